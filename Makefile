@@ -1,0 +1,40 @@
+# The two commands a newcomer needs: `make run` and `make test` (see README.md).
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+WERROR ?= OFF
+CMAKE_FLAGS ?=
+JOBS ?= 2
+CTEST_ARGS ?=
+
+.PHONY: all deps configure build run test bench format clean
+
+all: build
+
+deps:
+	scripts/install-deps
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DPARLEY_WERROR=$(WERROR) -DCMAKE_CXX_COMPILER_LAUNCHER=$$(command -v ccache || true) \
+	  $(CMAKE_FLAGS)
+
+configure: deps $(BUILD_DIR)/build.ninja
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Starts what exists so far: the engine demo over an in-memory store.
+run: build
+	$(BUILD_DIR)/cli/parley demo
+
+test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+bench: build
+	$(BUILD_DIR)/bench/parley_bench --benchmark_min_time=0.5
+
+format:
+	git ls-files --cached --others --exclude-standard '*.cpp' '*.hpp' | xargs -r clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR)

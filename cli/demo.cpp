@@ -1,0 +1,122 @@
+#include "cli/demo.hpp"
+
+#include <string>
+
+#include "engine/describe.hpp"
+#include "engine/engine.hpp"
+#include "storage/memory_store.hpp"
+
+namespace parley::cli {
+namespace {
+
+using namespace parley::engine;
+
+// The group-commit loop in miniature: one transaction per input, effects printed only after
+// the commit, as the durability rule requires.
+class DemoHost {
+ public:
+  DemoHost(std::ostream& out) : engine_(store_), out_(out) {
+    store_.begin();
+    engine_.open();
+    store_.commit();
+  }
+
+  template <typename T>
+  T account(Outcome<T> outcome) {
+    if (const auto* error = std::get_if<Error>(&outcome)) {
+      throw std::runtime_error(std::string(to_string(error->code)) + ": " + error->message);
+    }
+    return std::get<T>(outcome);
+  }
+
+  UserId sign_up(const std::string& name) {
+    store_.begin();
+    const UserId user = account(engine_.create_user(name, now_));
+    store_.commit();
+    out_ << "signed up " << name << " as user " << user << "\n";
+    return user;
+  }
+
+  DeviceId add_device(UserId user, const std::string& label) {
+    store_.begin();
+    const DeviceId device = account(engine_.add_device(user, label, now_));
+    store_.commit();
+    return device;
+  }
+
+  void input(const Input& input) {
+    now_ += 1000;
+    store_.begin();
+    Effects effects = engine_.handle(input, now_);
+    store_.commit();
+    for (const Effect& effect : effects) {
+      out_ << "  " << describe(effect) << "\n";
+      if (const auto* send = std::get_if<SendEvent>(&effect))
+        auto_ack(send->connection, *send);
+    }
+  }
+
+ private:
+  // Each demo device acks what it receives, as a real client does once it has stored it.
+  void auto_ack(ConnectionId connection, const SendEvent& send) {
+    const auto* deliver = std::get_if<server::Deliver>(&send.event);
+    if (deliver == nullptr)
+      return;
+    store_.begin();
+    auto more =
+        engine_.handle(Received{connection, client::Ack{deliver->entries.back().inbox_seq}}, now_);
+    store_.commit();
+    for (const Effect& effect : more)
+      out_ << "  " << describe(effect) << "\n";
+  }
+
+  storage::MemoryStore store_;
+  Engine engine_;
+  std::ostream& out_;
+  TimeUs now_ = 0;
+};
+
+}  // namespace
+
+int run_demo(std::size_t messages_per_side, std::ostream& out) {
+  DemoHost host(out);
+  const UserId alice = host.sign_up("alice");
+  const UserId bob = host.sign_up("bob");
+  const UserId carol = host.sign_up("carol");
+  const DeviceId alice_phone = host.add_device(alice, "phone");
+  const DeviceId alice_laptop = host.add_device(alice, "laptop");
+  const DeviceId bob_phone = host.add_device(bob, "phone");
+  const DeviceId carol_phone = host.add_device(carol, "phone");
+
+  out << "\n# alice (phone = conn 1, laptop = conn 2) and bob (conn 3) connect\n";
+  host.input(Connected{1, alice_phone, 0});
+  host.input(Connected{2, alice_laptop, 0});
+  host.input(Connected{3, bob_phone, 0});
+
+  out << "\n# a 1:1 chat; alice's laptop sees what her phone sends\n";
+  RequestId request = 1;
+  for (std::size_t i = 1; i <= messages_per_side; ++i) {
+    host.input(Received{1, client::Send{request++, 0, bob, "a" + std::to_string(i),
+                                        "hi bob #" + std::to_string(i)}});
+    host.input(Received{3, client::Send{request++, 0, alice, "b" + std::to_string(i),
+                                        "hello alice #" + std::to_string(i)}});
+  }
+
+  out << "\n# a resend with the same client_msg_id stores nothing new\n";
+  host.input(Received{1, client::Send{request++, 0, bob, "a1", "hi bob #1"}});
+
+  out << "\n# bad input gets an error and stores nothing\n";
+  host.input(Received{1, client::Send{request++, 0, bob, "bad", std::string("\xff\xfe", 2)}});
+
+  out << "\n# alice makes a group with bob; carol is added while offline, then connects\n";
+  host.input(Received{1, client::CreateGroup{request++, "weekend", {bob}}});
+  host.input(Received{1, client::AddMember{request++, 2, carol}});
+  host.input(Received{3, client::Send{request++, 2, 0, "g1", "who brings snacks?"}});
+  host.input(Connected{4, carol_phone, 0});
+
+  out << "\n# carol pages back through the group's history\n";
+  host.input(Received{4, client::History{request++, 2, 0, 10}});
+  return 0;
+}
+
+}  // namespace parley::cli

@@ -1,0 +1,590 @@
+#include "engine/engine.hpp"
+
+#include <algorithm>
+
+#include "engine/utf8.hpp"
+
+namespace parley::engine {
+
+std::string_view to_string(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::bad_request:
+      return "bad_request";
+    case ErrorCode::not_authenticated:
+      return "not_authenticated";
+    case ErrorCode::unknown_user:
+      return "unknown_user";
+    case ErrorCode::unknown_device:
+      return "unknown_device";
+    case ErrorCode::unknown_channel:
+      return "unknown_channel";
+    case ErrorCode::not_a_member:
+      return "not_a_member";
+    case ErrorCode::not_a_group:
+      return "not_a_group";
+    case ErrorCode::not_admin:
+      return "not_admin";
+    case ErrorCode::already_member:
+      return "already_member";
+    case ErrorCode::group_full:
+      return "group_full";
+    case ErrorCode::invalid_name:
+      return "invalid_name";
+    case ErrorCode::name_taken:
+      return "name_taken";
+    case ErrorCode::invalid_utf8:
+      return "invalid_utf8";
+    case ErrorCode::message_empty:
+      return "message_empty";
+    case ErrorCode::message_too_long:
+      return "message_too_long";
+    case ErrorCode::invalid_client_msg_id:
+      return "invalid_client_msg_id";
+    case ErrorCode::invalid_limit:
+      return "invalid_limit";
+    case ErrorCode::invalid_cursor:
+      return "invalid_cursor";
+    case ErrorCode::invalid_ack:
+      return "invalid_ack";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::logged_out:
+      return "logged_out";
+    case CloseReason::replaced:
+      return "replaced by a newer connection of the same device";
+    case CloseReason::unknown_device:
+      return "unknown_device";
+    case CloseReason::invalid_cursor:
+      return "invalid_cursor";
+  }
+  return "unknown";
+}
+
+namespace {
+
+bool valid_user_name(std::string_view name) {
+  if (name.empty() || name.size() > limits::kMaxUserNameBytes)
+    return false;
+  const auto allowed = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
+  };
+  const bool starts_alphanumeric = name[0] != '_' && name[0] != '-' && name[0] != '.';
+  return starts_alphanumeric && std::all_of(name.begin(), name.end(), allowed);
+}
+
+std::optional<Error> check_text(std::string_view text) {
+  const auto code_points = utf8_code_points(text);
+  if (!code_points)
+    return Error{ErrorCode::invalid_utf8, "message text is not valid UTF-8"};
+  if (*code_points == 0)
+    return Error{ErrorCode::message_empty, "message text is empty"};
+  if (*code_points > limits::kMaxMessageCodePoints) {
+    return Error{ErrorCode::message_too_long, "message has " + std::to_string(*code_points) +
+                                                  " characters; the limit is fewer than 100000"};
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> check_client_msg_id(std::string_view id) {
+  if (id.empty() || id.size() > limits::kMaxClientMsgIdBytes || !utf8_code_points(id)) {
+    return Error{ErrorCode::invalid_client_msg_id, "client_msg_id must be 1 to 64 bytes of UTF-8"};
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> check_group_name(std::string_view name) {
+  const auto code_points = utf8_code_points(name);
+  if (!code_points || *code_points == 0 || *code_points > limits::kMaxGroupNameCodePoints) {
+    return Error{ErrorCode::invalid_name, "a group name is 1 to 100 characters of UTF-8"};
+  }
+  return std::nullopt;
+}
+
+Error group_full_error() {
+  return Error{ErrorCode::group_full, "a group holds at most " +
+                                          std::to_string(limits::kMaxGroupMembers) +
+                                          " members, its creator included"};
+}
+
+}  // namespace
+
+RequestId request_id(const client::Request& request) {
+  return std::visit(
+      [](const auto& typed) -> RequestId {
+        if constexpr (requires { typed.request; }) {
+          return typed.request;
+        } else {
+          return 0;
+        }
+      },
+      request);
+}
+
+// Handles one client request from an authenticated connection. Every request validates
+// everything before its first write, so a refusal stores nothing.
+class Engine::RequestHandler {
+ public:
+  RequestHandler(Engine& engine, ConnectionId connection_id, TimeUs now, Effects& out)
+      : engine_(engine),
+        records_(engine.records_),
+        connection_id_(connection_id),
+        connection_(engine.connections_.at(connection_id)),
+        now_(now),
+        out_(out) {}
+
+  void operator()(const client::Send& send) {
+    if (auto error = check_client_msg_id(send.client_msg_id))
+      return fail(send.request, *error);
+    if (auto original = records_.idempotent_send(connection_.user, send.client_msg_id)) {
+      const auto message = records_.message(*original);
+      PARLEY_ASSERT(message.has_value());
+      reply(server::SendAck{send.request, original->channel, original->seq, message->server_time,
+                            true});
+      return;
+    }
+    if (auto error = check_text(send.text))
+      return fail(send.request, *error);
+    if ((send.channel == 0) == (send.peer == 0)) {
+      return fail(send.request,
+                  {ErrorCode::bad_request, "a send names exactly one of a channel or a peer user"});
+    }
+    std::optional<ChannelRecord> channel;
+    if (send.peer != 0) {
+      if (!records_.user(send.peer))
+        return fail(send.request, unknown_user(send.peer));
+      channel = direct_channel_with(send.peer);
+    } else {
+      auto found = member_channel(send.request, send.channel);
+      if (!found)
+        return;
+      channel = std::move(found);
+    }
+    MessageRecord message = new_message(*channel, MessageKind::text);
+    message.client_msg_id = send.client_msg_id;
+    message.text = send.text;
+    records_.put_idempotent_send(connection_.user, send.client_msg_id, {channel->id, message.seq});
+    reply(server::SendAck{send.request, channel->id, message.seq, now_, false});
+    append(*channel, std::move(message), records_.active_members(channel->id));
+  }
+
+  void operator()(const client::Ack& ack) {
+    if (ack.inbox_seq > connection_.sent_upto) {
+      return fail(0,
+                  {ErrorCode::invalid_ack, "ack for inbox entry " + std::to_string(ack.inbox_seq) +
+                                               " that was never delivered"});
+    }
+    if (ack.inbox_seq <= connection_.acked)
+      return;  // stale or repeated: harmless
+    connection_.acked = ack.inbox_seq;
+    if (records_.device_cursor(connection_.device) < ack.inbox_seq) {
+      records_.put_device_cursor(connection_.device, ack.inbox_seq);
+    }
+    engine_.pump(connection_id_, connection_, out_);
+  }
+
+  void operator()(const client::History& history) {
+    if (history.limit == 0 || history.limit > limits::kMaxHistoryPage) {
+      return fail(history.request,
+                  {ErrorCode::invalid_limit, "a history page holds 1 to 100 messages"});
+    }
+    const auto channel = records_.channel(history.channel);
+    if (!channel)
+      return fail(history.request, unknown_channel(history.channel));
+    const auto member = records_.member(history.channel, connection_.user);
+    if (!member)
+      return fail(history.request, not_a_member(history.channel));
+    // A removed member keeps what they saw while a member, and nothing after.
+    const Seq readable_upto =
+        member->state == MemberState::active ? channel->last_seq : member->left_seq;
+    const Seq end = history.before_seq == 0 ? readable_upto + 1
+                                            : std::min(history.before_seq, readable_upto + 1);
+    const Seq first = end > history.limit ? end - history.limit : 1;
+    server::HistoryPage page{history.request, history.channel, {}, first > 1};
+    if (end > 1)
+      page.messages = records_.messages(history.channel, first, end - 1);
+    reply(std::move(page));
+  }
+
+  void operator()(const client::CreateGroup& create) {
+    if (auto error = check_group_name(create.name))
+      return fail(create.request, *error);
+    std::vector<UserId> founders{connection_.user};
+    for (UserId user : create.members) {
+      if (std::find(founders.begin(), founders.end(), user) != founders.end())
+        continue;
+      if (!records_.user(user))
+        return fail(create.request, unknown_user(user));
+      founders.push_back(user);
+    }
+    if (founders.size() > limits::kMaxGroupMembers)
+      return fail(create.request, group_full_error());
+
+    ChannelRecord channel;
+    channel.id = records_.allocate_id("channel");
+    channel.kind = ChannelKind::group;
+    channel.name = create.name;
+    channel.admin = connection_.user;
+    channel.member_count = static_cast<std::uint32_t>(founders.size());
+    channel.created_at = now_;
+    MessageRecord event = new_message(channel, MessageKind::group_created);
+    event.text = create.name;
+    event.users = founders;
+    for (UserId user : founders) {
+      records_.put_member(channel.id, user, {MemberState::active, event.seq, 0});
+    }
+    reply(server::GroupCreated{create.request, channel.id});
+    std::sort(founders.begin(), founders.end());
+    append(channel, std::move(event), founders);
+  }
+
+  void operator()(const client::AddMember& add) {
+    auto channel = admin_channel(add.request, add.channel);
+    if (!channel)
+      return;
+    if (!records_.user(add.user))
+      return fail(add.request, unknown_user(add.user));
+    const auto existing = records_.member(channel->id, add.user);
+    if (existing && existing->state == MemberState::active) {
+      return fail(add.request, {ErrorCode::already_member,
+                                "user " + std::to_string(add.user) + " is already a member"});
+    }
+    if (channel->member_count >= limits::kMaxGroupMembers) {
+      return fail(add.request, group_full_error());
+    }
+    MessageRecord event = new_message(*channel, MessageKind::member_added);
+    event.users = {add.user};
+    records_.put_member(channel->id, add.user, {MemberState::active, event.seq, 0});
+    ++channel->member_count;
+    reply(server::Ok{add.request});
+    append(*channel, std::move(event), records_.active_members(channel->id));
+  }
+
+  void operator()(const client::RemoveMember& remove) {
+    auto channel = admin_channel(remove.request, remove.channel);
+    if (!channel)
+      return;
+    if (remove.user == connection_.user) {
+      return fail(remove.request,
+                  {ErrorCode::bad_request, "the admin leaves a group with leave, not remove"});
+    }
+    const auto existing = records_.member(channel->id, remove.user);
+    if (!existing || existing->state != MemberState::active) {
+      return fail(remove.request, {ErrorCode::not_a_member,
+                                   "user " + std::to_string(remove.user) + " is not a member"});
+    }
+    MessageRecord event = new_message(*channel, MessageKind::member_removed);
+    event.users = {remove.user};
+    end_membership(*channel, remove.user, *existing, event.seq);
+    reply(server::Ok{remove.request});
+    auto recipients = records_.active_members(channel->id);
+    recipients.push_back(remove.user);  // the removed member learns of it too
+    append(*channel, std::move(event), recipients);
+  }
+
+  void operator()(const client::LeaveGroup& leave) {
+    auto channel = member_channel(leave.request, leave.channel);
+    if (!channel)
+      return;
+    if (channel->kind != ChannelKind::group) {
+      return fail(leave.request, {ErrorCode::not_a_group, "one cannot leave a 1:1 chat"});
+    }
+    const UserId leaver = connection_.user;
+    MessageRecord event = new_message(*channel, MessageKind::member_left);
+    event.users = {leaver};
+    end_membership(*channel, leaver, *records_.member(channel->id, leaver), event.seq);
+    reply(server::Ok{leave.request});
+    auto recipients = records_.active_members(channel->id);
+    recipients.push_back(leaver);
+    append(*channel, std::move(event), recipients);
+    if (channel->admin == leaver)
+      hand_over_admin(*channel);
+  }
+
+  void operator()(const client::Logout& logout) {
+    reply(server::Ok{logout.request});
+    out_.push_back(CloseConnection{connection_id_, CloseReason::logged_out});
+    engine_.forget_connection(connection_id_);
+  }
+
+ private:
+  void reply(server::Event event) { out_.push_back(SendEvent{connection_id_, std::move(event)}); }
+  void fail(RequestId request, Error error) {
+    reply(server::Failure{request, error.code, std::move(error.message)});
+  }
+  static Error unknown_user(UserId user) {
+    return {ErrorCode::unknown_user, "no user " + std::to_string(user)};
+  }
+  static Error unknown_channel(ChannelId channel) {
+    return {ErrorCode::unknown_channel, "no channel " + std::to_string(channel)};
+  }
+  static Error not_a_member(ChannelId channel) {
+    return {ErrorCode::not_a_member, "you are not a member of channel " + std::to_string(channel)};
+  }
+
+  // The channel, if it exists and the connection's user is an active member; else replies
+  // with the failure and returns nothing.
+  std::optional<ChannelRecord> member_channel(RequestId request, ChannelId id) {
+    auto channel = records_.channel(id);
+    if (!channel) {
+      fail(request, unknown_channel(id));
+      return std::nullopt;
+    }
+    const auto member = records_.member(id, connection_.user);
+    if (!member || member->state != MemberState::active) {
+      fail(request, not_a_member(id));
+      return std::nullopt;
+    }
+    return channel;
+  }
+
+  std::optional<ChannelRecord> admin_channel(RequestId request, ChannelId id) {
+    auto channel = member_channel(request, id);
+    if (!channel)
+      return std::nullopt;
+    if (channel->kind != ChannelKind::group) {
+      fail(request, {ErrorCode::not_a_group, "channel " + std::to_string(id) + " is a 1:1 chat"});
+      return std::nullopt;
+    }
+    if (channel->admin != connection_.user) {
+      fail(request, {ErrorCode::not_admin, "only the group's admin changes its members"});
+      return std::nullopt;
+    }
+    return channel;
+  }
+
+  // The 1:1 channel of this user and `peer`, made on first use. Whichever side starts, the
+  // (lower, higher) user pair finds the same channel.
+  ChannelRecord direct_channel_with(UserId peer) {
+    if (auto id = records_.direct_channel(connection_.user, peer)) {
+      auto channel = records_.channel(*id);
+      PARLEY_ASSERT(channel.has_value());
+      return *channel;
+    }
+    ChannelRecord channel;
+    channel.id = records_.allocate_id("channel");
+    channel.kind = ChannelKind::direct;
+    channel.member_count = connection_.user == peer ? 1 : 2;
+    channel.created_at = now_;
+    records_.put_channel(channel);
+    records_.put_direct_channel(connection_.user, peer, channel.id);
+    records_.put_member(channel.id, connection_.user, {MemberState::active, 0, 0});
+    records_.put_member(channel.id, peer, {MemberState::active, 0, 0});
+    return channel;
+  }
+
+  MessageRecord new_message(const ChannelRecord& channel, MessageKind kind) const {
+    MessageRecord message;
+    message.channel = channel.id;
+    message.seq = channel.last_seq + 1;
+    message.kind = kind;
+    message.sender = connection_.user;
+    message.sender_device = connection_.device;
+    message.server_time = now_;
+    return message;
+  }
+
+  void end_membership(ChannelRecord& channel, UserId user, MemberRecord member, Seq seq) {
+    member.state = MemberState::removed;
+    member.left_seq = seq;
+    records_.put_member(channel.id, user, member);
+    PARLEY_ASSERT(channel.member_count > 0);
+    --channel.member_count;
+  }
+
+  // The longest-standing remaining member becomes admin, so a group is never left without
+  // one while it has members.
+  void hand_over_admin(ChannelRecord& channel) {
+    std::optional<std::pair<Seq, UserId>> successor;
+    for (const auto& [user, member] : records_.all_members(channel.id)) {
+      if (member.state != MemberState::active)
+        continue;
+      const std::pair<Seq, UserId> rank{member.joined_seq, user};
+      if (!successor || rank < *successor)
+        successor = rank;
+    }
+    channel.admin = successor ? successor->second : 0;
+    if (!successor) {
+      records_.put_channel(channel);
+      return;
+    }
+    MessageRecord event = new_message(channel, MessageKind::admin_changed);
+    event.users = {channel.admin};
+    append(channel, std::move(event), records_.active_members(channel.id));
+  }
+
+  // Appends `message` (seq = last_seq + 1) to the channel and to every recipient's inbox,
+  // then delivers it to their live connections.
+  void append(ChannelRecord& channel, MessageRecord message, const std::vector<UserId>& to) {
+    PARLEY_ASSERT(message.seq == channel.last_seq + 1);
+    channel.last_seq = message.seq;
+    records_.put_channel(channel);
+    const MessageId id{channel.id, message.seq};
+    records_.put_message(message);
+    for (UserId user : to)
+      records_.append_inbox(user, id);
+    for (UserId user : to)
+      engine_.deliver_live(user, out_);
+  }
+
+  Engine& engine_;
+  Records& records_;
+  ConnectionId connection_id_;
+  Connection& connection_;
+  TimeUs now_;
+  Effects& out_;
+};
+
+Engine::Engine(Store& store, EngineConfig config)
+    : store_(store), records_(store), config_(config) {
+  PARLEY_ASSERT(config_.delivery_batch > 0);
+  PARLEY_ASSERT(config_.delivery_window >= config_.delivery_batch);
+}
+
+void Engine::open() {
+  PARLEY_ASSERT(store_.in_transaction());
+  records_.ensure_format();
+}
+
+Effects Engine::handle(const Input& input, TimeUs now) {
+  PARLEY_ASSERT(store_.in_transaction());
+  return std::visit(
+      [&](const auto& typed) -> Effects {
+        using T = std::decay_t<decltype(typed)>;
+        if constexpr (std::is_same_v<T, Connected>)
+          return on_connected(typed, now);
+        if constexpr (std::is_same_v<T, Received>)
+          return on_received(typed, now);
+        if constexpr (std::is_same_v<T, Disconnected>)
+          return on_disconnected(typed);
+      },
+      input);
+}
+
+Outcome<UserId> Engine::create_user(std::string_view name, TimeUs now) {
+  PARLEY_ASSERT(store_.in_transaction());
+  if (!valid_user_name(name)) {
+    return Error{ErrorCode::invalid_name,
+                 "a user name is 1 to 32 of a-z A-Z 0-9 _ - ., starting with a letter or digit"};
+  }
+  if (records_.user_by_name(name)) {
+    return Error{ErrorCode::name_taken, "the name '" + std::string(name) + "' is taken"};
+  }
+  const UserRecord user{records_.allocate_id("user"), std::string(name), now};
+  records_.put_user(user);
+  return user.id;
+}
+
+Outcome<DeviceId> Engine::add_device(UserId user, std::string_view label, TimeUs now) {
+  PARLEY_ASSERT(store_.in_transaction());
+  if (!records_.user(user))
+    return Error{ErrorCode::unknown_user, "no user " + std::to_string(user)};
+  const auto code_points = utf8_code_points(label);
+  if (!code_points || *code_points > limits::kMaxDeviceLabelCodePoints) {
+    return Error{ErrorCode::invalid_name, "a device label is at most 64 characters of UTF-8"};
+  }
+  const DeviceRecord device{records_.allocate_id("device"), user, std::string(label), now};
+  records_.put_device(device);
+  return device.id;
+}
+
+Effects Engine::on_connected(const Connected& input, TimeUs) {
+  Effects out;
+  PARLEY_ASSERT(!connections_.contains(input.connection));
+  const auto device = records_.device(input.device);
+  if (!device) {
+    out.push_back(
+        SendEvent{input.connection, server::Failure{0, ErrorCode::unknown_device,
+                                                    "no device " + std::to_string(input.device)}});
+    out.push_back(CloseConnection{input.connection, CloseReason::unknown_device});
+    return out;
+  }
+  const InboxSeq head = records_.inbox_head(device->user);
+  if (input.cursor > head) {
+    out.push_back(SendEvent{
+        input.connection,
+        server::Failure{0, ErrorCode::invalid_cursor,
+                        "cursor " + std::to_string(input.cursor) + " is past the inbox head " +
+                            std::to_string(head) + "; reconnect with a cursor <= head"}});
+    out.push_back(CloseConnection{input.connection, CloseReason::invalid_cursor});
+    return out;
+  }
+  if (auto previous = connection_by_device_.find(input.device);
+      previous != connection_by_device_.end()) {
+    out.push_back(CloseConnection{previous->second, CloseReason::replaced});
+    forget_connection(previous->second);
+  }
+  Connection& connection = connections_[input.connection];
+  connection = Connection{input.device, device->user, input.cursor, input.cursor};
+  connection_by_device_[input.device] = input.connection;
+  connections_by_user_[device->user].push_back(input.connection);
+  out.push_back(
+      SendEvent{input.connection, server::Welcome{device->user, input.device, input.cursor, head}});
+  pump(input.connection, connection, out);
+  return out;
+}
+
+Effects Engine::on_received(const Received& input, TimeUs now) {
+  Effects out;
+  if (!connections_.contains(input.connection)) {
+    out.push_back(SendEvent{input.connection,
+                            server::Failure{request_id(input.request), ErrorCode::not_authenticated,
+                                            "this connection is not bound to a device"}});
+    return out;
+  }
+  RequestHandler handler(*this, input.connection, now, out);
+  std::visit(handler, input.request);
+  return out;
+}
+
+Effects Engine::on_disconnected(const Disconnected& input) {
+  forget_connection(input.connection);
+  return {};
+}
+
+void Engine::forget_connection(ConnectionId id) {
+  const auto found = connections_.find(id);
+  if (found == connections_.end())
+    return;
+  const Connection connection = found->second;
+  connections_.erase(found);
+  connection_by_device_.erase(connection.device);
+  auto& of_user = connections_by_user_[connection.user];
+  std::erase(of_user, id);
+  if (of_user.empty())
+    connections_by_user_.erase(connection.user);
+}
+
+void Engine::pump(ConnectionId id, Connection& connection, Effects& out) {
+  while (connection.sent_upto - connection.acked < config_.delivery_window) {
+    const std::size_t room = config_.delivery_window - (connection.sent_upto - connection.acked);
+    const auto entries = records_.inbox_after(connection.user, connection.sent_upto,
+                                              std::min<std::size_t>(room, config_.delivery_batch));
+    if (entries.empty())
+      return;
+    server::Deliver deliver;
+    deliver.entries.reserve(entries.size());
+    for (const auto& [inbox_seq, message_id] : entries) {
+      PARLEY_ASSERT(inbox_seq == connection.sent_upto + deliver.entries.size() + 1);
+      auto message = records_.message(message_id);
+      PARLEY_ASSERT(message.has_value());
+      deliver.entries.push_back(InboxEntry{inbox_seq, std::move(*message)});
+    }
+    connection.sent_upto = entries.back().first;
+    out.push_back(SendEvent{id, std::move(deliver)});
+  }
+}
+
+void Engine::deliver_live(UserId user, Effects& out) {
+  const auto found = connections_by_user_.find(user);
+  if (found == connections_by_user_.end())
+    return;
+  for (ConnectionId id : found->second)
+    pump(id, connections_.at(id), out);
+}
+
+}  // namespace parley::engine

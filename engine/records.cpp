@@ -1,0 +1,526 @@
+#include "engine/records.hpp"
+
+#include <string>
+
+namespace parley::engine {
+namespace {
+
+constexpr std::uint8_t kRecordVersion = 1;
+
+class Writer {
+ public:
+  explicit Writer(std::uint8_t version) { bytes_.push_back(static_cast<char>(version)); }
+  Writer& u64(std::uint64_t value) {
+    while (value >= 0x80) {
+      bytes_.push_back(static_cast<char>((value & 0x7f) | 0x80));
+      value >>= 7;
+    }
+    bytes_.push_back(static_cast<char>(value));
+    return *this;
+  }
+  Writer& i64(std::int64_t value) {
+    // Zigzag, so small negative times stay short.
+    return u64((static_cast<std::uint64_t>(value) << 1) ^ static_cast<std::uint64_t>(value >> 63));
+  }
+  Writer& bytes(std::string_view value) {
+    u64(value.size());
+    bytes_.append(value);
+    return *this;
+  }
+  std::string take() { return std::move(bytes_); }
+
+ private:
+  std::string bytes_;
+};
+
+class Reader {
+ public:
+  Reader(std::string_view bytes, Table table) : bytes_(bytes), table_(table) {
+    if (bytes_.empty() || static_cast<std::uint8_t>(bytes_[0]) != kRecordVersion) {
+      fail("unknown record version");
+    }
+    position_ = 1;
+  }
+  std::uint64_t u64() {
+    std::uint64_t value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (position_ >= bytes_.size())
+        fail("truncated varint");
+      const auto byte = static_cast<std::uint8_t>(bytes_[position_++]);
+      value |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0)
+        return value;
+    }
+    fail("varint too long");
+  }
+  std::int64_t i64() {
+    const std::uint64_t raw = u64();
+    return static_cast<std::int64_t>((raw >> 1) ^ (~(raw & 1) + 1));
+  }
+  std::string bytes() {
+    const std::uint64_t size = u64();
+    if (size > bytes_.size() - position_)
+      fail("truncated bytes");
+    std::string value(bytes_.substr(position_, size));
+    position_ += size;
+    return value;
+  }
+  template <typename Enum>
+  Enum enumeration(std::uint64_t lowest, std::uint64_t highest) {
+    const std::uint64_t raw = u64();
+    if (raw < lowest || raw > highest)
+      fail("enum out of range");
+    return static_cast<Enum>(raw);
+  }
+  void finish() const {
+    if (position_ != bytes_.size())
+      fail("trailing bytes");
+  }
+
+ private:
+  [[noreturn]] void fail(const char* what) const {
+    throw StoreError("corrupt record in table '" + std::string(table_name(table_)) + "': " + what);
+  }
+  std::string_view bytes_;
+  Table table_;
+  std::size_t position_ = 0;
+};
+
+std::string encode_message_id(MessageId id) {
+  return Writer(kRecordVersion).u64(id.channel).u64(id.seq).take();
+}
+
+MessageId decode_message_id(std::string_view bytes, Table table) {
+  Reader reader(bytes, table);
+  MessageId id{reader.u64(), 0};
+  id.seq = reader.u64();
+  reader.finish();
+  return id;
+}
+
+std::string encode_counter(std::uint64_t value) {
+  return Writer(kRecordVersion).u64(value).take();
+}
+
+std::uint64_t decode_counter(std::string_view bytes, Table table) {
+  Reader reader(bytes, table);
+  const std::uint64_t value = reader.u64();
+  reader.finish();
+  return value;
+}
+
+std::string encode_user(const UserRecord& user) {
+  return Writer(kRecordVersion).u64(user.id).bytes(user.name).i64(user.created_at).take();
+}
+
+UserRecord decode_user(std::string_view bytes) {
+  Reader reader(bytes, Table::users);
+  UserRecord user;
+  user.id = reader.u64();
+  user.name = reader.bytes();
+  user.created_at = reader.i64();
+  reader.finish();
+  return user;
+}
+
+std::string encode_device(const DeviceRecord& device) {
+  return Writer(kRecordVersion)
+      .u64(device.id)
+      .u64(device.user)
+      .bytes(device.label)
+      .i64(device.created_at)
+      .take();
+}
+
+DeviceRecord decode_device(std::string_view bytes) {
+  Reader reader(bytes, Table::devices);
+  DeviceRecord device;
+  device.id = reader.u64();
+  device.user = reader.u64();
+  device.label = reader.bytes();
+  device.created_at = reader.i64();
+  reader.finish();
+  return device;
+}
+
+std::string encode_channel(const ChannelRecord& channel) {
+  return Writer(kRecordVersion)
+      .u64(channel.id)
+      .u64(static_cast<std::uint64_t>(channel.kind))
+      .bytes(channel.name)
+      .u64(channel.admin)
+      .u64(channel.last_seq)
+      .u64(channel.member_count)
+      .i64(channel.created_at)
+      .take();
+}
+
+ChannelRecord decode_channel(std::string_view bytes) {
+  Reader reader(bytes, Table::channels);
+  ChannelRecord channel;
+  channel.id = reader.u64();
+  channel.kind = reader.enumeration<ChannelKind>(1, 2);
+  channel.name = reader.bytes();
+  channel.admin = reader.u64();
+  channel.last_seq = reader.u64();
+  channel.member_count = static_cast<std::uint32_t>(reader.u64());
+  channel.created_at = reader.i64();
+  reader.finish();
+  return channel;
+}
+
+std::string encode_member(const MemberRecord& member) {
+  return Writer(kRecordVersion)
+      .u64(static_cast<std::uint64_t>(member.state))
+      .u64(member.joined_seq)
+      .u64(member.left_seq)
+      .take();
+}
+
+MemberRecord decode_member(std::string_view bytes) {
+  Reader reader(bytes, Table::members);
+  MemberRecord member;
+  member.state = reader.enumeration<MemberState>(1, 2);
+  member.joined_seq = reader.u64();
+  member.left_seq = reader.u64();
+  reader.finish();
+  return member;
+}
+
+std::string encode_message(const MessageRecord& message) {
+  Writer writer(kRecordVersion);
+  writer.u64(message.channel)
+      .u64(message.seq)
+      .u64(static_cast<std::uint64_t>(message.kind))
+      .u64(message.sender)
+      .u64(message.sender_device)
+      .i64(message.server_time)
+      .bytes(message.client_msg_id)
+      .bytes(message.text)
+      .u64(message.users.size());
+  for (UserId user : message.users)
+    writer.u64(user);
+  return writer.take();
+}
+
+MessageRecord decode_message(std::string_view bytes) {
+  Reader reader(bytes, Table::messages);
+  MessageRecord message;
+  message.channel = reader.u64();
+  message.seq = reader.u64();
+  message.kind = reader.enumeration<MessageKind>(1, 6);
+  message.sender = reader.u64();
+  message.sender_device = reader.u64();
+  message.server_time = reader.i64();
+  message.client_msg_id = reader.bytes();
+  message.text = reader.bytes();
+  const std::uint64_t user_count = reader.u64();
+  if (user_count > limits::kMaxGroupMembers) {
+    throw StoreError("corrupt record in table 'messages': too many users");
+  }
+  message.users.reserve(user_count);
+  for (std::uint64_t i = 0; i < user_count; ++i)
+    message.users.push_back(reader.u64());
+  reader.finish();
+  return message;
+}
+
+std::string idempotency_key(UserId user, std::string_view client_msg_id) {
+  std::string key = encode_u64_key(user);
+  key.append(client_msg_id);
+  return key;
+}
+
+// The key just past every key that starts with `prefix`: the bound for a prefix scan.
+std::string prefix_end(std::string prefix) {
+  while (!prefix.empty()) {
+    auto& last = reinterpret_cast<unsigned char&>(prefix.back());
+    if (last != 0xff) {
+      ++last;
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string encode_u64_key(std::uint64_t value) {
+  std::string key(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    key[static_cast<std::size_t>(i)] = static_cast<char>(value & 0xff);
+    value >>= 8;
+  }
+  return key;
+}
+
+std::string encode_pair_key(std::uint64_t first, std::uint64_t second) {
+  return encode_u64_key(first) + encode_u64_key(second);
+}
+
+std::uint64_t decode_u64_key(std::string_view bytes) {
+  PARLEY_ASSERT(bytes.size() >= 8);
+  std::uint64_t value = 0;
+  for (std::size_t i = 0; i < 8; ++i)
+    value = (value << 8) | static_cast<std::uint8_t>(bytes[i]);
+  return value;
+}
+
+std::string_view table_name(Table table) {
+  switch (table) {
+    case Table::meta:
+      return "meta";
+    case Table::users:
+      return "users";
+    case Table::user_names:
+      return "user_names";
+    case Table::devices:
+      return "devices";
+    case Table::user_devices:
+      return "user_devices";
+    case Table::channels:
+      return "channels";
+    case Table::direct_channels:
+      return "direct_channels";
+    case Table::members:
+      return "members";
+    case Table::user_channels:
+      return "user_channels";
+    case Table::messages:
+      return "messages";
+    case Table::inboxes:
+      return "inboxes";
+    case Table::inbox_heads:
+      return "inbox_heads";
+    case Table::device_cursors:
+      return "device_cursors";
+    case Table::idempotency:
+      return "idempotency";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(MessageKind kind) {
+  switch (kind) {
+    case MessageKind::text:
+      return "text";
+    case MessageKind::group_created:
+      return "group_created";
+    case MessageKind::member_added:
+      return "member_added";
+    case MessageKind::member_removed:
+      return "member_removed";
+    case MessageKind::member_left:
+      return "member_left";
+    case MessageKind::admin_changed:
+      return "admin_changed";
+  }
+  return "unknown";
+}
+
+void Records::ensure_format() {
+  const auto stored = store_.get(Table::meta, "format_version");
+  if (!stored) {
+    store_.put(Table::meta, "format_version", encode_counter(kFormatVersion));
+    return;
+  }
+  const std::uint64_t version = decode_counter(*stored, Table::meta);
+  if (version != kFormatVersion) {
+    throw StoreError("store format version " + std::to_string(version) +
+                     " is not supported by this build (it reads version " +
+                     std::to_string(kFormatVersion) + ")");
+  }
+}
+
+std::uint64_t Records::allocate_id(std::string_view counter) {
+  const std::string key = "next_" + std::string(counter);
+  const auto stored = store_.get(Table::meta, key);
+  const std::uint64_t id = stored ? decode_counter(*stored, Table::meta) : 1;
+  store_.put(Table::meta, key, encode_counter(id + 1));
+  return id;
+}
+
+std::optional<UserRecord> Records::user(UserId id) const {
+  const auto bytes = store_.get(Table::users, encode_u64_key(id));
+  if (!bytes)
+    return std::nullopt;
+  return decode_user(*bytes);
+}
+
+std::optional<UserId> Records::user_by_name(std::string_view name) const {
+  const auto bytes = store_.get(Table::user_names, name);
+  if (!bytes)
+    return std::nullopt;
+  return decode_counter(*bytes, Table::user_names);
+}
+
+void Records::put_user(const UserRecord& user) {
+  store_.put(Table::users, encode_u64_key(user.id), encode_user(user));
+  store_.put(Table::user_names, user.name, encode_counter(user.id));
+}
+
+std::optional<DeviceRecord> Records::device(DeviceId id) const {
+  const auto bytes = store_.get(Table::devices, encode_u64_key(id));
+  if (!bytes)
+    return std::nullopt;
+  return decode_device(*bytes);
+}
+
+void Records::put_device(const DeviceRecord& device) {
+  store_.put(Table::devices, encode_u64_key(device.id), encode_device(device));
+  store_.put(Table::user_devices, encode_pair_key(device.user, device.id), "");
+}
+
+std::vector<DeviceId> Records::devices_of(UserId user) const {
+  std::vector<DeviceId> devices;
+  const std::string prefix = encode_u64_key(user);
+  store_.scan(Table::user_devices, prefix, prefix_end(prefix), false,
+              [&](std::string_view key, std::string_view) {
+                devices.push_back(decode_u64_key(key.substr(8)));
+                return true;
+              });
+  return devices;
+}
+
+std::optional<ChannelRecord> Records::channel(ChannelId id) const {
+  const auto bytes = store_.get(Table::channels, encode_u64_key(id));
+  if (!bytes)
+    return std::nullopt;
+  return decode_channel(*bytes);
+}
+
+void Records::put_channel(const ChannelRecord& channel) {
+  store_.put(Table::channels, encode_u64_key(channel.id), encode_channel(channel));
+}
+
+std::optional<ChannelId> Records::direct_channel(UserId a, UserId b) const {
+  const auto bytes =
+      store_.get(Table::direct_channels, encode_pair_key(std::min(a, b), std::max(a, b)));
+  if (!bytes)
+    return std::nullopt;
+  return decode_counter(*bytes, Table::direct_channels);
+}
+
+void Records::put_direct_channel(UserId a, UserId b, ChannelId channel) {
+  store_.put(Table::direct_channels, encode_pair_key(std::min(a, b), std::max(a, b)),
+             encode_counter(channel));
+}
+
+std::optional<MemberRecord> Records::member(ChannelId channel, UserId user) const {
+  const auto bytes = store_.get(Table::members, encode_pair_key(channel, user));
+  if (!bytes)
+    return std::nullopt;
+  return decode_member(*bytes);
+}
+
+void Records::put_member(ChannelId channel, UserId user, const MemberRecord& member) {
+  store_.put(Table::members, encode_pair_key(channel, user), encode_member(member));
+  store_.put(Table::user_channels, encode_pair_key(user, channel), "");
+}
+
+std::vector<std::pair<UserId, MemberRecord>> Records::all_members(ChannelId channel) const {
+  std::vector<std::pair<UserId, MemberRecord>> members;
+  const std::string prefix = encode_u64_key(channel);
+  store_.scan(Table::members, prefix, prefix_end(prefix), false,
+              [&](std::string_view key, std::string_view value) {
+                members.emplace_back(decode_u64_key(key.substr(8)), decode_member(value));
+                return true;
+              });
+  return members;
+}
+
+std::vector<UserId> Records::active_members(ChannelId channel) const {
+  std::vector<UserId> active;
+  for (const auto& [user, member] : all_members(channel)) {
+    if (member.state == MemberState::active)
+      active.push_back(user);
+  }
+  return active;
+}
+
+std::vector<ChannelId> Records::channels_of(UserId user) const {
+  std::vector<ChannelId> channels;
+  const std::string prefix = encode_u64_key(user);
+  store_.scan(Table::user_channels, prefix, prefix_end(prefix), false,
+              [&](std::string_view key, std::string_view) {
+                channels.push_back(decode_u64_key(key.substr(8)));
+                return true;
+              });
+  return channels;
+}
+
+std::optional<MessageRecord> Records::message(MessageId id) const {
+  const auto bytes = store_.get(Table::messages, encode_pair_key(id.channel, id.seq));
+  if (!bytes)
+    return std::nullopt;
+  return decode_message(*bytes);
+}
+
+void Records::put_message(const MessageRecord& message) {
+  store_.put(Table::messages, encode_pair_key(message.channel, message.seq),
+             encode_message(message));
+}
+
+std::vector<MessageRecord> Records::messages(ChannelId channel, Seq first, Seq last) const {
+  std::vector<MessageRecord> found;
+  if (first > last)
+    return found;
+  store_.scan(
+      Table::messages, encode_pair_key(channel, first),
+      last == UINT64_MAX ? prefix_end(encode_u64_key(channel)) : encode_pair_key(channel, last + 1),
+      false, [&](std::string_view, std::string_view value) {
+        found.push_back(decode_message(value));
+        return true;
+      });
+  return found;
+}
+
+InboxSeq Records::inbox_head(UserId user) const {
+  const auto bytes = store_.get(Table::inbox_heads, encode_u64_key(user));
+  return bytes ? decode_counter(*bytes, Table::inbox_heads) : 0;
+}
+
+InboxSeq Records::append_inbox(UserId user, MessageId message) {
+  const InboxSeq seq = inbox_head(user) + 1;
+  store_.put(Table::inboxes, encode_pair_key(user, seq), encode_message_id(message));
+  store_.put(Table::inbox_heads, encode_u64_key(user), encode_counter(seq));
+  return seq;
+}
+
+std::vector<std::pair<InboxSeq, MessageId>> Records::inbox_after(UserId user, InboxSeq after,
+                                                                 std::size_t limit) const {
+  std::vector<std::pair<InboxSeq, MessageId>> entries;
+  if (limit == 0 || after == UINT64_MAX)
+    return entries;
+  store_.scan(Table::inboxes, encode_pair_key(user, after + 1), prefix_end(encode_u64_key(user)),
+              false, [&](std::string_view key, std::string_view value) {
+                entries.emplace_back(decode_u64_key(key.substr(8)),
+                                     decode_message_id(value, Table::inboxes));
+                return entries.size() < limit;
+              });
+  return entries;
+}
+
+InboxSeq Records::device_cursor(DeviceId device) const {
+  const auto bytes = store_.get(Table::device_cursors, encode_u64_key(device));
+  return bytes ? decode_counter(*bytes, Table::device_cursors) : 0;
+}
+
+void Records::put_device_cursor(DeviceId device, InboxSeq cursor) {
+  store_.put(Table::device_cursors, encode_u64_key(device), encode_counter(cursor));
+}
+
+std::optional<MessageId> Records::idempotent_send(UserId user,
+                                                  std::string_view client_msg_id) const {
+  const auto bytes = store_.get(Table::idempotency, idempotency_key(user, client_msg_id));
+  if (!bytes)
+    return std::nullopt;
+  return decode_message_id(*bytes, Table::idempotency);
+}
+
+void Records::put_idempotent_send(UserId user, std::string_view client_msg_id, MessageId message) {
+  store_.put(Table::idempotency, idempotency_key(user, client_msg_id), encode_message_id(message));
+}
+
+}  // namespace parley::engine

@@ -1,0 +1,133 @@
+// Typed records over the Store's byte tables, and their encoding.
+//
+// Keys: big-endian fixed-width integers (and raw bytes for names), so byte order is numeric
+// order. Values: a version byte, then fields as LEB128 varints and length-prefixed bytes.
+// The encoding is shared by every store, so the simulator and production read and write
+// exactly the same bytes. docs/storage.md describes it field by field.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/store.hpp"
+#include "engine/types.hpp"
+
+namespace parley::engine {
+
+inline constexpr std::uint32_t kFormatVersion = 1;
+
+struct UserRecord {
+  UserId id = 0;
+  std::string name;
+  TimeUs created_at = 0;
+};
+
+struct DeviceRecord {
+  DeviceId id = 0;
+  UserId user = 0;
+  std::string label;
+  TimeUs created_at = 0;
+};
+
+enum class ChannelKind : std::uint8_t { direct = 1, group = 2 };
+
+struct ChannelRecord {
+  ChannelId id = 0;
+  ChannelKind kind = ChannelKind::direct;
+  std::string name;  // empty for a direct channel
+  UserId admin = 0;  // 0 for a direct channel
+  Seq last_seq = 0;
+  std::uint32_t member_count = 0;
+  TimeUs created_at = 0;
+};
+
+enum class MemberState : std::uint8_t { active = 1, removed = 2 };
+
+struct MemberRecord {
+  MemberState state = MemberState::active;
+  Seq joined_seq = 0;  // the event that (last) made the user a member
+  Seq left_seq = 0;    // the event that removed the user; history stops here
+};
+
+enum class MessageKind : std::uint8_t {
+  text = 1,
+  group_created = 2,   // text: group name; users: the founding members, creator first
+  member_added = 3,    // users: {added}
+  member_removed = 4,  // users: {removed}
+  member_left = 5,     // users: {leaver}
+  admin_changed = 6,   // users: {new admin}
+};
+std::string_view to_string(MessageKind kind);
+
+struct MessageRecord {
+  ChannelId channel = 0;
+  Seq seq = 0;
+  MessageKind kind = MessageKind::text;
+  UserId sender = 0;
+  DeviceId sender_device = 0;
+  TimeUs server_time = 0;  // informational only: order is `seq`
+  std::string client_msg_id;
+  std::string text;
+  std::vector<UserId> users;
+};
+
+// Typed access to the tables. Holds no state of its own: every call goes to the Store, so
+// an aborted transaction leaves nothing behind.
+class Records {
+ public:
+  explicit Records(Store& store) : store_(store) {}
+
+  // Writes the format version into an empty store, or checks it; throws StoreError on an
+  // unknown version.
+  void ensure_format();
+  std::uint64_t allocate_id(std::string_view counter);
+
+  std::optional<UserRecord> user(UserId id) const;
+  std::optional<UserId> user_by_name(std::string_view name) const;
+  void put_user(const UserRecord& user);
+
+  std::optional<DeviceRecord> device(DeviceId id) const;
+  void put_device(const DeviceRecord& device);
+  std::vector<DeviceId> devices_of(UserId user) const;
+
+  std::optional<ChannelRecord> channel(ChannelId id) const;
+  void put_channel(const ChannelRecord& channel);
+  std::optional<ChannelId> direct_channel(UserId a, UserId b) const;
+  void put_direct_channel(UserId a, UserId b, ChannelId channel);
+
+  std::optional<MemberRecord> member(ChannelId channel, UserId user) const;
+  void put_member(ChannelId channel, UserId user, const MemberRecord& member);
+  // Active members in ascending user id order.
+  std::vector<UserId> active_members(ChannelId channel) const;
+  std::vector<std::pair<UserId, MemberRecord>> all_members(ChannelId channel) const;
+  std::vector<ChannelId> channels_of(UserId user) const;
+
+  std::optional<MessageRecord> message(MessageId id) const;
+  void put_message(const MessageRecord& message);
+  // Messages with seq in [first, last], ascending.
+  std::vector<MessageRecord> messages(ChannelId channel, Seq first, Seq last) const;
+
+  InboxSeq inbox_head(UserId user) const;
+  InboxSeq append_inbox(UserId user, MessageId message);
+  // Up to `limit` entries with seq > after, ascending.
+  std::vector<std::pair<InboxSeq, MessageId>> inbox_after(UserId user, InboxSeq after,
+                                                          std::size_t limit) const;
+
+  InboxSeq device_cursor(DeviceId device) const;
+  void put_device_cursor(DeviceId device, InboxSeq cursor);
+
+  std::optional<MessageId> idempotent_send(UserId user, std::string_view client_msg_id) const;
+  void put_idempotent_send(UserId user, std::string_view client_msg_id, MessageId message);
+
+ private:
+  Store& store_;
+};
+
+// Key helpers, public for the storage tests and tools that dump a store.
+std::string encode_u64_key(std::uint64_t value);
+std::string encode_pair_key(std::uint64_t first, std::uint64_t second);
+std::uint64_t decode_u64_key(std::string_view bytes);
+
+}  // namespace parley::engine

@@ -1,0 +1,69 @@
+// The one seam between the engine and persistent state.
+//
+// The engine reads and writes only through Store, inside a transaction that its host opens
+// (begin) and closes (commit or abort). Implementations live in storage/ (in-memory for the
+// simulator and tests, LMDB for production); the engine knows none of them.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace parley::engine {
+
+// Named tables. Keys are byte strings whose lexicographic order is the numeric order the
+// engine needs (integers are big-endian), so every store scans in the same order.
+enum class Table : std::uint8_t {
+  meta,             // "format_version", id counters
+  users,            // user id -> UserRecord
+  user_names,       // name -> user id
+  devices,          // device id -> DeviceRecord
+  user_devices,     // (user, device) -> ""
+  channels,         // channel id -> ChannelRecord
+  direct_channels,  // (lower user, higher user) -> channel id
+  members,          // (channel, user) -> MemberRecord
+  user_channels,    // (user, channel) -> ""
+  messages,         // (channel, seq) -> MessageRecord
+  inboxes,          // (user, inbox seq) -> (channel, seq)
+  inbox_heads,      // user -> last inbox seq
+  device_cursors,   // device -> highest inbox seq the device acked
+  idempotency,      // (user, client_msg_id) -> (channel, seq)
+};
+inline constexpr std::size_t kTableCount = 14;
+std::string_view table_name(Table table);
+
+// Raised by a store when it cannot do what was asked (disk full, corrupt file). The host
+// stops the node: it must never run on with state the disk does not have.
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Store {
+ public:
+  // Returns false to stop the scan.
+  using Visitor = std::function<bool(std::string_view key, std::string_view value)>;
+
+  virtual ~Store() = default;
+
+  // REQUIRES: no transaction is open. Every read and write below happens inside one.
+  virtual void begin() = 0;
+  // Makes every write since begin() durable, or throws StoreError (then nothing is durable).
+  virtual void commit() = 0;
+  // Forgets every write since begin().
+  virtual void abort() = 0;
+  virtual bool in_transaction() const = 0;
+
+  virtual std::optional<std::string> get(Table table, std::string_view key) const = 0;
+  virtual void put(Table table, std::string_view key, std::string_view value) = 0;
+  virtual void erase(Table table, std::string_view key) = 0;
+  // Visits the entries with from <= key < to (an empty `to` means no upper bound), in
+  // ascending key order, or descending when `reverse` is set.
+  virtual void scan(Table table, std::string_view from, std::string_view to, bool reverse,
+                    const Visitor& visit) const = 0;
+};
+
+}  // namespace parley::engine

@@ -1,0 +1,87 @@
+// Identifiers, limits and error codes shared by the engine and its hosts.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace parley::engine {
+
+using UserId = std::uint64_t;
+using DeviceId = std::uint64_t;
+using ChannelId = std::uint64_t;
+using Seq = std::uint64_t;       // position in one channel's sequence, from 1
+using InboxSeq = std::uint64_t;  // position in one user's inbox, from 1
+using ConnectionId = std::uint64_t;
+using RequestId = std::uint64_t;  // chosen by the client, echoed in replies
+using TimeUs = std::int64_t;      // microseconds; the host decides the epoch
+
+// A message id is (channel, seq): per-channel sequences are the only order that matters.
+struct MessageId {
+  ChannelId channel = 0;
+  Seq seq = 0;
+  friend bool operator==(const MessageId&, const MessageId&) = default;
+};
+
+namespace limits {
+// A message has fewer than 100,000 code points (DESIGN.md).
+inline constexpr std::size_t kMaxMessageCodePoints = 99'999;
+// Groups hold at most 100 members, the creator included.
+inline constexpr std::size_t kMaxGroupMembers = 100;
+inline constexpr std::size_t kMaxGroupNameCodePoints = 100;
+inline constexpr std::size_t kMaxHistoryPage = 100;
+inline constexpr std::size_t kMaxClientMsgIdBytes = 64;
+inline constexpr std::size_t kMaxUserNameBytes = 32;
+inline constexpr std::size_t kMaxDeviceLabelCodePoints = 64;
+static_assert(kMaxGroupMembers >= 2, "a group must hold its creator and someone else");
+}  // namespace limits
+
+// Stable error codes: clients match on these strings (see docs/protocol.md); never renumber
+// or rename one, only add.
+enum class ErrorCode : std::uint16_t {
+  bad_request = 1,
+  not_authenticated,
+  unknown_user,
+  unknown_device,
+  unknown_channel,
+  not_a_member,
+  not_a_group,
+  not_admin,
+  already_member,
+  group_full,
+  invalid_name,
+  name_taken,
+  invalid_utf8,
+  message_empty,
+  message_too_long,
+  invalid_client_msg_id,
+  invalid_limit,
+  invalid_cursor,
+  invalid_ack,
+};
+
+std::string_view to_string(ErrorCode code);
+
+struct Error {
+  ErrorCode code = ErrorCode::bad_request;
+  std::string message;
+};
+
+// Thrown when an engine invariant is violated: a bug, never bad input. The host must stop
+// the node rather than run on (the transaction is aborted, nothing is released).
+class InvariantViolation : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+#define PARLEY_ASSERT(condition)                                                     \
+  do {                                                                               \
+    if (!(condition)) {                                                              \
+      throw ::parley::engine::InvariantViolation(std::string(__FILE__) + ":" +       \
+                                                 std::to_string(__LINE__) +          \
+                                                 ": assertion failed: " #condition); \
+    }                                                                                \
+  } while (false)
+
+}  // namespace parley::engine

@@ -1,0 +1,107 @@
+// Rules 1 and 2: accounts, devices, and the deterministic 1:1 channel.
+#include "tests/harness.hpp"
+
+namespace parley::testing {
+namespace {
+
+TEST(Accounts, UsersHaveUniqueValidNames) {
+  Harness h;
+  const UserId alice = h.user("alice");
+  const UserId bob = h.user("bob");
+  EXPECT_NE(alice, bob);
+
+  h.store().begin();
+  auto taken = h.engine().create_user("alice", 0);
+  auto empty = h.engine().create_user("", 0);
+  auto spaces = h.engine().create_user("a b", 0);
+  auto too_long = h.engine().create_user(std::string(33, 'x'), 0);
+  auto leading_dot = h.engine().create_user(".x", 0);
+  h.store().commit();
+  EXPECT_EQ(std::get<Error>(taken).code, ErrorCode::name_taken);
+  EXPECT_EQ(std::get<Error>(empty).code, ErrorCode::invalid_name);
+  EXPECT_EQ(std::get<Error>(spaces).code, ErrorCode::invalid_name);
+  EXPECT_EQ(std::get<Error>(too_long).code, ErrorCode::invalid_name);
+  EXPECT_EQ(std::get<Error>(leading_dot).code, ErrorCode::invalid_name);
+  EXPECT_EQ(h.read([](Records& r) { return r.user_by_name("bob"); }), bob);
+}
+
+TEST(Accounts, EachDeviceHasItsOwnIdentity) {
+  Harness h;
+  const UserId alice = h.user("alice");
+  const UserId bob = h.user("bob");
+  const DeviceId phone = h.device(alice, "phone");
+  const DeviceId laptop = h.device(alice, "laptop");
+  const DeviceId bobs = h.device(bob);
+  EXPECT_NE(phone, laptop);
+  EXPECT_NE(laptop, bobs);
+  EXPECT_EQ(h.read([&](Records& r) { return r.devices_of(alice); }),
+            (std::vector<DeviceId>{phone, laptop}));
+  EXPECT_EQ(h.read([&](Records& r) { return r.device(laptop)->user; }), alice);
+
+  h.store().begin();
+  auto orphan = h.engine().add_device(999, "ghost", 0);
+  h.store().commit();
+  EXPECT_EQ(std::get<Error>(orphan).code, ErrorCode::unknown_user);
+}
+
+TEST(Accounts, UnknownDeviceCannotConnect) {
+  Harness h;
+  const ConnectionId c = h.connect(42);
+  EXPECT_EQ(error_code(h.events(c).at(0)), ErrorCode::unknown_device);
+  EXPECT_EQ(h.closes(c), std::vector<CloseReason>{CloseReason::unknown_device});
+  EXPECT_EQ(h.engine().connection_count(), 0u);
+}
+
+TEST(Accounts, UnboundConnectionIsNotAuthenticated) {
+  Harness h;
+  const UserId bob = h.user("bob");
+  const std::string before = h.fingerprint();
+  const auto reply = h.send_to(77, bob, "hello");
+  EXPECT_EQ(error_code(reply), ErrorCode::not_authenticated);
+  EXPECT_EQ(h.fingerprint(), before);
+}
+
+TEST(DirectChannels, SameChannelWhicheverSideStarts) {
+  Harness h;
+  const UserId alice = h.user("alice");
+  const UserId bob = h.user("bob");
+  const UserId carol = h.user("carol");
+  const ConnectionId a = h.connect(h.device(alice));
+  const ConnectionId b = h.connect(h.device(bob));
+
+  const auto first = ack_of(h.send_to(b, alice, "bob starts"));
+  const auto second = ack_of(h.send_to(a, bob, "alice answers"));
+  EXPECT_EQ(first.channel, second.channel);
+  EXPECT_EQ(first.seq, 1u);
+  EXPECT_EQ(second.seq, 2u);
+
+  const auto other = ack_of(h.send_to(a, carol, "hi carol"));
+  EXPECT_NE(other.channel, first.channel);
+  EXPECT_EQ(other.seq, 1u);
+  // The channel id also works as the address once known.
+  EXPECT_EQ(ack_of(h.post(b, first.channel, "by channel id")).seq, 3u);
+}
+
+TEST(DirectChannels, UnknownPeerIsRefused) {
+  Harness h;
+  const ConnectionId a = h.connect(h.device(h.user("alice")));
+  const std::string before = h.fingerprint();
+  EXPECT_EQ(error_code(h.send_to(a, 12345, "anyone?")), ErrorCode::unknown_user);
+  EXPECT_EQ(h.fingerprint(), before);
+}
+
+TEST(DirectChannels, OutsiderCannotPostIntoAPair) {
+  Harness h;
+  const UserId alice = h.user("alice");
+  const UserId bob = h.user("bob");
+  const ConnectionId a = h.connect(h.device(alice));
+  const ConnectionId e = h.connect(h.device(h.user("eve")));
+  const ChannelId pair = ack_of(h.send_to(a, bob, "private")).channel;
+  const std::string before = h.fingerprint();
+  EXPECT_EQ(error_code(h.post(e, pair, "let me in")), ErrorCode::not_a_member);
+  EXPECT_EQ(error_code(h.group_op(e, client::History{0, pair, 0, 10})), ErrorCode::not_a_member);
+  EXPECT_EQ(h.fingerprint(), before);
+}
+
+}  // namespace
+}  // namespace parley::testing

@@ -1,0 +1,285 @@
+// Rule 7: multi-device sync by inbox cursor — batches, acks, live delivery, reconnects.
+#include <algorithm>
+
+#include "tests/harness.hpp"
+
+namespace parley::testing {
+namespace {
+
+// Checks that `entries` are exactly inbox seqs first..last, each once, in order.
+void expect_exact_run(const std::vector<InboxEntry>& entries, InboxSeq first, InboxSeq last) {
+  ASSERT_EQ(entries.size(), last - first + 1);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    EXPECT_EQ(entries[i].inbox_seq, first + i) << "at position " << i;
+  }
+}
+
+TEST(Sync, SendersOtherDeviceSeesTheMessage) {
+  Harness h;
+  const UserId alice = h.user("alice");
+  const UserId bob = h.user("bob");
+  const ConnectionId phone = h.connect(h.device(alice, "phone"));
+  const ConnectionId laptop = h.connect(h.device(alice, "laptop"));
+  const ConnectionId b = h.connect(h.device(bob));
+  ack_of(h.send_to(phone, bob, "from my phone"));
+  for (ConnectionId conn : {phone, laptop, b}) {
+    const auto entries = h.delivered(conn);
+    ASSERT_EQ(entries.size(), 1u) << "connection " << conn;
+    EXPECT_EQ(entries[0].message.text, "from my phone");
+  }
+}
+
+TEST(Sync, WelcomeReportsCursorAndInboxHead) {
+  Harness h;
+  const UserId alice = h.user("alice");
+  const UserId bob = h.user("bob");
+  const DeviceId bobs = h.device(bob);
+  const ConnectionId a = h.connect(h.device(alice));
+  for (int i = 0; i < 3; ++i)
+    ack_of(h.send_to(a, bob, "x"));
+  const ConnectionId b = h.connect(bobs, 1);
+  const auto& welcome = std::get<server::Welcome>(h.events(b).at(0));
+  EXPECT_EQ(welcome.user, bob);
+  EXPECT_EQ(welcome.device, bobs);
+  EXPECT_EQ(welcome.cursor, 1u);
+  EXPECT_EQ(welcome.inbox_head, 3u);
+  expect_exact_run(h.delivered(b), 2, 3);
+}
+
+TEST(Sync, DeviceThatMissedAThousandMessagesCatchesUpExactly) {
+  EngineConfig config;
+  config.delivery_batch = 64;
+  config.delivery_window = 256;
+  Harness h(config);
+  const UserId alice = h.user("alice");
+  const UserId bob = h.user("bob");
+  const DeviceId bobs_phone = h.device(bob);
+  const ConnectionId a = h.connect(h.device(alice));
+  const ConnectionId first = h.connect(bobs_phone);
+  ack_of(h.send_to(a, bob, "seen before going offline"));
+  h.ack_latest(first);
+  h.disconnect(first);
+
+  for (int i = 0; i < 1000; ++i)
+    ack_of(h.send_to(a, bob, "missed " + std::to_string(i)));
+
+  const ConnectionId again = h.connect(bobs_phone, 1);
+  // Before any ack, the node sends at most one window, in bounded batches.
+  const auto initial = h.delivered(again);
+  EXPECT_EQ(initial.size(), config.delivery_window);
+  for (const auto& event : h.events(again)) {
+    if (const auto* deliver = std::get_if<server::Deliver>(&event)) {
+      EXPECT_LE(deliver->entries.size(), config.delivery_batch);
+    }
+  }
+  h.drain(again);
+  const auto all = h.delivered(again);
+  expect_exact_run(all, 2, 1001);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].message.text, "missed " + std::to_string(i));
+  }
+  EXPECT_EQ(h.read([&](Records& r) { return r.device_cursor(bobs_phone); }), 1001u);
+}
+
+TEST(Sync, LiveDeliveryWaitsForAcksOnceTheWindowIsFull) {
+  EngineConfig config;
+  config.delivery_batch = 2;
+  config.delivery_window = 4;
+  Harness h(config);
+  const UserId alice = h.user("alice");
+  const UserId bob = h.user("bob");
+  const ConnectionId a = h.connect(h.device(alice));
+  const ConnectionId b = h.connect(h.device(bob));
+  for (int i = 0; i < 10; ++i)
+    ack_of(h.send_to(a, bob, "m"));
+  expect_exact_run(h.delivered(b), 1, 4);  // a silent device holds at most a window
+  h.request(b, client::Ack{2});
+  expect_exact_run(h.delivered(b), 1, 6);
+  h.drain(b);
+  expect_exact_run(h.delivered(b), 1, 10);
+}
+
+TEST(Sync, ReconnectMidStreamHasNoGapAndNoDuplicate) {
+  EngineConfig config;
+  config.delivery_batch = 10;
+  config.delivery_window = 30;
+  Harness h(config);
+  const UserId alice = h.user("alice");
+  const UserId bob = h.user("bob");
+  const DeviceId bobs = h.device(bob);
+  const ConnectionId a = h.connect(h.device(alice));
+  const ConnectionId b1 = h.connect(bobs);
+  for (int i = 0; i < 100; ++i)
+    ack_of(h.send_to(a, bob, "m"));
+  // The device stored up to 17 (mid-batch), acked only 10, then the connection dropped.
+  h.request(b1, client::Ack{10});
+  h.disconnect(b1);
+  const ConnectionId b2 = h.connect(bobs, 17);
+  h.drain(b2);
+  expect_exact_run(h.delivered(b2), 18, 100);
+}
+
+TEST(Sync, NewConnectionOfTheSameDeviceReplacesTheOld) {
+  Harness h;
+  const UserId bob = h.user("bob");
+  const DeviceId bobs = h.device(bob);
+  const ConnectionId old_connection = h.connect(bobs);
+  const ConnectionId fresh = h.connect(bobs);
+  EXPECT_EQ(h.closes(old_connection), std::vector<CloseReason>{CloseReason::replaced});
+  EXPECT_EQ(h.engine().connection_count(), 1u);
+  const ConnectionId a = h.connect(h.device(h.user("alice")));
+  ack_of(h.send_to(a, bob, "to the new one"));
+  EXPECT_TRUE(h.delivered(old_connection).empty());
+  EXPECT_EQ(h.delivered(fresh).size(), 1u);
+}
+
+TEST(Sync, CursorPastTheInboxHeadIsRefused) {
+  Harness h;
+  const DeviceId bobs = h.device(h.user("bob"));
+  const ConnectionId b = h.connect(bobs, 5);
+  EXPECT_EQ(error_code(h.events(b).at(0)), ErrorCode::invalid_cursor);
+  EXPECT_EQ(h.closes(b), std::vector<CloseReason>{CloseReason::invalid_cursor});
+  EXPECT_EQ(h.engine().connection_count(), 0u);
+}
+
+TEST(Sync, AckOfSomethingNeverDeliveredIsAnErrorAndStaleAcksAreHarmless) {
+  Harness h;
+  const UserId alice = h.user("alice");
+  const UserId bob = h.user("bob");
+  const DeviceId bobs = h.device(bob);
+  const ConnectionId a = h.connect(h.device(alice));
+  const ConnectionId b = h.connect(bobs);
+  ack_of(h.send_to(a, bob, "one"));
+  ack_of(h.send_to(a, bob, "two"));
+  const std::string before = h.fingerprint();
+  h.request(b, client::Ack{3});
+  EXPECT_EQ(error_code(h.events(b).back()), ErrorCode::invalid_ack);
+  EXPECT_EQ(h.fingerprint(), before);
+  h.request(b, client::Ack{2});
+  h.request(b, client::Ack{1});  // stale: the cursor never moves back
+  EXPECT_EQ(h.read([&](Records& r) { return r.device_cursor(bobs); }), 2u);
+}
+
+TEST(Sync, LogoutClosesTheConnectionAndStopsDelivery) {
+  Harness h;
+  const UserId alice = h.user("alice");
+  const UserId bob = h.user("bob");
+  const ConnectionId a = h.connect(h.device(alice));
+  const ConnectionId b = h.connect(h.device(bob));
+  EXPECT_TRUE(std::holds_alternative<server::Ok>(h.group_op(b, client::Logout{})));
+  EXPECT_EQ(h.closes(b), std::vector<CloseReason>{CloseReason::logged_out});
+  ack_of(h.send_to(a, bob, "after logout"));
+  EXPECT_TRUE(h.delivered(b).empty());
+  EXPECT_EQ(h.engine().connection_count(), 1u);
+}
+
+// A reference-model check: random sends, group changes, disconnects and reconnects; in the
+// end every device holds exactly its user's inbox, in order, each entry once, and each
+// channel's messages appear in channel order.
+TEST(Sync, RandomizedDevicesConvergeToTheirInboxes) {
+  EngineConfig config;
+  config.delivery_batch = 3;
+  config.delivery_window = 7;
+  Harness h(config);
+  constexpr int kUsers = 5;
+  std::vector<UserId> users;
+  std::vector<DeviceId> devices;                // two per user
+  std::vector<InboxSeq> stored(kUsers * 2, 0);  // what each device has durably
+  std::vector<ConnectionId> live(kUsers * 2, 0);
+  for (int u = 0; u < kUsers; ++u)
+    users.push_back(h.user("u" + std::to_string(u)));
+  for (int d = 0; d < kUsers * 2; ++d)
+    devices.push_back(h.device(users[d / 2]));
+  std::vector<std::vector<InboxEntry>> received(kUsers * 2);
+
+  std::uint64_t state = 0x9e3779b97f4a7c15ull;  // splitmix64: a fixed, portable sequence
+  const auto next = [&](std::uint64_t bound) {
+    state += 0x9e3779b97f4a7c15ull;
+    std::uint64_t z = state;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return (z ^ (z >> 31)) % bound;
+  };
+  const auto collect = [&](int d) {
+    if (live[d] == 0)
+      return;
+    for (const auto& entry : h.delivered(live[d])) {
+      if (entry.inbox_seq > stored[d]) {
+        EXPECT_EQ(entry.inbox_seq, stored[d] + 1) << "gap for device " << d;
+        received[d].push_back(entry);
+        stored[d] = entry.inbox_seq;
+      }
+    }
+  };
+  ChannelId group = 0;
+  for (int step = 0; step < 3000; ++step) {
+    const int d = static_cast<int>(next(kUsers * 2));
+    switch (next(6)) {
+      case 0:
+        if (live[d] != 0) {
+          collect(d);
+          h.disconnect(live[d]);
+          live[d] = 0;
+        } else {
+          live[d] = h.connect(devices[d], stored[d]);
+        }
+        break;
+      case 1:
+        if (live[d] != 0) {
+          collect(d);
+          if (stored[d] > 0)
+            h.request(live[d], client::Ack{stored[d]});
+        }
+        break;
+      case 2:
+        if (live[d] != 0 && group == 0)
+          group = h.create_group(live[d], "g", {users[next(kUsers)]});
+        break;
+      case 3:
+        if (live[d] != 0 && group != 0) {
+          (void)h.group_op(live[d], client::AddMember{0, group, users[next(kUsers)]});
+          (void)h.group_op(live[d], client::RemoveMember{0, group, users[next(kUsers)]});
+        }
+        break;
+      default:
+        if (live[d] != 0) {
+          if (group != 0 && next(2) == 0) {
+            (void)h.post(live[d], group, "g" + std::to_string(step));
+          } else {
+            (void)h.send_to(live[d], users[next(kUsers)], "d" + std::to_string(step));
+          }
+        }
+    }
+  }
+  for (int d = 0; d < kUsers * 2; ++d) {
+    if (live[d] == 0)
+      live[d] = h.connect(devices[d], stored[d]);
+    while (true) {
+      collect(d);
+      const InboxSeq before = stored[d];
+      h.request(live[d], client::Ack{stored[d]});
+      collect(d);
+      if (stored[d] == before)
+        break;
+    }
+    const UserId user = users[d / 2];
+    const auto inbox = h.read([&](Records& r) { return r.inbox_after(user, 0, 1'000'000); });
+    ASSERT_EQ(received[d].size(), inbox.size()) << "device " << d;
+    for (std::size_t i = 0; i < inbox.size(); ++i) {
+      EXPECT_EQ(received[d][i].inbox_seq, inbox[i].first);
+      EXPECT_EQ((MessageId{received[d][i].message.channel, received[d][i].message.seq}),
+                inbox[i].second);
+    }
+    // Per channel, the user's inbox is in channel order with no duplicate.
+    std::map<ChannelId, Seq> last_seq;
+    for (const auto& entry : received[d]) {
+      auto& last = last_seq[entry.message.channel];
+      EXPECT_GT(entry.message.seq, last) << "channel " << entry.message.channel;
+      last = entry.message.seq;
+    }
+  }
+  EXPECT_GT(h.read([&](Records& r) { return r.inbox_head(users[0]); }), 100u);
+}
+
+}  // namespace
+}  // namespace parley::testing

@@ -1,0 +1,222 @@
+// A minimal host for engine tests: one MemoryStore, one transaction per input, and a log of
+// what every connection received.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/describe.hpp"
+#include "engine/engine.hpp"
+#include "storage/memory_store.hpp"
+
+namespace parley::engine {
+// Readable names in assertion failures.
+inline void PrintTo(ErrorCode code, std::ostream* out) {
+  *out << to_string(code);
+}
+}  // namespace parley::engine
+
+namespace parley::testing {
+
+using namespace parley::engine;
+
+class Harness {
+ public:
+  explicit Harness(EngineConfig config = {}) : engine_(store_, config) {
+    store_.begin();
+    engine_.open();
+    store_.commit();
+  }
+
+  UserId user(const std::string& name) {
+    store_.begin();
+    auto outcome = engine_.create_user(name, now_);
+    store_.commit();
+    EXPECT_TRUE(std::holds_alternative<UserId>(outcome)) << name;
+    return std::get<UserId>(outcome);
+  }
+
+  DeviceId device(UserId user, const std::string& label = "phone") {
+    store_.begin();
+    auto outcome = engine_.add_device(user, label, now_);
+    store_.commit();
+    EXPECT_TRUE(std::holds_alternative<DeviceId>(outcome));
+    return std::get<DeviceId>(outcome);
+  }
+
+  Effects input(const Input& input) {
+    now_ += 1000;
+    store_.begin();
+    Effects effects = engine_.handle(input, now_);
+    store_.commit();
+    for (const Effect& effect : effects) {
+      if (const auto* send = std::get_if<SendEvent>(&effect)) {
+        received_[send->connection].push_back(send->event);
+      } else {
+        closed_[std::get<CloseConnection>(effect).connection].push_back(
+            std::get<CloseConnection>(effect).reason);
+      }
+    }
+    return effects;
+  }
+
+  ConnectionId connect(DeviceId device, InboxSeq cursor = 0) {
+    const ConnectionId id = next_connection_++;
+    input(Connected{id, device, cursor});
+    return id;
+  }
+
+  void disconnect(ConnectionId connection) { input(Disconnected{connection}); }
+
+  Effects request(ConnectionId connection, client::Request request) {
+    return input(Received{connection, std::move(request)});
+  }
+
+  // Sends and returns the reply (a SendAck or a Failure).
+  server::Event send(ConnectionId connection, ChannelId channel, UserId peer,
+                     const std::string& text, std::string client_msg_id = "") {
+    if (client_msg_id.empty())
+      client_msg_id = "m" + std::to_string(next_client_msg_id_++);
+    const RequestId id = next_request_++;
+    request(connection, client::Send{id, channel, peer, client_msg_id, text});
+    return reply(connection, id);
+  }
+  server::Event send_to(ConnectionId connection, UserId peer, const std::string& text,
+                        std::string client_msg_id = "") {
+    return send(connection, 0, peer, text, std::move(client_msg_id));
+  }
+  server::Event post(ConnectionId connection, ChannelId channel, const std::string& text,
+                     std::string client_msg_id = "") {
+    return send(connection, channel, 0, text, std::move(client_msg_id));
+  }
+
+  // The reply to request `id` on `connection`; fails the test if there is none.
+  server::Event reply(ConnectionId connection, RequestId id) {
+    for (const auto& event : received_[connection]) {
+      const RequestId answered = std::visit(
+          [](const auto& e) -> RequestId {
+            if constexpr (requires { e.request; })
+              return e.request;
+            return 0;
+          },
+          event);
+      if (answered == id)
+        return event;
+    }
+    ADD_FAILURE() << "no reply to request " << id << " on connection " << connection;
+    return server::Failure{id, ErrorCode::bad_request, "no reply"};
+  }
+
+  ChannelId create_group(ConnectionId connection, const std::string& name,
+                         std::vector<UserId> members) {
+    const RequestId id = next_request_++;
+    request(connection, client::CreateGroup{id, name, std::move(members)});
+    const auto event = reply(connection, id);
+    const auto* created = std::get_if<server::GroupCreated>(&event);
+    EXPECT_NE(created, nullptr) << describe(event);
+    return created ? created->channel : 0;
+  }
+
+  server::Event group_op(ConnectionId connection, client::Request op) {
+    const RequestId id = next_request_++;
+    std::visit(
+        [&](auto& typed) {
+          if constexpr (requires { typed.request; })
+            typed.request = id;
+        },
+        op);
+    request(connection, std::move(op));
+    return reply(connection, id);
+  }
+
+  std::vector<InboxEntry> delivered(ConnectionId connection) const {
+    std::vector<InboxEntry> entries;
+    const auto found = received_.find(connection);
+    if (found == received_.end())
+      return entries;
+    for (const auto& event : found->second) {
+      if (const auto* deliver = std::get_if<server::Deliver>(&event)) {
+        entries.insert(entries.end(), deliver->entries.begin(), deliver->entries.end());
+      }
+    }
+    return entries;
+  }
+
+  // Acks the newest delivered entry, like a client that stored it.
+  void ack_latest(ConnectionId connection) {
+    const auto entries = delivered(connection);
+    if (!entries.empty())
+      request(connection, client::Ack{entries.back().inbox_seq});
+  }
+
+  // Acks until the connection has received its whole inbox.
+  void drain(ConnectionId connection) {
+    for (int round = 0; round < 100000; ++round) {
+      const std::size_t before = delivered(connection).size();
+      ack_latest(connection);
+      if (delivered(connection).size() == before)
+        return;
+    }
+    FAIL() << "drain did not converge";
+  }
+
+  const std::vector<server::Event>& events(ConnectionId connection) {
+    return received_[connection];
+  }
+  const std::vector<CloseReason>& closes(ConnectionId connection) { return closed_[connection]; }
+  void clear(ConnectionId connection) { received_[connection].clear(); }
+
+  // Every byte of every table: equal fingerprints mean an identical store.
+  std::string fingerprint() {
+    std::string all;
+    store_.begin();
+    for (std::size_t t = 0; t < kTableCount; ++t) {
+      store_.scan(
+          static_cast<Table>(t), "", "", false, [&](std::string_view key, std::string_view value) {
+            all += std::to_string(t) + ":" + std::string(key) + "=" + std::string(value) + "\n";
+            return true;
+          });
+    }
+    store_.abort();
+    return all;
+  }
+
+  template <typename F>
+  auto read(F&& f) {
+    store_.begin();
+    auto result = f(engine_.records());
+    store_.abort();
+    return result;
+  }
+
+  Engine& engine() { return engine_; }
+  storage::MemoryStore& store() { return store_; }
+  TimeUs now() const { return now_; }
+
+ private:
+  storage::MemoryStore store_;
+  Engine engine_;
+  TimeUs now_ = 1'000'000;
+  ConnectionId next_connection_ = 1;
+  RequestId next_request_ = 1;
+  std::uint64_t next_client_msg_id_ = 1;
+  std::map<ConnectionId, std::vector<server::Event>> received_;
+  std::map<ConnectionId, std::vector<CloseReason>> closed_;
+};
+
+inline ErrorCode error_code(const server::Event& event) {
+  const auto* failure = std::get_if<server::Failure>(&event);
+  EXPECT_NE(failure, nullptr) << "expected an error, got: " << describe(event);
+  return failure ? failure->code : ErrorCode::bad_request;
+}
+
+inline server::SendAck ack_of(const server::Event& event) {
+  const auto* ack = std::get_if<server::SendAck>(&event);
+  EXPECT_NE(ack, nullptr) << "expected a send_ack, got: " << describe(event);
+  return ack ? *ack : server::SendAck{};
+}
+
+}  // namespace parley::testing

@@ -1,0 +1,128 @@
+#include <gtest/gtest.h>
+
+#include "engine/records.hpp"
+#include "storage/memory_store.hpp"
+
+namespace parley::storage {
+namespace {
+
+using engine::Table;
+
+std::vector<std::string> keys(const MemoryStore& store, std::string_view from, std::string_view to,
+                              bool reverse) {
+  std::vector<std::string> found;
+  store.scan(Table::messages, from, to, reverse, [&](std::string_view key, std::string_view) {
+    found.emplace_back(key);
+    return true;
+  });
+  return found;
+}
+
+TEST(MemoryStore, CommitKeepsAndAbortForgets) {
+  MemoryStore store;
+  store.begin();
+  store.put(Table::users, "a", "1");
+  store.commit();
+
+  store.begin();
+  store.put(Table::users, "a", "2");
+  store.put(Table::users, "a", "3");
+  store.put(Table::users, "b", "x");
+  store.erase(Table::users, "a");
+  EXPECT_FALSE(store.get(Table::users, "a").has_value());
+  store.abort();
+
+  store.begin();
+  EXPECT_EQ(store.get(Table::users, "a"), "1");
+  EXPECT_FALSE(store.get(Table::users, "b").has_value());
+  store.abort();
+}
+
+TEST(MemoryStore, RefusesWorkOutsideATransaction) {
+  MemoryStore store;
+  EXPECT_THROW(store.put(Table::users, "a", "1"), engine::StoreError);
+  EXPECT_THROW((void)store.get(Table::users, "a"), engine::StoreError);
+  EXPECT_THROW(store.commit(), engine::StoreError);
+  store.begin();
+  EXPECT_THROW(store.begin(), engine::StoreError);
+  store.abort();
+}
+
+TEST(MemoryStore, ScansInKeyOrderWithinBounds) {
+  MemoryStore store;
+  store.begin();
+  for (const char* key : {"b", "d", "a", "c", "e"})
+    store.put(Table::messages, key, "");
+  EXPECT_EQ(keys(store, "", "", false), (std::vector<std::string>{"a", "b", "c", "d", "e"}));
+  EXPECT_EQ(keys(store, "b", "d", false), (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(keys(store, "b", "d", true), (std::vector<std::string>{"c", "b"}));
+  EXPECT_EQ(keys(store, "bb", "", true), (std::vector<std::string>{"e", "d", "c"}));
+  EXPECT_TRUE(keys(store, "d", "b", false).empty());
+  EXPECT_TRUE(keys(store, "f", "", false).empty());
+  store.commit();
+}
+
+TEST(Records, BigEndianKeysSortNumerically) {
+  EXPECT_LT(engine::encode_u64_key(255), engine::encode_u64_key(256));
+  EXPECT_LT(engine::encode_pair_key(1, UINT64_MAX), engine::encode_pair_key(2, 0));
+  EXPECT_EQ(engine::decode_u64_key(engine::encode_u64_key(0x0102030405060708ull)),
+            0x0102030405060708ull);
+}
+
+TEST(Records, MessagesRoundTripThroughTheStore) {
+  MemoryStore store;
+  engine::Records records(store);
+  store.begin();
+  engine::MessageRecord message;
+  message.channel = 7;
+  message.seq = 300;
+  message.kind = engine::MessageKind::group_created;
+  message.sender = 1ull << 40;
+  message.sender_device = 9;
+  message.server_time = -5;
+  message.client_msg_id = "c-1";
+  message.text = std::string("caf\xc3\xa9\0x", 7);
+  message.users = {1, 2, 1ull << 63};
+  records.put_message(message);
+  const auto read = records.message({7, 300});
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->text, message.text);
+  EXPECT_EQ(read->users, message.users);
+  EXPECT_EQ(read->server_time, -5);
+  EXPECT_EQ(read->sender, message.sender);
+  EXPECT_EQ(read->kind, engine::MessageKind::group_created);
+  store.commit();
+}
+
+TEST(Records, CorruptValuesAreReportedNotMisread) {
+  MemoryStore store;
+  engine::Records records(store);
+  store.begin();
+  store.put(Table::users, engine::encode_u64_key(1),
+            std::string("\x01\x01\x05"
+                        "ab",
+                        5));
+  EXPECT_THROW((void)records.user(1), engine::StoreError);
+  store.put(Table::users, engine::encode_u64_key(2), std::string("\x09", 1));
+  EXPECT_THROW((void)records.user(2), engine::StoreError);
+  store.abort();
+}
+
+TEST(Records, UnknownFormatVersionFailsClearly) {
+  MemoryStore store;
+  engine::Records records(store);
+  store.begin();
+  records.ensure_format();
+  records.ensure_format();  // the same version opens again
+  store.put(Table::meta, "format_version", std::string("\x01\x63", 2));  // version 99
+  try {
+    records.ensure_format();
+    FAIL() << "an unknown format version must not open";
+  } catch (const engine::StoreError& error) {
+    EXPECT_NE(std::string(error.what()).find("version 99"), std::string::npos) << error.what();
+  }
+  store.abort();
+}
+
+}  // namespace
+}  // namespace parley::storage
