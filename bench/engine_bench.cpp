@@ -49,8 +49,7 @@ void BM_Fanout(benchmark::State& state) {
     // Devices ack what they got, so delivery windows never fill.
     for (const auto& effect : effects) {
       const auto* send = std::get_if<SendEvent>(&effect);
-      if (send == nullptr)
-        continue;
+      if (send == nullptr) continue;
       if (const auto* deliver = std::get_if<server::Deliver>(&send->event)) {
         engine.handle(Received{send->connection, client::Ack{deliver->entries.back().inbox_seq}},
                       0);

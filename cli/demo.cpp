@@ -45,14 +45,13 @@ class DemoHost {
   }
 
   void input(const Input& input) {
-    now_ += 1000;
+    now_ += 1'000'000;
     store_.begin();
     Effects effects = engine_.handle(input, now_);
     store_.commit();
     for (const Effect& effect : effects) {
       out_ << "  " << describe(effect) << "\n";
-      if (const auto* send = std::get_if<SendEvent>(&effect))
-        auto_ack(send->connection, *send);
+      if (const auto* send = std::get_if<SendEvent>(&effect)) auto_ack(send->connection, *send);
     }
   }
 
@@ -60,8 +59,7 @@ class DemoHost {
   // Each demo device acks what it receives, as a real client does once it has stored it.
   void auto_ack(ConnectionId connection, const SendEvent& send) {
     const auto* deliver = std::get_if<server::Deliver>(&send.event);
-    if (deliver == nullptr)
-      return;
+    if (deliver == nullptr) return;
     store_.begin();
     auto more =
         engine_.handle(Received{connection, client::Ack{deliver->entries.back().inbox_seq}}, now_);
@@ -116,6 +114,21 @@ int run_demo(std::size_t messages_per_side, std::ostream& out) {
 
   out << "\n# carol pages back through the group's history\n";
   host.input(Received{4, client::History{request++, 2, 0, 10}});
+
+  out << "\n# alice and bob add each other: friends see each other's presence\n";
+  host.input(Received{1, client::ChangeContact{request++, client::ContactAction::add, bob}});
+  host.input(Received{3, client::ChangeContact{request++, client::ContactAction::add, alice}});
+
+  out << "\n# bob registers a push token and closes the app; 30 s later he is offline\n";
+  host.input(Received{3, client::RegisterPushToken{request++, "apns", "demo-token"}});
+  host.input(Disconnected{3});
+  for (int second = 0; second < 30; ++second) {
+    host.input(Received{1, client::Heartbeat{}});  // alice's app heartbeats on
+    host.input(Tick{});
+  }
+
+  out << "\n# alice writes to offline bob: a push intent goes to his token\n";
+  host.input(Received{1, client::Send{request++, 0, bob, "p1", "dinner at 8?"}});
   return 0;
 }
 

@@ -36,6 +36,32 @@ struct EventText {
     return text;
   }
   std::string operator()(const server::Ok& e) const { return "ok req=" + n(e.request); }
+  std::string operator()(const server::Presence& e) const { return "presence " + entry(e.entry); }
+  std::string operator()(const server::PresenceList& e) const {
+    std::string text = "presence_list req=" + n(e.request);
+    for (const auto& item : e.entries)
+      text += " [" + entry(item) + "]";
+    return text;
+  }
+  std::string operator()(const server::ContactList& e) const {
+    std::string text = "contacts req=" + n(e.request);
+    for (const auto& contact : e.contacts) {
+      text += " [" + n(contact.user) + " " + contact.name +
+              (contact.state == ContactState::blocked ? " blocked" : "") +
+              (contact.mutual ? " mutual" : "") + "]";
+    }
+    return text;
+  }
+  std::string operator()(const server::UnreadCounts& e) const {
+    std::string text = "unread req=" + n(e.request) + " total=" + n(e.total);
+    for (const auto& [channel, count] : e.channels)
+      text += " " + n(channel) + ":" + n(count);
+    return text;
+  }
+  static std::string entry(const server::PresenceEntry& e) {
+    return "user=" + n(e.user) + (e.online ? " online" : " offline") +
+           " last_active=" + std::to_string(e.last_active_at);
+  }
   std::string operator()(const server::Failure& e) const {
     return "error req=" + n(e.request) + " code=" + std::string(to_string(e.code)) + " (" +
            e.message + ")";
@@ -64,6 +90,13 @@ std::string describe(const server::Event& event) {
 std::string describe(const Effect& effect) {
   if (const auto* send = std::get_if<SendEvent>(&effect)) {
     return "conn " + n(send->connection) + " <- " + describe(send->event);
+  }
+  if (const auto* push = std::get_if<PushNotification>(&effect)) {
+    const PushIntent& intent = push->intent;
+    return "push " + n(intent.id) + " user=" + n(intent.user) + " device=" + n(intent.device) +
+           " " + intent.platform + " channel=" + n(intent.channel) + " seq=" + n(intent.seq) +
+           " unread=" + n(intent.unread_in_channel) + "/" + n(intent.unread_total) + " \"" +
+           intent.preview + "\"";
   }
   const auto& close = std::get<CloseConnection>(effect);
   return "conn " + n(close.connection) + " closed: " + std::string(to_string(close.reason));

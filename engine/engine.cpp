@@ -46,6 +46,14 @@ std::string_view to_string(ErrorCode code) {
       return "invalid_cursor";
     case ErrorCode::invalid_ack:
       return "invalid_ack";
+    case ErrorCode::blocked:
+      return "blocked";
+    case ErrorCode::not_visible:
+      return "not_visible";
+    case ErrorCode::too_many_contacts:
+      return "too_many_contacts";
+    case ErrorCode::invalid_push_token:
+      return "invalid_push_token";
   }
   return "unknown";
 }
@@ -67,8 +75,7 @@ std::string_view to_string(CloseReason reason) {
 namespace {
 
 bool valid_user_name(std::string_view name) {
-  if (name.empty() || name.size() > limits::kMaxUserNameBytes)
-    return false;
+  if (name.empty() || name.size() > limits::kMaxUserNameBytes) return false;
   const auto allowed = [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '-' || c == '.';
@@ -79,10 +86,8 @@ bool valid_user_name(std::string_view name) {
 
 std::optional<Error> check_text(std::string_view text) {
   const auto code_points = utf8_code_points(text);
-  if (!code_points)
-    return Error{ErrorCode::invalid_utf8, "message text is not valid UTF-8"};
-  if (*code_points == 0)
-    return Error{ErrorCode::message_empty, "message text is empty"};
+  if (!code_points) return Error{ErrorCode::invalid_utf8, "message text is not valid UTF-8"};
+  if (*code_points == 0) return Error{ErrorCode::message_empty, "message text is empty"};
   if (*code_points > limits::kMaxMessageCodePoints) {
     return Error{ErrorCode::message_too_long, "message has " + std::to_string(*code_points) +
                                                   " characters; the limit is fewer than 100000"};
@@ -138,8 +143,7 @@ class Engine::RequestHandler {
         out_(out) {}
 
   void operator()(const client::Send& send) {
-    if (auto error = check_client_msg_id(send.client_msg_id))
-      return fail(send.request, *error);
+    if (auto error = check_client_msg_id(send.client_msg_id)) return fail(send.request, *error);
     if (auto original = records_.idempotent_send(connection_.user, send.client_msg_id)) {
       const auto message = records_.message(*original);
       PARLEY_ASSERT(message.has_value());
@@ -147,21 +151,22 @@ class Engine::RequestHandler {
                             true});
       return;
     }
-    if (auto error = check_text(send.text))
-      return fail(send.request, *error);
+    if (auto error = check_text(send.text)) return fail(send.request, *error);
     if ((send.channel == 0) == (send.peer == 0)) {
       return fail(send.request,
                   {ErrorCode::bad_request, "a send names exactly one of a channel or a peer user"});
     }
     std::optional<ChannelRecord> channel;
     if (send.peer != 0) {
-      if (!records_.user(send.peer))
-        return fail(send.request, unknown_user(send.peer));
+      if (!records_.user(send.peer)) return fail(send.request, unknown_user(send.peer));
+      if (auto error = block_between(send.peer)) return fail(send.request, *error);
       channel = direct_channel_with(send.peer);
     } else {
       auto found = member_channel(send.request, send.channel);
-      if (!found)
-        return;
+      if (!found) return;
+      if (found->kind == ChannelKind::direct) {
+        if (auto error = block_between(direct_peer(found->id))) return fail(send.request, *error);
+      }
       channel = std::move(found);
     }
     MessageRecord message = new_message(*channel, MessageKind::text);
@@ -178,12 +183,12 @@ class Engine::RequestHandler {
                   {ErrorCode::invalid_ack, "ack for inbox entry " + std::to_string(ack.inbox_seq) +
                                                " that was never delivered"});
     }
-    if (ack.inbox_seq <= connection_.acked)
-      return;  // stale or repeated: harmless
+    if (ack.inbox_seq <= connection_.acked) return;  // stale or repeated: harmless
     connection_.acked = ack.inbox_seq;
     if (records_.device_cursor(connection_.device) < ack.inbox_seq) {
       records_.put_device_cursor(connection_.device, ack.inbox_seq);
     }
+    advance_read_position(ack.inbox_seq);
     engine_.pump(connection_id_, connection_, out_);
   }
 
@@ -193,11 +198,9 @@ class Engine::RequestHandler {
                   {ErrorCode::invalid_limit, "a history page holds 1 to 100 messages"});
     }
     const auto channel = records_.channel(history.channel);
-    if (!channel)
-      return fail(history.request, unknown_channel(history.channel));
+    if (!channel) return fail(history.request, unknown_channel(history.channel));
     const auto member = records_.member(history.channel, connection_.user);
-    if (!member)
-      return fail(history.request, not_a_member(history.channel));
+    if (!member) return fail(history.request, not_a_member(history.channel));
     // A removed member keeps what they saw while a member, and nothing after.
     const Seq readable_upto =
         member->state == MemberState::active ? channel->last_seq : member->left_seq;
@@ -205,24 +208,19 @@ class Engine::RequestHandler {
                                             : std::min(history.before_seq, readable_upto + 1);
     const Seq first = end > history.limit ? end - history.limit : 1;
     server::HistoryPage page{history.request, history.channel, {}, first > 1};
-    if (end > 1)
-      page.messages = records_.messages(history.channel, first, end - 1);
+    if (end > 1) page.messages = records_.messages(history.channel, first, end - 1);
     reply(std::move(page));
   }
 
   void operator()(const client::CreateGroup& create) {
-    if (auto error = check_group_name(create.name))
-      return fail(create.request, *error);
+    if (auto error = check_group_name(create.name)) return fail(create.request, *error);
     std::vector<UserId> founders{connection_.user};
     for (UserId user : create.members) {
-      if (std::find(founders.begin(), founders.end(), user) != founders.end())
-        continue;
-      if (!records_.user(user))
-        return fail(create.request, unknown_user(user));
+      if (std::find(founders.begin(), founders.end(), user) != founders.end()) continue;
+      if (!records_.user(user)) return fail(create.request, unknown_user(user));
       founders.push_back(user);
     }
-    if (founders.size() > limits::kMaxGroupMembers)
-      return fail(create.request, group_full_error());
+    if (founders.size() > limits::kMaxGroupMembers) return fail(create.request, group_full_error());
 
     ChannelRecord channel;
     channel.id = records_.allocate_id("channel");
@@ -244,10 +242,8 @@ class Engine::RequestHandler {
 
   void operator()(const client::AddMember& add) {
     auto channel = admin_channel(add.request, add.channel);
-    if (!channel)
-      return;
-    if (!records_.user(add.user))
-      return fail(add.request, unknown_user(add.user));
+    if (!channel) return;
+    if (!records_.user(add.user)) return fail(add.request, unknown_user(add.user));
     const auto existing = records_.member(channel->id, add.user);
     if (existing && existing->state == MemberState::active) {
       return fail(add.request, {ErrorCode::already_member,
@@ -266,8 +262,7 @@ class Engine::RequestHandler {
 
   void operator()(const client::RemoveMember& remove) {
     auto channel = admin_channel(remove.request, remove.channel);
-    if (!channel)
-      return;
+    if (!channel) return;
     if (remove.user == connection_.user) {
       return fail(remove.request,
                   {ErrorCode::bad_request, "the admin leaves a group with leave, not remove"});
@@ -288,8 +283,7 @@ class Engine::RequestHandler {
 
   void operator()(const client::LeaveGroup& leave) {
     auto channel = member_channel(leave.request, leave.channel);
-    if (!channel)
-      return;
+    if (!channel) return;
     if (channel->kind != ChannelKind::group) {
       return fail(leave.request, {ErrorCode::not_a_group, "one cannot leave a 1:1 chat"});
     }
@@ -301,14 +295,105 @@ class Engine::RequestHandler {
     auto recipients = records_.active_members(channel->id);
     recipients.push_back(leaver);
     append(*channel, std::move(event), recipients);
-    if (channel->admin == leaver)
-      hand_over_admin(*channel);
+    if (channel->admin == leaver) hand_over_admin(*channel);
   }
 
   void operator()(const client::Logout& logout) {
+    // A logged-out device must not be woken by pushes meant for its user.
+    records_.erase_push_token(connection_.user, connection_.device);
     reply(server::Ok{logout.request});
     out_.push_back(CloseConnection{connection_id_, CloseReason::logged_out});
+    const DeviceId device = connection_.device;
     engine_.forget_connection(connection_id_);
+    if (auto change = engine_.presence_.logged_out(device, now_)) engine_.announce(*change, out_);
+  }
+
+  void operator()(const client::Heartbeat&) {}  // on_received already counted it
+
+  void operator()(const client::ChangeContact& change) {
+    const UserId me = connection_.user;
+    const UserId other = change.user;
+    if (other == me) {
+      return fail(change.request, {ErrorCode::bad_request, "you cannot be your own contact"});
+    }
+    if (!records_.user(other)) return fail(change.request, unknown_user(other));
+    const auto existing = records_.contact(me, other);
+    const bool adds_entry = !existing && (change.action == client::ContactAction::add ||
+                                          change.action == client::ContactAction::block);
+    if (adds_entry && records_.contacts_of(me).size() >= limits::kMaxContacts) {
+      return fail(change.request, {ErrorCode::too_many_contacts,
+                                   "a user has at most " + std::to_string(limits::kMaxContacts) +
+                                       " contacts and blocked users"});
+    }
+    const bool were_friends = records_.friends(me, other);
+    apply_contact_change(change.action, other, existing);
+    reply(server::Ok{change.request});
+    const bool are_friends = records_.friends(me, other);
+    if (are_friends == were_friends) return;
+    // Presence starts or stops flowing between the two, in both directions at once.
+    const auto hidden = [](UserId user) { return server::PresenceEntry{user, false, 0}; };
+    engine_.send_to_user(
+        me, server::Presence{are_friends ? engine_.presence_of(other) : hidden(other)}, out_);
+    engine_.send_to_user(
+        other, server::Presence{are_friends ? engine_.presence_of(me) : hidden(me)}, out_);
+  }
+
+  void operator()(const client::ListContacts& list) {
+    server::ContactList reply_list{list.request, {}};
+    for (const auto& [other, contact] : records_.contacts_of(connection_.user)) {
+      const auto user = records_.user(other);
+      PARLEY_ASSERT(user.has_value());
+      reply_list.contacts.push_back(server::ContactEntry{
+          other, user->name, contact.state, records_.friends(connection_.user, other)});
+    }
+    reply(std::move(reply_list));
+  }
+
+  void operator()(const client::QueryPresence& query) {
+    if (query.users.empty() || query.users.size() > limits::kMaxPresenceQuery) {
+      return fail(query.request,
+                  {ErrorCode::invalid_limit, "a presence query names 1 to 100 users"});
+    }
+    const auto groups = active_groups_of(connection_.user);
+    server::PresenceList list{query.request, {}};
+    for (UserId user : query.users) {
+      if (!records_.user(user)) return fail(query.request, unknown_user(user));
+      if (!visible(user, groups)) {
+        return fail(query.request,
+                    {ErrorCode::not_visible, "user " + std::to_string(user) +
+                                                 " is neither a mutual contact nor in a group "
+                                                 "with you"});
+      }
+      list.entries.push_back(engine_.presence_of(user));
+    }
+    reply(std::move(list));
+  }
+
+  void operator()(const client::RegisterPushToken& registration) {
+    const bool platform_known = registration.platform == "apns" || registration.platform == "fcm" ||
+                                registration.platform == "web";
+    const bool token_printable = std::all_of(registration.token.begin(), registration.token.end(),
+                                             [](char c) { return c > 0x20 && c < 0x7f; });
+    if (!platform_known || registration.token.empty() ||
+        registration.token.size() > limits::kMaxPushTokenBytes || !token_printable) {
+      return fail(registration.request,
+                  {ErrorCode::invalid_push_token,
+                   "platform is apns, fcm or web; the token is 1 to 4096 printable ASCII bytes"});
+    }
+    records_.put_push_token(
+        connection_.user,
+        PushTokenRecord{connection_.device, registration.platform, registration.token});
+    reply(server::Ok{registration.request});
+  }
+
+  void operator()(const client::UnregisterPushToken& unregistration) {
+    records_.erase_push_token(connection_.user, connection_.device);
+    reply(server::Ok{unregistration.request});
+  }
+
+  void operator()(const client::QueryUnread& query) {
+    reply(server::UnreadCounts{query.request, records_.unread(connection_.user, 0),
+                               records_.unread_channels(connection_.user)});
   }
 
  private:
@@ -344,8 +429,7 @@ class Engine::RequestHandler {
 
   std::optional<ChannelRecord> admin_channel(RequestId request, ChannelId id) {
     auto channel = member_channel(request, id);
-    if (!channel)
-      return std::nullopt;
+    if (!channel) return std::nullopt;
     if (channel->kind != ChannelKind::group) {
       fail(request, {ErrorCode::not_a_group, "channel " + std::to_string(id) + " is a 1:1 chat"});
       return std::nullopt;
@@ -355,6 +439,125 @@ class Engine::RequestHandler {
       return std::nullopt;
     }
     return channel;
+  }
+
+  std::optional<Error> block_between(UserId peer) const {
+    const auto mine = records_.contact(connection_.user, peer);
+    if (mine && mine->state == ContactState::blocked) {
+      return Error{ErrorCode::blocked,
+                   "you blocked user " + std::to_string(peer) + "; unblock them to send"};
+    }
+    const auto theirs = records_.contact(peer, connection_.user);
+    if (theirs && theirs->state == ContactState::blocked) {
+      return Error{ErrorCode::blocked,
+                   "user " + std::to_string(peer) + " does not accept messages from you"};
+    }
+    return std::nullopt;
+  }
+
+  // The other member of a 1:1 channel (the user themself in a note-to-self channel).
+  UserId direct_peer(ChannelId channel) const {
+    for (const auto& [user, member] : records_.all_members(channel)) {
+      if (user != connection_.user) return user;
+    }
+    return connection_.user;
+  }
+
+  void apply_contact_change(client::ContactAction action, UserId other,
+                            const std::optional<ContactRecord>& existing) {
+    const UserId me = connection_.user;
+    switch (action) {
+      case client::ContactAction::add:
+        if (!existing || existing->state != ContactState::contact) {
+          records_.put_contact(me, other, {ContactState::contact, now_});
+        }
+        return;
+      case client::ContactAction::remove:
+        if (existing) records_.erase_contact(me, other);
+        return;
+      case client::ContactAction::block:
+        if (!existing || existing->state != ContactState::blocked) {
+          records_.put_contact(me, other, {ContactState::blocked, now_});
+        }
+        return;
+      case client::ContactAction::unblock:
+        if (existing && existing->state == ContactState::blocked) records_.erase_contact(me, other);
+        return;
+    }
+  }
+
+  std::vector<ChannelId> active_groups_of(UserId user) const {
+    std::vector<ChannelId> groups;
+    for (ChannelId id : records_.channels_of(user)) {
+      const auto member = records_.member(id, user);
+      if (!member || member->state != MemberState::active) continue;
+      const auto channel = records_.channel(id);
+      if (channel && channel->kind == ChannelKind::group) groups.push_back(id);
+    }
+    return groups;
+  }
+
+  // Presence of `user` is visible to this connection's user: themself, a friend, or a fellow
+  // member of a group, unless either blocked the other.
+  bool visible(UserId user, const std::vector<ChannelId>& my_groups) const {
+    const UserId me = connection_.user;
+    if (user == me) return true;
+    const auto blocks = [&](UserId from, UserId to) {
+      const auto contact = records_.contact(from, to);
+      return contact && contact->state == ContactState::blocked;
+    };
+    if (blocks(me, user) || blocks(user, me)) return false;
+    if (records_.friends(me, user)) return true;
+    return std::any_of(my_groups.begin(), my_groups.end(), [&](ChannelId group) {
+      const auto member = records_.member(group, user);
+      return member && member->state == MemberState::active;
+    });
+  }
+
+  // The user's read position is the highest inbox entry any of their devices acked; moving
+  // it takes the entries it passes off the unread counts.
+  void advance_read_position(InboxSeq acked) {
+    const UserId user = connection_.user;
+    const InboxSeq position = records_.read_position(user);
+    if (acked <= position) return;
+    std::map<ChannelId, std::int64_t> read_per_channel;
+    std::int64_t read_total = 0;
+    for (const InboxRef& entry : records_.inbox_after(user, position, acked - position)) {
+      if (!entry.counts_unread) continue;
+      --read_per_channel[entry.message.channel];
+      --read_total;
+    }
+    for (const auto& [channel, delta] : read_per_channel)
+      records_.add_unread(user, channel, delta);
+    if (read_total != 0) records_.add_unread(user, 0, read_total);
+    records_.put_read_position(user, acked);
+  }
+
+  // One intent per registered token of `user`, unless the user had one for this channel
+  // within the collapse window.
+  void maybe_push(UserId user, const MessageRecord& message) {
+    const auto last = records_.push_collapse(user, message.channel);
+    if (last && now_ - *last < engine_.config_.push_collapse_window_us) return;
+    const auto tokens = records_.push_tokens(user);
+    if (tokens.empty()) return;
+    records_.put_push_collapse(user, message.channel, now_);
+    for (const PushTokenRecord& token : tokens) {
+      PushIntent intent;
+      intent.id = records_.allocate_id("push");
+      intent.user = user;
+      intent.device = token.device;
+      intent.platform = token.platform;
+      intent.token = token.token;
+      intent.channel = message.channel;
+      intent.seq = message.seq;
+      intent.sender = message.sender;
+      intent.preview = std::string(utf8_prefix(message.text, limits::kPushPreviewCodePoints));
+      intent.unread_in_channel = records_.unread(user, message.channel);
+      intent.unread_total = records_.unread(user, 0);
+      intent.created_at = now_;
+      records_.put_push_intent(intent);
+      out_.push_back(PushNotification{std::move(intent)});
+    }
   }
 
   // The 1:1 channel of this user and `peer`, made on first use. Whichever side starts, the
@@ -401,11 +604,9 @@ class Engine::RequestHandler {
   void hand_over_admin(ChannelRecord& channel) {
     std::optional<std::pair<Seq, UserId>> successor;
     for (const auto& [user, member] : records_.all_members(channel.id)) {
-      if (member.state != MemberState::active)
-        continue;
+      if (member.state != MemberState::active) continue;
       const std::pair<Seq, UserId> rank{member.joined_seq, user};
-      if (!successor || rank < *successor)
-        successor = rank;
+      if (!successor || rank < *successor) successor = rank;
     }
     channel.admin = successor ? successor->second : 0;
     if (!successor) {
@@ -425,10 +626,21 @@ class Engine::RequestHandler {
     records_.put_channel(channel);
     const MessageId id{channel.id, message.seq};
     records_.put_message(message);
-    for (UserId user : to)
-      records_.append_inbox(user, id);
+    const bool is_text = message.kind == MessageKind::text;
+    for (UserId user : to) {
+      const bool counts_unread = is_text && user != message.sender;
+      records_.append_inbox(user, id, counts_unread);
+      if (counts_unread) {
+        records_.add_unread(user, channel.id, 1);
+        records_.add_unread(user, 0, 1);
+      }
+    }
     for (UserId user : to)
       engine_.deliver_live(user, out_);
+    if (!is_text) return;
+    for (UserId user : to) {
+      if (user != message.sender && engine_.pushable(user)) maybe_push(user, message);
+    }
   }
 
   Engine& engine_;
@@ -440,7 +652,7 @@ class Engine::RequestHandler {
 };
 
 Engine::Engine(Store& store, EngineConfig config)
-    : store_(store), records_(store), config_(config) {
+    : store_(store), records_(store), config_(config), presence_(config.presence_timeout_us) {
   PARLEY_ASSERT(config_.delivery_batch > 0);
   PARLEY_ASSERT(config_.delivery_window >= config_.delivery_batch);
 }
@@ -455,12 +667,10 @@ Effects Engine::handle(const Input& input, TimeUs now) {
   return std::visit(
       [&](const auto& typed) -> Effects {
         using T = std::decay_t<decltype(typed)>;
-        if constexpr (std::is_same_v<T, Connected>)
-          return on_connected(typed, now);
-        if constexpr (std::is_same_v<T, Received>)
-          return on_received(typed, now);
-        if constexpr (std::is_same_v<T, Disconnected>)
-          return on_disconnected(typed);
+        if constexpr (std::is_same_v<T, Connected>) return on_connected(typed, now);
+        if constexpr (std::is_same_v<T, Received>) return on_received(typed, now);
+        if constexpr (std::is_same_v<T, Disconnected>) return on_disconnected(typed);
+        if constexpr (std::is_same_v<T, Tick>) return on_tick(now);
       },
       input);
 }
@@ -492,7 +702,7 @@ Outcome<DeviceId> Engine::add_device(UserId user, std::string_view label, TimeUs
   return device.id;
 }
 
-Effects Engine::on_connected(const Connected& input, TimeUs) {
+Effects Engine::on_connected(const Connected& input, TimeUs now) {
   Effects out;
   PARLEY_ASSERT(!connections_.contains(input.connection));
   const auto device = records_.device(input.device);
@@ -523,7 +733,15 @@ Effects Engine::on_connected(const Connected& input, TimeUs) {
   connection_by_device_[input.device] = input.connection;
   connections_by_user_[device->user].push_back(input.connection);
   out.push_back(
-      SendEvent{input.connection, server::Welcome{device->user, input.device, input.cursor, head}});
+      SendEvent{input.connection,
+                server::Welcome{device->user, input.device, input.cursor, head,
+                                config_.heartbeat_interval_us, config_.presence_timeout_us}});
+  if (auto change = presence_.alive(device->user, input.device, now)) announce(*change, out);
+  server::PresenceList snapshot;
+  for (const auto& [other, contact] : records_.contacts_of(device->user)) {
+    if (records_.friends(device->user, other)) snapshot.entries.push_back(presence_of(other));
+  }
+  out.push_back(SendEvent{input.connection, std::move(snapshot)});
   pump(input.connection, connection, out);
   return out;
 }
@@ -536,9 +754,49 @@ Effects Engine::on_received(const Received& input, TimeUs now) {
                                             "this connection is not bound to a device"}});
     return out;
   }
+  const Connection& connection = connections_.at(input.connection);
+  if (auto change = presence_.alive(connection.user, connection.device, now)) {
+    announce(*change, out);
+  }
   RequestHandler handler(*this, input.connection, now, out);
   std::visit(handler, input.request);
   return out;
+}
+
+Effects Engine::on_tick(TimeUs now) {
+  Effects out;
+  std::vector<PresenceChange> changes;
+  presence_.expire(now, changes);
+  for (const PresenceChange& change : changes)
+    announce(change, out);
+  return out;
+}
+
+server::PresenceEntry Engine::presence_of(UserId user) const {
+  if (presence_.online(user)) return {user, true, *presence_.last_active(user)};
+  return {user, false, records_.last_active(user).value_or(0)};
+}
+
+void Engine::announce(const PresenceChange& change, Effects& out) {
+  records_.put_last_active(change.user, change.last_active_at);
+  const server::Presence event{{change.user, change.online, change.last_active_at}};
+  for (const auto& [other, contact] : records_.contacts_of(change.user)) {
+    if (records_.friends(change.user, other)) send_to_user(other, event, out);
+  }
+}
+
+void Engine::send_to_user(UserId user, const server::Event& event, Effects& out) {
+  const auto found = connections_by_user_.find(user);
+  if (found == connections_by_user_.end()) return;
+  for (ConnectionId id : found->second)
+    out.push_back(SendEvent{id, event});
+}
+
+bool Engine::pushable(UserId user) const {
+  if (config_.push_when == EngineConfig::PushWhen::disconnected) {
+    return !connections_by_user_.contains(user);
+  }
+  return !presence_.online(user);
 }
 
 Effects Engine::on_disconnected(const Disconnected& input) {
@@ -548,15 +806,13 @@ Effects Engine::on_disconnected(const Disconnected& input) {
 
 void Engine::forget_connection(ConnectionId id) {
   const auto found = connections_.find(id);
-  if (found == connections_.end())
-    return;
+  if (found == connections_.end()) return;
   const Connection connection = found->second;
   connections_.erase(found);
   connection_by_device_.erase(connection.device);
   auto& of_user = connections_by_user_[connection.user];
   std::erase(of_user, id);
-  if (of_user.empty())
-    connections_by_user_.erase(connection.user);
+  if (of_user.empty()) connections_by_user_.erase(connection.user);
 }
 
 void Engine::pump(ConnectionId id, Connection& connection, Effects& out) {
@@ -564,25 +820,23 @@ void Engine::pump(ConnectionId id, Connection& connection, Effects& out) {
     const std::size_t room = config_.delivery_window - (connection.sent_upto - connection.acked);
     const auto entries = records_.inbox_after(connection.user, connection.sent_upto,
                                               std::min<std::size_t>(room, config_.delivery_batch));
-    if (entries.empty())
-      return;
+    if (entries.empty()) return;
     server::Deliver deliver;
     deliver.entries.reserve(entries.size());
-    for (const auto& [inbox_seq, message_id] : entries) {
-      PARLEY_ASSERT(inbox_seq == connection.sent_upto + deliver.entries.size() + 1);
-      auto message = records_.message(message_id);
+    for (const InboxRef& entry : entries) {
+      PARLEY_ASSERT(entry.inbox_seq == connection.sent_upto + deliver.entries.size() + 1);
+      auto message = records_.message(entry.message);
       PARLEY_ASSERT(message.has_value());
-      deliver.entries.push_back(InboxEntry{inbox_seq, std::move(*message)});
+      deliver.entries.push_back(InboxEntry{entry.inbox_seq, std::move(*message)});
     }
-    connection.sent_upto = entries.back().first;
+    connection.sent_upto = entries.back().inbox_seq;
     out.push_back(SendEvent{id, std::move(deliver)});
   }
 }
 
 void Engine::deliver_live(UserId user, Effects& out) {
   const auto found = connections_by_user_.find(user);
-  if (found == connections_by_user_.end())
-    return;
+  if (found == connections_by_user_.end()) return;
   for (ConnectionId id : found->second)
     pump(id, connections_.at(id), out);
 }

@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "engine/presence.hpp"
 #include "engine/records.hpp"
 #include "engine/store.hpp"
 #include "engine/types.hpp"
@@ -29,6 +30,15 @@ struct EngineConfig {
   // Most entries sent to one connection and not yet acked; past it the engine waits for an
   // ack. This bounds what a slow device can make the node hold for it.
   std::uint32_t delivery_window = 500;
+  // Clients are told to heartbeat this often (in Welcome).
+  TimeUs heartbeat_interval_us = 5'000'000;
+  // A user is online while any device showed a sign of life less than this long ago.
+  TimeUs presence_timeout_us = 30'000'000;
+  // At most one push intent per user and channel within this window.
+  TimeUs push_collapse_window_us = 10'000'000;
+  // Who gets push intents: users shown offline (no device heartbeated within the timeout),
+  // or also users whose devices are all disconnected but not yet timed out.
+  enum class PushWhen : std::uint8_t { offline, disconnected } push_when = PushWhen::offline;
 };
 
 // ---- What clients ask (the payload of a frame, once decoded by the host) -----------------
@@ -75,8 +85,38 @@ struct LeaveGroup {
 struct Logout {
   RequestId request = 0;
 };
-using Request =
-    std::variant<Send, Ack, History, CreateGroup, AddMember, RemoveMember, LeaveGroup, Logout>;
+// A sign of life; no answer. Any other request counts as one too.
+struct Heartbeat {};
+enum class ContactAction : std::uint8_t { add, remove, block, unblock };
+struct ChangeContact {
+  RequestId request = 0;
+  ContactAction action = ContactAction::add;
+  UserId user = 0;
+};
+struct ListContacts {
+  RequestId request = 0;
+};
+// Presence of up to 100 users: each a friend (mutual contact) or a member of a group the
+// asker is in.
+struct QueryPresence {
+  RequestId request = 0;
+  std::vector<UserId> users;
+};
+// Registers (or replaces) this device's push token.
+struct RegisterPushToken {
+  RequestId request = 0;
+  std::string platform;  // "apns", "fcm" or "web"
+  std::string token;
+};
+struct UnregisterPushToken {
+  RequestId request = 0;
+};
+struct QueryUnread {
+  RequestId request = 0;
+};
+using Request = std::variant<Send, Ack, History, CreateGroup, AddMember, RemoveMember, LeaveGroup,
+                             Logout, Heartbeat, ChangeContact, ListContacts, QueryPresence,
+                             RegisterPushToken, UnregisterPushToken, QueryUnread>;
 }  // namespace client
 
 // The request id a reply to `request` carries (0 for an Ack, which has no reply).
@@ -97,6 +137,8 @@ struct Welcome {
   DeviceId device = 0;
   InboxSeq cursor = 0;
   InboxSeq inbox_head = 0;
+  TimeUs heartbeat_interval_us = 0;  // heartbeat at least this often
+  TimeUs presence_timeout_us = 0;
 };
 // Inbox entries in ascending, gap-free inbox order, starting right after the last entry this
 // connection was sent.
@@ -131,7 +173,37 @@ struct Failure {
   ErrorCode code = ErrorCode::bad_request;
   std::string message;
 };
-using Event = std::variant<Welcome, Deliver, SendAck, GroupCreated, HistoryPage, Ok, Failure>;
+struct PresenceEntry {
+  UserId user = 0;
+  bool online = false;
+  TimeUs last_active_at = 0;  // 0: never seen, or no longer visible to you
+};
+// A friend's presence changed (or stopped being visible: offline with last_active_at 0).
+struct Presence {
+  PresenceEntry entry;
+};
+// Answers QueryPresence; with request 0, the snapshot of every friend sent after Welcome.
+struct PresenceList {
+  RequestId request = 0;
+  std::vector<PresenceEntry> entries;
+};
+struct ContactEntry {
+  UserId user = 0;
+  std::string name;
+  ContactState state = ContactState::contact;
+  bool mutual = false;  // they have you as a contact too: presence flows both ways
+};
+struct ContactList {
+  RequestId request = 0;
+  std::vector<ContactEntry> contacts;
+};
+struct UnreadCounts {
+  RequestId request = 0;
+  std::uint64_t total = 0;
+  std::vector<std::pair<ChannelId, std::uint64_t>> channels;  // non-zero, ascending channel
+};
+using Event = std::variant<Welcome, Deliver, SendAck, GroupCreated, HistoryPage, Ok, Failure,
+                           Presence, PresenceList, ContactList, UnreadCounts>;
 }  // namespace server
 
 // ---- Inputs and effects --------------------------------------------------------------------
@@ -149,7 +221,9 @@ struct Received {
 struct Disconnected {
   ConnectionId connection = 0;
 };
-using Input = std::variant<Connected, Received, Disconnected>;
+// Time passed: expires presence. The host ticks at least once a second.
+struct Tick {};
+using Input = std::variant<Connected, Received, Disconnected, Tick>;
 
 struct SendEvent {
   ConnectionId connection = 0;
@@ -161,7 +235,12 @@ struct CloseConnection {
   ConnectionId connection = 0;
   CloseReason reason = CloseReason::logged_out;
 };
-using Effect = std::variant<SendEvent, CloseConnection>;
+// A push intent was written to the store's outbox (Table::push_outbox); the host's delivery
+// worker sends it once the batch commits.
+struct PushNotification {
+  PushIntent intent;
+};
+using Effect = std::variant<SendEvent, CloseConnection, PushNotification>;
 // In order: the host sends them in this order, and only after the batch commits.
 using Effects = std::vector<Effect>;
 
@@ -185,7 +264,11 @@ class Engine {
   Outcome<DeviceId> add_device(UserId user, std::string_view label, TimeUs now);
 
   Records& records() { return records_; }
+  const EngineConfig& config() const { return config_; }
   std::size_t connection_count() const { return connections_.size(); }
+  const PresenceTracker& presence() const { return presence_; }
+  // What a viewer is shown of `user` right now (no visibility check).
+  server::PresenceEntry presence_of(UserId user) const;
 
  private:
   struct Connection {
@@ -199,12 +282,17 @@ class Engine {
   Effects on_connected(const Connected& input, TimeUs now);
   Effects on_received(const Received& input, TimeUs now);
   Effects on_disconnected(const Disconnected& input);
+  Effects on_tick(TimeUs now);
 
   void forget_connection(ConnectionId id);
   // Sends the connection whatever it is owed from its user's inbox, within the window.
   void pump(ConnectionId id, Connection& connection, Effects& out);
   // Delivers a just-appended inbox entry to the user's live, caught-up connections.
   void deliver_live(UserId user, Effects& out);
+  // Tells a user's online friends about a presence change and persists last_active_at.
+  void announce(const PresenceChange& change, Effects& out);
+  void send_to_user(UserId user, const server::Event& event, Effects& out);
+  bool pushable(UserId user) const;
 
   Store& store_;
   Records records_;
@@ -213,6 +301,7 @@ class Engine {
   std::map<ConnectionId, Connection> connections_;
   std::map<DeviceId, ConnectionId> connection_by_device_;
   std::map<UserId, std::vector<ConnectionId>> connections_by_user_;
+  PresenceTracker presence_;
 
   friend class RequestHandler;
 };

@@ -44,12 +44,10 @@ class Reader {
   std::uint64_t u64() {
     std::uint64_t value = 0;
     for (int shift = 0; shift < 64; shift += 7) {
-      if (position_ >= bytes_.size())
-        fail("truncated varint");
+      if (position_ >= bytes_.size()) fail("truncated varint");
       const auto byte = static_cast<std::uint8_t>(bytes_[position_++]);
       value |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0)
-        return value;
+      if ((byte & 0x80) == 0) return value;
     }
     fail("varint too long");
   }
@@ -59,8 +57,7 @@ class Reader {
   }
   std::string bytes() {
     const std::uint64_t size = u64();
-    if (size > bytes_.size() - position_)
-      fail("truncated bytes");
+    if (size > bytes_.size() - position_) fail("truncated bytes");
     std::string value(bytes_.substr(position_, size));
     position_ += size;
     return value;
@@ -68,13 +65,11 @@ class Reader {
   template <typename Enum>
   Enum enumeration(std::uint64_t lowest, std::uint64_t highest) {
     const std::uint64_t raw = u64();
-    if (raw < lowest || raw > highest)
-      fail("enum out of range");
+    if (raw < lowest || raw > highest) fail("enum out of range");
     return static_cast<Enum>(raw);
   }
   void finish() const {
-    if (position_ != bytes_.size())
-      fail("trailing bytes");
+    if (position_ != bytes_.size()) fail("trailing bytes");
   }
 
  private:
@@ -225,6 +220,34 @@ MessageRecord decode_message(std::string_view bytes) {
   return message;
 }
 
+ContactRecord decode_contact(std::string_view bytes) {
+  Reader reader(bytes, Table::contacts);
+  ContactRecord contact;
+  contact.state = reader.enumeration<ContactState>(1, 2);
+  contact.since = reader.i64();
+  reader.finish();
+  return contact;
+}
+
+PushIntent decode_push_intent(std::string_view bytes) {
+  Reader reader(bytes, Table::push_outbox);
+  PushIntent intent;
+  intent.id = reader.u64();
+  intent.user = reader.u64();
+  intent.device = reader.u64();
+  intent.platform = reader.bytes();
+  intent.token = reader.bytes();
+  intent.channel = reader.u64();
+  intent.seq = reader.u64();
+  intent.sender = reader.u64();
+  intent.preview = reader.bytes();
+  intent.unread_in_channel = reader.u64();
+  intent.unread_total = reader.u64();
+  intent.created_at = reader.i64();
+  reader.finish();
+  return intent;
+}
+
 std::string idempotency_key(UserId user, std::string_view client_msg_id) {
   std::string key = encode_u64_key(user);
   key.append(client_msg_id);
@@ -297,6 +320,20 @@ std::string_view table_name(Table table) {
       return "device_cursors";
     case Table::idempotency:
       return "idempotency";
+    case Table::contacts:
+      return "contacts";
+    case Table::presence:
+      return "presence";
+    case Table::push_tokens:
+      return "push_tokens";
+    case Table::push_outbox:
+      return "push_outbox";
+    case Table::push_collapse:
+      return "push_collapse";
+    case Table::unread:
+      return "unread";
+    case Table::read_positions:
+      return "read_positions";
   }
   return "unknown";
 }
@@ -343,15 +380,13 @@ std::uint64_t Records::allocate_id(std::string_view counter) {
 
 std::optional<UserRecord> Records::user(UserId id) const {
   const auto bytes = store_.get(Table::users, encode_u64_key(id));
-  if (!bytes)
-    return std::nullopt;
+  if (!bytes) return std::nullopt;
   return decode_user(*bytes);
 }
 
 std::optional<UserId> Records::user_by_name(std::string_view name) const {
   const auto bytes = store_.get(Table::user_names, name);
-  if (!bytes)
-    return std::nullopt;
+  if (!bytes) return std::nullopt;
   return decode_counter(*bytes, Table::user_names);
 }
 
@@ -362,8 +397,7 @@ void Records::put_user(const UserRecord& user) {
 
 std::optional<DeviceRecord> Records::device(DeviceId id) const {
   const auto bytes = store_.get(Table::devices, encode_u64_key(id));
-  if (!bytes)
-    return std::nullopt;
+  if (!bytes) return std::nullopt;
   return decode_device(*bytes);
 }
 
@@ -385,8 +419,7 @@ std::vector<DeviceId> Records::devices_of(UserId user) const {
 
 std::optional<ChannelRecord> Records::channel(ChannelId id) const {
   const auto bytes = store_.get(Table::channels, encode_u64_key(id));
-  if (!bytes)
-    return std::nullopt;
+  if (!bytes) return std::nullopt;
   return decode_channel(*bytes);
 }
 
@@ -397,8 +430,7 @@ void Records::put_channel(const ChannelRecord& channel) {
 std::optional<ChannelId> Records::direct_channel(UserId a, UserId b) const {
   const auto bytes =
       store_.get(Table::direct_channels, encode_pair_key(std::min(a, b), std::max(a, b)));
-  if (!bytes)
-    return std::nullopt;
+  if (!bytes) return std::nullopt;
   return decode_counter(*bytes, Table::direct_channels);
 }
 
@@ -409,8 +441,7 @@ void Records::put_direct_channel(UserId a, UserId b, ChannelId channel) {
 
 std::optional<MemberRecord> Records::member(ChannelId channel, UserId user) const {
   const auto bytes = store_.get(Table::members, encode_pair_key(channel, user));
-  if (!bytes)
-    return std::nullopt;
+  if (!bytes) return std::nullopt;
   return decode_member(*bytes);
 }
 
@@ -433,8 +464,7 @@ std::vector<std::pair<UserId, MemberRecord>> Records::all_members(ChannelId chan
 std::vector<UserId> Records::active_members(ChannelId channel) const {
   std::vector<UserId> active;
   for (const auto& [user, member] : all_members(channel)) {
-    if (member.state == MemberState::active)
-      active.push_back(user);
+    if (member.state == MemberState::active) active.push_back(user);
   }
   return active;
 }
@@ -452,8 +482,7 @@ std::vector<ChannelId> Records::channels_of(UserId user) const {
 
 std::optional<MessageRecord> Records::message(MessageId id) const {
   const auto bytes = store_.get(Table::messages, encode_pair_key(id.channel, id.seq));
-  if (!bytes)
-    return std::nullopt;
+  if (!bytes) return std::nullopt;
   return decode_message(*bytes);
 }
 
@@ -464,8 +493,7 @@ void Records::put_message(const MessageRecord& message) {
 
 std::vector<MessageRecord> Records::messages(ChannelId channel, Seq first, Seq last) const {
   std::vector<MessageRecord> found;
-  if (first > last)
-    return found;
+  if (first > last) return found;
   store_.scan(
       Table::messages, encode_pair_key(channel, first),
       last == UINT64_MAX ? prefix_end(encode_u64_key(channel)) : encode_pair_key(channel, last + 1),
@@ -481,22 +509,31 @@ InboxSeq Records::inbox_head(UserId user) const {
   return bytes ? decode_counter(*bytes, Table::inbox_heads) : 0;
 }
 
-InboxSeq Records::append_inbox(UserId user, MessageId message) {
+InboxSeq Records::append_inbox(UserId user, MessageId message, bool counts_unread) {
   const InboxSeq seq = inbox_head(user) + 1;
-  store_.put(Table::inboxes, encode_pair_key(user, seq), encode_message_id(message));
+  store_.put(Table::inboxes, encode_pair_key(user, seq),
+             Writer(kRecordVersion)
+                 .u64(message.channel)
+                 .u64(message.seq)
+                 .u64(counts_unread ? 1 : 0)
+                 .take());
   store_.put(Table::inbox_heads, encode_u64_key(user), encode_counter(seq));
   return seq;
 }
 
-std::vector<std::pair<InboxSeq, MessageId>> Records::inbox_after(UserId user, InboxSeq after,
-                                                                 std::size_t limit) const {
-  std::vector<std::pair<InboxSeq, MessageId>> entries;
-  if (limit == 0 || after == UINT64_MAX)
-    return entries;
+std::vector<InboxRef> Records::inbox_after(UserId user, InboxSeq after, std::size_t limit) const {
+  std::vector<InboxRef> entries;
+  if (limit == 0 || after == UINT64_MAX) return entries;
   store_.scan(Table::inboxes, encode_pair_key(user, after + 1), prefix_end(encode_u64_key(user)),
               false, [&](std::string_view key, std::string_view value) {
-                entries.emplace_back(decode_u64_key(key.substr(8)),
-                                     decode_message_id(value, Table::inboxes));
+                Reader reader(value, Table::inboxes);
+                InboxRef entry;
+                entry.inbox_seq = decode_u64_key(key.substr(8));
+                entry.message.channel = reader.u64();
+                entry.message.seq = reader.u64();
+                entry.counts_unread = reader.u64() != 0;
+                reader.finish();
+                entries.push_back(entry);
                 return entries.size() < limit;
               });
   return entries;
@@ -514,13 +551,176 @@ void Records::put_device_cursor(DeviceId device, InboxSeq cursor) {
 std::optional<MessageId> Records::idempotent_send(UserId user,
                                                   std::string_view client_msg_id) const {
   const auto bytes = store_.get(Table::idempotency, idempotency_key(user, client_msg_id));
-  if (!bytes)
-    return std::nullopt;
+  if (!bytes) return std::nullopt;
   return decode_message_id(*bytes, Table::idempotency);
 }
 
 void Records::put_idempotent_send(UserId user, std::string_view client_msg_id, MessageId message) {
   store_.put(Table::idempotency, idempotency_key(user, client_msg_id), encode_message_id(message));
+}
+
+std::optional<ContactRecord> Records::contact(UserId user, UserId other) const {
+  const auto bytes = store_.get(Table::contacts, encode_pair_key(user, other));
+  if (!bytes) return std::nullopt;
+  return decode_contact(*bytes);
+}
+
+void Records::put_contact(UserId user, UserId other, const ContactRecord& contact) {
+  store_.put(Table::contacts, encode_pair_key(user, other),
+             Writer(kRecordVersion)
+                 .u64(static_cast<std::uint64_t>(contact.state))
+                 .i64(contact.since)
+                 .take());
+}
+
+void Records::erase_contact(UserId user, UserId other) {
+  store_.erase(Table::contacts, encode_pair_key(user, other));
+}
+
+std::vector<std::pair<UserId, ContactRecord>> Records::contacts_of(UserId user) const {
+  std::vector<std::pair<UserId, ContactRecord>> contacts;
+  const std::string prefix = encode_u64_key(user);
+  store_.scan(Table::contacts, prefix, prefix_end(prefix), false,
+              [&](std::string_view key, std::string_view value) {
+                contacts.emplace_back(decode_u64_key(key.substr(8)), decode_contact(value));
+                return true;
+              });
+  return contacts;
+}
+
+bool Records::friends(UserId a, UserId b) const {
+  const auto forward = contact(a, b);
+  if (!forward || forward->state != ContactState::contact) return false;
+  const auto backward = contact(b, a);
+  return backward && backward->state == ContactState::contact;
+}
+
+std::optional<TimeUs> Records::last_active(UserId user) const {
+  const auto bytes = store_.get(Table::presence, encode_u64_key(user));
+  if (!bytes) return std::nullopt;
+  Reader reader(*bytes, Table::presence);
+  const TimeUs at = reader.i64();
+  reader.finish();
+  return at;
+}
+
+void Records::put_last_active(UserId user, TimeUs at) {
+  store_.put(Table::presence, encode_u64_key(user), Writer(kRecordVersion).i64(at).take());
+}
+
+std::vector<PushTokenRecord> Records::push_tokens(UserId user) const {
+  std::vector<PushTokenRecord> tokens;
+  const std::string prefix = encode_u64_key(user);
+  store_.scan(Table::push_tokens, prefix, prefix_end(prefix), false,
+              [&](std::string_view key, std::string_view value) {
+                Reader reader(value, Table::push_tokens);
+                PushTokenRecord token;
+                token.device = decode_u64_key(key.substr(8));
+                token.platform = reader.bytes();
+                token.token = reader.bytes();
+                reader.finish();
+                tokens.push_back(std::move(token));
+                return true;
+              });
+  return tokens;
+}
+
+void Records::put_push_token(UserId user, const PushTokenRecord& token) {
+  store_.put(Table::push_tokens, encode_pair_key(user, token.device),
+             Writer(kRecordVersion).bytes(token.platform).bytes(token.token).take());
+}
+
+void Records::erase_push_token(UserId user, DeviceId device) {
+  store_.erase(Table::push_tokens, encode_pair_key(user, device));
+}
+
+void Records::put_push_intent(const PushIntent& intent) {
+  store_.put(Table::push_outbox, encode_u64_key(intent.id),
+             Writer(kRecordVersion)
+                 .u64(intent.id)
+                 .u64(intent.user)
+                 .u64(intent.device)
+                 .bytes(intent.platform)
+                 .bytes(intent.token)
+                 .u64(intent.channel)
+                 .u64(intent.seq)
+                 .u64(intent.sender)
+                 .bytes(intent.preview)
+                 .u64(intent.unread_in_channel)
+                 .u64(intent.unread_total)
+                 .i64(intent.created_at)
+                 .take());
+}
+
+std::optional<PushIntent> Records::push_intent(std::uint64_t id) const {
+  const auto bytes = store_.get(Table::push_outbox, encode_u64_key(id));
+  if (!bytes) return std::nullopt;
+  return decode_push_intent(*bytes);
+}
+
+void Records::erase_push_intent(std::uint64_t id) {
+  store_.erase(Table::push_outbox, encode_u64_key(id));
+}
+
+std::vector<PushIntent> Records::push_intents_after(std::uint64_t after, std::size_t limit) const {
+  std::vector<PushIntent> intents;
+  if (limit == 0 || after == UINT64_MAX) return intents;
+  store_.scan(Table::push_outbox, encode_u64_key(after + 1), "", false,
+              [&](std::string_view, std::string_view value) {
+                intents.push_back(decode_push_intent(value));
+                return intents.size() < limit;
+              });
+  return intents;
+}
+
+std::optional<TimeUs> Records::push_collapse(UserId user, ChannelId channel) const {
+  const auto bytes = store_.get(Table::push_collapse, encode_pair_key(user, channel));
+  if (!bytes) return std::nullopt;
+  Reader reader(*bytes, Table::push_collapse);
+  const TimeUs at = reader.i64();
+  reader.finish();
+  return at;
+}
+
+void Records::put_push_collapse(UserId user, ChannelId channel, TimeUs at) {
+  store_.put(Table::push_collapse, encode_pair_key(user, channel),
+             Writer(kRecordVersion).i64(at).take());
+}
+
+std::uint64_t Records::unread(UserId user, ChannelId channel) const {
+  const auto bytes = store_.get(Table::unread, encode_pair_key(user, channel));
+  return bytes ? decode_counter(*bytes, Table::unread) : 0;
+}
+
+void Records::add_unread(UserId user, ChannelId channel, std::int64_t delta) {
+  const std::int64_t updated = static_cast<std::int64_t>(unread(user, channel)) + delta;
+  PARLEY_ASSERT(updated >= 0);
+  const std::string key = encode_pair_key(user, channel);
+  if (updated == 0) {
+    store_.erase(Table::unread, key);  // keeps the per-user scan as short as the unread list
+  } else {
+    store_.put(Table::unread, key, encode_counter(static_cast<std::uint64_t>(updated)));
+  }
+}
+
+std::vector<std::pair<ChannelId, std::uint64_t>> Records::unread_channels(UserId user) const {
+  std::vector<std::pair<ChannelId, std::uint64_t>> counts;
+  store_.scan(Table::unread, encode_pair_key(user, 1), prefix_end(encode_u64_key(user)), false,
+              [&](std::string_view key, std::string_view value) {
+                counts.emplace_back(decode_u64_key(key.substr(8)),
+                                    decode_counter(value, Table::unread));
+                return true;
+              });
+  return counts;
+}
+
+InboxSeq Records::read_position(UserId user) const {
+  const auto bytes = store_.get(Table::read_positions, encode_u64_key(user));
+  return bytes ? decode_counter(*bytes, Table::read_positions) : 0;
+}
+
+void Records::put_read_position(UserId user, InboxSeq position) {
+  store_.put(Table::read_positions, encode_u64_key(user), encode_counter(position));
 }
 
 }  // namespace parley::engine

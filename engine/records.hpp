@@ -73,6 +73,44 @@ struct MessageRecord {
   std::vector<UserId> users;
 };
 
+// One inbox entry: a reference to a channel message, and whether it counts as unread for
+// the inbox's owner (a text message from someone else).
+struct InboxRef {
+  InboxSeq inbox_seq = 0;
+  MessageId message;
+  bool counts_unread = false;
+};
+
+enum class ContactState : std::uint8_t { contact = 1, blocked = 2 };
+
+struct ContactRecord {
+  ContactState state = ContactState::contact;
+  TimeUs since = 0;
+};
+
+struct PushTokenRecord {
+  DeviceId device = 0;
+  std::string platform;  // "apns", "fcm" or "web"
+  std::string token;
+};
+
+// A notification the node owes a device whose user had no online device when a message
+// arrived. Kept in the outbox until a delivery worker has handed it to the push gateway.
+struct PushIntent {
+  std::uint64_t id = 0;  // unique per store: the gateway dedupes on it
+  UserId user = 0;
+  DeviceId device = 0;
+  std::string platform;
+  std::string token;
+  ChannelId channel = 0;
+  Seq seq = 0;
+  UserId sender = 0;
+  std::string preview;  // at most 120 code points of the text
+  std::uint64_t unread_in_channel = 0;
+  std::uint64_t unread_total = 0;
+  TimeUs created_at = 0;
+};
+
 // Typed access to the tables. Holds no state of its own: every call goes to the Store, so
 // an aborted transaction leaves nothing behind.
 class Records {
@@ -110,16 +148,46 @@ class Records {
   std::vector<MessageRecord> messages(ChannelId channel, Seq first, Seq last) const;
 
   InboxSeq inbox_head(UserId user) const;
-  InboxSeq append_inbox(UserId user, MessageId message);
-  // Up to `limit` entries with seq > after, ascending.
-  std::vector<std::pair<InboxSeq, MessageId>> inbox_after(UserId user, InboxSeq after,
-                                                          std::size_t limit) const;
+  InboxSeq append_inbox(UserId user, MessageId message, bool counts_unread);
+  // Up to `limit` entries with inbox seq > after, ascending.
+  std::vector<InboxRef> inbox_after(UserId user, InboxSeq after, std::size_t limit) const;
 
   InboxSeq device_cursor(DeviceId device) const;
   void put_device_cursor(DeviceId device, InboxSeq cursor);
 
   std::optional<MessageId> idempotent_send(UserId user, std::string_view client_msg_id) const;
   void put_idempotent_send(UserId user, std::string_view client_msg_id, MessageId message);
+
+  std::optional<ContactRecord> contact(UserId user, UserId other) const;
+  void put_contact(UserId user, UserId other, const ContactRecord& contact);
+  void erase_contact(UserId user, UserId other);
+  std::vector<std::pair<UserId, ContactRecord>> contacts_of(UserId user) const;
+  // Both users have each other as contacts (neither blocked): presence flows between them.
+  bool friends(UserId a, UserId b) const;
+
+  std::optional<TimeUs> last_active(UserId user) const;
+  void put_last_active(UserId user, TimeUs at);
+
+  std::vector<PushTokenRecord> push_tokens(UserId user) const;
+  void put_push_token(UserId user, const PushTokenRecord& token);
+  void erase_push_token(UserId user, DeviceId device);
+
+  void put_push_intent(const PushIntent& intent);
+  std::optional<PushIntent> push_intent(std::uint64_t id) const;
+  void erase_push_intent(std::uint64_t id);
+  // Up to `limit` intents with id > after, ascending.
+  std::vector<PushIntent> push_intents_after(std::uint64_t after, std::size_t limit) const;
+
+  std::optional<TimeUs> push_collapse(UserId user, ChannelId channel) const;
+  void put_push_collapse(UserId user, ChannelId channel, TimeUs at);
+
+  // Channel 0 is the user's total.
+  std::uint64_t unread(UserId user, ChannelId channel) const;
+  void add_unread(UserId user, ChannelId channel, std::int64_t delta);
+  // Non-zero per-channel counts, ascending channel id (the total excluded).
+  std::vector<std::pair<ChannelId, std::uint64_t>> unread_channels(UserId user) const;
+  InboxSeq read_position(UserId user) const;
+  void put_read_position(UserId user, InboxSeq position);
 
  private:
   Store& store_;

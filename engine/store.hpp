@@ -27,12 +27,19 @@ enum class Table : std::uint8_t {
   members,          // (channel, user) -> MemberRecord
   user_channels,    // (user, channel) -> ""
   messages,         // (channel, seq) -> MessageRecord
-  inboxes,          // (user, inbox seq) -> (channel, seq)
+  inboxes,          // (user, inbox seq) -> InboxRef
   inbox_heads,      // user -> last inbox seq
   device_cursors,   // device -> highest inbox seq the device acked
   idempotency,      // (user, client_msg_id) -> (channel, seq)
+  contacts,         // (user, other) -> ContactRecord
+  presence,         // user -> last_active_at
+  push_tokens,      // (user, device) -> PushTokenRecord
+  push_outbox,      // intent id -> PushIntent, until a delivery worker sends it
+  push_collapse,    // (user, channel) -> time of the last intent
+  unread,           // (user, channel) -> count; channel 0 holds the user's total
+  read_positions,   // user -> highest inbox seq acked by any of the user's devices
 };
-inline constexpr std::size_t kTableCount = 14;
+inline constexpr std::size_t kTableCount = 21;
 std::string_view table_name(Table table);
 
 // Raised by a store when it cannot do what was asked (disk full, corrupt file). The host

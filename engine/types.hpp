@@ -34,6 +34,10 @@ inline constexpr std::size_t kMaxHistoryPage = 100;
 inline constexpr std::size_t kMaxClientMsgIdBytes = 64;
 inline constexpr std::size_t kMaxUserNameBytes = 32;
 inline constexpr std::size_t kMaxDeviceLabelCodePoints = 64;
+inline constexpr std::size_t kMaxContacts = 5'000;
+inline constexpr std::size_t kMaxPresenceQuery = 100;
+inline constexpr std::size_t kPushPreviewCodePoints = 120;
+inline constexpr std::size_t kMaxPushTokenBytes = 4'096;
 static_assert(kMaxGroupMembers >= 2, "a group must hold its creator and someone else");
 }  // namespace limits
 
@@ -59,6 +63,10 @@ enum class ErrorCode : std::uint16_t {
   invalid_limit,
   invalid_cursor,
   invalid_ack,
+  blocked,
+  not_visible,
+  too_many_contacts,
+  invalid_push_token,
 };
 
 std::string_view to_string(ErrorCode code);

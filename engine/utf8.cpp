@@ -7,14 +7,10 @@ namespace {
 
 // Length of the sequence a lead byte starts, or 0 for a byte that cannot lead.
 std::size_t sequence_length(std::uint8_t lead) {
-  if (lead < 0x80)
-    return 1;
-  if (lead >= 0xc2 && lead <= 0xdf)
-    return 2;
-  if (lead >= 0xe0 && lead <= 0xef)
-    return 3;
-  if (lead >= 0xf0 && lead <= 0xf4)
-    return 4;
+  if (lead < 0x80) return 1;
+  if (lead >= 0xc2 && lead <= 0xdf) return 2;
+  if (lead >= 0xe0 && lead <= 0xef) return 3;
+  if (lead >= 0xf0 && lead <= 0xf4) return 4;
   return 0;  // continuation bytes, the overlong leads 0xc0/0xc1, and 0xf5..0xff
 }
 
@@ -47,14 +43,11 @@ std::optional<std::size_t> utf8_code_points(std::string_view text) {
   while (i < text.size()) {
     const auto lead = static_cast<std::uint8_t>(text[i]);
     const std::size_t length = sequence_length(lead);
-    if (length == 0 || text.size() - i < length)
-      return std::nullopt;
+    if (length == 0 || text.size() - i < length) return std::nullopt;
     if (length > 1) {
-      if (!second_byte_valid(lead, static_cast<std::uint8_t>(text[i + 1])))
-        return std::nullopt;
+      if (!second_byte_valid(lead, static_cast<std::uint8_t>(text[i + 1]))) return std::nullopt;
       for (std::size_t k = 2; k < length; ++k) {
-        if (!is_continuation(static_cast<std::uint8_t>(text[i + k])))
-          return std::nullopt;
+        if (!is_continuation(static_cast<std::uint8_t>(text[i + k]))) return std::nullopt;
       }
     }
     i += length;

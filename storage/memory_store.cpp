@@ -6,22 +6,19 @@ using engine::StoreError;
 using engine::Table;
 
 void MemoryStore::begin() {
-  if (in_transaction_)
-    throw StoreError("begin() inside an open transaction");
+  if (in_transaction_) throw StoreError("begin() inside an open transaction");
   in_transaction_ = true;
 }
 
 void MemoryStore::commit() {
-  if (!in_transaction_)
-    throw StoreError("commit() without a transaction");
+  if (!in_transaction_) throw StoreError("commit() without a transaction");
   undo_.clear();
   in_transaction_ = false;
   ++commit_count_;
 }
 
 void MemoryStore::abort() {
-  if (!in_transaction_)
-    throw StoreError("abort() without a transaction");
+  if (!in_transaction_) throw StoreError("abort() without a transaction");
   // Newest first, so a key written twice ends with the value it had before begin().
   for (auto undo = undo_.rbegin(); undo != undo_.rend(); ++undo) {
     Map& map = tables_[index(undo->table)];
@@ -36,18 +33,15 @@ void MemoryStore::abort() {
 }
 
 std::optional<std::string> MemoryStore::get(Table table, std::string_view key) const {
-  if (!in_transaction_)
-    throw StoreError("read outside a transaction");
+  if (!in_transaction_) throw StoreError("read outside a transaction");
   const Map& map = tables_[index(table)];
   const auto found = map.find(key);
-  if (found == map.end())
-    return std::nullopt;
+  if (found == map.end()) return std::nullopt;
   return found->second;
 }
 
 void MemoryStore::remember(Table table, std::string_view key) {
-  if (!in_transaction_)
-    throw StoreError("write outside a transaction");
+  if (!in_transaction_) throw StoreError("write outside a transaction");
   const Map& map = tables_[index(table)];
   const auto found = map.find(key);
   undo_.push_back(Undo{table, std::string(key),
@@ -63,30 +57,25 @@ void MemoryStore::erase(Table table, std::string_view key) {
   remember(table, key);
   Map& map = tables_[index(table)];
   const auto found = map.find(key);
-  if (found != map.end())
-    map.erase(found);
+  if (found != map.end()) map.erase(found);
 }
 
 void MemoryStore::scan(Table table, std::string_view from, std::string_view to, bool reverse,
                        const Visitor& visit) const {
-  if (!in_transaction_)
-    throw StoreError("read outside a transaction");
+  if (!in_transaction_) throw StoreError("read outside a transaction");
   const Map& map = tables_[index(table)];
   const auto first = map.lower_bound(from);
   const auto last = to.empty() ? map.end() : map.lower_bound(to);
-  if (first == map.end() || (last != map.end() && !(first->first < last->first)))
-    return;
+  if (first == map.end() || (last != map.end() && !(first->first < last->first))) return;
   if (!reverse) {
     for (auto it = first; it != last; ++it) {
-      if (!visit(it->first, it->second))
-        return;
+      if (!visit(it->first, it->second)) return;
     }
     return;
   }
   for (auto it = last; it != first;) {
     --it;
-    if (!visit(it->first, it->second))
-      return;
+    if (!visit(it->first, it->second)) return;
   }
 }
 

@@ -104,9 +104,9 @@ TEST_F(Groups, FanoutToAHundredMembersReachesEveryInboxIncludingTheSender) {
   for (UserId user : everyone) {
     const auto inbox = h.read([&](Records& r) { return r.inbox_after(user, 0, 10); });
     ASSERT_EQ(inbox.size(), 2u) << "user " << user;
-    EXPECT_EQ(inbox[0].first, 1u);
-    EXPECT_EQ(inbox[1].first, 2u);
-    EXPECT_EQ(inbox[1].second, id);
+    EXPECT_EQ(inbox[0].inbox_seq, 1u);
+    EXPECT_EQ(inbox[1].inbox_seq, 2u);
+    EXPECT_EQ(inbox[1].message, id);
   }
   // Alice's live device receives her own message through her inbox.
   EXPECT_EQ(h.delivered(a).back().message.text, "hello everyone");
@@ -208,8 +208,7 @@ TEST_F(Groups, HistoryPagesBackThroughTheChannel) {
     for (auto it = page.messages.rbegin(); it != page.messages.rend(); ++it)
       seen.push_back(it->seq);
     before = page.messages.front().seq;
-    if (!page.has_more)
-      break;
+    if (!page.has_more) break;
   }
   EXPECT_EQ(pages, 3);
   ASSERT_EQ(seen.size(), 251u);

@@ -98,8 +98,7 @@ TEST_F(Send, ChannelSequencesAreGapFreeAndIndependent) {
   std::vector<Seq> with_carol;
   for (int i = 0; i < 20; ++i) {
     with_bob.push_back(ack_of(h.send_to(i % 2 ? a : b, i % 2 ? bob : alice, "m")).seq);
-    if (i % 3 == 0)
-      with_carol.push_back(ack_of(h.send_to(a, carol, "c")).seq);
+    if (i % 3 == 0) with_carol.push_back(ack_of(h.send_to(a, carol, "c")).seq);
     // Refused sends in between must not consume a sequence number.
     (void)h.send_to(a, bob, "");
   }

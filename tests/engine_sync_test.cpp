@@ -201,8 +201,7 @@ TEST(Sync, RandomizedDevicesConvergeToTheirInboxes) {
     return (z ^ (z >> 31)) % bound;
   };
   const auto collect = [&](int d) {
-    if (live[d] == 0)
-      return;
+    if (live[d] == 0) return;
     for (const auto& entry : h.delivered(live[d])) {
       if (entry.inbox_seq > stored[d]) {
         EXPECT_EQ(entry.inbox_seq, stored[d] + 1) << "gap for device " << d;
@@ -227,13 +226,11 @@ TEST(Sync, RandomizedDevicesConvergeToTheirInboxes) {
       case 1:
         if (live[d] != 0) {
           collect(d);
-          if (stored[d] > 0)
-            h.request(live[d], client::Ack{stored[d]});
+          if (stored[d] > 0) h.request(live[d], client::Ack{stored[d]});
         }
         break;
       case 2:
-        if (live[d] != 0 && group == 0)
-          group = h.create_group(live[d], "g", {users[next(kUsers)]});
+        if (live[d] != 0 && group == 0) group = h.create_group(live[d], "g", {users[next(kUsers)]});
         break;
       case 3:
         if (live[d] != 0 && group != 0) {
@@ -252,23 +249,21 @@ TEST(Sync, RandomizedDevicesConvergeToTheirInboxes) {
     }
   }
   for (int d = 0; d < kUsers * 2; ++d) {
-    if (live[d] == 0)
-      live[d] = h.connect(devices[d], stored[d]);
+    if (live[d] == 0) live[d] = h.connect(devices[d], stored[d]);
     while (true) {
       collect(d);
       const InboxSeq before = stored[d];
       h.request(live[d], client::Ack{stored[d]});
       collect(d);
-      if (stored[d] == before)
-        break;
+      if (stored[d] == before) break;
     }
     const UserId user = users[d / 2];
     const auto inbox = h.read([&](Records& r) { return r.inbox_after(user, 0, 1'000'000); });
     ASSERT_EQ(received[d].size(), inbox.size()) << "device " << d;
     for (std::size_t i = 0; i < inbox.size(); ++i) {
-      EXPECT_EQ(received[d][i].inbox_seq, inbox[i].first);
+      EXPECT_EQ(received[d][i].inbox_seq, inbox[i].inbox_seq);
       EXPECT_EQ((MessageId{received[d][i].message.channel, received[d][i].message.seq}),
-                inbox[i].second);
+                inbox[i].message);
     }
     // Per channel, the user's inbox is in channel order with no duplicate.
     std::map<ChannelId, Seq> last_seq;

@@ -47,6 +47,11 @@ class Harness {
     return std::get<DeviceId>(outcome);
   }
 
+  // Moves the clock without an input (the next input also adds 1 ms).
+  void advance(TimeUs by) { now_ += by; }
+  void set_time(TimeUs at) { now_ = at; }
+  Effects tick() { return input(Tick{}); }
+
   Effects input(const Input& input) {
     now_ += 1000;
     store_.begin();
@@ -55,6 +60,8 @@ class Harness {
     for (const Effect& effect : effects) {
       if (const auto* send = std::get_if<SendEvent>(&effect)) {
         received_[send->connection].push_back(send->event);
+      } else if (const auto* push = std::get_if<PushNotification>(&effect)) {
+        pushes_.push_back(push->intent);
       } else {
         closed_[std::get<CloseConnection>(effect).connection].push_back(
             std::get<CloseConnection>(effect).reason);
@@ -78,8 +85,7 @@ class Harness {
   // Sends and returns the reply (a SendAck or a Failure).
   server::Event send(ConnectionId connection, ChannelId channel, UserId peer,
                      const std::string& text, std::string client_msg_id = "") {
-    if (client_msg_id.empty())
-      client_msg_id = "m" + std::to_string(next_client_msg_id_++);
+    if (client_msg_id.empty()) client_msg_id = "m" + std::to_string(next_client_msg_id_++);
     const RequestId id = next_request_++;
     request(connection, client::Send{id, channel, peer, client_msg_id, text});
     return reply(connection, id);
@@ -98,13 +104,11 @@ class Harness {
     for (const auto& event : received_[connection]) {
       const RequestId answered = std::visit(
           [](const auto& e) -> RequestId {
-            if constexpr (requires { e.request; })
-              return e.request;
+            if constexpr (requires { e.request; }) return e.request;
             return 0;
           },
           event);
-      if (answered == id)
-        return event;
+      if (answered == id) return event;
     }
     ADD_FAILURE() << "no reply to request " << id << " on connection " << connection;
     return server::Failure{id, ErrorCode::bad_request, "no reply"};
@@ -124,8 +128,7 @@ class Harness {
     const RequestId id = next_request_++;
     std::visit(
         [&](auto& typed) {
-          if constexpr (requires { typed.request; })
-            typed.request = id;
+          if constexpr (requires { typed.request; }) typed.request = id;
         },
         op);
     request(connection, std::move(op));
@@ -135,8 +138,7 @@ class Harness {
   std::vector<InboxEntry> delivered(ConnectionId connection) const {
     std::vector<InboxEntry> entries;
     const auto found = received_.find(connection);
-    if (found == received_.end())
-      return entries;
+    if (found == received_.end()) return entries;
     for (const auto& event : found->second) {
       if (const auto* deliver = std::get_if<server::Deliver>(&event)) {
         entries.insert(entries.end(), deliver->entries.begin(), deliver->entries.end());
@@ -148,8 +150,7 @@ class Harness {
   // Acks the newest delivered entry, like a client that stored it.
   void ack_latest(ConnectionId connection) {
     const auto entries = delivered(connection);
-    if (!entries.empty())
-      request(connection, client::Ack{entries.back().inbox_seq});
+    if (!entries.empty()) request(connection, client::Ack{entries.back().inbox_seq});
   }
 
   // Acks until the connection has received its whole inbox.
@@ -157,11 +158,22 @@ class Harness {
     for (int round = 0; round < 100000; ++round) {
       const std::size_t before = delivered(connection).size();
       ack_latest(connection);
-      if (delivered(connection).size() == before)
-        return;
+      if (delivered(connection).size() == before) return;
     }
     FAIL() << "drain did not converge";
   }
+
+  // Presence events (not lists) a connection received, in order.
+  std::vector<server::PresenceEntry> presence_events(ConnectionId connection) {
+    std::vector<server::PresenceEntry> entries;
+    for (const auto& event : received_[connection]) {
+      if (const auto* presence = std::get_if<server::Presence>(&event)) {
+        entries.push_back(presence->entry);
+      }
+    }
+    return entries;
+  }
+  const std::vector<PushIntent>& pushes() const { return pushes_; }
 
   const std::vector<server::Event>& events(ConnectionId connection) {
     return received_[connection];
@@ -205,6 +217,7 @@ class Harness {
   std::uint64_t next_client_msg_id_ = 1;
   std::map<ConnectionId, std::vector<server::Event>> received_;
   std::map<ConnectionId, std::vector<CloseReason>> closed_;
+  std::vector<PushIntent> pushes_;
 };
 
 inline ErrorCode error_code(const server::Event& event) {

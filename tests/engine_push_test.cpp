@@ -1,0 +1,197 @@
+// Issue 3, rules 6 and 7: push intents and unread counts.
+#include <set>
+#include "engine/utf8.hpp"
+#include "tests/harness.hpp"
+
+namespace parley::testing {
+namespace {
+
+constexpr TimeUs kSecond = 1'000'000;
+
+server::Event register_token(Harness& h, ConnectionId connection, std::string platform,
+                             std::string token) {
+  return h.group_op(connection,
+                    client::RegisterPushToken{0, std::move(platform), std::move(token)});
+}
+
+class Push : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Bob registers tokens on two devices, then logs nowhere: he closes the app.
+    const ConnectionId phone = h.connect(bob_phone);
+    const ConnectionId tablet = h.connect(bob_tablet);
+    ASSERT_TRUE(std::holds_alternative<server::Ok>(register_token(h, phone, "apns", "tok-phone")));
+    ASSERT_TRUE(std::holds_alternative<server::Ok>(register_token(h, tablet, "fcm", "tok-tablet")));
+    h.disconnect(phone);
+    h.disconnect(tablet);
+    go_offline();
+  }
+  // Lets every silent device time out, with alice heartbeating meanwhile.
+  void go_offline() {
+    for (int i = 0; i < 35; ++i) {
+      h.advance(kSecond);
+      h.request(a, client::Heartbeat{});
+      h.tick();
+    }
+  }
+  Harness h;
+  UserId alice = h.user("alice");
+  UserId bob = h.user("bob");
+  DeviceId bob_phone = h.device(bob, "phone");
+  DeviceId bob_tablet = h.device(bob, "tablet");
+  ConnectionId a = h.connect(h.device(alice));
+};
+
+TEST_F(Push, OneIntentPerTokenForAUserWithNoOnlineDevice) {
+  ASSERT_FALSE(h.engine().presence().online(bob));
+  const auto sent = ack_of(h.send_to(a, bob, "are you there?"));
+  ASSERT_EQ(h.pushes().size(), 2u);
+  std::set<std::string> tokens;
+  for (const PushIntent& intent : h.pushes()) {
+    tokens.insert(intent.token);
+    EXPECT_EQ(intent.user, bob);
+    EXPECT_EQ(intent.sender, alice);
+    EXPECT_EQ(intent.channel, sent.channel);
+    EXPECT_EQ(intent.seq, sent.seq);
+    EXPECT_EQ(intent.preview, "are you there?");
+    EXPECT_EQ(intent.unread_in_channel, 1u);
+    EXPECT_EQ(intent.unread_total, 1u);
+    // Written to the outbox, so a delivery worker finds it after a restart.
+    const auto stored = h.read([&](Records& r) { return r.push_intent(intent.id); });
+    ASSERT_TRUE(stored.has_value());
+    EXPECT_EQ(stored->token, intent.token);
+  }
+  EXPECT_EQ(tokens, (std::set<std::string>{"tok-phone", "tok-tablet"}));
+  EXPECT_NE(h.pushes()[0].id, h.pushes()[1].id);
+  EXPECT_EQ(h.read([](Records& r) { return r.push_intents_after(0, 10).size(); }), 2u);
+}
+
+TEST_F(Push, NoIntentForAnOnlineUserNorForTheSender) {
+  const ConnectionId phone = h.connect(bob_phone);
+  ack_of(h.send_to(a, bob, "you are online"));
+  EXPECT_TRUE(h.pushes().empty());
+  // Alice has a token too, but she is the sender.
+  ASSERT_TRUE(std::holds_alternative<server::Ok>(register_token(h, a, "web", "tok-alice")));
+  ack_of(h.send_to(phone, alice, "reply"));
+  EXPECT_TRUE(h.pushes().empty());
+}
+
+TEST_F(Push, DroppedConnectionInsideTheTimeoutIsStillOnlineByDefault) {
+  const ConnectionId phone = h.connect(bob_phone);
+  h.disconnect(phone);
+  ack_of(h.send_to(a, bob, "tunnel"));
+  EXPECT_TRUE(h.pushes().empty());
+}
+
+TEST(PushPolicy, DisconnectedPolicyPushesAsSoonAsNoDeviceIsConnected) {
+  EngineConfig config;
+  config.push_when = EngineConfig::PushWhen::disconnected;
+  Harness h(config);
+  const UserId alice = h.user("alice");
+  const UserId bob = h.user("bob");
+  const ConnectionId a = h.connect(h.device(alice));
+  const ConnectionId phone = h.connect(h.device(bob));
+  ASSERT_TRUE(std::holds_alternative<server::Ok>(register_token(h, phone, "apns", "tok")));
+  h.disconnect(phone);
+  ack_of(h.send_to(a, bob, "tunnel"));
+  EXPECT_EQ(h.pushes().size(), 1u);
+}
+
+TEST_F(Push, CollapseWindowAllowsOneIntentPerUserAndChannel) {
+  ack_of(h.send_to(a, bob, "one"));
+  ASSERT_EQ(h.pushes().size(), 2u);
+  h.advance(9 * kSecond);
+  ack_of(h.send_to(a, bob, "two, inside the window"));
+  EXPECT_EQ(h.pushes().size(), 2u);
+  // Another channel is collapsed separately.
+  const ChannelId group = h.create_group(a, "g", {bob});
+  ack_of(h.post(a, group, "group news"));
+  ASSERT_EQ(h.pushes().size(), 4u);
+  EXPECT_EQ(h.pushes()[3].channel, group);
+  EXPECT_EQ(h.pushes()[3].unread_total, 3u);
+  h.advance(2 * kSecond);
+  ack_of(h.send_to(a, bob, "three, after the window"));
+  ASSERT_EQ(h.pushes().size(), 6u);
+  EXPECT_EQ(h.pushes()[5].unread_in_channel, 3u);
+  EXPECT_EQ(h.pushes()[5].unread_total, 4u);
+}
+
+TEST_F(Push, PreviewIsAtMost120CodePoints) {
+  std::string long_text;
+  for (int i = 0; i < 200; ++i)
+    long_text += "\xf0\x9f\x98\x80";
+  ack_of(h.send_to(a, bob, long_text));
+  ASSERT_FALSE(h.pushes().empty());
+  EXPECT_EQ(utf8_code_points(h.pushes()[0].preview), 120u);
+}
+
+TEST_F(Push, NoTokenNoIntentAndLogoutUnregisters) {
+  const UserId carol = h.user("carol");
+  ack_of(h.send_to(a, carol, "carol never registered"));
+  EXPECT_TRUE(h.pushes().empty());
+
+  const ConnectionId phone = h.connect(bob_phone);
+  h.group_op(phone, client::Logout{});
+  const ConnectionId tablet = h.connect(bob_tablet);
+  h.group_op(tablet, client::UnregisterPushToken{});
+  h.group_op(tablet, client::Logout{});
+  ack_of(h.send_to(a, bob, "nobody to wake"));
+  EXPECT_TRUE(h.pushes().empty());
+}
+
+TEST_F(Push, InvalidTokensAreRefusedAndStoreNothing) {
+  const ConnectionId phone = h.connect(bob_phone);
+  const std::string before = h.fingerprint();
+  EXPECT_EQ(error_code(register_token(h, phone, "pager", "x")), ErrorCode::invalid_push_token);
+  EXPECT_EQ(error_code(register_token(h, phone, "apns", "")), ErrorCode::invalid_push_token);
+  EXPECT_EQ(error_code(register_token(h, phone, "apns", "has space")),
+            ErrorCode::invalid_push_token);
+  EXPECT_EQ(error_code(register_token(h, phone, "fcm", std::string(4097, 'x'))),
+            ErrorCode::invalid_push_token);
+  EXPECT_EQ(h.fingerprint(), before);
+}
+
+TEST(Unread, CountsAgreeAcrossDevicesAndFollowTheHighestAck) {
+  Harness h;
+  const UserId alice = h.user("alice");
+  const UserId bob = h.user("bob");
+  const ConnectionId a = h.connect(h.device(alice));
+  const ConnectionId phone = h.connect(h.device(bob, "phone"));
+  const ConnectionId laptop = h.connect(h.device(bob, "laptop"));
+  const ChannelId group = h.create_group(a, "g", {bob});
+  for (int i = 0; i < 3; ++i)
+    ack_of(h.send_to(a, bob, "dm"));
+  for (int i = 0; i < 2; ++i)
+    ack_of(h.post(a, group, "group"));
+  ack_of(h.post(phone, group, "bob's own message does not count"));
+  const ChannelId pair = h.read([&](Records& r) { return *r.direct_channel(alice, bob); });
+
+  const auto query = [&](ConnectionId connection) {
+    return std::get<server::UnreadCounts>(h.group_op(connection, client::QueryUnread{}));
+  };
+  auto on_phone = query(phone);
+  auto on_laptop = query(laptop);
+  EXPECT_EQ(on_phone.total, 5u);
+  EXPECT_EQ(on_phone.channels,
+            (std::vector<std::pair<ChannelId, std::uint64_t>>{{group, 2}, {pair, 3}}));
+  EXPECT_EQ(on_laptop.total, on_phone.total);
+  EXPECT_EQ(on_laptop.channels, on_phone.channels);
+
+  // The phone acks up to the third direct message: inbox = created, dm, dm, dm, ...
+  h.request(phone, client::Ack{4});
+  on_phone = query(phone);
+  on_laptop = query(laptop);
+  EXPECT_EQ(on_phone.total, 2u);
+  EXPECT_EQ(on_phone.channels, (std::vector<std::pair<ChannelId, std::uint64_t>>{{group, 2}}));
+  EXPECT_EQ(on_laptop.channels, on_phone.channels) << "read position syncs across devices";
+  // A lower ack from the laptop does not move the read position back.
+  h.request(laptop, client::Ack{2});
+  EXPECT_EQ(query(laptop).total, 2u);
+  h.ack_latest(laptop);
+  EXPECT_EQ(query(phone).total, 0u);
+  EXPECT_TRUE(query(phone).channels.empty());
+  (void)alice;
+}
+
+}  // namespace
+}  // namespace parley::testing
