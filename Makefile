@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 JOBS ?= 2
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build run test bench format clean
+.PHONY: all deps configure build run test bench soak format clean
 
 all: build
 
@@ -32,6 +32,13 @@ test: build
 
 bench: build
 	$(BUILD_DIR)/bench/parley_bench --benchmark_min_time=0.5
+
+# The fault-injection suite over many seeds, with a line per seed as it goes.
+SOAK_SEEDS ?= 1..1000
+soak: build
+	@set -e; for scenario in scenarios/*.toml; do \
+	  $(BUILD_DIR)/cli/parley sim $$scenario --seeds $(SOAK_SEEDS); \
+	done
 
 format:
 	git ls-files --cached --others --exclude-standard '*.cpp' '*.hpp' | xargs -r clang-format -i

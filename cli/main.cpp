@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/demo.hpp"
+#include "cli/sim_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"parley: a chat engine with a deterministic simulator and a production node"};
@@ -18,6 +19,8 @@ int main(int argc, char** argv) {
   demo->add_option("--messages", demo_messages, "1:1 messages each side sends")
       ->check(CLI::Range(1, 1000));
   demo->callback([&] { std::exit(parley::cli::run_demo(demo_messages, std::cout)); });
+
+  parley::cli::add_sim_command(app);
 
   CLI11_PARSE(app, argc, argv);
   return 0;

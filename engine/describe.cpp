@@ -98,6 +98,10 @@ std::string describe(const Effect& effect) {
            " unread=" + n(intent.unread_in_channel) + "/" + n(intent.unread_total) + " \"" +
            intent.preview + "\"";
   }
+  if (const auto* change = std::get_if<PresenceChange>(&effect)) {
+    return "presence_change user=" + n(change->user) + (change->online ? " online" : " offline") +
+           " last_active=" + std::to_string(change->last_active_at);
+  }
   const auto& close = std::get<CloseConnection>(effect);
   return "conn " + n(close.connection) + " closed: " + std::string(to_string(close.reason));
 }

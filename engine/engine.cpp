@@ -779,6 +779,7 @@ server::PresenceEntry Engine::presence_of(UserId user) const {
 
 void Engine::announce(const PresenceChange& change, Effects& out) {
   records_.put_last_active(change.user, change.last_active_at);
+  out.push_back(change);
   const server::Presence event{{change.user, change.online, change.last_active_at}};
   for (const auto& [other, contact] : records_.contacts_of(change.user)) {
     if (records_.friends(change.user, other)) send_to_user(other, event, out);

@@ -240,7 +240,9 @@ struct CloseConnection {
 struct PushNotification {
   PushIntent intent;
 };
-using Effect = std::variant<SendEvent, CloseConnection, PushNotification>;
+// A user's presence changed (whether or not any friend is connected to hear it). Informs
+// metrics and the simulator's checker; the host owes nobody a delivery for it.
+using Effect = std::variant<SendEvent, CloseConnection, PushNotification, PresenceChange>;
 // In order: the host sends them in this order, and only after the batch commits.
 using Effects = std::vector<Effect>;
 

@@ -106,6 +106,10 @@ TEST_F(Presence, SilencePastTheTimeoutIsOneOfflineEventWithinOneTick) {
   EXPECT_EQ(events[0].user, bob);
   EXPECT_FALSE(events[0].online);
   EXPECT_EQ(events[0].last_active_at, last_sign_of_life);
+  // The host hears of the change too (for metrics and the simulator's checker).
+  ASSERT_FALSE(h.presence_changes().empty());
+  EXPECT_EQ(h.presence_changes().back().user, bob);
+  EXPECT_FALSE(h.presence_changes().back().online);
 }
 
 TEST_F(Presence, LogoutOfTheLastDeviceIsOfflineAtOnce) {

@@ -62,9 +62,10 @@ class Harness {
         received_[send->connection].push_back(send->event);
       } else if (const auto* push = std::get_if<PushNotification>(&effect)) {
         pushes_.push_back(push->intent);
+      } else if (const auto* close = std::get_if<CloseConnection>(&effect)) {
+        closed_[close->connection].push_back(close->reason);
       } else {
-        closed_[std::get<CloseConnection>(effect).connection].push_back(
-            std::get<CloseConnection>(effect).reason);
+        changes_.push_back(std::get<PresenceChange>(effect));
       }
     }
     return effects;
@@ -218,6 +219,10 @@ class Harness {
   std::map<ConnectionId, std::vector<server::Event>> received_;
   std::map<ConnectionId, std::vector<CloseReason>> closed_;
   std::vector<PushIntent> pushes_;
+  std::vector<PresenceChange> changes_;
+
+ public:
+  const std::vector<PresenceChange>& presence_changes() const { return changes_; }
 };
 
 inline ErrorCode error_code(const server::Event& event) {

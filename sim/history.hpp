@@ -1,0 +1,64 @@
+// What happened in a simulated run, in the order it happened: the input of the invariant
+// checker, the source of the trace hash, and the --trace file.
+//
+// Node records (life, logout, token, presence, push, append) are written when the node's
+// batch commits, in the order the engine produced them, so a crash drops them with the batch.
+// Their `node_time` is the node's clock, the `now` the engine saw.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/types.hpp"
+
+namespace parley::sim {
+
+using engine::ChannelId;
+using engine::DeviceId;
+using engine::InboxSeq;
+using engine::Seq;
+using engine::TimeUs;
+using engine::UserId;
+
+enum class RecordKind : std::uint8_t {
+  sent,       // client: user/device sent client_msg_id (text) to channel or peer
+  acked,      // client: SendAck for client_msg_id = (channel, seq); flag = duplicate
+  refused,    // client: a send was refused; text = client_msg_id, code in `detail`
+  delivered,  // client: device received inbox entry inbox_seq = (channel, seq) from `peer`
+  life,       // node: a sign of life from device
+  logout,     // node: device logged out
+  token,      // node: device registered (flag) or dropped (!flag) its push token
+  presence,   // node: the engine changed user's presence to online (flag) / offline
+  push,       // node: a push intent for user/device about (channel, seq)
+  append,     // node: a text message (channel, seq) from user was appended
+  crash,      // node crashed (in-memory state and the open batch lost)
+  restart,    // node restarted from its store
+  fault,      // a fault was injected; text describes it
+};
+const char* to_string(RecordKind kind);
+
+struct Record {
+  RecordKind kind = RecordKind::fault;
+  TimeUs at = 0;         // global simulated time
+  TimeUs node_time = 0;  // node records: the node's clock
+  std::uint32_t node = 0;
+  UserId user = 0;
+  DeviceId device = 0;
+  UserId peer = 0;  // sent: 1:1 peer; delivered: the message's sender
+  ChannelId channel = 0;
+  Seq seq = 0;
+  InboxSeq inbox_seq = 0;
+  bool flag = false;
+  std::string text;    // client_msg_id, or a fault's description
+  std::string detail;  // refused: the error code; delivered: the message kind
+};
+
+using History = std::vector<Record>;
+
+// FNV-1a over every field of every record: equal hashes mean equal runs.
+std::uint64_t trace_hash(const History& history);
+// One line of JSON for a record (the --trace format, documented in docs/scenarios.md).
+std::string to_json(const Record& record);
+
+}  // namespace parley::sim

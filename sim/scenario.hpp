@@ -1,0 +1,149 @@
+// A simulation scenario: the world, the social graph, the traffic, the fault schedule and
+// the expectations. Loaded from TOML (docs/scenarios.md documents every key); every field
+// has the default shown here, so a scenario names only what it changes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "engine/types.hpp"
+
+namespace parley::sim {
+
+using engine::TimeUs;
+
+// A malformed scenario: `what()` is "FILE:LINE: message", naming what was expected.
+class ScenarioError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Hosts that faults act on. Users are numbered 1..users, their devices 1..devices_per_user,
+// nodes 0..nodes-1. Text forms (in scenario files): "node:0", "user:3" (every device of
+// user 3), "device:3/2" (user 3's second device), "users" (every device of every user),
+// "nodes" (every node).
+struct HostSet {
+  bool all_users = false;
+  bool all_nodes = false;
+  std::vector<std::uint32_t> nodes;
+  std::vector<std::uint64_t> users;                              // every device of each
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> devices;  // (user, device index)
+};
+
+enum class FaultKind : std::uint8_t {
+  disconnect,     // hosts: drop every connection they have (clients reconnect with backoff)
+  partition,      // hosts: cut them off from every host not in the set until `heal`
+  heal,           // undo every partition
+  swizzle,        // hosts: cut one by one every `step`, then restore in a random order
+  crash,          // node: crash (loses the uncommitted batch); restarts after `duration`
+  clock,          // hosts: set clock offset (`offset`) and drift (`drift_ppm`)
+  slow_commit,    // node: commits take `commit` for `duration`
+  logout,         // hosts: the devices log out; they log in again after `duration`
+  leave_group,    // user leaves `group`
+  add_member,     // group's admin adds `user` to `group`
+  remove_member,  // group's admin removes `user` from `group`
+};
+
+struct Fault {
+  TimeUs at = 0;  // simulated time since start
+  FaultKind kind = FaultKind::disconnect;
+  HostSet hosts;
+  std::uint32_t node = 0;
+  TimeUs duration = 0;
+  TimeUs step = 1'000'000;
+  TimeUs commit = 0;
+  TimeUs offset = 0;
+  std::int64_t drift_ppm = 0;
+  std::string group;  // a group's name
+  std::uint64_t user = 0;
+  std::size_t line = 0;  // where the fault was declared, for messages
+};
+
+struct GroupSpec {
+  std::string name;
+  std::uint64_t creator = 1;
+  std::vector<std::uint64_t> members;  // besides the creator; empty + all_members: everyone
+  bool all_members = false;
+};
+
+struct Scenario {
+  std::string file;  // for messages and the replay command
+  std::string name;
+  std::string description;
+
+  // [world]
+  std::uint64_t seed = 1;
+  TimeUs duration = 60'000'000;  // traffic and faults run this long
+  TimeUs settle = 60'000'000;    // then faults heal and everyone reconnects this long
+  std::uint32_t nodes = 1;
+  std::uint64_t users = 2;
+  std::uint32_t devices_per_user = 1;
+  bool push_tokens = true;  // every device registers a push token on first connect
+
+  // [network]
+  TimeUs latency = 20'000;  // one way, per frame
+  TimeUs jitter = 10'000;   // uniform extra in [0, jitter]
+  TimeUs connect_time = 50'000;
+  TimeUs reconnect_min = 100'000;  // client backoff after a drop, doubling up to max
+  TimeUs reconnect_max = 5'000'000;
+
+  // [node]
+  TimeUs commit = 2'000;      // simulated fsync
+  TimeUs batch_wait = 1'000;  // longest an input waits for its batch
+  std::uint32_t batch_max = 256;
+  TimeUs tick = 1'000'000;
+  TimeUs heartbeat_interval = 5'000'000;
+  TimeUs presence_timeout = 30'000'000;
+  TimeUs push_collapse = 10'000'000;
+  std::uint32_t delivery_batch = 100;
+  std::uint32_t delivery_window = 500;
+
+  // [social]
+  // contacts: "none", "all" (everyone befriends everyone), "ring" (user u and u+1), or
+  // "random" with `contacts_per_user` friends each.
+  std::string contacts = "ring";
+  std::uint32_t contacts_per_user = 3;
+  std::vector<GroupSpec> groups;  // [[social.group]]
+
+  // [traffic]
+  double messages_per_user_per_minute = 6.0;
+  std::uint32_t group_percent = 30;  // share of sends that go to a group the user is in
+  std::uint32_t text_min = 1;        // code points
+  std::uint32_t text_max = 200;
+  // Bursts: at `burst_at`, every user sends `burst_messages` at once.
+  std::optional<TimeUs> burst_at;
+  std::uint32_t burst_messages = 0;
+
+  // [[fault]]
+  std::vector<Fault> faults;
+
+  // [random_faults]: drawn from the seed, per simulated minute, during `duration`
+  double disconnects_per_minute = 0;
+  double partitions_per_minute = 0;  // a random user cut off for up to `partition_max`
+  TimeUs partition_max = 10'000'000;
+  double crashes_per_minute = 0;  // node crash, restart after up to `crash_max`
+  TimeUs crash_max = 5'000'000;
+  double clock_skew_max_ms = 0;  // each client host gets an offset in [-max, max]
+  double clock_drift_max_ppm = 0;
+
+  // [expect]
+  std::optional<double> p99_delivery_ms_max;
+  std::optional<double> p50_delivery_ms_max;
+  std::optional<std::uint64_t> presence_flaps_max;
+  std::optional<std::uint64_t> pushes_min;
+  std::optional<std::uint64_t> pushes_max;
+  std::optional<std::uint64_t> delivered_min;
+  std::optional<std::uint64_t> acked_min;
+};
+
+// Reads a scenario file. Throws ScenarioError "FILE:LINE: ..." for a parse error, a value of
+// the wrong type or range, an unknown key or table, or a reference to a user, node or group
+// that does not exist.
+Scenario load_scenario(const std::string& path);
+// The same from text already in memory; `file` names it in messages.
+Scenario parse_scenario(std::string_view text, const std::string& file);
+
+}  // namespace parley::sim

@@ -1,0 +1,66 @@
+// The deterministic simulator: nodes running the real engine over a Store, simulated users'
+// devices, a simulated network, and faults, all in one thread on a virtual clock.
+//
+// Same scenario + same seed => same history => same trace hash, on every run and machine:
+// one seeded PRNG per world, an event queue ordered by (time, insertion order), ordered
+// containers wherever iteration reaches the history, and no wall clock, thread or
+// platform-dependent distribution.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sim/checker.hpp"
+#include "sim/history.hpp"
+#include "sim/scenario.hpp"
+
+namespace parley::sim {
+
+struct SimOptions {
+  // Where the nodes keep their stores: "memory", or "lmdb" in `lmdb_dir` (one environment per
+  // node, created fresh).
+  std::string store = "memory";
+  std::string lmdb_dir;
+  // Called now and then with (simulated time, simulated end, engine inputs so far).
+  std::function<void(TimeUs, TimeUs, std::uint64_t)> progress;
+};
+
+struct Metrics {
+  std::uint64_t sent = 0;
+  std::uint64_t acked = 0;
+  std::uint64_t duplicate_acks = 0;  // resends answered with the original
+  std::uint64_t refused = 0;
+  std::uint64_t delivered = 0;        // inbox entries received by devices
+  std::uint64_t presence_events = 0;  // Presence events received by devices
+  std::uint64_t presence_changes = 0;
+  std::uint64_t pushes = 0;
+  std::uint64_t faults = 0;
+  std::uint64_t crashes = 0;
+  std::uint64_t connects = 0;
+  std::uint64_t engine_inputs = 0;
+  std::uint64_t commits = 0;
+  std::uint64_t events = 0;                     // simulator events processed
+  std::map<std::string, std::uint64_t> errors;  // error frames received, by code
+  double p50_delivery_ms = 0;
+  double p99_delivery_ms = 0;
+  double max_delivery_ms = 0;
+  TimeUs simulated = 0;
+};
+
+struct RunResult {
+  std::uint64_t seed = 0;
+  Metrics metrics;
+  CheckResult check;
+  std::vector<std::string> expectation_failures;
+  std::uint64_t trace_hash = 0;
+  History history;
+};
+
+// Runs `scenario` with `seed` (which replaces the scenario's own). Throws ScenarioError for
+// a scenario the simulator cannot run (e.g. a group spanning nodes).
+RunResult run_simulation(const Scenario& scenario, std::uint64_t seed, const SimOptions& options);
+
+}  // namespace parley::sim

@@ -1,0 +1,567 @@
+// The scenario loader: a file using every key, the defaults, and one test per class of
+// error, each checking the reported line as well as the message.
+#include "sim/scenario.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace parley::sim {
+namespace {
+
+// The 1-based line of the first line of `text` containing `marker`, so the expectations
+// below survive edits to the scenario text.
+std::size_t line_containing(std::string_view text, std::string_view marker) {
+  const std::size_t at = text.find(marker);
+  if (at == std::string_view::npos) return 0;
+  return 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + at, '\n'));
+}
+
+// Passes when parsing `text` fails with "t.toml:LINE: ..." containing `fragment`.
+::testing::AssertionResult FailsAt(std::string_view text, std::size_t line,
+                                   std::string_view fragment) {
+  try {
+    parse_scenario(text, "t.toml");
+  } catch (const ScenarioError& error) {
+    const std::string message = error.what();
+    const std::string prefix = "t.toml:" + std::to_string(line) + ": ";
+    if (message.starts_with(prefix) && message.find(fragment) != std::string::npos) {
+      return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << "got \"" << message << "\", wanted prefix \"" << prefix
+                                         << "\" and \"" << fragment << "\"";
+  }
+  return ::testing::AssertionFailure() << "no error for:\n" << text;
+}
+
+std::string error_of(std::string_view text) {
+  try {
+    parse_scenario(text, "t.toml");
+  } catch (const ScenarioError& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
+
+constexpr std::string_view kEverything = R"(name = "everything"
+description = "every key once"
+
+[world]
+seed = 42
+duration_s = 120
+settle_s = 30.5
+nodes = 2
+users = 80
+devices_per_user = 2
+push_tokens = false
+
+[network]
+latency_ms = 15
+jitter_ms = 2.5
+connect_ms = 40
+reconnect_min_ms = 200
+reconnect_max_ms = 8000
+
+[node]
+commit_ms = 0.25
+batch_wait_ms = 3
+batch_max = 64
+tick_ms = 500
+heartbeat_interval_ms = 4000
+presence_timeout_ms = 12000
+push_collapse_ms = 0
+delivery_batch = 10
+delivery_window = 40
+
+[social]
+contacts = "random"
+contacts_per_user = 5
+
+[[social.group]]
+name = "team"
+creator = 2
+members = [3, 4, 2, 3]   # the creator and repeats count once
+
+[[social.group]]
+name = "everyone"
+members = "all"
+
+[traffic]
+messages_per_user_per_minute = 2.5
+group_percent = 50
+text_min = 5
+text_max = 500
+burst_at_s = 60
+burst_messages = 3
+
+[[fault]]
+at_s = 1
+kind = "disconnect"
+hosts = ["user:3", "device:2/1", "node:0", "users", "nodes", "user:3"]
+
+[[fault]]
+at_s = 2
+kind = "partition"
+hosts = "device:4/2"
+
+[[fault]]   # heal
+at_s = 3
+kind = "heal"
+
+[[fault]]
+at_s = 4
+kind = "swizzle"
+hosts = ["node:1"]
+step_ms = 250
+
+[[fault]]   # crash
+at_s = 5.5
+kind = "crash"
+node = 1
+duration_s = 2
+
+[[fault]]
+at_s = 6
+kind = "clock"
+hosts = "user:7"
+offset_ms = -300
+drift_ppm = -100
+
+[[fault]]
+at_s = 7
+kind = "slow_commit"
+commit_ms = 500
+duration_s = 10
+
+[[fault]]
+at_s = 8
+kind = "logout"
+hosts = ["user:9"]
+duration_s = 0.5
+
+[[fault]]
+at_s = 9
+kind = "leave_group"
+user = 3
+group = "team"
+
+[[fault]]
+at_s = 10
+kind = "add_member"
+user = 10
+group = "team"
+
+[[fault]]   # last
+at_s = 120
+kind = "remove_member"
+user = 10
+group = "everyone"
+
+[random_faults]
+disconnects_per_minute = 0.5
+partitions_per_minute = 1
+partition_max_s = 3
+crashes_per_minute = 0.1
+crash_max_s = 1.5
+clock_skew_max_ms = 250
+clock_drift_max_ppm = 50.5
+
+[expect]
+p99_delivery_ms_max = 500
+p50_delivery_ms_max = 99.5
+presence_flaps_max = 0
+pushes_min = 1
+pushes_max = 1000
+delivered_min = 10
+acked_min = 20
+)";
+
+TEST(Scenario, EveryKeyTopWorldNetworkNode) {
+  const Scenario s = parse_scenario(kEverything, "scenarios/everything.toml");
+  EXPECT_EQ(s.file, "scenarios/everything.toml");
+  EXPECT_EQ(s.name, "everything");
+  EXPECT_EQ(s.description, "every key once");
+  EXPECT_EQ(s.seed, 42u);
+  EXPECT_EQ(s.duration, 120'000'000);
+  EXPECT_EQ(s.settle, 30'500'000);
+  EXPECT_EQ(s.nodes, 2u);
+  EXPECT_EQ(s.users, 80u);
+  EXPECT_EQ(s.devices_per_user, 2u);
+  EXPECT_FALSE(s.push_tokens);
+  EXPECT_EQ(s.latency, 15'000);
+  EXPECT_EQ(s.jitter, 2'500);
+  EXPECT_EQ(s.connect_time, 40'000);
+  EXPECT_EQ(s.reconnect_min, 200'000);
+  EXPECT_EQ(s.reconnect_max, 8'000'000);
+  EXPECT_EQ(s.commit, 250);
+  EXPECT_EQ(s.batch_wait, 3'000);
+  EXPECT_EQ(s.batch_max, 64u);
+  EXPECT_EQ(s.tick, 500'000);
+  EXPECT_EQ(s.heartbeat_interval, 4'000'000);
+  EXPECT_EQ(s.presence_timeout, 12'000'000);
+  EXPECT_EQ(s.push_collapse, 0);
+  EXPECT_EQ(s.delivery_batch, 10u);
+  EXPECT_EQ(s.delivery_window, 40u);
+}
+
+TEST(Scenario, EveryKeySocialTrafficRandomExpect) {
+  const Scenario s = parse_scenario(kEverything, "everything.toml");
+  EXPECT_EQ(s.contacts, "random");
+  EXPECT_EQ(s.contacts_per_user, 5u);
+  ASSERT_EQ(s.groups.size(), 2u);
+  EXPECT_EQ(s.groups[0].name, "team");
+  EXPECT_EQ(s.groups[0].creator, 2u);
+  EXPECT_EQ(s.groups[0].members, (std::vector<std::uint64_t>{3, 4}));
+  EXPECT_FALSE(s.groups[0].all_members);
+  EXPECT_EQ(s.groups[1].name, "everyone");
+  EXPECT_EQ(s.groups[1].creator, 1u);
+  EXPECT_TRUE(s.groups[1].all_members);
+  EXPECT_TRUE(s.groups[1].members.empty());
+
+  EXPECT_DOUBLE_EQ(s.messages_per_user_per_minute, 2.5);
+  EXPECT_EQ(s.group_percent, 50u);
+  EXPECT_EQ(s.text_min, 5u);
+  EXPECT_EQ(s.text_max, 500u);
+  EXPECT_EQ(s.burst_at, std::optional<TimeUs>(60'000'000));
+  EXPECT_EQ(s.burst_messages, 3u);
+
+  EXPECT_DOUBLE_EQ(s.disconnects_per_minute, 0.5);
+  EXPECT_DOUBLE_EQ(s.partitions_per_minute, 1.0);
+  EXPECT_EQ(s.partition_max, 3'000'000);
+  EXPECT_DOUBLE_EQ(s.crashes_per_minute, 0.1);
+  EXPECT_EQ(s.crash_max, 1'500'000);
+  EXPECT_DOUBLE_EQ(s.clock_skew_max_ms, 250.0);
+  EXPECT_DOUBLE_EQ(s.clock_drift_max_ppm, 50.5);
+
+  EXPECT_EQ(s.p99_delivery_ms_max, std::optional<double>(500.0));
+  EXPECT_EQ(s.p50_delivery_ms_max, std::optional<double>(99.5));
+  EXPECT_EQ(s.presence_flaps_max, std::optional<std::uint64_t>(0));
+  EXPECT_EQ(s.pushes_min, std::optional<std::uint64_t>(1));
+  EXPECT_EQ(s.pushes_max, std::optional<std::uint64_t>(1000));
+  EXPECT_EQ(s.delivered_min, std::optional<std::uint64_t>(10));
+  EXPECT_EQ(s.acked_min, std::optional<std::uint64_t>(20));
+}
+
+TEST(Scenario, EveryKeyFaultsInFileOrderWithLines) {
+  const Scenario s = parse_scenario(kEverything, "everything.toml");
+  ASSERT_EQ(s.faults.size(), 11u);
+  const FaultKind kinds[] = {
+      FaultKind::disconnect,  FaultKind::partition,  FaultKind::heal,         FaultKind::swizzle,
+      FaultKind::crash,       FaultKind::clock,      FaultKind::slow_commit,  FaultKind::logout,
+      FaultKind::leave_group, FaultKind::add_member, FaultKind::remove_member};
+  for (std::size_t i = 0; i < s.faults.size(); ++i)
+    EXPECT_EQ(s.faults[i].kind, kinds[i]) << i;
+  EXPECT_EQ(s.faults[0].line, line_containing(kEverything, "[[fault]]"));
+  EXPECT_EQ(s.faults[2].line, line_containing(kEverything, "[[fault]]   # heal"));
+  EXPECT_EQ(s.faults[10].line, line_containing(kEverything, "[[fault]]   # last"));
+
+  const HostSet& all = s.faults[0].hosts;
+  EXPECT_TRUE(all.all_users);
+  EXPECT_TRUE(all.all_nodes);
+  EXPECT_EQ(all.users, (std::vector<std::uint64_t>{3}));  // named twice, kept once
+  EXPECT_EQ(all.nodes, (std::vector<std::uint32_t>{0}));
+  ASSERT_EQ(all.devices.size(), 1u);
+  EXPECT_EQ(all.devices[0], (std::pair<std::uint64_t, std::uint32_t>{2, 1}));
+
+  const HostSet& one_device = s.faults[1].hosts;  // a bare string, not an array
+  EXPECT_FALSE(one_device.all_users);
+  ASSERT_EQ(one_device.devices.size(), 1u);
+  EXPECT_EQ(one_device.devices[0], (std::pair<std::uint64_t, std::uint32_t>{4, 2}));
+  EXPECT_TRUE(one_device.users.empty());
+}
+
+TEST(Scenario, EveryKeyFaultFields) {
+  const Scenario s = parse_scenario(kEverything, "everything.toml");
+  ASSERT_EQ(s.faults.size(), 11u);
+  EXPECT_EQ(s.faults[0].at, 1'000'000);
+  EXPECT_EQ(s.faults[3].step, 250'000);
+  EXPECT_EQ(s.faults[4].at, 5'500'000);
+  EXPECT_EQ(s.faults[4].node, 1u);
+  EXPECT_EQ(s.faults[4].duration, 2'000'000);
+  EXPECT_EQ(s.faults[5].offset, -300'000);
+  EXPECT_EQ(s.faults[5].drift_ppm, -100);
+  EXPECT_EQ(s.faults[5].hosts.users, (std::vector<std::uint64_t>{7}));
+  EXPECT_EQ(s.faults[6].node, 0u) << "node defaults to 0";
+  EXPECT_EQ(s.faults[6].commit, 500'000);
+  EXPECT_EQ(s.faults[6].duration, 10'000'000);
+  EXPECT_EQ(s.faults[7].duration, 500'000);
+  EXPECT_EQ(s.faults[8].user, 3u);
+  EXPECT_EQ(s.faults[8].group, "team");
+  EXPECT_EQ(s.faults[10].at, 120'000'000) << "at_s may equal duration_s";
+  EXPECT_EQ(s.faults[10].group, "everyone");
+  EXPECT_EQ(s.faults[2].step, 1'000'000) << "options a kind does not take keep their defaults";
+}
+
+TEST(Scenario, DefaultsWhenSectionsAreAbsent) {
+  const Scenario s = parse_scenario("", "some/dir/quiet.toml");
+  const Scenario d;
+  EXPECT_EQ(s.name, "quiet") << "the file's stem";
+  EXPECT_EQ(s.description, "");
+  EXPECT_EQ(s.seed, d.seed);
+  EXPECT_EQ(s.duration, 60'000'000);
+  EXPECT_EQ(s.settle, d.settle);
+  EXPECT_EQ(s.nodes, d.nodes);
+  EXPECT_EQ(s.users, d.users);
+  EXPECT_TRUE(s.push_tokens);
+  EXPECT_EQ(s.latency, d.latency);
+  EXPECT_EQ(s.reconnect_max, d.reconnect_max);
+  EXPECT_EQ(s.commit, d.commit);
+  EXPECT_EQ(s.presence_timeout, d.presence_timeout);
+  EXPECT_EQ(s.delivery_window, d.delivery_window);
+  EXPECT_EQ(s.contacts, "ring");
+  EXPECT_TRUE(s.groups.empty());
+  EXPECT_DOUBLE_EQ(s.messages_per_user_per_minute, 6.0);
+  EXPECT_EQ(s.text_max, d.text_max);
+  EXPECT_FALSE(s.burst_at.has_value());
+  EXPECT_TRUE(s.faults.empty());
+  EXPECT_EQ(s.crash_max, d.crash_max);
+  EXPECT_FALSE(s.p99_delivery_ms_max.has_value());
+  EXPECT_FALSE(s.acked_min.has_value());
+}
+
+TEST(Scenario, DefaultsForKeysASectionLeavesOut) {
+  const Scenario s = parse_scenario("[world]\nusers = 5\n[node]\ntick_ms = 100\n", "x");
+  EXPECT_EQ(s.name, "x");
+  EXPECT_EQ(s.users, 5u);
+  EXPECT_EQ(s.nodes, 1u);
+  EXPECT_EQ(s.tick, 100'000);
+  EXPECT_EQ(s.commit, 2'000);
+}
+
+TEST(Scenario, TimesRoundToTheNearestMicrosecond) {
+  const Scenario s = parse_scenario(
+      "[network]\nlatency_ms = 0.0004\njitter_ms = 0.0009\nconnect_ms = 1.0\n", "t.toml");
+  EXPECT_EQ(s.latency, 0);
+  EXPECT_EQ(s.jitter, 1);
+  EXPECT_EQ(s.connect_time, 1'000);
+}
+
+// --- errors, one class at a time -----------------------------------------------------
+
+TEST(ScenarioError, TomlSyntax) {
+  EXPECT_TRUE(FailsAt("[world]\nseed = 1\nusers = \n", 3, "expected value"));
+  EXPECT_TRUE(FailsAt("[world]\nseed = 1\nseed = 2\n", 3, "seed"));
+}
+
+TEST(ScenarioError, UnknownTopLevelTable) {
+  EXPECT_TRUE(FailsAt("[world]\nseed = 1\n\n[wrold]\nusers = 3\n", 4,
+                      "unknown table [wrold] (known tables: world, network, node, social, "
+                      "traffic, fault, random_faults, expect)"));
+  EXPECT_TRUE(FailsAt("name = \"x\"\n[[faults]]\nat_s = 1\n", 2, "unknown table [[faults]]"));
+  EXPECT_TRUE(FailsAt("name = \"x\"\nseed = 1\n", 2, "unknown key 'seed'"));
+}
+
+TEST(ScenarioError, UnknownKeyInWorld) {
+  EXPECT_EQ(error_of("[world]\nusers = 3\nsead = 1\n"),
+            "t.toml:3: [world] unknown key 'sead' (known keys: seed, duration_s, settle_s, "
+            "nodes, users, devices_per_user, push_tokens)");
+  EXPECT_TRUE(FailsAt("[world.extra]\nx = 1\n", 1, "[world] unknown key 'extra'"));
+}
+
+TEST(ScenarioError, UnknownKeyInFaultAndGroup) {
+  EXPECT_TRUE(FailsAt("[[fault]]\nat_s = 1\nkind = \"heal\"\nhsots = \"users\"\n", 4,
+                      "[[fault]] unknown key 'hsots' (known keys: at_s, kind, hosts"));
+  EXPECT_TRUE(FailsAt("[[social.group]]\nname = \"g\"\nmembrs = [2]\n", 3,
+                      "[[social.group]] unknown key 'membrs'"));
+}
+
+TEST(ScenarioError, WrongType) {
+  EXPECT_EQ(error_of("[world]\nusers = \"3\"\n"),
+            "t.toml:2: [world] users: expected an integer from 1 to 1000000, got a string ('3')");
+  EXPECT_TRUE(FailsAt("[world]\nnodes = 2.0\n", 2,
+                      "nodes: expected an integer from 1 to 16, "
+                      "got a float (2.0)"));
+  EXPECT_TRUE(FailsAt("[network]\n\nlatency_ms = \"fast\"\n", 3,
+                      "latency_ms: expected a number of milliseconds"));
+  EXPECT_TRUE(FailsAt("[world]\npush_tokens = 1\n", 2, "push_tokens: expected true or false"));
+  EXPECT_TRUE(FailsAt("world = 3\n", 1, "world: expected a table [world], got an integer (3)"));
+  EXPECT_TRUE(FailsAt("[fault]\nat_s = 1\n", 1, "fault: expected an array of tables [[fault]]"));
+  EXPECT_TRUE(FailsAt("[traffic]\nmessages_per_user_per_minute = true\n", 2,
+                      "expected a number >= 0, got a boolean (true)"));
+}
+
+TEST(ScenarioError, OutOfRange) {
+  EXPECT_EQ(error_of("[world]\nusers = -3\n"),
+            "t.toml:2: [world] users: expected an integer from 1 to 1000000, got -3");
+  EXPECT_TRUE(FailsAt("[world]\nduration_s = 0\n", 2,
+                      "duration_s: expected a number of seconds > 0, got 0"));
+  EXPECT_TRUE(FailsAt("[world]\nduration_s = 0.0000001\n", 2, "which rounds to 0 microseconds"));
+  EXPECT_TRUE(FailsAt("[world]\nsettle_s = 1e300\n", 2,
+                      "settle_s: expected a number of seconds from 0 to 10000000, got 1e+300"));
+  EXPECT_TRUE(FailsAt("[traffic]\ngroup_percent = 101\n", 2, "expected an integer from 0 to 100"));
+  EXPECT_TRUE(FailsAt("[random_faults]\ncrashes_per_minute = nan\n", 2, "got nan"));
+  EXPECT_TRUE(FailsAt("[world]\nduration_s = 10\n[[fault]]\nat_s = 11\nkind = \"heal\"\n", 4,
+                      "at_s: expected a number of seconds from 0 to 10, got 11"));
+  EXPECT_TRUE(FailsAt("[traffic]\nburst_at_s = 61\n", 2, "from 0 to 60"));
+  EXPECT_TRUE(FailsAt("[[fault]]\nat_s = 1\nkind = \"crash\"\nnode = 1\nduration_s = 1\n", 4,
+                      "node: expected an integer from 0 to 0, got 1"));
+}
+
+TEST(ScenarioError, ClockDriftStaysWithinTenPercent) {
+  EXPECT_TRUE(
+      FailsAt("[[fault]]\nat_s = 1\nkind = \"clock\"\nhosts = \"users\"\n"
+              "drift_ppm = -100001\n",
+              5, "drift_ppm: expected an integer from -100000 to 100000, got -100001"));
+  EXPECT_TRUE(FailsAt("[random_faults]\nclock_drift_max_ppm = 100000.5\n", 2,
+                      "expected a number from 0 to 100000, got 100000.5"));
+}
+
+TEST(ScenarioError, ValuesOrderedAgainstEachOther) {
+  EXPECT_TRUE(FailsAt("[network]\nreconnect_min_ms = 100\nreconnect_max_ms = 50\n", 3,
+                      "reconnect_max_ms: expected at least reconnect_min_ms (100), got 50"));
+  EXPECT_TRUE(FailsAt("[network]\nreconnect_min_ms = 6000\n", 2,
+                      "reconnect_min_ms: expected at most reconnect_max_ms (5000), got 6000"));
+  EXPECT_TRUE(FailsAt("[node]\nheartbeat_interval_ms = 100\npresence_timeout_ms = 100\n", 3,
+                      "presence_timeout_ms: expected more than heartbeat_interval_ms (100)"));
+  EXPECT_TRUE(FailsAt("[node]\ndelivery_window = 10\n", 2,
+                      "delivery_window: expected at least delivery_batch (100), got 10"));
+  EXPECT_TRUE(FailsAt("[world]\nusers = 3\n[social]\ncontacts = \"random\"\n", 4,
+                      "contacts_per_user: expected less than users (3)"));
+}
+
+TEST(ScenarioError, TextMinAboveTextMax) {
+  EXPECT_EQ(error_of("[traffic]\ntext_min = 50\ntext_max = 10\n"),
+            "t.toml:3: [traffic] text_max: expected at least text_min (50), got 10");
+  EXPECT_TRUE(FailsAt("[traffic]\n\ntext_min = 300\n", 3,
+                      "text_min: expected at most text_max (200), got 300"));
+}
+
+TEST(ScenarioError, BadHostString) {
+  EXPECT_TRUE(
+      FailsAt("[[fault]]\nat_s = 1\nkind = \"disconnect\"\nhosts = [\n  \"user:1\",\n"
+              "  \"usr:2\",\n]\n",
+              6, "[[fault]] hosts: bad host 'usr:2'"));
+  EXPECT_TRUE(FailsAt("[[fault]]\nat_s = 1\nkind = \"partition\"\nhosts = \"user:+1\"\n", 4,
+                      "bad host 'user:+1'"));
+  EXPECT_TRUE(FailsAt("[[fault]]\nat_s = 1\nkind = \"partition\"\nhosts = \"device:1\"\n", 4,
+                      "bad host 'device:1'"));
+  EXPECT_TRUE(FailsAt("[[fault]]\nat_s = 1\nkind = \"partition\"\nhosts = []\n", 4,
+                      "expected at least one host"));
+  EXPECT_TRUE(FailsAt("[[fault]]\nat_s = 1\nkind = \"partition\"\nhosts = [3]\n", 4,
+                      "hosts: expected a host string, got an integer (3)"));
+}
+
+TEST(ScenarioError, HostOutOfRange) {
+  EXPECT_TRUE(
+      FailsAt("[world]\nusers = 2\n[[fault]]\nat_s = 1\nkind = \"disconnect\"\n"
+              "hosts = [\"user:1\", \"user:99\"]\n",
+              6, "[[fault]] hosts: 'user:99' is out of range (users are 1 to 2)"));
+  EXPECT_TRUE(FailsAt("[[fault]]\nat_s = 1\nkind = \"disconnect\"\nhosts = \"node:1\"\n", 4,
+                      "'node:1' is out of range (nodes are 0 to 0)"));
+  EXPECT_TRUE(FailsAt("[[fault]]\nat_s = 1\nkind = \"disconnect\"\nhosts = \"device:1/2\"\n", 4,
+                      "'device:1/2' is out of range (devices are 1 to 1 per user)"));
+  EXPECT_TRUE(FailsAt("[[fault]]\nat_s = 1\nkind = \"disconnect\"\nhosts = \"device:0/1\"\n", 4,
+                      "'device:0/1' is out of range (users are 1 to 2)"));
+  EXPECT_TRUE(
+      FailsAt("[[fault]]\nat_s = 1\nkind = \"disconnect\"\nhosts = \"user:99999999999999999999\"\n",
+              4, "'user:99999999999999999999' is out of range"));
+  EXPECT_TRUE(FailsAt("[[fault]]\nat_s = 1\nkind = \"leave_group\"\nuser = 3\ngroup = \"g\"\n", 4,
+                      "user: expected an integer from 1 to 2, got 3"));
+}
+
+TEST(ScenarioError, FaultNamesUnknownGroup) {
+  EXPECT_EQ(error_of("[[social.group]]\nname = \"team\"\n\n[[fault]]\nat_s = 1\n"
+                     "kind = \"add_member\"\nuser = 2\ngroup = \"x\"\n"),
+            "t.toml:8: [[fault]] group: no group named 'x'");
+}
+
+TEST(ScenarioError, UnknownFaultKind) {
+  EXPECT_TRUE(FailsAt("[[fault]]\nat_s = 1\nkind = \"explode\"\n", 3,
+                      "[[fault]] kind: expected one of disconnect, partition, heal, swizzle, "
+                      "crash, clock, slow_commit, logout, leave_group, add_member, "
+                      "remove_member, got 'explode'"));
+}
+
+TEST(ScenarioError, KeyDoesNotApplyToTheKind) {
+  EXPECT_EQ(error_of("[[fault]]\nat_s = 1\nkind = \"heal\"\ncommit_ms = 5\n"),
+            "t.toml:4: key 'commit_ms' does not apply to a 'heal' fault");
+  EXPECT_TRUE(FailsAt("[[fault]]\nat_s = 1\nkind = \"crash\"\nduration_s = 1\nhosts = \"users\"\n",
+                      5, "key 'hosts' does not apply to a 'crash' fault"));
+}
+
+TEST(ScenarioError, MissingRequiredKey) {
+  EXPECT_EQ(error_of("[world]\nusers = 3\n\n[[fault]]\nat_s = 1\nkind = \"crash\"\n"),
+            "t.toml:4: [[fault]] missing required key 'duration_s' for a 'crash' fault");
+  EXPECT_TRUE(FailsAt("[[fault]]\nat_s = 1\n", 1, "missing required key 'kind'"));
+  EXPECT_TRUE(FailsAt("[[fault]]\nkind = \"heal\"\n", 1, "missing required key 'at_s'"));
+  EXPECT_TRUE(FailsAt("[[social.group]]\nname = \"a\"\n[[social.group]]\nmembers = [2]\n", 3,
+                      "[[social.group]] missing required key 'name'"));
+}
+
+TEST(ScenarioError, GroupOverAHundredMembers) {
+  std::string members;
+  for (int user = 2; user <= 101; ++user)
+    members += std::to_string(user) + ", ";
+  const std::string text =
+      "[world]\nusers = 200\n[[social.group]]\nname = \"big\"\nmembers = [" + members + "]\n";
+  EXPECT_TRUE(FailsAt(text, 5,
+                      "a group holds at most 100 members, its creator included; this "
+                      "one has 101"));
+  // One fewer fits.
+  const std::string fits = "[world]\nusers = 200\n[[social.group]]\nname = \"big\"\nmembers = [" +
+                           members.substr(0, members.rfind("101")) + "]\n";
+  EXPECT_EQ(parse_scenario(fits, "t.toml").groups.at(0).members.size(), 99u);
+  EXPECT_TRUE(FailsAt("[world]\nusers = 101\n[[social.group]]\nname = \"all\"\nmembers = \"all\"\n",
+                      5, "\"all\" makes 101 members"));
+}
+
+TEST(ScenarioError, GroupNamesAndMembers) {
+  EXPECT_TRUE(FailsAt("[[social.group]]\nname = \"a\"\n[[social.group]]\nname = \"a\"\n", 4,
+                      "'a' is already the name of the group on line 2"));
+  EXPECT_TRUE(FailsAt("[[social.group]]\nname = \"\"\n", 2, "name: expected 1 to 100 characters"));
+  EXPECT_TRUE(FailsAt("[[social.group]]\nname = \"a\"\nmembers = [2, 3]\n", 3,
+                      "members: expected a user id from 1 to 2, got 3"));
+  EXPECT_TRUE(
+      FailsAt("[[social.group]]\nname = \"a\"\nmembers = \"some\"\n", 3,
+              "members: expected an array of user ids from 1 to 2, or \"all\", got 'some'"));
+  EXPECT_TRUE(FailsAt("[[social.group]]\nname = \"a\"\ncreator = 0\n", 3,
+                      "creator: expected an integer from 1 to 2, got 0"));
+}
+
+TEST(ScenarioFile, LoadsAFileAndNamesItByItsStem) {
+  const std::string path = ::testing::TempDir() + "scenario_test_load.toml";
+  {
+    std::ofstream out(path);
+    out << "[world]\nusers = 4\n";
+  }
+  const Scenario s = load_scenario(path);
+  std::remove(path.c_str());
+  EXPECT_EQ(s.file, path);
+  EXPECT_EQ(s.name, "scenario_test_load");
+  EXPECT_EQ(s.users, 4u);
+}
+
+TEST(ScenarioFile, ErrorsNameThePath) {
+  const std::string path = ::testing::TempDir() + "scenario_test_bad.toml";
+  {
+    std::ofstream out(path);
+    out << "[world]\n\nnodes = 17\n";
+  }
+  try {
+    load_scenario(path);
+    ADD_FAILURE() << "no error";
+  } catch (const ScenarioError& error) {
+    EXPECT_EQ(std::string(error.what()).rfind(path + ":3: [world] nodes:", 0), 0u) << error.what();
+  }
+  std::remove(path.c_str());
+}
+
+TEST(ScenarioFile, MissingFile) {
+  const std::string path = ::testing::TempDir() + "no_such_scenario.toml";
+  try {
+    load_scenario(path);
+    ADD_FAILURE() << "no error";
+  } catch (const ScenarioError& error) {
+    EXPECT_EQ(std::string(error.what()), path + ": cannot read file");
+  }
+}
+
+}  // namespace
+}  // namespace parley::sim
