@@ -1,15 +1,33 @@
 #include "storage/store_factory.hpp"
 
+#include <filesystem>
 #include <stdexcept>
 
+#include "storage/lmdb_store.hpp"
 #include "storage/memory_store.hpp"
 
 namespace parley::storage {
 
-std::unique_ptr<engine::Store> make_store(const std::string& kind, const std::string&,
-                                          std::uint32_t) {
+std::unique_ptr<engine::Store> make_store(const std::string& kind, const std::string& directory,
+                                          std::uint32_t index) {
   if (kind == "memory") return std::make_unique<MemoryStore>();
-  throw std::invalid_argument("unknown store kind '" + kind + "' (known: memory)");
+  if (kind != "lmdb") {
+    throw std::invalid_argument("unknown store kind '" + kind + "' (known: memory, lmdb)");
+  }
+  // The simulator models crashes itself, so fsync buys nothing here; everything else is the
+  // production code path.
+  LmdbOptions options;
+  options.sync = false;
+  options.initial_map_bytes = 4ull << 20;  // small, so that runs exercise map growth
+  std::string path;
+  if (directory.empty()) {
+    path = make_temp_directory("parley-sim-node" + std::to_string(index));
+    options.remove_on_close = true;
+  } else {
+    path = (std::filesystem::path(directory) / ("node-" + std::to_string(index))).string();
+    std::filesystem::remove_all(path);  // every run starts from an empty store
+  }
+  return std::make_unique<LmdbStore>(path, options);
 }
 
 }  // namespace parley::storage

@@ -8,8 +8,10 @@
 
 namespace parley::storage {
 
-// A store by kind name: "memory", or "lmdb" (an environment under `directory`, one per
-// `index`). Throws std::invalid_argument for an unknown kind.
+// A simulator node's store by kind name: "memory", or "lmdb" (a fresh environment in
+// `directory`/node-INDEX, or in a temporary directory removed on close when `directory` is
+// empty; fsync off, since the simulator models crashes itself). Throws
+// std::invalid_argument for an unknown kind.
 std::unique_ptr<engine::Store> make_store(const std::string& kind, const std::string& directory,
                                           std::uint32_t index);
 

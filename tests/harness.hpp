@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/describe.hpp"
 #include "engine/engine.hpp"
+#include "storage/lmdb_store.hpp"
 #include "storage/memory_store.hpp"
 
 namespace parley::engine {
@@ -23,9 +25,25 @@ namespace parley::testing {
 
 using namespace parley::engine;
 
+// The store the engine suites run on: "memory" or "lmdb" (tests/test_main.cpp, --store=).
+const std::string& store_kind();
+
+inline std::unique_ptr<Store> make_test_store() {
+  if (store_kind() == "lmdb") {
+    storage::LmdbOptions options;
+    options.sync = false;  // tests do not survive power loss; the crash test uses fsync
+    options.remove_on_close = true;
+    options.initial_map_bytes = 1ull << 20;  // small: the suite exercises map growth too
+    return std::make_unique<storage::LmdbStore>(storage::make_temp_directory("parley-test"),
+                                                options);
+  }
+  return std::make_unique<storage::MemoryStore>();
+}
+
 class Harness {
  public:
-  explicit Harness(EngineConfig config = {}) : engine_(store_, config) {
+  explicit Harness(EngineConfig config = {})
+      : store_holder_(make_test_store()), store_(*store_holder_), engine_(store_, config) {
     store_.begin();
     engine_.open();
     store_.commit();
@@ -206,11 +224,12 @@ class Harness {
   }
 
   Engine& engine() { return engine_; }
-  storage::MemoryStore& store() { return store_; }
+  Store& store() { return store_; }
   TimeUs now() const { return now_; }
 
  private:
-  storage::MemoryStore store_;
+  std::unique_ptr<Store> store_holder_;
+  Store& store_;
   Engine engine_;
   TimeUs now_ = 1'000'000;
   ConnectionId next_connection_ = 1;

@@ -1,14 +1,18 @@
+// The Store contract, run against whichever store the suite runs on (--store=).
 #include <gtest/gtest.h>
 
 #include "engine/records.hpp"
-#include "storage/memory_store.hpp"
+#include "tests/harness.hpp"
 
 namespace parley::storage {
 namespace {
 
 using engine::Table;
 
-std::vector<std::string> keys(const MemoryStore& store, std::string_view from, std::string_view to,
+using engine::Store;
+using parley::testing::make_test_store;
+
+std::vector<std::string> keys(const Store& store, std::string_view from, std::string_view to,
                               bool reverse) {
   std::vector<std::string> found;
   store.scan(Table::messages, from, to, reverse, [&](std::string_view key, std::string_view) {
@@ -18,8 +22,9 @@ std::vector<std::string> keys(const MemoryStore& store, std::string_view from, s
   return found;
 }
 
-TEST(MemoryStore, CommitKeepsAndAbortForgets) {
-  MemoryStore store;
+TEST(Store, CommitKeepsAndAbortForgets) {
+  auto holder = make_test_store();
+  Store& store = *holder;
   store.begin();
   store.put(Table::users, "a", "1");
   store.commit();
@@ -38,8 +43,9 @@ TEST(MemoryStore, CommitKeepsAndAbortForgets) {
   store.abort();
 }
 
-TEST(MemoryStore, RefusesWorkOutsideATransaction) {
-  MemoryStore store;
+TEST(Store, RefusesWorkOutsideATransaction) {
+  auto holder = make_test_store();
+  Store& store = *holder;
   EXPECT_THROW(store.put(Table::users, "a", "1"), engine::StoreError);
   EXPECT_THROW((void)store.get(Table::users, "a"), engine::StoreError);
   EXPECT_THROW(store.commit(), engine::StoreError);
@@ -48,8 +54,9 @@ TEST(MemoryStore, RefusesWorkOutsideATransaction) {
   store.abort();
 }
 
-TEST(MemoryStore, ScansInKeyOrderWithinBounds) {
-  MemoryStore store;
+TEST(Store, ScansInKeyOrderWithinBounds) {
+  auto holder = make_test_store();
+  Store& store = *holder;
   store.begin();
   for (const char* key : {"b", "d", "a", "c", "e"})
     store.put(Table::messages, key, "");
@@ -70,7 +77,8 @@ TEST(Records, BigEndianKeysSortNumerically) {
 }
 
 TEST(Records, MessagesRoundTripThroughTheStore) {
-  MemoryStore store;
+  auto holder = make_test_store();
+  Store& store = *holder;
   engine::Records records(store);
   store.begin();
   engine::MessageRecord message;
@@ -95,7 +103,8 @@ TEST(Records, MessagesRoundTripThroughTheStore) {
 }
 
 TEST(Records, CorruptValuesAreReportedNotMisread) {
-  MemoryStore store;
+  auto holder = make_test_store();
+  Store& store = *holder;
   engine::Records records(store);
   store.begin();
   store.put(Table::users, engine::encode_u64_key(1),
@@ -109,7 +118,8 @@ TEST(Records, CorruptValuesAreReportedNotMisread) {
 }
 
 TEST(Records, UnknownFormatVersionFailsClearly) {
-  MemoryStore store;
+  auto holder = make_test_store();
+  Store& store = *holder;
   engine::Records records(store);
   store.begin();
   records.ensure_format();

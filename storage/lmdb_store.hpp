@@ -1,0 +1,77 @@
+// The production Store: one LMDB environment in a directory, one named sub-database per
+// engine table. Keys and values are the engine's bytes (engine/records.cpp), so LMDB's
+// byte order is the numeric order the engine scans in.
+//
+// One write transaction at a time, used from one thread (the engine's). commit() is durable
+// (fsync) unless the store was opened with `sync = false` (the simulator, which models
+// crashes itself). When the map fills up mid-transaction, the store aborts, doubles the
+// map and replays the transaction's writes, so the batch is never lost.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/store.hpp"
+
+namespace parley::storage {
+
+struct LmdbOptions {
+  std::size_t initial_map_bytes = 64ull << 20;
+  // Growth stops here: past it a full map is a StoreError (the node stops cleanly).
+  std::size_t max_map_bytes = 1ull << 40;
+  bool sync = true;
+  // Delete the directory when the store is destroyed (temporary stores of tests and sims).
+  bool remove_on_close = false;
+};
+
+class LmdbStore final : public engine::Store {
+ public:
+  // Creates `directory` if missing and opens (or creates) the environment in it. Throws
+  // StoreError with the path and LMDB's reason if it cannot (unwritable, not a directory,
+  // a lock held elsewhere...).
+  LmdbStore(std::string directory, LmdbOptions options = {});
+  ~LmdbStore() override;
+  LmdbStore(const LmdbStore&) = delete;
+  LmdbStore& operator=(const LmdbStore&) = delete;
+
+  void begin() override;
+  void commit() override;
+  void abort() override;
+  bool in_transaction() const override;
+
+  std::optional<std::string> get(engine::Table table, std::string_view key) const override;
+  void put(engine::Table table, std::string_view key, std::string_view value) override;
+  void erase(engine::Table table, std::string_view key) override;
+  void scan(engine::Table table, std::string_view from, std::string_view to, bool reverse,
+            const Visitor& visit) const override;
+
+  const std::string& directory() const { return directory_; }
+  std::size_t map_bytes() const { return map_bytes_; }
+  std::uint64_t map_growths() const { return map_growths_; }
+
+ private:
+  struct Impl;
+  struct Write {
+    engine::Table table;
+    std::string key;
+    std::optional<std::string> value;  // nothing: erase
+  };
+  void apply(const Write& write);
+  void grow_and_replay();
+
+  std::string directory_;
+  LmdbOptions options_;
+  std::unique_ptr<Impl> impl_;
+  std::size_t map_bytes_ = 0;
+  std::uint64_t map_growths_ = 0;
+  // This transaction's writes, replayed into a fresh one after the map grows.
+  std::vector<Write> redo_;
+};
+
+// A fresh, empty directory under the system's temporary directory.
+std::string make_temp_directory(const std::string& prefix);
+
+}  // namespace parley::storage
