@@ -54,8 +54,29 @@ std::string_view to_string(ErrorCode code) {
       return "too_many_contacts";
     case ErrorCode::invalid_push_token:
       return "invalid_push_token";
+    case ErrorCode::malformed_frame:
+      return "malformed_frame";
+    case ErrorCode::hello_required:
+      return "hello_required";
+    case ErrorCode::rate_limited:
+      return "rate_limited";
+    case ErrorCode::overloaded:
+      return "overloaded";
+    case ErrorCode::unauthorized:
+      return "unauthorized";
+    case ErrorCode::weak_password:
+      return "weak_password";
   }
   return "unknown";
+}
+
+std::optional<ErrorCode> error_code_from_string(std::string_view text) {
+  for (auto raw = static_cast<std::uint16_t>(ErrorCode::bad_request);
+       raw <= static_cast<std::uint16_t>(kLastErrorCode); ++raw) {
+    const auto code = static_cast<ErrorCode>(raw);
+    if (to_string(code) == text) return code;
+  }
+  return std::nullopt;
 }
 
 std::string_view to_string(CloseReason reason) {
@@ -134,11 +155,12 @@ RequestId request_id(const client::Request& request) {
 // everything before its first write, so a refusal stores nothing.
 class Engine::RequestHandler {
  public:
-  RequestHandler(Engine& engine, ConnectionId connection_id, TimeUs now, Effects& out)
+  RequestHandler(Engine& engine, ConnectionId connection_id, Connection& connection, TimeUs now,
+                 Effects& out)
       : engine_(engine),
         records_(engine.records_),
         connection_id_(connection_id),
-        connection_(engine.connections_.at(connection_id)),
+        connection_(connection),
         now_(now),
         out_(out) {}
 
@@ -758,8 +780,27 @@ Effects Engine::on_received(const Received& input, TimeUs now) {
   if (auto change = presence_.alive(connection.user, connection.device, now)) {
     announce(*change, out);
   }
-  RequestHandler handler(*this, input.connection, now, out);
+  RequestHandler handler(*this, input.connection, connections_.at(input.connection), now, out);
   std::visit(handler, input.request);
+  return out;
+}
+
+Effects Engine::handle_for(UserId user, DeviceId device, const client::Request& request,
+                           TimeUs now) {
+  PARLEY_ASSERT(store_.in_transaction());
+  Effects out;
+  const bool needs_connection = std::holds_alternative<client::Ack>(request) ||
+                                std::holds_alternative<client::Logout>(request) ||
+                                std::holds_alternative<client::Heartbeat>(request);
+  if (needs_connection) {
+    out.push_back(SendEvent{0, server::Failure{request_id(request), ErrorCode::bad_request,
+                                               "this request needs a WebSocket connection"}});
+    return out;
+  }
+  // A connection that exists only for this request: never registered, never delivered to.
+  Connection stateless{device, user, 0, 0};
+  RequestHandler handler(*this, 0, stateless, now, out);
+  std::visit(handler, request);
   return out;
 }
 

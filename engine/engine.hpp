@@ -261,6 +261,12 @@ class Engine {
   // All calls below require an open store transaction.
   Effects handle(const Input& input, TimeUs now);
 
+  // A request made outside any WebSocket (the node's HTTP API) on behalf of `device` of
+  // `user`: the answer is the SendEvent addressed to connection 0 in the returned effects;
+  // the rest (fanout to other users' connections, push intents) is released as usual. It
+  // is no sign of life. Ack, Logout and Heartbeat need a connection: bad_request.
+  Effects handle_for(UserId user, DeviceId device, const client::Request& request, TimeUs now);
+
   // Account services (the HTTP side of the node). They change only the store.
   Outcome<UserId> create_user(std::string_view name, TimeUs now);
   Outcome<DeviceId> add_device(UserId user, std::string_view label, TimeUs now);

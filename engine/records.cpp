@@ -334,6 +334,10 @@ std::string_view table_name(Table table) {
       return "unread";
     case Table::read_positions:
       return "read_positions";
+    case Table::credentials:
+      return "credentials";
+    case Table::tokens:
+      return "tokens";
   }
   return "unknown";
 }
@@ -721,6 +725,41 @@ InboxSeq Records::read_position(UserId user) const {
 
 void Records::put_read_position(UserId user, InboxSeq position) {
   store_.put(Table::read_positions, encode_u64_key(user), encode_counter(position));
+}
+
+std::optional<std::string> Records::credential(UserId user) const {
+  const auto bytes = store_.get(Table::credentials, encode_u64_key(user));
+  if (!bytes) return std::nullopt;
+  Reader reader(*bytes, Table::credentials);
+  std::string hash = reader.bytes();
+  reader.finish();
+  return hash;
+}
+
+void Records::put_credential(UserId user, std::string_view password_hash) {
+  store_.put(Table::credentials, encode_u64_key(user),
+             Writer(kRecordVersion).bytes(password_hash).take());
+}
+
+std::optional<TokenRecord> Records::token(std::string_view token_hash) const {
+  const auto bytes = store_.get(Table::tokens, token_hash);
+  if (!bytes) return std::nullopt;
+  Reader reader(*bytes, Table::tokens);
+  TokenRecord token;
+  token.user = reader.u64();
+  token.device = reader.u64();
+  token.expires_at = reader.i64();
+  reader.finish();
+  return token;
+}
+
+void Records::put_token(std::string_view token_hash, const TokenRecord& token) {
+  store_.put(Table::tokens, token_hash,
+             Writer(kRecordVersion).u64(token.user).u64(token.device).i64(token.expires_at).take());
+}
+
+void Records::erase_token(std::string_view token_hash) {
+  store_.erase(Table::tokens, token_hash);
 }
 
 }  // namespace parley::engine

@@ -111,6 +111,13 @@ struct PushIntent {
   TimeUs created_at = 0;
 };
 
+// A device's login: the node keeps only a hash of the bearer token it handed out.
+struct TokenRecord {
+  UserId user = 0;
+  DeviceId device = 0;
+  TimeUs expires_at = 0;
+};
+
 // Typed access to the tables. Holds no state of its own: every call goes to the Store, so
 // an aborted transaction leaves nothing behind.
 class Records {
@@ -188,6 +195,12 @@ class Records {
   std::vector<std::pair<ChannelId, std::uint64_t>> unread_channels(UserId user) const;
   InboxSeq read_position(UserId user) const;
   void put_read_position(UserId user, InboxSeq position);
+
+  std::optional<std::string> credential(UserId user) const;
+  void put_credential(UserId user, std::string_view password_hash);
+  std::optional<TokenRecord> token(std::string_view token_hash) const;
+  void put_token(std::string_view token_hash, const TokenRecord& token);
+  void erase_token(std::string_view token_hash);
 
  private:
   Store& store_;

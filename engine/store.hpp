@@ -38,8 +38,10 @@ enum class Table : std::uint8_t {
   push_collapse,    // (user, channel) -> time of the last intent
   unread,           // (user, channel) -> count; channel 0 holds the user's total
   read_positions,   // user -> highest inbox seq acked by any of the user's devices
+  credentials,      // user -> password hash (opaque to the engine: argon2id, by the node)
+  tokens,           // hash of a device token -> TokenRecord
 };
-inline constexpr std::size_t kTableCount = 21;
+inline constexpr std::size_t kTableCount = 23;
 std::string_view table_name(Table table);
 
 // Raised by a store when it cannot do what was asked (disk full, corrupt file). The host

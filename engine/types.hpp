@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -67,9 +68,19 @@ enum class ErrorCode : std::uint16_t {
   not_visible,
   too_many_contacts,
   invalid_push_token,
+  // Raised by the production node's network layer, never by the engine itself.
+  malformed_frame,  // a frame that does not decode (Cap'n Proto or JSON)
+  hello_required,   // a request before the connection's hello
+  rate_limited,     // too many frames per second on this connection
+  overloaded,       // the node's queues are full; retry later
+  unauthorized,     // missing, unknown or expired token; wrong password
+  weak_password,    // sign-up password outside the documented rules
 };
 
 std::string_view to_string(ErrorCode code);
+// The code named by `text` (as to_string spells it), if any.
+std::optional<ErrorCode> error_code_from_string(std::string_view text);
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::weak_password;
 
 struct Error {
   ErrorCode code = ErrorCode::bad_request;

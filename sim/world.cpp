@@ -573,13 +573,14 @@ class World {
       node_input(node, Disconnected{id});
     }
     node.links.erase(id);
-    Device& device = devices_[link.device];
-    links_.erase(found);
+    const std::size_t d = link.device;
+    links_.erase(found);  // `link` dangles from here on
+    Device& device = devices_[d];
     if (device.link != id) return;
     device.link = 0;
     if (device.state == DeviceState::online || device.state == DeviceState::connecting) {
       device.state = DeviceState::offline;
-      schedule_reconnect(link.device);
+      schedule_reconnect(d);
     }
   }
 

@@ -105,3 +105,53 @@ TEST(DirectChannels, OutsiderCannotPostIntoAPair) {
 
 }  // namespace
 }  // namespace parley::testing
+
+namespace parley::testing {
+namespace {
+
+TEST(Stateless, HttpSideRequestsAnswerOnConnectionZeroAndFanOut) {
+  Harness h;
+  const UserId alice = h.user("alice");
+  const UserId bob = h.user("bob");
+  const DeviceId alices = h.device(alice);
+  const ConnectionId b = h.connect(h.device(bob));
+  h.stateless(alice, alices, client::ChangeContact{5, client::ContactAction::add, bob});
+  EXPECT_TRUE(std::holds_alternative<server::Ok>(h.reply(0, 5)));
+  h.stateless(alice, alices, client::Send{6, 0, bob, "http-1", "sent over HTTP"});
+  const auto ack = ack_of(h.reply(0, 6));
+  EXPECT_EQ(ack.seq, 1u);
+  ASSERT_EQ(h.delivered(b).size(), 1u);  // bob's live device gets it at once
+  EXPECT_EQ(h.delivered(b)[0].message.text, "sent over HTTP");
+  EXPECT_EQ(h.engine().connection_count(), 1u) << "no connection is left behind";
+  EXPECT_FALSE(h.engine().presence().online(alice)) << "an HTTP request is no sign of life";
+  h.stateless(alice, alices, client::Ack{1});
+  h.stateless(alice, alices, client::Logout{7});
+  EXPECT_EQ(error_code(h.reply(0, 7)), ErrorCode::bad_request);
+}
+
+TEST(Accounts, CredentialsAndTokensAreStoredOpaquely) {
+  Harness h;
+  const UserId alice = h.user("alice");
+  h.store().begin();
+  h.engine().records().put_credential(alice, "$argon2id$v=19$...");
+  h.engine().records().put_token(std::string(32, '\x07'), {alice, 3, 99});
+  h.store().commit();
+  EXPECT_EQ(h.read([&](Records& r) { return r.credential(alice); }), "$argon2id$v=19$...");
+  const auto token = h.read([&](Records& r) { return r.token(std::string(32, '\x07')); });
+  ASSERT_TRUE(token.has_value());
+  EXPECT_EQ(token->device, 3u);
+  EXPECT_EQ(token->expires_at, 99);
+}
+
+TEST(Accounts, EveryErrorCodeRoundTripsThroughItsName) {
+  for (auto raw = static_cast<std::uint16_t>(ErrorCode::bad_request);
+       raw <= static_cast<std::uint16_t>(kLastErrorCode); ++raw) {
+    const auto code = static_cast<ErrorCode>(raw);
+    EXPECT_NE(to_string(code), "unknown");
+    EXPECT_EQ(error_code_from_string(to_string(code)), code);
+  }
+  EXPECT_FALSE(error_code_from_string("no_such_code").has_value());
+}
+
+}  // namespace
+}  // namespace parley::testing

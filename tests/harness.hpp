@@ -70,11 +70,26 @@ class Harness {
   void set_time(TimeUs at) { now_ = at; }
   Effects tick() { return input(Tick{}); }
 
+  // A request through the HTTP side (no connection): its answer is recorded on connection 0.
+  Effects stateless(UserId user, DeviceId device, client::Request request) {
+    now_ += 1000;
+    store_.begin();
+    Effects effects = engine_.handle_for(user, device, request, now_);
+    store_.commit();
+    record(effects);
+    return effects;
+  }
+
   Effects input(const Input& input) {
     now_ += 1000;
     store_.begin();
     Effects effects = engine_.handle(input, now_);
     store_.commit();
+    record(effects);
+    return effects;
+  }
+
+  void record(const Effects& effects) {
     for (const Effect& effect : effects) {
       if (const auto* send = std::get_if<SendEvent>(&effect)) {
         received_[send->connection].push_back(send->event);
@@ -86,7 +101,6 @@ class Harness {
         changes_.push_back(std::get<PresenceChange>(effect));
       }
     }
-    return effects;
   }
 
   ConnectionId connect(DeviceId device, InboxSeq cursor = 0) {
