@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/demo.hpp"
+#include "cli/serve_command.hpp"
 #include "cli/sim_command.hpp"
 
 int main(int argc, char** argv) {
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000));
   demo->callback([&] { std::exit(parley::cli::run_demo(demo_messages, std::cout)); });
 
+  parley::cli::add_serve_command(app);
   parley::cli::add_sim_command(app);
 
   CLI11_PARSE(app, argc, argv);

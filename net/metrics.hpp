@@ -1,0 +1,44 @@
+// The node's counters, rendered in the Prometheus text format at GET /metrics.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace parley::net {
+
+class Metrics {
+ public:
+  std::atomic<std::int64_t> connections{0};  // open WebSockets
+  std::atomic<std::uint64_t> connections_total{0};
+  std::atomic<std::uint64_t> frames_in{0};
+  std::atomic<std::uint64_t> frames_out{0};
+  std::atomic<std::uint64_t> messages_sent{0};       // new messages acked (not resends)
+  std::atomic<std::uint64_t> messages_delivered{0};  // inbox entries sent to devices
+  std::atomic<std::uint64_t> presence_changes{0};
+  std::atomic<std::uint64_t> presence_events{0};  // Presence frames to devices
+  std::atomic<std::uint64_t> push_intents{0};
+  std::atomic<std::uint64_t> commits{0};
+  std::atomic<std::uint64_t> committed_inputs{0};
+  std::atomic<std::uint64_t> commit_micros_total{0};
+  std::atomic<std::uint64_t> http_requests{0};
+  std::atomic<std::uint64_t> slow_consumer_closes{0};
+  std::atomic<std::uint64_t> rate_limited{0};
+  std::atomic<std::uint64_t> queue_rejections{0};
+
+  void count_error(const std::string& code);
+  // Records one commit of `inputs` inputs that took `micros`.
+  void count_commit(std::uint64_t inputs, std::uint64_t micros);
+  std::string render() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::uint64_t> errors_;
+  // Batch sizes and commit latency as Prometheus histograms (upper bounds, cumulative).
+  std::map<std::uint64_t, std::uint64_t> batch_buckets_;
+  std::map<std::uint64_t, std::uint64_t> latency_buckets_;
+};
+
+}  // namespace parley::net
