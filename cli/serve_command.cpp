@@ -107,6 +107,19 @@ void add_serve_command(CLI::App& app) {
   engine_count("delivery-window", &engine::EngineConfig::delivery_window,
                "Most unacked inbox entries in flight per connection");
 
+  const auto engine_bytes = [&](const char* name, std::size_t engine::EngineConfig::*field,
+                                const char* help) {
+    CLI::Option* option =
+        serve->add_option(std::string("--") + name, args->flags.engine.*field, help)
+            ->capture_default_str();
+    args->appliers.emplace_back(
+        option, [args, field](net::NodeConfig& c) { c.engine.*field = args->flags.engine.*field; });
+  };
+  engine_bytes("delivery-batch-bytes", &engine::EngineConfig::delivery_batch_bytes,
+               "A deliver frame stops growing past this many bytes of text");
+  engine_bytes("delivery-window-bytes", &engine::EngineConfig::delivery_window_bytes,
+               "Most unacked text bytes in flight per connection");
+
   serve->callback([args] {
     net::NodeConfig config;
     if (!args->config_file.empty()) {

@@ -207,6 +207,10 @@ class Engine::RequestHandler {
     }
     if (ack.inbox_seq <= connection_.acked) return;  // stale or repeated: harmless
     connection_.acked = ack.inbox_seq;
+    while (!connection_.in_flight.empty() && connection_.in_flight.front().first <= ack.inbox_seq) {
+      connection_.in_flight_bytes -= connection_.in_flight.front().second;
+      connection_.in_flight.pop_front();
+    }
     if (records_.device_cursor(connection_.device) < ack.inbox_seq) {
       records_.put_device_cursor(connection_.device, ack.inbox_seq);
     }
@@ -858,20 +862,30 @@ void Engine::forget_connection(ConnectionId id) {
 }
 
 void Engine::pump(ConnectionId id, Connection& connection, Effects& out) {
-  while (connection.sent_upto - connection.acked < config_.delivery_window) {
+  const auto bytes_allow = [&] {
+    return connection.in_flight.empty() ||
+           connection.in_flight_bytes < config_.delivery_window_bytes;
+  };
+  while (connection.sent_upto - connection.acked < config_.delivery_window && bytes_allow()) {
     const std::size_t room = config_.delivery_window - (connection.sent_upto - connection.acked);
     const auto entries = records_.inbox_after(connection.user, connection.sent_upto,
                                               std::min<std::size_t>(room, config_.delivery_batch));
     if (entries.empty()) return;
     server::Deliver deliver;
     deliver.entries.reserve(entries.size());
+    std::size_t bytes = 0;
     for (const InboxRef& entry : entries) {
+      if (!deliver.entries.empty() && bytes >= config_.delivery_batch_bytes) break;
+      if (!deliver.entries.empty() && !bytes_allow()) break;
       PARLEY_ASSERT(entry.inbox_seq == connection.sent_upto + deliver.entries.size() + 1);
       auto message = records_.message(entry.message);
       PARLEY_ASSERT(message.has_value());
+      bytes += message->text.size();
+      connection.in_flight.emplace_back(entry.inbox_seq, message->text.size());
+      connection.in_flight_bytes += message->text.size();
       deliver.entries.push_back(InboxEntry{entry.inbox_seq, std::move(*message)});
     }
-    connection.sent_upto = entries.back().inbox_seq;
+    connection.sent_upto = deliver.entries.back().inbox_seq;
     out.push_back(SendEvent{id, std::move(deliver)});
   }
 }

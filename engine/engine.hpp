@@ -12,6 +12,7 @@
 // restarts from the store.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <string>
 #include <variant>
@@ -30,6 +31,12 @@ struct EngineConfig {
   // Most entries sent to one connection and not yet acked; past it the engine waits for an
   // ack. This bounds what a slow device can make the node hold for it.
   std::uint32_t delivery_window = 500;
+  // A Deliver event stops growing once its messages' text passes this many bytes (it always
+  // holds at least one entry), so a frame stays a sensible size for clients.
+  std::size_t delivery_batch_bytes = 1 << 20;
+  // Most text bytes sent to one connection and not yet acked (at least one entry is always
+  // allowed). With delivery_window this bounds what a slow device makes the node hold.
+  std::size_t delivery_window_bytes = 4 << 20;
   // Clients are told to heartbeat this often (in Welcome).
   TimeUs heartbeat_interval_us = 5'000'000;
   // A user is online while any device showed a sign of life less than this long ago.
@@ -284,6 +291,9 @@ class Engine {
     UserId user = 0;
     InboxSeq acked = 0;      // the device has everything up to here
     InboxSeq sent_upto = 0;  // the last inbox entry sent on this connection
+    // Entries sent and not yet acked, with their text sizes (empty when caught up and idle).
+    std::deque<std::pair<InboxSeq, std::size_t>> in_flight;
+    std::size_t in_flight_bytes = 0;
   };
   class RequestHandler;
 

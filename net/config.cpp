@@ -67,6 +67,8 @@ std::map<std::string, Setter> setters(NodeConfig& c) {
   };
   whole("delivery_batch", c.engine.delivery_batch);
   whole("delivery_window", c.engine.delivery_window);
+  whole("delivery_batch_bytes", c.engine.delivery_batch_bytes);
+  whole("delivery_window_bytes", c.engine.delivery_window_bytes);
   millis("heartbeat_interval_ms", c.engine.heartbeat_interval_us);
   millis("presence_timeout_ms", c.engine.presence_timeout_us);
   millis("push_collapse_ms", c.engine.push_collapse_window_us);

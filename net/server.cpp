@@ -67,6 +67,7 @@ struct Shared {
   std::string discover_url;
   asio::thread_pool hashing{1};  // argon2id is slow on purpose: never on I/O or engine threads
   std::atomic<ConnectionId> next_connection{1};  // 0 is the engine's "no connection"
+  std::string dummy_hash;  // verified against for unknown names, to keep login timing flat
   class EngineLoop* loop = nullptr;
 };
 
@@ -257,7 +258,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
   void on_read(beast::error_code ec) {
     if (ec == websocket::error::message_too_big) {
-      shared_.metrics.count_error("frame_too_big");
+      shared_.metrics.count_error("malformed_frame");
       close(websocket::close_code::too_big,
             "frames are limited to " + std::to_string(shared_.config.max_frame_bytes) + " bytes");
     }
@@ -295,11 +296,12 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     if (const auto* hello = std::get_if<Hello>(&frame)) {
       if (hello_done_)
         return fail(hello->request, ErrorCode::bad_request, "hello was already sent");
-      hello_done_ = true;
       encoding_ = encoding;
       const Connected input{id_, device_, hello->cursor};
-      return submit([input](Txn& txn) { return txn.engine.handle(input, txn.now); },
-                    hello->request);
+      // If the engine queue refuses it, the client may send hello again.
+      hello_done_ =
+          submit([input](Txn& txn) { return txn.engine.handle(input, txn.now); }, hello->request);
+      return;
     }
     auto& request = std::get<client::Request>(frame);
     const RequestId request_id = engine::request_id(request);
@@ -310,13 +312,14 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   }
 
   template <typename F>
-  void submit(F handle, RequestId request) {
+  bool submit(F handle, RequestId request) {
     const bool posted = shared_.loop->post([handle = std::move(handle)](Txn& txn) mutable {
       Effects more = handle(txn);
       txn.effects.insert(txn.effects.end(), std::make_move_iterator(more.begin()),
                          std::make_move_iterator(more.end()));
     });
     if (!posted) fail(request, ErrorCode::overloaded, "the node is overloaded; retry later");
+    return posted;
   }
 
   void fail(RequestId request, ErrorCode code, std::string message) {
@@ -328,11 +331,15 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   // cursor when it reconnects. Nothing is lost: its inbox is durable.
   void enqueue(std::string bytes) {
     if (closing_) return;
-    if (outbox_.size() >= shared_.config.outbound_frames_max ||
-        outbox_bytes_ + bytes.size() > shared_.config.outbound_bytes_max) {
+    // One frame alone is always allowed, however large: the limits are on the backlog.
+    if (!outbox_.empty() && (outbox_.size() >= shared_.config.outbound_frames_max ||
+                             outbox_bytes_ + bytes.size() > shared_.config.outbound_bytes_max)) {
       ++shared_.metrics.slow_consumer_closes;
-      outbox_.clear();
-      outbox_bytes_ = 0;
+      // Drop the backlog, but not the frame being written: its buffer is in use.
+      while (outbox_.size() > (writing_ ? 1u : 0u)) {
+        outbox_bytes_ -= outbox_.back().size();
+        outbox_.pop_back();
+      }
       return close(websocket::close_code::policy_error,
                    "too slow: reconnect and resync from your cursor");
     }
@@ -453,6 +460,11 @@ Response error_response(Shared& shared, const Request& request, http::status sta
   shared.metrics.count_error(std::string(to_string(code)));
   return json_response(request, status,
                        {{"error", {{"code", to_string(code)}, {"message", message}}}});
+}
+
+Response overloaded(Shared& shared, const Request& request) {
+  return error_response(shared, request, http::status::service_unavailable, ErrorCode::overloaded,
+                        "the node is overloaded; retry later");
 }
 
 http::status status_for(ErrorCode code) {
@@ -636,7 +648,7 @@ void sign_up(Shared& shared, const Request& request, Reply reply) {
 // Issues a token for a device (an existing one of the user's, or a new one).
 void issue_token(Shared& shared, const Request& request, Reply reply, UserId user,
                  std::optional<std::uint64_t> device, std::string label) {
-  shared.loop->post([&shared, request, reply, user, device, label](Txn& txn) {
+  const bool posted = shared.loop->post([&shared, request, reply, user, device, label](Txn& txn) {
     DeviceId id = device.value_or(0);
     const auto existing = id != 0 ? txn.records.device(id) : std::nullopt;
     if (id != 0 && (!existing || existing->user != user)) {
@@ -667,6 +679,7 @@ void issue_token(Shared& shared, const Request& request, Reply reply, UserId use
           {{"user", user}, {"device", id}, {"token", token}, {"expires_at_us", expires}}));
     });
   });
+  if (!posted) reply(overloaded(shared, request));
 }
 
 void log_in(Shared& shared, const Request& request, Reply reply) {
@@ -684,20 +697,22 @@ void log_in(Shared& shared, const Request& request, Reply reply) {
     reply(error_response(shared, request, http::status::unauthorized, ErrorCode::unauthorized,
                          "wrong name or password"));
   };
-  shared.loop->post([&shared, request, reply, name = *name, password = *password, device, label,
-                     refuse](Txn& txn) {
+  const bool posted = shared.loop->post([&shared, request, reply, name = *name,
+                                         password = *password, device, label, refuse](Txn& txn) {
     const auto user = txn.records.user_by_name(name);
     const auto hash = user ? txn.records.credential(*user) : std::nullopt;
-    txn.after_commit.push_back(
-        [&shared, request, reply, user, hash, password, device, label, refuse] {
-          if (!hash) return refuse();
-          asio::post(shared.hashing,
-                     [&shared, request, reply, user, hash, password, device, label, refuse] {
-                       if (!verify_password(*hash, password)) return refuse();
-                       issue_token(shared, request, reply, *user, device, label);
-                     });
-        });
+    txn.after_commit.push_back([&shared, request, reply, user, hash, password, device, label,
+                                refuse] {
+      asio::post(shared.hashing,
+                 [&shared, request, reply, user, hash, password, device, label, refuse] {
+                   // Unknown names cost a hash too, so timing does not tell which names exist.
+                   const bool matches = verify_password(hash.value_or(shared.dummy_hash), password);
+                   if (!hash || !matches) return refuse();
+                   issue_token(shared, request, reply, *user, device, label);
+                 });
+    });
   });
+  if (!posted) reply(overloaded(shared, request));
 }
 
 void log_out(Shared& shared, const Request& request, Reply reply) {
@@ -1018,8 +1033,9 @@ tcp::endpoint parse_listen(const std::string& listen) {
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos) throw std::invalid_argument("--listen wants HOST:PORT");
   const auto address = asio::ip::make_address(listen.substr(0, colon));
-  const auto port = static_cast<std::uint16_t>(std::stoul(listen.substr(colon + 1)));
-  return {address, port};
+  const unsigned long port = std::stoul(listen.substr(colon + 1));
+  if (port > 65535) throw std::invalid_argument("--listen port must be 0 to 65535");
+  return {address, static_cast<std::uint16_t>(port)};
 }
 
 void write_port_file(const std::string& path, std::uint16_t port) {
@@ -1034,6 +1050,7 @@ int run_node(const NodeConfig& config) {
   init_crypto();
   Shared shared;
   shared.config = config;
+  shared.dummy_hash = hash_password("not a real password", config.password);
   std::unique_ptr<storage::LmdbStore> store;
   std::unique_ptr<EngineLoop> loop;
   tcp::endpoint endpoint;

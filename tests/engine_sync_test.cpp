@@ -278,3 +278,54 @@ TEST(Sync, RandomizedDevicesConvergeToTheirInboxes) {
 
 }  // namespace
 }  // namespace parley::testing
+
+namespace parley::testing {
+namespace {
+
+TEST(Sync, DeliverBatchesStopGrowingPastTheirByteBudget) {
+  EngineConfig config;
+  config.delivery_batch_bytes = 250'000;
+  Harness h(config);
+  const UserId alice = h.user("alice");
+  const UserId bob = h.user("bob");
+  const DeviceId bobs = h.device(bob);
+  const ConnectionId a = h.connect(h.device(alice));
+  for (int i = 0; i < 10; ++i)
+    ack_of(h.send_to(a, bob, std::string(99'999, 'x')));
+  const ConnectionId b = h.connect(bobs);
+  h.drain(b);
+  std::size_t batches = 0;
+  for (const auto& event : h.events(b)) {
+    if (const auto* deliver = std::get_if<server::Deliver>(&event)) {
+      ++batches;
+      EXPECT_LE(deliver->entries.size(), 3u);  // 3 x 100 kB passes 250 kB
+    }
+  }
+  EXPECT_GE(batches, 4u);
+  expect_exact_run(h.delivered(b), 1, 10);
+}
+
+}  // namespace
+}  // namespace parley::testing
+
+namespace parley::testing {
+namespace {
+
+TEST(Sync, BytesInFlightAreBoundedUntilAcked) {
+  EngineConfig config;
+  config.delivery_window_bytes = 250'000;
+  Harness h(config);
+  const UserId alice = h.user("alice");
+  const UserId bob = h.user("bob");
+  const ConnectionId a = h.connect(h.device(alice));
+  const ConnectionId b = h.connect(h.device(bob));
+  for (int i = 0; i < 10; ++i)
+    ack_of(h.send_to(a, bob, std::string(99'999, 'y')));
+  // A silent device holds at most the budget plus the one entry that crosses it.
+  EXPECT_EQ(h.delivered(b).size(), 3u);
+  h.drain(b);
+  expect_exact_run(h.delivered(b), 1, 10);
+}
+
+}  // namespace
+}  // namespace parley::testing

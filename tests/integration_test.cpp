@@ -1,5 +1,6 @@
 // The production node end to end: a real `parley serve` on 127.0.0.1 with a fresh data
 // directory, real sockets, the C++ client library.
+#include <boost/asio.hpp>
 #include <set>
 
 #include "tests/node_process.hpp"
@@ -338,6 +339,137 @@ TEST(Node, HttpApiAnswersWithJsonAndMetrics) {
   const auto metrics = http.request("GET", "/metrics");
   EXPECT_NE(metrics.body.find("parley_http_requests_total"), std::string::npos);
   EXPECT_NE(metrics.body.find("parley_errors_total{code=\"name_taken\"}"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace parley::testing
+
+namespace parley::testing {
+namespace {
+
+using namespace parley::engine;
+
+TEST(NodeLimits, ExpiredTokensAreRefused) {
+  NodeProcess node({"--token-ttl-hours", "0"});
+  sign_up(node, "alice");
+  const Account alice = log_in(node, "alice");
+  EXPECT_EQ(node.http().request("GET", "/v1/profile", "", alice.token).status, 401);
+  net::WsClient client("127.0.0.1", node.port());
+  try {
+    client.connect(alice.token);
+    ADD_FAILURE() << "an expired token must be refused";
+  } catch (const net::ConnectionClosed& closed) {
+    EXPECT_EQ(closed.code, 401);
+  }
+}
+
+TEST(NodeLimits, PerConnectionRateLimitAnswersWithAnErrorFrame) {
+  NodeProcess node({"--rate-limit-burst", "5", "--rate-limit-per-second", "1"});
+  sign_up(node, "alice");
+  Device a(node, log_in(node, "alice"));
+  for (int i = 0; i < 20; ++i)
+    a.send(client::Heartbeat{});
+  a.settle(500);
+  int limited = 0;
+  for (const auto& event : a.others) {
+    const auto* failure = std::get_if<server::Failure>(&event);
+    if (failure && failure->code == ErrorCode::rate_limited) ++limited;
+  }
+  EXPECT_GE(limited, 10);
+  const auto metrics = node.http().request("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("parley_rate_limited_total"), std::string::npos);
+}
+
+TEST(NodeLimits, SilentHandshakeIsDropped) {
+  NodeProcess node({"--handshake-timeout-ms", "300"});
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), node.port()});
+  // Say nothing; the node must hang up on us.
+  char byte = 0;
+  boost::system::error_code ec;
+  socket.read_some(boost::asio::buffer(&byte, 1), ec);
+  EXPECT_TRUE(ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset)
+      << ec.message();
+}
+
+TEST(NodeLimits, SlowConsumerIsClosedAndResyncsFromItsCursor) {
+  NodeProcess node({"--outbound-bytes-max", "8388608"});
+  sign_up(node, "alice");
+  sign_up(node, "bob");
+  const Account alice = log_in(node, "alice");
+  const Account bob = log_in(node, "bob");
+  const std::string big(60'000, 'x');
+  ChannelId channel = 0;
+  {
+    Device a(node, alice);
+    for (int i = 0; i < 200; ++i) {
+      channel =
+          a.send_message(0, bob.user, "big-" + std::to_string(i), big + std::to_string(i)).channel;
+    }
+  }
+  {
+    // Bob asks for page after page of history and never reads the answers, like an app
+    // stuck behind a stalled network: the node closes him rather than buffer without end.
+    net::WsClient stalled("127.0.0.1", node.port());
+    stalled.connect(bob.token);
+    stalled.send(net::Hello{1, 200});
+    for (int i = 0; i < 30; ++i)
+      stalled.send(client::History{static_cast<RequestId>(10 + i), channel, 0, 100});
+    bool closed = false;
+    for (int i = 0; i < 100 && !closed; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      closed =
+          node.http().request("GET", "/metrics").body.find("parley_slow_consumer_closes_total 1") !=
+          std::string::npos;
+    }
+    EXPECT_TRUE(closed) << "the stalled connection was not closed";
+  }
+  // Reconnecting from its cursor, it gets everything, once, in order.
+  Device b(node, bob, 0);
+  b.receive_until(200, 30000);
+  b.settle();
+  ASSERT_EQ(b.entries.size(), 200u);
+  for (std::size_t i = 0; i < 200; ++i)
+    EXPECT_EQ(b.entries[i].message.text, big + std::to_string(i));
+}
+
+TEST(NodeConfig, ConfigFileSetsKeysAndRejectsUnknownOnes) {
+  char pattern[] = "/tmp/parley-config-XXXXXX";
+  const std::string dir = mkdtemp(pattern);
+  {
+    std::ofstream(dir + "/good.toml")
+        << "presence_timeout_ms = 1500\nheartbeat_interval_ms = 250\n";
+    NodeProcess node({"--config", dir + "/good.toml"});
+    sign_up(node, "alice");
+    Device a(node, log_in(node, "alice"));
+    EXPECT_EQ(a.welcome().presence_timeout_us, 1'500'000);
+    EXPECT_EQ(a.welcome().heartbeat_interval_us, 250'000);
+  }
+  std::ofstream(dir + "/bad.toml") << "listen = \"127.0.0.1:0\"\nheartbeat_intervl_ms = 250\n";
+  const std::string command = std::string(PARLEY_BINARY) + " serve --config " + dir +
+                              "/bad.toml --data " + dir + "/data 2>" + dir + "/err";
+  const int status = std::system(command.c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 78);
+  std::ifstream err(dir + "/err");
+  const std::string message{std::istreambuf_iterator<char>(err), {}};
+  EXPECT_NE(message.find("bad.toml:2: unknown key 'heartbeat_intervl_ms'"), std::string::npos)
+      << message;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(NodeConfig, UnusableDataDirectoryFailsClearly) {
+  char pattern[] = "/tmp/parley-datadir-XXXXXX";
+  const std::string dir = mkdtemp(pattern);
+  std::ofstream(dir + "/file") << "x";
+  const std::string command = std::string(PARLEY_BINARY) + " serve --listen 127.0.0.1:0 --data " +
+                              dir + "/file/data 2>" + dir + "/err";
+  const int status = std::system(command.c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 78);
+  std::ifstream err(dir + "/err");
+  const std::string message{std::istreambuf_iterator<char>(err), {}};
+  EXPECT_NE(message.find("cannot start"), std::string::npos) << message;
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
