@@ -94,7 +94,8 @@ void add_serve_command(CLI::App& app) {
             "Silence after which a device no longer counts as online");
   engine_ms("push-collapse-ms", &engine::EngineConfig::push_collapse_window_us,
             "At most one push intent per user and chat within this window");
-  const auto engine_count = [&](const char* name, std::uint32_t engine::EngineConfig::*field,
+  // An EngineConfig count or byte size, taken as it is.
+  const auto engine_value = [&](const char* name, auto engine::EngineConfig::*field,
                                 const char* help) {
     CLI::Option* option =
         serve->add_option(std::string("--") + name, args->flags.engine.*field, help)
@@ -102,22 +103,13 @@ void add_serve_command(CLI::App& app) {
     args->appliers.emplace_back(
         option, [args, field](net::NodeConfig& c) { c.engine.*field = args->flags.engine.*field; });
   };
-  engine_count("delivery-batch", &engine::EngineConfig::delivery_batch,
+  engine_value("delivery-batch", &engine::EngineConfig::delivery_batch,
                "Most inbox entries per deliver frame");
-  engine_count("delivery-window", &engine::EngineConfig::delivery_window,
+  engine_value("delivery-window", &engine::EngineConfig::delivery_window,
                "Most unacked inbox entries in flight per connection");
-
-  const auto engine_bytes = [&](const char* name, std::size_t engine::EngineConfig::*field,
-                                const char* help) {
-    CLI::Option* option =
-        serve->add_option(std::string("--") + name, args->flags.engine.*field, help)
-            ->capture_default_str();
-    args->appliers.emplace_back(
-        option, [args, field](net::NodeConfig& c) { c.engine.*field = args->flags.engine.*field; });
-  };
-  engine_bytes("delivery-batch-bytes", &engine::EngineConfig::delivery_batch_bytes,
+  engine_value("delivery-batch-bytes", &engine::EngineConfig::delivery_batch_bytes,
                "A deliver frame stops growing past this many bytes of text");
-  engine_bytes("delivery-window-bytes", &engine::EngineConfig::delivery_window_bytes,
+  engine_value("delivery-window-bytes", &engine::EngineConfig::delivery_window_bytes,
                "Most unacked text bytes in flight per connection");
 
   serve->callback([args] {

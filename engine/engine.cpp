@@ -755,7 +755,7 @@ Effects Engine::on_connected(const Connected& input, TimeUs now) {
     forget_connection(previous->second);
   }
   Connection& connection = connections_[input.connection];
-  connection = Connection{input.device, device->user, input.cursor, input.cursor};
+  connection = Connection{input.device, device->user, input.cursor, input.cursor, {}, 0};
   connection_by_device_[input.device] = input.connection;
   connections_by_user_[device->user].push_back(input.connection);
   out.push_back(
@@ -802,7 +802,7 @@ Effects Engine::handle_for(UserId user, DeviceId device, const client::Request& 
     return out;
   }
   // A connection that exists only for this request: never registered, never delivered to.
-  Connection stateless{device, user, 0, 0};
+  Connection stateless{device, user, 0, 0, {}, 0};
   RequestHandler handler(*this, 0, stateless, now, out);
   std::visit(handler, request);
   return out;
