@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/demo.hpp"
+#include "cli/push_gateway_command.hpp"
 #include "cli/serve_command.hpp"
 #include "cli/sim_command.hpp"
 
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   demo->callback([&] { std::exit(parley::cli::run_demo(demo_messages, std::cout)); });
 
   parley::cli::add_serve_command(app);
+  parley::cli::add_push_gateway_command(app);
   parley::cli::add_sim_command(app);
 
   CLI11_PARSE(app, argc, argv);

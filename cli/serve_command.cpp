@@ -67,6 +67,19 @@ void add_serve_command(CLI::App& app) {
   flag(serve, a, "max-http-body-bytes", &net::NodeConfig::max_http_body_bytes,
        "Largest HTTP request body (413 beyond)");
   flag(serve, a, "token-ttl-hours", &net::NodeConfig::token_ttl_hours, "Device token lifetime");
+  const auto push_flag = [&](const char* name, auto net::PushGatewayOptions::*field,
+                             const char* help) {
+    CLI::Option* option = serve->add_option(std::string("--") + name, args->flags.push.*field, help)
+                              ->capture_default_str();
+    args->appliers.emplace_back(
+        option, [args, field](net::NodeConfig& c) { c.push.*field = args->flags.push.*field; });
+  };
+  push_flag("push-gateway", &net::PushGatewayOptions::url,
+            "POST push intents to this gateway: http://HOST:PORT/PATH (docs/push.md)");
+  push_flag("push-timeout-ms", &net::PushGatewayOptions::timeout_ms, "Gateway request timeout");
+  push_flag("push-retry-initial-ms", &net::PushGatewayOptions::retry_initial_ms,
+            "First retry delay after a failed push (doubles each time, with jitter)");
+  push_flag("push-retry-max-ms", &net::PushGatewayOptions::retry_max_ms, "Longest retry delay");
   serve
       ->add_option("--argon2-opslimit", args->flags.password.opslimit,
                    "argon2id passes per password hash")
@@ -107,6 +120,8 @@ void add_serve_command(CLI::App& app) {
                "Most inbox entries per deliver frame");
   engine_value("delivery-window", &engine::EngineConfig::delivery_window,
                "Most unacked inbox entries in flight per connection");
+  engine_value("push-outbox-max", &engine::EngineConfig::push_outbox_max,
+               "Most push intents waiting for delivery; past it new ones are dropped and counted");
   engine_value("delivery-batch-bytes", &engine::EngineConfig::delivery_batch_bytes,
                "A deliver frame stops growing past this many bytes of text");
   engine_value("delivery-window-bytes", &engine::EngineConfig::delivery_window_bytes,

@@ -65,8 +65,10 @@ void print_summary(const Scenario& s, const RunResult& r, double wall_seconds) {
   std::printf("  delivery latency (simulated): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
               m.p50_delivery_ms, m.p99_delivery_ms, m.max_delivery_ms);
   std::printf("  presence: %" PRIu64 " changes, %" PRIu64 " events to devices, %" PRIu64
-              " flaps; pushes: %" PRIu64 "\n",
-              m.presence_changes, m.presence_events, r.check.presence_flaps, m.pushes);
+              " flaps; pushes: %" PRIu64 " written, %" PRIu64 " delivered in %" PRIu64
+              " gateway attempts\n",
+              m.presence_changes, m.presence_events, r.check.presence_flaps, m.pushes,
+              m.pushes_delivered, m.push_attempts);
   std::printf("  faults injected: %" PRIu64 " (node crashes %" PRIu64 "), connects %" PRIu64 "\n",
               m.faults, m.crashes, m.connects);
   if (!m.errors.empty()) {

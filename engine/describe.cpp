@@ -98,6 +98,10 @@ std::string describe(const Effect& effect) {
            " unread=" + n(intent.unread_in_channel) + "/" + n(intent.unread_total) + " \"" +
            intent.preview + "\"";
   }
+  if (const auto* dropped = std::get_if<PushDropped>(&effect)) {
+    return "push_dropped user=" + n(dropped->user) + " channel=" + n(dropped->channel) +
+           " seq=" + n(dropped->seq) + " (outbox full)";
+  }
   if (const auto* change = std::get_if<PresenceChange>(&effect)) {
     return "presence_change user=" + n(change->user) + (change->online ? " online" : " offline") +
            " last_active=" + std::to_string(change->last_active_at);

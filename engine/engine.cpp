@@ -566,6 +566,10 @@ class Engine::RequestHandler {
     if (last && now_ - *last < engine_.config_.push_collapse_window_us) return;
     const auto tokens = records_.push_tokens(user);
     if (tokens.empty()) return;
+    if (records_.push_outbox_size() + tokens.size() > engine_.config_.push_outbox_max) {
+      out_.push_back(PushDropped{user, message.channel, message.seq});
+      return;
+    }
     records_.put_push_collapse(user, message.channel, now_);
     for (const PushTokenRecord& token : tokens) {
       PushIntent intent;
@@ -697,6 +701,7 @@ Effects Engine::handle(const Input& input, TimeUs now) {
         if constexpr (std::is_same_v<T, Received>) return on_received(typed, now);
         if constexpr (std::is_same_v<T, Disconnected>) return on_disconnected(typed);
         if constexpr (std::is_same_v<T, Tick>) return on_tick(now);
+        if constexpr (std::is_same_v<T, PushResult>) return on_push_result(typed);
       },
       input);
 }
@@ -806,6 +811,21 @@ Effects Engine::handle_for(UserId user, DeviceId device, const client::Request& 
   RequestHandler handler(*this, 0, stateless, now, out);
   std::visit(handler, request);
   return out;
+}
+
+Effects Engine::on_push_result(const PushResult& result) {
+  const auto intent = records_.push_intent(result.id);
+  if (!intent) return {};  // reported twice (delivery is at least once): nothing left to do
+  records_.erase_push_intent(result.id);
+  if (result.outcome == PushOutcome::dead_token) {
+    // Only if the device still has that token: it may have registered a new one since.
+    for (const PushTokenRecord& token : records_.push_tokens(intent->user)) {
+      if (token.device == intent->device && token.token == intent->token) {
+        records_.erase_push_token(intent->user, intent->device);
+      }
+    }
+  }
+  return {};
 }
 
 Effects Engine::on_tick(TimeUs now) {

@@ -46,6 +46,8 @@ struct EngineConfig {
   // Who gets push intents: users shown offline (no device heartbeated within the timeout),
   // or also users whose devices are all disconnected but not yet timed out.
   enum class PushWhen : std::uint8_t { offline, disconnected } push_when = PushWhen::offline;
+  // Most intents waiting in the outbox; past it new ones are dropped (PushDropped effect).
+  std::uint64_t push_outbox_max = 100'000;
 };
 
 // ---- What clients ask (the payload of a frame, once decoded by the host) -----------------
@@ -230,7 +232,17 @@ struct Disconnected {
 };
 // Time passed: expires presence. The host ticks at least once a second.
 struct Tick {};
-using Input = std::variant<Connected, Received, Disconnected, Tick>;
+// What the push gateway did with outbox intent `id` (the host's delivery worker reports it).
+enum class PushOutcome : std::uint8_t {
+  delivered,   // 2xx: the intent leaves the outbox
+  dead_token,  // the gateway says the token is dead: the intent leaves, the token is dropped
+  rejected,    // any other refusal that retrying cannot fix: the intent leaves
+};
+struct PushResult {
+  std::uint64_t id = 0;
+  PushOutcome outcome = PushOutcome::delivered;
+};
+using Input = std::variant<Connected, Received, Disconnected, Tick, PushResult>;
 
 struct SendEvent {
   ConnectionId connection = 0;
@@ -249,7 +261,15 @@ struct PushNotification {
 };
 // A user's presence changed (whether or not any friend is connected to hear it). Informs
 // metrics and the simulator's checker; the host owes nobody a delivery for it.
-using Effect = std::variant<SendEvent, CloseConnection, PushNotification, PresenceChange>;
+// The push outbox was full (EngineConfig::push_outbox_max): this intent was not written.
+// Hosts count and log it.
+struct PushDropped {
+  UserId user = 0;
+  ChannelId channel = 0;
+  Seq seq = 0;
+};
+using Effect =
+    std::variant<SendEvent, CloseConnection, PushNotification, PresenceChange, PushDropped>;
 // In order: the host sends them in this order, and only after the batch commits.
 using Effects = std::vector<Effect>;
 
@@ -301,6 +321,7 @@ class Engine {
   Effects on_received(const Received& input, TimeUs now);
   Effects on_disconnected(const Disconnected& input);
   Effects on_tick(TimeUs now);
+  Effects on_push_result(const PushResult& result);
 
   void forget_connection(ConnectionId id);
   // Sends the connection whatever it is owed from its user's inbox, within the window.

@@ -639,6 +639,9 @@ void Records::erase_push_token(UserId user, DeviceId device) {
 }
 
 void Records::put_push_intent(const PushIntent& intent) {
+  if (!store_.get(Table::push_outbox, encode_u64_key(intent.id))) {
+    store_.put(Table::meta, "push_outbox_size", encode_counter(push_outbox_size() + 1));
+  }
   store_.put(Table::push_outbox, encode_u64_key(intent.id),
              Writer(kRecordVersion)
                  .u64(intent.id)
@@ -663,7 +666,16 @@ std::optional<PushIntent> Records::push_intent(std::uint64_t id) const {
 }
 
 void Records::erase_push_intent(std::uint64_t id) {
+  if (!store_.get(Table::push_outbox, encode_u64_key(id))) return;
   store_.erase(Table::push_outbox, encode_u64_key(id));
+  const std::uint64_t size = push_outbox_size();
+  PARLEY_ASSERT(size > 0);
+  store_.put(Table::meta, "push_outbox_size", encode_counter(size - 1));
+}
+
+std::uint64_t Records::push_outbox_size() const {
+  const auto bytes = store_.get(Table::meta, "push_outbox_size");
+  return bytes ? decode_counter(*bytes, Table::meta) : 0;
 }
 
 std::vector<PushIntent> Records::push_intents_after(std::uint64_t after, std::size_t limit) const {

@@ -182,6 +182,8 @@ class Records {
   void put_push_intent(const PushIntent& intent);
   std::optional<PushIntent> push_intent(std::uint64_t id) const;
   void erase_push_intent(std::uint64_t id);
+  // Intents in the outbox (kept as a counter in meta, so it costs one read).
+  std::uint64_t push_outbox_size() const;
   // Up to `limit` intents with id > after, ascending.
   std::vector<PushIntent> push_intents_after(std::uint64_t after, std::size_t limit) const;
 

@@ -68,6 +68,11 @@ std::map<std::string, Setter> setters(NodeConfig& c) {
   whole("delivery_batch", c.engine.delivery_batch);
   whole("delivery_window", c.engine.delivery_window);
   whole("delivery_batch_bytes", c.engine.delivery_batch_bytes);
+  whole("push_outbox_max", c.engine.push_outbox_max);
+  text("push_gateway", c.push.url);
+  whole("push_timeout_ms", c.push.timeout_ms);
+  whole("push_retry_initial_ms", c.push.retry_initial_ms);
+  whole("push_retry_max_ms", c.push.retry_max_ms);
   whole("delivery_window_bytes", c.engine.delivery_window_bytes);
   millis("heartbeat_interval_ms", c.engine.heartbeat_interval_us);
   millis("presence_timeout_ms", c.engine.presence_timeout_us);

@@ -7,6 +7,7 @@
 
 #include "engine/engine.hpp"
 #include "net/auth.hpp"
+#include "net/push_worker.hpp"
 
 namespace parley::net {
 
@@ -36,6 +37,9 @@ struct NodeConfig {
   // Accounts.
   std::int64_t token_ttl_hours = 24 * 30;
   PasswordPolicy password;
+
+  // Push delivery (docs/push.md).
+  PushGatewayOptions push;
 
   // The engine.
   engine::EngineConfig engine;

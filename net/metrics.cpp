@@ -72,6 +72,20 @@ std::string Metrics::render() const {
           rate_limited.load());
   counter(out, "parley_queue_rejections_total",
           "Requests refused because the engine queue was full", queue_rejections.load());
+  counter(out, "parley_push_delivered_total", "Push intents the gateway accepted (2xx)",
+          push_delivered.load());
+  counter(out, "parley_push_retries_total", "Push attempts to retry (5xx, timeout, refused)",
+          push_retries.load());
+  counter(out, "parley_push_dead_tokens_total", "Push tokens the gateway reported dead",
+          push_dead_tokens.load());
+  counter(out, "parley_push_rejected_total", "Push intents the gateway refused for good",
+          push_rejected.load());
+  counter(out, "parley_push_dropped_total", "Push intents not written: the outbox was full",
+          push_dropped.load());
+  out +=
+      "# HELP parley_push_pending Push intents the delivery worker is holding\n"
+      "# TYPE parley_push_pending gauge\nparley_push_pending " +
+      std::to_string(push_pending.load()) + "\n";
   std::lock_guard lock(mutex_);
   histogram(out, "parley_commit_batch_inputs", "Inputs per group commit", batch_buckets_,
             commits.load(), committed_inputs.load(), 1.0);

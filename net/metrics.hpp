@@ -27,6 +27,12 @@ class Metrics {
   std::atomic<std::uint64_t> slow_consumer_closes{0};
   std::atomic<std::uint64_t> rate_limited{0};
   std::atomic<std::uint64_t> queue_rejections{0};
+  std::atomic<std::uint64_t> push_delivered{0};
+  std::atomic<std::uint64_t> push_retries{0};
+  std::atomic<std::uint64_t> push_dead_tokens{0};
+  std::atomic<std::uint64_t> push_rejected{0};
+  std::atomic<std::uint64_t> push_dropped{0};  // outbox full: intent not written
+  std::atomic<std::int64_t> push_pending{0};   // intents the delivery worker holds
 
   void count_error(const std::string& code);
   // Records one commit of `inputs` inputs that took `micros`.

@@ -12,6 +12,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -20,6 +21,7 @@
 #include "net/codec.hpp"
 #include "net/metrics.hpp"
 #include "net/node.hpp"
+#include "net/push_worker.hpp"
 #include "storage/lmdb_store.hpp"
 
 namespace parley::net {
@@ -69,6 +71,7 @@ struct Shared {
   std::atomic<ConnectionId> next_connection{1};  // 0 is the engine's "no connection"
   std::string dummy_hash;  // verified against for unknown names, to keep login timing flat
   class EngineLoop* loop = nullptr;
+  PushWorker* pushes = nullptr;  // null without --push-gateway
 };
 
 // ---- the engine thread ---------------------------------------------------------------------
@@ -438,6 +441,11 @@ void EngineLoop::release(Effects& effects) {
       }
     } else if (std::holds_alternative<PushNotification>(effect)) {
       ++shared_.metrics.push_intents;
+      if (shared_.pushes != nullptr) shared_.pushes->wake();
+    } else if (const auto* dropped = std::get_if<PushDropped>(&effect)) {
+      ++shared_.metrics.push_dropped;
+      log_line("push outbox full: no push for user " + std::to_string(dropped->user) + " about " +
+               std::to_string(dropped->channel) + "/" + std::to_string(dropped->seq));
     } else if (std::holds_alternative<PresenceChange>(effect)) {
       ++shared_.metrics.presence_changes;
     }
@@ -1029,6 +1037,17 @@ class Listener : public std::enable_shared_from_this<Listener> {
   Shared& shared_;
 };
 
+// Reads outbox intents on the engine thread for the push worker (which waits for them).
+std::vector<PushIntent> fetch_intents(Shared& shared, std::uint64_t after, std::size_t limit) {
+  auto promise = std::make_shared<std::promise<std::vector<PushIntent>>>();
+  auto future = promise->get_future();
+  const bool posted = shared.loop->post([promise, after, limit](Txn& txn) {
+    promise->set_value(txn.records.push_intents_after(after, limit));
+  });
+  if (!posted || future.wait_for(std::chrono::seconds(5)) != std::future_status::ready) return {};
+  return future.get();
+}
+
 tcp::endpoint parse_listen(const std::string& listen) {
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos) throw std::invalid_argument("--listen wants HOST:PORT");
@@ -1080,6 +1099,27 @@ int run_node(const NodeConfig& config) {
                             : config.public_url;
   listener->run();
   std::thread engine_thread([&loop] { loop->run(); });
+  std::unique_ptr<PushWorker> pushes;
+  if (!config.push.url.empty()) {
+    try {
+      pushes = std::make_unique<PushWorker>(
+          config.push, shared.metrics,
+          [&shared](std::uint64_t after, std::size_t limit) {
+            return fetch_intents(shared, after, limit);
+          },
+          [&shared](const PushResult& result) {
+            return shared.loop->post([result](Txn& txn) {
+              Effects more = txn.engine.handle(result, txn.now);
+              txn.effects.insert(txn.effects.end(), more.begin(), more.end());
+            });
+          });
+    } catch (const std::exception& error) {
+      log_line(std::string("cannot start: ") + error.what());
+      std::_Exit(78);
+    }
+    shared.pushes = pushes.get();
+    pushes->start();
+  }
   if (!config.port_file.empty()) write_port_file(config.port_file, port);
   log_line("listening on http://" + host + ":" + std::to_string(port) + " (data: " + config.data +
            ")");
@@ -1089,6 +1129,7 @@ int run_node(const NodeConfig& config) {
   signals.async_wait([&](beast::error_code, int signal) {
     log_line("signal " + std::to_string(signal) + ": stopping");
     listener->stop();
+    if (pushes) pushes->stop();  // what is not delivered stays in the outbox
     // Commit what is queued, then tell every client we are going away.
     loop->stop([](EngineLoop& stopped) {
       for (auto& [id, session] : stopped.sessions)

@@ -388,6 +388,15 @@ void Checker::check_presence_and_push(const History& history, CheckResult& resul
   for (std::size_t node = 0; node < models.size(); ++node) {
     expire_check(models[node], models[node].clock, history.size() - 1);
   }
+  if (!config_.liveness) return;
+  for (std::size_t node = 0; node < nodes_.size(); ++node) {
+    for (std::uint64_t id : nodes_[node].outbox) {
+      add(result, 5,
+          "push intent " + std::to_string(id) + " on node " + std::to_string(node) +
+              " was never delivered, though the gateway was healthy at the end",
+          SIZE_MAX, history);
+    }
+  }
 }
 
 }  // namespace parley::sim

@@ -26,6 +26,7 @@ struct ChannelLog {
 
 struct NodeContents {
   std::map<ChannelId, ChannelLog> channels;
+  std::vector<std::uint64_t> outbox;  // push intents never delivered
 };
 
 struct DeviceRef {

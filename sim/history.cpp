@@ -53,6 +53,8 @@ const char* to_string(RecordKind kind) {
       return "restart";
     case RecordKind::fault:
       return "fault";
+    case RecordKind::gateway:
+      return "gateway";
   }
   return "unknown";
 }
@@ -84,7 +86,8 @@ std::string to_json(const Record& r) {
   const bool node_record = r.kind == RecordKind::life || r.kind == RecordKind::logout ||
                            r.kind == RecordKind::token || r.kind == RecordKind::presence ||
                            r.kind == RecordKind::push || r.kind == RecordKind::append ||
-                           r.kind == RecordKind::crash || r.kind == RecordKind::restart;
+                           r.kind == RecordKind::crash || r.kind == RecordKind::restart ||
+                           r.kind == RecordKind::gateway;
   if (node_record) {
     line["node"] = r.node;
     line["node_time_us"] = r.node_time;

@@ -35,6 +35,7 @@ enum class RecordKind : std::uint8_t {
   crash,      // node crashed (in-memory state and the open batch lost)
   restart,    // node restarted from its store
   fault,      // a fault was injected; text describes it
+  gateway,    // node: the push gateway accepted intent `seq` (the intent id) for user/device
 };
 const char* to_string(RecordKind kind);
 

@@ -48,8 +48,10 @@ constexpr std::int64_t kMaxDriftPpm = 100'000;
 constexpr double kNoLimit = std::numeric_limits<double>::infinity();
 constexpr std::size_t kMaxShownCodePoints = 40;  // of a string quoted back in a message
 
-constexpr std::array<std::string_view, 8> kTables = {
-    "world", "network", "node", "social", "traffic", "fault", "random_faults", "expect"};
+constexpr std::array<std::string_view, 9> kTables = {"world",         "network", "node",
+                                                     "social",        "traffic", "fault",
+                                                     "random_faults", "expect",  "push_gateway"};
+constexpr std::array<std::string_view, 2> kPushGatewayKeys = {"latency_ms", "failure_percent"};
 constexpr std::array<std::string_view, 2> kTopLevelKeys = {"name", "description"};
 constexpr std::array<std::string_view, 7> kWorldKeys = {
     "seed", "duration_s", "settle_s", "nodes", "users", "devices_per_user", "push_tokens"};
@@ -102,7 +104,7 @@ struct KindRule {
   unsigned optional;
 };
 
-constexpr std::array<KindRule, 11> kKindRules = {{
+constexpr std::array<KindRule, 13> kKindRules = {{
     {"disconnect", FaultKind::disconnect, kHosts, 0},
     {"partition", FaultKind::partition, kHosts, 0},
     {"heal", FaultKind::heal, 0, 0},
@@ -114,11 +116,14 @@ constexpr std::array<KindRule, 11> kKindRules = {{
     {"leave_group", FaultKind::leave_group, kUser | kGroup, 0},
     {"add_member", FaultKind::add_member, kUser | kGroup, 0},
     {"remove_member", FaultKind::remove_member, kUser | kGroup, 0},
+    {"gateway_down", FaultKind::gateway_down, 0, 0},
+    {"gateway_up", FaultKind::gateway_up, 0, 0},
 }};
 
-constexpr std::array<std::string_view, 11> kKindNames = {
-    "disconnect",  "partition", "heal",        "swizzle",    "crash",        "clock",
-    "slow_commit", "logout",    "leave_group", "add_member", "remove_member"};
+constexpr std::array<std::string_view, 13> kKindNames = {
+    "disconnect",    "partition",    "heal",      "swizzle",     "crash",
+    "clock",         "slow_commit",  "logout",    "leave_group", "add_member",
+    "remove_member", "gateway_down", "gateway_up"};
 
 // The parallel lists above must agree, or a kind would get another's rules.
 constexpr bool lists_agree() {
@@ -859,6 +864,12 @@ void read_random_faults(const Section& random, Scenario& s) {
                      static_cast<double>(kMaxDriftPpm));
 }
 
+void read_push_gateway(const Section& gateway, Scenario& s) {
+  gateway.reject_unknown(kPushGatewayKeys);
+  gateway.read_time("latency_ms", s.gateway_latency, kNonNegative);
+  gateway.read_number("failure_percent", s.gateway_failure_percent, 0, 100);
+}
+
 void read_expect(const Section& expect, Scenario& s) {
   expect.reject_unknown(kExpectKeys);
   expect.read_number("p99_delivery_ms_max", s.p99_delivery_ms_max, 0);
@@ -905,6 +916,7 @@ Scenario parse_scenario(std::string_view text, const std::string& file) {
   read_faults(root, source, s);
   with_table(root, source, "random_faults", [&](const Section& t) { read_random_faults(t, s); });
   with_table(root, source, "expect", [&](const Section& t) { read_expect(t, s); });
+  with_table(root, source, "push_gateway", [&](const Section& t) { read_push_gateway(t, s); });
   return s;
 }
 

@@ -45,6 +45,8 @@ enum class FaultKind : std::uint8_t {
   leave_group,    // user leaves `group`
   add_member,     // group's admin adds `user` to `group`
   remove_member,  // group's admin removes `user` from `group`
+  gateway_down,   // the push gateway answers every request with 503
+  gateway_up,     // ... and is healthy again
 };
 
 struct Fault {
@@ -128,6 +130,10 @@ struct Scenario {
   TimeUs crash_max = 5'000'000;
   double clock_skew_max_ms = 0;  // each client host gets an offset in [-max, max]
   double clock_drift_max_ppm = 0;
+
+  // [push_gateway]: the simulated gateway each node delivers push intents to
+  TimeUs gateway_latency = 50'000;     // per request, round trip
+  double gateway_failure_percent = 0;  // requests answered 503 at random
 
   // [expect]
   std::optional<double> p99_delivery_ms_max;

@@ -483,8 +483,9 @@ class World {
       if (link == links_.end()) return;
       const TimeUs when = std::max(now_ + scenario_.latency, link->second.last_to_client);
       at(when, [this, id] { drop_link(id, false); });
-    } else if (std::holds_alternative<PushNotification>(effect)) {
+    } else if (const auto* push = std::get_if<PushNotification>(&effect)) {
       ++metrics_.pushes;
+      push_attempt(node.index, push->intent, 1);
     } else if (std::holds_alternative<PresenceChange>(effect)) {
       ++metrics_.presence_changes;
     }
@@ -522,6 +523,44 @@ class World {
     node.store->commit();
     node.up = true;
     record(node_record(node, RecordKind::restart, node_time(node)));
+    // The delivery worker starts over from the durable outbox.
+    node.store->begin();
+    const auto pending = node.engine->records().push_intents_after(0, SIZE_MAX);
+    node.store->abort();
+    for (const PushIntent& intent : pending)
+      push_attempt(index, intent, 1);
+  }
+
+  // ---- the push gateway ------------------------------------------------------------------------
+  // One delivery attempt of `intent` from node `index`: the gateway answers after its latency;
+  // a failure is retried with doubling backoff and jitter; a success goes back to the engine.
+  void push_attempt(std::uint32_t index, const PushIntent& intent, std::uint32_t attempt) {
+    const std::uint64_t generation = nodes_[index]->generation;
+    at(now_ + scenario_.gateway_latency, [this, index, intent, attempt, generation] {
+      Node& node = *nodes_[index];
+      if (!node.up || node.generation != generation) return;  // restart refetches the outbox
+      ++metrics_.push_attempts;
+      const bool settled = now_ >= scenario_.duration;
+      const auto failure_ppm =
+          static_cast<std::uint64_t>(scenario_.gateway_failure_percent * 10'000);
+      const bool fails = !settled && (gateway_down_ || rng_.chance_ppm(failure_ppm));
+      if (fails) {
+        TimeUs delay = 1'000'000;
+        for (std::uint32_t i = 1; i < attempt && delay < 10'000'000; ++i)
+          delay *= 2;
+        delay = std::min<TimeUs>(delay, 10'000'000);
+        at(now_ + delay / 2 + rng_.between(0, delay / 2),
+           [this, index, intent, attempt] { push_attempt(index, intent, attempt + 1); });
+        return;
+      }
+      if (delivered_pushes_.insert({index, intent.id}).second) ++metrics_.pushes_delivered;
+      Record r = node_record(node, RecordKind::gateway, node_time(node));
+      r.user = intent.user;
+      r.device = intent.device;
+      r.seq = intent.id;
+      record(r);
+      node_input(node, PushResult{intent.id, PushOutcome::delivered});
+    });
   }
 
   // ---- network -------------------------------------------------------------------------------
@@ -934,6 +973,14 @@ class World {
       case FaultKind::remove_member:
         group_action(fault);
         break;
+      case FaultKind::gateway_down:
+        fault_record(where + "push gateway down");
+        gateway_down_ = true;
+        break;
+      case FaultKind::gateway_up:
+        fault_record(where + "push gateway up");
+        gateway_down_ = false;
+        break;
     }
   }
 
@@ -1061,6 +1108,7 @@ class World {
   void settle() {
     fault_record("settle: heal everything");
     partition_.clear();
+    gateway_down_ = false;
     for (auto& node : nodes_) {
       node->slow_until = 0;
       if (!node->up) restart(node->index);
@@ -1085,6 +1133,9 @@ class World {
           log.direct_members.push_back(user);
       }
       log.messages = records.messages(id, 1, channel->last_seq);
+    }
+    for (const PushIntent& intent : records.push_intents_after(0, SIZE_MAX)) {
+      result.outbox.push_back(intent.id);
     }
     node.store->abort();
     return result;
@@ -1153,6 +1204,8 @@ class World {
   std::map<std::pair<UserId, std::string>, TimeUs> first_sent_;
   std::vector<TimeUs> latencies_;
   TimeUs max_commit_ = 0;
+  bool gateway_down_ = false;
+  std::set<std::pair<std::uint32_t, std::uint64_t>> delivered_pushes_;
   Metrics metrics_;
   History history_;
 };

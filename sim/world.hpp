@@ -36,7 +36,9 @@ struct Metrics {
   std::uint64_t delivered = 0;        // inbox entries received by devices
   std::uint64_t presence_events = 0;  // Presence events received by devices
   std::uint64_t presence_changes = 0;
-  std::uint64_t pushes = 0;
+  std::uint64_t pushes = 0;            // intents written
+  std::uint64_t pushes_delivered = 0;  // accepted by the simulated gateway (first time per id)
+  std::uint64_t push_attempts = 0;
   std::uint64_t faults = 0;
   std::uint64_t crashes = 0;
   std::uint64_t connects = 0;

@@ -195,3 +195,51 @@ TEST(Unread, CountsAgreeAcrossDevicesAndFollowTheHighestAck) {
 
 }  // namespace
 }  // namespace parley::testing
+
+namespace parley::testing {
+namespace {
+
+TEST_F(Push, ResultsEmptyTheOutboxAndDeadTokensAreDropped) {
+  ack_of(h.send_to(a, bob, "one"));
+  ASSERT_EQ(h.pushes().size(), 2u);
+  EXPECT_EQ(h.read([](Records& r) { return r.push_outbox_size(); }), 2u);
+  const PushIntent phone = h.pushes()[0].token == "tok-phone" ? h.pushes()[0] : h.pushes()[1];
+  const PushIntent tablet = h.pushes()[0].token == "tok-phone" ? h.pushes()[1] : h.pushes()[0];
+  h.input(PushResult{phone.id, PushOutcome::delivered});
+  h.input(PushResult{phone.id, PushOutcome::delivered});  // at least once: a repeat is harmless
+  h.input(PushResult{tablet.id, PushOutcome::dead_token});
+  EXPECT_EQ(h.read([](Records& r) { return r.push_outbox_size(); }), 0u);
+  EXPECT_TRUE(h.read([](Records& r) { return r.push_intents_after(0, 10); }).empty());
+  const auto tokens = h.read([&](Records& r) { return r.push_tokens(bob); });
+  ASSERT_EQ(tokens.size(), 1u) << "the dead token is unregistered, the other stays";
+  EXPECT_EQ(tokens[0].token, "tok-phone");
+}
+
+TEST(PushOutbox, AFullOutboxDropsNewIntentsVisibly) {
+  EngineConfig config;
+  config.push_outbox_max = 1;
+  config.push_collapse_window_us = 0;
+  Harness h(config);
+  const UserId alice = h.user("alice");
+  const UserId bob = h.user("bob");
+  const ConnectionId a = h.connect(h.device(alice));
+  const ConnectionId phone = h.connect(h.device(bob));
+  ASSERT_TRUE(std::holds_alternative<server::Ok>(register_token(h, phone, "fcm", "tok")));
+  h.group_op(phone, client::UnregisterPushToken{});
+  ASSERT_TRUE(std::holds_alternative<server::Ok>(register_token(h, phone, "fcm", "tok")));
+  h.disconnect(phone);
+  for (int i = 0; i < 35; ++i) {
+    h.advance(1'000'000);
+    h.request(a, client::Heartbeat{});
+    h.tick();
+  }
+  ack_of(h.send_to(a, bob, "fits"));
+  ack_of(h.send_to(a, bob, "does not fit"));
+  EXPECT_EQ(h.pushes().size(), 1u);
+  ASSERT_EQ(h.dropped_pushes().size(), 1u);
+  EXPECT_EQ(h.dropped_pushes()[0].user, bob);
+  EXPECT_EQ(h.read([](Records& r) { return r.push_outbox_size(); }), 1u);
+}
+
+}  // namespace
+}  // namespace parley::testing

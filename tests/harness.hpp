@@ -97,8 +97,10 @@ class Harness {
         pushes_.push_back(push->intent);
       } else if (const auto* close = std::get_if<CloseConnection>(&effect)) {
         closed_[close->connection].push_back(close->reason);
+      } else if (const auto* change = std::get_if<PresenceChange>(&effect)) {
+        changes_.push_back(*change);
       } else {
-        changes_.push_back(std::get<PresenceChange>(effect));
+        dropped_.push_back(std::get<PushDropped>(effect));
       }
     }
   }
@@ -253,9 +255,11 @@ class Harness {
   std::map<ConnectionId, std::vector<CloseReason>> closed_;
   std::vector<PushIntent> pushes_;
   std::vector<PresenceChange> changes_;
+  std::vector<PushDropped> dropped_;
 
  public:
   const std::vector<PresenceChange>& presence_changes() const { return changes_; }
+  const std::vector<PushDropped>& dropped_pushes() const { return dropped_; }
 };
 
 inline ErrorCode error_code(const server::Event& event) {

@@ -353,7 +353,7 @@ TEST(ScenarioError, TomlSyntax) {
 TEST(ScenarioError, UnknownTopLevelTable) {
   EXPECT_TRUE(FailsAt("[world]\nseed = 1\n\n[wrold]\nusers = 3\n", 4,
                       "unknown table [wrold] (known tables: world, network, node, social, "
-                      "traffic, fault, random_faults, expect)"));
+                      "traffic, fault, random_faults, expect, push_gateway)"));
   EXPECT_TRUE(FailsAt("name = \"x\"\n[[faults]]\nat_s = 1\n", 2, "unknown table [[faults]]"));
   EXPECT_TRUE(FailsAt("name = \"x\"\nseed = 1\n", 2, "unknown key 'seed'"));
 }
@@ -476,7 +476,7 @@ TEST(ScenarioError, UnknownFaultKind) {
   EXPECT_TRUE(FailsAt("[[fault]]\nat_s = 1\nkind = \"explode\"\n", 3,
                       "[[fault]] kind: expected one of disconnect, partition, heal, swizzle, "
                       "crash, clock, slow_commit, logout, leave_group, add_member, "
-                      "remove_member, got 'explode'"));
+                      "remove_member, gateway_down, gateway_up, got 'explode'"));
 }
 
 TEST(ScenarioError, KeyDoesNotApplyToTheKind) {
