@@ -19,6 +19,31 @@
 
 namespace parley::testing {
 
+// Starts `args` (argv[0] is the binary) with stderr appended to `stderr_path`.
+inline pid_t spawn_process(std::vector<std::string> args, const std::string& stderr_path) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& arg : args)
+      argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    if (freopen(stderr_path.c_str(), "a", stderr) == nullptr) _exit(126);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// The port a server wrote to `path` once listening (0 if it never did within 5 s).
+inline std::uint16_t wait_for_port_file(const std::string& path) {
+  for (int i = 0; i < 500 && !std::filesystem::exists(path); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::uint16_t port = 0;
+  std::ifstream(path) >> port;
+  return port;
+}
+
 class NodeProcess {
  public:
   explicit NodeProcess(std::vector<std::string> extra = {}) : extra_(std::move(extra)) {
@@ -47,21 +72,8 @@ class NodeProcess {
                                   "--argon2-memlimit-kib",
                                   "8"};
     args.insert(args.end(), extra_.begin(), extra_.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::vector<char*> argv;
-      for (auto& arg : args)
-        argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      const std::string log = dir_ + "/node.log";
-      freopen(log.c_str(), "a", stderr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    for (int i = 0; i < 500 && !std::filesystem::exists(port_file); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    std::ifstream(port_file) >> port_;
+    pid_ = spawn_process(std::move(args), dir_ + "/node.log");
+    port_ = wait_for_port_file(port_file);
     ASSERT_GT(port_, 0) << "the node did not start; log: " << log();
   }
 
