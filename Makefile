@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 JOBS ?= 2
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build run test bench soak format clean
+.PHONY: all deps configure build run test test-asan fuzz fuzz-build fuzz-smoke bench soak format clean
 
 all: build
 
@@ -31,6 +31,32 @@ run: build
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# Every test again under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-asan: deps
+	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=Debug WERROR=$(WERROR) \
+	  CMAKE_FLAGS="-DPARLEY_SANITIZE=ON $(CMAKE_FLAGS)"
+
+# libFuzzer: each target runs FUZZ_SECONDS (default 300) from tests/fuzz/corpus, printing
+# its progress; a crash stops with the reproducer's path. fuzz-smoke is CI's short run.
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS = frame_binary frame_json http_request scenario
+fuzz-build: deps
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DPARLEY_FUZZ=ON -DCMAKE_CXX_COMPILER_LAUNCHER=$$(command -v ccache || true)
+	cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+
+fuzz: fuzz-build
+	@set -e; for target in $(FUZZ_TARGETS); do \
+	  mkdir -p build-fuzz/corpus/$$target; \
+	  echo "== fuzz_$$target for $(FUZZ_SECONDS) s"; \
+	  build-fuzz/tests/fuzz/fuzz_$$target build-fuzz/corpus/$$target tests/fuzz/corpus/$$target \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
+	    -artifact_prefix=build-fuzz/ || exit 1; \
+	done
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=15
 
 bench: build
 	$(BUILD_DIR)/bench/parley_bench --benchmark_min_time=0.5

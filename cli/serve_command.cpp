@@ -67,6 +67,10 @@ void add_serve_command(CLI::App& app) {
   flag(serve, a, "max-http-body-bytes", &net::NodeConfig::max_http_body_bytes,
        "Largest HTTP request body (413 beyond)");
   flag(serve, a, "token-ttl-hours", &net::NodeConfig::token_ttl_hours, "Device token lifetime");
+  flag(serve, a, "max-connections-per-address", &net::NodeConfig::max_connections_per_address,
+       "Open connections one remote address may hold; more are closed at once");
+  flag(serve, a, "max-map-mib", &net::NodeConfig::max_map_mib,
+       "Largest the store may grow; past it the node stops cleanly (exit 70)");
   const auto push_flag = [&](const char* name, auto net::PushGatewayOptions::*field,
                              const char* help) {
     CLI::Option* option = serve->add_option(std::string("--") + name, args->flags.push.*field, help)

@@ -66,6 +66,8 @@ std::string_view to_string(ErrorCode code) {
       return "unauthorized";
     case ErrorCode::weak_password:
       return "weak_password";
+    case ErrorCode::too_many_devices:
+      return "too_many_devices";
   }
   return "unknown";
 }
@@ -727,6 +729,11 @@ Outcome<DeviceId> Engine::add_device(UserId user, std::string_view label, TimeUs
   const auto code_points = utf8_code_points(label);
   if (!code_points || *code_points > limits::kMaxDeviceLabelCodePoints) {
     return Error{ErrorCode::invalid_name, "a device label is at most 64 characters of UTF-8"};
+  }
+  if (records_.devices_of(user).size() >= limits::kMaxDevicesPerUser) {
+    return Error{ErrorCode::too_many_devices,
+                 "a user has at most " + std::to_string(limits::kMaxDevicesPerUser) +
+                     " devices; log in again with an existing device id"};
   }
   const DeviceRecord device{records_.allocate_id("device"), user, std::string(label), now};
   records_.put_device(device);

@@ -36,6 +36,7 @@ inline constexpr std::size_t kMaxClientMsgIdBytes = 64;
 inline constexpr std::size_t kMaxUserNameBytes = 32;
 inline constexpr std::size_t kMaxDeviceLabelCodePoints = 64;
 inline constexpr std::size_t kMaxContacts = 5'000;
+inline constexpr std::size_t kMaxDevicesPerUser = 64;
 inline constexpr std::size_t kMaxPresenceQuery = 100;
 inline constexpr std::size_t kPushPreviewCodePoints = 120;
 inline constexpr std::size_t kMaxPushTokenBytes = 4'096;
@@ -69,18 +70,19 @@ enum class ErrorCode : std::uint16_t {
   too_many_contacts,
   invalid_push_token,
   // Raised by the production node's network layer, never by the engine itself.
-  malformed_frame,  // a frame that does not decode (Cap'n Proto or JSON)
-  hello_required,   // a request before the connection's hello
-  rate_limited,     // too many frames per second on this connection
-  overloaded,       // the node's queues are full; retry later
-  unauthorized,     // missing, unknown or expired token; wrong password
-  weak_password,    // sign-up password outside the documented rules
+  malformed_frame,   // a frame that does not decode (Cap'n Proto or JSON)
+  hello_required,    // a request before the connection's hello
+  rate_limited,      // too many frames per second on this connection
+  overloaded,        // the node's queues are full; retry later
+  unauthorized,      // missing, unknown or expired token; wrong password
+  weak_password,     // sign-up password outside the documented rules
+  too_many_devices,  // a user has at most 64 devices
 };
 
 std::string_view to_string(ErrorCode code);
 // The code named by `text` (as to_string spells it), if any.
 std::optional<ErrorCode> error_code_from_string(std::string_view text);
-inline constexpr ErrorCode kLastErrorCode = ErrorCode::weak_password;
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::too_many_devices;
 
 struct Error {
   ErrorCode code = ErrorCode::bad_request;

@@ -60,6 +60,8 @@ std::map<std::string, Setter> setters(NodeConfig& c) {
   number("rate_limit_per_second", c.rate_limit_per_second);
   number("rate_limit_burst", c.rate_limit_burst);
   whole("max_http_body_bytes", c.max_http_body_bytes);
+  whole("max_connections_per_address", c.max_connections_per_address);
+  whole("max_map_mib", c.max_map_mib);
   whole("token_ttl_hours", c.token_ttl_hours);
   whole("argon2_opslimit", c.password.opslimit);
   s["argon2_memlimit_kib"] = [&c](const toml::node& n) {

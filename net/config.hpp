@@ -24,6 +24,7 @@ struct NodeConfig {
   std::int64_t batch_wait_us = 0;  // 0: batch whatever queued up during the last commit
   std::size_t queue_max = 65'536;  // engine inputs waiting; past it requests get `overloaded`
   std::size_t initial_map_mib = 64;
+  std::size_t max_map_mib = 1 << 20;  // the store's growth stops here (1 TiB): see docs/storage.md
 
   // Connections.
   std::size_t max_frame_bytes = 1 << 20;         // larger frames close with 1009
@@ -33,6 +34,7 @@ struct NodeConfig {
   double rate_limit_per_second = 200;  // frames per second per connection
   double rate_limit_burst = 400;
   std::size_t max_http_body_bytes = 64 << 10;
+  std::size_t max_connections_per_address = 4'096;  // HTTP and WebSocket, open at once
 
   // Accounts.
   std::int64_t token_ttl_hours = 24 * 30;

@@ -66,6 +66,9 @@ std::string Metrics::render() const {
   counter(out, "parley_push_intents_total", "Push intents written to the outbox",
           push_intents.load());
   counter(out, "parley_http_requests_total", "HTTP requests served", http_requests.load());
+  counter(out, "parley_connections_refused_total",
+          "TCP connections closed at once: their address had too many open",
+          connections_refused.load());
   counter(out, "parley_slow_consumer_closes_total",
           "Connections closed because their outbound queue was full", slow_consumer_closes.load());
   counter(out, "parley_rate_limited_total", "Frames refused by the per-connection rate limit",

@@ -27,6 +27,7 @@ class Metrics {
   std::atomic<std::uint64_t> slow_consumer_closes{0};
   std::atomic<std::uint64_t> rate_limited{0};
   std::atomic<std::uint64_t> queue_rejections{0};
+  std::atomic<std::uint64_t> connections_refused{0};  // over the per-address limit
   std::atomic<std::uint64_t> push_delivered{0};
   std::atomic<std::uint64_t> push_retries{0};
   std::atomic<std::uint64_t> push_dead_tokens{0};

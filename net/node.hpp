@@ -2,6 +2,10 @@
 // and its LMDB store on one thread with group commit, Cap'n Proto frames (binary or JSON).
 #pragma once
 
+#include <memory>
+#include <string>
+#include <string_view>
+
 #include "net/config.hpp"
 
 namespace parley::net {
@@ -11,5 +15,23 @@ namespace parley::net {
 // node never runs on with state the disk lacks) and 78 when it cannot start (bad data
 // directory, address in use), after printing why.
 int run_node(const NodeConfig& config);
+
+// The node without sockets, for fuzzing and tests: a real store (LMDB in `config.data`), the
+// engine thread, and the real HTTP parser and router. http() feeds one request as raw bytes,
+// exactly as a socket would deliver them, and returns the raw response ("" if the bytes
+// are not a complete HTTP request).
+class InProcessNode {
+ public:
+  explicit InProcessNode(const NodeConfig& config);
+  ~InProcessNode();
+  InProcessNode(const InProcessNode&) = delete;
+  InProcessNode& operator=(const InProcessNode&) = delete;
+
+  std::string http(std::string_view raw_request);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace parley::net

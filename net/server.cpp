@@ -14,6 +14,7 @@
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <sstream>
 #include <thread>
 #include <unordered_map>
 
@@ -63,6 +64,31 @@ struct Txn {
 };
 using Task = std::function<void(Txn&)>;
 
+// Open connections per remote address. A slot is held by the session(s) of one connection
+// and released when the last of them ends.
+class AddressLimiter {
+ public:
+  using Slot = std::shared_ptr<void>;
+
+  // Nothing when `address` already has `max` connections open.
+  Slot acquire(const asio::ip::address& address, std::size_t max) {
+    const std::string key = address.to_string();
+    std::lock_guard lock(mutex_);
+    std::size_t& open = open_[key];
+    if (open >= max) return nullptr;
+    ++open;
+    return Slot(this, [this, key](void*) { release(key); });
+  }
+
+ private:
+  void release(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    if (--open_[key] == 0) open_.erase(key);
+  }
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::size_t> open_;
+};
+
 struct Shared {
   NodeConfig config;
   Metrics metrics;
@@ -70,6 +96,7 @@ struct Shared {
   asio::thread_pool hashing{1};  // argon2id is slow on purpose: never on I/O or engine threads
   std::atomic<ConnectionId> next_connection{1};  // 0 is the engine's "no connection"
   std::string dummy_hash;  // verified against for unknown names, to keep login timing flat
+  AddressLimiter limiter;
   class EngineLoop* loop = nullptr;
   PushWorker* pushes = nullptr;  // null without --push-gateway
 };
@@ -192,10 +219,11 @@ class EngineLoop {
 // ---- WebSocket sessions ----------------------------------------------------------------------
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(tcp::socket&& socket, Shared& shared, UserId user, DeviceId device)
+  // The engine knows the device's user; the session needs only the device.
+  WsSession(tcp::socket&& socket, Shared& shared, DeviceId device, AddressLimiter::Slot slot)
       : ws_(std::move(socket)),
         shared_(shared),
-        user_(user),
+        slot_(std::move(slot)),
         device_(device),
         id_(shared.next_connection++) {
     tokens_ = shared.config.rate_limit_burst;
@@ -401,7 +429,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   websocket::stream<beast::tcp_stream> ws_;
   beast::flat_buffer buffer_;
   Shared& shared_;
-  UserId user_;
+  AddressLimiter::Slot slot_;
   DeviceId device_;
   ConnectionId id_;
   Encoding encoding_ = Encoding::json;
@@ -925,7 +953,8 @@ void route(Shared& shared, const Request& request, Reply reply) {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket&& socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
+  HttpSession(tcp::socket&& socket, Shared& shared, AddressLimiter::Slot slot)
+      : stream_(std::move(socket)), shared_(shared), slot_(std::move(slot)) {}
 
   void run() { read(); }
 
@@ -973,8 +1002,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
           txn.after_commit.push_back([self, request, token] {
             asio::post(self->stream_.get_executor(), [self, request, token] {
               self->stream_.expires_never();
-              std::make_shared<WsSession>(self->stream_.release_socket(), self->shared_, token.user,
-                                          token.device)
+              std::make_shared<WsSession>(self->stream_.release_socket(), self->shared_,
+                                          token.device, self->slot_)
                   ->run(request);
             });
           });
@@ -1001,6 +1030,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   Shared& shared_;
+  AddressLimiter::Slot slot_;
 };
 
 class Listener : public std::enable_shared_from_this<Listener> {
@@ -1023,13 +1053,29 @@ class Listener : public std::enable_shared_from_this<Listener> {
   }
 
  private:
+  // A bounded number of connections per remote address: a flood from one address cannot
+  // take every socket from everyone else.
+  void admit(tcp::socket socket) {
+    beast::error_code ec;
+    const auto remote = socket.remote_endpoint(ec);
+    if (ec) return;
+    auto slot =
+        shared_.limiter.acquire(remote.address(), shared_.config.max_connections_per_address);
+    if (!slot) {
+      ++shared_.metrics.connections_refused;
+      socket.close(ec);
+      return;
+    }
+    std::make_shared<HttpSession>(std::move(socket), shared_, std::move(slot))->run();
+  }
+
   void accept() {
-    acceptor_.async_accept(asio::make_strand(io_), [self = shared_from_this()](beast::error_code ec,
-                                                                               tcp::socket socket) {
-      if (ec == asio::error::operation_aborted) return;
-      if (!ec) std::make_shared<HttpSession>(std::move(socket), self->shared_)->run();
-      self->accept();
-    });
+    acceptor_.async_accept(asio::make_strand(io_),
+                           [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+                             if (ec == asio::error::operation_aborted) return;
+                             if (!ec) self->admit(std::move(socket));
+                             self->accept();
+                           });
   }
 
   asio::io_context& io_;
@@ -1065,6 +1111,59 @@ void write_port_file(const std::string& path, std::uint16_t port) {
 
 }  // namespace
 
+struct InProcessNode::Impl {
+  Shared shared;
+  std::unique_ptr<storage::LmdbStore> store;
+  std::unique_ptr<EngineLoop> loop;
+  std::thread engine_thread;
+};
+
+InProcessNode::InProcessNode(const NodeConfig& config) : impl_(std::make_unique<Impl>()) {
+  init_crypto();
+  impl_->shared.config = config;
+  impl_->shared.dummy_hash = hash_password("not a real password", config.password);
+  storage::LmdbOptions options;
+  options.sync = false;
+  options.initial_map_bytes = config.initial_map_mib << 20;
+  impl_->store = std::make_unique<storage::LmdbStore>(config.data, options);
+  impl_->loop = std::make_unique<EngineLoop>(impl_->shared, *impl_->store);
+  impl_->shared.loop = impl_->loop.get();
+  impl_->shared.discover_url = "ws://in-process/v1/ws";
+  impl_->engine_thread = std::thread([this] { impl_->loop->run(); });
+}
+
+InProcessNode::~InProcessNode() {
+  impl_->loop->stop([](EngineLoop&) {});
+  impl_->engine_thread.join();
+  impl_->shared.hashing.join();
+}
+
+std::string InProcessNode::http(std::string_view raw_request) {
+  http::request_parser<http::string_body> parser;
+  parser.body_limit(impl_->shared.config.max_http_body_bytes);
+  parser.eager(true);
+  beast::error_code ec;
+  parser.put(asio::buffer(raw_request.data(), raw_request.size()), ec);
+  if (ec || !parser.is_done()) return "";
+  const Request request = parser.release();
+  if (websocket::is_upgrade(request)) return "";  // WebSockets need a socket
+  auto answer = std::make_shared<std::promise<Response>>();
+  auto future = answer->get_future();
+  route(impl_->shared, request, [answer](Response response) {
+    try {
+      answer->set_value(std::move(response));
+    } catch (const std::future_error&) {
+      // Answered twice: a bug the caller will see as a wrong response, not a crash here.
+    }
+  });
+  if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    return "no answer within 30 s";
+  }
+  std::ostringstream out;
+  out << future.get();
+  return out.str();
+}
+
 int run_node(const NodeConfig& config) {
   init_crypto();
   Shared shared;
@@ -1077,6 +1176,7 @@ int run_node(const NodeConfig& config) {
     endpoint = parse_listen(config.listen);
     storage::LmdbOptions options;
     options.initial_map_bytes = config.initial_map_mib << 20;
+    options.max_map_bytes = std::max(config.max_map_mib, config.initial_map_mib) << 20;
     store = std::make_unique<storage::LmdbStore>(config.data, options);
     loop = std::make_unique<EngineLoop>(shared, *store);
   } catch (const std::exception& error) {

@@ -155,3 +155,22 @@ TEST(Accounts, EveryErrorCodeRoundTripsThroughItsName) {
 
 }  // namespace
 }  // namespace parley::testing
+
+namespace parley::testing {
+namespace {
+
+TEST(Accounts, DevicesPerUserAreBounded) {
+  Harness h;
+  const UserId alice = h.user("alice");
+  for (std::size_t i = 0; i < limits::kMaxDevicesPerUser; ++i)
+    h.device(alice);
+  const std::string before = h.fingerprint();
+  h.store().begin();
+  auto refused = h.engine().add_device(alice, "one too many", 0);
+  h.store().commit();
+  EXPECT_EQ(std::get<Error>(refused).code, ErrorCode::too_many_devices);
+  EXPECT_EQ(h.fingerprint(), before);
+}
+
+}  // namespace
+}  // namespace parley::testing

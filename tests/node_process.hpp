@@ -86,6 +86,25 @@ class NodeProcess {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
   }
 
+  // Starts the node again on the same data directory, with other flags.
+  void restart_with(std::vector<std::string> extra) {
+    extra_ = std::move(extra);
+    start();
+  }
+
+  // The exit status once the node exits by itself within `timeout_ms` (-1000 if it did not).
+  int wait_exit(int timeout_ms) {
+    for (int waited = 0; waited < timeout_ms; waited += 10) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1000;
+  }
+
   std::string log() const {
     std::ifstream in(dir_ + "/node.log");
     return {std::istreambuf_iterator<char>(in), {}};
