@@ -29,6 +29,28 @@ void flag(CLI::App* app, ServeArgs& args, const char* name, T net::NodeConfig::*
                              [&args, field](net::NodeConfig& c) { c.*field = args.flags.*field; });
 }
 
+// A flag for a field inside one part of the config (config.*part.*field).
+template <typename Part, typename T>
+void flag(CLI::App* app, ServeArgs& args, const char* name, Part net::NodeConfig::*part,
+          T Part::*field, const char* help) {
+  CLI::Option* option = app->add_option(std::string("--") + name, args.flags.*part.*field, help)
+                            ->capture_default_str();
+  args.appliers.emplace_back(option, [&args, part, field](net::NodeConfig& c) {
+    c.*part.*field = args.flags.*part.*field;
+  });
+}
+
+// The same for a field kept in finer units than its flag: the flag is field / scale.
+template <typename Part, typename T>
+void scaled_flag(CLI::App* app, ServeArgs& args, const char* name, Part net::NodeConfig::*part,
+                 T Part::*field, T scale, const char* help) {
+  auto value = std::make_shared<T>(args.flags.*part.*field / scale);
+  CLI::Option* option =
+      app->add_option(std::string("--") + name, *value, help)->capture_default_str();
+  args.appliers.emplace_back(
+      option, [value, part, field, scale](net::NodeConfig& c) { c.*part.*field = *value * scale; });
+}
+
 }  // namespace
 
 void add_serve_command(CLI::App& app) {
@@ -71,65 +93,41 @@ void add_serve_command(CLI::App& app) {
        "Open connections one remote address may hold; more are closed at once");
   flag(serve, a, "max-map-mib", &net::NodeConfig::max_map_mib,
        "Largest the store may grow; past it the node stops cleanly (exit 70)");
-  const auto push_flag = [&](const char* name, auto net::PushGatewayOptions::*field,
-                             const char* help) {
-    CLI::Option* option = serve->add_option(std::string("--") + name, args->flags.push.*field, help)
-                              ->capture_default_str();
-    args->appliers.emplace_back(
-        option, [args, field](net::NodeConfig& c) { c.push.*field = args->flags.push.*field; });
-  };
-  push_flag("push-gateway", &net::PushGatewayOptions::url,
-            "POST push intents to this gateway: http://HOST:PORT/PATH (docs/push.md)");
-  push_flag("push-timeout-ms", &net::PushGatewayOptions::timeout_ms, "Gateway request timeout");
-  push_flag("push-retry-initial-ms", &net::PushGatewayOptions::retry_initial_ms,
-            "First retry delay after a failed push (doubles each time, with jitter)");
-  push_flag("push-retry-max-ms", &net::PushGatewayOptions::retry_max_ms, "Longest retry delay");
-  serve
-      ->add_option("--argon2-opslimit", args->flags.password.opslimit,
-                   "argon2id passes per password hash")
-      ->capture_default_str();
-  args->appliers.emplace_back(serve->get_option("--argon2-opslimit"), [args](net::NodeConfig& c) {
-    c.password.opslimit = args->flags.password.opslimit;
-  });
-  auto memlimit = std::make_shared<std::size_t>(args->flags.password.memlimit_bytes / 1024);
-  serve->add_option("--argon2-memlimit-kib", *memlimit, "argon2id memory per password hash")
-      ->capture_default_str();
-  args->appliers.emplace_back(
-      serve->get_option("--argon2-memlimit-kib"),
-      [memlimit](net::NodeConfig& c) { c.password.memlimit_bytes = *memlimit * 1024; });
-  const auto engine_ms = [&](const char* name, engine::TimeUs engine::EngineConfig::*field,
-                             const char* help) {
-    auto millis = std::make_shared<std::int64_t>(args->flags.engine.*field / 1000);
-    CLI::Option* option =
-        serve->add_option(std::string("--") + name, *millis, help)->capture_default_str();
-    args->appliers.emplace_back(
-        option, [millis, field](net::NodeConfig& c) { c.engine.*field = *millis * 1000; });
-  };
-  engine_ms("heartbeat-interval-ms", &engine::EngineConfig::heartbeat_interval_us,
-            "How often clients are told to heartbeat");
-  engine_ms("presence-timeout-ms", &engine::EngineConfig::presence_timeout_us,
-            "Silence after which a device no longer counts as online");
-  engine_ms("push-collapse-ms", &engine::EngineConfig::push_collapse_window_us,
-            "At most one push intent per user and chat within this window");
-  // An EngineConfig count or byte size, taken as it is.
-  const auto engine_value = [&](const char* name, auto engine::EngineConfig::*field,
-                                const char* help) {
-    CLI::Option* option =
-        serve->add_option(std::string("--") + name, args->flags.engine.*field, help)
-            ->capture_default_str();
-    args->appliers.emplace_back(
-        option, [args, field](net::NodeConfig& c) { c.engine.*field = args->flags.engine.*field; });
-  };
-  engine_value("delivery-batch", &engine::EngineConfig::delivery_batch,
-               "Most inbox entries per deliver frame");
-  engine_value("delivery-window", &engine::EngineConfig::delivery_window,
-               "Most unacked inbox entries in flight per connection");
-  engine_value("push-outbox-max", &engine::EngineConfig::push_outbox_max,
-               "Most push intents waiting for delivery; past it new ones are dropped and counted");
-  engine_value("delivery-batch-bytes", &engine::EngineConfig::delivery_batch_bytes,
-               "A deliver frame stops growing past this many bytes of text");
-  engine_value("delivery-window-bytes", &engine::EngineConfig::delivery_window_bytes,
-               "Most unacked text bytes in flight per connection");
+  using engine::EngineConfig;
+  using net::NodeConfig;
+  using net::PushGatewayOptions;
+  flag(serve, a, "push-gateway", &NodeConfig::push, &PushGatewayOptions::url,
+       "POST push intents to this gateway: http://HOST:PORT/PATH (docs/push.md)");
+  flag(serve, a, "push-timeout-ms", &NodeConfig::push, &PushGatewayOptions::timeout_ms,
+       "Gateway request timeout");
+  flag(serve, a, "push-retry-initial-ms", &NodeConfig::push, &PushGatewayOptions::retry_initial_ms,
+       "First retry delay after a failed push (doubles each time, with jitter)");
+  flag(serve, a, "push-retry-max-ms", &NodeConfig::push, &PushGatewayOptions::retry_max_ms,
+       "Longest retry delay");
+  flag(serve, a, "argon2-opslimit", &NodeConfig::password, &net::PasswordPolicy::opslimit,
+       "argon2id passes per password hash");
+  scaled_flag(serve, a, "argon2-memlimit-kib", &NodeConfig::password,
+              &net::PasswordPolicy::memlimit_bytes, std::size_t{1024},
+              "argon2id memory per password hash");
+  scaled_flag(serve, a, "heartbeat-interval-ms", &NodeConfig::engine,
+              &EngineConfig::heartbeat_interval_us, engine::TimeUs{1000},
+              "How often clients are told to heartbeat");
+  scaled_flag(serve, a, "presence-timeout-ms", &NodeConfig::engine,
+              &EngineConfig::presence_timeout_us, engine::TimeUs{1000},
+              "Silence after which a device no longer counts as online");
+  scaled_flag(serve, a, "push-collapse-ms", &NodeConfig::engine,
+              &EngineConfig::push_collapse_window_us, engine::TimeUs{1000},
+              "At most one push intent per user and chat within this window");
+  flag(serve, a, "delivery-batch", &NodeConfig::engine, &EngineConfig::delivery_batch,
+       "Most inbox entries per deliver frame");
+  flag(serve, a, "delivery-window", &NodeConfig::engine, &EngineConfig::delivery_window,
+       "Most unacked inbox entries in flight per connection");
+  flag(serve, a, "push-outbox-max", &NodeConfig::engine, &EngineConfig::push_outbox_max,
+       "Most push intents waiting for delivery; past it new ones are dropped and counted");
+  flag(serve, a, "delivery-batch-bytes", &NodeConfig::engine, &EngineConfig::delivery_batch_bytes,
+       "A deliver frame stops growing past this many bytes of text");
+  flag(serve, a, "delivery-window-bytes", &NodeConfig::engine, &EngineConfig::delivery_window_bytes,
+       "Most unacked text bytes in flight per connection");
 
   serve->callback([args] {
     net::NodeConfig config;

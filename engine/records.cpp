@@ -248,6 +248,32 @@ PushIntent decode_push_intent(std::string_view bytes) {
   return intent;
 }
 
+// One record by key: nothing when absent, otherwise `decode(bytes)`.
+template <typename Decode>
+auto read_record(const Store& store, Table table, std::string_view key, Decode decode)
+    -> std::optional<decltype(decode(std::string_view{}))> {
+  const auto bytes = store.get(table, key);
+  if (!bytes) return std::nullopt;
+  return decode(*bytes);
+}
+
+// A counter record; 0 when absent.
+std::uint64_t read_counter(const Store& store, Table table, std::string_view key) {
+  const auto bytes = store.get(table, key);
+  return bytes ? decode_counter(*bytes, table) : 0;
+}
+
+TimeUs decode_time(std::string_view bytes, Table table) {
+  Reader reader(bytes, table);
+  const TimeUs at = reader.i64();
+  reader.finish();
+  return at;
+}
+
+std::string encode_time(TimeUs at) {
+  return Writer(kRecordVersion).i64(at).take();
+}
+
 std::string idempotency_key(UserId user, std::string_view client_msg_id) {
   std::string key = encode_u64_key(user);
   key.append(client_msg_id);
@@ -383,15 +409,13 @@ std::uint64_t Records::allocate_id(std::string_view counter) {
 }
 
 std::optional<UserRecord> Records::user(UserId id) const {
-  const auto bytes = store_.get(Table::users, encode_u64_key(id));
-  if (!bytes) return std::nullopt;
-  return decode_user(*bytes);
+  return read_record(store_, Table::users, encode_u64_key(id), decode_user);
 }
 
 std::optional<UserId> Records::user_by_name(std::string_view name) const {
-  const auto bytes = store_.get(Table::user_names, name);
-  if (!bytes) return std::nullopt;
-  return decode_counter(*bytes, Table::user_names);
+  return read_record(store_, Table::user_names, name, [](std::string_view bytes) {
+    return decode_counter(bytes, Table::user_names);
+  });
 }
 
 void Records::put_user(const UserRecord& user) {
@@ -400,9 +424,7 @@ void Records::put_user(const UserRecord& user) {
 }
 
 std::optional<DeviceRecord> Records::device(DeviceId id) const {
-  const auto bytes = store_.get(Table::devices, encode_u64_key(id));
-  if (!bytes) return std::nullopt;
-  return decode_device(*bytes);
+  return read_record(store_, Table::devices, encode_u64_key(id), decode_device);
 }
 
 void Records::put_device(const DeviceRecord& device) {
@@ -422,9 +444,7 @@ std::vector<DeviceId> Records::devices_of(UserId user) const {
 }
 
 std::optional<ChannelRecord> Records::channel(ChannelId id) const {
-  const auto bytes = store_.get(Table::channels, encode_u64_key(id));
-  if (!bytes) return std::nullopt;
-  return decode_channel(*bytes);
+  return read_record(store_, Table::channels, encode_u64_key(id), decode_channel);
 }
 
 void Records::put_channel(const ChannelRecord& channel) {
@@ -444,9 +464,7 @@ void Records::put_direct_channel(UserId a, UserId b, ChannelId channel) {
 }
 
 std::optional<MemberRecord> Records::member(ChannelId channel, UserId user) const {
-  const auto bytes = store_.get(Table::members, encode_pair_key(channel, user));
-  if (!bytes) return std::nullopt;
-  return decode_member(*bytes);
+  return read_record(store_, Table::members, encode_pair_key(channel, user), decode_member);
 }
 
 void Records::put_member(ChannelId channel, UserId user, const MemberRecord& member) {
@@ -485,9 +503,7 @@ std::vector<ChannelId> Records::channels_of(UserId user) const {
 }
 
 std::optional<MessageRecord> Records::message(MessageId id) const {
-  const auto bytes = store_.get(Table::messages, encode_pair_key(id.channel, id.seq));
-  if (!bytes) return std::nullopt;
-  return decode_message(*bytes);
+  return read_record(store_, Table::messages, encode_pair_key(id.channel, id.seq), decode_message);
 }
 
 void Records::put_message(const MessageRecord& message) {
@@ -509,8 +525,7 @@ std::vector<MessageRecord> Records::messages(ChannelId channel, Seq first, Seq l
 }
 
 InboxSeq Records::inbox_head(UserId user) const {
-  const auto bytes = store_.get(Table::inbox_heads, encode_u64_key(user));
-  return bytes ? decode_counter(*bytes, Table::inbox_heads) : 0;
+  return read_counter(store_, Table::inbox_heads, encode_u64_key(user));
 }
 
 InboxSeq Records::append_inbox(UserId user, MessageId message, bool counts_unread) {
@@ -544,8 +559,7 @@ std::vector<InboxRef> Records::inbox_after(UserId user, InboxSeq after, std::siz
 }
 
 InboxSeq Records::device_cursor(DeviceId device) const {
-  const auto bytes = store_.get(Table::device_cursors, encode_u64_key(device));
-  return bytes ? decode_counter(*bytes, Table::device_cursors) : 0;
+  return read_counter(store_, Table::device_cursors, encode_u64_key(device));
 }
 
 void Records::put_device_cursor(DeviceId device, InboxSeq cursor) {
@@ -554,9 +568,9 @@ void Records::put_device_cursor(DeviceId device, InboxSeq cursor) {
 
 std::optional<MessageId> Records::idempotent_send(UserId user,
                                                   std::string_view client_msg_id) const {
-  const auto bytes = store_.get(Table::idempotency, idempotency_key(user, client_msg_id));
-  if (!bytes) return std::nullopt;
-  return decode_message_id(*bytes, Table::idempotency);
+  return read_record(
+      store_, Table::idempotency, idempotency_key(user, client_msg_id),
+      [](std::string_view bytes) { return decode_message_id(bytes, Table::idempotency); });
 }
 
 void Records::put_idempotent_send(UserId user, std::string_view client_msg_id, MessageId message) {
@@ -564,9 +578,7 @@ void Records::put_idempotent_send(UserId user, std::string_view client_msg_id, M
 }
 
 std::optional<ContactRecord> Records::contact(UserId user, UserId other) const {
-  const auto bytes = store_.get(Table::contacts, encode_pair_key(user, other));
-  if (!bytes) return std::nullopt;
-  return decode_contact(*bytes);
+  return read_record(store_, Table::contacts, encode_pair_key(user, other), decode_contact);
 }
 
 void Records::put_contact(UserId user, UserId other, const ContactRecord& contact) {
@@ -600,16 +612,12 @@ bool Records::friends(UserId a, UserId b) const {
 }
 
 std::optional<TimeUs> Records::last_active(UserId user) const {
-  const auto bytes = store_.get(Table::presence, encode_u64_key(user));
-  if (!bytes) return std::nullopt;
-  Reader reader(*bytes, Table::presence);
-  const TimeUs at = reader.i64();
-  reader.finish();
-  return at;
+  return read_record(store_, Table::presence, encode_u64_key(user),
+                     [](std::string_view bytes) { return decode_time(bytes, Table::presence); });
 }
 
 void Records::put_last_active(UserId user, TimeUs at) {
-  store_.put(Table::presence, encode_u64_key(user), Writer(kRecordVersion).i64(at).take());
+  store_.put(Table::presence, encode_u64_key(user), encode_time(at));
 }
 
 std::vector<PushTokenRecord> Records::push_tokens(UserId user) const {
@@ -660,9 +668,7 @@ void Records::put_push_intent(const PushIntent& intent) {
 }
 
 std::optional<PushIntent> Records::push_intent(std::uint64_t id) const {
-  const auto bytes = store_.get(Table::push_outbox, encode_u64_key(id));
-  if (!bytes) return std::nullopt;
-  return decode_push_intent(*bytes);
+  return read_record(store_, Table::push_outbox, encode_u64_key(id), decode_push_intent);
 }
 
 void Records::erase_push_intent(std::uint64_t id) {
@@ -674,8 +680,7 @@ void Records::erase_push_intent(std::uint64_t id) {
 }
 
 std::uint64_t Records::push_outbox_size() const {
-  const auto bytes = store_.get(Table::meta, "push_outbox_size");
-  return bytes ? decode_counter(*bytes, Table::meta) : 0;
+  return read_counter(store_, Table::meta, "push_outbox_size");
 }
 
 std::vector<PushIntent> Records::push_intents_after(std::uint64_t after, std::size_t limit) const {
@@ -690,22 +695,17 @@ std::vector<PushIntent> Records::push_intents_after(std::uint64_t after, std::si
 }
 
 std::optional<TimeUs> Records::push_collapse(UserId user, ChannelId channel) const {
-  const auto bytes = store_.get(Table::push_collapse, encode_pair_key(user, channel));
-  if (!bytes) return std::nullopt;
-  Reader reader(*bytes, Table::push_collapse);
-  const TimeUs at = reader.i64();
-  reader.finish();
-  return at;
+  return read_record(
+      store_, Table::push_collapse, encode_pair_key(user, channel),
+      [](std::string_view bytes) { return decode_time(bytes, Table::push_collapse); });
 }
 
 void Records::put_push_collapse(UserId user, ChannelId channel, TimeUs at) {
-  store_.put(Table::push_collapse, encode_pair_key(user, channel),
-             Writer(kRecordVersion).i64(at).take());
+  store_.put(Table::push_collapse, encode_pair_key(user, channel), encode_time(at));
 }
 
 std::uint64_t Records::unread(UserId user, ChannelId channel) const {
-  const auto bytes = store_.get(Table::unread, encode_pair_key(user, channel));
-  return bytes ? decode_counter(*bytes, Table::unread) : 0;
+  return read_counter(store_, Table::unread, encode_pair_key(user, channel));
 }
 
 void Records::add_unread(UserId user, ChannelId channel, std::int64_t delta) {
@@ -731,8 +731,7 @@ std::vector<std::pair<ChannelId, std::uint64_t>> Records::unread_channels(UserId
 }
 
 InboxSeq Records::read_position(UserId user) const {
-  const auto bytes = store_.get(Table::read_positions, encode_u64_key(user));
-  return bytes ? decode_counter(*bytes, Table::read_positions) : 0;
+  return read_counter(store_, Table::read_positions, encode_u64_key(user));
 }
 
 void Records::put_read_position(UserId user, InboxSeq position) {

@@ -614,22 +614,30 @@ std::optional<std::uint64_t> id_field(const json::object& body, const char* key)
   return std::nullopt;
 }
 
+// Runs `op` for an HTTP caller (Engine::handle_for) inside the open transaction. Returns the
+// engine's answer to the caller (the event for connection 0); every other effect joins the
+// batch, to be released after the commit.
+std::optional<server::Event> handle_for_caller(Txn& txn, const TokenRecord& token,
+                                               const client::Request& op) {
+  std::optional<server::Event> answer;
+  for (Effect& effect : txn.engine.handle_for(token.user, token.device, op, txn.now)) {
+    auto* send = std::get_if<SendEvent>(&effect);
+    if (send != nullptr && send->connection == 0) {
+      answer = std::move(send->event);
+    } else {
+      txn.effects.push_back(std::move(effect));
+    }
+  }
+  return answer;
+}
+
 // Runs a client request for an HTTP caller through the engine; replies with `render(event)`
 // after the commit.
 void engine_request(Shared& shared, const Request& request, Reply reply, client::Request op,
                     std::function<json::value(const server::Event&)> render) {
   with_token(shared, request, reply,
              [&shared, request, reply, op, render](Txn& txn, const TokenRecord& token) {
-               Effects effects = txn.engine.handle_for(token.user, token.device, op, txn.now);
-               std::optional<server::Event> answer;
-               for (Effect& effect : effects) {
-                 auto* send = std::get_if<SendEvent>(&effect);
-                 if (send != nullptr && send->connection == 0) {
-                   answer = std::move(send->event);
-                 } else {
-                   txn.effects.push_back(std::move(effect));
-                 }
-               }
+               const std::optional<server::Event> answer = handle_for_caller(txn, token, op);
                txn.after_commit.push_back([&shared, request, reply, answer, render] {
                  if (answer) {
                    if (const auto* failure = std::get_if<server::Failure>(&*answer)) {
@@ -802,16 +810,11 @@ void change_contact(Shared& shared, const Request& request, Reply reply) {
           });
           return;
         }
-        Effects effects = txn.engine.handle_for(
-            token.user, token.device, client::ChangeContact{1, contact_action, *target}, txn.now);
+        const auto answer =
+            handle_for_caller(txn, token, client::ChangeContact{1, contact_action, *target});
         std::optional<server::Failure> failure;
-        for (Effect& effect : effects) {
-          auto* send = std::get_if<SendEvent>(&effect);
-          if (send != nullptr && send->connection == 0) {
-            if (auto* f = std::get_if<server::Failure>(&send->event)) failure = *f;
-          } else {
-            txn.effects.push_back(std::move(effect));
-          }
+        if (answer) {
+          if (const auto* f = std::get_if<server::Failure>(&*answer)) failure = *f;
         }
         const UserId target_id = *target;
         txn.after_commit.push_back([&shared, request, reply, failure, target_id] {
