@@ -23,11 +23,12 @@ configure: deps $(BUILD_DIR)/build.ninja
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# A chat node on 127.0.0.1:8080 with its LMDB store in ./data (Ctrl-C stops it cleanly).
+# A chat node on 127.0.0.1:8080 with its LMDB store in ./data and the web client at /
+# (Ctrl-C stops it cleanly).
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./data
 run: build
-	$(BUILD_DIR)/cli/parley serve --listen $(LISTEN) --data $(DATA) $(if $(wildcard web/dist/index.html),--web-root web/dist,)
+	$(BUILD_DIR)/cli/parley serve --listen $(LISTEN) --data $(DATA) --web-root $(BUILD_DIR)/web/dist
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) $(CTEST_ARGS)

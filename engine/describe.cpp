@@ -58,6 +58,18 @@ struct EventText {
       text += " " + n(channel) + ":" + n(count);
     return text;
   }
+  std::string operator()(const server::ChannelList& e) const {
+    std::string text = "channels req=" + n(e.request);
+    for (const auto& channel : e.channels) {
+      text += " [" + n(channel.channel) +
+              (channel.kind == ChannelKind::group ? " group " + channel.name : " direct") +
+              " last=" + n(channel.last_seq) + (channel.active ? "" : " left");
+      for (const auto& member : channel.members)
+        text += " " + n(member.user);
+      text += "]";
+    }
+    return text;
+  }
   static std::string entry(const server::PresenceEntry& e) {
     return "user=" + n(e.user) + (e.online ? " online" : " offline") +
            " last_active=" + std::to_string(e.last_active_at);

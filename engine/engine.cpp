@@ -377,6 +377,14 @@ class Engine::RequestHandler {
     reply(std::move(reply_list));
   }
 
+  void operator()(const client::ListChannels& list) {
+    server::ChannelList reply_list{list.request, {}};
+    for (ChannelId id : records_.channels_of(connection_.user)) {
+      if (auto summary = summarize_channel(id)) reply_list.channels.push_back(std::move(*summary));
+    }
+    reply(std::move(reply_list));
+  }
+
   void operator()(const client::QueryPresence& query) {
     if (query.users.empty() || query.users.size() > limits::kMaxPresenceQuery) {
       return fail(query.request,
@@ -512,6 +520,25 @@ class Engine::RequestHandler {
         if (existing && existing->state == ContactState::blocked) records_.erase_contact(me, other);
         return;
     }
+  }
+
+  std::optional<server::ChannelSummary> summarize_channel(ChannelId id) const {
+    const auto channel = records_.channel(id);
+    const auto membership = records_.member(id, connection_.user);
+    if (!channel || !membership) return std::nullopt;
+    server::ChannelSummary summary{
+        id, channel->kind, channel->name, channel->admin, channel->last_seq, true, {}};
+    if (membership->state != MemberState::active) {
+      summary.active = false;
+      summary.last_seq = membership->left_seq;
+      return summary;
+    }
+    for (UserId member : records_.active_members(id)) {
+      const auto user = records_.user(member);
+      PARLEY_ASSERT(user.has_value());
+      summary.members.push_back(server::ChannelMember{member, user->name});
+    }
+    return summary;
   }
 
   std::vector<ChannelId> active_groups_of(UserId user) const {

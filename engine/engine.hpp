@@ -123,9 +123,14 @@ struct UnregisterPushToken {
 struct QueryUnread {
   RequestId request = 0;
 };
+// Every channel the user is or was in: what a client needs to draw its chat list on a new
+// device, where deliveries alone say neither a 1:1 channel's peer nor a group's name.
+struct ListChannels {
+  RequestId request = 0;
+};
 using Request = std::variant<Send, Ack, History, CreateGroup, AddMember, RemoveMember, LeaveGroup,
                              Logout, Heartbeat, ChangeContact, ListContacts, QueryPresence,
-                             RegisterPushToken, UnregisterPushToken, QueryUnread>;
+                             RegisterPushToken, UnregisterPushToken, QueryUnread, ListChannels>;
 }  // namespace client
 
 // The request id a reply to `request` carries (0 for an Ack, which has no reply).
@@ -211,8 +216,28 @@ struct UnreadCounts {
   std::uint64_t total = 0;
   std::vector<std::pair<ChannelId, std::uint64_t>> channels;  // non-zero, ascending channel
 };
+struct ChannelMember {
+  UserId user = 0;
+  std::string name;
+};
+struct ChannelSummary {
+  ChannelId channel = 0;
+  ChannelKind kind = ChannelKind::direct;
+  std::string name;  // a group's name; empty for a 1:1 channel
+  UserId admin = 0;  // 0 for a 1:1 channel
+  // The last seq the user may read: the channel's newest, or the event that removed them.
+  Seq last_seq = 0;
+  bool active = true;  // false once removed from or having left a group
+  // Active members in ascending user id (a 1:1 channel: both users, or one when it is your
+  // own); empty when `active` is false, since a former member is not shown later changes.
+  std::vector<ChannelMember> members;
+};
+struct ChannelList {
+  RequestId request = 0;
+  std::vector<ChannelSummary> channels;  // ascending channel id
+};
 using Event = std::variant<Welcome, Deliver, SendAck, GroupCreated, HistoryPage, Ok, Failure,
-                           Presence, PresenceList, ContactList, UnreadCounts>;
+                           Presence, PresenceList, ContactList, UnreadCounts, ChannelList>;
 }  // namespace server
 
 // ---- Inputs and effects --------------------------------------------------------------------

@@ -452,6 +452,26 @@ engine::ContactState from_wire(wire::ContactState state) {
   throw BadFrame("unknown contact state " + std::to_string(static_cast<unsigned>(state)));
 }
 
+wire::ChannelKind to_wire(engine::ChannelKind kind) {
+  switch (kind) {
+    case engine::ChannelKind::direct:
+      return wire::ChannelKind::DIRECT;
+    case engine::ChannelKind::group:
+      return wire::ChannelKind::GROUP;
+  }
+  throw std::invalid_argument("unknown channel kind " + std::to_string(static_cast<int>(kind)));
+}
+
+engine::ChannelKind from_wire(wire::ChannelKind kind) {
+  switch (kind) {
+    case wire::ChannelKind::DIRECT:
+      return engine::ChannelKind::direct;
+    case wire::ChannelKind::GROUP:
+      return engine::ChannelKind::group;
+  }
+  throw BadFrame("unknown channel kind " + std::to_string(static_cast<unsigned>(kind)));
+}
+
 // ---- Lists and shared structs ------------------------------------------------------------
 
 void set_ids(capnp::List<std::uint64_t>::Builder out, const std::vector<std::uint64_t>& ids) {
@@ -465,6 +485,35 @@ std::vector<std::uint64_t> ids_of(capnp::List<std::uint64_t>::Reader list) {
   for (const auto id : list)
     ids.push_back(id);
   return ids;
+}
+
+void fill_channel_summary(wire::ChannelSummary::Builder out,
+                          const engine::server::ChannelSummary& summary) {
+  out.setChannel(summary.channel);
+  out.setKind(to_wire(summary.kind));
+  out.setName(wire_text(summary.name));
+  out.setAdmin(summary.admin);
+  out.setLastSeq(summary.last_seq);
+  out.setActive(summary.active);
+  auto members = out.initMembers(list_size(summary.members.size()));
+  for (unsigned i = 0; i < members.size(); ++i) {
+    members[i].setUser(summary.members[i].user);
+    members[i].setName(wire_text(summary.members[i].name));
+  }
+}
+
+engine::server::ChannelSummary read_channel_summary(wire::ChannelSummary::Reader in) {
+  engine::server::ChannelSummary summary{in.getChannel(),
+                                         from_wire(in.getKind()),
+                                         text_of(in.getName()),
+                                         in.getAdmin(),
+                                         in.getLastSeq(),
+                                         in.getActive(),
+                                         {}};
+  summary.members.reserve(in.getMembers().size());
+  for (const auto member : in.getMembers())
+    summary.members.push_back({member.getUser(), text_of(member.getName())});
+  return summary;
 }
 
 void fill_message(wire::Message::Builder out, const engine::Message& message) {
@@ -578,6 +627,7 @@ void fill_client_frame(wire::ClientFrame::Builder out, const ClientFrame& frame)
             out.initUnregisterPushToken().setRequest(r.request);
           },
           [&](const client::QueryUnread& r) { out.initQueryUnread().setRequest(r.request); },
+          [&](const client::ListChannels& r) { out.initListChannels().setRequest(r.request); },
       },
       std::get<engine::client::Request>(frame));
 }
@@ -658,6 +708,9 @@ ClientFrame read_client_frame(wire::ClientFrame::Reader in, engine::RequestId& r
     case wire::ClientFrame::QUERY_UNREAD:
       request = in.getQueryUnread().getRequest();
       return client::Request{client::QueryUnread{request}};
+    case wire::ClientFrame::LIST_CHANNELS:
+      request = in.getListChannels().getRequest();
+      return client::Request{client::ListChannels{request}};
   }
   throw BadFrame("unknown client frame type " + std::to_string(static_cast<unsigned>(in.which())) +
                  " (a newer protocol?)");
@@ -743,6 +796,13 @@ void fill_server_frame(wire::ServerFrame::Builder out, const engine::server::Eve
                      channels[i].setChannel(e.channels[i].first);
                      channels[i].setCount(e.channels[i].second);
                    }
+                 },
+                 [&](const server::ChannelList& e) {
+                   auto c = out.initChannelList();
+                   c.setRequest(e.request);
+                   auto channels = c.initChannels(list_size(e.channels.size()));
+                   for (unsigned i = 0; i < channels.size(); ++i)
+                     fill_channel_summary(channels[i], e.channels[i]);
                  },
              },
              event);
@@ -838,6 +898,16 @@ engine::server::Event read_server_frame(wire::ServerFrame::Reader in, engine::Re
         counts.channels.emplace_back(channel.getChannel(), channel.getCount());
       }
       return counts;
+    }
+    case wire::ServerFrame::CHANNEL_LIST: {
+      const auto c = in.getChannelList();
+      request = c.getRequest();
+      server::ChannelList list{request, {}};
+      const auto channels = c.getChannels();
+      list.channels.reserve(channels.size());
+      for (const auto channel : channels)
+        list.channels.push_back(read_channel_summary(channel));
+      return list;
     }
   }
   throw BadFrame("unknown server frame type " + std::to_string(static_cast<unsigned>(in.which())) +

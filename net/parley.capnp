@@ -96,7 +96,8 @@ struct LeaveGroup {
 }
 
 struct RequestOnly {
-  # Logout, ListContacts, UnregisterPushToken, QueryUnread: nothing but the request id.
+  # Logout, ListContacts, UnregisterPushToken, QueryUnread, ListChannels: nothing but the
+  # request id.
   request @0 :UInt64;
 }
 
@@ -145,6 +146,7 @@ struct ClientFrame {
     registerPushToken @14 :RegisterPushToken;
     unregisterPushToken @15 :RequestOnly;
     queryUnread @16 :RequestOnly;
+    listChannels @17 :RequestOnly;
   }
 }
 
@@ -233,6 +235,31 @@ struct UnreadCounts {
   channels @2 :List(ChannelUnread);  # non-zero counts, ascending channel
 }
 
+enum ChannelKind {
+  direct @0 $Json.name("direct");
+  group @1 $Json.name("group");
+}
+
+struct ChannelMember {
+  user @0 :UInt64;
+  name @1 :Text;
+}
+
+struct ChannelSummary {
+  channel @0 :UInt64;
+  kind @1 :ChannelKind;
+  name @2 :Text;                 # a group's name; "" for a 1:1 channel
+  admin @3 :UInt64;              # 0 for a 1:1 channel
+  lastSeq @4 :UInt64;            # the newest seq you may read
+  active @5 :Bool;               # false once removed from or having left the group
+  members @6 :List(ChannelMember);  # active members, ascending user; [] when not active
+}
+
+struct ChannelList {
+  request @0 :UInt64;
+  channels @1 :List(ChannelSummary);  # ascending channel
+}
+
 struct ServerFrame {
   union {
     unset @0 :Void;              # never sent
@@ -247,5 +274,6 @@ struct ServerFrame {
     presenceList @9 :PresenceList;
     contactList @10 :ContactList;
     unreadCounts @11 :UnreadCounts;
+    channelList @12 :ChannelList;
   }
 }

@@ -52,6 +52,13 @@ bool same(const server::PresenceEntry& a, const server::PresenceEntry& b) {
 bool same(const server::ContactEntry& a, const server::ContactEntry& b) {
   return a.user == b.user && a.name == b.name && a.state == b.state && a.mutual == b.mutual;
 }
+bool same(const server::ChannelMember& a, const server::ChannelMember& b) {
+  return a.user == b.user && a.name == b.name;
+}
+bool same(const server::ChannelSummary& a, const server::ChannelSummary& b) {
+  return a.channel == b.channel && a.kind == b.kind && a.name == b.name && a.admin == b.admin &&
+         a.last_seq == b.last_seq && a.active == b.active && same_list(a.members, b.members);
+}
 
 template <typename T>
 bool same_list(const std::vector<T>& a, const std::vector<T>& b) {
@@ -92,10 +99,10 @@ bool same(const client::Request& a, const client::Request& b) {
         } else if constexpr (std::is_same_v<T, client::RegisterPushToken>) {
           return x.request == y.request && x.platform == y.platform && x.token == y.token;
         } else {
-          static_assert(std::is_same_v<T, client::Logout> ||
-                        std::is_same_v<T, client::ListContacts> ||
-                        std::is_same_v<T, client::UnregisterPushToken> ||
-                        std::is_same_v<T, client::QueryUnread>);
+          static_assert(
+              std::is_same_v<T, client::Logout> || std::is_same_v<T, client::ListContacts> ||
+              std::is_same_v<T, client::UnregisterPushToken> ||
+              std::is_same_v<T, client::QueryUnread> || std::is_same_v<T, client::ListChannels>);
           return x.request == y.request;
         }
       },
@@ -142,6 +149,8 @@ bool same(const server::Event& a, const server::Event& b) {
           return x.request == y.request && same_list(x.entries, y.entries);
         } else if constexpr (std::is_same_v<T, server::ContactList>) {
           return x.request == y.request && same_list(x.contacts, y.contacts);
+        } else if constexpr (std::is_same_v<T, server::ChannelList>) {
+          return x.request == y.request && same_list(x.channels, y.channels);
         } else {
           static_assert(std::is_same_v<T, server::UnreadCounts>);
           return x.request == y.request && x.total == y.total && x.channels == y.channels;
@@ -256,6 +265,7 @@ std::vector<ClientFrame> all_client_frames() {
       client::RegisterPushToken{24, "fcm", "tok:en/abc+="},
       client::UnregisterPushToken{25},
       client::QueryUnread{26},
+      client::ListChannels{27},
   };
 }
 
@@ -303,6 +313,12 @@ std::vector<server::Event> all_server_events() {
       server::ContactList{15, {}},
       server::UnreadCounts{16, 7, {{5, 3}, {6, 4}}},
       server::UnreadCounts{17, 0, {}},
+      server::ChannelList{
+          18,
+          {{5, engine::ChannelKind::direct, "", 0, 9, true, {{2, "alice"}, {3, "bob"}}},
+           {6, engine::ChannelKind::group, "Caf\xC3\xA9", 2, 12, true, {{2, "alice"}}},
+           {7, engine::ChannelKind::group, "old", 4, 3, false, {}}}},
+      server::ChannelList{19, {}},
   };
   // A Failure for every error code there is.
   for (auto code = static_cast<std::uint16_t>(ErrorCode::bad_request);
@@ -410,6 +426,20 @@ TEST(CodecJson, ExactTextOfFrames) {
                           Encoding::json),
       R"({"contactList":{"request":"1","contacts":[)"
       R"({"user":"2","name":"al","state":"blocked","mutual":false}]}})");
+  EXPECT_EQ(
+      encode_server_event(
+          server::ChannelList{
+              17,
+              {{9, engine::ChannelKind::group, "Climbing", 2, 3, true, {{2, "alice"}, {3, "bob"}}},
+               {7, engine::ChannelKind::direct, "", 0, 12, false, {}}}},
+          Encoding::json),
+      R"({"channelList":{"request":"17","channels":[{"channel":"9","kind":"group",)"
+      R"("name":"Climbing","admin":"2","lastSeq":"3","active":true,"members":[)"
+      R"({"user":"2","name":"alice"},{"user":"3","name":"bob"}]},{"channel":"7",)"
+      R"("kind":"direct","name":"","admin":"0","lastSeq":"12","active":false,)"
+      R"("members":[]}]}})");
+  EXPECT_EQ(encode_client_frame(client::ListChannels{17}, Encoding::json),
+            R"({"listChannels":{"request":"17"}})");
 }
 
 TEST(CodecJson, HandWrittenSendDecodes) {

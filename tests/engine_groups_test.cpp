@@ -223,5 +223,45 @@ TEST_F(Groups, HistoryPagesBackThroughTheChannel) {
   EXPECT_EQ(h.fingerprint(), fingerprint);
 }
 
+// A new device learns its chat list from listChannels: a 1:1 channel's peer and a group's
+// name and members, which deliveries alone do not tell it.
+TEST_F(Groups, ListChannelsNamesPeersGroupsAndFormerGroups) {
+  const auto direct = std::get<server::SendAck>(h.send_to(a, bob, "hi bob")).channel;
+  const ChannelId team = h.create_group(a, "team", {bob, carol});
+  const ChannelId old = h.create_group(b, "old", {carol});
+  ack_of(h.post(b, old, "one"));
+  ASSERT_TRUE(std::holds_alternative<server::Ok>(h.group_op(c, client::LeaveGroup{0, old})));
+  ack_of(h.post(b, old, "after carol left"));
+
+  const auto carols = std::get<server::ChannelList>(h.group_op(c, client::ListChannels{}));
+  ASSERT_EQ(carols.channels.size(), 2u);
+  const auto& in_team = carols.channels[0];
+  EXPECT_EQ(in_team.channel, team);
+  EXPECT_EQ(in_team.kind, ChannelKind::group);
+  EXPECT_EQ(in_team.name, "team");
+  EXPECT_EQ(in_team.admin, alice);
+  EXPECT_TRUE(in_team.active);
+  EXPECT_EQ(in_team.last_seq, 1u);
+  ASSERT_EQ(in_team.members.size(), 3u);
+  EXPECT_EQ(in_team.members[0].name, "alice");
+  EXPECT_EQ(in_team.members[2].user, carol);
+  // Carol left "old" at seq 3: she is told where her history stops, not who remains.
+  const auto& left = carols.channels[1];
+  EXPECT_EQ(left.channel, old);
+  EXPECT_FALSE(left.active);
+  EXPECT_EQ(left.last_seq, 3u);
+  EXPECT_TRUE(left.members.empty());
+
+  const auto bobs = std::get<server::ChannelList>(h.group_op(b, client::ListChannels{}));
+  ASSERT_EQ(bobs.channels.size(), 3u);
+  EXPECT_EQ(bobs.channels[0].channel, direct);
+  EXPECT_EQ(bobs.channels[0].kind, ChannelKind::direct);
+  EXPECT_EQ(bobs.channels[0].name, "");
+  ASSERT_EQ(bobs.channels[0].members.size(), 2u);
+  EXPECT_EQ(bobs.channels[0].members[0].user, alice);
+  EXPECT_EQ(bobs.channels[0].members[1].name, "bob");
+  EXPECT_EQ(bobs.channels[2].last_seq, 4u);
+}
+
 }  // namespace
 }  // namespace parley::testing

@@ -1,0 +1,594 @@
+// The protocol side of the web client: one WebSocket per tab (each tab is its own device),
+// in the JSON form of the frames (docs/protocol.md). It owns the sync rules:
+//
+//  - the cursor is the highest inbox entry this tab has applied; it is kept in
+//    sessionStorage and sent in every hello, so a reconnect gets exactly what was missed;
+//  - deliveries at or below the cursor are dropped, so a replay never shows a message twice;
+//  - unacked sends live in an outbox (also in sessionStorage) and are resent after every
+//    reconnect with their original clientMsgId, which the node deduplicates;
+//  - a dropped connection reconnects with capped, jittered exponential backoff.
+//
+// Ids stay strings (they are 64-bit); comparisons go through BigInt.
+
+const HISTORY_PAGE = 30;
+const RECONNECT_MIN_MS = 500;
+const RECONNECT_MAX_MS = 10_000;
+
+const ERROR_TEXT = {
+  message_too_long: 'That message is too long: at most 99,999 characters.',
+  message_empty: 'An empty message cannot be sent.',
+  not_a_member: 'You are not a member of this chat any more.',
+  blocked: 'You cannot message this person.',
+  unknown_user: 'There is no such user.',
+  already_member: 'That person is already in the group.',
+  group_full: 'The group is full: at most 100 members.',
+  not_admin: 'Only the group admin can change its members.',
+  invalid_name: 'That name is not allowed.',
+  too_many_contacts: 'You have too many contacts.',
+  rate_limited: 'You are sending too fast. Slow down a little.',
+  overloaded: 'The server is busy. Trying again shortly.',
+  invalid_utf8: 'The message contains invalid characters.',
+};
+
+export function describeError(code, fallback) {
+  return ERROR_TEXT[code] ?? fallback ?? `Something went wrong (${code}).`;
+}
+
+function big(id) {
+  return BigInt(id ?? 0);
+}
+
+function randomId() {
+  const bytes = new Uint8Array(9);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export class ChatClient extends EventTarget {
+  // session: {user, device, token, name}; storage: a Storage (sessionStorage in the page).
+  constructor(session, storage, wsUrl) {
+    super();
+    this.session = session;
+    this.storage = storage;
+    this.wsUrl = wsUrl;
+    this.me = String(session.user);
+    this.status = 'connecting';
+    this.channels = new Map(); // channel id -> channel state (see ensureChannel)
+    this.contacts = [];
+    this.presence = new Map(); // user id -> {online, lastActiveAt}
+    this.names = new Map([[this.me, session.name]]);
+    this.viewing = null; // the channel the user has open
+    this.ws = null;
+    this.welcomed = false;
+    this.nextRequest = 1;
+    this.pending = new Map(); // request id -> {resolve, reject, clientMsgId?}
+    this.acked = new Map(); // clientMsgId -> outbox item acked but not yet delivered here
+    this.attempt = 0;
+    this.stopped = false;
+    this.liveFrom = 0n; // inbox entries above this arrived live (count as new unread)
+    this.refreshTimer = null;
+    this.loadSync();
+  }
+
+  // ---- Persistence (per device, in this tab) ------------------------------------------
+  get syncKey() {
+    return `parley.sync.${this.session.device}`;
+  }
+  loadSync() {
+    const stored = this.storage.getItem(this.syncKey);
+    // A new device starts at the inbox head instead of downloading the whole inbox: its
+    // chats come from listChannels and their messages from history, page by page.
+    this.fresh = stored === null;
+    const saved = JSON.parse(stored ?? '{}');
+    this.cursor = big(saved.cursor);
+    this.outbox = saved.outbox ?? [];
+    this.unread = new Map(Object.entries(saved.unread ?? {}));
+  }
+  saveSync() {
+    this.storage.setItem(
+      this.syncKey,
+      JSON.stringify({
+        cursor: this.cursor.toString(),
+        outbox: this.outbox,
+        unread: Object.fromEntries(this.unread),
+      }),
+    );
+  }
+
+  changed() {
+    this.dispatchEvent(new Event('change'));
+  }
+  notify(message) {
+    this.dispatchEvent(new CustomEvent('notice', { detail: message }));
+  }
+
+  // ---- Connection -------------------------------------------------------------------------
+  start() {
+    this.stopped = false;
+    addEventListener('offline', this.onBrowserOffline);
+    addEventListener('online', this.onBrowserOnline);
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    removeEventListener('offline', this.onBrowserOffline);
+    removeEventListener('online', this.onBrowserOnline);
+    clearTimeout(this.reconnectTimer);
+    this.dropSocket();
+  }
+
+  // The browser knows the network is gone before TCP does: drop the socket now, so that
+  // sends queue in the outbox and the reconnect starts the moment the network returns.
+  onBrowserOffline = () => {
+    this.dropSocket();
+    this.setStatus('offline');
+  };
+  onBrowserOnline = () => {
+    if (this.stopped || this.ws) return;
+    clearTimeout(this.reconnectTimer);
+    this.attempt = 0;
+    this.connect();
+  };
+
+  setStatus(status) {
+    this.status = status;
+    this.changed();
+  }
+
+  connect() {
+    if (this.stopped) return;
+    if (!navigator.onLine) return this.setStatus('offline');
+    this.setStatus(this.attempt === 0 ? 'connecting' : 'reconnecting');
+    const ws = new WebSocket(`${this.wsUrl}?token=${encodeURIComponent(this.session.token)}`);
+    this.ws = ws;
+    ws.onopen = () => {
+      this.helloRequest = String(this.nextRequest++);
+      this.transmit({ hello: { request: this.helloRequest, cursor: this.cursor.toString() } });
+    };
+    ws.onmessage = (event) => {
+      if (ws !== this.ws) return;
+      this.onFrame(JSON.parse(event.data));
+    };
+    ws.onclose = (event) => {
+      if (ws !== this.ws) return;
+      this.onClosed(event.code, event.reason);
+    };
+  }
+
+  dropSocket() {
+    const ws = this.ws;
+    this.ws = null;
+    this.welcomed = false;
+    clearInterval(this.heartbeatTimer);
+    this.failPending('disconnected');
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onclose = null;
+      try {
+        ws.close(1000);
+      } catch {
+        /* already closed */
+      }
+    }
+  }
+
+  onClosed(code, reason) {
+    this.dropSocket();
+    if (code === 1000 && reason.startsWith('replaced')) {
+      this.stopped = true;
+      this.dispatchEvent(new CustomEvent('ended', { detail: 'replaced' }));
+      return;
+    }
+    if (code === 1000 && reason === 'logged_out') {
+      this.stopped = true;
+      this.dispatchEvent(new CustomEvent('ended', { detail: 'logged_out' }));
+      return;
+    }
+    if (code === 1008 && reason === 'unknown_device') {
+      this.stopped = true;
+      this.dispatchEvent(new CustomEvent('ended', { detail: 'unauthorized' }));
+      return;
+    }
+    if (this.stopped) return;
+    this.scheduleReconnect();
+  }
+
+  scheduleReconnect() {
+    const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.attempt);
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.attempt += 1;
+    this.setStatus(navigator.onLine ? 'reconnecting' : 'offline');
+    // Several refused upgrades in a row may mean the token expired: ask the HTTP API.
+    if (this.attempt % 4 === 0) this.dispatchEvent(new CustomEvent('check-token'));
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  transmit(frame) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  // A request that expects an answer; resolves with the answer's payload.
+  request(name, fields = {}) {
+    return new Promise((resolve, reject) => {
+      if (!this.welcomed) return reject(new Error('disconnected'));
+      const id = String(this.nextRequest++);
+      this.pending.set(id, { resolve, reject });
+      this.transmit({ [name]: { request: id, ...fields } });
+    });
+  }
+
+  failPending(why) {
+    for (const [, waiter] of this.pending) waiter.reject?.(new Error(why));
+    this.pending.clear();
+  }
+
+  // ---- Incoming frames ------------------------------------------------------------------------
+  onFrame(frame) {
+    const [kind, body] = Object.entries(frame)[0];
+    switch (kind) {
+      case 'welcome':
+        return this.onWelcome(body);
+      case 'deliver':
+        return this.onDeliver(body.entries);
+      case 'presenceList':
+        if (body.request === '0') return this.onPresenceSnapshot(body.entries);
+        break;
+      case 'presence':
+        return this.onPresence(body);
+      case 'sendAck':
+        return this.onSendAck(body);
+      case 'failure':
+        if (this.onFailure(body)) return;
+        break;
+    }
+    if (kind === 'failure' && body.request === this.helloRequest) {
+      // The node was too busy to take the hello: start over after a backoff.
+      this.dropSocket();
+      return this.scheduleReconnect();
+    }
+    const waiter = this.pending.get(body.request);
+    if (!waiter) return;
+    this.pending.delete(body.request);
+    if (waiter.clientMsgId) {
+      if (kind === 'failure') this.onSendRefused(waiter, body);
+      return;
+    }
+    if (kind === 'failure') {
+      const error = new Error(describeError(body.code, body.message));
+      error.code = body.code;
+      waiter.reject(error);
+    } else {
+      waiter.resolve(body);
+    }
+  }
+
+  onWelcome(welcome) {
+    if (this.fresh && big(welcome.inboxHead) > this.cursor) {
+      this.fresh = false;
+      this.cursor = big(welcome.inboxHead);
+      this.saveSync();
+      this.dropSocket();
+      return this.connect();
+    }
+    this.fresh = false;
+    this.saveSync();
+    this.welcomed = true;
+    this.attempt = 0;
+    this.liveFrom = big(welcome.inboxHead);
+    this.setStatus('online');
+    const interval = Math.max(250, Number(welcome.heartbeatIntervalUs) / 1000);
+    this.heartbeatTimer = setInterval(() => this.transmit({ heartbeat: {} }), interval);
+    this.refreshChannels();
+    this.refreshContacts();
+    this.request('queryUnread').then((counts) => {
+      for (const { channel, count } of counts.channels) {
+        this.unread.set(channel, Math.max(this.unread.get(channel) ?? 0, Number(count)));
+      }
+      if (this.viewing) this.unread.delete(this.viewing);
+      this.saveSync();
+      this.changed();
+    }, () => {});
+    for (const item of this.outbox) this.transmitSend(item);
+  }
+
+  // A hello with a cursor past the head (a store reset under us) or a device that no
+  // longer exists ends the session in a failure with request "0".
+  onFailure(failure) {
+    if (failure.request !== '0') return false;
+    if (failure.code === 'invalid_cursor') {
+      this.cursor = 0n;
+      this.saveSync();
+    } else if (failure.code === 'rate_limited') {
+      // The dropped frame may have been a send: resend what is unacked (deduplicated).
+      this.resendSoon();
+    } else if (failure.code !== 'unknown_device') {
+      this.notify(describeError(failure.code, failure.message));
+    }
+    return true;
+  }
+
+  onDeliver(entries) {
+    let applied = false;
+    for (const entry of entries) {
+      const seq = big(entry.inboxSeq);
+      if (seq <= this.cursor) continue; // a replay: already applied
+      this.applyMessage(entry.message, seq > this.liveFrom);
+      this.cursor = seq;
+      applied = true;
+    }
+    if (entries.length > 0) {
+      const last = entries[entries.length - 1].inboxSeq;
+      this.transmit({ ack: { inboxSeq: big(last) > this.cursor ? this.cursor.toString() : last } });
+    }
+    if (applied) {
+      this.saveSync();
+      this.changed();
+    }
+  }
+
+  onPresenceSnapshot(entries) {
+    this.presence.clear();
+    for (const entry of entries) this.onPresence(entry, false);
+    this.changed();
+  }
+
+  onPresence(entry, render = true) {
+    if (!entry.online && entry.lastActiveAt === '0') {
+      this.presence.delete(entry.user);
+    } else {
+      this.presence.set(entry.user, { online: entry.online, lastActiveAt: Number(entry.lastActiveAt) / 1000 });
+    }
+    // A presence frame for someone new means a friendship just formed or ended.
+    if (render) {
+      this.refreshContactsSoon();
+      this.changed();
+    }
+  }
+
+  // ---- Channels and messages ------------------------------------------------------------------
+  ensureChannel(id) {
+    let channel = this.channels.get(id);
+    if (!channel) {
+      channel = {
+        id,
+        kind: 'unknown',
+        name: '',
+        admin: '0',
+        active: true,
+        members: [],
+        messages: new Map(), // seq string -> message
+        loaded: false, // a history page was fetched
+        hasMore: true,
+        loading: false,
+      };
+      this.channels.set(id, channel);
+    }
+    return channel;
+  }
+
+  applyMessage(message, live) {
+    const channel = this.ensureChannel(message.channel);
+    channel.messages.set(message.seq, message);
+    if (message.sender === this.me && message.clientMsgId) this.acked.delete(message.clientMsgId);
+    if (channel.kind === 'unknown' || message.kind !== 'text') this.refreshChannelsSoon();
+    const fromOther = message.kind === 'text' && message.sender !== this.me;
+    if (fromOther && live && this.viewing !== channel.id) {
+      this.unread.set(channel.id, (this.unread.get(channel.id) ?? 0) + 1);
+    }
+  }
+
+  refreshChannelsSoon() {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => this.refreshChannels(), 50);
+  }
+
+  async refreshChannels() {
+    let list;
+    try {
+      list = await this.request('listChannels');
+    } catch {
+      return;
+    }
+    for (const summary of list.channels) {
+      const channel = this.ensureChannel(summary.channel);
+      Object.assign(channel, {
+        kind: summary.kind,
+        name: summary.name,
+        admin: summary.admin,
+        active: summary.active,
+        lastSeq: summary.lastSeq,
+        members: summary.members.map((m) => m.user),
+      });
+      for (const member of summary.members) this.names.set(member.user, member.name);
+    }
+    this.changed();
+  }
+
+  refreshContactsSoon() {
+    clearTimeout(this.contactsTimer);
+    this.contactsTimer = setTimeout(() => this.refreshContacts(), 50);
+  }
+
+  async refreshContacts() {
+    try {
+      const list = await this.request('listContacts');
+      this.contacts = list.contacts;
+      for (const contact of list.contacts) this.names.set(contact.user, contact.name);
+      this.changed();
+    } catch {
+      /* retried on the next welcome */
+    }
+  }
+
+  // The 1:1 channel with `peer`, if it exists yet.
+  directChannelWith(peer) {
+    for (const channel of this.channels.values()) {
+      if (channel.kind !== 'direct') continue;
+      const others = channel.members.filter((m) => m !== this.me);
+      if ((others[0] ?? this.me) === peer) return channel;
+    }
+    return null;
+  }
+
+  peerOf(channel) {
+    const others = channel.members.filter((m) => m !== this.me);
+    return others[0] ?? this.me;
+  }
+
+  title(channel) {
+    if (channel.kind === 'group') return channel.name;
+    if (channel.kind === 'direct') return this.names.get(this.peerOf(channel)) ?? 'chat';
+    return 'chat';
+  }
+
+  sortedMessages(channel) {
+    return [...channel.messages.values()].sort((a, b) => (big(a.seq) < big(b.seq) ? -1 : 1));
+  }
+
+  open(channelId) {
+    this.viewing = channelId;
+    if (channelId && this.unread.delete(channelId)) this.saveSync();
+    const channel = channelId && this.channels.get(channelId);
+    if (channel && !channel.loaded) this.loadOlder(channelId);
+    this.changed();
+  }
+
+  // Fetches the page before the oldest message held (the newest page the first time).
+  async loadOlder(channelId) {
+    const channel = this.ensureChannel(channelId);
+    if (channel.loading || (channel.loaded && !channel.hasMore)) return;
+    const held = this.sortedMessages(channel);
+    const beforeSeq = channel.loaded && held.length > 0 ? held[0].seq : '0';
+    channel.loading = true;
+    try {
+      const page = await this.request('history', { channel: channelId, beforeSeq, limit: HISTORY_PAGE });
+      for (const message of page.messages) channel.messages.set(message.seq, message);
+      channel.hasMore = page.hasMore;
+      channel.loaded = true;
+    } catch (error) {
+      if (error.code) this.notify(error.message);
+    } finally {
+      channel.loading = false;
+      this.changed();
+    }
+  }
+
+  unreadTotal() {
+    let total = 0;
+    for (const count of this.unread.values()) total += count;
+    return total;
+  }
+
+  // ---- Sending ------------------------------------------------------------------------------
+  // target: {channel} or {peer}. The message waits in the outbox until the node acks it.
+  send(target, text) {
+    const item = {
+      clientMsgId: `${this.session.device}-${randomId()}`,
+      channel: target.channel ?? '0',
+      peer: target.peer ?? '0',
+      text,
+      sentAt: Date.now(),
+      error: null,
+    };
+    this.outbox.push(item);
+    this.saveSync();
+    if (this.welcomed) this.transmitSend(item);
+    this.changed();
+    return item;
+  }
+
+  transmitSend(item) {
+    if (item.error) return;
+    const id = String(this.nextRequest++);
+    this.pending.set(id, { clientMsgId: item.clientMsgId });
+    this.transmit({
+      send: { request: id, channel: item.channel, peer: item.peer, clientMsgId: item.clientMsgId, text: item.text },
+    });
+  }
+
+  onSendAck(ack) {
+    const waiter = this.pending.get(ack.request);
+    this.pending.delete(ack.request);
+    if (!waiter?.clientMsgId) return;
+    const index = this.outbox.findIndex((item) => item.clientMsgId === waiter.clientMsgId);
+    if (index < 0) return;
+    const [item] = this.outbox.splice(index, 1);
+    this.saveSync();
+    item.channel = ack.channel;
+    const channel = this.ensureChannel(ack.channel);
+    if (!channel.messages.has(ack.seq)) this.acked.set(item.clientMsgId, item);
+    if (channel.kind === 'unknown') this.refreshChannelsSoon();
+    this.dispatchEvent(new CustomEvent('sent', { detail: { peer: item.peer, channel: ack.channel } }));
+    this.changed();
+  }
+
+  // Sends still on their way to `channel` (or to `peer` before the 1:1 channel exists).
+  outgoing(channelId, peer) {
+    const all = [...this.outbox, ...this.acked.values()];
+    return all.filter((item) =>
+      channelId ? item.channel === channelId : item.channel === '0' && item.peer === peer,
+    );
+  }
+
+  resendSoon() {
+    clearTimeout(this.resendTimer);
+    this.resendTimer = setTimeout(() => {
+      if (this.welcomed) for (const item of this.outbox) this.transmitSend(item);
+    }, 1000);
+  }
+
+  // A refused send stays where it was written, marked with the reason; a send refused only
+  // because the node was busy is tried again.
+  onSendRefused(waiter, failure) {
+    const item = this.outbox.find((i) => i.clientMsgId === waiter.clientMsgId);
+    if (!item) return;
+    if (failure.code === 'overloaded' || failure.code === 'rate_limited') return this.resendSoon();
+    item.error = describeError(failure.code, failure.message);
+    this.saveSync();
+    this.notify(item.error);
+    this.changed();
+  }
+
+  dismiss(clientMsgId) {
+    this.outbox = this.outbox.filter((item) => item.clientMsgId !== clientMsgId);
+    this.saveSync();
+    this.changed();
+  }
+
+  // ---- Groups and contacts ----------------------------------------------------------------
+  async createGroup(name, members) {
+    const created = await this.request('createGroup', { name, members });
+    await this.refreshChannels();
+    return created.channel;
+  }
+  async addMember(channel, user) {
+    await this.request('addMember', { channel, user });
+    await this.refreshChannels();
+  }
+  async removeMember(channel, user) {
+    await this.request('removeMember', { channel, user });
+    await this.refreshChannels();
+  }
+  async leaveGroup(channel) {
+    await this.request('leaveGroup', { channel });
+    await this.refreshChannels();
+  }
+  async changeContact(user, action) {
+    await this.request('changeContact', { action, user });
+    await this.refreshContacts();
+  }
+
+  // Ends this device's session on the WebSocket (drops its push token, and takes the user
+  // offline at once if this was their last device).
+  async logout() {
+    try {
+      await Promise.race([this.request('logout'), new Promise((r) => setTimeout(r, 2000))]);
+    } catch {
+      /* the HTTP logout still runs */
+    }
+    this.stop();
+    this.storage.removeItem(this.syncKey);
+  }
+}
