@@ -59,8 +59,9 @@ fuzz: fuzz-build
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=15
 
+# Micro-benchmarks and short end-to-end loads; writes bench/RESULTS.md (about 5 minutes).
 bench: build
-	$(BUILD_DIR)/bench/parley_bench --benchmark_min_time=0.5
+	BUILD_DIR=$(BUILD_DIR) scripts/bench-report
 
 # The fault-injection suite over many seeds, with a line per seed as it goes.
 SOAK_SEEDS ?= 1..1000

@@ -3,7 +3,9 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "cli/client_command.hpp"
 #include "cli/demo.hpp"
+#include "cli/load_command.hpp"
 #include "cli/push_gateway_command.hpp"
 #include "cli/serve_command.hpp"
 #include "cli/sim_command.hpp"
@@ -23,6 +25,8 @@ int main(int argc, char** argv) {
   demo->callback([&] { std::exit(parley::cli::run_demo(demo_messages, std::cout)); });
 
   parley::cli::add_serve_command(app);
+  parley::cli::add_load_command(app);
+  parley::cli::add_client_command(app);
   parley::cli::add_push_gateway_command(app);
   parley::cli::add_sim_command(app);
 

@@ -62,6 +62,7 @@ WsClient::~WsClient() {
 
 void WsClient::connect(const std::string& token) {
   impl_->ws.next_layer().connect(tcp::endpoint(asio::ip::make_address(impl_->host), impl_->port));
+  impl_->ws.next_layer().set_option(tcp::no_delay(true));  // small frames: no Nagle delay
   websocket::response_type response;
   beast::error_code ec;
   impl_->ws.handshake(response, impl_->host, "/v1/ws?token=" + token, ec);

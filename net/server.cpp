@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <list>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -298,6 +299,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     const Encoding encoding = ws_.got_text() ? Encoding::json : Encoding::binary;
     const std::string bytes = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
+    buffer_.shrink_to_fit();  // an idle connection keeps no read buffer
     handle_frame(bytes, encoding);
     if (!closing_) read();
   }
@@ -441,7 +443,9 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   bool close_pending_ = false;
   bool finished_ = false;
   websocket::close_reason close_reason_;
-  std::deque<std::string> outbox_;
+  // A list, not a deque: an empty std::deque still holds ~600 bytes, and most connections
+  // are idle with nothing queued (docs/load.md, memory per connection).
+  std::list<std::string> outbox_;
   std::size_t outbox_bytes_ = 0;
   double tokens_ = 0;
   std::chrono::steady_clock::time_point last_refill_;
@@ -1076,7 +1080,13 @@ class Listener : public std::enable_shared_from_this<Listener> {
     acceptor_.async_accept(asio::make_strand(io_),
                            [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
                              if (ec == asio::error::operation_aborted) return;
-                             if (!ec) self->admit(std::move(socket));
+                             if (!ec) {
+                               // Frames are small and latency-bound: without this, Nagle's
+                               // algorithm and the peer's delayed ACKs hold one for ~40 ms.
+                               beast::error_code ignored;
+                               socket.set_option(tcp::no_delay(true), ignored);
+                               self->admit(std::move(socket));
+                             }
                              self->accept();
                            });
   }
