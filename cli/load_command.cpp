@@ -47,7 +47,9 @@ class SpawnedNode {
                                   "--argon2-memlimit-kib",
                                   "8",
                                   "--max-connections-per-address",
-                                  "100000"};
+                                  "100000",
+                                  "--login-attempts-per-minute",
+                                  "1000000"};
     args.insert(args.end(), extra.begin(), extra.end());
     pid_ = ::fork();
     if (pid_ == 0) {

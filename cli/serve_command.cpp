@@ -89,6 +89,8 @@ void add_serve_command(CLI::App& app) {
   flag(serve, a, "max-http-body-bytes", &net::NodeConfig::max_http_body_bytes,
        "Largest HTTP request body (413 beyond)");
   flag(serve, a, "token-ttl-hours", &net::NodeConfig::token_ttl_hours, "Device token lifetime");
+  flag(serve, a, "login-attempts-per-minute", &net::NodeConfig::login_attempts_per_minute,
+       "Sign-ups, logins and password changes one address may try per minute (429 beyond)");
   flag(serve, a, "max-connections-per-address", &net::NodeConfig::max_connections_per_address,
        "Open connections one remote address may hold; more are closed at once");
   flag(serve, a, "max-map-mib", &net::NodeConfig::max_map_mib,
@@ -128,6 +130,8 @@ void add_serve_command(CLI::App& app) {
        "A deliver frame stops growing past this many bytes of text");
   flag(serve, a, "delivery-window-bytes", &NodeConfig::engine, &EngineConfig::delivery_window_bytes,
        "Most unacked text bytes in flight per connection");
+  flag(serve, a, "history-page-bytes", &NodeConfig::engine, &EngineConfig::history_page_bytes,
+       "A historyPage frame stops growing past this many bytes of text");
 
   serve->callback([args] {
     net::NodeConfig config;

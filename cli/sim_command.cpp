@@ -1,16 +1,26 @@
 // `parley sim FILE`: runs a scenario over one seed or a range, checks the invariants and the
-// scenario's expectations, and prints a summary. Exit codes: 0 all good, 1 an invariant was
-// violated, 2 an expectation failed, 3 a rerun diverged (--check-determinism), 4 the
-// scenario or the command line is wrong.
+// scenario's expectations, and prints a summary. Exit codes (docs/scenarios.md): 0 all good,
+// 1 an invariant was violated, 2 an expectation failed, 3 a rerun diverged
+// (--check-determinism), 4 the scenario or the command line is wrong, 5 a run crashed (an
+// engine assertion, a store error, any other exception); with --seeds, the code of the first
+// failing seed. Every failing seed prints its replay command, a crashing one included.
 #include "cli/sim_command.hpp"
+
+#include <unistd.h>
 
 #include <chrono>
 #include <cinttypes>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <variant>
 
+#include "engine/store.hpp"
+#include "engine/types.hpp"
 #include "sim/scenario.hpp"
 #include "sim/world.hpp"
 
@@ -18,6 +28,15 @@ namespace parley::cli {
 namespace {
 
 using namespace parley::sim;
+
+enum Exit : int {
+  kPassed = 0,
+  kInvariant = 1,
+  kExpectation = 2,
+  kDiverged = 3,
+  kUsage = 4,
+  kCrashed = 5,
+};
 
 struct SimArgs {
   std::string file;
@@ -28,6 +47,7 @@ struct SimArgs {
   bool check_determinism = false;
   std::string store = "memory";
   std::string lmdb_dir;
+  std::size_t lmdb_max_mb = 0;
   bool quiet = false;
 };
 
@@ -49,7 +69,69 @@ std::pair<std::uint64_t, std::uint64_t> parse_range(const std::string& text) {
 std::string replay_command(const SimArgs& args, std::uint64_t seed) {
   std::string command = "parley sim " + args.file + " --seed " + std::to_string(seed);
   if (args.store != "memory") command += " --store " + args.store;
+  if (args.lmdb_max_mb != 0) command += " --lmdb-max-mb " + std::to_string(args.lmdb_max_mb);
   return command;
+}
+
+// What a fatal signal (a segfault, an abort from std::terminate) prints before the process
+// dies: the seed being run and its replay command. Formatted before each run, since a signal
+// handler may only write().
+char g_crash_note[2048];
+std::size_t g_crash_note_size = 0;
+
+extern "C" void on_fatal_signal(int signal) {
+  [[maybe_unused]] const auto written = ::write(STDERR_FILENO, g_crash_note, g_crash_note_size);
+  std::signal(signal, SIG_DFL);
+  std::raise(signal);
+}
+
+void arm_crash_note(const SimArgs& args, std::uint64_t seed) {
+  const std::string note = "CRASHED seed " + std::to_string(seed) +
+                           ": fatal signal\n  replay: " + replay_command(args, seed) + "\n";
+  g_crash_note_size = std::min(note.size(), sizeof g_crash_note);
+  std::memcpy(g_crash_note, note.data(), g_crash_note_size);
+  static const bool installed = [] {
+    for (int signal : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) {
+      struct sigaction action {};
+      action.sa_handler = on_fatal_signal;
+      action.sa_flags = SA_RESETHAND;
+      sigemptyset(&action.sa_mask);
+      sigaction(signal, &action, nullptr);
+    }
+    return true;
+  }();
+  (void)installed;
+}
+
+// A seed whose run threw: what kind of failure, and its message.
+struct Crash {
+  std::string kind;
+  std::string message;
+};
+
+// Runs one seed. An engine assertion, a store error or any other exception ends that run
+// only: it comes back as a Crash, and the sweep goes on. ScenarioError (a scenario the
+// simulator cannot run, whatever the seed) passes through.
+std::variant<RunResult, Crash> run_guarded(const Scenario& scenario, std::uint64_t seed,
+                                           const SimOptions& options) {
+  try {
+    return run_simulation(scenario, seed, options);
+  } catch (const ScenarioError&) {
+    throw;
+  } catch (const engine::InvariantViolation& error) {
+    return Crash{"engine assertion", error.what()};
+  } catch (const engine::StoreError& error) {
+    return Crash{"store error", error.what()};
+  } catch (const std::exception& error) {
+    return Crash{"internal error", error.what()};
+  }
+}
+
+int report_crash(const SimArgs& args, std::uint64_t seed, const Crash& crash) {
+  std::printf("CRASHED seed %" PRIu64 ": %s: %s\n", seed, crash.kind.c_str(),
+              crash.message.c_str());
+  std::printf("  replay: %s\n", replay_command(args, seed).c_str());
+  return kCrashed;
 }
 
 void print_summary(const Scenario& s, const RunResult& r, double wall_seconds) {
@@ -97,16 +179,16 @@ int report_problems(const SimArgs& args, const RunResult& r) {
                   r.check.violations[i].message.c_str());
     }
     std::printf("  replay: %s\n", replay_command(args, r.seed).c_str());
-    return 1;
+    return kInvariant;
   }
   if (!r.expectation_failures.empty()) {
     std::printf("FAILED seed %" PRIu64 ": expectations not met\n", r.seed);
     for (const auto& failure : r.expectation_failures)
       std::printf("  %s\n", failure.c_str());
     std::printf("  replay: %s\n", replay_command(args, r.seed).c_str());
-    return 2;
+    return kExpectation;
   }
-  return 0;
+  return kPassed;
 }
 
 int run(const SimArgs& args) {
@@ -115,7 +197,7 @@ int run(const SimArgs& args) {
     scenario = load_scenario(args.file);
   } catch (const ScenarioError& error) {
     std::fprintf(stderr, "%s\n", error.what());
-    return 4;
+    return kUsage;
   }
   std::uint64_t first = args.seed_given ? args.seed : scenario.seed;
   std::uint64_t last = first;
@@ -123,71 +205,102 @@ int run(const SimArgs& args) {
   const bool many = last > first;
   if (many && !args.trace.empty()) {
     std::fprintf(stderr, "--trace records one run: use --seed, not --seeds\n");
-    return 4;
+    return kUsage;
+  }
+  if (args.lmdb_max_mb != 0 && args.store != "lmdb") {
+    std::fprintf(stderr, "--lmdb-max-mb needs --store lmdb\n");
+    return kUsage;
   }
   SimOptions options;
   options.store = args.store;
   options.lmdb_dir = args.lmdb_dir;
+  options.lmdb_max_map_bytes = args.lmdb_max_mb << 20;
   auto last_progress = std::chrono::steady_clock::now();
+  std::uint64_t running = first;
   options.progress = [&](TimeUs now, TimeUs end, std::uint64_t inputs) {
     const auto wall = std::chrono::steady_clock::now();
     if (wall - last_progress < std::chrono::seconds(2)) return;
     last_progress = wall;
-    std::fprintf(stderr, "sim: %.1f / %.1f simulated s, %" PRIu64 " engine inputs\n",
-                 static_cast<double>(now) / 1e6, static_cast<double>(end) / 1e6, inputs);
+    std::fprintf(stderr,
+                 "sim: seed %" PRIu64 ": %.1f / %.1f simulated s, %" PRIu64 " engine inputs\n",
+                 running, static_cast<double>(now) / 1e6, static_cast<double>(end) / 1e6, inputs);
   };
   std::uint64_t passed = 0;
-  std::uint64_t failed = 0;
-  int exit_code = 0;
+  std::map<int, std::uint64_t> failed_by_code;
+  int exit_code = kPassed;
   for (std::uint64_t seed = first; seed <= last; ++seed) {
+    running = seed;
+    arm_crash_note(args, seed);
     const auto started = std::chrono::steady_clock::now();
-    RunResult result;
+    std::variant<RunResult, Crash> outcome;
     try {
-      result = run_simulation(scenario, seed, options);
+      outcome = run_guarded(scenario, seed, options);
     } catch (const ScenarioError& error) {
       std::fprintf(stderr, "%s\n", error.what());
-      return 4;
+      return kUsage;
     }
     const double wall =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    int code = report_problems(args, result);
-    if (code == 0 && args.check_determinism) {
-      const RunResult again = run_simulation(scenario, seed, options);
-      if (again.trace_hash != result.trace_hash) {
-        std::printf("FAILED seed %" PRIu64 ": invariant %s violated: trace hash %s, then %s\n",
-                    seed, Checker::invariant_name(6), hex(result.trace_hash).c_str(),
-                    hex(again.trace_hash).c_str());
-        std::printf("  replay: %s --check-determinism\n", replay_command(args, seed).c_str());
-        code = 3;
+    int code = kPassed;
+    if (const auto* crash = std::get_if<Crash>(&outcome)) {
+      code = report_crash(args, seed, *crash);
+      if (many && !args.quiet) std::printf("seed %" PRIu64 ": CRASHED wall=%.2fs\n", seed, wall);
+    } else {
+      const RunResult& result = std::get<RunResult>(outcome);
+      code = report_problems(args, result);
+      if (code == kPassed && args.check_determinism) {
+        auto again = run_guarded(scenario, seed, options);
+        if (const auto* rerun_crash = std::get_if<Crash>(&again)) {
+          code = report_crash(args, seed, *rerun_crash);
+        } else if (std::get<RunResult>(again).trace_hash != result.trace_hash) {
+          std::printf("FAILED seed %" PRIu64 ": invariant %s violated: trace hash %s, then %s\n",
+                      seed, Checker::invariant_name(6), hex(result.trace_hash).c_str(),
+                      hex(std::get<RunResult>(again).trace_hash).c_str());
+          std::printf("  replay: %s --check-determinism\n", replay_command(args, seed).c_str());
+          code = kDiverged;
+        }
+      }
+      if (!many && !args.quiet) print_summary(scenario, result, wall);
+      if (many && !args.quiet) {
+        std::printf("seed %" PRIu64 ": %s hash=%s sent=%" PRIu64 " delivered=%" PRIu64
+                    " p99=%.1fms pushes=%" PRIu64 " faults=%" PRIu64 " wall=%.2fs\n",
+                    seed, code == kPassed ? "ok" : "FAILED", hex(result.trace_hash).c_str(),
+                    result.metrics.sent, result.metrics.delivered, result.metrics.p99_delivery_ms,
+                    result.metrics.pushes, result.metrics.faults, wall);
+      }
+      if (!args.trace.empty()) {
+        std::ofstream out(args.trace);
+        for (const Record& record : result.history)
+          out << to_json(record) << "\n";
+        if (!out) {
+          std::fprintf(stderr, "cannot write trace to %s\n", args.trace.c_str());
+          return kUsage;
+        }
       }
     }
-    if (!many && !args.quiet) print_summary(scenario, result, wall);
-    if (many && !args.quiet) {
-      std::printf("seed %" PRIu64 ": %s hash=%s sent=%" PRIu64 " delivered=%" PRIu64
-                  " p99=%.1fms pushes=%" PRIu64 " faults=%" PRIu64 " wall=%.2fs\n",
-                  seed, code == 0 ? "ok" : "FAILED", hex(result.trace_hash).c_str(),
-                  result.metrics.sent, result.metrics.delivered, result.metrics.p99_delivery_ms,
-                  result.metrics.pushes, result.metrics.faults, wall);
-    }
-    if (!args.trace.empty()) {
-      std::ofstream out(args.trace);
-      for (const Record& record : result.history)
-        out << to_json(record) << "\n";
-      if (!out) {
-        std::fprintf(stderr, "cannot write trace to %s\n", args.trace.c_str());
-        return 4;
-      }
-    }
-    if (code == 0) {
+    if (code == kPassed) {
       ++passed;
     } else {
-      ++failed;
-      if (exit_code == 0) exit_code = code;
+      ++failed_by_code[code];
+      if (exit_code == kPassed) exit_code = code;
     }
+    std::fflush(stdout);  // a later seed that dies on a signal must not take this one's lines
   }
   if (!many) std::printf("invariants and expectations: %s\n", exit_code == 0 ? "ok" : "FAILED");
-  std::printf("%s: %" PRIu64 " passed, %" PRIu64 " failed\n", scenario.name.c_str(), passed,
-              failed);
+  std::uint64_t failed = 0;
+  std::string classes;
+  for (const auto& [code, count] : failed_by_code) {
+    failed += count;
+    static const std::map<int, const char*> kNames = {{kInvariant, "invariant"},
+                                                      {kExpectation, "expectation"},
+                                                      {kDiverged, "diverged"},
+                                                      {kCrashed, "crashed"}};
+    classes += (classes.empty() ? " (" : ", ") + std::string(kNames.at(code)) + " " +
+               std::to_string(count);
+  }
+  if (!classes.empty()) classes += ")";
+  std::printf("%s: %" PRIu64 " passed, %" PRIu64 " failed%s\n", scenario.name.c_str(), passed,
+              failed, classes.c_str());
   return exit_code;
 }
 
@@ -214,6 +327,10 @@ void add_sim_command(CLI::App& app) {
       ->check(CLI::IsMember({"memory", "lmdb"}));
   sim->add_option("--lmdb-dir", args->lmdb_dir,
                   "Directory for --store lmdb environments (default: a fresh temporary one)");
+  sim->add_option("--lmdb-max-mb", args->lmdb_max_mb,
+                  "With --store lmdb: cap each node's map at this many MiB (a full store is a "
+                  "StoreError, as a full disk is)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
   sim->add_flag("--quiet", args->quiet, "Print only failures and the closing tally");
   sim->get_option("--seeds")->excludes("--seed");
   sim->callback([args] { std::exit(run(*args)); });

@@ -56,6 +56,7 @@ struct EventText {
     std::string text = "unread req=" + n(e.request) + " total=" + n(e.total);
     for (const auto& [channel, count] : e.channels)
       text += " " + n(channel) + ":" + n(count);
+    if (e.more) text += " more";
     return text;
   }
   std::string operator()(const server::ChannelList& e) const {
@@ -68,6 +69,7 @@ struct EventText {
         text += " " + n(member.user);
       text += "]";
     }
+    if (e.more) text += " more";
     return text;
   }
   static std::string entry(const server::PresenceEntry& e) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/history.hpp"
 #include "engine/utf8.hpp"
 
 namespace parley::engine {
@@ -68,6 +69,8 @@ std::string_view to_string(ErrorCode code) {
       return "weak_password";
     case ErrorCode::too_many_devices:
       return "too_many_devices";
+    case ErrorCode::too_many_groups:
+      return "too_many_groups";
   }
   return "unknown";
 }
@@ -95,8 +98,6 @@ std::string_view to_string(CloseReason reason) {
   return "unknown";
 }
 
-namespace {
-
 bool valid_user_name(std::string_view name) {
   if (name.empty() || name.size() > limits::kMaxUserNameBytes) return false;
   const auto allowed = [](char c) {
@@ -106,6 +107,8 @@ bool valid_user_name(std::string_view name) {
   const bool starts_alphanumeric = name[0] != '_' && name[0] != '-' && name[0] != '.';
   return starts_alphanumeric && std::all_of(name.begin(), name.end(), allowed);
 }
+
+namespace {
 
 std::optional<Error> check_text(std::string_view text) {
   const auto code_points = utf8_code_points(text);
@@ -229,15 +232,8 @@ class Engine::RequestHandler {
     if (!channel) return fail(history.request, unknown_channel(history.channel));
     const auto member = records_.member(history.channel, connection_.user);
     if (!member) return fail(history.request, not_a_member(history.channel));
-    // A removed member keeps what they saw while a member, and nothing after.
-    const Seq readable_upto =
-        member->state == MemberState::active ? channel->last_seq : member->left_seq;
-    const Seq end = history.before_seq == 0 ? readable_upto + 1
-                                            : std::min(history.before_seq, readable_upto + 1);
-    const Seq first = end > history.limit ? end - history.limit : 1;
-    server::HistoryPage page{history.request, history.channel, {}, first > 1};
-    if (end > 1) page.messages = records_.messages(history.channel, first, end - 1);
-    reply(std::move(page));
+    // Only the member's windows: nothing before they joined, nor while they were out (rule 8).
+    reply(history_page(records_, history, *channel, *member, engine_.config_.history_page_bytes));
   }
 
   void operator()(const client::CreateGroup& create) {
@@ -246,9 +242,16 @@ class Engine::RequestHandler {
     for (UserId user : create.members) {
       if (std::find(founders.begin(), founders.end(), user) != founders.end()) continue;
       if (!records_.user(user)) return fail(create.request, unknown_user(user));
+      if (auto error = group_block(user)) return fail(create.request, *error);
       founders.push_back(user);
+      // Here, not after the loop: a frame of 100,000 ids must not cost 100,000 squared.
+      if (founders.size() > limits::kMaxGroupMembers) {
+        return fail(create.request, group_full_error());
+      }
     }
-    if (founders.size() > limits::kMaxGroupMembers) return fail(create.request, group_full_error());
+    for (UserId user : founders) {
+      if (auto error = group_limit(user)) return fail(create.request, *error);
+    }
 
     ChannelRecord channel;
     channel.id = records_.allocate_id("channel");
@@ -261,7 +264,8 @@ class Engine::RequestHandler {
     event.text = create.name;
     event.users = founders;
     for (UserId user : founders) {
-      records_.put_member(channel.id, user, {MemberState::active, event.seq, 0});
+      records_.put_member(channel.id, user, {MemberState::active, event.seq, 0, {}});
+      records_.set_group_member(user, channel.id, true);
     }
     reply(server::GroupCreated{create.request, channel.id});
     std::sort(founders.begin(), founders.end());
@@ -272,6 +276,7 @@ class Engine::RequestHandler {
     auto channel = admin_channel(add.request, add.channel);
     if (!channel) return;
     if (!records_.user(add.user)) return fail(add.request, unknown_user(add.user));
+    if (auto error = group_block(add.user)) return fail(add.request, *error);
     const auto existing = records_.member(channel->id, add.user);
     if (existing && existing->state == MemberState::active) {
       return fail(add.request, {ErrorCode::already_member,
@@ -280,9 +285,17 @@ class Engine::RequestHandler {
     if (channel->member_count >= limits::kMaxGroupMembers) {
       return fail(add.request, group_full_error());
     }
+    if (auto error = group_limit(add.user)) return fail(add.request, *error);
     MessageRecord event = new_message(*channel, MessageKind::member_added);
     event.users = {add.user};
-    records_.put_member(channel->id, add.user, {MemberState::active, event.seq, 0});
+    MemberRecord joined{MemberState::active, event.seq, 0, {}};
+    if (existing) {  // added again: the windows they were in before stay readable, no more
+      joined.earlier = existing->earlier;
+      joined.earlier.emplace_back(existing->joined_seq, existing->left_seq);
+      if (joined.earlier.size() > kMaxEarlierWindows) joined.earlier.erase(joined.earlier.begin());
+    }
+    records_.put_member(channel->id, add.user, joined);
+    records_.set_group_member(add.user, channel->id, true);
     ++channel->member_count;
     reply(server::Ok{add.request});
     append(*channel, std::move(event), records_.active_members(channel->id));
@@ -327,13 +340,9 @@ class Engine::RequestHandler {
   }
 
   void operator()(const client::Logout& logout) {
-    // A logged-out device must not be woken by pushes meant for its user.
-    records_.erase_push_token(connection_.user, connection_.device);
     reply(server::Ok{logout.request});
-    out_.push_back(CloseConnection{connection_id_, CloseReason::logged_out});
-    const DeviceId device = connection_.device;
-    engine_.forget_connection(connection_id_);
-    if (auto change = engine_.presence_.logged_out(device, now_)) engine_.announce(*change, out_);
+    const Effects signed_out = engine_.sign_out_device(connection_.user, connection_.device, now_);
+    out_.insert(out_.end(), signed_out.begin(), signed_out.end());
   }
 
   void operator()(const client::Heartbeat&) {}  // on_received already counted it
@@ -378,8 +387,18 @@ class Engine::RequestHandler {
   }
 
   void operator()(const client::ListChannels& list) {
-    server::ChannelList reply_list{list.request, {}};
-    for (ChannelId id : records_.channels_of(connection_.user)) {
+    if (list.limit == 0 || list.limit > limits::kMaxChannelPage) {
+      return fail(list.request, {ErrorCode::invalid_limit,
+                                 "a channel page holds 1 to " +
+                                     std::to_string(limits::kMaxChannelPage) + " channels"});
+    }
+    server::ChannelList reply_list{list.request, {}, false};
+    auto ids = records_.channels_of(connection_.user, list.after, list.limit + std::size_t{1});
+    if (ids.size() > list.limit) {
+      reply_list.more = true;
+      ids.pop_back();
+    }
+    for (ChannelId id : ids) {
       if (auto summary = summarize_channel(id)) reply_list.channels.push_back(std::move(*summary));
     }
     reply(std::move(reply_list));
@@ -390,7 +409,7 @@ class Engine::RequestHandler {
       return fail(query.request,
                   {ErrorCode::invalid_limit, "a presence query names 1 to 100 users"});
     }
-    const auto groups = active_groups_of(connection_.user);
+    const auto groups = records_.active_groups(connection_.user, limits::kMaxGroupsPerUser);
     server::PresenceList list{query.request, {}};
     for (UserId user : query.users) {
       if (!records_.user(user)) return fail(query.request, unknown_user(user));
@@ -428,8 +447,14 @@ class Engine::RequestHandler {
   }
 
   void operator()(const client::QueryUnread& query) {
-    reply(server::UnreadCounts{query.request, records_.unread(connection_.user, 0),
-                               records_.unread_channels(connection_.user)});
+    server::UnreadCounts counts{query.request, records_.unread(connection_.user, 0), {}, false};
+    counts.channels = records_.unread_channels(connection_.user, query.after,
+                                               limits::kMaxUnreadPage + std::size_t{1});
+    if (counts.channels.size() > limits::kMaxUnreadPage) {
+      counts.more = true;
+      counts.channels.pop_back();
+    }
+    reply(std::move(counts));
   }
 
  private:
@@ -442,6 +467,15 @@ class Engine::RequestHandler {
   }
   static Error unknown_channel(ChannelId channel) {
     return {ErrorCode::unknown_channel, "no channel " + std::to_string(channel)};
+  }
+  // too_many_groups when `user` is already in limits::kMaxGroupsPerUser groups.
+  std::optional<Error> group_limit(UserId user) const {
+    constexpr auto kMax = limits::kMaxGroupsPerUser;
+    if (records_.active_groups(user, kMax).size() < kMax) return std::nullopt;
+    return Error{ErrorCode::too_many_groups,
+                 (user == connection_.user ? std::string("you are")
+                                           : "user " + std::to_string(user) + " is") +
+                     " in " + std::to_string(kMax) + " groups, the most a user may be in"};
   }
   static Error not_a_member(ChannelId channel) {
     return {ErrorCode::not_a_member, "you are not a member of channel " + std::to_string(channel)};
@@ -487,6 +521,24 @@ class Engine::RequestHandler {
     if (theirs && theirs->state == ContactState::blocked) {
       return Error{ErrorCode::blocked,
                    "user " + std::to_string(peer) + " does not accept messages from you"};
+    }
+    return std::nullopt;
+  }
+
+  // Nobody adds a user to a group (creating it or later) when either of the two blocked the
+  // other: a block keeps the blocked user from reaching the blocker through a group too.
+  std::optional<Error> group_block(UserId user) const {
+    const auto blocks = [&](UserId from, UserId to) {
+      const auto contact = records_.contact(from, to);
+      return contact && contact->state == ContactState::blocked;
+    };
+    if (blocks(connection_.user, user)) {
+      return Error{ErrorCode::blocked, "you blocked user " + std::to_string(user) +
+                                           "; unblock them to add them to a group"};
+    }
+    if (blocks(user, connection_.user)) {
+      return Error{ErrorCode::blocked,
+                   "user " + std::to_string(user) + " cannot be added to a group by you"};
     }
     return std::nullopt;
   }
@@ -541,17 +593,6 @@ class Engine::RequestHandler {
     return summary;
   }
 
-  std::vector<ChannelId> active_groups_of(UserId user) const {
-    std::vector<ChannelId> groups;
-    for (ChannelId id : records_.channels_of(user)) {
-      const auto member = records_.member(id, user);
-      if (!member || member->state != MemberState::active) continue;
-      const auto channel = records_.channel(id);
-      if (channel && channel->kind == ChannelKind::group) groups.push_back(id);
-    }
-    return groups;
-  }
-
   // Presence of `user` is visible to this connection's user: themself, a friend, or a fellow
   // member of a group, unless either blocked the other.
   bool visible(UserId user, const std::vector<ChannelId>& my_groups) const {
@@ -563,10 +604,15 @@ class Engine::RequestHandler {
     };
     if (blocks(me, user) || blocks(user, me)) return false;
     if (records_.friends(me, user)) return true;
-    return std::any_of(my_groups.begin(), my_groups.end(), [&](ChannelId group) {
-      const auto member = records_.member(group, user);
-      return member && member->state == MemberState::active;
-    });
+    // Both lists are ascending and at most limits::kMaxGroupsPerUser long.
+    const auto theirs = records_.active_groups(user, limits::kMaxGroupsPerUser);
+    auto mine = my_groups.begin();
+    for (ChannelId group : theirs) {
+      while (mine != my_groups.end() && *mine < group)
+        ++mine;
+      if (mine != my_groups.end() && *mine == group) return true;
+    }
+    return false;
   }
 
   // The user's read position is the highest inbox entry any of their devices acked; moving
@@ -586,37 +632,11 @@ class Engine::RequestHandler {
       records_.add_unread(user, channel, delta);
     if (read_total != 0) records_.add_unread(user, 0, read_total);
     records_.put_read_position(user, acked);
+    engine_.clear_read_pushes(user, acked);  // what a device read is owed no push
   }
 
-  // One intent per registered token of `user`, unless the user had one for this channel
-  // within the collapse window.
   void maybe_push(UserId user, const MessageRecord& message) {
-    const auto last = records_.push_collapse(user, message.channel);
-    if (last && now_ - *last < engine_.config_.push_collapse_window_us) return;
-    const auto tokens = records_.push_tokens(user);
-    if (tokens.empty()) return;
-    if (records_.push_outbox_size() + tokens.size() > engine_.config_.push_outbox_max) {
-      out_.push_back(PushDropped{user, message.channel, message.seq});
-      return;
-    }
-    records_.put_push_collapse(user, message.channel, now_);
-    for (const PushTokenRecord& token : tokens) {
-      PushIntent intent;
-      intent.id = records_.allocate_id("push");
-      intent.user = user;
-      intent.device = token.device;
-      intent.platform = token.platform;
-      intent.token = token.token;
-      intent.channel = message.channel;
-      intent.seq = message.seq;
-      intent.sender = message.sender;
-      intent.preview = std::string(utf8_prefix(message.text, limits::kPushPreviewCodePoints));
-      intent.unread_in_channel = records_.unread(user, message.channel);
-      intent.unread_total = records_.unread(user, 0);
-      intent.created_at = now_;
-      records_.put_push_intent(intent);
-      out_.push_back(PushNotification{std::move(intent)});
-    }
+    engine_.push_message(user, message, now_, out_);
   }
 
   // The 1:1 channel of this user and `peer`, made on first use. Whichever side starts, the
@@ -634,8 +654,8 @@ class Engine::RequestHandler {
     channel.created_at = now_;
     records_.put_channel(channel);
     records_.put_direct_channel(connection_.user, peer, channel.id);
-    records_.put_member(channel.id, connection_.user, {MemberState::active, 0, 0});
-    records_.put_member(channel.id, peer, {MemberState::active, 0, 0});
+    records_.put_member(channel.id, connection_.user, {MemberState::active, 0, 0, {}});
+    records_.put_member(channel.id, peer, {MemberState::active, 0, 0, {}});
     return channel;
   }
 
@@ -654,6 +674,7 @@ class Engine::RequestHandler {
     member.state = MemberState::removed;
     member.left_seq = seq;
     records_.put_member(channel.id, user, member);
+    records_.set_group_member(user, channel.id, false);
     PARLEY_ASSERT(channel.member_count > 0);
     --channel.member_count;
   }
@@ -686,9 +707,11 @@ class Engine::RequestHandler {
     const MessageId id{channel.id, message.seq};
     records_.put_message(message);
     const bool is_text = message.kind == MessageKind::text;
+    std::vector<InboxSeq> inbox_seqs;
+    inbox_seqs.reserve(to.size());
     for (UserId user : to) {
       const bool counts_unread = is_text && user != message.sender;
-      records_.append_inbox(user, id, counts_unread);
+      inbox_seqs.push_back(records_.append_inbox(user, id, counts_unread));
       if (counts_unread) {
         records_.add_unread(user, channel.id, 1);
         records_.add_unread(user, 0, 1);
@@ -697,8 +720,16 @@ class Engine::RequestHandler {
     for (UserId user : to)
       engine_.deliver_live(user, out_);
     if (!is_text) return;
-    for (UserId user : to) {
-      if (user != message.sender && engine_.pushable(user)) maybe_push(user, message);
+    for (std::size_t i = 0; i < to.size(); ++i) {
+      const UserId user = to[i];
+      if (user == message.sender) continue;
+      if (engine_.pushable(user)) {
+        maybe_push(user, message);
+      } else if (!engine_.connections_by_user_.contains(user)) {
+        // Shown online, but no device connected to receive it: owed a push once the user is
+        // away, unless a device acks it first (rule 13).
+        engine_.defer_push(user, message, inbox_seqs[i]);
+      }
     }
   }
 
@@ -711,7 +742,11 @@ class Engine::RequestHandler {
 };
 
 Engine::Engine(Store& store, EngineConfig config)
-    : store_(store), records_(store), config_(config), presence_(config.presence_timeout_us) {
+    : store_(store),
+      records_(store),
+      config_(config),
+      presence_(config.presence_timeout_us),
+      away_(store) {
   PARLEY_ASSERT(config_.delivery_batch > 0);
   PARLEY_ASSERT(config_.delivery_window >= config_.delivery_batch);
 }
@@ -719,10 +754,17 @@ Engine::Engine(Store& store, EngineConfig config)
 void Engine::open() {
   PARLEY_ASSERT(store_.in_transaction());
   records_.ensure_format();
+  presence_restored_ = false;
+}
+
+void Engine::open(TimeUs now) {
+  open();
+  restore_presence(now);
 }
 
 Effects Engine::handle(const Input& input, TimeUs now) {
   PARLEY_ASSERT(store_.in_transaction());
+  if (!presence_restored_) restore_presence(now);
   return std::visit(
       [&](const auto& typed) -> Effects {
         using T = std::decay_t<decltype(typed)>;
@@ -755,7 +797,7 @@ Outcome<DeviceId> Engine::add_device(UserId user, std::string_view label, TimeUs
     return Error{ErrorCode::unknown_user, "no user " + std::to_string(user)};
   const auto code_points = utf8_code_points(label);
   if (!code_points || *code_points > limits::kMaxDeviceLabelCodePoints) {
-    return Error{ErrorCode::invalid_name, "a device label is at most 64 characters of UTF-8"};
+    return Error{ErrorCode::invalid_name, "a device label is at most 64 code points of UTF-8"};
   }
   if (records_.devices_of(user).size() >= limits::kMaxDevicesPerUser) {
     return Error{ErrorCode::too_many_devices,
@@ -801,7 +843,7 @@ Effects Engine::on_connected(const Connected& input, TimeUs now) {
       SendEvent{input.connection,
                 server::Welcome{device->user, input.device, input.cursor, head,
                                 config_.heartbeat_interval_us, config_.presence_timeout_us}});
-  if (auto change = presence_.alive(device->user, input.device, now)) announce(*change, out);
+  if (auto change = presence_.alive(device->user, input.device, now)) announce(*change, now, out);
   server::PresenceList snapshot;
   for (const auto& [other, contact] : records_.contacts_of(device->user)) {
     if (records_.friends(device->user, other)) snapshot.entries.push_back(presence_of(other));
@@ -821,16 +863,57 @@ Effects Engine::on_received(const Received& input, TimeUs now) {
   }
   const Connection& connection = connections_.at(input.connection);
   if (auto change = presence_.alive(connection.user, connection.device, now)) {
-    announce(*change, out);
+    announce(*change, now, out);
   }
   RequestHandler handler(*this, input.connection, connections_.at(input.connection), now, out);
   std::visit(handler, input.request);
   return out;
 }
 
+Effects Engine::revoke_device_tokens(UserId user, DeviceId device) {
+  PARLEY_ASSERT(store_.in_transaction());
+  Effects out;
+  records_.erase_device_tokens(user, device);
+  const auto live = connection_by_device_.find(device);
+  if (live != connection_by_device_.end()) {
+    out.push_back(CloseConnection{live->second, CloseReason::replaced});
+    forget_connection(live->second);
+  }
+  return out;
+}
+
+Effects Engine::sign_out_devices(UserId user, const std::vector<DeviceId>& devices, TimeUs now) {
+  PARLEY_ASSERT(store_.in_transaction());
+  for (const DeviceId device : devices)
+    records_.erase_push_token(user, device);
+  Effects out;
+  for (const DeviceId device : devices) {
+    Effects more = sign_out_device(user, device, now);
+    out.insert(out.end(), std::make_move_iterator(more.begin()),
+               std::make_move_iterator(more.end()));
+  }
+  return out;
+}
+
+Effects Engine::sign_out_device(UserId user, DeviceId device, TimeUs now) {
+  PARLEY_ASSERT(store_.in_transaction());
+  Effects out;
+  records_.erase_device_tokens(user, device);
+  // A signed-out device must not be woken by pushes meant for its user.
+  records_.erase_push_token(user, device);
+  const auto live = connection_by_device_.find(device);
+  if (live != connection_by_device_.end()) {
+    out.push_back(CloseConnection{live->second, CloseReason::logged_out});
+    forget_connection(live->second);
+  }
+  if (auto change = presence_.logged_out(device, now)) announce(*change, now, out);
+  return out;
+}
+
 Effects Engine::handle_for(UserId user, DeviceId device, const client::Request& request,
                            TimeUs now) {
   PARLEY_ASSERT(store_.in_transaction());
+  if (!presence_restored_) restore_presence(now);
   Effects out;
   const bool needs_connection = std::holds_alternative<client::Ack>(request) ||
                                 std::holds_alternative<client::Logout>(request) ||
@@ -867,7 +950,7 @@ Effects Engine::on_tick(TimeUs now) {
   std::vector<PresenceChange> changes;
   presence_.expire(now, changes);
   for (const PresenceChange& change : changes)
-    announce(change, out);
+    announce(change, now, out);
   return out;
 }
 
@@ -876,13 +959,19 @@ server::PresenceEntry Engine::presence_of(UserId user) const {
   return {user, false, records_.last_active(user).value_or(0)};
 }
 
-void Engine::announce(const PresenceChange& change, Effects& out) {
+void Engine::announce(const PresenceChange& change, TimeUs now, Effects& out) {
   records_.put_last_active(change.user, change.last_active_at);
+  if (change.online) {
+    away_.put_online(change.user, change.last_active_at);
+  } else {
+    away_.erase_online(change.user);
+  }
   out.push_back(change);
   const server::Presence event{{change.user, change.online, change.last_active_at}};
   for (const auto& [other, contact] : records_.contacts_of(change.user)) {
     if (records_.friends(change.user, other)) send_to_user(other, event, out);
   }
+  if (!change.online) push_pending(change.user, now, out);
 }
 
 void Engine::send_to_user(UserId user, const server::Event& event, Effects& out) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "engine/presence.hpp"
+#include "engine/push.hpp"
 #include "engine/records.hpp"
 #include "engine/store.hpp"
 #include "engine/types.hpp"
@@ -37,6 +38,9 @@ struct EngineConfig {
   // Most text bytes sent to one connection and not yet acked (at least one entry is always
   // allowed). With delivery_window this bounds what a slow device makes the node hold.
   std::size_t delivery_window_bytes = 4 << 20;
+  // A HistoryPage stops growing once its messages' text reaches this many bytes (it always
+  // holds at least one message); has_more then tells the client to page on.
+  std::size_t history_page_bytes = 1 << 20;
   // Clients are told to heartbeat this often (in Welcome).
   TimeUs heartbeat_interval_us = 5'000'000;
   // A user is online while any device showed a sign of life less than this long ago.
@@ -120,13 +124,18 @@ struct RegisterPushToken {
 struct UnregisterPushToken {
   RequestId request = 0;
 };
+// The total and up to limits::kMaxUnreadPage non-zero channel counts with channel > after.
 struct QueryUnread {
   RequestId request = 0;
+  ChannelId after = 0;
 };
-// Every channel the user is or was in: what a client needs to draw its chat list on a new
-// device, where deliveries alone say neither a 1:1 channel's peer nor a group's name.
+// The channels the user is or was in: what a client needs to draw its chat list on a new
+// device, where deliveries alone say neither a 1:1 channel's peer nor a group's name. One
+// page: up to `limit` (1 to limits::kMaxChannelPage) channels with id > after.
 struct ListChannels {
   RequestId request = 0;
+  ChannelId after = 0;
+  std::uint32_t limit = limits::kDefaultChannelPage;
 };
 using Request = std::variant<Send, Ack, History, CreateGroup, AddMember, RemoveMember, LeaveGroup,
                              Logout, Heartbeat, ChangeContact, ListContacts, QueryPresence,
@@ -215,6 +224,7 @@ struct UnreadCounts {
   RequestId request = 0;
   std::uint64_t total = 0;
   std::vector<std::pair<ChannelId, std::uint64_t>> channels;  // non-zero, ascending channel
+  bool more = false;  // more non-zero counts follow: ask again with after = the last channel
 };
 struct ChannelMember {
   UserId user = 0;
@@ -235,6 +245,7 @@ struct ChannelSummary {
 struct ChannelList {
   RequestId request = 0;
   std::vector<ChannelSummary> channels;  // ascending channel id
+  bool more = false;  // channels with a higher id follow: ask again with after = the last one
 };
 using Event = std::variant<Welcome, Deliver, SendAck, GroupCreated, HistoryPage, Ok, Failure,
                            Presence, PresenceList, ContactList, UnreadCounts, ChannelList>;
@@ -275,6 +286,10 @@ struct SendEvent {
 };
 enum class CloseReason : std::uint8_t { logged_out, replaced, unknown_device, invalid_cursor };
 std::string_view to_string(CloseReason reason);
+
+// The user name rule: 1 to limits::kMaxUserNameBytes of a-z A-Z 0-9 _ - ., starting with a
+// letter or digit. Hosts check names from clients with it before any lookup.
+bool valid_user_name(std::string_view name);
 struct CloseConnection {
   ConnectionId connection = 0;
   CloseReason reason = CloseReason::logged_out;
@@ -307,8 +322,11 @@ class Engine {
   explicit Engine(Store& store, EngineConfig config = {});
 
   // Checks or writes the store's format version. Call once, inside a transaction, before
-  // anything else; throws StoreError for a store this build cannot read.
+  // anything else; throws StoreError for a store this build cannot read. The users the store
+  // shows online are held online for a full presence timeout from `now` (a restart must not
+  // make everyone look away); without `now`, from the time of the first input.
   void open();
+  void open(TimeUs now);
 
   // All calls below require an open store transaction.
   Effects handle(const Input& input, TimeUs now);
@@ -322,6 +340,17 @@ class Engine {
   // Account services (the HTTP side of the node). They change only the store.
   Outcome<UserId> create_user(std::string_view name, TimeUs now);
   Outcome<DeviceId> add_device(UserId user, std::string_view label, TimeUs now);
+  // Signs `device` of `user` out: forgets every token of the device and its push token,
+  // closes its live connection (logged_out) and, if that was the user's last live device,
+  // shows the user offline at once. For logout (HTTP and WebSocket), "log out everywhere"
+  // and a password change (every other device).
+  Effects sign_out_device(UserId user, DeviceId device, TimeUs now);
+  // The same for several devices of `user` at once: every push token goes first, so a
+  // presence change on the way cannot push to a device that is being signed out.
+  Effects sign_out_devices(UserId user, const std::vector<DeviceId>& devices, TimeUs now);
+  // A device logs in again: every older token of it stops working and its live connection
+  // closes (replaced); its presence and push token stay, as the same device comes back.
+  Effects revoke_device_tokens(UserId user, DeviceId device);
 
   Records& records() { return records_; }
   const EngineConfig& config() const { return config_; }
@@ -355,10 +384,17 @@ class Engine {
   void pump(ConnectionId id, Connection& connection, Effects& out);
   // Delivers a just-appended inbox entry to the user's live, caught-up connections.
   void deliver_live(UserId user, Effects& out);
-  // Tells a user's online friends about a presence change and persists last_active_at.
-  void announce(const PresenceChange& change, Effects& out);
+  // Tells a user's online friends about a presence change and persists it; a user shown
+  // offline gets the pushes they were owed (engine/push.cpp).
+  void announce(const PresenceChange& change, TimeUs now, Effects& out);
   void send_to_user(UserId user, const server::Event& event, Effects& out);
   bool pushable(UserId user) const;
+  // engine/push.cpp: intents now, intents owed until the user is away, restored presence.
+  void push_message(UserId user, const MessageRecord& message, TimeUs now, Effects& out);
+  void defer_push(UserId user, const MessageRecord& message, InboxSeq inbox_seq);
+  void push_pending(UserId user, TimeUs now, Effects& out);
+  void clear_read_pushes(UserId user, InboxSeq read_position);
+  void restore_presence(TimeUs now);
 
   Store& store_;
   Records records_;
@@ -368,6 +404,8 @@ class Engine {
   std::map<DeviceId, ConnectionId> connection_by_device_;
   std::map<UserId, std::vector<ConnectionId>> connections_by_user_;
   PresenceTracker presence_;
+  AwayRecords away_;
+  bool presence_restored_ = true;  // open() clears it until restore_presence() runs
 
   friend class RequestHandler;
 };

@@ -23,6 +23,16 @@ std::optional<PresenceChange> PresenceTracker::alive(UserId user, DeviceId devic
   return PresenceChange{user, true, owner->second.last_active};
 }
 
+void PresenceTracker::restore(UserId user, DeviceId device, TimeUs last_active, TimeUs now) {
+  auto [found, inserted] = devices_.try_emplace(device);
+  if (!inserted) return;
+  found->second = Device{user, now, next_generation_++};
+  deadlines_.push(Deadline{now + timeout_, device, found->second.generation});
+  User& owner = users_[user];
+  owner.live_devices += 1;
+  owner.last_active = std::max(owner.last_active, last_active);
+}
+
 std::optional<PresenceChange> PresenceTracker::logged_out(DeviceId device, TimeUs now) {
   const auto found = devices_.find(device);
   if (found == devices_.end()) return std::nullopt;

@@ -29,6 +29,10 @@ class PresenceTracker {
 
   // A sign of life; returns the change if the user just came online.
   std::optional<PresenceChange> alive(UserId user, DeviceId device, TimeUs now);
+  // After a restart: `device` counts as alive as of `now` (its deadline is now + timeout)
+  // and its user as online with `last_active`, without a change: they were online before.
+  // Does nothing for a device already tracked.
+  void restore(UserId user, DeviceId device, TimeUs last_active, TimeUs now);
   // An explicit logout; returns the change if it was the user's last live device.
   std::optional<PresenceChange> logged_out(DeviceId device, TimeUs now);
   // Expires every device silent for `timeout` as of `now`; appends the users that went

@@ -1,6 +1,10 @@
 #include "engine/records.hpp"
 
+#include <algorithm>
+#include <map>
 #include <string>
+
+#include "engine/engine.hpp"  // valid_user_name
 
 namespace parley::engine {
 namespace {
@@ -71,11 +75,12 @@ class Reader {
   void finish() const {
     if (position_ != bytes_.size()) fail("trailing bytes");
   }
-
- private:
+  bool done() const { return position_ == bytes_.size(); }
   [[noreturn]] void fail(const char* what) const {
     throw StoreError("corrupt record in table '" + std::string(table_name(table_)) + "': " + what);
   }
+
+ private:
   std::string_view bytes_;
   Table table_;
   std::size_t position_ = 0;
@@ -165,11 +170,14 @@ ChannelRecord decode_channel(std::string_view bytes) {
 }
 
 std::string encode_member(const MemberRecord& member) {
-  return Writer(kRecordVersion)
-      .u64(static_cast<std::uint64_t>(member.state))
-      .u64(member.joined_seq)
-      .u64(member.left_seq)
-      .take();
+  Writer writer(kRecordVersion);
+  writer.u64(static_cast<std::uint64_t>(member.state)).u64(member.joined_seq).u64(member.left_seq);
+  if (!member.earlier.empty()) {  // absent for a first membership: older records read alike
+    writer.u64(member.earlier.size());
+    for (const auto& [joined, left] : member.earlier)
+      writer.u64(joined).u64(left);
+  }
+  return writer.take();
 }
 
 MemberRecord decode_member(std::string_view bytes) {
@@ -178,6 +186,14 @@ MemberRecord decode_member(std::string_view bytes) {
   member.state = reader.enumeration<MemberState>(1, 2);
   member.joined_seq = reader.u64();
   member.left_seq = reader.u64();
+  if (!reader.done()) {
+    const std::uint64_t count = reader.u64();
+    if (count == 0 || count > kMaxEarlierWindows) reader.fail("bad membership window count");
+    for (std::uint64_t i = 0; i < count; ++i) {
+      const Seq joined = reader.u64();
+      member.earlier.emplace_back(joined, reader.u64());
+    }
+  }
   reader.finish();
   return member;
 }
@@ -274,13 +290,20 @@ std::string encode_time(TimeUs at) {
   return Writer(kRecordVersion).i64(at).take();
 }
 
+// The key of a pre-folding name kept for an account whose name collided when folded: a 0x01
+// byte (never in a name) and the exact spelling.
+std::string legacy_name_key(std::string_view name) {
+  return "\x01" + std::string(name);
+}
+
 std::string idempotency_key(UserId user, std::string_view client_msg_id) {
   std::string key = encode_u64_key(user);
   key.append(client_msg_id);
   return key;
 }
 
-// The key just past every key that starts with `prefix`: the bound for a prefix scan.
+}  // namespace
+
 std::string prefix_end(std::string prefix) {
   while (!prefix.empty()) {
     auto& last = reinterpret_cast<unsigned char&>(prefix.back());
@@ -293,7 +316,13 @@ std::string prefix_end(std::string prefix) {
   return {};
 }
 
-}  // namespace
+std::string fold_user_name(std::string_view name) {
+  std::string folded(name);
+  for (char& c : folded) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return folded;
+}
 
 std::string encode_u64_key(std::uint64_t value) {
   std::string key(8, '\0');
@@ -364,6 +393,14 @@ std::string_view table_name(Table table) {
       return "credentials";
     case Table::tokens:
       return "tokens";
+    case Table::device_tokens:
+      return "device_tokens";
+    case Table::online_users:
+      return "online_users";
+    case Table::pending_pushes:
+      return "pending_pushes";
+    case Table::user_groups:
+      return "user_groups";
   }
   return "unknown";
 }
@@ -390,6 +427,9 @@ void Records::ensure_format() {
   const auto stored = store_.get(Table::meta, "format_version");
   if (!stored) {
     store_.put(Table::meta, "format_version", encode_counter(kFormatVersion));
+    store_.put(Table::meta, "user_groups_index", encode_counter(1));
+    store_.put(Table::meta, "user_names_folded", encode_counter(1));
+    store_.put(Table::meta, "device_tokens_index", encode_counter(1));
     return;
   }
   const std::uint64_t version = decode_counter(*stored, Table::meta);
@@ -398,6 +438,57 @@ void Records::ensure_format() {
                      " is not supported by this build (it reads version " +
                      std::to_string(kFormatVersion) + ")");
   }
+  if (!store_.get(Table::meta, "user_groups_index")) {
+    build_group_index();
+    store_.put(Table::meta, "user_groups_index", encode_counter(1));
+  }
+  if (!store_.get(Table::meta, "user_names_folded")) {
+    fold_name_keys();
+    store_.put(Table::meta, "user_names_folded", encode_counter(1));
+  }
+  if (!store_.get(Table::meta, "device_tokens_index")) {
+    build_device_token_index();
+    store_.put(Table::meta, "device_tokens_index", encode_counter(1));
+  }
+}
+
+// Stores written before a device's tokens were indexed: index every live token once, so
+// re-login, logout and a password change revoke tokens issued before the upgrade too.
+void Records::build_device_token_index() {
+  std::vector<std::string> hashes;
+  store_.scan(Table::tokens, "", "", false, [&](std::string_view key, std::string_view) {
+    hashes.emplace_back(key);
+    return true;
+  });
+  for (const std::string& hash : hashes) {
+    const auto record = token(hash);
+    if (record) put_token(hash, *record);
+  }
+}
+
+// Stores written before names were folded keyed user_names by the exact spelling. Re-key
+// every name by its folded form; when two names fold alike ("Bob", "bob"), the older account
+// (lower id) gets the folded key and the younger keeps a legacy key with its exact spelling,
+// so both still log in, and nobody can take either name again.
+void Records::fold_name_keys() {
+  std::vector<std::pair<std::string, std::string>> names;
+  store_.scan(Table::user_names, "", "", false, [&](std::string_view key, std::string_view value) {
+    names.emplace_back(key, value);
+    return true;
+  });
+  std::map<std::string, std::pair<UserId, std::string>> winners;  // folded -> (id, spelling)
+  for (const auto& [name, value] : names) {
+    store_.erase(Table::user_names, name);
+    const UserId id = decode_counter(value, Table::user_names);
+    auto [it, fresh] = winners.try_emplace(fold_user_name(name), id, name);
+    if (fresh) continue;
+    auto& [winner, spelling] = it->second;
+    const std::string& younger = id > winner ? name : spelling;
+    store_.put(Table::user_names, legacy_name_key(younger), encode_counter(std::max(id, winner)));
+    if (id < winner) it->second = {id, name};
+  }
+  for (const auto& [folded, winner] : winners)
+    store_.put(Table::user_names, folded, encode_counter(winner.first));
 }
 
 std::uint64_t Records::allocate_id(std::string_view counter) {
@@ -413,14 +504,23 @@ std::optional<UserRecord> Records::user(UserId id) const {
 }
 
 std::optional<UserId> Records::user_by_name(std::string_view name) const {
-  return read_record(store_, Table::user_names, name, [](std::string_view bytes) {
+  // A name outside the rule names nobody, and never reaches the store as a key (LMDB refuses
+  // an empty one, and that must not look like a disk failure).
+  if (!valid_user_name(name)) return std::nullopt;
+  const auto decode = [](std::string_view bytes) {
     return decode_counter(bytes, Table::user_names);
-  });
+  };
+  // A migrated store may hold an exact-spelling key for an account whose name collided with
+  // an older one's when folded (see ensure_format): that spelling still reaches it.
+  if (auto legacy = read_record(store_, Table::user_names, legacy_name_key(name), decode)) {
+    return legacy;
+  }
+  return read_record(store_, Table::user_names, fold_user_name(name), decode);
 }
 
 void Records::put_user(const UserRecord& user) {
   store_.put(Table::users, encode_u64_key(user.id), encode_user(user));
-  store_.put(Table::user_names, user.name, encode_counter(user.id));
+  store_.put(Table::user_names, fold_user_name(user.name), encode_counter(user.id));
 }
 
 std::optional<DeviceRecord> Records::device(DeviceId id) const {
@@ -502,6 +602,56 @@ std::vector<ChannelId> Records::channels_of(UserId user) const {
   return channels;
 }
 
+std::vector<ChannelId> Records::channels_of(UserId user, ChannelId after, std::size_t limit) const {
+  std::vector<ChannelId> channels;
+  if (limit == 0 || after == UINT64_MAX) return channels;
+  store_.scan(Table::user_channels, encode_pair_key(user, after + 1),
+              prefix_end(encode_u64_key(user)), false, [&](std::string_view key, std::string_view) {
+                channels.push_back(decode_u64_key(key.substr(8)));
+                return channels.size() < limit;
+              });
+  return channels;
+}
+
+void Records::set_group_member(UserId user, ChannelId channel, bool active) {
+  if (active) {
+    store_.put(Table::user_groups, encode_pair_key(user, channel), "");
+  } else {
+    store_.erase(Table::user_groups, encode_pair_key(user, channel));
+  }
+}
+
+std::vector<ChannelId> Records::active_groups(UserId user, std::size_t limit) const {
+  std::vector<ChannelId> groups;
+  if (limit == 0) return groups;
+  const std::string prefix = encode_u64_key(user);
+  store_.scan(Table::user_groups, prefix, prefix_end(prefix), false,
+              [&](std::string_view key, std::string_view) {
+                groups.push_back(decode_u64_key(key.substr(8)));
+                return groups.size() < limit;
+              });
+  return groups;
+}
+
+void Records::build_group_index() {
+  // Stores written before Table::user_groups existed: derive it once from the members table.
+  std::optional<std::pair<ChannelId, bool>> last;  // (channel, is a group), members scan in order
+  std::vector<std::pair<UserId, ChannelId>> found;
+  store_.scan(Table::members, "", "", false, [&](std::string_view key, std::string_view value) {
+    const ChannelId channel = decode_u64_key(key.substr(0, 8));
+    if (!last || last->first != channel) {
+      const auto record = this->channel(channel);
+      last = {channel, record && record->kind == ChannelKind::group};
+    }
+    if (last->second && decode_member(value).state == MemberState::active) {
+      found.emplace_back(decode_u64_key(key.substr(8)), channel);
+    }
+    return true;
+  });
+  for (const auto& [user, channel] : found)
+    set_group_member(user, channel, true);
+}
+
 std::optional<MessageRecord> Records::message(MessageId id) const {
   return read_record(store_, Table::messages, encode_pair_key(id.channel, id.seq), decode_message);
 }
@@ -521,6 +671,23 @@ std::vector<MessageRecord> Records::messages(ChannelId channel, Seq first, Seq l
         found.push_back(decode_message(value));
         return true;
       });
+  return found;
+}
+
+std::vector<MessageRecord> Records::messages_back(ChannelId channel, Seq first, Seq last,
+                                                  std::size_t max_bytes) const {
+  std::vector<MessageRecord> found;
+  if (first > last) return found;
+  std::size_t bytes = 0;
+  store_.scan(
+      Table::messages, encode_pair_key(channel, first),
+      last == UINT64_MAX ? prefix_end(encode_u64_key(channel)) : encode_pair_key(channel, last + 1),
+      true, [&](std::string_view, std::string_view value) {
+        found.push_back(decode_message(value));
+        bytes += found.back().text.size();
+        return bytes < max_bytes;
+      });
+  std::reverse(found.begin(), found.end());
   return found;
 }
 
@@ -719,14 +886,17 @@ void Records::add_unread(UserId user, ChannelId channel, std::int64_t delta) {
   }
 }
 
-std::vector<std::pair<ChannelId, std::uint64_t>> Records::unread_channels(UserId user) const {
+std::vector<std::pair<ChannelId, std::uint64_t>> Records::unread_channels(UserId user,
+                                                                          ChannelId after,
+                                                                          std::size_t limit) const {
   std::vector<std::pair<ChannelId, std::uint64_t>> counts;
-  store_.scan(Table::unread, encode_pair_key(user, 1), prefix_end(encode_u64_key(user)), false,
-              [&](std::string_view key, std::string_view value) {
-                counts.emplace_back(decode_u64_key(key.substr(8)),
-                                    decode_counter(value, Table::unread));
-                return true;
-              });
+  if (limit == 0 || after == UINT64_MAX) return counts;
+  store_.scan(
+      Table::unread, encode_pair_key(user, std::max<ChannelId>(after + 1, 1)),
+      prefix_end(encode_u64_key(user)), false, [&](std::string_view key, std::string_view value) {
+        counts.emplace_back(decode_u64_key(key.substr(8)), decode_counter(value, Table::unread));
+        return counts.size() < limit;
+      });
   return counts;
 }
 
@@ -767,10 +937,32 @@ std::optional<TokenRecord> Records::token(std::string_view token_hash) const {
 void Records::put_token(std::string_view token_hash, const TokenRecord& token) {
   store_.put(Table::tokens, token_hash,
              Writer(kRecordVersion).u64(token.user).u64(token.device).i64(token.expires_at).take());
+  store_.put(Table::device_tokens,
+             encode_pair_key(token.user, token.device) + std::string(token_hash), "");
 }
 
 void Records::erase_token(std::string_view token_hash) {
+  const auto record = token(token_hash);
+  if (!record) return;
   store_.erase(Table::tokens, token_hash);
+  store_.erase(Table::device_tokens,
+               encode_pair_key(record->user, record->device) + std::string(token_hash));
+}
+
+std::vector<std::string> Records::device_token_hashes(UserId user, DeviceId device) const {
+  std::vector<std::string> hashes;
+  const std::string prefix = encode_pair_key(user, device);
+  store_.scan(Table::device_tokens, prefix, prefix_end(prefix), false,
+              [&](std::string_view key, std::string_view) {
+                hashes.emplace_back(key.substr(prefix.size()));
+                return true;
+              });
+  return hashes;
+}
+
+void Records::erase_device_tokens(UserId user, DeviceId device) {
+  for (const std::string& hash : device_token_hashes(user, device))
+    erase_token(hash);
 }
 
 }  // namespace parley::engine

@@ -18,6 +18,10 @@ namespace parley::engine {
 
 inline constexpr std::uint32_t kFormatVersion = 1;
 
+// A user name's key in user_names: ASCII letters folded to lower case, so names are unique
+// regardless of case ("Bob" and "bob" are one name) while UserRecord keeps the spelling.
+std::string fold_user_name(std::string_view name);
+
 struct UserRecord {
   UserId id = 0;
   std::string name;
@@ -49,7 +53,12 @@ struct MemberRecord {
   MemberState state = MemberState::active;
   Seq joined_seq = 0;  // the event that (last) made the user a member
   Seq left_seq = 0;    // the event that removed the user; history stops here
+  // Earlier membership windows (joined seq, left seq), oldest first, of a user who was
+  // removed or left and was added again: the only other seqs they may read. At most
+  // kMaxEarlierWindows (the oldest are forgotten past it, and become unreadable).
+  std::vector<std::pair<Seq, Seq>> earlier;
 };
+inline constexpr std::size_t kMaxEarlierWindows = 100;
 
 enum class MessageKind : std::uint8_t {
   text = 1,
@@ -130,6 +139,7 @@ class Records {
   std::uint64_t allocate_id(std::string_view counter);
 
   std::optional<UserRecord> user(UserId id) const;
+  // Case-insensitive (fold_user_name); nothing for a name outside the name rule.
   std::optional<UserId> user_by_name(std::string_view name) const;
   void put_user(const UserRecord& user);
 
@@ -148,11 +158,22 @@ class Records {
   std::vector<UserId> active_members(ChannelId channel) const;
   std::vector<std::pair<UserId, MemberRecord>> all_members(ChannelId channel) const;
   std::vector<ChannelId> channels_of(UserId user) const;
+  // Up to `limit` of the channels the user is or was in with id > after, ascending.
+  std::vector<ChannelId> channels_of(UserId user, ChannelId after, std::size_t limit) const;
+  // The index of active group memberships (Table::user_groups), kept by the engine next to
+  // put_member so that counting and listing a user's groups never scans former or 1:1 ones.
+  void set_group_member(UserId user, ChannelId channel, bool active);
+  // Up to `limit` groups the user is an active member of, ascending.
+  std::vector<ChannelId> active_groups(UserId user, std::size_t limit) const;
 
   std::optional<MessageRecord> message(MessageId id) const;
   void put_message(const MessageRecord& message);
   // Messages with seq in [first, last], ascending.
   std::vector<MessageRecord> messages(ChannelId channel, Seq first, Seq last) const;
+  // Messages with seq in [first, last], read from `last` down and ending once their texts
+  // reach `max_bytes` (at least one message); returned ascending.
+  std::vector<MessageRecord> messages_back(ChannelId channel, Seq first, Seq last,
+                                           std::size_t max_bytes) const;
 
   InboxSeq inbox_head(UserId user) const;
   InboxSeq append_inbox(UserId user, MessageId message, bool counts_unread);
@@ -194,7 +215,9 @@ class Records {
   std::uint64_t unread(UserId user, ChannelId channel) const;
   void add_unread(UserId user, ChannelId channel, std::int64_t delta);
   // Non-zero per-channel counts, ascending channel id (the total excluded).
-  std::vector<std::pair<ChannelId, std::uint64_t>> unread_channels(UserId user) const;
+  // Up to `limit` of them with channel id > after.
+  std::vector<std::pair<ChannelId, std::uint64_t>> unread_channels(UserId user, ChannelId after,
+                                                                   std::size_t limit) const;
   InboxSeq read_position(UserId user) const;
   void put_read_position(UserId user, InboxSeq position);
 
@@ -202,9 +225,18 @@ class Records {
   void put_credential(UserId user, std::string_view password_hash);
   std::optional<TokenRecord> token(std::string_view token_hash) const;
   void put_token(std::string_view token_hash, const TokenRecord& token);
+  // Also forgets the token in its device's index.
   void erase_token(std::string_view token_hash);
+  // The hashes of every live token of one device (a device has one after each login; more
+  // only in stores written before re-login revoked the older ones).
+  std::vector<std::string> device_token_hashes(UserId user, DeviceId device) const;
+  void erase_device_tokens(UserId user, DeviceId device);
 
  private:
+  void build_group_index();
+  void build_device_token_index();
+  void fold_name_keys();  // user_names by folded name, for stores written before
+
   Store& store_;
 };
 
@@ -212,5 +244,7 @@ class Records {
 std::string encode_u64_key(std::uint64_t value);
 std::string encode_pair_key(std::uint64_t first, std::uint64_t second);
 std::uint64_t decode_u64_key(std::string_view bytes);
+// The key just past every key that starts with `prefix`: the bound for a prefix scan.
+std::string prefix_end(std::string prefix);
 
 }  // namespace parley::engine

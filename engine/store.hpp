@@ -40,9 +40,28 @@ enum class Table : std::uint8_t {
   read_positions,   // user -> highest inbox seq acked by any of the user's devices
   credentials,      // user -> password hash (opaque to the engine: argon2id, by the node)
   tokens,           // hash of a device token -> TokenRecord
+  online_users,     // user -> last_active_at, while the user is shown online (restarts)
+  pending_pushes,   // (user, channel) -> newest message owed a push once the user is away
+  user_groups,      // (user, channel) -> "": the groups the user is an active member of
+  device_tokens,    // (user, device, token hash) -> "": each device's live tokens
 };
-inline constexpr std::size_t kTableCount = 23;
+inline constexpr std::size_t kTableCount = 27;
 std::string_view table_name(Table table);
+
+// Keys are 1 to kMaxKeyBytes bytes: LMDB's limit (mdb_env_get_maxkeysize with the default
+// build), enforced by every store alike so the simulator sees what production would. A
+// lookup or erase of any other key finds nothing (no such key can exist); a put of one
+// throws InvalidKey, an engine bug: every value from a client is validated before it
+// becomes part of a key, so no client input can reach it.
+inline constexpr std::size_t kMaxKeyBytes = 511;
+inline bool storable_key(std::string_view key) {
+  return !key.empty() && key.size() <= kMaxKeyBytes;
+}
+
+class InvalidKey : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
 
 // Raised by a store when it cannot do what was asked (disk full, corrupt file). The host
 // stops the node: it must never run on with state the disk does not have.

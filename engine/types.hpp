@@ -26,7 +26,7 @@ struct MessageId {
 };
 
 namespace limits {
-// A message has fewer than 100,000 code points (DESIGN.md).
+// A message has fewer than 100,000 code points (docs/engine.md, rule 4).
 inline constexpr std::size_t kMaxMessageCodePoints = 99'999;
 // Groups hold at most 100 members, the creator included.
 inline constexpr std::size_t kMaxGroupMembers = 100;
@@ -38,6 +38,13 @@ inline constexpr std::size_t kMaxDeviceLabelCodePoints = 64;
 inline constexpr std::size_t kMaxContacts = 5'000;
 inline constexpr std::size_t kMaxDevicesPerUser = 64;
 inline constexpr std::size_t kMaxPresenceQuery = 100;
+// Groups a user is an active member of at once (Telegram: 500, or 1,000 with Premium).
+inline constexpr std::size_t kMaxGroupsPerUser = 1'000;
+// Channels per listChannels page: the default and the most a client may ask for.
+inline constexpr std::uint32_t kDefaultChannelPage = 50;
+inline constexpr std::uint32_t kMaxChannelPage = 100;
+// Non-zero channel counts per unreadCounts answer; past it the answer says `more`.
+inline constexpr std::size_t kMaxUnreadPage = 500;
 inline constexpr std::size_t kPushPreviewCodePoints = 120;
 inline constexpr std::size_t kMaxPushTokenBytes = 4'096;
 static_assert(kMaxGroupMembers >= 2, "a group must hold its creator and someone else");
@@ -77,12 +84,13 @@ enum class ErrorCode : std::uint16_t {
   unauthorized,      // missing, unknown or expired token; wrong password
   weak_password,     // sign-up password outside the documented rules
   too_many_devices,  // a user has at most 64 devices
+  too_many_groups,   // a user is an active member of at most 1,000 groups
 };
 
 std::string_view to_string(ErrorCode code);
 // The code named by `text` (as to_string spells it), if any.
 std::optional<ErrorCode> error_code_from_string(std::string_view text);
-inline constexpr ErrorCode kLastErrorCode = ErrorCode::too_many_devices;
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::too_many_groups;
 
 struct Error {
   ErrorCode code = ErrorCode::bad_request;

@@ -4,7 +4,7 @@
 // frame that parses but breaks a rule the schema cannot express) becomes a DecodeError whose
 // message is short, printable ASCII (it is echoed to the client in a Failure).
 //
-// Two workarounds for Cap'n Proto 0.9.2's JSON codec live here (docs/protocol-frames.md):
+// Two workarounds for Cap'n Proto 0.9.2's JSON codec live here (docs/protocol.md#json):
 //   - its parser decodes the hex letters of a \uXXXX escape wrongly ("\u00e9" becomes "I")
 //     and does not join surrogate pairs, so we decode every \u escape ourselves before it
 //     sees the text (rewrite_unicode_escapes);
@@ -626,8 +626,17 @@ void fill_client_frame(wire::ClientFrame::Builder out, const ClientFrame& frame)
           [&](const client::UnregisterPushToken& r) {
             out.initUnregisterPushToken().setRequest(r.request);
           },
-          [&](const client::QueryUnread& r) { out.initQueryUnread().setRequest(r.request); },
-          [&](const client::ListChannels& r) { out.initListChannels().setRequest(r.request); },
+          [&](const client::QueryUnread& r) {
+            auto q = out.initQueryUnread();
+            q.setRequest(r.request);
+            q.setAfter(r.after);
+          },
+          [&](const client::ListChannels& r) {
+            auto l = out.initListChannels();
+            l.setRequest(r.request);
+            l.setAfter(r.after);
+            l.setLimit(r.limit);
+          },
       },
       std::get<engine::client::Request>(frame));
 }
@@ -705,12 +714,16 @@ ClientFrame read_client_frame(wire::ClientFrame::Reader in, engine::RequestId& r
     case wire::ClientFrame::UNREGISTER_PUSH_TOKEN:
       request = in.getUnregisterPushToken().getRequest();
       return client::Request{client::UnregisterPushToken{request}};
-    case wire::ClientFrame::QUERY_UNREAD:
-      request = in.getQueryUnread().getRequest();
-      return client::Request{client::QueryUnread{request}};
-    case wire::ClientFrame::LIST_CHANNELS:
-      request = in.getListChannels().getRequest();
-      return client::Request{client::ListChannels{request}};
+    case wire::ClientFrame::QUERY_UNREAD: {
+      const auto q = in.getQueryUnread();
+      request = q.getRequest();
+      return client::Request{client::QueryUnread{request, q.getAfter()}};
+    }
+    case wire::ClientFrame::LIST_CHANNELS: {
+      const auto l = in.getListChannels();
+      request = l.getRequest();
+      return client::Request{client::ListChannels{request, l.getAfter(), l.getLimit()}};
+    }
   }
   throw BadFrame("unknown client frame type " + std::to_string(static_cast<unsigned>(in.which())) +
                  " (a newer protocol?)");
@@ -796,6 +809,7 @@ void fill_server_frame(wire::ServerFrame::Builder out, const engine::server::Eve
                      channels[i].setChannel(e.channels[i].first);
                      channels[i].setCount(e.channels[i].second);
                    }
+                   u.setMore(e.more);
                  },
                  [&](const server::ChannelList& e) {
                    auto c = out.initChannelList();
@@ -803,6 +817,7 @@ void fill_server_frame(wire::ServerFrame::Builder out, const engine::server::Eve
                    auto channels = c.initChannels(list_size(e.channels.size()));
                    for (unsigned i = 0; i < channels.size(); ++i)
                      fill_channel_summary(channels[i], e.channels[i]);
+                   c.setMore(e.more);
                  },
              },
              event);
@@ -891,7 +906,7 @@ engine::server::Event read_server_frame(wire::ServerFrame::Reader in, engine::Re
     case wire::ServerFrame::UNREAD_COUNTS: {
       const auto u = in.getUnreadCounts();
       request = u.getRequest();
-      server::UnreadCounts counts{request, u.getTotal(), {}};
+      server::UnreadCounts counts{request, u.getTotal(), {}, u.getMore()};
       const auto channels = u.getChannels();
       counts.channels.reserve(channels.size());
       for (const auto channel : channels) {
@@ -902,7 +917,7 @@ engine::server::Event read_server_frame(wire::ServerFrame::Reader in, engine::Re
     case wire::ServerFrame::CHANNEL_LIST: {
       const auto c = in.getChannelList();
       request = c.getRequest();
-      server::ChannelList list{request, {}};
+      server::ChannelList list{request, {}, c.getMore()};
       const auto channels = c.getChannels();
       list.channels.reserve(channels.size());
       for (const auto channel : channels)

@@ -63,6 +63,7 @@ std::map<std::string, Setter> setters(NodeConfig& c) {
   whole("max_connections_per_address", c.max_connections_per_address);
   whole("max_map_mib", c.max_map_mib);
   whole("token_ttl_hours", c.token_ttl_hours);
+  number("login_attempts_per_minute", c.login_attempts_per_minute);
   whole("argon2_opslimit", c.password.opslimit);
   s["argon2_memlimit_kib"] = [&c](const toml::node& n) {
     c.password.memlimit_bytes = value_of<std::size_t>(n, "argon2_memlimit_kib") * 1024;
@@ -70,6 +71,7 @@ std::map<std::string, Setter> setters(NodeConfig& c) {
   whole("delivery_batch", c.engine.delivery_batch);
   whole("delivery_window", c.engine.delivery_window);
   whole("delivery_batch_bytes", c.engine.delivery_batch_bytes);
+  whole("history_page_bytes", c.engine.history_page_bytes);
   whole("push_outbox_max", c.engine.push_outbox_max);
   text("push_gateway", c.push.url);
   whole("push_timeout_ms", c.push.timeout_ms);

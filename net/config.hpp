@@ -34,10 +34,14 @@ struct NodeConfig {
   double rate_limit_per_second = 200;  // frames per second per connection
   double rate_limit_burst = 400;
   std::size_t max_http_body_bytes = 64 << 10;
-  std::size_t max_connections_per_address = 4'096;  // HTTP and WebSocket, open at once
+  std::size_t max_connections_per_address = 0;  // HTTP and WebSocket, open at once; 0: sized
+                                                // from the descriptor limit (run_node)
 
   // Accounts.
   std::int64_t token_ttl_hours = 24 * 30;
+  // Sign-ups, logins and password changes per remote address per minute (also the burst);
+  // see net/login_guard.hpp for the per-account delay after failures.
+  double login_attempts_per_minute = 30;
   PasswordPolicy password;
 
   // Push delivery (docs/push.md).

@@ -67,8 +67,20 @@ std::string Metrics::render() const {
           push_intents.load());
   counter(out, "parley_http_requests_total", "HTTP requests served", http_requests.load());
   counter(out, "parley_connections_refused_total",
-          "TCP connections closed at once: their address had too many open",
+          "TCP connections closed at once: their address, or the node, had too many open",
           connections_refused.load());
+  counter(out, "parley_logins_throttled_total",
+          "Sign-ups, logins and password changes refused with 429 (address or account throttle)",
+          logins_throttled.load());
+  counter(out, "parley_hash_queue_rejections_total",
+          "Sign-ups, logins and password changes refused with 503: the hashing queue was full",
+          hash_queue_rejections.load());
+  counter(out, "parley_hash_jobs_skipped_total",
+          "Password hashes not computed because the caller had hung up while it waited",
+          hash_jobs_skipped.load());
+  counter(out, "parley_forced_closes_total",
+          "WebSockets torn down at once: replaced, revoked, or no close handshake in time",
+          forced_closes.load());
   counter(out, "parley_slow_consumer_closes_total",
           "Connections closed because their outbound queue was full", slow_consumer_closes.load());
   counter(out, "parley_rate_limited_total", "Frames refused by the per-connection rate limit",

@@ -27,7 +27,11 @@ class Metrics {
   std::atomic<std::uint64_t> slow_consumer_closes{0};
   std::atomic<std::uint64_t> rate_limited{0};
   std::atomic<std::uint64_t> queue_rejections{0};
-  std::atomic<std::uint64_t> connections_refused{0};  // over the per-address limit
+  std::atomic<std::uint64_t> connections_refused{0};    // over the per-address or node limit
+  std::atomic<std::uint64_t> logins_throttled{0};       // 429: per-address or per-account
+  std::atomic<std::uint64_t> hash_queue_rejections{0};  // 503: the hashing queue was full
+  std::atomic<std::uint64_t> hash_jobs_skipped{0};      // the caller hung up before its hash
+  std::atomic<std::uint64_t> forced_closes{0};  // sockets torn down without a close handshake
   std::atomic<std::uint64_t> push_delivered{0};
   std::atomic<std::uint64_t> push_retries{0};
   std::atomic<std::uint64_t> push_dead_tokens{0};

@@ -7,7 +7,7 @@
 #     (capnp::JsonCodec): field names as written here, 64-bit integers as JSON strings,
 #     enumerants by their $Json.name (snake_case), a union as the single member that is set.
 #
-# docs/protocol-frames.md documents every frame and field for client authors.
+# docs/protocol.md ("Frame reference") documents every frame and field for client authors.
 #
 # Conventions:
 #   - ids (users, devices, channels, sequence numbers, request ids) are UInt64;
@@ -96,9 +96,21 @@ struct LeaveGroup {
 }
 
 struct RequestOnly {
-  # Logout, ListContacts, UnregisterPushToken, QueryUnread, ListChannels: nothing but the
-  # request id.
+  # Logout, ListContacts, UnregisterPushToken: nothing but the request id.
   request @0 :UInt64;
+}
+
+struct QueryUnread {
+  # Was RequestOnly; `request` keeps its place, so either reads the other.
+  request @0 :UInt64;
+  after @1 :UInt64;              # counts of channels with a higher id only (paging)
+}
+
+struct ListChannels {
+  # Was RequestOnly; `request` keeps its place, so either reads the other.
+  request @0 :UInt64;
+  after @1 :UInt64;              # channels with a higher id only (paging); 0: from the first
+  limit @2 :UInt32 = 50;         # 1-100 channels per page
 }
 
 struct Heartbeat {}
@@ -145,8 +157,8 @@ struct ClientFrame {
     queryPresence @13 :QueryPresence;
     registerPushToken @14 :RegisterPushToken;
     unregisterPushToken @15 :RequestOnly;
-    queryUnread @16 :RequestOnly;
-    listChannels @17 :RequestOnly;
+    queryUnread @16 :QueryUnread;
+    listChannels @17 :ListChannels;
   }
 }
 
@@ -233,6 +245,7 @@ struct UnreadCounts {
   request @0 :UInt64;
   total @1 :UInt64;
   channels @2 :List(ChannelUnread);  # non-zero counts, ascending channel
+  more @3 :Bool;                 # more counts follow: ask again with after = the last channel
 }
 
 enum ChannelKind {
@@ -258,6 +271,7 @@ struct ChannelSummary {
 struct ChannelList {
   request @0 :UInt64;
   channels @1 :List(ChannelSummary);  # ascending channel
+  more @2 :Bool;                 # more channels follow: ask again with after = the last one
 }
 
 struct ServerFrame {

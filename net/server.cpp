@@ -6,6 +6,11 @@
 #include <boost/beast.hpp>
 #include <boost/json.hpp>
 
+#include <poll.h>
+#include <sys/resource.h>
+
+#include <array>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -18,12 +23,16 @@
 #include <sstream>
 #include <thread>
 #include <unordered_map>
+#include <variant>
 
+#include "engine/clock.hpp"
 #include "net/auth.hpp"
 #include "net/codec.hpp"
+#include "net/login_guard.hpp"
 #include "net/metrics.hpp"
 #include "net/node.hpp"
 #include "net/push_worker.hpp"
+#include "net/static_files.hpp"
 #include "storage/lmdb_store.hpp"
 
 namespace parley::net {
@@ -39,7 +48,40 @@ using namespace parley::engine;
 
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
-using Reply = std::function<void(Response)>;
+using FileResponse = http::response<http::file_body>;
+
+// Where an HTTP answer goes, and what a handler may ask about the caller: its address (for
+// per-address limits) and whether it hung up (slow work is skipped for callers who left).
+class Reply {
+ public:
+  template <typename F>
+  requires(std::is_invocable_v<F&, Response> && !std::is_same_v<std::decay_t<F>, Reply>)
+      Reply(F send)  // NOLINT(google-explicit-constructor): handlers pass lambdas
+      : send_(std::make_shared<std::function<void(Response)>>(std::move(send))) {}
+  Reply(std::function<void(Response)> send, std::string address, std::function<bool()> gone)
+      : send_(std::make_shared<std::function<void(Response)>>(std::move(send))),
+        address_(std::move(address)),
+        gone_(std::move(gone)) {}
+
+  void operator()(Response response) const { (*send_)(std::move(response)); }
+  const std::string& address() const { return address_; }
+  bool caller_gone() const { return gone_ && gone_(); }
+
+ private:
+  std::shared_ptr<std::function<void(Response)>> send_;
+  std::string address_;
+  std::function<bool()> gone_;
+};
+
+// Password lengths in bytes (docs/protocol.md, "Accounts").
+constexpr std::size_t kMinPasswordBytes = 8;
+constexpr std::size_t kMaxPasswordBytes = 1024;
+
+std::int64_t steady_now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 TimeUs wall_clock_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -71,22 +113,29 @@ class AddressLimiter {
  public:
   using Slot = std::shared_ptr<void>;
 
-  // Nothing when `address` already has `max` connections open.
-  Slot acquire(const asio::ip::address& address, std::size_t max) {
+  // Nothing when `address` already has `max` connections open, or the node `max_total`.
+  Slot acquire(const asio::ip::address& address, std::size_t max, std::size_t max_total) {
     const std::string key = address.to_string();
     std::lock_guard lock(mutex_);
+    if (total_ >= max_total) return nullptr;
     std::size_t& open = open_[key];
-    if (open >= max) return nullptr;
+    if (open >= max) {
+      if (open == 0) open_.erase(key);
+      return nullptr;
+    }
     ++open;
+    ++total_;
     return Slot(this, [this, key](void*) { release(key); });
   }
 
  private:
   void release(const std::string& key) {
     std::lock_guard lock(mutex_);
+    --total_;
     if (--open_[key] == 0) open_.erase(key);
   }
   std::mutex mutex_;
+  std::size_t total_ = 0;
   std::unordered_map<std::string, std::size_t> open_;
 };
 
@@ -94,10 +143,12 @@ struct Shared {
   NodeConfig config;
   Metrics metrics;
   std::string discover_url;
-  asio::thread_pool hashing{1};  // argon2id is slow on purpose: never on I/O or engine threads
+  HashingQueue hashing{64};  // argon2id is slow on purpose: never on I/O or engine threads
+  LoginThrottle throttle;
   std::atomic<ConnectionId> next_connection{1};  // 0 is the engine's "no connection"
   std::string dummy_hash;  // verified against for unknown names, to keep login timing flat
   AddressLimiter limiter;
+  std::size_t max_connections = SIZE_MAX;  // node-wide, from the descriptor limit
   class EngineLoop* loop = nullptr;
   PushWorker* pushes = nullptr;  // null without --push-gateway
 };
@@ -108,7 +159,9 @@ class EngineLoop {
   EngineLoop(Shared& shared, storage::LmdbStore& store)
       : shared_(shared), store_(store), engine_(store, shared.config.engine) {
     store_.begin();
-    engine_.open();
+    // Presence restored from the store counts from now, before any input: an HTTP call in
+    // the first batch (a logout, say) must see it.
+    engine_.open(clock());
     store_.commit();
   }
 
@@ -170,9 +223,13 @@ class EngineLoop {
   Engine& engine() { return engine_; }
 
  private:
-  // The engine's clock: wall time, never going backwards.
+  // The engine's clock: anchored on the wall clock at start, then advanced by the monotonic
+  // clock only (engine/clock.hpp), so a wall-clock step never expires presence.
   TimeUs clock() {
-    last_now_ = std::max(last_now_ + 1, wall_clock_us());
+    const TimeUs monotonic_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                    std::chrono::steady_clock::now().time_since_epoch())
+                                    .count();
+    last_now_ = std::max(last_now_ + 1, engine_clock_.now(wall_clock_us(), monotonic_us));
     return last_now_;
   }
 
@@ -195,8 +252,12 @@ class EngineLoop {
       shared_.metrics.count_commit(batch.size(), static_cast<std::uint64_t>(micros.count()));
     } catch (const std::exception& error) {
       // Nothing of this batch was released, and the engine's memory may now disagree with
-      // the disk: stop, and let a restart rebuild from the store.
-      log_line(std::string("fatal: ") + error.what() + "; stopping the node");
+      // the disk: stop, and let a restart rebuild from the store. A StoreError is the disk
+      // (full, I/O, corrupt); anything else is a bug — client values are validated before
+      // they reach the store (engine/store.hpp, storable_key), so no request can cause it.
+      const bool disk = dynamic_cast<const StoreError*>(&error) != nullptr;
+      log_line(std::string("fatal: ") + (disk ? "store failure: " : "internal error: ") +
+               error.what() + "; stopping the node");
       std::_Exit(70);
     }
     release(effects);
@@ -215,17 +276,24 @@ class EngineLoop {
   bool stopping_ = false;
   std::function<void(EngineLoop&)> last_;
   TimeUs last_now_ = 0;
+  EngineClock engine_clock_;
 };
 
 // ---- WebSocket sessions ----------------------------------------------------------------------
+// How long a closing WebSocket may take to send its close frame and hear the answer.
+constexpr int kCloseGraceMs = 2'000;
+
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
   // The engine knows the device's user; the session needs only the device.
-  WsSession(tcp::socket&& socket, Shared& shared, DeviceId device, AddressLimiter::Slot slot)
+  WsSession(tcp::socket&& socket, Shared& shared, const TokenRecord& token, std::string token_hash,
+            AddressLimiter::Slot slot)
       : ws_(std::move(socket)),
+        close_deadline_(ws_.get_executor()),
         shared_(shared),
         slot_(std::move(slot)),
-        device_(device),
+        token_hash_(std::move(token_hash)),
+        device_(token.device),
         id_(shared.next_connection++) {
     tokens_ = shared.config.rate_limit_burst;
     last_refill_ = std::chrono::steady_clock::now();
@@ -235,8 +303,12 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     websocket::stream_base::timeout timeouts =
         websocket::stream_base::timeout::suggested(beast::role_type::server);
     timeouts.handshake_timeout = std::chrono::milliseconds(shared_.config.handshake_timeout_ms);
+    buffer_.max_size(shared_.config.max_frame_bytes);
     ws_.set_option(timeouts);
-    ws_.read_message_max(shared_.config.max_frame_bytes);
+    // The frame limit is the read buffer's size, not Beast's read_message_max: past that,
+    // Beast fails the connection itself and its teardown resets it with the client's bytes
+    // unread, which destroys the close frame (docs/operations.md, "Limits").
+    ws_.read_message_max(0);
     ws_.async_accept(request,
                      [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
   }
@@ -254,6 +326,13 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
                             ? websocket::close_code::normal
                             : websocket::close_code::policy_error;
       self->registered_ = false;  // the engine already forgot this connection
+      // A replaced or signed-out connection owns nothing any more: what it has queued goes
+      // at once but the frame being written (the answer to its own logout, say), and if the
+      // peer does not take the close frame within kCloseGraceMs — it stopped reading — the
+      // socket goes (docs/operations.md, "Limits").
+      if (reason == CloseReason::replaced || reason == CloseReason::logged_out) {
+        self->drop_outbox_after(self->outbox_.empty() ? 0 : 1);
+      }
       self->close(code, std::string(to_string(reason)));
     });
   }
@@ -289,10 +368,9 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   }
 
   void on_read(beast::error_code ec) {
-    if (ec == websocket::error::message_too_big) {
+    if (ec == websocket::error::buffer_overflow) {
       shared_.metrics.count_error("malformed_frame");
-      close(websocket::close_code::too_big,
-            "frames are limited to " + std::to_string(shared_.config.max_frame_bytes) + " bytes");
+      return refuse_oversized();
     }
     if (ec) return on_closed();
     ++shared_.metrics.frames_in;
@@ -331,9 +409,23 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         return fail(hello->request, ErrorCode::bad_request, "hello was already sent");
       encoding_ = encoding;
       const Connected input{id_, device_, hello->cursor};
+      // The token may have been revoked (logout, re-login, password change) since the
+      // upgrade: the engine thread checks it again, in order with those revocations.
+      auto self = shared_from_this();
+      const RequestId request = hello->request;
       // If the engine queue refuses it, the client may send hello again.
-      hello_done_ =
-          submit([input](Txn& txn) { return txn.engine.handle(input, txn.now); }, hello->request);
+      hello_done_ = submit(
+          [self, input, request](Txn& txn) -> Effects {
+            const auto token = txn.records.token(self->token_hash_);
+            if (!token || token->device != self->device_ || token->expires_at <= txn.now) {
+              return {SendEvent{input.connection,
+                                server::Failure{request, ErrorCode::unauthorized,
+                                                "the token was revoked or expired; log in"}},
+                      CloseConnection{input.connection, CloseReason::logged_out}};
+            }
+            return txn.engine.handle(input, txn.now);
+          },
+          hello->request);
       return;
     }
     auto& request = std::get<client::Request>(frame);
@@ -368,11 +460,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     if (!outbox_.empty() && (outbox_.size() >= shared_.config.outbound_frames_max ||
                              outbox_bytes_ + bytes.size() > shared_.config.outbound_bytes_max)) {
       ++shared_.metrics.slow_consumer_closes;
-      // Drop the backlog, but not the frame being written: its buffer is in use.
-      while (outbox_.size() > (writing_ ? 1u : 0u)) {
-        outbox_bytes_ -= outbox_.back().size();
-        outbox_.pop_back();
-      }
+      drop_outbox();
       return close(websocket::close_code::policy_error,
                    "too slow: reconnect and resync from your cursor");
     }
@@ -391,6 +479,12 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     ws_.text(encoding_ == Encoding::json);
     ws_.async_write(asio::buffer(outbox_.front()),
                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      if (self->raw_close_after_write_) {
+                        self->writing_ = false;
+                        // Aborted because the read failed: the socket itself is fine.
+                        if (ec && ec != asio::error::operation_aborted) return self->tear_down();
+                        return self->send_raw_close();
+                      }
                       if (ec) return self->on_closed();
                       ++self->shared_.metrics.frames_out;
                       self->outbox_bytes_ -= self->outbox_.front().size();
@@ -399,12 +493,93 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
                     });
   }
 
+  // Forgets every queued frame but the one being written (Asio still reads its buffer).
+  void drop_outbox() { drop_outbox_after(0); }
+
+  // Forgets every queued frame past the first `keep` and the one being written.
+  void drop_outbox_after(std::size_t keep) {
+    while (outbox_.size() > std::max<std::size_t>(keep, writing_ ? 1u : 0u)) {
+      outbox_bytes_ -= outbox_.back().size();
+      outbox_.pop_back();
+    }
+  }
+
+  // Closes with a close frame once the frame being written is out. If the peer does not
+  // take it (it stopped reading) or does not answer, the socket is torn down after
+  // kCloseGraceMs: a closing connection never holds memory for longer than that.
   void close(websocket::close_code code, std::string reason) {
     if (closing_) return;
     closing_ = true;
     close_reason_ = websocket::close_reason(code, reason);
     close_pending_ = true;
+    close_deadline_.expires_after(std::chrono::milliseconds(kCloseGraceMs));
+    close_deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->tear_down();
+    });
     if (!writing_) start_close();
+  }
+
+  // A frame over the limit: Beast's stream has failed, so the close frame (1009) goes out on
+  // the socket directly; then the node shuts down its side and reads the rest of what the
+  // client sends until it closes (at most kCloseGraceMs), so the client's unread bytes
+  // cannot make the kernel reset the connection before the close frame is read.
+  void refuse_oversized() {
+    if (closing_ || finished_) return tear_down();  // a close is already under way
+    closing_ = true;
+    drop_outbox();
+    close_deadline_.expires_after(std::chrono::milliseconds(kCloseGraceMs));
+    close_deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->tear_down();
+    });
+    // A frame being written goes out first; the close frame follows it (a control frame may
+    // come between the fragments of a message: RFC 6455 5.4).
+    if (writing_) {
+      raw_close_after_write_ = true;
+      return;
+    }
+    send_raw_close();
+  }
+
+  void send_raw_close() {
+    const std::string reason =
+        "frames are limited to " + std::to_string(shared_.config.max_frame_bytes) + " bytes";
+    auto frame = std::make_shared<std::string>(close_frame(websocket::close_code::too_big, reason));
+    asio::async_write(beast::get_lowest_layer(ws_).socket(), asio::buffer(*frame),
+                      [self = shared_from_this(), frame](beast::error_code ec, std::size_t) {
+                        beast::error_code ignored;
+                        auto& socket = beast::get_lowest_layer(self->ws_).socket();
+                        socket.shutdown(tcp::socket::shutdown_send, ignored);
+                        if (ec) return self->tear_down();
+                        self->drain(std::make_shared<std::array<char, 4096>>());
+                      });
+  }
+
+  // An unmasked close frame (RFC 6455 5.5.1); `reason` is under 124 bytes.
+  static std::string close_frame(websocket::close_code code, const std::string& reason) {
+    const auto value = static_cast<std::uint16_t>(code);
+    std::string frame{static_cast<char>(0x88), static_cast<char>(2 + reason.size()),
+                      static_cast<char>(value >> 8), static_cast<char>(value & 0xff)};
+    return frame + reason;
+  }
+
+  void drain(std::shared_ptr<std::array<char, 4096>> scratch) {
+    auto& socket = beast::get_lowest_layer(ws_).socket();
+    socket.async_read_some(asio::buffer(*scratch),
+                           [self = shared_from_this(), scratch](beast::error_code ec, std::size_t) {
+                             if (!ec) return self->drain(scratch);
+                             beast::error_code ignored;
+                             beast::get_lowest_layer(self->ws_).socket().close(ignored);
+                             self->on_closed();
+                           });
+  }
+
+  void tear_down() {
+    if (finished_) return;
+    ++shared_.metrics.forced_closes;
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(ws_).socket().close(ignored);  // pending operations end with errors
+    on_closed();
   }
 
   void start_close() {
@@ -416,6 +591,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void on_closed() {
     if (finished_) return;
     finished_ = true;
+    close_deadline_.cancel();
     if (counted_) --shared_.metrics.connections;
     if (!registered_) return;  // never registered, or the engine closed it itself
     const ConnectionId id = id_;
@@ -429,9 +605,11 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   }
 
   websocket::stream<beast::tcp_stream> ws_;
-  beast::flat_buffer buffer_;
+  asio::steady_timer close_deadline_;
+  beast::flat_buffer buffer_;  // its limit is the frame limit (set in run())
   Shared& shared_;
   AddressLimiter::Slot slot_;
+  std::string token_hash_;  // re-checked at hello: the token may be revoked since the upgrade
   DeviceId device_;
   ConnectionId id_;
   Encoding encoding_ = Encoding::json;
@@ -442,6 +620,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   bool closing_ = false;
   bool close_pending_ = false;
   bool finished_ = false;
+  bool raw_close_after_write_ = false;  // an oversized frame arrived mid-write
   websocket::close_reason close_reason_;
   // A list, not a deque: an empty std::deque still holds ~600 bytes, and most connections
   // are idle with nothing queued (docs/load.md, memory per connection).
@@ -559,6 +738,13 @@ std::string bearer_token(const Request& request) {
   return query_param(request.target(), "token");
 }
 
+// Adds effects of an engine call made inside a task to the batch, to be released after the
+// commit.
+void add_effects(Txn& txn, Effects more) {
+  txn.effects.insert(txn.effects.end(), std::make_move_iterator(more.begin()),
+                     std::make_move_iterator(more.end()));
+}
+
 // Resolves a bearer token on the engine thread; `then` runs there, inside the transaction,
 // with the token's record, or `reply` gets 401.
 void with_token(Shared& shared, const Request& request, Reply reply,
@@ -597,25 +783,50 @@ std::optional<json::object> parse_body(Shared& shared, const Request& request, R
   return body.as_object();
 }
 
-std::optional<std::string> string_field(const json::object& body, const char* key) {
+// A field of a request body: absent, present with the expected type, or present with another
+// (which the caller refuses: a wrong type is never read as "absent").
+template <typename T>
+struct Field {
+  bool present = false;
+  std::optional<T> value;  // empty when present with the wrong type or shape
+  bool invalid() const { return present && !value; }
+};
+
+Field<std::string> string_field(const json::object& body, const char* key) {
   const auto* value = body.if_contains(key);
-  if (value == nullptr || !value->is_string()) return std::nullopt;
-  return std::string(value->as_string());
+  if (value == nullptr) return {};
+  if (!value->is_string()) return {true, std::nullopt};
+  return {true, std::string(value->as_string())};
 }
 
-std::optional<std::uint64_t> id_field(const json::object& body, const char* key) {
+// A decimal string of digits only ("7", not " 7", "+7", "7abc", "-1" or "0x7"), or a JSON
+// integer in 0..2^64-1. The same rule as the WebSocket JSON frames (docs/protocol.md).
+std::optional<std::uint64_t> parse_id(std::string_view text) {
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, 10);
+  if (error != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+Field<std::uint64_t> id_field(const json::object& body, const char* key) {
   const auto* value = body.if_contains(key);
-  if (value == nullptr) return std::nullopt;
-  if (value->is_uint64()) return value->as_uint64();
-  if (value->is_int64() && value->as_int64() > 0)
-    return static_cast<std::uint64_t>(value->as_int64());
-  if (value->is_string()) {
-    try {
-      return std::stoull(std::string(value->as_string()));
-    } catch (...) {
-    }
-  }
-  return std::nullopt;
+  if (value == nullptr) return {};
+  if (value->is_uint64()) return {true, value->as_uint64()};
+  if (value->is_int64() && value->as_int64() >= 0)
+    return {true, static_cast<std::uint64_t>(value->as_int64())};
+  if (value->is_string()) return {true, parse_id(value->as_string())};
+  return {true, std::nullopt};
+}
+
+Response bad_field(Shared& shared, const Request& request, const std::string& what) {
+  return error_response(shared, request, http::status::bad_request, ErrorCode::bad_request, what);
+}
+
+Response invalid_name(Shared& shared, const Request& request) {
+  return error_response(shared, request, http::status::bad_request, ErrorCode::invalid_name,
+                        "a user name is 1 to 32 of a-z A-Z 0-9 _ - ., starting with a letter "
+                        "or digit");
 }
 
 // Runs `op` for an HTTP caller (Engine::handle_for) inside the open transaction. Returns the
@@ -655,29 +866,126 @@ void engine_request(Shared& shared, const Request& request, Reply reply, client:
              });
 }
 
+// Stores a password hash for `token`'s user and signs every other device out, if the token
+// is still live when the engine gets to it.
+void store_new_password(Shared& shared, const Request& request, const Reply& reply,
+                        const TokenRecord& caller, const std::string& hash) {
+  const bool posted = shared.loop->post([&shared, request, reply, caller, hash](Txn& txn) {
+    const auto live = txn.records.token(token_hash(bearer_token(request)));
+    if (!live || live->user != caller.user || live->device != caller.device ||
+        live->expires_at <= txn.now) {
+      txn.after_commit.push_back([&shared, request, reply] {
+        reply(error_response(shared, request, http::status::unauthorized, ErrorCode::unauthorized,
+                             "the token is unknown or expired; log in"));
+      });
+      return;
+    }
+    txn.records.put_credential(caller.user, hash);
+    std::vector<DeviceId> others = txn.records.devices_of(caller.user);
+    std::erase(others, caller.device);
+    add_effects(txn, txn.engine.sign_out_devices(caller.user, others, txn.now));
+    const std::size_t signed_out = others.size();
+    txn.after_commit.push_back([request, reply, signed_out] {
+      reply(json_response(request, http::status::ok, {{"devices_signed_out", signed_out}}));
+    });
+  });
+  if (!posted) reply(overloaded(shared, request));
+}
+
+Response engine_error(Shared& shared, const Request& request, const Error& failure) {
+  return error_response(shared, request, status_for(failure.code), failure.code, failure.message);
+}
+
+// Refuses the attempt when the caller's address or the account is throttled (429 with
+// Retry-After, net/login_guard.hpp).
+bool throttled(Shared& shared, const Request& request, const Reply& reply,
+               const std::string& account) {
+  const auto wait_s = shared.throttle.admit(reply.address(), account, steady_now_us());
+  if (!wait_s) return false;
+  ++shared.metrics.logins_throttled;
+  Response refused =
+      error_response(shared, request, http::status::too_many_requests, ErrorCode::rate_limited,
+                     "too many attempts; retry in " + std::to_string(*wait_s) + " s");
+  refused.set(http::field::retry_after, std::to_string(*wait_s));
+  reply(std::move(refused));
+  return true;
+}
+
+// Runs `job` on the hashing thread unless its queue is full (503 with Retry-After). The job
+// is skipped when the caller hung up while it waited: argon2 only for clients still there.
+// `account` is the throttle slot the attempt holds (empty: none), given back if no verdict
+// comes.
+void hash_for(Shared& shared, const Request& request, const Reply& reply,
+              const std::string& account, std::function<void()> job) {
+  const bool queued = shared.hashing.try_post([&shared, reply, account, job = std::move(job)] {
+    if (reply.caller_gone()) {
+      ++shared.metrics.hash_jobs_skipped;
+      shared.throttle.released(account);
+      return;
+    }
+    job();
+  });
+  if (queued) return;
+  shared.throttle.released(account);
+  ++shared.metrics.hash_queue_rejections;
+  Response refused = error_response(shared, request, http::status::service_unavailable,
+                                    ErrorCode::overloaded, "too many logins at once; retry later");
+  refused.set(http::field::retry_after, "1");
+  reply(std::move(refused));
+}
+
+// The case-folded name: the key of an account's login throttle.
+std::string folded(std::string name) {
+  for (char& c : name)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return name;
+}
+
+struct Credentials {
+  std::string name;
+  std::string password;
+};
+
+// {"name", "password"} of a sign-up or login, validated before anything is looked up.
+std::optional<Credentials> read_credentials(Shared& shared, const Request& request,
+                                            const Reply& reply, const json::object& body) {
+  const auto name = string_field(body, "name");
+  const auto password = string_field(body, "password");
+  if (!name.value || !password.value) {
+    reply(bad_field(shared, request, "send {\"name\": ..., \"password\": ...} as strings"));
+    return std::nullopt;
+  }
+  if (!valid_user_name(*name.value)) {
+    reply(invalid_name(shared, request));
+    return std::nullopt;
+  }
+  if (password.value->size() > kMaxPasswordBytes) {
+    reply(error_response(shared, request, http::status::bad_request, ErrorCode::weak_password,
+                         "a password is 8 to 1024 bytes"));
+    return std::nullopt;
+  }
+  return Credentials{*name.value, *password.value};
+}
+
 void sign_up(Shared& shared, const Request& request, Reply reply) {
   auto body = parse_body(shared, request, reply);
   if (!body) return;
-  const auto name = string_field(*body, "name");
-  const auto password = string_field(*body, "password");
-  if (!name || !password) {
-    return reply(error_response(shared, request, http::status::bad_request, ErrorCode::bad_request,
-                                "send {\"name\": ..., \"password\": ...}"));
-  }
-  if (password->size() < 8 || password->size() > 1024) {
+  const auto credentials = read_credentials(shared, request, reply, *body);
+  if (!credentials) return;
+  if (credentials->password.size() < kMinPasswordBytes) {
     return reply(error_response(shared, request, http::status::bad_request,
                                 ErrorCode::weak_password, "a password is 8 to 1024 bytes"));
   }
-  asio::post(shared.hashing, [&shared, request, reply, name = *name, password = *password] {
-    const std::string hash = hash_password(password, shared.config.password);
+  if (throttled(shared, request, reply, "")) return;  // only the address's bucket
+  hash_for(shared, request, reply, "", [&shared, request, reply, credentials = *credentials] {
+    const std::string hash = hash_password(credentials.password, shared.config.password);
+    const std::string name = credentials.name;
     const bool posted = shared.loop->post([&shared, request, reply, name, hash](Txn& txn) {
       auto created = txn.engine.create_user(name, txn.now);
       if (const auto* error = std::get_if<Error>(&created)) {
         const Error failure = *error;
-        txn.after_commit.push_back([&shared, request, reply, failure] {
-          reply(error_response(shared, request, status_for(failure.code), failure.code,
-                               failure.message));
-        });
+        txn.after_commit.push_back(
+            [&shared, request, reply, failure] { reply(engine_error(shared, request, failure)); });
         return;
       }
       const UserId user = std::get<UserId>(created);
@@ -686,90 +994,157 @@ void sign_up(Shared& shared, const Request& request, Reply reply) {
         reply(json_response(request, http::status::created, {{"user", user}, {"name", name}}));
       });
     });
-    if (!posted) {
-      reply(error_response(shared, request, http::status::service_unavailable,
-                           ErrorCode::overloaded, "the node is overloaded; retry later"));
-    }
+    if (!posted) reply(overloaded(shared, request));
   });
 }
 
-// Issues a token for a device (an existing one of the user's, or a new one).
+// Issues a token for a device (an existing one of the user's, or a new one). An existing
+// device's older tokens stop working and its open socket closes: one live token per device.
+//
+// `verified_hash` is the credential the password was checked against, off the engine thread:
+// if it changed since (a password change won the race), no token is issued.
 void issue_token(Shared& shared, const Request& request, Reply reply, UserId user,
-                 std::optional<std::uint64_t> device, std::string label) {
-  const bool posted = shared.loop->post([&shared, request, reply, user, device, label](Txn& txn) {
-    DeviceId id = device.value_or(0);
-    const auto existing = id != 0 ? txn.records.device(id) : std::nullopt;
-    if (id != 0 && (!existing || existing->user != user)) {
-      txn.after_commit.push_back([&shared, request, reply] {
-        reply(error_response(shared, request, http::status::bad_request, ErrorCode::unknown_device,
-                             "that device is not yours"));
-      });
-      return;
-    }
-    if (id == 0) {
-      auto added = txn.engine.add_device(user, label, txn.now);
-      if (const auto* error = std::get_if<Error>(&added)) {
-        const Error failure = *error;
-        txn.after_commit.push_back([&shared, request, reply, failure] {
-          reply(error_response(shared, request, status_for(failure.code), failure.code,
-                               failure.message));
+                 std::optional<std::uint64_t> device, std::string label,
+                 std::string verified_hash) {
+  const bool posted =
+      shared.loop->post([&shared, request, reply, user, device, label, verified_hash](Txn& txn) {
+        if (txn.records.credential(user) != verified_hash) {
+          txn.after_commit.push_back([&shared, request, reply] {
+            reply(error_response(shared, request, http::status::unauthorized,
+                                 ErrorCode::unauthorized, "wrong name or password"));
+          });
+          return;
+        }
+        DeviceId id = device.value_or(0);
+        const auto existing = id != 0 ? txn.records.device(id) : std::nullopt;
+        if (id != 0 && (!existing || existing->user != user)) {
+          txn.after_commit.push_back([&shared, request, reply] {
+            reply(error_response(shared, request, http::status::bad_request,
+                                 ErrorCode::unknown_device, "that device is not yours"));
+          });
+          return;
+        }
+        if (id == 0) {
+          auto added = txn.engine.add_device(user, label, txn.now);
+          if (const auto* error = std::get_if<Error>(&added)) {
+            const Error failure = *error;
+            txn.after_commit.push_back([&shared, request, reply, failure] {
+              reply(engine_error(shared, request, failure));
+            });
+            return;
+          }
+          id = std::get<DeviceId>(added);
+        } else {
+          add_effects(txn, txn.engine.revoke_device_tokens(user, id));
+        }
+        const std::string token = new_token();
+        const TimeUs expires = txn.now + shared.config.token_ttl_hours * 3'600'000'000LL;
+        txn.records.put_token(token_hash(token), {user, id, expires});
+        txn.after_commit.push_back([request, reply, user, id, token, expires] {
+          reply(json_response(
+              request, http::status::ok,
+              {{"user", user}, {"device", id}, {"token", token}, {"expires_at_us", expires}}));
         });
-        return;
-      }
-      id = std::get<DeviceId>(added);
-    }
-    const std::string token = new_token();
-    const TimeUs expires = txn.now + shared.config.token_ttl_hours * 3'600'000'000LL;
-    txn.records.put_token(token_hash(token), {user, id, expires});
-    txn.after_commit.push_back([request, reply, user, id, token, expires] {
-      reply(json_response(
-          request, http::status::ok,
-          {{"user", user}, {"device", id}, {"token", token}, {"expires_at_us", expires}}));
-    });
-  });
+      });
   if (!posted) reply(overloaded(shared, request));
 }
 
 void log_in(Shared& shared, const Request& request, Reply reply) {
   auto body = parse_body(shared, request, reply);
   if (!body) return;
-  const auto name = string_field(*body, "name");
-  const auto password = string_field(*body, "password");
+  const auto credentials = read_credentials(shared, request, reply, *body);
+  if (!credentials) return;
   const auto device = id_field(*body, "device");
-  const std::string label = string_field(*body, "device_label").value_or("web");
-  if (!name || !password) {
-    return reply(error_response(shared, request, http::status::bad_request, ErrorCode::bad_request,
-                                "send {\"name\": ..., \"password\": ...}"));
+  const auto label = string_field(*body, "device_label");
+  if (device.invalid() || label.invalid()) {
+    return reply(bad_field(shared, request,
+                           "\"device\" is a decimal id string or number, \"device_label\" a "
+                           "string"));
   }
-  const auto refuse = [&shared, request, reply] {
-    reply(error_response(shared, request, http::status::unauthorized, ErrorCode::unauthorized,
-                         "wrong name or password"));
-  };
-  const bool posted = shared.loop->post([&shared, request, reply, name = *name,
-                                         password = *password, device, label, refuse](Txn& txn) {
-    const auto user = txn.records.user_by_name(name);
+  const std::string account = folded(credentials->name);
+  if (throttled(shared, request, reply, account)) return;
+  const bool posted = shared.loop->post([&shared, request, reply, credentials = *credentials,
+                                         device = device.value, account,
+                                         label = label.value.value_or("web")](Txn& txn) {
+    const auto user = txn.records.user_by_name(credentials.name);
     const auto hash = user ? txn.records.credential(*user) : std::nullopt;
-    txn.after_commit.push_back([&shared, request, reply, user, hash, password, device, label,
-                                refuse] {
-      asio::post(shared.hashing,
-                 [&shared, request, reply, user, hash, password, device, label, refuse] {
-                   // Unknown names cost a hash too, so timing does not tell which names exist.
-                   const bool matches = verify_password(hash.value_or(shared.dummy_hash), password);
-                   if (!hash || !matches) return refuse();
-                   issue_token(shared, request, reply, *user, device, label);
-                 });
+    txn.after_commit.push_back([&shared, request, reply, user, hash, credentials, device, label,
+                                account] {
+      hash_for(shared, request, reply, account,
+               [&shared, request, reply, user, hash, credentials, device, label, account] {
+                 // Unknown names cost a hash too, so timing does not tell which names exist.
+                 const bool matches =
+                     verify_password(hash.value_or(shared.dummy_hash), credentials.password);
+                 if (!hash || !matches) {
+                   shared.throttle.failed(account, steady_now_us());
+                   return reply(error_response(shared, request, http::status::unauthorized,
+                                               ErrorCode::unauthorized, "wrong name or password"));
+                 }
+                 shared.throttle.succeeded(account);
+                 issue_token(shared, request, reply, *user, device, label, *hash);
+               });
     });
   });
-  if (!posted) reply(overloaded(shared, request));
+  if (!posted) {
+    shared.throttle.released(account);
+    reply(overloaded(shared, request));
+  }
 }
 
-void log_out(Shared& shared, const Request& request, Reply reply) {
-  const std::string token = bearer_token(request);
-  with_token(shared, request, reply, [request, reply, token](Txn& txn, const TokenRecord&) {
-    txn.records.erase_token(token_hash(token));
-    txn.after_commit.push_back(
-        [request, reply] { reply(json_response(request, http::status::ok, json::object{})); });
-  });
+// POST /v1/logout: this token's device is signed out; POST /v1/logout/all: every device of
+// the user. Either way the tokens stop working and their sockets close at once.
+void log_out(Shared& shared, const Request& request, Reply reply, bool everywhere) {
+  with_token(
+      shared, request, reply, [request, reply, everywhere](Txn& txn, const TokenRecord& token) {
+        const std::vector<DeviceId> devices =
+            everywhere ? txn.records.devices_of(token.user) : std::vector<DeviceId>{token.device};
+        add_effects(txn, txn.engine.sign_out_devices(token.user, devices, txn.now));
+        txn.after_commit.push_back([request, reply, count = devices.size()] {
+          reply(json_response(request, http::status::ok, {{"devices_signed_out", count}}));
+        });
+      });
+}
+
+// POST /v1/password {"old_password", "new_password"}: every other device is signed out; the
+// caller's token keeps working.
+void change_password(Shared& shared, const Request& request, Reply reply) {
+  auto body = parse_body(shared, request, reply);
+  if (!body) return;
+  const auto old_password = string_field(*body, "old_password");
+  const auto new_password = string_field(*body, "new_password");
+  if (!old_password.value || !new_password.value) {
+    return reply(bad_field(shared, request,
+                           "send {\"old_password\": ..., \"new_password\": ...} as strings"));
+  }
+  if (new_password.value->size() < kMinPasswordBytes ||
+      new_password.value->size() > kMaxPasswordBytes ||
+      old_password.value->size() > kMaxPasswordBytes) {
+    return reply(error_response(shared, request, http::status::bad_request,
+                                ErrorCode::weak_password, "a password is 8 to 1024 bytes"));
+  }
+  with_token(
+      shared, request, reply,
+      [&shared, request, reply, old_password = *old_password.value,
+       new_password = *new_password.value](Txn& txn, const TokenRecord& token) {
+        const auto hash = txn.records.credential(token.user);
+        const auto user = txn.records.user(token.user);
+        const std::string account = folded(user ? user->name : "");
+        txn.after_commit.push_back(
+            [&shared, request, reply, hash, token, account, old_password, new_password] {
+              if (throttled(shared, request, reply, account)) return;
+              hash_for(shared, request, reply, account,
+                       [&shared, request, reply, hash, token, account, old_password, new_password] {
+                         if (!hash || !verify_password(*hash, old_password)) {
+                           shared.throttle.failed(account, steady_now_us());
+                           return reply(error_response(shared, request, http::status::unauthorized,
+                                                       ErrorCode::unauthorized, "wrong password"));
+                         }
+                         shared.throttle.succeeded(account);
+                         store_new_password(shared, request, reply, token,
+                                            hash_password(new_password, shared.config.password));
+                       });
+            });
+      });
 }
 
 json::value render_contacts(const server::Event& event) {
@@ -788,47 +1163,48 @@ json::value render_contacts(const server::Event& event) {
 void change_contact(Shared& shared, const Request& request, Reply reply) {
   auto body = parse_body(shared, request, reply);
   if (!body) return;
-  const std::string action = string_field(*body, "action").value_or("add");
+  const auto action = string_field(*body, "action");
   const std::map<std::string, client::ContactAction> actions{
       {"add", client::ContactAction::add},
       {"remove", client::ContactAction::remove},
       {"block", client::ContactAction::block},
       {"unblock", client::ContactAction::unblock}};
-  const auto chosen = actions.find(action);
+  const auto chosen = actions.find(action.value.value_or(action.present ? "" : "add"));
   const auto user = id_field(*body, "user");
   const auto name = string_field(*body, "name");
-  if (chosen == actions.end() || (!user && !name)) {
-    return reply(error_response(shared, request, http::status::bad_request, ErrorCode::bad_request,
-                                "send {\"user\": ID or \"name\": NAME, \"action\": "
-                                "\"add|remove|block|unblock\"}"));
+  if (chosen == actions.end() || user.invalid() || name.invalid() || (!user.value && !name.value)) {
+    return reply(bad_field(shared, request,
+                           "send {\"user\": ID or \"name\": NAME, \"action\": "
+                           "\"add|remove|block|unblock\"}"));
   }
+  if (name.value && !valid_user_name(*name.value)) return reply(invalid_name(shared, request));
   const client::ContactAction contact_action = chosen->second;
-  with_token(
-      shared, request, reply,
-      [&shared, request, reply, user, name, contact_action](Txn& txn, const TokenRecord& token) {
-        const auto target = user ? user : txn.records.user_by_name(*name);
-        if (!target) {
-          txn.after_commit.push_back([&shared, request, reply] {
-            reply(error_response(shared, request, http::status::not_found, ErrorCode::unknown_user,
-                                 "no such user"));
-          });
-          return;
-        }
-        const auto answer =
-            handle_for_caller(txn, token, client::ChangeContact{1, contact_action, *target});
-        std::optional<server::Failure> failure;
-        if (answer) {
-          if (const auto* f = std::get_if<server::Failure>(&*answer)) failure = *f;
-        }
-        const UserId target_id = *target;
-        txn.after_commit.push_back([&shared, request, reply, failure, target_id] {
-          if (failure) {
-            return reply(error_response(shared, request, status_for(failure->code), failure->code,
-                                        failure->message));
-          }
-          reply(json_response(request, http::status::ok, {{"user", target_id}}));
-        });
-      });
+  with_token(shared, request, reply,
+             [&shared, request, reply, user = user.value, name = name.value, contact_action](
+                 Txn& txn, const TokenRecord& token) {
+               const auto target = user ? user : txn.records.user_by_name(*name);
+               if (!target) {
+                 txn.after_commit.push_back([&shared, request, reply] {
+                   reply(error_response(shared, request, http::status::not_found,
+                                        ErrorCode::unknown_user, "no such user"));
+                 });
+                 return;
+               }
+               const auto answer =
+                   handle_for_caller(txn, token, client::ChangeContact{1, contact_action, *target});
+               std::optional<server::Failure> failure;
+               if (answer) {
+                 if (const auto* f = std::get_if<server::Failure>(&*answer)) failure = *f;
+               }
+               const UserId target_id = *target;
+               txn.after_commit.push_back([&shared, request, reply, failure, target_id] {
+                 if (failure) {
+                   return reply(error_response(shared, request, status_for(failure->code),
+                                               failure->code, failure->message));
+                 }
+                 reply(json_response(request, http::status::ok, {{"user", target_id}}));
+               });
+             });
 }
 
 void profile(Shared& shared, const Request& request, Reply reply) {
@@ -850,54 +1226,76 @@ void profile(Shared& shared, const Request& request, Reply reply) {
 }
 
 void find_user(Shared& shared, const Request& request, Reply reply, std::string name) {
+  if (!valid_user_name(name)) {
+    return reply(error_response(shared, request, http::status::not_found, ErrorCode::unknown_user,
+                                "no user with that name"));
+  }
   with_token(shared, request, reply, [&shared, request, reply, name](Txn& txn, const TokenRecord&) {
     const auto user = txn.records.user_by_name(name);
-    txn.after_commit.push_back([&shared, request, reply, user, name] {
+    const auto record = user ? txn.records.user(*user) : std::nullopt;
+    txn.after_commit.push_back([&shared, request, reply, user, record, name] {
       if (!user) {
         return reply(error_response(shared, request, http::status::not_found,
                                     ErrorCode::unknown_user, "no user named '" + name + "'"));
       }
-      reply(json_response(request, http::status::ok, {{"user", *user}, {"name", name}}));
+      // The spelling the user chose, whatever case the lookup used.
+      reply(json_response(request, http::status::ok,
+                          {{"user", *user}, {"name", record ? record->name : name}}));
     });
   });
 }
 
-Response static_file(Shared& shared, const Request& request, const std::string& path) {
-  namespace fs = std::filesystem;
-  const fs::path root = shared.config.web_root;
-  if (!root.empty() && path.find("..") == std::string::npos) {
-    fs::path file = root / (path == "/" ? "index.html" : path.substr(1));
-    std::ifstream in(file, std::ios::binary);
-    if (in) {
-      Response response{http::status::ok, request.version()};
-      const std::string ext = file.extension().string();
-      const char* type = ext == ".html"  ? "text/html; charset=utf-8"
-                         : ext == ".js"  ? "text/javascript; charset=utf-8"
-                         : ext == ".css" ? "text/css; charset=utf-8"
-                         : ext == ".png" ? "image/png"
-                         : ext == ".svg" ? "image/svg+xml"
-                                         : "application/octet-stream";
-      response.set(http::field::content_type, type);
-      response.body().assign(std::istreambuf_iterator<char>(in), {});
-      response.keep_alive(request.keep_alive());
-      response.prepare_payload();
-      return response;
-    }
+// The page at "/" when the node runs without a web client (--web-root).
+Response placeholder_page(const Request& request) {
+  Response response{http::status::ok, request.version()};
+  response.set(http::field::content_type, "text/html; charset=utf-8");
+  response.body() =
+      "<!doctype html><title>parley</title><h1>parley node</h1><p>The web client is not "
+      "installed (--web-root). API: <code>POST /v1/signup</code>, <code>POST /v1/login"
+      "</code>, <code>GET /v1/discover</code>, WebSocket <code>/v1/ws</code>; see "
+      "docs/protocol.md.</p>";
+  response.keep_alive(request.keep_alive());
+  response.prepare_payload();
+  return response;
+}
+
+// GET or HEAD of a path outside the API: a file under the web root (net/static_files.hpp),
+// streamed from its descriptor, never read whole into memory.
+std::variant<Response, FileResponse> static_response(Shared& shared, const Request& request,
+                                                     const std::string& path) {
+  const auto method = request.method();
+  if (method != http::verb::get && method != http::verb::head) {
+    Response refused = error_response(shared, request, http::status::method_not_allowed,
+                                      ErrorCode::bad_request, "use GET or HEAD for " + path);
+    refused.set(http::field::allow, "GET, HEAD");
+    return refused;
   }
-  if (path == "/") {
-    Response response{http::status::ok, request.version()};
-    response.set(http::field::content_type, "text/html; charset=utf-8");
-    response.body() =
-        "<!doctype html><title>parley</title><h1>parley node</h1><p>The web client is not "
-        "installed (--web-root). API: <code>POST /v1/signup</code>, <code>POST /v1/login"
-        "</code>, <code>GET /v1/discover</code>, WebSocket <code>/v1/ws</code>; see "
-        "docs/protocol.md.</p>";
-    response.keep_alive(request.keep_alive());
-    response.prepare_payload();
-    return response;
+  StaticFile file = open_static_file(shared.config.web_root, path);
+  if (file.fd < 0) {
+    if (path == "/") return placeholder_page(request);
+    return error_response(shared, request, http::status::not_found, ErrorCode::bad_request,
+                          "no route " + path);
   }
-  return error_response(shared, request, http::status::not_found, ErrorCode::bad_request,
-                        "no route " + path);
+  beast::file handle;
+  handle.native_handle(file.fd);  // owns it from here: closed with the response
+  FileResponse response{http::status::ok, request.version()};
+  beast::error_code ec;
+  response.body().reset(std::move(handle), ec);
+  if (ec) {
+    return error_response(shared, request, http::status::not_found, ErrorCode::bad_request,
+                          "no route " + path);
+  }
+  response.set(http::field::content_type, file.content_type);
+  response.set("X-Content-Type-Options", "nosniff");
+  response.set(http::field::cache_control, "no-cache");
+  response.keep_alive(request.keep_alive());
+  response.prepare_payload();
+  return response;
+}
+
+// The API's paths; every other path is a static file.
+bool is_api_path(const std::string& path) {
+  return path == "/healthz" || path == "/metrics" || path.rfind("/v1/", 0) == 0 || path == "/v1";
 }
 
 void route(Shared& shared, const Request& request, Reply reply) {
@@ -905,9 +1303,13 @@ void route(Shared& shared, const Request& request, Reply reply) {
   const std::string path = path_of(request.target());
   const auto method = request.method();
   const auto only = [&](http::verb verb) {
-    if (method == verb) return true;
-    reply(error_response(shared, request, http::status::method_not_allowed, ErrorCode::bad_request,
-                         "use " + std::string(http::to_string(verb)) + " for " + path));
+    if (method == verb || (verb == http::verb::get && method == http::verb::head)) return true;
+    Response refused =
+        error_response(shared, request, http::status::method_not_allowed, ErrorCode::bad_request,
+                       "use " + std::string(http::to_string(verb)) + " for " + path);
+    refused.set(http::field::allow,
+                verb == http::verb::get ? "GET, HEAD" : std::string(http::to_string(verb)));
+    reply(std::move(refused));
     return false;
   };
   if (path == "/healthz") {
@@ -932,8 +1334,12 @@ void route(Shared& shared, const Request& request, Reply reply) {
     if (only(http::verb::post)) log_in(shared, request, reply);
     return;
   }
-  if (path == "/v1/logout") {
-    if (only(http::verb::post)) log_out(shared, request, reply);
+  if (path == "/v1/logout" || path == "/v1/logout/all") {
+    if (only(http::verb::post)) log_out(shared, request, reply, path == "/v1/logout/all");
+    return;
+  }
+  if (path == "/v1/password") {
+    if (only(http::verb::post)) change_password(shared, request, reply);
     return;
   }
   if (path == "/v1/profile") {
@@ -951,11 +1357,24 @@ void route(Shared& shared, const Request& request, Reply reply) {
     if (only(http::verb::get)) find_user(shared, request, reply, path.substr(10));
     return;
   }
-  if (method != http::verb::get) {
-    return reply(error_response(shared, request, http::status::not_found, ErrorCode::bad_request,
-                                "no route " + path));
+  reply(error_response(shared, request, http::status::not_found, ErrorCode::bad_request,
+                       "no route " + path));
+}
+
+// Answers one HTTP request: the API through route(), every other path as a static file. A
+// HEAD of a file is answered with its headers alone; `reply_file` gets GET's file bodies.
+void answer(Shared& shared, const Request& request, const Reply& reply,
+            const std::function<void(FileResponse)>& reply_file) {
+  const std::string path = path_of(request.target());
+  if (is_api_path(path)) return route(shared, request, reply);
+  ++shared.metrics.http_requests;
+  auto response = static_response(shared, request, path);
+  if (auto* file = std::get_if<FileResponse>(&response)) {
+    if (request.method() != http::verb::head) return reply_file(std::move(*file));
+    Response headers{std::move(file->base())};  // the descriptor closes with `response`
+    return reply(std::move(headers));
   }
-  reply(static_file(shared, request, path));
+  reply(std::move(std::get<Response>(response)));
 }
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
@@ -987,12 +1406,27 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (websocket::is_upgrade(request) && path_of(request.target()) == "/v1/ws") {
       return upgrade(std::move(request));
     }
+    const bool head = request.method() == http::verb::head;
     auto self = shared_from_this();
-    route(shared_, request, [self](Response response) {
-      asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
-        self->write(std::move(response), false);
-      });
-    });
+    const Reply reply(
+        [self, head](Response response) {
+          asio::post(self->stream_.get_executor(),
+                     [self, head, response = std::move(response)]() mutable {
+                       if (head) response.body().clear();  // Content-Length stays: GET's
+                       self->write(std::move(response), false);
+                     });
+        },
+        remote_address(), [self] { return self->peer_gone(); });
+    try {
+      answer(shared_, request, reply,
+             [self](FileResponse response) { self->write(std::move(response), false); });
+    } catch (const std::exception& error) {
+      // A handler's bug must never take the node down; the client learns it failed.
+      log_line(std::string("HTTP handler failed: ") + error.what());
+      write(error_response(shared_, request, http::status::internal_server_error,
+                           ErrorCode::bad_request, "internal error"),
+            true);
+    }
   }
 
   void upgrade(Request request) {
@@ -1009,16 +1443,30 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
           txn.after_commit.push_back([self, request, token] {
             asio::post(self->stream_.get_executor(), [self, request, token] {
               self->stream_.expires_never();
-              std::make_shared<WsSession>(self->stream_.release_socket(), self->shared_,
-                                          token.device, self->slot_)
+              std::make_shared<WsSession>(self->stream_.release_socket(), self->shared_, token,
+                                          token_hash(bearer_token(request)), self->slot_)
                   ->run(request);
             });
           });
         });
   }
 
-  void write(Response response, bool close_after) {
-    auto message = std::make_shared<Response>(std::move(response));
+  std::string remote_address() {
+    beast::error_code ec;
+    const auto remote = stream_.socket().remote_endpoint(ec);
+    return ec ? std::string() : remote.address().to_string();
+  }
+
+  // True once the client closed or reset its side. Safe from any thread: poll() only reads,
+  // and the caller holds the session (so the descriptor stays open).
+  bool peer_gone() {
+    pollfd probe{stream_.socket().native_handle(), POLLRDHUP, 0};
+    return ::poll(&probe, 1, 0) > 0 && (probe.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  }
+
+  template <typename Body>
+  void write(http::response<Body> response, bool close_after) {
+    auto message = std::make_shared<http::response<Body>>(std::move(response));
     const bool keep_alive = message->keep_alive() && !close_after;
     http::async_write(
         stream_, *message,
@@ -1066,8 +1514,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
     beast::error_code ec;
     const auto remote = socket.remote_endpoint(ec);
     if (ec) return;
-    auto slot =
-        shared_.limiter.acquire(remote.address(), shared_.config.max_connections_per_address);
+    auto slot = shared_.limiter.acquire(
+        remote.address(), shared_.config.max_connections_per_address, shared_.max_connections);
     if (!slot) {
       ++shared_.metrics.connections_refused;
       socket.close(ec);
@@ -1080,7 +1528,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
     acceptor_.async_accept(asio::make_strand(io_),
                            [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
                              if (ec == asio::error::operation_aborted) return;
-                             if (!ec) {
+                             if (ec) return self->accept_later();  // EMFILE, ENFILE, ...
+                             {
                                // Frames are small and latency-bound: without this, Nagle's
                                // algorithm and the peer's delayed ACKs hold one for ~40 ms.
                                beast::error_code ignored;
@@ -1091,8 +1540,18 @@ class Listener : public std::enable_shared_from_this<Listener> {
                            });
   }
 
+  // Out of descriptors (or another accept error): retrying at once would spin; the
+  // connection stays in the backlog until a descriptor is free.
+  void accept_later() {
+    retry_.expires_after(std::chrono::milliseconds(50));
+    retry_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->accept();
+    });
+  }
+
   asio::io_context& io_;
   tcp::acceptor acceptor_;
+  asio::steady_timer retry_{acceptor_.get_executor()};
   Shared& shared_;
 };
 
@@ -1122,6 +1581,13 @@ void write_port_file(const std::string& path, std::uint16_t port) {
   std::filesystem::rename(temporary, path);
 }
 
+void configure_throttle(Shared& shared) {
+  LoginThrottleOptions options;
+  options.address_attempts_per_second = shared.config.login_attempts_per_minute / 60.0;
+  options.address_burst = std::max(1.0, shared.config.login_attempts_per_minute);
+  shared.throttle.set_options(options);
+}
+
 }  // namespace
 
 struct InProcessNode::Impl {
@@ -1134,6 +1600,7 @@ struct InProcessNode::Impl {
 InProcessNode::InProcessNode(const NodeConfig& config) : impl_(std::make_unique<Impl>()) {
   init_crypto();
   impl_->shared.config = config;
+  configure_throttle(impl_->shared);
   impl_->shared.dummy_hash = hash_password("not a real password", config.password);
   storage::LmdbOptions options;
   options.sync = false;
@@ -1160,27 +1627,79 @@ std::string InProcessNode::http(std::string_view raw_request) {
   if (ec || !parser.is_done()) return "";
   const Request request = parser.release();
   if (websocket::is_upgrade(request)) return "";  // WebSockets need a socket
-  auto answer = std::make_shared<std::promise<Response>>();
-  auto future = answer->get_future();
-  route(impl_->shared, request, [answer](Response response) {
+  auto promise = std::make_shared<std::promise<std::string>>();
+  auto future = promise->get_future();
+  const bool head = request.method() == http::verb::head;
+  const auto settle = [promise](const auto& response) {
+    std::ostringstream out;
+    out << response;
     try {
-      answer->set_value(std::move(response));
+      promise->set_value(out.str());
     } catch (const std::future_error&) {
       // Answered twice: a bug the caller will see as a wrong response, not a crash here.
     }
-  });
+  };
+  answer(
+      impl_->shared, request,
+      [settle, head](Response response) {
+        if (head) response.body().clear();
+        settle(response);
+      },
+      [promise](FileResponse response) {
+        // Beast cannot print a file body: the headers, then the file's bytes.
+        std::ostringstream out;
+        out << response.base();
+        auto& file = response.body().file();
+        beast::error_code read_error;
+        file.seek(0, read_error);
+        char chunk[4096];
+        while (!read_error) {
+          const std::size_t n = file.read(chunk, sizeof chunk, read_error);
+          if (n == 0) break;
+          out.write(chunk, static_cast<std::streamsize>(n));
+        }
+        promise->set_value(out.str());
+      });
   if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
     return "no answer within 30 s";
   }
-  std::ostringstream out;
-  out << future.get();
-  return out.str();
+  return future.get();
+}
+
+// Raises the soft limit on open descriptors to the hard limit (the common soft limit of 1,024
+// lets one client hold every socket) and sizes the connection limits from it: the node keeps
+// kReservedDescriptors for its store, files and push connections; one address may hold an
+// eighth of the rest unless --max-connections-per-address says otherwise.
+constexpr std::size_t kReservedDescriptors = 128;
+
+void size_connection_limits(Shared& shared) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    if (limit.rlim_cur < limit.rlim_max) {
+      rlimit raised = limit;
+      raised.rlim_cur = limit.rlim_max;
+      if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+    }
+  }
+  const std::size_t descriptors =
+      limit.rlim_cur == RLIM_INFINITY ? 1'048'576 : static_cast<std::size_t>(limit.rlim_cur);
+  shared.max_connections =
+      descriptors > 2 * kReservedDescriptors ? descriptors - kReservedDescriptors : descriptors / 2;
+  if (shared.config.max_connections_per_address == 0) {
+    shared.config.max_connections_per_address =
+        std::clamp<std::size_t>(shared.max_connections / 8, 16, 4096);
+  }
+  log_line("descriptors: " + std::to_string(descriptors) + "; connections: at most " +
+           std::to_string(shared.max_connections) + ", " +
+           std::to_string(shared.config.max_connections_per_address) + " per address");
 }
 
 int run_node(const NodeConfig& config) {
   init_crypto();
   Shared shared;
   shared.config = config;
+  size_connection_limits(shared);
+  configure_throttle(shared);
   shared.dummy_hash = hash_password("not a real password", config.password);
   std::unique_ptr<storage::LmdbStore> store;
   std::unique_ptr<EngineLoop> loop;

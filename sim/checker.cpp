@@ -44,6 +44,24 @@ std::vector<UserId> apply_group_event(std::set<UserId>& members,
   return {members.begin(), members.end()};
 }
 
+bool is_node_record(RecordKind kind) {
+  switch (kind) {
+    case RecordKind::life:
+    case RecordKind::logout:
+    case RecordKind::token:
+    case RecordKind::presence:
+    case RecordKind::push:
+    case RecordKind::append:
+    case RecordKind::crash:
+    case RecordKind::restart:
+    case RecordKind::gateway:
+    case RecordKind::connection:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 const char* Checker::invariant_name(int invariant) {
@@ -228,10 +246,18 @@ void Checker::check_deliveries(const History& history, CheckResult& result) cons
 
 // Invariants 4 and 5, replaying each node's committed records in order against a model of
 // presence rebuilt from the signs of life the node received.
+//
+// Push (invariant 5) has two parts. At once: a text message to a user shown offline gets one
+// push per token (unless collapsed), and a user shown online gets none. Later: a message to a
+// user shown online while none of their devices was connected is owed a push, which must come
+// when the user is shown offline (right after that presence record), unless a device of the
+// user received it first. A received message may still be pushed then (its ack can be lost
+// with the connection), but nothing else may.
 void Checker::check_presence_and_push(const History& history, CheckResult& result) const {
   struct DeviceModel {
     UserId user = 0;
-    TimeUs last_seen = 0;
+    TimeUs last_seen = 0;     // node time
+    TimeUs last_seen_at = 0;  // simulated time
     bool live = false;
   };
   struct Deadline {
@@ -240,27 +266,43 @@ void Checker::check_presence_and_push(const History& history, CheckResult& resul
     TimeUs last_seen;
     bool operator>(const Deadline& o) const { return at != o.at ? at > o.at : device > o.device; }
   };
+  struct Owed {
+    Seq seq = 0;            // the newest message of the channel owed a push
+    bool required = false;  // no device of the user received it (yet)
+  };
   struct NodeModel {
     std::map<DeviceId, DeviceModel> devices;
     std::map<UserId, bool> online;
+    std::map<UserId, bool> connected;
     std::map<UserId, std::set<DeviceId>> tokens;
     std::map<std::pair<UserId, ChannelId>, TimeUs> last_push;
+    std::map<std::pair<UserId, ChannelId>, Owed> owed;
     std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines;
-    TimeUs clock = 0;
+    TimeUs clock = 0;     // node time of the latest node record
+    TimeUs clock_at = 0;  // ... and its simulated time
   };
   std::vector<NodeModel> models(nodes_.size());
+  // The presence timeout in simulated time, at the fastest and the slowest a node's clock
+  // may run: the node's clock decides, but a clock that jumps must not pass for one that ran.
+  const TimeUs real_timeout =
+      config_.presence_timeout * 1'000'000 / (1'000'000 + config_.node_drift_ppm);
+  const TimeUs real_timeout_max = config_.presence_timeout * 1'000'000 /
+                                  std::max<std::int64_t>(1'000'000 - config_.node_drift_ppm, 1);
 
-  const auto user_devices_dead_by = [&](NodeModel& model, UserId user, TimeUs at) {
+  // Whether every device of the user has been silent past timeout + slack by both the node's
+  // clock (`now`) and simulated time (`now_at`).
+  const auto user_devices_dead_by = [&](NodeModel& model, UserId user, TimeUs now, TimeUs now_at) {
     for (const auto& [id, device] : model.devices) {
-      if (device.user == user && device.live &&
-          device.last_seen + config_.presence_timeout + config_.presence_slack >= at) {
+      if (device.user != user || !device.live) continue;
+      if (device.last_seen + config_.presence_timeout + config_.presence_slack >= now ||
+          device.last_seen_at + real_timeout_max + config_.presence_slack >= now_at) {
         return false;
       }
     }
     return true;
   };
   // Users still shown online whose every device fell silent past timeout + slack by `now`.
-  const auto expire_check = [&](NodeModel& model, TimeUs now, std::size_t index) {
+  const auto expire_check = [&](NodeModel& model, TimeUs now, TimeUs now_at, std::size_t index) {
     while (!model.deadlines.empty() && model.deadlines.top().at < now) {
       const Deadline due = model.deadlines.top();
       model.deadlines.pop();
@@ -270,7 +312,16 @@ void Checker::check_presence_and_push(const History& history, CheckResult& resul
         continue;
       }
       const UserId user = found->second.user;
-      if (model.online[user] && user_devices_dead_by(model, user, now)) {
+      const TimeUs real_deadline =
+          found->second.last_seen_at + real_timeout_max + config_.presence_slack;
+      if (real_deadline >= now_at) {
+        // Due by the node's clock but not in simulated time (the node's clock jumped): look
+        // again once it is.
+        model.deadlines.push(
+            Deadline{now + (real_deadline - now_at) + 1, due.device, due.last_seen});
+        continue;
+      }
+      if (model.online[user] && user_devices_dead_by(model, user, now, now_at)) {
         add(result, 4,
             "user " + std::to_string(user) + " silent since " + std::to_string(due.last_seen) +
                 " (node time) is still shown online at " + std::to_string(now),
@@ -281,25 +332,53 @@ void Checker::check_presence_and_push(const History& history, CheckResult& resul
       }
     }
   };
+  const auto seen = [&](NodeModel& model, DeviceId id, UserId user, TimeUs node_time, TimeUs at) {
+    DeviceModel& device = model.devices[id];
+    device.user = user;
+    device.live = true;
+    device.last_seen = std::max(device.last_seen, node_time);
+    device.last_seen_at = std::max(device.last_seen_at, at);
+    model.deadlines.push(
+        Deadline{device.last_seen + config_.presence_timeout + config_.presence_slack, id,
+                 device.last_seen});
+  };
+  // The push records right after record `i` that `belongs` claims; returns the index past them.
+  const auto take_pushes = [&](std::size_t i, const auto& belongs,
+                               std::set<std::pair<UserId, DeviceId>>& actual,
+                               std::set<std::pair<ChannelId, DeviceId>>* by_channel) {
+    const Record& r = history[i];
+    std::size_t j = i + 1;
+    for (; j < history.size() && history[j].kind == RecordKind::push && history[j].node == r.node &&
+           belongs(history[j]);
+         ++j) {
+      actual.insert({history[j].user, history[j].device});
+      if (by_channel != nullptr) by_channel->insert({history[j].channel, history[j].device});
+      models[r.node].last_push[{history[j].user, history[j].channel}] = history[j].node_time;
+    }
+    return j;
+  };
 
   for (std::size_t i = 0; i < history.size(); ++i) {
     const Record& r = history[i];
+    if (r.kind == RecordKind::delivered) {
+      // A device of the user received it: the user read it (or the ack is on its way).
+      NodeModel& home = models[std::min<std::size_t>(home_of(r.user), models.size() - 1)];
+      const auto owed = home.owed.find({r.user, r.channel});
+      if (owed != home.owed.end() && r.seq >= owed->second.seq) owed->second.required = false;
+      continue;
+    }
     if (r.node >= models.size()) continue;
     NodeModel& model = models[r.node];
     switch (r.kind) {
-      case RecordKind::life: {
-        expire_check(model, r.node_time, i);
-        DeviceModel& device = model.devices[r.device];
-        device.user = r.user;
-        device.live = true;
-        device.last_seen = std::max(device.last_seen, r.node_time);
-        model.deadlines.push(
-            Deadline{device.last_seen + config_.presence_timeout + config_.presence_slack, r.device,
-                     device.last_seen});
+      case RecordKind::life:
+        expire_check(model, r.node_time, r.at, i);
+        seen(model, r.device, r.user, r.node_time, r.at);
         break;
-      }
       case RecordKind::logout:
         model.devices[r.device].live = false;
+        break;
+      case RecordKind::connection:
+        model.connected[r.user] = r.flag;
         break;
       case RecordKind::token:
         if (r.flag) {
@@ -309,21 +388,65 @@ void Checker::check_presence_and_push(const History& history, CheckResult& resul
         }
         break;
       case RecordKind::presence: {
-        expire_check(model, r.node_time, i);
+        expire_check(model, r.node_time, r.at, i);
         model.online[r.user] = r.flag;
         if (r.flag) break;
         for (auto& [id, device] : model.devices) {
           if (device.user != r.user || !device.live) continue;
-          if (device.last_seen + config_.presence_timeout > r.node_time) {
+          // Early by the node's clock, or early in real time (a node clock that jumped).
+          const bool early = device.last_seen + config_.presence_timeout > r.node_time ||
+                             device.last_seen_at + real_timeout - config_.presence_slack > r.at;
+          if (early) {
             ++result.presence_flaps;
             add(result, 4,
                 "user " + std::to_string(r.user) + " shown offline at " +
-                    std::to_string(r.node_time) + " but device " + std::to_string(id) +
-                    " showed life at " + std::to_string(device.last_seen) + " (node time)",
+                    std::to_string(r.node_time) + " (node time; " + std::to_string(r.at) +
+                    " simulated) but device " + std::to_string(id) + " showed life at " +
+                    std::to_string(device.last_seen) + " (" + std::to_string(device.last_seen_at) +
+                    ")",
                 i, history);
           }
           device.live = false;
         }
+        // What the user was owed while shown online with no device connected.
+        std::set<std::pair<ChannelId, DeviceId>> expected;
+        std::set<std::pair<ChannelId, DeviceId>> allowed;
+        for (auto it = model.owed.lower_bound({r.user, 0});
+             it != model.owed.end() && it->first.first == r.user;) {
+          const ChannelId channel = it->first.second;
+          const auto last = model.last_push.find({r.user, channel});
+          const bool collapsed =
+              last != model.last_push.end() && r.node_time - last->second < config_.push_collapse;
+          for (DeviceId device : model.tokens[r.user]) {
+            allowed.insert({channel, device});
+            if (it->second.required && !collapsed) expected.insert({channel, device});
+          }
+          it = model.owed.erase(it);
+        }
+        std::set<std::pair<UserId, DeviceId>> ignored;
+        std::set<std::pair<ChannelId, DeviceId>> actual;
+        const std::size_t j = take_pushes(
+            i, [&](const Record& push) { return push.user == r.user; }, ignored, &actual);
+        for (const auto& [channel, device] : expected) {
+          if (!actual.contains({channel, device})) {
+            add(result, 5,
+                "no push to user " + std::to_string(r.user) + " (device " + std::to_string(device) +
+                    ") for channel " + std::to_string(channel) +
+                    " when shown offline: a message reached them while none of their devices "
+                    "was connected, and none received it",
+                i, history);
+          }
+        }
+        for (const auto& [channel, device] : actual) {
+          if (!allowed.contains({channel, device})) {
+            add(result, 5,
+                "unexpected push to user " + std::to_string(r.user) + " (device " +
+                    std::to_string(device) + ") for channel " + std::to_string(channel) +
+                    " when shown offline: nothing was owed",
+                i, history);
+          }
+        }
+        i = j - 1;
         break;
       }
       case RecordKind::append: {
@@ -331,7 +454,11 @@ void Checker::check_presence_and_push(const History& history, CheckResult& resul
         std::set<std::pair<UserId, DeviceId>> expected;
         if (who != nullptr) {
           for (UserId user : *who) {
-            if (user == r.user || model.online[user]) continue;
+            if (user == r.user) continue;
+            if (model.online[user]) {
+              if (!model.connected[user]) model.owed[{user, r.channel}] = Owed{r.seq, true};
+              continue;
+            }
             const auto last = model.last_push.find({user, r.channel});
             if (last != model.last_push.end() &&
                 r.node_time - last->second < config_.push_collapse) {
@@ -342,14 +469,9 @@ void Checker::check_presence_and_push(const History& history, CheckResult& resul
           }
         }
         std::set<std::pair<UserId, DeviceId>> actual;
-        std::size_t j = i + 1;
-        for (; j < history.size() && history[j].kind == RecordKind::push &&
-               history[j].node == r.node && history[j].channel == r.channel &&
-               history[j].seq == r.seq;
-             ++j) {
-          actual.insert({history[j].user, history[j].device});
-          model.last_push[{history[j].user, r.channel}] = history[j].node_time;
-        }
+        const std::size_t j = take_pushes(
+            i, [&](const Record& push) { return push.channel == r.channel && push.seq == r.seq; },
+            actual, nullptr);
         for (const auto& [user, device] : expected) {
           if (!actual.contains({user, device})) {
             add(result, 5,
@@ -372,21 +494,35 @@ void Checker::check_presence_and_push(const History& history, CheckResult& resul
         break;
       }
       case RecordKind::push:
-        add(result, 5, "push without a message appended just before it", i, history);
+        add(result, 5, "push without a message appended, or its user shown offline, just before it",
+            i, history);
         break;
       case RecordKind::crash:
-        // The node forgot every connection and presence; nobody is online until they return.
+        // The node forgot every connection and device; who was shown online is durable.
         for (auto& [id, device] : model.devices)
-          device.live = false;
-        model.online.clear();
+          device = DeviceModel{device.user, 0, 0, false};
+        model.connected.clear();
+        break;
+      case RecordKind::restart:
+        // Everyone shown online is held online for a full timeout from the restart, as if
+        // each of their devices had just shown life.
+        for (const DeviceRef& device : devices_) {
+          if (home_of(device.user) != r.node || !model.online[device.user]) continue;
+          seen(model, device.device, device.user, r.node_time, r.at);
+        }
         break;
       default:
         break;
     }
-    if (r.kind != RecordKind::fault && r.node_time > model.clock) model.clock = r.node_time;
+    // The node's clock as of its latest record (a restart may set it back: it re-anchors on
+    // the wall clock).
+    if (is_node_record(r.kind)) {
+      model.clock = r.node_time;
+      model.clock_at = r.at;
+    }
   }
   for (std::size_t node = 0; node < models.size(); ++node) {
-    expire_check(models[node], models[node].clock, history.size() - 1);
+    expire_check(models[node], models[node].clock, models[node].clock_at, history.size() - 1);
   }
   if (!config_.liveness) return;
   for (std::size_t node = 0; node < nodes_.size(); ++node) {

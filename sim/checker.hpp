@@ -1,5 +1,5 @@
 // The invariant checker: reads a run's whole history (never a sample) and the nodes' final
-// stores, and reports every violation of DESIGN.md's invariants 1-5. (Invariant 6, replay,
+// stores, and reports every violation of invariants 1-5 (docs/invariants.md). (Invariant 6, replay,
 // is checked by running a seed twice and comparing trace hashes.)
 //
 // It trusts nothing the engine says about membership or presence: it rebuilds who should
@@ -39,12 +39,15 @@ struct CheckConfig {
   // How late past the timeout an offline event may come: one tick plus batching and commit.
   TimeUs presence_slack = 1'000'000;
   TimeUs push_collapse = 10'000'000;
+  // The fastest drift of any node's clock (ppm): how much sooner than the timeout, in
+  // simulated time, a node may rightly show a silent user offline.
+  std::int64_t node_drift_ppm = 0;
   // The run healed and settled: everyone must have everything.
   bool liveness = true;
 };
 
 struct Violation {
-  int invariant = 0;  // 1-5, as numbered in DESIGN.md
+  int invariant = 0;  // 1-5, as numbered in docs/invariants.md
   std::string message;
   std::size_t record = SIZE_MAX;  // index of the first offending record, if any
 };

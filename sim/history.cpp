@@ -55,6 +55,8 @@ const char* to_string(RecordKind kind) {
       return "fault";
     case RecordKind::gateway:
       return "gateway";
+    case RecordKind::connection:
+      return "connection";
   }
   return "unknown";
 }
@@ -87,7 +89,7 @@ std::string to_json(const Record& r) {
                            r.kind == RecordKind::token || r.kind == RecordKind::presence ||
                            r.kind == RecordKind::push || r.kind == RecordKind::append ||
                            r.kind == RecordKind::crash || r.kind == RecordKind::restart ||
-                           r.kind == RecordKind::gateway;
+                           r.kind == RecordKind::gateway || r.kind == RecordKind::connection;
   if (node_record) {
     line["node"] = r.node;
     line["node_time_us"] = r.node_time;

@@ -22,20 +22,22 @@ using engine::TimeUs;
 using engine::UserId;
 
 enum class RecordKind : std::uint8_t {
-  sent,       // client: user/device sent client_msg_id (text) to channel or peer
-  acked,      // client: SendAck for client_msg_id = (channel, seq); flag = duplicate
-  refused,    // client: a send was refused; text = client_msg_id, code in `detail`
-  delivered,  // client: device received inbox entry inbox_seq = (channel, seq) from `peer`
-  life,       // node: a sign of life from device
-  logout,     // node: device logged out
-  token,      // node: device registered (flag) or dropped (!flag) its push token
-  presence,   // node: the engine changed user's presence to online (flag) / offline
-  push,       // node: a push intent for user/device about (channel, seq)
-  append,     // node: a text message (channel, seq) from user was appended
-  crash,      // node crashed (in-memory state and the open batch lost)
-  restart,    // node restarted from its store
-  fault,      // a fault was injected; text describes it
-  gateway,    // node: the push gateway accepted intent `seq` (the intent id) for user/device
+  sent,        // client: user/device sent client_msg_id (text) to channel or peer
+  acked,       // client: SendAck for client_msg_id = (channel, seq); flag = duplicate
+  refused,     // client: a send was refused; text = client_msg_id, code in `detail`
+  delivered,   // client: device received inbox entry inbox_seq = (channel, seq) from `peer`
+  life,        // node: a sign of life from device
+  logout,      // node: device logged out
+  token,       // node: device registered (flag) or dropped (!flag) its push token
+  presence,    // node: the engine changed user's presence to online (flag) / offline
+  push,        // node: a push intent for user/device about (channel, seq)
+  append,      // node: a text message (channel, seq) from user was appended
+  crash,       // node crashed (in-memory state and the open batch lost)
+  restart,     // node restarted from its store
+  fault,       // a fault was injected; text describes it
+  gateway,     // node: the push gateway accepted intent `seq` (the intent id) for user/device
+  connection,  // node: user now has (flag) or no longer has (!flag) a connection bound in the
+               // engine (from the inputs and closes the node handled)
 };
 const char* to_string(RecordKind kind);
 

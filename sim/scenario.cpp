@@ -104,13 +104,14 @@ struct KindRule {
   unsigned optional;
 };
 
-constexpr std::array<KindRule, 13> kKindRules = {{
+constexpr std::array<KindRule, 14> kKindRules = {{
     {"disconnect", FaultKind::disconnect, kHosts, 0},
     {"partition", FaultKind::partition, kHosts, 0},
     {"heal", FaultKind::heal, 0, 0},
     {"swizzle", FaultKind::swizzle, kHosts, kStep},
     {"crash", FaultKind::crash, kDuration, kNode},
     {"clock", FaultKind::clock, kHosts, kOffset | kDrift},
+    {"clock_step", FaultKind::clock_step, kHosts | kOffset, 0},
     {"slow_commit", FaultKind::slow_commit, kCommit | kDuration, kNode},
     {"logout", FaultKind::logout, kHosts | kDuration, 0},
     {"leave_group", FaultKind::leave_group, kUser | kGroup, 0},
@@ -120,10 +121,10 @@ constexpr std::array<KindRule, 13> kKindRules = {{
     {"gateway_up", FaultKind::gateway_up, 0, 0},
 }};
 
-constexpr std::array<std::string_view, 13> kKindNames = {
-    "disconnect",    "partition",    "heal",      "swizzle",     "crash",
-    "clock",         "slow_commit",  "logout",    "leave_group", "add_member",
-    "remove_member", "gateway_down", "gateway_up"};
+constexpr std::array<std::string_view, 14> kKindNames = {
+    "disconnect", "partition",     "heal",         "swizzle",   "crash",
+    "clock",      "clock_step",    "slow_commit",  "logout",    "leave_group",
+    "add_member", "remove_member", "gateway_down", "gateway_up"};
 
 // The parallel lists above must agree, or a kind would get another's rules.
 constexpr bool lists_agree() {

@@ -47,6 +47,7 @@ enum class FaultKind : std::uint8_t {
   remove_member,  // group's admin removes `user` from `group`
   gateway_down,   // the push gateway answers every request with 503
   gateway_up,     // ... and is healthy again
+  clock_step,     // hosts: the wall clock jumps by `offset` (an NTP step), drift unchanged
 };
 
 struct Fault {

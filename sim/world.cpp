@@ -7,6 +7,7 @@
 #include <queue>
 #include <set>
 
+#include "engine/clock.hpp"
 #include "engine/engine.hpp"
 #include "sim/rng.hpp"
 #include "storage/store_factory.hpp"
@@ -98,10 +99,16 @@ struct Node {
   History batch_records;
   TimeUs slow_commit = 0;
   TimeUs slow_until = 0;
+  // The node's wall clock (offset and drift; `clock` and `clock_step` faults move it) and
+  // its monotonic clock (drift only), read together through the engine's own EngineClock,
+  // as the production node does; a restart starts a new EngineClock.
   Clock clock;
-  TimeUs last_local = 0;
+  Clock monotonic;
+  EngineClock engine_clock;
   std::set<ConnectionId> links;         // open on the network
   std::set<ConnectionId> engine_links;  // bound in the engine, as of the input being processed
+  std::map<ConnectionId, UserId> bound_user;       // engine_links' users
+  std::map<UserId, std::uint32_t> bound_per_user;  // users with a connection bound
 };
 
 class World {
@@ -171,7 +178,8 @@ class World {
     for (std::uint32_t i = 0; i < scenario_.nodes; ++i) {
       auto node = std::make_unique<Node>();
       node->index = i;
-      node->store = storage::make_store(options_.store, options_.lmdb_dir, i);
+      node->store =
+          storage::make_store(options_.store, options_.lmdb_dir, i, options_.lmdb_max_map_bytes);
       node->engine = std::make_unique<Engine>(*node->store, config_);
       nodes_.push_back(std::move(node));
     }
@@ -324,8 +332,7 @@ class World {
 
   // ---- nodes ---------------------------------------------------------------------------------
   TimeUs node_time(Node& node) {
-    node.last_local = std::max(node.last_local, node.clock.local(now_));  // a monotonic clock
-    return node.last_local;
+    return node.engine_clock.now(node.clock.local(now_), node.monotonic.local(now_));
   }
 
   void schedule_tick(std::uint32_t index) {
@@ -418,9 +425,14 @@ class World {
     }
     if (const auto* gone = std::get_if<Disconnected>(&input)) {
       node.engine_links.erase(gone->connection);
+      unbind(node, gone->connection, local);
     }
     if (connection == 0) return;
-    if (request == nullptr) node.engine_links.insert(connection);
+    if (request == nullptr) {
+      node.engine_links.insert(connection);
+      const DeviceId id = std::get<Connected>(input).device;
+      if (id >= 1 && id <= devices_.size()) bind(node, connection, devices_[id - 1].user, local);
+    }
     const auto link = links_.find(connection);
     if (link == links_.end() || !node.engine_links.contains(connection)) return;
     const Device& device = devices_[link->second.device];
@@ -448,6 +460,7 @@ class World {
   void record_effect(Node& node, const Effect& effect, TimeUs local) {
     if (const auto* close = std::get_if<CloseConnection>(&effect)) {
       node.engine_links.erase(close->connection);
+      unbind(node, close->connection, local);
     } else if (const auto* change = std::get_if<PresenceChange>(&effect)) {
       Record r = node_record(node, RecordKind::presence, local);
       r.user = change->user;
@@ -470,6 +483,28 @@ class World {
       r.seq = ack->seq;
       node.batch_records.push_back(r);
     }
+  }
+
+  // Whether a user has a connection bound in the engine, for the checker's push rule: a
+  // record when it changes.
+  void bind(Node& node, ConnectionId connection, UserId user, TimeUs local) {
+    if (!node.bound_user.emplace(connection, user).second) return;
+    if (node.bound_per_user[user]++ == 0) connection_record(node, user, true, local);
+  }
+  void unbind(Node& node, ConnectionId connection, TimeUs local) {
+    const auto found = node.bound_user.find(connection);
+    if (found == node.bound_user.end()) return;
+    const UserId user = found->second;
+    node.bound_user.erase(found);
+    if (--node.bound_per_user[user] > 0) return;
+    node.bound_per_user.erase(user);
+    connection_record(node, user, false, local);
+  }
+  void connection_record(Node& node, UserId user, bool connected, TimeUs local) {
+    Record r = node_record(node, RecordKind::connection, local);
+    r.user = user;
+    r.flag = connected;
+    node.batch_records.push_back(r);
   }
 
   void release(Node& node, Effect effect) {
@@ -505,6 +540,8 @@ class World {
     node.flush_scheduled = false;
     node.engine.reset();
     node.engine_links.clear();
+    node.bound_user.clear();
+    node.bound_per_user.clear();
     Record r = node_record(node, RecordKind::crash, node_time(node));
     record(r);
     const std::set<ConnectionId> links = node.links;
@@ -518,11 +555,13 @@ class World {
     Node& node = *nodes_[index];
     if (node.up) return;
     node.engine = std::make_unique<Engine>(*node.store, config_);
+    node.engine_clock = EngineClock{};  // a new process anchors on the wall clock again
+    const TimeUs local = node_time(node);
     node.store->begin();
-    node.engine->open();
+    node.engine->open(local);
     node.store->commit();
     node.up = true;
-    record(node_record(node, RecordKind::restart, node_time(node)));
+    record(node_record(node, RecordKind::restart, local));
     // The delivery worker starts over from the durable outbox.
     node.store->begin();
     const auto pending = node.engine->records().push_intents_after(0, SIZE_MAX);
@@ -957,6 +996,10 @@ class World {
         fault_record(where + "clock");
         set_clocks(fault);
         break;
+      case FaultKind::clock_step:
+        fault_record(where + "clock step by " + std::to_string(fault.offset) + " us");
+        step_clocks(fault);
+        break;
       case FaultKind::slow_commit:
         fault_record(where + "slow commits on node " + std::to_string(fault.node));
         nodes_[fault.node]->slow_commit = fault.commit;
@@ -993,7 +1036,26 @@ class World {
       const bool in = fault.hosts.all_nodes ||
                       std::find(fault.hosts.nodes.begin(), fault.hosts.nodes.end(), n) !=
                           fault.hosts.nodes.end();
-      if (in) nodes_[n]->clock = Clock{now_, fault.offset, fault.drift_ppm};
+      if (!in) continue;
+      Node& node = *nodes_[n];
+      node.clock = Clock{now_, fault.offset, fault.drift_ppm};
+      // The oscillator's rate changes; a monotonic clock never jumps.
+      node.monotonic = Clock{now_, node.monotonic.local(now_) - now_, fault.drift_ppm};
+    }
+  }
+
+  // An NTP-style step: the hosts' wall clocks jump by `offset` (either sign), nothing else.
+  void step_clocks(const Fault& fault) {
+    const auto step = [&](Clock& clock) {
+      clock = Clock{now_, clock.local(now_) - now_ + fault.offset, clock.drift_ppm};
+    };
+    for (std::size_t d : devices_in(fault.hosts))
+      step(devices_[d].clock);
+    for (std::uint32_t n = 0; n < scenario_.nodes; ++n) {
+      const bool in = fault.hosts.all_nodes ||
+                      std::find(fault.hosts.nodes.begin(), fault.hosts.nodes.end(), n) !=
+                          fault.hosts.nodes.end();
+      if (in) step(nodes_[n]->clock);
     }
   }
 
@@ -1041,10 +1103,17 @@ class World {
       if (g.name == fault.group) spec = &g;
     }
     if (spec == nullptr) return;  // the loader rejects unknown groups
-    const UserId actor = fault.kind == FaultKind::leave_group ? fault.user : spec->creator;
+    // A fault that acts for a role acts for whoever holds it now: after a hand-over the
+    // group's admin is the successor, not the creator.
+    const UserId actor = fault.kind == FaultKind::leave_group ? fault.user
+                         : group == groups_by_name_.end()
+                             ? 0
+                             : admin_of(group->second, home_of(spec->creator));
     std::optional<std::size_t> online;
-    for (std::size_t d : users_[actor].devices) {
-      if (devices_[d].state == DeviceState::online) online = d;
+    if (actor != 0) {
+      for (std::size_t d : users_[actor].devices) {
+        if (devices_[d].state == DeviceState::online) online = d;
+      }
     }
     if (group == groups_by_name_.end() || !online) {
       fault_record("skipped group action at line " + std::to_string(fault.line) +
@@ -1059,6 +1128,17 @@ class World {
     } else {
       request(*online, "remove", client::RemoveMember{0, group->second, fault.user});
     }
+  }
+
+  // The group's admin as its node sees it at this moment (the batch in flight included, which
+  // is what the engine will check the request against); 0 when nobody is left in it.
+  UserId admin_of(ChannelId group, std::uint32_t index) {
+    Store& store = *nodes_[index]->store;
+    const bool open = store.in_transaction();
+    if (!open) store.begin();
+    const auto channel = Records(store).channel(group);
+    if (!open) store.abort();
+    return channel ? channel->admin : 0;
   }
 
   void schedule_random_faults() {
@@ -1161,6 +1241,13 @@ class World {
     check.presence_slack =
         scenario_.tick + scenario_.batch_wait + std::max(scenario_.commit, max_commit_) + 1000;
     check.push_collapse = scenario_.push_collapse;
+    for (const Fault& fault : scenario_.faults) {
+      const bool on_nodes = fault.hosts.all_nodes || !fault.hosts.nodes.empty();
+      if (fault.kind == FaultKind::clock && on_nodes) {
+        check.node_drift_ppm = std::max(check.node_drift_ppm,
+                                        fault.drift_ppm < 0 ? -fault.drift_ppm : fault.drift_ppm);
+      }
+    }
     check.liveness = scenario_.settle > 0;
     Checker checker(check, std::move(contents_by_node), std::move(refs), std::move(home));
     result.check = checker.check(history_);

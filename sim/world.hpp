@@ -24,6 +24,9 @@ struct SimOptions {
   // node, created fresh).
   std::string store = "memory";
   std::string lmdb_dir;
+  // With "lmdb": the most bytes each node's map may grow to (0: no limit below LMDB's own). A
+  // store that fills up throws StoreError out of run_simulation, as a full disk stops a node.
+  std::size_t lmdb_max_map_bytes = 0;
   // Called now and then with (simulated time, simulated end, engine inputs so far).
   std::function<void(TimeUs, TimeUs, std::uint64_t)> progress;
 };
@@ -62,7 +65,9 @@ struct RunResult {
 };
 
 // Runs `scenario` with `seed` (which replaces the scenario's own). Throws ScenarioError for
-// a scenario the simulator cannot run (e.g. a group spanning nodes).
+// a scenario the simulator cannot run (e.g. a group spanning nodes); an engine assertion
+// (engine::InvariantViolation) or a store failure (engine::StoreError) during the run
+// propagates too, and the caller reports the seed (`parley sim` exits 5).
 RunResult run_simulation(const Scenario& scenario, std::uint64_t seed, const SimOptions& options);
 
 }  // namespace parley::sim

@@ -128,6 +128,7 @@ void LmdbStore::abort() {
 
 std::optional<std::string> LmdbStore::get(Table table, std::string_view key) const {
   if (impl_->txn == nullptr) throw StoreError("read outside a transaction");
+  if (!engine::storable_key(key)) return std::nullopt;  // LMDB would refuse it (MDB_BAD_VALSIZE)
   MDB_val k = as_val(key);
   MDB_val v;
   const int rc = mdb_get(impl_->txn, impl_->dbis[static_cast<std::size_t>(table)], &k, &v);
@@ -156,12 +157,17 @@ void LmdbStore::apply(const Write& write) {
 
 void LmdbStore::put(Table table, std::string_view key, std::string_view value) {
   if (impl_->txn == nullptr) throw StoreError("write outside a transaction");
+  if (!engine::storable_key(key)) {
+    throw engine::InvalidKey("a key of " + std::to_string(key.size()) + " bytes in " +
+                             std::string(engine::table_name(table)));
+  }
   redo_.push_back(Write{table, std::string(key), std::string(value)});
   apply(redo_.back());
 }
 
 void LmdbStore::erase(Table table, std::string_view key) {
   if (impl_->txn == nullptr) throw StoreError("write outside a transaction");
+  if (!engine::storable_key(key)) return;  // no such key can exist
   redo_.push_back(Write{table, std::string(key), std::nullopt});
   apply(redo_.back());
 }

@@ -34,6 +34,7 @@ void MemoryStore::abort() {
 
 std::optional<std::string> MemoryStore::get(Table table, std::string_view key) const {
   if (!in_transaction_) throw StoreError("read outside a transaction");
+  if (!engine::storable_key(key)) return std::nullopt;
   const Map& map = tables_[index(table)];
   const auto found = map.find(key);
   if (found == map.end()) return std::nullopt;
@@ -49,11 +50,16 @@ void MemoryStore::remember(Table table, std::string_view key) {
 }
 
 void MemoryStore::put(Table table, std::string_view key, std::string_view value) {
+  if (!engine::storable_key(key)) {
+    throw engine::InvalidKey("a key of " + std::to_string(key.size()) + " bytes in " +
+                             std::string(table_name(table)));
+  }
   remember(table, key);
   tables_[index(table)].insert_or_assign(std::string(key), std::string(value));
 }
 
 void MemoryStore::erase(Table table, std::string_view key) {
+  if (!engine::storable_key(key)) return;
   remember(table, key);
   Map& map = tables_[index(table)];
   const auto found = map.find(key);

@@ -1,5 +1,6 @@
 #include "storage/store_factory.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <stdexcept>
 
@@ -9,7 +10,7 @@
 namespace parley::storage {
 
 std::unique_ptr<engine::Store> make_store(const std::string& kind, const std::string& directory,
-                                          std::uint32_t index) {
+                                          std::uint32_t index, std::size_t lmdb_max_map_bytes) {
   if (kind == "memory") return std::make_unique<MemoryStore>();
   if (kind != "lmdb") {
     throw std::invalid_argument("unknown store kind '" + kind + "' (known: memory, lmdb)");
@@ -19,6 +20,10 @@ std::unique_ptr<engine::Store> make_store(const std::string& kind, const std::st
   LmdbOptions options;
   options.sync = false;
   options.initial_map_bytes = 4ull << 20;  // small, so that runs exercise map growth
+  if (lmdb_max_map_bytes != 0) {
+    options.max_map_bytes = lmdb_max_map_bytes;
+    options.initial_map_bytes = std::min(options.initial_map_bytes, lmdb_max_map_bytes);
+  }
   std::string path;
   if (directory.empty()) {
     path = make_temp_directory("parley-sim-node" + std::to_string(index));

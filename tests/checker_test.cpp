@@ -296,5 +296,107 @@ TEST_F(CheckerTest, PushToOfflineUserIsFineAndToOnlineUserIsReported) {
   EXPECT_TRUE(reports(result, 5)) << all(result);
 }
 
+// Issue 14, section 5: user 2 closes the app (no connection left) while still shown online,
+// and user 1 writes 1/1 to them; user 2 is shown offline on time without reading it.
+History closed_app(const History& base, bool deferred_push) {
+  History h;
+  for (const Record& r : base) {
+    if (r.kind == RecordKind::append || r.kind == RecordKind::delivered) continue;
+    h.push_back(r);
+  }
+  Record token = rec(RecordKind::token, 0, 2, 2);
+  token.flag = true;
+  h.push_back(token);
+  Record gone = rec(RecordKind::connection, 20 * kSecond, 2);
+  gone.flag = false;
+  h.push_back(gone);
+  Record append = rec(RecordKind::append, 22 * kSecond, 1);
+  append.channel = 1;
+  append.seq = 1;
+  h.push_back(append);  // user 2 is online (shown so until 50 s): no push now
+  for (TimeUs t = 25 * kSecond; t <= 50 * kSecond; t += 5 * kSecond) {
+    h.push_back(rec(RecordKind::life, t, 1, 1));
+  }
+  Record offline = rec(RecordKind::presence, 50 * kSecond, 2);
+  offline.flag = false;
+  h.push_back(offline);
+  if (deferred_push) {
+    Record push = rec(RecordKind::push, 50 * kSecond, 2, 2);
+    push.channel = 1;
+    push.seq = 1;
+    h.push_back(push);
+  }
+  return h;
+}
+
+TEST_F(CheckerTest, MessageToADisconnectedUserNeverPushedIsReported) {
+  config.liveness = false;  // only the push rule is under test here
+  const auto planted = check(closed_app(clean(), false));
+  EXPECT_TRUE(reports(planted, 5)) << all(planted);
+  const auto fixed = check(closed_app(clean(), true));
+  EXPECT_FALSE(reports(fixed, 5)) << all(fixed);
+}
+
+TEST_F(CheckerTest, MessageReadBeforeTheUserIsAwayIsOwedNoPush) {
+  config.liveness = false;
+  History h = closed_app(clean(), false);
+  // A device of user 2 came back and received 1/1 before the timeout.
+  h.insert(h.begin() + static_cast<long>(h.size()) - 1, delivered(2, 2, 1, 1, 1));
+  const auto result = check(h);
+  EXPECT_FALSE(reports(result, 5)) << all(result);
+  // A push when nothing was owed at all is reported.
+  History owed_nothing = clean();
+  Record offline = rec(RecordKind::presence, 50 * kSecond, 2);
+  offline.flag = false;
+  owed_nothing.push_back(offline);
+  Record push = rec(RecordKind::push, 50 * kSecond, 2, 2);
+  push.channel = 1;
+  push.seq = 2;
+  owed_nothing.push_back(push);
+  EXPECT_TRUE(reports(check(owed_nothing), 5)) << all(check(owed_nothing));
+}
+
+// Issue 14, section 7: after a crash and a quick restart, users shown online are held online
+// for a full timeout; a push to them, or showing them offline early, is reported.
+TEST_F(CheckerTest, RestartKeepsOnlineUsersOnlineForATimeout) {
+  History h = clean();
+  h.push_back(rec(RecordKind::crash, 21 * kSecond, 0));
+  h.push_back(rec(RecordKind::restart, 22 * kSecond, 0));
+  Record token = rec(RecordKind::token, 22 * kSecond, 2, 2);
+  token.flag = true;
+  h.push_back(token);
+  h.push_back(rec(RecordKind::life, 23 * kSecond, 1, 1));
+  History pushed = h;
+  Record append = rec(RecordKind::append, 24 * kSecond, 1);
+  append.channel = 1;
+  append.seq = 1;
+  pushed.push_back(append);
+  Record push = rec(RecordKind::push, 24 * kSecond, 2, 2);
+  push.channel = 1;
+  push.seq = 1;
+  pushed.push_back(push);
+  EXPECT_TRUE(reports(check(pushed), 5)) << all(check(pushed));
+  History early = h;
+  Record offline = rec(RecordKind::presence, 40 * kSecond, 2);  // restart + 18 s
+  offline.flag = false;
+  early.push_back(offline);
+  const auto result = check(early);
+  EXPECT_TRUE(reports(result, 4)) << all(result);
+  EXPECT_EQ(result.presence_flaps, 1u);
+}
+
+// Issue 14, section 7: a node clock that jumps 30 s ahead shows users offline early in real
+// time, though on its own clock the timeout passed: a flap.
+TEST_F(CheckerTest, OfflineAfterANodeClockJumpIsAFlap) {
+  History h = clean();
+  Record offline = rec(RecordKind::presence, 51 * kSecond, 2);
+  offline.at = 21 * kSecond;  // 1 s after user 2's last sign of life, in simulated time
+  offline.flag = false;
+  h.push_back(offline);
+  const auto result = check(h);
+  EXPECT_TRUE(reports(result, 4)) << all(result);
+  EXPECT_EQ(result.presence_flaps, 1u);
+}
+
 }  // namespace
 }  // namespace parley::sim

@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# `parley client --script` against a real node: sign-up, a 1:1 message both ways (one of
-# them received live by a client that stays connected), history, and client-side errors.
+# `parley client` against a real node: sign-up, a 1:1 message both ways (one of them
+# received live by a client that stays connected), history, groups, client-side errors,
+# a refused login, and interactive mode's human-readable lines.
 set -euo pipefail
 parley="${1:?usage: client_test.sh PARLEY}"
 dir=$(mktemp -d)
 node_pid=""
 alice_pid=""
 cleanup() {
-  [ -n "$alice_pid" ] && kill "$alice_pid" 2>/dev/null || true
-  [ -n "$node_pid" ] && kill "$node_pid" 2>/dev/null || true
+  if [ -n "$alice_pid" ]; then kill "$alice_pid" 2>/dev/null || true; fi
+  if [ -n "$node_pid" ]; then kill "$node_pid" 2>/dev/null || true; fi
   wait 2>/dev/null || true
   rm -rf "$dir"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$dir"/*.out; do echo "--- $f"; cat "$f"; done; exit 1; }
+fail() {
+  echo "FAIL: $*"
+  for f in "$dir"/*.out "$dir"/*.err; do [ -e "$f" ] && { echo "--- $f"; cat "$f"; }; done
+  exit 1
+}
+# Waits up to 10 s for a line matching the pattern in the file.
+wait_for() { for _ in $(seq 100); do grep -q "$1" "$2" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
 "$parley" serve --listen 127.0.0.1:0 --port-file "$dir/port" --data "$dir/data" \
   --argon2-opslimit 1 --argon2-memlimit-kib 8192 2>"$dir/node.log" &
@@ -21,43 +28,72 @@ node_pid=$!
 for _ in $(seq 100); do [ -s "$dir/port" ] && break; sleep 0.1; done
 [ -s "$dir/port" ] || fail "the node did not start"
 server="127.0.0.1:$(cat "$dir/port")"
-client() { timeout 30 "$parley" client --server "$server" --script "$@"; }
+client() { timeout 30 "$parley" client --server "$server" "$@"; }
+script() { client --script "$@"; }
 
 # 1. alice signs up; with no commands she just connects and leaves.
-client --name alice --password 'alice password' --signup </dev/null >"$dir/alice1.out"
-grep -q '"welcome"' "$dir/alice1.out" || fail "alice got no welcome"
+script --name alice --password 'alice password' --signup </dev/null >"$dir/alice1.out"
+grep -q '^{"welcome":{"user":"1",' "$dir/alice1.out" || fail "alice got no welcome"
 
 # 2. bob signs up, adds alice and writes to her.
 printf '/add alice\n/to alice\nhello alice\n' |
-  client --name bob --password 'bob password' --signup >"$dir/bob1.out"
-grep -q '"sendAck"' "$dir/bob1.out" || fail "bob's message was not acked"
+  script --name bob --password 'bob password' --signup >"$dir/bob1.out"
+grep -q '^{"sendAck":{"request":"4","channel":"1","seq":"1",' "$dir/bob1.out" ||
+  fail "bob's message was not acked"
 grep -q '"deliver".*"text":"hello alice"' "$dir/bob1.out" || fail "bob's own device got no copy"
 
 # 3. alice stays connected, reading commands from a FIFO; she gets bob's backlog, then a
 #    message bob sends while she is online, then reads the history.
 mkfifo "$dir/alice.in"
-client --name alice --password 'alice password' --linger-ms 300 <"$dir/alice.in" \
-  >"$dir/alice2.out" &
+script --name alice --password 'alice password' --linger-ms 300 <"$dir/alice.in" \
+  >"$dir/alice2.out" 2>"$dir/alice2.err" &
 alice_pid=$!
 exec 3>"$dir/alice.in"
-for _ in $(seq 100); do grep -q '"welcome"' "$dir/alice2.out" 2>/dev/null && break; sleep 0.1; done
-grep -q '"deliver".*"text":"hello alice"' "$dir/alice2.out" || fail "alice missed the backlog"
-printf '/to alice\nare you there?\n' | client --name bob --password 'bob password' >"$dir/bob2.out"
-for _ in $(seq 100); do grep -q '"text":"are you there?"' "$dir/alice2.out" && break; sleep 0.1; done
-grep -q '"deliver".*"text":"are you there?"' "$dir/alice2.out" || fail "alice got no live delivery"
+wait_for '"deliver".*"text":"hello alice"' "$dir/alice2.out" || fail "alice missed the backlog"
+printf '/to alice\nare you there?\n' | script --name bob --password 'bob password' >"$dir/bob2.out"
+wait_for '"deliver".*"text":"are you there?"' "$dir/alice2.out" || fail "alice got no live delivery"
 printf '/to bob\n/history\n/to nobody\n/frobnicate\n' >&3
 exec 3>&-
 wait "$alice_pid" || fail "alice's client exited non-zero"
 alice_pid=""
 grep -q '"historyPage".*"text":"hello alice".*"text":"are you there?"' "$dir/alice2.out" ||
   fail "alice's history page lacks the two messages in order"
-grep -q '"clientError".*nobody' "$dir/alice2.out" || fail "/to nobody gave no clientError"
-grep -q '"clientError".*unknown command' "$dir/alice2.out" || fail "an unknown command gave no clientError"
-# Every stdout line is one JSON object.
+grep -q '^{"clientError":{"message":"no user named .nobody."}}$' "$dir/alice2.out" ||
+  fail "/to nobody gave no clientError"
+grep -q '^{"clientError":{"message":"unknown command ./frobnicate.' "$dir/alice2.out" ||
+  fail "an unknown command gave no clientError"
+
+# 4. A group: the line after /create goes to the new group (it waits for groupCreated),
+#    /group finds it by name, and `//` escapes a leading slash. Alice adds bob back: friends.
+printf '/create climbers bob\nfirst post\n/to bob\n/group climbers\n//slash\n/add bob\n' |
+  script --name alice --password 'alice password' >"$dir/alice3.out"
+grep -q '^{"groupCreated":{"request":"2","channel":"2"}}$' "$dir/alice3.out" ||
+  fail "no groupCreated for /create"
+grep -q '^{"sendAck":{"request":"3","channel":"2",' "$dir/alice3.out" ||
+  fail "the line after /create did not go to the group"
+grep -q '"channelList".*"name":"climbers"' "$dir/alice3.out" || fail "/group listed no channels"
+grep -q '"deliver".*"channel":"2".*"text":"/slash"' "$dir/alice3.out" ||
+  fail "//slash did not reach the group as /slash"
+
+# Every stdout line in script mode is one JSON object.
 if grep -v '^{.*}$' "$dir"/*.out; then fail "a non-JSON line on stdout in script mode"; fi
 
-# 4. A wrong password exits non-zero without connecting.
-if client --name alice --password 'wrong password' </dev/null >"$dir/wrong.out" 2>/dev/null; then
-  fail "a wrong password was accepted"
-fi
+# 5. A wrong password exits 2 without connecting, and says why on stderr.
+status=0
+script --name alice --password 'wrong password' </dev/null >"$dir/wrong.out" 2>"$dir/wrong.err" ||
+  status=$?
+[ "$status" = 2 ] || fail "a wrong password exited $status, not 2"
+grep -q 'unauthorized' "$dir/wrong.err" || fail "no reason on stderr for the refused login"
+[ ! -s "$dir/wrong.out" ] || fail "a refused login printed to stdout"
+
+# 6. Interactive mode prints people's words with names, and ends at stdin's end. (The
+#    backlog comes before /group is answered, so only /history shows the group unmarked.)
+printf '/group climbers\n/history\n/who\n' |
+  client --name bob --password 'bob password' >"$dir/bob3.txt" || fail "interactive bob failed"
+grep -q '^\[[0-9:]*\] \* alice created group "climbers" with you$' "$dir/bob3.txt" ||
+  fail "interactive mode did not describe the group's creation"
+grep -q '^\[[0-9:]*\] alice: first post$' "$dir/bob3.txt" ||
+  fail "interactive mode did not show alice's post"
+grep -q '^\* alice: \(online\|offline\), last active ' "$dir/bob3.txt" ||
+  fail "/who did not show alice's presence"
 echo "client test passed"

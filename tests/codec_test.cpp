@@ -98,11 +98,14 @@ bool same(const client::Request& a, const client::Request& b) {
           return x.request == y.request && x.users == y.users;
         } else if constexpr (std::is_same_v<T, client::RegisterPushToken>) {
           return x.request == y.request && x.platform == y.platform && x.token == y.token;
+        } else if constexpr (std::is_same_v<T, client::QueryUnread>) {
+          return x.request == y.request && x.after == y.after;
+        } else if constexpr (std::is_same_v<T, client::ListChannels>) {
+          return x.request == y.request && x.after == y.after && x.limit == y.limit;
         } else {
-          static_assert(
-              std::is_same_v<T, client::Logout> || std::is_same_v<T, client::ListContacts> ||
-              std::is_same_v<T, client::UnregisterPushToken> ||
-              std::is_same_v<T, client::QueryUnread> || std::is_same_v<T, client::ListChannels>);
+          static_assert(std::is_same_v<T, client::Logout> ||
+                        std::is_same_v<T, client::ListContacts> ||
+                        std::is_same_v<T, client::UnregisterPushToken>);
           return x.request == y.request;
         }
       },
@@ -150,10 +153,11 @@ bool same(const server::Event& a, const server::Event& b) {
         } else if constexpr (std::is_same_v<T, server::ContactList>) {
           return x.request == y.request && same_list(x.contacts, y.contacts);
         } else if constexpr (std::is_same_v<T, server::ChannelList>) {
-          return x.request == y.request && same_list(x.channels, y.channels);
+          return x.request == y.request && same_list(x.channels, y.channels) && x.more == y.more;
         } else {
           static_assert(std::is_same_v<T, server::UnreadCounts>);
-          return x.request == y.request && x.total == y.total && x.channels == y.channels;
+          return x.request == y.request && x.total == y.total && x.channels == y.channels &&
+                 x.more == y.more;
         }
       },
       a);
@@ -266,6 +270,9 @@ std::vector<ClientFrame> all_client_frames() {
       client::UnregisterPushToken{25},
       client::QueryUnread{26},
       client::ListChannels{27},
+      client::QueryUnread{28, kMaxU64},
+      client::ListChannels{29, 41, 100},
+      client::ListChannels{30, 0, 1},
   };
 }
 
@@ -319,6 +326,9 @@ std::vector<server::Event> all_server_events() {
            {6, engine::ChannelKind::group, "Caf\xC3\xA9", 2, 12, true, {{2, "alice"}}},
            {7, engine::ChannelKind::group, "old", 4, 3, false, {}}}},
       server::ChannelList{19, {}},
+      server::UnreadCounts{20, 900, {{8, 1}}, true},
+      server::ChannelList{
+          21, {{8, engine::ChannelKind::direct, "", 0, 1, true, {{2, "alice"}}}}, true},
   };
   // A Failure for every error code there is.
   for (auto code = static_cast<std::uint16_t>(ErrorCode::bad_request);
@@ -414,7 +424,8 @@ TEST(CodecJson, ExactTextOfFrames) {
             R"({"presence":{"user":"4","online":true,"lastActiveAt":"10"}})");
   EXPECT_EQ(
       encode_server_event(server::UnreadCounts{16, 7, {{5, 3}}}, Encoding::json),
-      R"({"unreadCounts":{"request":"16","total":"7","channels":[{"channel":"5","count":"3"}]}})");
+      R"({"unreadCounts":{"request":"16","total":"7","channels":[{"channel":"5","count":"3"}],)"
+      R"("more":false}})");
   EXPECT_EQ(encode_server_event(
                 server::Deliver{{{3, event_message(6, 2, MessageKind::member_added, {14})}}},
                 Encoding::json),
@@ -437,9 +448,30 @@ TEST(CodecJson, ExactTextOfFrames) {
       R"("name":"Climbing","admin":"2","lastSeq":"3","active":true,"members":[)"
       R"({"user":"2","name":"alice"},{"user":"3","name":"bob"}]},{"channel":"7",)"
       R"("kind":"direct","name":"","admin":"0","lastSeq":"12","active":false,)"
-      R"("members":[]}]}})");
+      R"("members":[]}],"more":false}})");
   EXPECT_EQ(encode_client_frame(client::ListChannels{17}, Encoding::json),
-            R"({"listChannels":{"request":"17"}})");
+            R"({"listChannels":{"request":"17","after":"0","limit":50}})");
+  EXPECT_EQ(encode_client_frame(client::ListChannels{17, 9, 100}, Encoding::json),
+            R"({"listChannels":{"request":"17","after":"9","limit":100}})");
+  EXPECT_EQ(encode_client_frame(client::QueryUnread{3, 9}, Encoding::json),
+            R"({"queryUnread":{"request":"3","after":"9"}})");
+  EXPECT_EQ(encode_server_event(server::UnreadCounts{3, 5, {{9, 5}}, true}, Encoding::json),
+            R"({"unreadCounts":{"request":"3","total":"5","channels":[{"channel":"9",)"
+            R"("count":"5"}],"more":true}})");
+}
+
+// Clients written before paging send listChannels and queryUnread with a request id only:
+// they get the first page (50 channels, or 500 unread counts) and `more`.
+TEST(CodecJson, PagingFieldsDefaultForOlderClients) {
+  const auto list = std::get<engine::client::Request>(
+      decode_client_ok(R"({"listChannels":{"request":"17"}})", Encoding::json));
+  ASSERT_TRUE(std::holds_alternative<client::ListChannels>(list));
+  EXPECT_EQ(std::get<client::ListChannels>(list).after, 0u);
+  EXPECT_EQ(std::get<client::ListChannels>(list).limit, engine::limits::kDefaultChannelPage);
+  const auto unread = std::get<engine::client::Request>(
+      decode_client_ok(R"({"queryUnread":{"request":"3"}})", Encoding::json));
+  ASSERT_TRUE(std::holds_alternative<client::QueryUnread>(unread));
+  EXPECT_EQ(std::get<client::QueryUnread>(unread).after, 0u);
 }
 
 TEST(CodecJson, HandWrittenSendDecodes) {

@@ -25,6 +25,76 @@ TEST(Accounts, UsersHaveUniqueValidNames) {
   EXPECT_EQ(h.read([](Records& r) { return r.user_by_name("bob"); }), bob);
 }
 
+// Rule 1: names are unique regardless of case, and keep the spelling their user chose.
+TEST(Accounts, NamesAreUniqueRegardlessOfCase) {
+  Harness h;
+  const UserId bob = h.user("Bob");
+  h.store().begin();
+  auto lower = h.engine().create_user("bob", 0);
+  auto upper = h.engine().create_user("BOB", 0);
+  h.store().commit();
+  ASSERT_TRUE(std::holds_alternative<Error>(lower));
+  EXPECT_EQ(std::get<Error>(lower).code, ErrorCode::name_taken);
+  ASSERT_TRUE(std::holds_alternative<Error>(upper));
+  EXPECT_EQ(std::get<Error>(upper).code, ErrorCode::name_taken);
+  for (const char* spelling : {"Bob", "bob", "BOB", "bOb"})
+    EXPECT_EQ(h.read([&](Records& r) { return r.user_by_name(spelling); }), bob) << spelling;
+  EXPECT_EQ(h.read([&](Records& r) { return r.user(bob)->name; }), "Bob");
+}
+
+// A name outside the rule names nobody, and never reaches the store as a key: LMDB refuses an
+// empty key or one over 511 bytes, which must not surface as a store failure.
+TEST(Accounts, LookupsOfInvalidNamesFindNobody) {
+  Harness h;
+  h.user("alice");
+  for (const std::string& name :
+       {std::string(), std::string(33, 'a'), std::string(600, 'a'), std::string("a b"),
+        std::string("al\0ce", 5), std::string(".alice"), std::string("al\xc3\xa9")}) {
+    EXPECT_EQ(h.read([&](Records& r) { return r.user_by_name(name); }), std::nullopt)
+        << name.size() << " bytes";
+  }
+}
+
+// Stores written before names were folded keep working: on open, every name is re-keyed by
+// its folded form; of two names that fold alike the older account keeps the name and the
+// younger still logs in with its exact spelling; neither spelling can be taken again.
+TEST(Accounts, StoresFromBeforeFoldingAreMigratedOnOpen) {
+  Harness h;
+  const UserId older = h.user("Bob");
+  const UserId carol = h.user("Carol");
+  const auto counter = [](UserId id) { return std::string{'\x01', static_cast<char>(id)}; };
+  h.store().begin();
+  Records records(h.store());
+  const UserId younger = records.allocate_id("user");
+  records.put_user({younger, "bob", 0});
+  // The layout before folding: user_names keyed by the exact spelling.
+  for (const char* key : {"bob", "carol"})
+    h.store().erase(Table::user_names, key);
+  h.store().put(Table::user_names, "Bob", counter(older));
+  h.store().put(Table::user_names, "Carol", counter(carol));
+  h.store().put(Table::user_names, "bob", counter(younger));
+  h.store().erase(Table::meta, "user_names_folded");
+  h.store().commit();
+
+  Engine reopened(h.store());
+  h.store().begin();
+  reopened.open();
+  h.store().commit();
+  const auto find = [&](const char* name) {
+    return h.read([&](Records& r) { return r.user_by_name(name); });
+  };
+  EXPECT_EQ(find("Bob"), older);
+  EXPECT_EQ(find("BOB"), older);
+  EXPECT_EQ(find("bob"), younger);
+  EXPECT_EQ(find("carol"), carol);
+  EXPECT_EQ(find("CAROL"), carol);
+  h.store().begin();
+  auto taken = reopened.create_user("boB", 0);
+  h.store().commit();
+  ASSERT_TRUE(std::holds_alternative<Error>(taken));
+  EXPECT_EQ(std::get<Error>(taken).code, ErrorCode::name_taken);
+}
+
 TEST(Accounts, EachDeviceHasItsOwnIdentity) {
   Harness h;
   const UserId alice = h.user("alice");

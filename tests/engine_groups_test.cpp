@@ -263,5 +263,86 @@ TEST_F(Groups, ListChannelsNamesPeersGroupsAndFormerGroups) {
   EXPECT_EQ(bobs.channels[2].last_seq, 4u);
 }
 
+// Rule 9 and groups: a block stands between two users in groups too. Nobody adds a user who
+// blocked them, nor one they blocked, whether creating the group or later; a third user may
+// still have both in a group (group messages are not affected by blocks).
+TEST_F(Groups, NobodyAddsToAGroupAUserWhoBlockedThemOrWhomTheyBlocked) {
+  ASSERT_TRUE(std::holds_alternative<server::Ok>(
+      h.group_op(b, client::ChangeContact{0, client::ContactAction::block, alice})));
+  const ChannelId team = h.create_group(a, "team", {carol});
+  const std::string before = h.fingerprint();
+  h.request(a, client::CreateGroup{2001, "with bob", {carol, bob}});
+  EXPECT_EQ(error_code(h.reply(a, 2001)), ErrorCode::blocked);
+  EXPECT_EQ(error_code(h.group_op(a, client::AddMember{0, team, bob})), ErrorCode::blocked);
+  // The blocker cannot pull the blocked user in either.
+  h.request(b, client::CreateGroup{2002, "with alice", {alice}});
+  EXPECT_EQ(error_code(h.reply(b, 2002)), ErrorCode::blocked);
+  EXPECT_EQ(h.fingerprint(), before);
+  // Someone else may add both: the group is theirs, and it is not a 1:1 message.
+  const ChannelId both = h.create_group(c, "both", {alice, bob});
+  EXPECT_NE(both, 0u);
+  // Once unblocked, the add goes through.
+  ASSERT_TRUE(std::holds_alternative<server::Ok>(
+      h.group_op(b, client::ChangeContact{0, client::ContactAction::unblock, alice})));
+  EXPECT_TRUE(std::holds_alternative<server::Ok>(h.group_op(a, client::AddMember{0, team, bob})));
+}
+
+// Rule 8: a member reads what was posted while they were a member, in each of their
+// membership windows: nothing before they first joined, nothing while they were out. History
+// and delivery agree.
+TEST_F(Groups, HistoryShowsOnlyTheMembershipWindows) {
+  const ChannelId group = h.create_group(a, "windows", {bob});  // seq 1
+  ack_of(h.post(a, group, "before carol"));                     // 2
+  ASSERT_TRUE(
+      std::holds_alternative<server::Ok>(h.group_op(a, client::AddMember{0, group, carol})));  // 3
+  ack_of(h.post(a, group, "carol in"));                                                        // 4
+  ASSERT_TRUE(
+      std::holds_alternative<server::Ok>(h.group_op(a, client::RemoveMember{0, group, carol})));
+  ack_of(h.post(a, group, "carol out 1"));  // 6
+  ack_of(h.post(a, group, "carol out 2"));  // 7
+  ASSERT_TRUE(
+      std::holds_alternative<server::Ok>(h.group_op(a, client::AddMember{0, group, carol})));  // 8
+  ack_of(h.post(b, group, "carol back"));                                                      // 9
+
+  const auto seqs = [](const std::vector<Message>& messages) {
+    std::vector<Seq> out;
+    for (const auto& message : messages)
+      out.push_back(message.seq);
+    return out;
+  };
+  const auto page = [&](Seq before, std::uint32_t limit) {
+    return std::get<server::HistoryPage>(h.group_op(c, client::History{0, group, before, limit}));
+  };
+  const auto all = page(0, 100);
+  EXPECT_EQ(seqs(all.messages), (std::vector<Seq>{3, 4, 5, 8, 9}));
+  EXPECT_FALSE(all.has_more);
+  // Delivery gave her exactly the same messages.
+  std::vector<Seq> delivered;
+  for (const auto& entry : h.delivered(c)) {
+    if (entry.message.channel == group) delivered.push_back(entry.message.seq);
+  }
+  EXPECT_EQ(delivered, seqs(all.messages));
+  // Paging walks the windows without a gap or a leak.
+  const auto newest = page(0, 3);
+  EXPECT_EQ(seqs(newest.messages), (std::vector<Seq>{5, 8, 9}));
+  EXPECT_TRUE(newest.has_more);
+  const auto older = page(5, 3);
+  EXPECT_EQ(seqs(older.messages), (std::vector<Seq>{3, 4}));
+  EXPECT_FALSE(older.has_more);
+  const auto gap = page(8, 2);
+  EXPECT_EQ(seqs(gap.messages), (std::vector<Seq>{4, 5}));
+  EXPECT_TRUE(gap.has_more);
+  EXPECT_TRUE(page(3, 10).messages.empty());
+  // After she is removed again, both windows stay readable and nothing later.
+  ASSERT_TRUE(
+      std::holds_alternative<server::Ok>(h.group_op(a, client::RemoveMember{0, group, carol})));
+  ack_of(h.post(a, group, "gone again"));
+  EXPECT_EQ(seqs(page(0, 100).messages), (std::vector<Seq>{3, 4, 5, 8, 9, 10}));
+  // A founder reads everything.
+  const auto founder =
+      std::get<server::HistoryPage>(h.group_op(b, client::History{0, group, 0, 100}));
+  EXPECT_EQ(founder.messages.size(), 11u);
+}
+
 }  // namespace
 }  // namespace parley::testing

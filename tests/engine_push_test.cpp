@@ -243,3 +243,171 @@ TEST(PushOutbox, AFullOutboxDropsNewIntentsVisibly) {
 
 }  // namespace
 }  // namespace parley::testing
+
+// Issue 14, section 5: a message that arrives while none of the user's devices is connected,
+// but before the presence timeout shows them offline, is pushed once it does (unless read).
+namespace parley::testing {
+namespace {
+
+class DeferredPush : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    phone = h.connect(bob_phone);
+    ASSERT_TRUE(std::holds_alternative<server::Ok>(
+        h.group_op(phone, client::RegisterPushToken{0, "apns", "tok-phone"})));
+  }
+  // Alice heartbeats; ticks once a second for `seconds`.
+  void wait(int seconds) {
+    for (int i = 0; i < seconds; ++i) {
+      h.advance(1'000'000);
+      h.request(a, client::Heartbeat{});
+      h.tick();
+    }
+  }
+  Harness h;
+  UserId alice = h.user("alice");
+  UserId bob = h.user("bob");
+  DeviceId bob_phone = h.device(bob, "phone");
+  ConnectionId a = h.connect(h.device(alice));
+  ConnectionId phone = 0;
+};
+
+TEST_F(DeferredPush, CleanCloseThenAMessageIsPushedWhenTheUserIsShownOffline) {
+  h.disconnect(phone);  // bob closes the app: still shown online for 30 s
+  h.advance(2'000'000);
+  ack_of(h.send_to(a, bob, "first"));
+  const auto sent = ack_of(h.send_to(a, bob, "second"));
+  EXPECT_TRUE(h.engine().presence().online(bob));
+  EXPECT_TRUE(h.pushes().empty());
+  wait(35);
+  ASSERT_FALSE(h.engine().presence().online(bob));
+  // One intent per token and channel, for the newest message, counting both.
+  ASSERT_EQ(h.pushes().size(), 1u);
+  EXPECT_EQ(h.pushes()[0].token, "tok-phone");
+  EXPECT_EQ(h.pushes()[0].channel, sent.channel);
+  EXPECT_EQ(h.pushes()[0].seq, sent.seq);
+  EXPECT_EQ(h.pushes()[0].preview, "second");
+  EXPECT_EQ(h.pushes()[0].unread_in_channel, 2u);
+  // Owed once: nothing more later, and the record is gone.
+  wait(40);
+  EXPECT_EQ(h.pushes().size(), 1u);
+  EXPECT_EQ(h.read([&](Records&) { return AwayRecords(h.store()).pending(bob).size(); }), 0u);
+}
+
+TEST_F(DeferredPush, ADeviceThatReadsItFirstCancelsThePush) {
+  h.disconnect(phone);
+  ack_of(h.send_to(a, bob, "read me"));
+  h.advance(5'000'000);
+  const ConnectionId again = h.connect(bob_phone);
+  h.drain(again);  // the phone stores it and acks
+  h.disconnect(again);
+  wait(40);
+  EXPECT_FALSE(h.engine().presence().online(bob));
+  EXPECT_TRUE(h.pushes().empty());
+}
+
+TEST_F(DeferredPush, AnUnreadMessageIsStillPushedAfterAReconnectWithoutAck) {
+  h.disconnect(phone);
+  ack_of(h.send_to(a, bob, "unread"));
+  const ConnectionId again = h.connect(bob_phone);  // delivered, never acked
+  ASSERT_EQ(h.delivered(again).size(), 1u);
+  h.disconnect(again);  // and gone for good
+  wait(40);
+  EXPECT_EQ(h.pushes().size(), 1u);
+}
+
+TEST_F(DeferredPush, AConnectedUserOwesNothing) {
+  ack_of(h.send_to(a, bob, "live"));
+  h.drain(phone);
+  h.disconnect(phone);
+  wait(40);
+  EXPECT_TRUE(h.pushes().empty());
+}
+
+// Issue 14, section 7: after a restart, users who were online stay online for a full timeout.
+TEST(RestartPresence, OnlineUsersAreHeldOnlineAndNotPushedAfterARestart) {
+  Harness h;
+  const UserId alice = h.user("alice");
+  const UserId bob = h.user("bob");
+  const DeviceId alice_phone = h.device(alice);
+  const DeviceId bob_phone = h.device(bob);
+  h.connect(alice_phone);
+  const ConnectionId phone = h.connect(bob_phone);
+  ASSERT_TRUE(std::holds_alternative<server::Ok>(
+      h.group_op(phone, client::RegisterPushToken{0, "apns", "tok"})));
+  // The node crashes: a new engine over the same store, 1 s later.
+  Engine restarted(h.store());
+  TimeUs now = h.now() + 1'000'000;
+  const auto step = [&](const Input& input) {
+    now += 100'000;
+    h.store().begin();
+    Effects effects = restarted.handle(input, now);
+    h.store().commit();
+    return effects;
+  };
+  h.store().begin();
+  restarted.open(now);
+  h.store().commit();
+  EXPECT_TRUE(restarted.presence().online(bob));
+  // Alice is back at once and writes; bob is not back yet: no push, no presence change.
+  const ConnectionId a = 100;
+  Effects effects = step(Connected{a, alice_phone, 0});
+  effects = step(Received{a, client::Send{1, 0, bob, "m1", "while you reconnect"}});
+  for (const Effect& effect : effects) {
+    EXPECT_FALSE(std::holds_alternative<PushNotification>(effect));
+    EXPECT_FALSE(std::holds_alternative<PresenceChange>(effect));
+  }
+  // Bob's phone reconnects within the timeout: still no change, nothing pushed.
+  effects = step(Connected{101, bob_phone, 0});
+  for (const Effect& effect : effects) {
+    EXPECT_FALSE(std::holds_alternative<PresenceChange>(effect));
+  }
+  EXPECT_TRUE(restarted.presence().online(bob));
+}
+
+TEST(RestartPresence, AUserWhoDoesNotComeBackExpiresAfterAFullTimeoutAndIsPushed) {
+  Harness h;
+  const UserId alice = h.user("alice");
+  const UserId bob = h.user("bob");
+  const DeviceId alice_phone = h.device(alice);
+  const ConnectionId phone = h.connect(h.device(bob));
+  ASSERT_TRUE(std::holds_alternative<server::Ok>(
+      h.group_op(phone, client::RegisterPushToken{0, "apns", "tok"})));
+  Engine restarted(h.store());
+  TimeUs now = h.now() + 1'000'000;
+  const TimeUs restarted_at = now;
+  std::vector<PushIntent> pushes;
+  std::vector<PresenceChange> changes;
+  const auto step = [&](const Input& input) {
+    h.store().begin();
+    for (Effect& effect : restarted.handle(input, now)) {
+      if (auto* push = std::get_if<PushNotification>(&effect)) pushes.push_back(push->intent);
+      auto* change = std::get_if<PresenceChange>(&effect);
+      if (change != nullptr && change->user == bob) changes.push_back(*change);
+    }
+    h.store().commit();
+  };
+  h.store().begin();
+  restarted.open(now);
+  h.store().commit();
+  now += 100'000;
+  step(Connected{100, alice_phone, 0});
+  now += 100'000;
+  step(Received{100, client::Send{1, 0, bob, "m1", "are you there?"}});
+  EXPECT_TRUE(pushes.empty());
+  for (now = restarted_at + 1'000'000; now < restarted_at + 30'000'000; now += 1'000'000) {
+    step(Received{100, client::Heartbeat{}});
+    step(Tick{});
+  }
+  EXPECT_TRUE(changes.empty()) << "bob shown offline before a full timeout from the restart";
+  now = restarted_at + 30'000'000;
+  step(Tick{});
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].user, bob);
+  EXPECT_FALSE(changes[0].online);
+  ASSERT_EQ(pushes.size(), 1u);  // owed since it arrived with none of his devices connected
+  EXPECT_EQ(pushes[0].preview, "are you there?");
+}
+
+}  // namespace
+}  // namespace parley::testing

@@ -42,8 +42,10 @@ inline std::unique_ptr<Store> make_test_store() {
 
 class Harness {
  public:
-  explicit Harness(EngineConfig config = {})
-      : store_holder_(make_test_store()), store_(*store_holder_), engine_(store_, config) {
+  explicit Harness(EngineConfig config = {}) : Harness(make_test_store(), config) {}
+  // On a store of the test's own (a wrapper that counts reads, say).
+  Harness(std::unique_ptr<Store> store, EngineConfig config)
+      : store_holder_(std::move(store)), store_(*store_holder_), engine_(store_, config) {
     store_.begin();
     engine_.open();
     store_.commit();

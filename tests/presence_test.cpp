@@ -1,12 +1,51 @@
 // The heartbeat deadline queue on its own.
 #include "engine/presence.hpp"
 
+#include "engine/clock.hpp"
+
 #include <gtest/gtest.h>
 
 namespace parley::engine {
 namespace {
 
 constexpr TimeUs kTimeout = 30'000'000;
+
+// Issue 14, section 7: timeouts follow the monotonic clock; a wall-clock step moves nothing.
+TEST(EngineClock, AnchorsOnTheWallThenFollowsTheMonotonicClockOnly) {
+  EngineClock clock;
+  const TimeUs wall = 1'700'000'000'000'000;
+  EXPECT_EQ(clock.now(wall, 5'000), wall);
+  EXPECT_EQ(clock.now(wall + 1'000'000, 1'005'000), wall + 1'000'000);
+  // NTP steps the wall 30 s forward: the engine's time moves by the elapsed 1 s only.
+  EXPECT_EQ(clock.now(wall + 32'000'000, 2'005'000), wall + 2'000'000);
+  // ... and 30 s back: still only elapsed time.
+  EXPECT_EQ(clock.now(wall - 27'000'000, 3'005'000), wall + 3'000'000);
+  // Never backwards, even if the monotonic reading were.
+  EXPECT_EQ(clock.now(wall, 1'005'000), wall + 3'000'000);
+  // A presence deadline set before the step is not reached by it.
+  PresenceTracker tracker(kTimeout);
+  EngineClock node;
+  ASSERT_TRUE(tracker.alive(1, 10, node.now(wall, 0)).has_value());
+  std::vector<PresenceChange> changes;
+  tracker.expire(node.now(wall + 30'000'000 + 1'000'000, 1'000'000), changes);
+  EXPECT_TRUE(changes.empty());
+  EXPECT_TRUE(tracker.online(1));
+}
+
+TEST(PresenceTracker, RestoredDevicesHoldTheUserOnlineForAFullTimeout) {
+  PresenceTracker tracker(kTimeout);
+  tracker.restore(1, 10, 50, 1'000);
+  tracker.restore(1, 11, 50, 1'000);
+  EXPECT_TRUE(tracker.online(1));
+  EXPECT_EQ(tracker.last_active(1), 50);
+  EXPECT_FALSE(tracker.alive(1, 10, 2'000).has_value());  // it was online: no change
+  std::vector<PresenceChange> changes;
+  tracker.expire(1'000 + kTimeout - 1, changes);
+  EXPECT_TRUE(changes.empty());
+  tracker.expire(2'000 + kTimeout, changes);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_FALSE(changes[0].online);
+}
 
 TEST(PresenceTracker, OnlineOnFirstSignOfLifeOnly) {
   PresenceTracker tracker(kTimeout);

@@ -413,6 +413,40 @@ TEST(ScenarioError, ClockDriftStaysWithinTenPercent) {
                       "expected a number from 0 to 100000, got 100000.5"));
 }
 
+// Issue 14, section 7: an NTP-style step of a host's wall clock, by a signed offset_ms.
+TEST(Scenario, ClockStepTakesHostsAndASignedStep) {
+  const Scenario s = parse_scenario(
+      "[[fault]]\nat_s = 5\nkind = \"clock_step\"\nhosts = \"node:0\"\noffset_ms = -30000\n"
+      "[[fault]]\nat_s = 6\nkind = \"clock_step\"\nhosts = [\"nodes\", \"user:1\"]\n"
+      "offset_ms = 30000\n",
+      "t.toml");
+  ASSERT_EQ(s.faults.size(), 2u);
+  EXPECT_EQ(s.faults[0].kind, FaultKind::clock_step);
+  EXPECT_EQ(s.faults[0].offset, -30'000'000);
+  EXPECT_EQ(s.faults[0].hosts.nodes, std::vector<std::uint32_t>{0});
+  EXPECT_TRUE(s.faults[1].hosts.all_nodes);
+  EXPECT_EQ(s.faults[1].offset, 30'000'000);
+}
+
+TEST(ScenarioError, ClockStepNeedsHostsAndAStepAndNothingElse) {
+  EXPECT_TRUE(FailsAt("[[fault]]\nat_s = 1\nkind = \"clock_step\"\nhosts = \"node:0\"\n", 1,
+                      "[[fault]] missing required key 'offset_ms' for a 'clock_step' fault"));
+  EXPECT_TRUE(FailsAt("[[fault]]\nat_s = 1\nkind = \"clock_step\"\noffset_ms = 5\n", 1,
+                      "[[fault]] missing required key 'hosts' for a 'clock_step' fault"));
+  EXPECT_TRUE(
+      FailsAt("[[fault]]\nat_s = 1\nkind = \"clock_step\"\nhosts = \"node:0\"\n"
+              "offset_ms = 5\ndrift_ppm = 3\n",
+              6, "key 'drift_ppm' does not apply to a 'clock_step' fault"));
+  EXPECT_TRUE(
+      FailsAt("[[fault]]\nat_s = 1\nkind = \"clock_step\"\nhosts = \"node:0\"\n"
+              "offset_ms = \"30s\"\n",
+              5, "offset_ms"));
+  EXPECT_TRUE(
+      FailsAt("[[fault]]\nat_s = 1\nkind = \"clock_step\"\nhosts = \"node:7\"\n"
+              "offset_ms = 5\n",
+              4, "'node:7' is out of range"));
+}
+
 TEST(ScenarioError, ValuesOrderedAgainstEachOther) {
   EXPECT_TRUE(FailsAt("[network]\nreconnect_min_ms = 100\nreconnect_max_ms = 50\n", 3,
                       "reconnect_max_ms: expected at least reconnect_min_ms (100), got 50"));
@@ -475,7 +509,7 @@ TEST(ScenarioError, FaultNamesUnknownGroup) {
 TEST(ScenarioError, UnknownFaultKind) {
   EXPECT_TRUE(FailsAt("[[fault]]\nat_s = 1\nkind = \"explode\"\n", 3,
                       "[[fault]] kind: expected one of disconnect, partition, heal, swizzle, "
-                      "crash, clock, slow_commit, logout, leave_group, add_member, "
+                      "crash, clock, clock_step, slow_commit, logout, leave_group, add_member, "
                       "remove_member, gateway_down, gateway_up, got 'explode'"));
 }
 

@@ -22,6 +22,25 @@ std::vector<std::string> keys(const Store& store, std::string_view from, std::st
   return found;
 }
 
+// Keys a client could make (an empty name, a 600-byte one) find nothing instead of failing
+// the store; a put of one is an engine bug, raised as InvalidKey (never a disk failure).
+TEST(Store, KeysOutsideTheLimitsAreNeverFoundAndNeverStored) {
+  auto holder = make_test_store();
+  Store& store = *holder;
+  store.begin();
+  const std::string too_long(engine::kMaxKeyBytes + 1, 'k');
+  const std::string longest(engine::kMaxKeyBytes, 'k');
+  EXPECT_FALSE(store.get(Table::user_names, "").has_value());
+  EXPECT_FALSE(store.get(Table::user_names, too_long).has_value());
+  EXPECT_NO_THROW(store.erase(Table::user_names, ""));
+  EXPECT_NO_THROW(store.erase(Table::user_names, too_long));
+  EXPECT_THROW(store.put(Table::user_names, "", "1"), engine::InvalidKey);
+  EXPECT_THROW(store.put(Table::user_names, too_long, "1"), engine::InvalidKey);
+  store.put(Table::user_names, longest, "1");
+  EXPECT_EQ(store.get(Table::user_names, longest), "1");
+  store.commit();
+}
+
 TEST(Store, CommitKeepsAndAbortForgets) {
   auto holder = make_test_store();
   Store& store = *holder;

@@ -282,15 +282,23 @@ export class ChatClient extends EventTarget {
     this.heartbeatTimer = setInterval(() => this.transmit({ heartbeat: {} }), interval);
     this.refreshChannels();
     this.refreshContacts();
-    this.request('queryUnread').then((counts) => {
+    this.loadUnread('0');
+    for (const item of this.outbox) this.transmitSend(item);
+  }
+
+  // Unread counts come in pages of at most 500 chats: ask again after the last while `more`.
+  loadUnread(after) {
+    this.request('queryUnread', { after }).then((counts) => {
       for (const { channel, count } of counts.channels) {
         this.unread.set(channel, Math.max(this.unread.get(channel) ?? 0, Number(count)));
       }
       if (this.viewing) this.unread.delete(this.viewing);
       this.saveSync();
       this.changed();
+      if (counts.more && counts.channels.length > 0) {
+        this.loadUnread(counts.channels[counts.channels.length - 1].channel);
+      }
     }, () => {});
-    for (const item of this.outbox) this.transmitSend(item);
   }
 
   // A hello with a cursor past the head (a store reset under us) or a device that no
@@ -384,14 +392,21 @@ export class ChatClient extends EventTarget {
     this.refreshTimer = setTimeout(() => this.refreshChannels(), 50);
   }
 
+  // The list comes in pages (at most 100 channels each): ask until `more` is false.
   async refreshChannels() {
-    let list;
+    const summaries = [];
     try {
-      list = await this.request('listChannels');
+      let after = '0';
+      for (;;) {
+        const page = await this.request('listChannels', { after, limit: 100 });
+        summaries.push(...page.channels);
+        if (!page.more || page.channels.length === 0) break;
+        after = page.channels[page.channels.length - 1].channel;
+      }
     } catch {
       return;
     }
-    for (const summary of list.channels) {
+    for (const summary of summaries) {
       const channel = this.ensureChannel(summary.channel);
       Object.assign(channel, {
         kind: summary.kind,
