@@ -217,16 +217,17 @@ TEST(HashingQueue, IsBoundedAndSkipsCallersWhoLeft) {
            std::to_string(body(i).size()) + "\r\n\r\n" + body(i);
   };
   {
+    // 100 callers at once, all still there: more than the 64 jobs that may wait.
     boost::asio::io_context io;
-    std::vector<boost::asio::ip::tcp::socket> abandoned;
+    std::vector<boost::asio::ip::tcp::socket> callers;
     for (int i = 0; i < 100; ++i) {
-      abandoned.emplace_back(io);
-      abandoned.back().connect({boost::asio::ip::make_address("127.0.0.1"), node.port()});
-      boost::asio::write(abandoned.back(), boost::asio::buffer(request(i)));
+      callers.emplace_back(io);
+      callers.back().connect({boost::asio::ip::make_address("127.0.0.1"), node.port()});
+      boost::asio::write(callers.back(), boost::asio::buffer(request(i)));
     }
-  }  // every caller hangs up before its hash
-  EXPECT_TRUE(eventually([&] { return metric(node, "parley_hash_queue_rejections_total") > 0; }))
-      << "100 logins at once overflow the 64-job queue";
+    EXPECT_TRUE(eventually([&] { return metric(node, "parley_hash_queue_rejections_total") > 0; }))
+        << "100 logins at once overflow the 64-job queue";
+  }  // now they all hang up, with most of their jobs still waiting
   EXPECT_TRUE(eventually([&] { return metric(node, "parley_hash_jobs_skipped_total") > 0; }))
       << "jobs whose caller left are skipped";
   EXPECT_EQ(post(node, "/v1/login", body(1000)), 401) << "a real caller is still answered";
