@@ -870,44 +870,38 @@ Effects Engine::on_received(const Received& input, TimeUs now) {
   return out;
 }
 
+void Engine::close_device_connection(DeviceId device, CloseReason reason, Effects& out) {
+  const auto live = connection_by_device_.find(device);
+  if (live == connection_by_device_.end()) return;
+  out.push_back(CloseConnection{live->second, reason});
+  forget_connection(live->second);
+}
+
 Effects Engine::revoke_device_tokens(UserId user, DeviceId device) {
   PARLEY_ASSERT(store_.in_transaction());
   Effects out;
   records_.erase_device_tokens(user, device);
-  const auto live = connection_by_device_.find(device);
-  if (live != connection_by_device_.end()) {
-    out.push_back(CloseConnection{live->second, CloseReason::replaced});
-    forget_connection(live->second);
-  }
+  close_device_connection(device, CloseReason::replaced, out);
   return out;
 }
 
 Effects Engine::sign_out_devices(UserId user, const std::vector<DeviceId>& devices, TimeUs now) {
   PARLEY_ASSERT(store_.in_transaction());
+  // Every push token goes first: a signed-out device must not be woken by pushes meant for
+  // its user, not even by those a presence change below releases.
   for (const DeviceId device : devices)
     records_.erase_push_token(user, device);
   Effects out;
   for (const DeviceId device : devices) {
-    Effects more = sign_out_device(user, device, now);
-    out.insert(out.end(), std::make_move_iterator(more.begin()),
-               std::make_move_iterator(more.end()));
+    records_.erase_device_tokens(user, device);
+    close_device_connection(device, CloseReason::logged_out, out);
+    if (auto change = presence_.logged_out(device, now)) announce(*change, now, out);
   }
   return out;
 }
 
 Effects Engine::sign_out_device(UserId user, DeviceId device, TimeUs now) {
-  PARLEY_ASSERT(store_.in_transaction());
-  Effects out;
-  records_.erase_device_tokens(user, device);
-  // A signed-out device must not be woken by pushes meant for its user.
-  records_.erase_push_token(user, device);
-  const auto live = connection_by_device_.find(device);
-  if (live != connection_by_device_.end()) {
-    out.push_back(CloseConnection{live->second, CloseReason::logged_out});
-    forget_connection(live->second);
-  }
-  if (auto change = presence_.logged_out(device, now)) announce(*change, now, out);
-  return out;
+  return sign_out_devices(user, {device}, now);
 }
 
 Effects Engine::handle_for(UserId user, DeviceId device, const client::Request& request,

@@ -380,6 +380,8 @@ class Engine {
   Effects on_push_result(const PushResult& result);
 
   void forget_connection(ConnectionId id);
+  // Closes `device`'s live connection, if it has one, with `reason`.
+  void close_device_connection(DeviceId device, CloseReason reason, Effects& out);
   // Sends the connection whatever it is owed from its user's inbox, within the window.
   void pump(ConnectionId id, Connection& connection, Effects& out);
   // Delivers a just-appended inbox entry to the user's live, caught-up connections.

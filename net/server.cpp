@@ -226,10 +226,7 @@ class EngineLoop {
   // The engine's clock: anchored on the wall clock at start, then advanced by the monotonic
   // clock only (engine/clock.hpp), so a wall-clock step never expires presence.
   TimeUs clock() {
-    const TimeUs monotonic_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                                    std::chrono::steady_clock::now().time_since_epoch())
-                                    .count();
-    last_now_ = std::max(last_now_ + 1, engine_clock_.now(wall_clock_us(), monotonic_us));
+    last_now_ = std::max(last_now_ + 1, engine_clock_.now(wall_clock_us(), steady_now_us()));
     return last_now_;
   }
 
@@ -934,13 +931,6 @@ void hash_for(Shared& shared, const Request& request, const Reply& reply,
   reply(std::move(refused));
 }
 
-// The case-folded name: the key of an account's login throttle.
-std::string folded(std::string name) {
-  for (char& c : name)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return name;
-}
-
 struct Credentials {
   std::string name;
   std::string password;
@@ -1061,7 +1051,7 @@ void log_in(Shared& shared, const Request& request, Reply reply) {
                            "\"device\" is a decimal id string or number, \"device_label\" a "
                            "string"));
   }
-  const std::string account = folded(credentials->name);
+  const std::string account = fold_user_name(credentials->name);
   if (throttled(shared, request, reply, account)) return;
   const bool posted = shared.loop->post([&shared, request, reply, credentials = *credentials,
                                          device = device.value, account,
@@ -1128,7 +1118,7 @@ void change_password(Shared& shared, const Request& request, Reply reply) {
        new_password = *new_password.value](Txn& txn, const TokenRecord& token) {
         const auto hash = txn.records.credential(token.user);
         const auto user = txn.records.user(token.user);
-        const std::string account = folded(user ? user->name : "");
+        const std::string account = fold_user_name(user ? user->name : "");
         txn.after_commit.push_back(
             [&shared, request, reply, hash, token, account, old_password, new_password] {
               if (throttled(shared, request, reply, account)) return;
