@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "net/codec.hpp"
+#include "net/wire/codec.hpp"
 
 namespace {
 

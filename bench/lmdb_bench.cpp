@@ -7,13 +7,13 @@
 #include <vector>
 
 #include "engine/engine.hpp"
-#include "storage/group_commit.hpp"
+#include "engine/records.hpp"
+#include "host/core.hpp"
 #include "storage/lmdb_store.hpp"
 
 namespace {
 
 using namespace parley::engine;
-using parley::storage::GroupCommit;
 using parley::storage::LmdbOptions;
 using parley::storage::LmdbStore;
 
@@ -50,13 +50,12 @@ void BM_LmdbGroupCommit(benchmark::State& state) {
   const std::string dir = parley::storage::make_temp_directory("parley-bench-commit");
   {
     LmdbStore store(dir);  // fsync on
-    Engine engine(store);
-    const Chat chat = set_up(store, engine);
-    GroupCommit committer(store, engine);
+    parley::host::Core core(store, {});
+    const Chat chat = set_up(store, core.engine());
     std::uint64_t next = 1;
     for (auto _ : state) {
       const auto inputs = batch_of(batch, next, chat.bob);
-      benchmark::DoNotOptimize(committer.run(inputs, static_cast<TimeUs>(next)));
+      benchmark::DoNotOptimize(core.run_batch(inputs, static_cast<TimeUs>(next)));
     }
     state.counters["messages/s"] = benchmark::Counter(
         static_cast<double>(state.iterations() * batch), benchmark::Counter::kIsRate);
@@ -75,12 +74,11 @@ void BM_ReopenMillionMessages(benchmark::State& state) {
     LmdbOptions fast;
     fast.sync = false;
     LmdbStore store(dir, fast);
-    Engine engine(store);
-    const Chat chat = set_up(store, engine);
-    GroupCommit committer(store, engine);
+    parley::host::Core core(store, {});
+    const Chat chat = set_up(store, core.engine());
     std::uint64_t next = 1;
     while (next <= 1'000'000)
-      committer.run(batch_of(4096, next, chat.bob), 0);
+      core.run_batch(batch_of(4096, next, chat.bob), 0);
     std::filesystem::create_directories(dir + "/complete");
   }
   for (auto _ : state) {
@@ -88,7 +86,7 @@ void BM_ReopenMillionMessages(benchmark::State& state) {
     Engine engine(store);
     store.begin();
     engine.open();
-    benchmark::DoNotOptimize(engine.records().inbox_head(1));
+    benchmark::DoNotOptimize(Records(store).inbox_head(1));
     store.abort();
   }
 }

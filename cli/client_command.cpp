@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "net/client.hpp"
+#include "net/client/client.hpp"
 
 namespace parley::cli {
 namespace {

@@ -4,6 +4,7 @@
 
 #include "engine/describe.hpp"
 #include "engine/engine.hpp"
+#include "host/core.hpp"
 #include "storage/memory_store.hpp"
 
 namespace parley::cli {
@@ -11,15 +12,11 @@ namespace {
 
 using namespace parley::engine;
 
-// The group-commit loop in miniature: one transaction per input, effects printed only after
-// the commit, as the durability rule requires.
+// host::Core with one input per batch: effects are printed only after the commit, as the
+// durability rule requires.
 class DemoHost {
  public:
-  DemoHost(std::ostream& out) : engine_(store_), out_(out) {
-    store_.begin();
-    engine_.open();
-    store_.commit();
-  }
+  DemoHost(std::ostream& out) : core_(store_, {}), out_(out) { core_.open(); }
 
   template <typename T>
   T account(Outcome<T> outcome) {
@@ -30,25 +27,25 @@ class DemoHost {
   }
 
   UserId sign_up(const std::string& name) {
-    store_.begin();
-    const UserId user = account(engine_.create_user(name, now_));
-    store_.commit();
+    core_.begin(now_);
+    const UserId user = account(
+        core_.call([&](Engine& engine, TimeUs now) { return engine.create_user(name, now); }));
+    core_.commit();
     out_ << "signed up " << name << " as user " << user << "\n";
     return user;
   }
 
   DeviceId add_device(UserId user, const std::string& label) {
-    store_.begin();
-    const DeviceId device = account(engine_.add_device(user, label, now_));
-    store_.commit();
+    core_.begin(now_);
+    const DeviceId device = account(core_.call(
+        [&](Engine& engine, TimeUs now) { return engine.add_device(user, label, now); }));
+    core_.commit();
     return device;
   }
 
   void input(const Input& input) {
     now_ += 1'000'000;
-    store_.begin();
-    Effects effects = engine_.handle(input, now_);
-    store_.commit();
+    const Effects effects = core_.run_batch(std::span(&input, 1), now_);
     for (const Effect& effect : effects) {
       out_ << "  " << describe(effect) << "\n";
       if (const auto* send = std::get_if<SendEvent>(&effect)) auto_ack(send->connection, *send);
@@ -60,16 +57,14 @@ class DemoHost {
   void auto_ack(ConnectionId connection, const SendEvent& send) {
     const auto* deliver = std::get_if<server::Deliver>(&send.event);
     if (deliver == nullptr) return;
-    store_.begin();
-    auto more =
-        engine_.handle(Received{connection, client::Ack{deliver->entries.back().inbox_seq}}, now_);
-    store_.commit();
+    const Input ack = Received{connection, client::Ack{deliver->entries.back().inbox_seq}};
+    const Effects more = core_.run_batch(std::span(&ack, 1), now_);
     for (const Effect& effect : more)
       out_ << "  " << describe(effect) << "\n";
   }
 
   storage::MemoryStore store_;
-  Engine engine_;
+  host::Core core_;
   std::ostream& out_;
   TimeUs now_ = 0;
 };

@@ -11,7 +11,7 @@
 #include <iostream>
 #include <thread>
 
-#include "net/load.hpp"
+#include "net/client/load.hpp"
 
 namespace parley::cli {
 namespace {

@@ -1,9 +1,9 @@
-// `parley push-gateway`: the reference gateway (net/push_gateway.hpp, docs/push.md).
+// `parley push-gateway`: the reference gateway (net/client/push_gateway.hpp, docs/push.md).
 #include "cli/push_gateway_command.hpp"
 
 #include <memory>
 
-#include "net/push_gateway.hpp"
+#include "net/client/push_gateway.hpp"
 
 namespace parley::cli {
 

@@ -7,8 +7,8 @@
 #include <memory>
 #include <vector>
 
-#include "net/config.hpp"
-#include "net/node.hpp"
+#include "net/node/config.hpp"
+#include "net/node/node.hpp"
 
 namespace parley::cli {
 namespace {
@@ -67,8 +67,9 @@ void add_serve_command(CLI::App& app) {
   flag(serve, a, "web-root", &net::NodeConfig::web_root, "Directory of the web client served at /");
   flag(serve, a, "port-file", &net::NodeConfig::port_file, "Write the bound port to this file");
   flag(serve, a, "io-threads", &net::NodeConfig::io_threads, "Asio I/O threads");
-  flag(serve, a, "batch-max", &net::NodeConfig::batch_max, "Most inputs per group commit");
-  flag(serve, a, "batch-wait-us", &net::NodeConfig::batch_wait_us,
+  flag(serve, a, "batch-max", &net::NodeConfig::batch, &host::BatchPolicy::max_inputs,
+       "Most inputs per group commit");
+  flag(serve, a, "batch-wait-us", &net::NodeConfig::batch, &host::BatchPolicy::max_wait_us,
        "Longest wait for a batch to fill (0: commit what queued during the last commit)");
   flag(serve, a, "queue-max", &net::NodeConfig::queue_max,
        "Engine queue bound; past it requests get `overloaded`");

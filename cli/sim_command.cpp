@@ -151,8 +151,9 @@ void print_summary(const Scenario& s, const RunResult& r, double wall_seconds) {
               " gateway attempts\n",
               m.presence_changes, m.presence_events, r.check.presence_flaps, m.pushes,
               m.pushes_delivered, m.push_attempts);
-  std::printf("  faults injected: %" PRIu64 " (node crashes %" PRIu64 "), connects %" PRIu64 "\n",
-              m.faults, m.crashes, m.connects);
+  std::printf("  faults injected: %" PRIu64 " (node crashes %" PRIu64 ", failed commits %" PRIu64
+              "), connects %" PRIu64 "\n",
+              m.faults, m.crashes, m.commit_failures, m.connects);
   if (!m.errors.empty()) {
     std::printf("  error frames:");
     for (const auto& [code, count] : m.errors)

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/context.hpp"
+
 namespace parley::engine {
 
 server::HistoryPage history_page(const Records& records, const client::History& history,
@@ -41,5 +43,25 @@ server::HistoryPage history_page(const Records& records, const client::History& 
     page.messages.insert(page.messages.end(), part->begin(), part->end());
   return page;
 }
+
+namespace detail {
+
+void handle(Context& context, const client::History& history) {
+  if (history.limit == 0 || history.limit > limits::kMaxHistoryPage) {
+    return context.fail(
+        history.request,
+        {ErrorCode::invalid_limit,
+         "a history page holds 1 to " + std::to_string(limits::kMaxHistoryPage) + " messages"});
+  }
+  const auto channel = context.records.channel(history.channel);
+  if (!channel) return context.fail(history.request, unknown_channel(history.channel));
+  const auto member = context.records.member(history.channel, context.user());
+  if (!member) return context.fail(history.request, not_a_member(history.channel));
+  // Only the member's windows: nothing before they joined, nor while they were out (rule 8).
+  context.reply(history_page(context.records, history, *channel, *member,
+                             context.state.config.history_page_bytes));
+}
+
+}  // namespace detail
 
 }  // namespace parley::engine

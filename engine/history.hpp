@@ -1,10 +1,11 @@
 // What a member may read of a channel's history: their membership windows (docs/engine.md,
-// rule 8).
+// rule 8). Internal to engine/; history.cpp also answers client::History.
 #pragma once
 
 #include <cstddef>
 
-#include "engine/engine.hpp"
+#include "engine/protocol.hpp"
+#include "engine/records.hpp"
 
 namespace parley::engine {
 

@@ -1,6 +1,10 @@
+// Presence (docs/engine.md, rules 10-12): PresenceTracker, which knows who is online from
+// signs of life, and the engine's presence domain: who may see whom, and announcing changes.
 #include "engine/presence.hpp"
 
 #include <algorithm>
+
+#include "engine/context.hpp"
 
 namespace parley::engine {
 
@@ -77,6 +81,101 @@ PresenceChange PresenceTracker::remove_device(DeviceId, const Device& state) {
   if (--found->second.live_devices > 0) return PresenceChange{state.user, true, last_active};
   users_.erase(found);
   return PresenceChange{state.user, false, last_active};
+}
+
+// ---- The presence domain -------------------------------------------------------------------
+namespace detail {
+namespace {
+
+// Presence of `user` is visible to the context's user: themself, a friend, or a fellow
+// member of a group, unless either blocked the other.
+bool visible(const Context& context, UserId user, const std::vector<ChannelId>& my_groups) {
+  const Records& records = context.records;
+  const UserId me = context.user();
+  if (user == me) return true;
+  if (blocks(records, me, user) || blocks(records, user, me)) return false;
+  if (records.friends(me, user)) return true;
+  // Both lists are ascending and at most limits::kMaxGroupsPerUser long.
+  const auto theirs = records.active_groups(user, limits::kMaxGroupsPerUser);
+  auto mine = my_groups.begin();
+  for (ChannelId group : theirs) {
+    while (mine != my_groups.end() && *mine < group)
+      ++mine;
+    if (mine != my_groups.end() && *mine == group) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void handle(Context&, const client::Heartbeat&) {}  // on_received already counted it
+
+void handle(Context& context, const client::QueryPresence& query) {
+  if (query.users.empty() || query.users.size() > limits::kMaxPresenceQuery) {
+    return context.fail(query.request, {ErrorCode::invalid_limit,
+                                        "a presence query names 1 to " +
+                                            std::to_string(limits::kMaxPresenceQuery) + " users"});
+  }
+  const auto groups = context.records.active_groups(context.user(), limits::kMaxGroupsPerUser);
+  server::PresenceList list{query.request, {}};
+  for (UserId user : query.users) {
+    if (!context.records.user(user)) return context.fail(query.request, unknown_user(user));
+    if (!visible(context, user, groups)) {
+      return context.fail(query.request,
+                          {ErrorCode::not_visible, "user " + std::to_string(user) +
+                                                       " is neither a mutual contact nor in a "
+                                                       "group with you"});
+    }
+    list.entries.push_back(presence_of(context.state, user));
+  }
+  context.reply(std::move(list));
+}
+
+Effects on_tick(State& state, TimeUs now) {
+  Effects out;
+  std::vector<PresenceChange> changes;
+  state.presence.expire(now, changes);
+  for (const PresenceChange& change : changes)
+    announce(state, change, now, out);
+  return out;
+}
+
+void announce(State& state, const PresenceChange& change, TimeUs now, Effects& out) {
+  Records& records = state.records;
+  records.put_last_active(change.user, change.last_active_at);
+  if (change.online) {
+    state.away.put_online(change.user, change.last_active_at);
+  } else {
+    state.away.erase_online(change.user);
+  }
+  out.push_back(change);
+  const server::Presence event{{change.user, change.online, change.last_active_at}};
+  for (const auto& [other, contact] : records.contacts_of(change.user)) {
+    if (records.friends(change.user, other)) send_to_user(state, other, event, out);
+  }
+  if (!change.online) push_pending(state, change.user, now, out);
+}
+
+void send_to_user(State& state, UserId user, const server::Event& event, Effects& out) {
+  const auto found = state.connections_by_user.find(user);
+  if (found == state.connections_by_user.end()) return;
+  for (ConnectionId id : found->second)
+    out.push_back(SendEvent{id, event});
+}
+
+server::PresenceEntry presence_of(const State& state, UserId user) {
+  if (state.presence.online(user)) return {user, true, *state.presence.last_active(user)};
+  return {user, false, state.records.last_active(user).value_or(0)};
+}
+
+}  // namespace detail
+
+server::PresenceEntry Engine::presence_of(UserId user) const {
+  return detail::presence_of(*state_, user);
+}
+
+const PresenceTracker& Engine::presence() const {
+  return state_->presence;
 }
 
 }  // namespace parley::engine

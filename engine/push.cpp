@@ -1,37 +1,20 @@
-// Push intents, now and later, and presence that survives a restart (engine/push.hpp).
+// Push (docs/engine.md, rules 13 and 16): intents now, intents owed until the user is away,
+// push tokens, what the gateway reported, and presence that survives a restart
+// (engine/push.hpp).
 #include "engine/push.hpp"
 
-#include "engine/engine.hpp"
+#include <algorithm>
+
+#include "engine/context.hpp"
+#include "engine/record_codec.hpp"
 #include "engine/utf8.hpp"
 
 namespace parley::engine {
-namespace {
 
-constexpr char kVersion = 1;
-
-// Values: a version byte, then 8-byte big-endian fields.
-std::string encode_fields(std::initializer_list<std::uint64_t> fields) {
-  std::string value(1, kVersion);
-  for (std::uint64_t field : fields)
-    value += encode_u64_key(field);
-  return value;
-}
-
-std::vector<std::uint64_t> decode_fields(std::string_view value, std::size_t count, Table table) {
-  if (value.size() != 1 + 8 * count || value[0] != kVersion) {
-    throw StoreError("corrupt record in table '" + std::string(table_name(table)) + "'");
-  }
-  std::vector<std::uint64_t> fields;
-  for (std::size_t i = 0; i < count; ++i)
-    fields.push_back(decode_u64_key(value.substr(1 + 8 * i, 8)));
-  return fields;
-}
-
-}  // namespace
-
+// ---- AwayRecords ------------------------------------------------------------------------------
 void AwayRecords::put_pending(UserId user, const PendingPush& pending) {
   store_.put(Table::pending_pushes, encode_pair_key(user, pending.channel),
-             encode_fields({pending.seq, pending.inbox_seq}));
+             codec::encode_pending_push(pending));
 }
 
 std::vector<PendingPush> AwayRecords::pending(UserId user) const {
@@ -39,8 +22,7 @@ std::vector<PendingPush> AwayRecords::pending(UserId user) const {
   const std::string prefix = encode_u64_key(user);
   store_.scan(Table::pending_pushes, prefix, prefix_end(prefix), false,
               [&](std::string_view key, std::string_view value) {
-                const auto fields = decode_fields(value, 2, Table::pending_pushes);
-                found.push_back(PendingPush{decode_u64_key(key.substr(8)), fields[0], fields[1]});
+                found.push_back(codec::decode_pending_push(value, decode_u64_key(key.substr(8))));
                 return true;
               });
   return found;
@@ -51,8 +33,7 @@ void AwayRecords::erase_pending(UserId user, ChannelId channel) {
 }
 
 void AwayRecords::put_online(UserId user, TimeUs last_active) {
-  store_.put(Table::online_users, encode_u64_key(user),
-             encode_fields({static_cast<std::uint64_t>(last_active)}));
+  store_.put(Table::online_users, encode_u64_key(user), codec::encode_online(last_active));
 }
 
 void AwayRecords::erase_online(UserId user) {
@@ -63,28 +44,39 @@ std::vector<std::pair<UserId, TimeUs>> AwayRecords::online_users() const {
   std::vector<std::pair<UserId, TimeUs>> users;
   store_.scan(Table::online_users, encode_u64_key(0), "", false,
               [&](std::string_view key, std::string_view value) {
-                const auto fields = decode_fields(value, 1, Table::online_users);
-                users.emplace_back(decode_u64_key(key), static_cast<TimeUs>(fields[0]));
+                users.emplace_back(decode_u64_key(key), codec::decode_online(value));
                 return true;
               });
   return users;
 }
 
+// ---- The push domain --------------------------------------------------------------------------
+namespace detail {
+
+bool pushable(const State& state, UserId user) {
+  if (state.config.push_when == EngineConfig::PushWhen::disconnected) {
+    return !state.connections_by_user.contains(user);
+  }
+  return !state.presence.online(user);
+}
+
 // One intent per registered token of `user`, unless the user had one for this channel
 // within the collapse window.
-void Engine::push_message(UserId user, const MessageRecord& message, TimeUs now, Effects& out) {
-  const auto last = records_.push_collapse(user, message.channel);
-  if (last && now - *last < config_.push_collapse_window_us) return;
-  const auto tokens = records_.push_tokens(user);
+void push_message(State& state, UserId user, const MessageRecord& message, TimeUs now,
+                  Effects& out) {
+  Records& records = state.records;
+  const auto last = records.push_collapse(user, message.channel);
+  if (last && now - *last < state.config.push_collapse_window_us) return;
+  const auto tokens = records.push_tokens(user);
   if (tokens.empty()) return;
-  if (records_.push_outbox_size() + tokens.size() > config_.push_outbox_max) {
+  if (records.push_outbox_size() + tokens.size() > state.config.push_outbox_max) {
     out.push_back(PushDropped{user, message.channel, message.seq});
     return;
   }
-  records_.put_push_collapse(user, message.channel, now);
+  records.put_push_collapse(user, message.channel, now);
   for (const PushTokenRecord& token : tokens) {
     PushIntent intent;
-    intent.id = records_.allocate_id("push");
+    intent.id = records.allocate_id("push");
     intent.user = user;
     intent.device = token.device;
     intent.platform = token.platform;
@@ -93,30 +85,30 @@ void Engine::push_message(UserId user, const MessageRecord& message, TimeUs now,
     intent.seq = message.seq;
     intent.sender = message.sender;
     intent.preview = std::string(utf8_prefix(message.text, limits::kPushPreviewCodePoints));
-    intent.unread_in_channel = records_.unread(user, message.channel);
-    intent.unread_total = records_.unread(user, 0);
+    intent.unread_in_channel = records.unread(user, message.channel);
+    intent.unread_total = records.unread(user, 0);
     intent.created_at = now;
-    records_.put_push_intent(intent);
+    records.put_push_intent(intent);
     out.push_back(PushNotification{std::move(intent)});
   }
 }
 
-void Engine::defer_push(UserId user, const MessageRecord& message, InboxSeq inbox_seq) {
-  away_.put_pending(user, PendingPush{message.channel, message.seq, inbox_seq});
+void defer_push(State& state, UserId user, const MessageRecord& message, InboxSeq inbox_seq) {
+  state.away.put_pending(user, PendingPush{message.channel, message.seq, inbox_seq});
 }
 
-void Engine::push_pending(UserId user, TimeUs now, Effects& out) {
-  for (const PendingPush& pending : away_.pending(user)) {
-    away_.erase_pending(user, pending.channel);
-    const auto message = records_.message({pending.channel, pending.seq});
+void push_pending(State& state, UserId user, TimeUs now, Effects& out) {
+  for (const PendingPush& pending : state.away.pending(user)) {
+    state.away.erase_pending(user, pending.channel);
+    const auto message = state.records.message({pending.channel, pending.seq});
     PARLEY_ASSERT(message.has_value());
-    push_message(user, *message, now, out);
+    push_message(state, user, *message, now, out);
   }
 }
 
-void Engine::clear_read_pushes(UserId user, InboxSeq read_position) {
-  for (const PendingPush& pending : away_.pending(user)) {
-    if (pending.inbox_seq <= read_position) away_.erase_pending(user, pending.channel);
+void clear_read_pushes(State& state, UserId user, InboxSeq read_position) {
+  for (const PendingPush& pending : state.away.pending(user)) {
+    if (pending.inbox_seq <= read_position) state.away.erase_pending(user, pending.channel);
   }
 }
 
@@ -124,17 +116,61 @@ void Engine::clear_read_pushes(UserId user, InboxSeq read_position) {
 // devices had shown a sign of life at `now`: a device that comes back within the timeout
 // causes no flap and no push; one that does not expires after a full timeout, and then
 // whatever it was owed is pushed.
-void Engine::restore_presence(TimeUs now) {
-  presence_restored_ = true;
-  for (const auto& [user, last_active] : away_.online_users()) {
-    const auto devices = records_.devices_of(user);
+void restore_presence(State& state, TimeUs now) {
+  state.presence_restored = true;
+  for (const auto& [user, last_active] : state.away.online_users()) {
+    const auto devices = state.records.devices_of(user);
     if (devices.empty()) {
-      away_.erase_online(user);
+      state.away.erase_online(user);
       continue;
     }
     for (DeviceId device : devices)
-      presence_.restore(user, device, last_active, now);
+      state.presence.restore(user, device, last_active, now);
   }
+}
+
+void handle(Context& context, const client::RegisterPushToken& registration) {
+  const bool platform_known = registration.platform == "apns" || registration.platform == "fcm" ||
+                              registration.platform == "web";
+  const bool token_printable = std::all_of(registration.token.begin(), registration.token.end(),
+                                           [](char c) { return c > 0x20 && c < 0x7f; });
+  if (!platform_known || registration.token.empty() ||
+      registration.token.size() > limits::kMaxPushTokenBytes || !token_printable) {
+    return context.fail(registration.request, {ErrorCode::invalid_push_token,
+                                               "platform is apns, fcm or web; the token is 1 to " +
+                                                   std::to_string(limits::kMaxPushTokenBytes) +
+                                                   " printable ASCII bytes"});
+  }
+  context.records.put_push_token(
+      context.user(), PushTokenRecord{context.device(), registration.platform, registration.token});
+  context.reply(server::Ok{registration.request});
+}
+
+void handle(Context& context, const client::UnregisterPushToken& unregister) {
+  context.records.erase_push_token(context.user(), context.device());
+  context.reply(server::Ok{unregister.request});
+}
+
+Effects on_push_result(State& state, const PushResult& result) {
+  Records& records = state.records;
+  const auto intent = records.push_intent(result.id);
+  if (!intent) return {};  // reported twice (delivery is at least once): nothing left to do
+  records.erase_push_intent(result.id);
+  if (result.outcome == PushOutcome::dead_token) {
+    // Only if the device still has that token: it may have registered a new one since.
+    for (const PushTokenRecord& token : records.push_tokens(intent->user)) {
+      if (token.device == intent->device && token.token == intent->token) {
+        records.erase_push_token(intent->user, intent->device);
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace detail
+
+std::vector<PushIntent> Engine::push_intents_after(std::uint64_t after, std::size_t limit) const {
+  return state_->records.push_intents_after(after, limit);
 }
 
 }  // namespace parley::engine

@@ -7,21 +7,17 @@
 // device acks past it first. `online_users` lists who is shown online, so that a restarted
 // engine holds them online for a full timeout instead of treating everyone as away.
 // docs/engine.md (rules 13 and 16) gives the policy; docs/storage.md the encoding.
+// engine/push.cpp is also the engine's push domain: intents, push tokens, PushResult.
 #pragma once
 
 #include <utility>
 #include <vector>
 
+#include "engine/record_types.hpp"  // PendingPush
 #include "engine/store.hpp"
 #include "engine/types.hpp"
 
 namespace parley::engine {
-
-struct PendingPush {
-  ChannelId channel = 0;
-  Seq seq = 0;             // the newest message of the channel owed a push
-  InboxSeq inbox_seq = 0;  // its place in the user's inbox: an ack at or past it reads it
-};
 
 class AwayRecords {
  public:

@@ -45,7 +45,11 @@ enum class Table : std::uint8_t {
   user_groups,      // (user, channel) -> "": the groups the user is an active member of
   device_tokens,    // (user, device, token hash) -> "": each device's live tokens
 };
-inline constexpr std::size_t kTableCount = 27;
+// The last table: tables run from meta (0) to it without gaps. A new table goes after it and
+// moves it (engine/store.cpp checks it against table_name's switch).
+inline constexpr Table kLastTable = Table::device_tokens;
+inline constexpr std::size_t kTableCount = static_cast<std::size_t>(kLastTable) + 1;
+// The table's name (LMDB's database name, and error texts); "unknown" for no table.
 std::string_view table_name(Table table);
 
 // Keys are 1 to kMaxKeyBytes bytes: LMDB's limit (mdb_env_get_maxkeysize with the default

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace parley::engine {
 
@@ -83,14 +84,24 @@ enum class ErrorCode : std::uint16_t {
   overloaded,        // the node's queues are full; retry later
   unauthorized,      // missing, unknown or expired token; wrong password
   weak_password,     // sign-up password outside the documented rules
-  too_many_devices,  // a user has at most 64 devices
-  too_many_groups,   // a user is an active member of at most 1,000 groups
+  too_many_devices,  // a user has at most limits::kMaxDevicesPerUser devices
+  too_many_groups,   // a user is in at most limits::kMaxGroupsPerUser groups at once
 };
+
+// The highest code: codes run from bad_request (1) to it without gaps. engine/types.cpp
+// checks it against to_string's switch, so a new code must move it (see covers_exactly).
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::too_many_groups;
 
 std::string_view to_string(ErrorCode code);
 // The code named by `text` (as to_string spells it), if any.
 std::optional<ErrorCode> error_code_from_string(std::string_view text);
-inline constexpr ErrorCode kLastErrorCode = ErrorCode::too_many_groups;
+
+// The user name rule: 1 to limits::kMaxUserNameBytes of a-z A-Z 0-9 _ - ., starting with a
+// letter or digit. Hosts check names from clients with it before any lookup.
+bool valid_user_name(std::string_view name);
+// A user name's key in user_names: ASCII letters folded to lower case, so names are unique
+// regardless of case ("Bob" and "bob" are one name) while UserRecord keeps the spelling.
+std::string fold_user_name(std::string_view name);
 
 struct Error {
   ErrorCode code = ErrorCode::bad_request;
@@ -104,6 +115,8 @@ class InvariantViolation : public std::logic_error {
   using std::logic_error::logic_error;
 };
 
+// Always on, in every build: a broken invariant stops the node instead of corrupting state.
+// Keep the condition cheap; checks that cost a scan go behind EngineConfig::check_invariants.
 #define PARLEY_ASSERT(condition)                                                     \
   do {                                                                               \
     if (!(condition)) {                                                              \
@@ -112,5 +125,28 @@ class InvariantViolation : public std::logic_error {
                                                  ": assertion failed: " #condition); \
     }                                                                                \
   } while (false)
+
+// Whether the engine's costly self-checks (EngineConfig::check_invariants) are on unless a
+// host says otherwise: in Debug builds. The unit tests turn them on in every build.
+#ifdef NDEBUG
+inline constexpr bool kChecksByDefault = false;
+#else
+inline constexpr bool kChecksByDefault = true;
+#endif
+
+// True when `named` (a switch over every enumerator of Enum, false for any other value)
+// names each value from `first` to `last` and not the one after `last`. Each kLast...
+// constant sits next to a static_assert of this, so an enumerator added past the old last
+// one fails to compile until kLast... moves with it (the switch must name it: -Wswitch warns
+// about a switch that does not), and every range check built on kLast... covers it.
+template <typename Enum, typename Named>
+constexpr bool covers_exactly(Enum first, Enum last, Named named) {
+  using Raw = std::underlying_type_t<Enum>;
+  for (auto raw = static_cast<std::uint64_t>(first); raw <= static_cast<std::uint64_t>(last);
+       ++raw) {
+    if (!named(static_cast<Enum>(static_cast<Raw>(raw)))) return false;
+  }
+  return !named(static_cast<Enum>(static_cast<Raw>(static_cast<std::uint64_t>(last) + 1)));
+}
 
 }  // namespace parley::engine

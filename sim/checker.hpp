@@ -1,6 +1,7 @@
 // The invariant checker: reads a run's whole history (never a sample) and the nodes' final
 // stores, and reports every violation of invariants 1-5 (docs/invariants.md). (Invariant 6, replay,
-// is checked by running a seed twice and comparing trace hashes.)
+// is checked by running a seed twice and comparing trace hashes.) Each invariant is its own
+// unit in sim/invariants/, and sim/invariants/list.cpp is the one list of them that runs.
 //
 // It trusts nothing the engine says about membership or presence: it rebuilds who should
 // have received what from the committed channel sequences, and who was online from the
@@ -9,10 +10,11 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "engine/records.hpp"
+#include "engine/message.hpp"
 #include "sim/history.hpp"
 
 namespace parley::sim {
@@ -68,28 +70,14 @@ class Checker {
   static const char* invariant_name(int invariant);
 
  private:
-  struct MessageKey {
-    std::uint32_t node;
-    ChannelId channel;
-    Seq seq;
-    auto operator<=>(const MessageKey&) const = default;
-  };
-
+  struct Recipients;  // who should receive each message, from the committed sequences
   void build_recipients();
-  void check_durability(const History& history, CheckResult& result) const;
-  void check_deliveries(const History& history, CheckResult& result) const;
-  void check_presence_and_push(const History& history, CheckResult& result) const;
-  const std::vector<UserId>* recipients(const MessageKey& key) const;
-  std::uint32_t home_of(UserId user) const;
 
   CheckConfig config_;
   std::vector<NodeContents> nodes_;
   std::vector<DeviceRef> devices_;
   std::map<UserId, std::uint32_t> home_;
-  // Who should receive each message: members at its seq (a removed member gets the event of
-  // their own removal).
-  std::map<MessageKey, std::vector<UserId>> recipients_;
-  std::map<UserId, std::vector<MessageKey>> expected_by_user_;
+  std::shared_ptr<const Recipients> recipients_;
 };
 
 }  // namespace parley::sim

@@ -34,20 +34,21 @@ struct HostSet {
 };
 
 enum class FaultKind : std::uint8_t {
-  disconnect,     // hosts: drop every connection they have (clients reconnect with backoff)
-  partition,      // hosts: cut them off from every host not in the set until `heal`
-  heal,           // undo every partition
-  swizzle,        // hosts: cut one by one every `step`, then restore in a random order
-  crash,          // node: crash (loses the uncommitted batch); restarts after `duration`
-  clock,          // hosts: set clock offset (`offset`) and drift (`drift_ppm`)
-  slow_commit,    // node: commits take `commit` for `duration`
-  logout,         // hosts: the devices log out; they log in again after `duration`
-  leave_group,    // user leaves `group`
-  add_member,     // group's admin adds `user` to `group`
-  remove_member,  // group's admin removes `user` from `group`
-  gateway_down,   // the push gateway answers every request with 503
-  gateway_up,     // ... and is healthy again
-  clock_step,     // hosts: the wall clock jumps by `offset` (an NTP step), drift unchanged
+  disconnect,      // hosts: drop every connection they have (clients reconnect with backoff)
+  partition,       // hosts: cut them off from every host not in the set until `heal`
+  heal,            // undo every partition
+  swizzle,         // hosts: cut one by one every `step`, then restore in a random order
+  crash,           // node: crash (loses the uncommitted batch); restarts after `duration`
+  clock,           // hosts: set clock offset (`offset`) and drift (`drift_ppm`)
+  slow_commit,     // node: commits take `commit` for `duration`
+  logout,          // hosts: the devices log out; they log in again after `duration`
+  leave_group,     // user leaves `group`
+  add_member,      // group's admin adds `user` to `group`
+  remove_member,   // group's admin removes `user` from `group`
+  gateway_down,    // the push gateway answers every request with 503
+  gateway_up,      // ... and is healthy again
+  clock_step,      // hosts: the wall clock jumps by `offset` (an NTP step), drift unchanged
+  commit_failure,  // node: its next commit fails; it stops and restarts after `duration`
 };
 
 struct Fault {

@@ -44,6 +44,7 @@ struct Metrics {
   std::uint64_t push_attempts = 0;
   std::uint64_t faults = 0;
   std::uint64_t crashes = 0;
+  std::uint64_t commit_failures = 0;  // commits a fault failed (each stopped its node)
   std::uint64_t connects = 0;
   std::uint64_t engine_inputs = 0;
   std::uint64_t commits = 0;

@@ -1,5 +1,6 @@
 // The invariant checker must be able to fail: each test plants one defect in an otherwise
-// clean history and asserts that exactly that invariant is reported.
+// clean history and asserts that exactly that invariant is reported. (Each invariant is a
+// unit in sim/invariants/, numbered as in docs/invariants.md.)
 #include "sim/checker.hpp"
 
 #include <gtest/gtest.h>
@@ -165,6 +166,24 @@ class CheckerTest : public ::testing::Test {
 TEST_F(CheckerTest, CleanHistoryPasses) {
   const auto result = check(clean());
   EXPECT_TRUE(result.violations.empty()) << all(result);
+}
+
+// The report's order is the one `parley sim` prints the first five of: pass by pass
+// (sim/invariants/list.cpp), each pass in history order, whatever the invariant numbers.
+TEST_F(CheckerTest, ViolationsAreReportedPassByPassInHistoryOrder) {
+  History h = clean();
+  std::swap(h[11], h[12]);  // device 1: inbox 2 before inbox 1 (a gap, then a step back)
+  Record ack = rec(RecordKind::acked, kSecond, 1, 1);
+  ack.text = "a9";
+  ack.channel = 1;
+  ack.seq = 7;  // acked, never stored: a later record, but the first pass's
+  h.push_back(ack);
+  h.push_back(delivered(2, 2, 5, 2, 3));  // after user 2's removal
+  const auto result = check(h);
+  std::vector<int> order;
+  for (const auto& v : result.violations)
+    order.push_back(v.invariant);
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 2, 2, 3})) << all(result);
 }
 
 TEST_F(CheckerTest, LostAckIsReported) {

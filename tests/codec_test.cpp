@@ -1,6 +1,6 @@
-// The wire codec (net/codec.hpp): every frame through both encodings, hand-written JSON, and
+// The wire codec (net/wire/codec.hpp): every frame through both encodings, hand-written JSON, and
 // hostile input.
-#include "net/codec.hpp"
+#include "net/wire/codec.hpp"
 
 #include <gtest/gtest.h>
 

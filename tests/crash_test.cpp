@@ -83,7 +83,7 @@ TEST(Crash, EveryAckedMessageSurvivesSigkill) {
   Engine engine(store);
   store.begin();
   engine.open();
-  Records& records = engine.records();
+  const Records records(store);
   for (const auto& [n, ack] : acked) {
     const auto message = records.message({ack.channel, ack.seq});
     ASSERT_TRUE(message.has_value()) << "acked m" << n << " is lost";

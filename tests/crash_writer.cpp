@@ -8,7 +8,7 @@
 #include <string>
 
 #include "engine/engine.hpp"
-#include "storage/group_commit.hpp"
+#include "host/core.hpp"
 #include "storage/lmdb_store.hpp"
 
 using namespace parley::engine;
@@ -21,7 +21,7 @@ std::string text_of(std::uint64_t n) {
 }
 
 UserId ensure_user(Engine& engine, const char* name) {
-  if (auto id = engine.records().user_by_name(name)) return *id;
+  if (auto id = engine.user_by_name(name)) return *id;
   return std::get<UserId>(engine.create_user(name, 0));
 }
 
@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   parley::storage::LmdbStore store(argv[1]);  // fsync on every commit
-  Engine engine(store);
+  parley::host::Core core(store, {});
+  Engine& engine = core.engine();
   std::uint64_t next = std::strtoull(argv[2], nullptr, 10);
 
   store.begin();
@@ -41,13 +42,14 @@ int main(int argc, char** argv) {
   const UserId alice = ensure_user(engine, "alice");
   const UserId bob = ensure_user(engine, "bob");
   const UserId carol = ensure_user(engine, "carol");
-  auto devices = engine.records().devices_of(alice);
+  auto devices = engine.devices_of(alice);
   const DeviceId phone =
       devices.empty() ? std::get<DeviceId>(engine.add_device(alice, "phone", 0)) : devices[0];
   engine.handle(Connected{1, phone, 0}, 0);
   ChannelId group = 0;
-  for (ChannelId id : engine.records().channels_of(alice)) {
-    if (engine.records().channel(id)->kind == ChannelKind::group) group = id;
+  // Channel ids are dense from 1, and every group here is alice's.
+  for (ChannelId id = 1; const auto channel = engine.channel(id); ++id) {
+    if (channel->kind == ChannelKind::group) group = id;
   }
   if (group == 0) {
     auto created = engine.handle(Received{1, client::CreateGroup{1, "crash", {bob, carol}}}, 0);
@@ -55,7 +57,6 @@ int main(int argc, char** argv) {
   }
   store.commit();
 
-  parley::storage::GroupCommit committer(store, engine);
   for (std::uint64_t batch = 0;; ++batch) {
     const std::uint64_t size = 1 + (next * 31 + batch) % 40;
     std::vector<Input> inputs;
@@ -65,7 +66,7 @@ int main(int argc, char** argv) {
                                    "m" + std::to_string(next), text_of(next)}});
     }
     // Committed (with fsync) before run() returns: only now may the acks leave.
-    const Effects acks = committer.run(inputs, static_cast<TimeUs>(next));
+    const Effects acks = core.run_batch(inputs, static_cast<TimeUs>(next));
     for (const Effect& effect : acks) {
       const auto* out = std::get_if<SendEvent>(&effect);
       const auto* ack = out ? std::get_if<server::SendAck>(&out->event) : nullptr;

@@ -203,14 +203,21 @@ TEST(Accounts, CredentialsAndTokensAreStoredOpaquely) {
   Harness h;
   const UserId alice = h.user("alice");
   h.store().begin();
-  h.engine().records().put_credential(alice, "$argon2id$v=19$...");
-  h.engine().records().put_token(std::string(32, '\x07'), {alice, 3, 99});
+  h.engine().put_credential(alice, "$argon2id$v=19$...");
+  h.engine().put_token(std::string(32, '\x07'), {alice, 3, 99});
   h.store().commit();
-  EXPECT_EQ(h.read([&](Records& r) { return r.credential(alice); }), "$argon2id$v=19$...");
-  const auto token = h.read([&](Records& r) { return r.token(std::string(32, '\x07')); });
+  h.store().begin();
+  EXPECT_EQ(h.engine().credential(alice), "$argon2id$v=19$...");
+  EXPECT_EQ(h.engine().credential(alice + 1), std::nullopt);
+  const auto token = h.engine().token(std::string(32, '\x07'));
+  EXPECT_EQ(h.engine().token(std::string(32, '\x08')), std::nullopt);
+  h.store().abort();
   ASSERT_TRUE(token.has_value());
+  EXPECT_EQ(token->user, alice);
   EXPECT_EQ(token->device, 3u);
   EXPECT_EQ(token->expires_at, 99);
+  // The same bytes the tables hold.
+  EXPECT_EQ(h.read([&](Records& r) { return r.credential(alice); }), "$argon2id$v=19$...");
 }
 
 TEST(Accounts, EveryErrorCodeRoundTripsThroughItsName) {

@@ -1,5 +1,7 @@
 // Issue 3, rules 6 and 7: push intents and unread counts.
 #include <set>
+
+#include "engine/push.hpp"  // AwayRecords
 #include "engine/utf8.hpp"
 #include "tests/harness.hpp"
 

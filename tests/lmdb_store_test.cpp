@@ -117,10 +117,11 @@ TEST(LmdbStore, ReopenedEngineContinuesExactlyWhereItLeftOff) {
   EXPECT_TRUE(dup.duplicate);
   EXPECT_EQ(dup.seq, 5u);
   // Cursors and inboxes survived: bob's device cursor is 5 and his inbox head 12.
-  EXPECT_EQ(engine.records().device_cursor(bobs), 5u);
-  EXPECT_EQ(engine.records().inbox_head(bob), 12u);
+  const Records records(store);
+  EXPECT_EQ(records.device_cursor(bobs), 5u);
+  EXPECT_EQ(records.inbox_head(bob), 12u);
   // Memberships survived: carol is still not a member.
-  const auto members = engine.records().active_members(group);
+  const auto members = records.active_members(group);
   EXPECT_EQ(members, (std::vector<UserId>{alice, bob}));
   store.commit();
 }

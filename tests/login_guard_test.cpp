@@ -6,8 +6,8 @@
 #include <fstream>
 #include <future>
 
-#include "net/login_guard.hpp"
-#include "net/static_files.hpp"
+#include "net/node/login_guard.hpp"
+#include "net/node/static_files.hpp"
 
 namespace parley::net {
 namespace {

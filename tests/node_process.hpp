@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "net/client.hpp"
+#include "net/client/client.hpp"
 
 namespace parley::testing {
 

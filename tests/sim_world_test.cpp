@@ -105,5 +105,90 @@ user = 3
   EXPECT_TRUE(received(3, "member_removed"));  // removed by user 2
 }
 
+// A failed commit (storage::FaultStore) takes the production node's stop-on-commit-failure
+// path: nothing of the batch leaves the node, the node stops and restarts from its store
+// after the fault's duration, and the clients' resends are acked only after the restart.
+TEST(SimWorld, CommitFailureStopsTheNodeAndReleasesNothingOfTheBatch) {
+  const Scenario scenario = parse_scenario(R"(
+[world]
+duration_s = 10
+settle_s = 10
+users = 3
+[network]
+jitter_ms = 0
+[social]
+contacts = "all"
+[traffic]
+messages_per_user_per_minute = 0
+burst_at_s = 5
+burst_messages = 3
+[[fault]]
+at_s = 5.01
+kind = "commit_failure"
+duration_s = 1
+)",
+                                           "commit_failure.toml");
+  const RunResult result = run_simulation(scenario, 1, {});
+  EXPECT_TRUE(result.check.violations.empty()) << all(result);
+  EXPECT_EQ(result.metrics.commit_failures, 1u);
+  EXPECT_EQ(result.metrics.crashes, 1u);
+  const auto find = [&](RecordKind kind) {
+    return std::find_if(result.history.begin(), result.history.end(),
+                        [&](const Record& r) { return r.kind == kind; });
+  };
+  const auto crash = find(RecordKind::crash);
+  const auto restart = find(RecordKind::restart);
+  ASSERT_NE(crash, result.history.end());
+  ASSERT_NE(restart, result.history.end());
+  EXPECT_EQ(crash->text, "commit failed");
+  EXPECT_EQ(restart->at, crash->at + 1'000'000);
+  // The burst's sends reached the node together, in the batch whose commit failed: none was
+  // acked before the restart, and every one was acked once after it.
+  std::size_t burst = 0;
+  std::size_t acked = 0;
+  for (const Record& r : result.history) {
+    if (r.kind == RecordKind::sent && r.at == 5'000'000) ++burst;
+    if (r.kind != RecordKind::acked) continue;
+    ++acked;
+    EXPECT_GT(r.at, restart->at) << r.text << " was acked before the node restarted";
+  }
+  EXPECT_EQ(burst, 9u);
+  EXPECT_EQ(acked, burst);
+  EXPECT_EQ(result.metrics.duplicate_acks, 0u);
+}
+
+// A commit failure armed while the node is down fails the restart's own first commit: the
+// new process stops again and its supervisor restarts it after the fault's duration.
+TEST(SimWorld, CommitFailureWhileDownDelaysTheRestart) {
+  const Scenario scenario = parse_scenario(R"(
+[world]
+duration_s = 10
+settle_s = 5
+users = 2
+[social]
+contacts = "all"
+[traffic]
+messages_per_user_per_minute = 6
+[[fault]]
+at_s = 5
+kind = "crash"
+duration_s = 2
+[[fault]]
+at_s = 6
+kind = "commit_failure"
+duration_s = 1
+)",
+                                           "down.toml");
+  const RunResult result = run_simulation(scenario, 1, {});
+  EXPECT_TRUE(result.check.violations.empty()) << all(result);
+  EXPECT_EQ(result.metrics.commit_failures, 1u);
+  EXPECT_EQ(result.metrics.crashes, 1u);
+  std::vector<TimeUs> restarts;
+  for (const Record& r : result.history) {
+    if (r.kind == RecordKind::restart) restarts.push_back(r.at);
+  }
+  EXPECT_EQ(restarts, (std::vector<TimeUs>{8'000'000}));  // 7 s failed; 1 s later it came up
+}
+
 }  // namespace
 }  // namespace parley::sim

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "net/node.hpp"
+#include "net/node/node.hpp"
 #include "storage/lmdb_store.hpp"
 
 namespace {

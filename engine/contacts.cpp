@@ -1,0 +1,93 @@
+// Contacts and blocks (docs/engine.md, rule 9). Mutual contacts are friends: presence flows
+// between them.
+#include "engine/context.hpp"
+
+namespace parley::engine {
+namespace detail {
+namespace {
+
+void apply_contact_change(Context& context, client::ContactAction action, UserId other,
+                          const std::optional<ContactRecord>& existing) {
+  Records& records = context.records;
+  const UserId me = context.user();
+  switch (action) {
+    case client::ContactAction::add:
+      if (!existing || existing->state != ContactState::contact) {
+        records.put_contact(me, other, {ContactState::contact, context.now});
+      }
+      return;
+    case client::ContactAction::remove:
+      if (existing) records.erase_contact(me, other);
+      return;
+    case client::ContactAction::block:
+      if (!existing || existing->state != ContactState::blocked) {
+        records.put_contact(me, other, {ContactState::blocked, context.now});
+      }
+      return;
+    case client::ContactAction::unblock:
+      if (existing && existing->state == ContactState::blocked) records.erase_contact(me, other);
+      return;
+  }
+}
+
+}  // namespace
+
+bool blocks(const Records& records, UserId from, UserId to) {
+  const auto contact = records.contact(from, to);
+  return contact && contact->state == ContactState::blocked;
+}
+
+void handle(Context& context, const client::ChangeContact& change) {
+  Records& records = context.records;
+  const UserId me = context.user();
+  const UserId other = change.user;
+  if (other == me) {
+    return context.fail(change.request, {ErrorCode::bad_request, "you cannot be your own contact"});
+  }
+  if (!records.user(other)) return context.fail(change.request, unknown_user(other));
+  const auto existing = records.contact(me, other);
+  const bool adds_entry = !existing && (change.action == client::ContactAction::add ||
+                                        change.action == client::ContactAction::block);
+  if (adds_entry && records.contacts_of(me).size() >= limits::kMaxContacts) {
+    return context.fail(change.request,
+                        {ErrorCode::too_many_contacts, "a user has at most " +
+                                                           std::to_string(limits::kMaxContacts) +
+                                                           " contacts and blocked users"});
+  }
+  const bool were_friends = records.friends(me, other);
+  apply_contact_change(context, change.action, other, existing);
+  context.reply(server::Ok{change.request});
+  const bool are_friends = records.friends(me, other);
+  if (are_friends == were_friends) return;
+  // Presence starts or stops flowing between the two, in both directions at once.
+  State& state = context.state;
+  const auto hidden = [](UserId user) { return server::PresenceEntry{user, false, 0}; };
+  send_to_user(state, me, server::Presence{are_friends ? presence_of(state, other) : hidden(other)},
+               context.out);
+  send_to_user(state, other, server::Presence{are_friends ? presence_of(state, me) : hidden(me)},
+               context.out);
+}
+
+void handle(Context& context, const client::ListContacts& list) {
+  const Records& records = context.records;
+  server::ContactList reply{list.request, {}};
+  for (const auto& [other, contact] : records.contacts_of(context.user())) {
+    const auto user = records.user(other);
+    PARLEY_ASSERT(user.has_value());
+    reply.contacts.push_back(server::ContactEntry{other, user->name, contact.state,
+                                                  records.friends(context.user(), other)});
+  }
+  context.reply(std::move(reply));
+}
+
+}  // namespace detail
+
+void Engine::provision_contact(UserId user, UserId other, TimeUs since) {
+  Records& records = state_->records;
+  PARLEY_ASSERT(state_->store.in_transaction());
+  PARLEY_ASSERT(user != other);
+  PARLEY_ASSERT(records.user(user).has_value() && records.user(other).has_value());
+  records.put_contact(user, other, {ContactState::contact, since});
+}
+
+}  // namespace parley::engine

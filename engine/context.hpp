@@ -1,0 +1,180 @@
+// Internal to engine/: what the engine holds, the context one request runs in, and the
+// operations the domain files share. Hosts include engine/engine.hpp, never this.
+//
+// Where things are. engine.cpp only dispatches: each Input to its handler, each client
+// request to the handle() overload of its domain. The domains, one file each:
+//
+//   send.cpp      Send; a message entering a channel (append: store, fan out, deliver, push)
+//   sync.cpp      Connected, Disconnected, Ack; the connection table, the delivery pump
+//   history.cpp   History, within the member's windows
+//   groups.cpp    CreateGroup, AddMember, RemoveMember, LeaveGroup; admin hand-over
+//   channels.cpp  ListChannels; channel lookups shared by send and groups; 1:1 channels
+//   contacts.cpp  ChangeContact, ListContacts; blocks
+//   presence.cpp  Heartbeat, QueryPresence, Tick; announcing changes (and PresenceTracker)
+//   push.cpp      RegisterPushToken, UnregisterPushToken, PushResult; intents, owed pushes
+//   unread.cpp    QueryUnread; unread counts and the read position
+//   accounts.cpp  Logout; users, devices, credentials, tokens, signing out
+//
+// A new request: add it to client::Request (engine/protocol.hpp), declare its handle()
+// below, define it in its domain's file. Until then the dispatch fails to compile.
+//
+// Every request validates everything before its first write, so a refusal stores nothing.
+#pragma once
+
+#include <list>
+#include <map>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "engine/engine.hpp"
+#include "engine/presence.hpp"
+#include "engine/push.hpp"
+#include "engine/records.hpp"
+
+namespace parley::engine::detail {
+
+// A live connection, bound to one device of one user.
+struct Connection {
+  DeviceId device = 0;
+  UserId user = 0;
+  InboxSeq acked = 0;      // the device has everything up to here
+  InboxSeq sent_upto = 0;  // the last inbox entry sent on this connection
+  // Entries sent and not yet acked, with their text sizes (empty when caught up and idle):
+  // acked + 1 to sent_upto, in order. A list because an empty one allocates nothing; an
+  // empty std::deque holds ~600 bytes, for every idle connection.
+  std::list<std::pair<InboxSeq, std::size_t>> in_flight;
+  std::size_t in_flight_bytes = 0;  // the sum of in_flight's sizes
+};
+
+// Everything an Engine holds: its store's tables, and what lives only in memory (the
+// connection table and presence), which a restart rebuilds from the store.
+struct State {
+  State(Store& store, EngineConfig config);
+
+  Store& store;
+  EngineConfig config;
+  Records records;
+  // Ordered maps: iteration order reaches effects, so it must not depend on hashing.
+  std::map<ConnectionId, Connection> connections;
+  std::map<DeviceId, ConnectionId> connection_by_device;
+  std::map<UserId, std::vector<ConnectionId>> connections_by_user;
+  PresenceTracker presence;
+  AwayRecords away;
+  bool presence_restored = true;  // open() clears it until restore_presence() runs
+};
+
+// One request on one connection: a live one, or for Engine::handle_for one that exists only
+// for the request (connection_id 0, never registered, never delivered to).
+struct Context {
+  State& state;
+  Records& records;  // state.records
+  ConnectionId connection_id;
+  Connection& connection;
+  TimeUs now;
+  Effects& out;
+
+  UserId user() const { return connection.user; }
+  DeviceId device() const { return connection.device; }
+  // The answer to the request, on this connection.
+  void reply(server::Event event) { out.push_back(SendEvent{connection_id, std::move(event)}); }
+  void fail(RequestId request, Error error) {
+    reply(server::Failure{request, error.code, std::move(error.message)});
+  }
+};
+
+// ---- Errors more than one domain gives ------------------------------------------------------
+Error unknown_user(UserId user);
+Error unknown_channel(ChannelId channel);
+Error not_a_member(ChannelId channel);
+
+// ---- Request handlers, by domain ------------------------------------------------------------
+void handle(Context& context, const client::Send& send);                       // send.cpp
+void handle(Context& context, const client::Ack& ack);                         // sync.cpp
+void handle(Context& context, const client::History& history);                 // history.cpp
+void handle(Context& context, const client::CreateGroup& create);              // groups.cpp
+void handle(Context& context, const client::AddMember& add);                   // groups.cpp
+void handle(Context& context, const client::RemoveMember& remove);             // groups.cpp
+void handle(Context& context, const client::LeaveGroup& leave);                // groups.cpp
+void handle(Context& context, const client::Logout& logout);                   // accounts.cpp
+void handle(Context& context, const client::Heartbeat& heartbeat);             // presence.cpp
+void handle(Context& context, const client::QueryPresence& query);             // presence.cpp
+void handle(Context& context, const client::ChangeContact& change);            // contacts.cpp
+void handle(Context& context, const client::ListContacts& list);               // contacts.cpp
+void handle(Context& context, const client::RegisterPushToken& registration);  // push.cpp
+void handle(Context& context, const client::UnregisterPushToken& unregister);  // push.cpp
+void handle(Context& context, const client::QueryUnread& query);               // unread.cpp
+void handle(Context& context, const client::ListChannels& list);               // channels.cpp
+
+// ---- Inputs other than requests ---------------------------------------------------------------
+Effects on_connected(State& state, const Connected& input, TimeUs now);  // sync.cpp
+Effects on_disconnected(State& state, const Disconnected& input);        // sync.cpp
+Effects on_tick(State& state, TimeUs now);                               // presence.cpp
+Effects on_push_result(State& state, const PushResult& result);          // push.cpp
+
+// ---- sync.cpp: connections and delivery -------------------------------------------------------
+void forget_connection(State& state, ConnectionId id);
+// Closes `device`'s live connection, if it has one, with `reason`.
+void close_device_connection(State& state, DeviceId device, CloseReason reason, Effects& out);
+// Sends the connection whatever it is owed from its user's inbox, within the window.
+void pump(State& state, ConnectionId id, Connection& connection, Effects& out);
+// Delivers a just-appended inbox entry to the user's live, caught-up connections.
+void deliver_live(State& state, UserId user, Effects& out);
+
+// ---- send.cpp: messages entering a channel ----------------------------------------------------
+// The channel's next message (seq = last_seq + 1), sent by the context's user and device now.
+MessageRecord new_message(const Context& context, const ChannelRecord& channel, MessageKind kind);
+// Appends `message` to the channel and to every recipient's inbox (counting it unread for
+// the others if it is text), delivers it to their live connections, and pushes it to those
+// who are away (or notes the push they are owed). REQUIRES: message.seq == last_seq + 1.
+void append(Context& context, ChannelRecord& channel, MessageRecord message,
+            const std::vector<UserId>& to);
+
+// ---- channels.cpp: lookups --------------------------------------------------------------------
+// The channel, if it exists and the context's user is an active member; else fails the
+// request (unknown_channel, not_a_member) and returns nothing.
+std::optional<ChannelRecord> member_channel(Context& context, RequestId request, ChannelId id);
+// The 1:1 channel of the context's user and `peer`, made on first use.
+ChannelRecord direct_channel_with(Context& context, UserId peer);
+// The other member of a 1:1 channel (the user themself in a note-to-self channel).
+UserId direct_peer(const Context& context, ChannelId channel);
+
+// ---- contacts.cpp -----------------------------------------------------------------------------
+// `from` blocked `to`.
+bool blocks(const Records& records, UserId from, UserId to);
+
+// ---- presence.cpp: announcing presence --------------------------------------------------------
+// Tells a user's online friends about a presence change and persists it; a user shown
+// offline gets the pushes they were owed (push_pending).
+void announce(State& state, const PresenceChange& change, TimeUs now, Effects& out);
+void send_to_user(State& state, UserId user, const server::Event& event, Effects& out);
+server::PresenceEntry presence_of(const State& state, UserId user);
+
+// ---- push.cpp: intents now, intents owed until the user is away, restored presence ------------
+// The user gets pushes now (EngineConfig::push_when).
+bool pushable(const State& state, UserId user);
+void push_message(State& state, UserId user, const MessageRecord& message, TimeUs now,
+                  Effects& out);
+void defer_push(State& state, UserId user, const MessageRecord& message, InboxSeq inbox_seq);
+void push_pending(State& state, UserId user, TimeUs now, Effects& out);
+void clear_read_pushes(State& state, UserId user, InboxSeq read_position);
+void restore_presence(State& state, TimeUs now);
+
+// ---- unread.cpp -------------------------------------------------------------------------------
+// One more unread message for `user` in `channel` (and in their total).
+void count_unread(State& state, UserId user, ChannelId channel);
+// The context's user's devices have everything up to `acked`: moves the read position there,
+// taking the entries it passes off the unread counts.
+void advance_read_position(Context& context, InboxSeq acked);
+
+// ---- accounts.cpp -----------------------------------------------------------------------------
+Effects sign_out_devices(State& state, UserId user, const std::vector<DeviceId>& devices,
+                         TimeUs now);
+
+// ---- Self-checks (EngineConfig::check_invariants; nothing when it is off) ---------------------
+// sync.cpp: in_flight holds acked + 1 to sent_upto in order, and in_flight_bytes is its sum.
+void check_in_flight(const State& state, const Connection& connection);
+// unread.cpp: the user's per-channel unread counts sum to their total.
+void check_unread(const State& state, UserId user);
+
+}  // namespace parley::engine::detail

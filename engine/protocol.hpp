@@ -1,0 +1,218 @@
+// What clients and the engine say to each other: the requests a client sends (namespace
+// client) and the events the engine sends back (namespace server), decoded and in engine
+// terms. The wire codec (Cap'n Proto and JSON), the client library and the simulator's
+// devices need this header and nothing else of the engine: no tables, no Store, no
+// credentials. docs/protocol.md describes each one on the wire.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "engine/message.hpp"
+#include "engine/types.hpp"
+
+namespace parley::engine {
+
+// ---- What clients ask (the payload of a frame, once decoded by the host) -----------------
+namespace client {
+// Exactly one of `channel` (an existing channel) or `peer` (a user: their 1:1 channel, made
+// on first use) is non-zero. Answered by SendAck, or a Failure: invalid_client_msg_id,
+// invalid_utf8, message_empty, message_too_long, bad_request, unknown_user, unknown_channel,
+// not_a_member, blocked.
+struct Send {
+  RequestId request = 0;
+  ChannelId channel = 0;
+  UserId peer = 0;
+  std::string client_msg_id;  // 1 to limits::kMaxClientMsgIdBytes bytes of UTF-8
+  std::string text;           // 1 to limits::kMaxMessageCodePoints code points of UTF-8
+};
+// Moves the device's cursor: every inbox entry up to `inbox_seq` was received and stored.
+struct Ack {
+  InboxSeq inbox_seq = 0;
+};
+// A page of up to `limit` (1 to limits::kMaxHistoryPage) messages with seq < `before_seq`
+// (0: from the newest).
+struct History {
+  RequestId request = 0;
+  ChannelId channel = 0;
+  Seq before_seq = 0;
+  std::uint32_t limit = 50;
+};
+struct CreateGroup {
+  RequestId request = 0;
+  std::string name;
+  std::vector<UserId> members;  // besides the creator, who is always a member and the admin
+};
+struct AddMember {
+  RequestId request = 0;
+  ChannelId channel = 0;
+  UserId user = 0;
+};
+struct RemoveMember {
+  RequestId request = 0;
+  ChannelId channel = 0;
+  UserId user = 0;
+};
+struct LeaveGroup {
+  RequestId request = 0;
+  ChannelId channel = 0;
+};
+struct Logout {
+  RequestId request = 0;
+};
+// A sign of life; no answer. Any other request counts as one too.
+struct Heartbeat {};
+enum class ContactAction : std::uint8_t { add, remove, block, unblock };
+struct ChangeContact {
+  RequestId request = 0;
+  ContactAction action = ContactAction::add;
+  UserId user = 0;
+};
+struct ListContacts {
+  RequestId request = 0;
+};
+// Presence of up to limits::kMaxPresenceQuery users: each a friend (mutual contact) or a member of
+// a group the asker is in.
+struct QueryPresence {
+  RequestId request = 0;
+  std::vector<UserId> users;
+};
+// Registers (or replaces) this device's push token.
+struct RegisterPushToken {
+  RequestId request = 0;
+  std::string platform;  // "apns", "fcm" or "web"
+  std::string token;
+};
+struct UnregisterPushToken {
+  RequestId request = 0;
+};
+// The total and up to limits::kMaxUnreadPage non-zero channel counts with channel > after.
+struct QueryUnread {
+  RequestId request = 0;
+  ChannelId after = 0;
+};
+// The channels the user is or was in: what a client needs to draw its chat list on a new
+// device, where deliveries alone say neither a 1:1 channel's peer nor a group's name. One
+// page: up to `limit` (1 to limits::kMaxChannelPage) channels with id > after.
+struct ListChannels {
+  RequestId request = 0;
+  ChannelId after = 0;
+  std::uint32_t limit = limits::kDefaultChannelPage;
+};
+using Request = std::variant<Send, Ack, History, CreateGroup, AddMember, RemoveMember, LeaveGroup,
+                             Logout, Heartbeat, ChangeContact, ListContacts, QueryPresence,
+                             RegisterPushToken, UnregisterPushToken, QueryUnread, ListChannels>;
+}  // namespace client
+
+// The request id a reply to `request` carries (0 for an Ack, which has no reply).
+RequestId request_id(const client::Request& request);
+
+// ---- What the engine tells clients ---------------------------------------------------------
+using Message = MessageRecord;
+
+struct InboxEntry {
+  InboxSeq inbox_seq = 0;
+  Message message;
+};
+
+namespace server {
+// The connection is bound to its device; deliveries after `cursor` follow.
+struct Welcome {
+  UserId user = 0;
+  DeviceId device = 0;
+  InboxSeq cursor = 0;
+  InboxSeq inbox_head = 0;
+  TimeUs heartbeat_interval_us = 0;  // heartbeat at least this often
+  TimeUs presence_timeout_us = 0;
+};
+// Inbox entries in ascending, gap-free inbox order, starting right after the last entry this
+// connection was sent.
+struct Deliver {
+  std::vector<InboxEntry> entries;
+};
+// The message is durable as (channel, seq). `duplicate` is set when the client_msg_id was
+// seen before: nothing new was stored and these are the original's coordinates.
+struct SendAck {
+  RequestId request = 0;
+  ChannelId channel = 0;
+  Seq seq = 0;
+  TimeUs server_time = 0;
+  bool duplicate = false;
+};
+struct GroupCreated {
+  RequestId request = 0;
+  ChannelId channel = 0;
+};
+struct HistoryPage {
+  RequestId request = 0;
+  ChannelId channel = 0;
+  std::vector<Message> messages;  // ascending seq
+  bool has_more = false;          // older messages exist before the first one
+};
+// A request that needs no other answer succeeded.
+struct Ok {
+  RequestId request = 0;
+};
+struct Failure {
+  RequestId request = 0;  // 0 when the failure answers no request
+  ErrorCode code = ErrorCode::bad_request;
+  std::string message;
+};
+struct PresenceEntry {
+  UserId user = 0;
+  bool online = false;
+  TimeUs last_active_at = 0;  // 0: never seen, or no longer visible to you
+};
+// A friend's presence changed (or stopped being visible: offline with last_active_at 0).
+struct Presence {
+  PresenceEntry entry;
+};
+// Answers QueryPresence; with request 0, the snapshot of every friend sent after Welcome.
+struct PresenceList {
+  RequestId request = 0;
+  std::vector<PresenceEntry> entries;
+};
+struct ContactEntry {
+  UserId user = 0;
+  std::string name;
+  ContactState state = ContactState::contact;
+  bool mutual = false;  // they have you as a contact too: presence flows both ways
+};
+struct ContactList {
+  RequestId request = 0;
+  std::vector<ContactEntry> contacts;
+};
+struct UnreadCounts {
+  RequestId request = 0;
+  std::uint64_t total = 0;
+  std::vector<std::pair<ChannelId, std::uint64_t>> channels;  // non-zero, ascending channel
+  bool more = false;  // more non-zero counts follow: ask again with after = the last channel
+};
+struct ChannelMember {
+  UserId user = 0;
+  std::string name;
+};
+struct ChannelSummary {
+  ChannelId channel = 0;
+  ChannelKind kind = ChannelKind::direct;
+  std::string name;  // a group's name; empty for a 1:1 channel
+  UserId admin = 0;  // 0 for a 1:1 channel
+  // The last seq the user may read: the channel's newest, or the event that removed them.
+  Seq last_seq = 0;
+  bool active = true;  // false once removed from or having left a group
+  // Active members in ascending user id (a 1:1 channel: both users, or one when it is your
+  // own); empty when `active` is false, since a former member is not shown later changes.
+  std::vector<ChannelMember> members;
+};
+struct ChannelList {
+  RequestId request = 0;
+  std::vector<ChannelSummary> channels;  // ascending channel id
+  bool more = false;  // channels with a higher id follow: ask again with after = the last one
+};
+using Event = std::variant<Welcome, Deliver, SendAck, GroupCreated, HistoryPage, Ok, Failure,
+                           Presence, PresenceList, ContactList, UnreadCounts, ChannelList>;
+}  // namespace server
+
+}  // namespace parley::engine

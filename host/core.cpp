@@ -1,0 +1,110 @@
+#include "host/core.hpp"
+
+#include <iterator>
+#include <stdexcept>
+
+namespace parley::host {
+
+Core::Core(engine::Store& store, engine::EngineConfig config)
+    : store_(store), config_(config), engine_(std::make_unique<engine::Engine>(store, config)) {}
+
+Core::~Core() = default;
+
+void Core::open(TimeUs now) {
+  store_.begin();
+  try {
+    engine_->open(now);
+  } catch (...) {
+    store_.abort();
+    throw;
+  }
+  store_.commit();
+}
+
+void Core::open() {
+  store_.begin();
+  try {
+    engine_->open();
+  } catch (...) {
+    store_.abort();
+    throw;
+  }
+  store_.commit();
+}
+
+void Core::restart(TimeUs now) {
+  abort();
+  engine_ = std::make_unique<engine::Engine>(store_, config_);
+  open(now);
+}
+
+void Core::begin(TimeUs now) {
+  if (in_batch_) throw std::logic_error("host::Core::begin: a batch is already open");
+  store_.begin();
+  in_batch_ = true;
+  now_ = now;
+}
+
+std::span<const engine::Effect> Core::run(const engine::Input& input) {
+  require_batch();
+  Effects effects = engine_->handle(input, now_);
+  ++inputs_;
+  const std::size_t first = batch_effects_.size();
+  hold(std::move(effects));
+  return std::span<const engine::Effect>(batch_effects_).subspan(first);
+}
+
+void Core::hold(Effects effects) {
+  if (batch_effects_.empty()) {
+    batch_effects_ = std::move(effects);
+    return;
+  }
+  batch_effects_.insert(batch_effects_.end(), std::make_move_iterator(effects.begin()),
+                        std::make_move_iterator(effects.end()));
+}
+
+Effects Core::commit() {
+  require_batch();
+  try {
+    store_.commit();
+  } catch (...) {
+    abort();
+    throw;
+  }
+  in_batch_ = false;
+  ++batches_;
+  return std::exchange(batch_effects_, {});
+}
+
+void Core::abort() {
+  batch_effects_.clear();
+  if (!in_batch_) return;
+  in_batch_ = false;
+  if (store_.in_transaction()) store_.abort();
+}
+
+Effects Core::run_batch(std::span<const engine::Input> inputs, TimeUs now) {
+  begin(now);
+  try {
+    for (const engine::Input& input : inputs)
+      run(input);
+  } catch (...) {
+    abort();
+    throw;
+  }
+  return commit();
+}
+
+void Core::require_batch() const {
+  if (!in_batch_) throw std::logic_error("host::Core: no batch is open (call begin first)");
+}
+
+Core::ReadTransaction::ReadTransaction(Core& core) : store(core.store_) {
+  if (core.in_batch_) throw std::logic_error("host::Core::read: a batch is open");
+  store.begin();
+}
+Core::ReadTransaction::~ReadTransaction() {
+  store.abort();
+}
+
+}  // namespace parley::host

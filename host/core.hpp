@@ -1,0 +1,136 @@
+// host/: the one place that owns the durability rule (engine/engine.hpp, "THE DURABILITY
+// RULE"). The production node (net/node/), the simulator (sim/), the test harness and the
+// demo all drive the engine through host::Core, so the loop the simulator tests is the loop
+// the node runs.
+//
+// One batch goes through three steps:
+//
+//   core.begin(now);                 // open a store transaction; the batch runs at `now`
+//   core.run(input) ... core.call(f) // the engine handles inputs; effects are held back
+//   Effects out = core.commit();     // the transaction commits (fsync on LMDB) ...
+//   host::release(std::move(out), sink);  // ... and only then may effects leave the node
+//
+// The commit step is where a replicated host appends the batch to its log before applying
+// it (issue 17): the shells call the same begin/run/commit/release and see no difference.
+// If anything in a batch throws, the host calls abort() and then restart() (the simulator)
+// or stops (the node): the engine's in-memory connection table may now describe state the
+// disk does not have, and only a restart from the store is safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <type_traits>
+#include <utility>
+
+#include "engine/engine.hpp"
+
+namespace parley::host {
+
+using engine::Effects;
+using engine::TimeUs;
+
+// How a host gathers inputs into batches (the node's --batch-max/--batch-wait-us and the
+// simulator's [world] batch_max/batch_wait use it). Larger batches amortise one fsync over
+// more inputs; the wait bounds the latency an input pays for that.
+struct BatchPolicy {
+  std::size_t max_inputs = 256;         // inputs per transaction
+  TimeUs max_wait_us = 1'000;           // longest an input waits for its batch to fill
+  TimeUs tick_interval_us = 1'000'000;  // the engine needs a Tick at least this often
+};
+
+// When the next Tick is due: at most one per interval, whatever the batch cadence.
+class TickCadence {
+ public:
+  explicit TickCadence(TimeUs interval_us) : interval_(interval_us) {}
+  // True (and the next tick scheduled) when `now` reached the due time.
+  bool due(TimeUs now) {
+    if (now < next_) return false;
+    next_ = now + interval_;
+    return true;
+  }
+
+ private:
+  TimeUs interval_;
+  TimeUs next_ = 0;
+};
+
+class Core {
+ public:
+  // REQUIRES: `store` outlives the core. The engine is not usable before open().
+  Core(engine::Store& store, engine::EngineConfig config);
+  ~Core();
+
+  // Opens the engine on the store in a transaction of its own (checks the format version,
+  // restores presence as of `now`). Throws StoreError for a store this build cannot read.
+  void open(TimeUs now);
+  void open();  // presence counts from the first input's time (engine/engine.hpp)
+  // A new engine from what the store holds: the restart after a crash or a failed batch.
+  // Drops any open batch first.
+  void restart(TimeUs now);
+
+  // ---- one batch -------------------------------------------------------------------------
+  // Opens a store transaction for a batch running at `now`. REQUIRES: no batch is open.
+  void begin(TimeUs now);
+  bool in_batch() const { return in_batch_; }
+  TimeUs batch_time() const { return now_; }
+  // Runs one input at the batch's time. Its effects join the batch's (held back until the
+  // commit) and are also returned, for hosts that trace them; the view is valid until the
+  // next run() or call().
+  std::span<const engine::Effect> run(const engine::Input& input);
+  // An engine operation that is not an Input (the node's HTTP account services,
+  // Engine::handle_for): `fn(Engine&, TimeUs now)`. If it returns Effects, they join the
+  // batch's and are not returned; anything else is returned as is.
+  template <typename F>
+  decltype(auto) call(F&& fn) {
+    require_batch();
+    using Result = std::invoke_result_t<F, engine::Engine&, TimeUs>;
+    if constexpr (std::is_same_v<Result, Effects>) {
+      hold(fn(*engine_, now_));
+    } else {
+      return fn(*engine_, now_);
+    }
+  }
+  // Commits the batch and returns its effects: only now may they leave the node. If the
+  // commit throws (StoreError: disk full, I/O), the transaction is aborted, the effects are
+  // dropped and the error rethrown; the host must restart() or stop.
+  Effects commit();
+  // Drops the open batch, if any: nothing of it was committed or released (a crash).
+  void abort();
+
+  // Begin, run every input, commit: one batch, for hosts without a commit in flight.
+  Effects run_batch(std::span<const engine::Input> inputs, TimeUs now);
+
+  // A read outside any batch: `fn(Engine&)` inside a transaction that is then aborted, so
+  // nothing it might write survives. REQUIRES: no batch is open.
+  template <typename F>
+  decltype(auto) read(F&& fn) {
+    ReadTransaction transaction(*this);
+    return fn(*engine_);
+  }
+
+  engine::Engine& engine() { return *engine_; }
+  const engine::Engine& engine() const { return *engine_; }
+  std::uint64_t batches() const { return batches_; }
+  std::uint64_t inputs() const { return inputs_; }
+
+ private:
+  struct ReadTransaction {
+    explicit ReadTransaction(Core& core);
+    ~ReadTransaction();
+    engine::Store& store;
+  };
+  void require_batch() const;
+  void hold(Effects effects);
+
+  engine::Store& store_;
+  engine::EngineConfig config_;
+  std::unique_ptr<engine::Engine> engine_;
+  bool in_batch_ = false;
+  TimeUs now_ = 0;
+  Effects batch_effects_;
+  std::uint64_t batches_ = 0;
+  std::uint64_t inputs_ = 0;
+};
+
+}  // namespace parley::host

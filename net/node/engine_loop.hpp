@@ -1,0 +1,94 @@
+// The engine thread: one thread runs the engine over the store in group-commit batches, on
+// host::Core (host/core.hpp), which owns the durability rule. The node's I/O threads and
+// the engine thread meet in two places only: the loop's bounded task queue (I/O -> engine),
+// and asio::post onto a session's executor (engine -> I/O), after the batch has committed.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "engine/clock.hpp"
+#include "engine/engine.hpp"
+#include "host/core.hpp"
+#include "net/node/shared.hpp"
+
+namespace parley::net {
+
+class WsSession;
+
+// What a task sees: the batch open on the core, and where to put what must wait for the
+// commit. Whatever effects the engine produces through it join the batch, and leave the node
+// only after the commit.
+struct Txn {
+  host::Core& core;  // inside its batch: tasks never begin or commit
+  engine::TimeUs now;
+  // Run on the engine thread once the batch has committed and its effects are released:
+  // the HTTP answers.
+  std::vector<std::function<void()>>& after_commit;
+
+  // The engine's operations (accounts, tokens, the push outbox) inside the batch.
+  engine::Engine& engine() { return core.engine(); }
+  // An engine input at the batch's time.
+  void run(const engine::Input& input) { core.run(input); }
+  // An engine operation, `fn(Engine&, TimeUs now)` (host::Core::call): Effects it returns
+  // join the batch; anything else is returned.
+  template <typename F>
+  decltype(auto) call(F&& fn) {
+    return core.call(std::forward<F>(fn));
+  }
+  // Effects the node decides itself (a refusal at hello) join the batch the same way.
+  void add(engine::Effects effects) {
+    core.call([&](engine::Engine&, engine::TimeUs) { return std::move(effects); });
+  }
+};
+using Task = std::function<void(Txn&)>;
+
+class EngineLoop {
+ public:
+  // Opens the engine on `store` (presence restored from it counts from now, before any
+  // input: an HTTP call in the first batch, a logout say, must see it). Throws what the
+  // open throws: the node then cannot start.
+  EngineLoop(Shared& shared, engine::Store& store);
+
+  // From any thread. False when the queue is full: the caller answers `overloaded`.
+  bool post(Task task);
+
+  // Commits what is queued, runs `last` on the engine thread, then the thread ends.
+  void stop(std::function<void(EngineLoop&)> last);
+
+  // The engine thread's body: batches until stop().
+  void run();
+
+  // Engine thread only.
+  std::unordered_map<engine::ConnectionId, std::shared_ptr<WsSession>> sessions;
+
+ private:
+  // The engine's clock: anchored on the wall clock at start, then advanced by the monotonic
+  // clock only (engine/clock.hpp), so a wall-clock step never expires presence.
+  engine::TimeUs clock();
+  // Up to policy_.max_inputs queued tasks, after waiting for the queue to fill as the policy
+  // allows. `stop_now`: the loop was stopped and nothing is left after these.
+  std::vector<Task> next_batch(bool& stop_now);
+  void run_batch(std::vector<Task>& batch, bool tick, engine::TimeUs now);
+  void release(engine::Effects effects);
+
+  Shared& shared_;
+  host::BatchPolicy policy_;
+  host::TickCadence cadence_;
+  engine::TimeUs last_now_ = 0;
+  engine::EngineClock engine_clock_;
+  host::Core core_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Task> queue_;
+  bool stopping_ = false;
+  std::function<void(EngineLoop&)> last_;
+};
+
+}  // namespace parley::net

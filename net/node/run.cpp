@@ -1,0 +1,269 @@
+// Starting and stopping the node: run_node (sockets, signals, the push worker) and
+// InProcessNode (the same engine loop and routes without sockets).
+#include "net/node/node.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "net/node/auth.hpp"
+#include "net/node/engine_loop.hpp"
+#include "net/node/http_api.hpp"
+#include "net/node/listener.hpp"
+#include "net/node/push_worker.hpp"
+#include "net/node/routes.hpp"
+#include "net/node/shared.hpp"
+#include "net/node/ws_session.hpp"
+#include "storage/lmdb_store.hpp"
+
+namespace parley::net {
+
+using namespace parley::engine;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// Reads outbox intents on the engine thread for the push worker (which waits for them).
+std::vector<PushIntent> fetch_intents(Shared& shared, std::uint64_t after, std::size_t limit) {
+  auto promise = std::make_shared<std::promise<std::vector<PushIntent>>>();
+  auto future = promise->get_future();
+  const bool posted = shared.loop->post([promise, after, limit](Txn& txn) {
+    promise->set_value(txn.engine().push_intents_after(after, limit));
+  });
+  if (!posted || future.wait_for(std::chrono::seconds(5)) != std::future_status::ready) return {};
+  return future.get();
+}
+
+tcp::endpoint parse_listen(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) throw std::invalid_argument("--listen wants HOST:PORT");
+  const auto address = asio::ip::make_address(listen.substr(0, colon));
+  const unsigned long port = std::stoul(listen.substr(colon + 1));
+  if (port > 65535) throw std::invalid_argument("--listen port must be 0 to 65535");
+  return {address, static_cast<std::uint16_t>(port)};
+}
+
+void write_port_file(const std::string& path, std::uint16_t port) {
+  const std::string temporary = path + ".tmp";
+  std::ofstream(temporary) << port << "\n";
+  std::filesystem::rename(temporary, path);
+}
+
+void configure_throttle(Shared& shared) {
+  LoginThrottleOptions options;
+  options.address_attempts_per_second = shared.config.login_attempts_per_minute / 60.0;
+  options.address_burst = std::max(1.0, shared.config.login_attempts_per_minute);
+  shared.throttle.set_options(options);
+}
+
+// Raises the soft limit on open descriptors to the hard limit (the common soft limit of 1,024
+// lets one client hold every socket) and sizes the connection limits from it: the node keeps
+// kReservedDescriptors for its store, files and push connections; one address may hold an
+// eighth of the rest unless --max-connections-per-address says otherwise.
+constexpr std::size_t kReservedDescriptors = 128;
+
+void size_connection_limits(Shared& shared) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    if (limit.rlim_cur < limit.rlim_max) {
+      rlimit raised = limit;
+      raised.rlim_cur = limit.rlim_max;
+      if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+    }
+  }
+  const std::size_t descriptors =
+      limit.rlim_cur == RLIM_INFINITY ? 1'048'576 : static_cast<std::size_t>(limit.rlim_cur);
+  shared.max_connections =
+      descriptors > 2 * kReservedDescriptors ? descriptors - kReservedDescriptors : descriptors / 2;
+  if (shared.config.max_connections_per_address == 0) {
+    shared.config.max_connections_per_address =
+        std::clamp<std::size_t>(shared.max_connections / 8, 16, 4096);
+  }
+  log_line("descriptors: " + std::to_string(descriptors) + "; connections: at most " +
+           std::to_string(shared.max_connections) + ", " +
+           std::to_string(shared.config.max_connections_per_address) + " per address");
+}
+
+}  // namespace
+
+struct InProcessNode::Impl {
+  Shared shared;
+  std::unique_ptr<storage::LmdbStore> store;
+  std::unique_ptr<EngineLoop> loop;
+  std::thread engine_thread;
+};
+
+InProcessNode::InProcessNode(const NodeConfig& config) : impl_(std::make_unique<Impl>()) {
+  init_crypto();
+  impl_->shared.config = config;
+  configure_throttle(impl_->shared);
+  impl_->shared.dummy_hash = hash_password("not a real password", config.password);
+  storage::LmdbOptions options;
+  options.sync = false;
+  options.initial_map_bytes = config.initial_map_mib << 20;
+  impl_->store = std::make_unique<storage::LmdbStore>(config.data, options);
+  impl_->loop = std::make_unique<EngineLoop>(impl_->shared, *impl_->store);
+  impl_->shared.loop = impl_->loop.get();
+  impl_->shared.discover_url = "ws://in-process/v1/ws";
+  impl_->engine_thread = std::thread([this] { impl_->loop->run(); });
+}
+
+InProcessNode::~InProcessNode() {
+  impl_->loop->stop([](EngineLoop&) {});
+  impl_->engine_thread.join();
+  impl_->shared.hashing.join();
+}
+
+std::string InProcessNode::http(std::string_view raw_request) {
+  http::request_parser<http::string_body> parser;
+  parser.body_limit(impl_->shared.config.max_http_body_bytes);
+  parser.eager(true);
+  beast::error_code ec;
+  parser.put(asio::buffer(raw_request.data(), raw_request.size()), ec);
+  if (ec || !parser.is_done()) return "";
+  const Request request = parser.release();
+  if (websocket::is_upgrade(request)) return "";  // WebSockets need a socket
+  auto promise = std::make_shared<std::promise<std::string>>();
+  auto future = promise->get_future();
+  const bool head = request.method() == http::verb::head;
+  const auto settle = [promise](const auto& response) {
+    std::ostringstream out;
+    out << response;
+    try {
+      promise->set_value(out.str());
+    } catch (const std::future_error&) {
+      // Answered twice: a bug the caller will see as a wrong response, not a crash here.
+    }
+  };
+  answer(
+      impl_->shared, request,
+      [settle, head](Response response) {
+        if (head) response.body().clear();
+        settle(response);
+      },
+      [promise](FileResponse response) {
+        // Beast cannot print a file body: the headers, then the file's bytes.
+        std::ostringstream out;
+        out << response.base();
+        auto& file = response.body().file();
+        beast::error_code read_error;
+        file.seek(0, read_error);
+        char chunk[4096];
+        while (!read_error) {
+          const std::size_t n = file.read(chunk, sizeof chunk, read_error);
+          if (n == 0) break;
+          out.write(chunk, static_cast<std::streamsize>(n));
+        }
+        promise->set_value(out.str());
+      });
+  if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    return "no answer within 30 s";
+  }
+  return future.get();
+}
+
+int run_node(const NodeConfig& config) {
+  init_crypto();
+  Shared shared;
+  shared.config = config;
+  size_connection_limits(shared);
+  configure_throttle(shared);
+  shared.dummy_hash = hash_password("not a real password", config.password);
+  std::unique_ptr<storage::LmdbStore> store;
+  std::unique_ptr<EngineLoop> loop;
+  tcp::endpoint endpoint;
+  try {
+    endpoint = parse_listen(config.listen);
+    storage::LmdbOptions options;
+    options.initial_map_bytes = config.initial_map_mib << 20;
+    options.max_map_bytes = std::max(config.max_map_mib, config.initial_map_mib) << 20;
+    store = std::make_unique<storage::LmdbStore>(config.data, options);
+    loop = std::make_unique<EngineLoop>(shared, *store);
+  } catch (const std::exception& error) {
+    log_line(std::string("cannot start: ") + error.what());
+    return 78;
+  }
+  shared.loop = loop.get();
+  asio::io_context io(static_cast<int>(std::max(1u, config.io_threads)));
+  std::shared_ptr<Listener> listener;
+  try {
+    listener = std::make_shared<Listener>(io, shared, endpoint);
+  } catch (const std::exception& error) {
+    log_line("cannot listen on " + config.listen + ": " + error.what());
+    return 78;
+  }
+  const std::uint16_t port = listener->port();
+  const std::string host = endpoint.address().to_string();
+  shared.discover_url = config.public_url.empty()
+                            ? "ws://" + host + ":" + std::to_string(port) + "/v1/ws"
+                            : config.public_url;
+  listener->run();
+  std::thread engine_thread([&loop] { loop->run(); });
+  std::unique_ptr<PushWorker> pushes;
+  if (!config.push.url.empty()) {
+    try {
+      pushes = std::make_unique<PushWorker>(
+          config.push, shared.metrics,
+          [&shared](std::uint64_t after, std::size_t limit) {
+            return fetch_intents(shared, after, limit);
+          },
+          [&shared](const PushResult& result) {
+            return shared.loop->post([result](Txn& txn) { txn.run(result); });
+          });
+    } catch (const std::exception& error) {
+      log_line(std::string("cannot start: ") + error.what());
+      std::_Exit(78);
+    }
+    shared.pushes = pushes.get();
+    pushes->start();
+  }
+  if (!config.port_file.empty()) write_port_file(config.port_file, port);
+  log_line("listening on http://" + host + ":" + std::to_string(port) + " (data: " + config.data +
+           ")");
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::steady_timer grace(io);
+  signals.async_wait([&](beast::error_code, int signal) {
+    log_line("signal " + std::to_string(signal) + ": stopping");
+    listener->stop();
+    if (pushes) pushes->stop();  // what is not delivered stays in the outbox
+    // Commit what is queued, then tell every client we are going away.
+    loop->stop([](EngineLoop& stopped) {
+      for (auto& [id, session] : stopped.sessions)
+        session->close_going_away();
+      stopped.sessions.clear();
+    });
+    grace.expires_after(std::chrono::milliseconds(500));
+    grace.async_wait([&io](beast::error_code) { io.stop(); });
+  });
+
+  std::vector<std::thread> io_threads;
+  for (unsigned i = 1; i < std::max(1u, config.io_threads); ++i) {
+    io_threads.emplace_back([&io] { io.run(); });
+  }
+  io.run();
+  for (auto& thread : io_threads)
+    thread.join();
+  engine_thread.join();
+  shared.hashing.join();
+  log_line("stopped");
+  return 0;
+}
+
+}  // namespace parley::net

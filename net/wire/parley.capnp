@@ -1,0 +1,293 @@
+# parley's wire format: every frame between a client and a node.
+#
+# One schema, two encodings (net/wire/codec.hpp):
+#   - binary WebSocket frames carry a Cap'n Proto message (standard unpacked serialization,
+#     segment table first) whose root is a ClientFrame or a ServerFrame;
+#   - text WebSocket frames carry the same struct as JSON, in Cap'n Proto's own JSON mapping
+#     (capnp::JsonCodec): field names as written here, 64-bit integers as JSON strings,
+#     enumerants by their $Json.name (snake_case), a union as the single member that is set.
+#
+# docs/protocol.md ("Frame reference") documents every frame and field for client authors.
+#
+# Conventions:
+#   - ids (users, devices, channels, sequence numbers, request ids) are UInt64;
+#   - times are Int64 microseconds since the Unix epoch;
+#   - error codes are Text holding the engine's snake_case code (e.g. "not_a_member"), never
+#     an enum, so that codes added later reach old clients as readable strings;
+#   - request ids are chosen by the client and echoed in the answer; they live in each
+#     alternative, as in the engine.
+#
+# Compatibility: only ever add fields and union members (with new ordinals). Never renumber,
+# retype or reuse one. Ordinal @0 of each frame union is `unset`: the discriminant of an
+# all-zero struct, and of a JSON object naming no known member. The node refuses it.
+
+@0xf1e70268c9d45d92;
+
+using Cxx = import "/capnp/c++.capnp";
+using Json = import "/capnp/compat/json.capnp";
+
+$Cxx.namespace("parley::wire");
+
+# ---- Shared ---------------------------------------------------------------------------------
+
+enum MessageKind {
+  text @0 $Json.name("text");
+  groupCreated @1 $Json.name("group_created");    # text: group name; users: founders, creator first
+  memberAdded @2 $Json.name("member_added");      # users: [added]
+  memberRemoved @3 $Json.name("member_removed");  # users: [removed]
+  memberLeft @4 $Json.name("member_left");        # users: [leaver]
+  adminChanged @5 $Json.name("admin_changed");    # users: [new admin]
+}
+
+struct Message {
+  channel @0 :UInt64;
+  seq @1 :UInt64;                # position in the channel's own gap-free sequence, from 1
+  kind @2 :MessageKind;
+  sender @3 :UInt64;
+  senderDevice @4 :UInt64;
+  serverTime @5 :Int64;          # informational only: order is `seq`
+  clientMsgId @6 :Text;          # empty for membership events
+  text @7 :Text;
+  users @8 :List(UInt64);
+}
+
+# ---- Client -> node -------------------------------------------------------------------------
+
+struct Hello {
+  request @0 :UInt64;
+  cursor @1 :UInt64;             # the device holds every inbox entry up to here
+}
+
+struct Send {
+  request @0 :UInt64;
+  channel @1 :UInt64;            # exactly one of channel / peer is non-zero
+  peer @2 :UInt64;
+  clientMsgId @3 :Text;
+  text @4 :Text;
+}
+
+struct Ack {
+  inboxSeq @0 :UInt64;
+}
+
+struct History {
+  request @0 :UInt64;
+  channel @1 :UInt64;
+  beforeSeq @2 :UInt64;          # 0: from the newest
+  limit @3 :UInt32 = 50;
+}
+
+struct CreateGroup {
+  request @0 :UInt64;
+  name @1 :Text;
+  members @2 :List(UInt64);      # besides the creator
+}
+
+struct MemberChange {
+  # AddMember and RemoveMember.
+  request @0 :UInt64;
+  channel @1 :UInt64;
+  user @2 :UInt64;
+}
+
+struct LeaveGroup {
+  request @0 :UInt64;
+  channel @1 :UInt64;
+}
+
+struct RequestOnly {
+  # Logout, ListContacts, UnregisterPushToken: nothing but the request id.
+  request @0 :UInt64;
+}
+
+struct QueryUnread {
+  # Was RequestOnly; `request` keeps its place, so either reads the other.
+  request @0 :UInt64;
+  after @1 :UInt64;              # counts of channels with a higher id only (paging)
+}
+
+struct ListChannels {
+  # Was RequestOnly; `request` keeps its place, so either reads the other.
+  request @0 :UInt64;
+  after @1 :UInt64;              # channels with a higher id only (paging); 0: from the first
+  limit @2 :UInt32 = 50;         # 1-100 channels per page
+}
+
+struct Heartbeat {}
+
+enum ContactAction {
+  add @0 $Json.name("add");
+  remove @1 $Json.name("remove");
+  block @2 $Json.name("block");
+  unblock @3 $Json.name("unblock");
+}
+
+struct ChangeContact {
+  request @0 :UInt64;
+  action @1 :ContactAction;
+  user @2 :UInt64;
+}
+
+struct QueryPresence {
+  request @0 :UInt64;
+  users @1 :List(UInt64);
+}
+
+struct RegisterPushToken {
+  request @0 :UInt64;
+  platform @1 :Text;             # "apns", "fcm" or "web"
+  token @2 :Text;
+}
+
+struct ClientFrame {
+  union {
+    unset @0 :Void;              # never valid: refused as a malformed frame
+    hello @1 :Hello;
+    send @2 :Send;
+    ack @3 :Ack;
+    history @4 :History;
+    createGroup @5 :CreateGroup;
+    addMember @6 :MemberChange;
+    removeMember @7 :MemberChange;
+    leaveGroup @8 :LeaveGroup;
+    logout @9 :RequestOnly;
+    heartbeat @10 :Heartbeat;
+    changeContact @11 :ChangeContact;
+    listContacts @12 :RequestOnly;
+    queryPresence @13 :QueryPresence;
+    registerPushToken @14 :RegisterPushToken;
+    unregisterPushToken @15 :RequestOnly;
+    queryUnread @16 :QueryUnread;
+    listChannels @17 :ListChannels;
+  }
+}
+
+# ---- Node -> client -------------------------------------------------------------------------
+
+struct Welcome {
+  user @0 :UInt64;
+  device @1 :UInt64;
+  cursor @2 :UInt64;
+  inboxHead @3 :UInt64;
+  heartbeatIntervalUs @4 :Int64;
+  presenceTimeoutUs @5 :Int64;
+}
+
+struct InboxEntry {
+  inboxSeq @0 :UInt64;
+  message @1 :Message;
+}
+
+struct Deliver {
+  entries @0 :List(InboxEntry);
+}
+
+struct SendAck {
+  request @0 :UInt64;
+  channel @1 :UInt64;
+  seq @2 :UInt64;
+  serverTime @3 :Int64;
+  duplicate @4 :Bool;
+}
+
+struct GroupCreated {
+  request @0 :UInt64;
+  channel @1 :UInt64;
+}
+
+struct HistoryPage {
+  request @0 :UInt64;
+  channel @1 :UInt64;
+  messages @2 :List(Message);    # ascending seq
+  hasMore @3 :Bool;
+}
+
+struct Failure {
+  request @0 :UInt64;            # 0 when the failure answers no request
+  code @1 :Text;                 # snake_case, e.g. "not_a_member"
+  message @2 :Text;              # for humans; match on `code`
+}
+
+struct PresenceEntry {
+  user @0 :UInt64;
+  online @1 :Bool;
+  lastActiveAt @2 :Int64;        # 0: never seen, or no longer visible to you
+}
+
+struct PresenceList {
+  request @0 :UInt64;            # 0: the snapshot sent right after welcome
+  entries @1 :List(PresenceEntry);
+}
+
+enum ContactState {
+  contact @0 $Json.name("contact");
+  blocked @1 $Json.name("blocked");
+}
+
+struct ContactEntry {
+  user @0 :UInt64;
+  name @1 :Text;
+  state @2 :ContactState;
+  mutual @3 :Bool;
+}
+
+struct ContactList {
+  request @0 :UInt64;
+  contacts @1 :List(ContactEntry);
+}
+
+struct ChannelUnread {
+  channel @0 :UInt64;
+  count @1 :UInt64;
+}
+
+struct UnreadCounts {
+  request @0 :UInt64;
+  total @1 :UInt64;
+  channels @2 :List(ChannelUnread);  # non-zero counts, ascending channel
+  more @3 :Bool;                 # more counts follow: ask again with after = the last channel
+}
+
+enum ChannelKind {
+  direct @0 $Json.name("direct");
+  group @1 $Json.name("group");
+}
+
+struct ChannelMember {
+  user @0 :UInt64;
+  name @1 :Text;
+}
+
+struct ChannelSummary {
+  channel @0 :UInt64;
+  kind @1 :ChannelKind;
+  name @2 :Text;                 # a group's name; "" for a 1:1 channel
+  admin @3 :UInt64;              # 0 for a 1:1 channel
+  lastSeq @4 :UInt64;            # the newest seq you may read
+  active @5 :Bool;               # false once removed from or having left the group
+  members @6 :List(ChannelMember);  # active members, ascending user; [] when not active
+}
+
+struct ChannelList {
+  request @0 :UInt64;
+  channels @1 :List(ChannelSummary);  # ascending channel
+  more @2 :Bool;                 # more channels follow: ask again with after = the last one
+}
+
+struct ServerFrame {
+  union {
+    unset @0 :Void;              # never sent
+    welcome @1 :Welcome;
+    deliver @2 :Deliver;
+    sendAck @3 :SendAck;
+    groupCreated @4 :GroupCreated;
+    historyPage @5 :HistoryPage;
+    ok @6 :RequestOnly;
+    failure @7 :Failure;
+    presence @8 :PresenceEntry;
+    presenceList @9 :PresenceList;
+    contactList @10 :ContactList;
+    unreadCounts @11 :UnreadCounts;
+    channelList @12 :ChannelList;
+  }
+}

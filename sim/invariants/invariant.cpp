@@ -1,0 +1,62 @@
+#include "sim/invariants/invariant.hpp"
+
+namespace parley::sim::invariants {
+namespace {
+
+std::string describe_record(const History& history, std::size_t index) {
+  if (index >= history.size()) return "";
+  return " [record " + std::to_string(index) + ": " + to_json(history[index]) + "]";
+}
+
+}  // namespace
+
+std::uint32_t Run::home_of(UserId user) const {
+  const auto found = home.find(user);
+  return found == home.end() ? 0 : found->second;
+}
+
+const std::vector<UserId>* Run::recipients(const MessageKey& key) const {
+  const auto found = recipients_by_key.find(key);
+  return found == recipients_by_key.end() ? nullptr : &found->second;
+}
+
+void Report::add(int invariant, const std::string& message, std::size_t record) {
+  result_.violations.push_back(
+      Violation{invariant, message + describe_record(history_, record), record});
+}
+
+std::size_t end_of_pushes(const History& history, std::size_t index) {
+  const Record& r = history[index];
+  const bool append = r.kind == RecordKind::append;
+  const bool offline = r.kind == RecordKind::presence && !r.flag;
+  if (!append && !offline) return index + 1;
+  const auto belongs = [&](const Record& push) {
+    return append ? push.channel == r.channel && push.seq == r.seq : push.user == r.user;
+  };
+  std::size_t j = index + 1;
+  while (j < history.size() && history[j].kind == RecordKind::push && history[j].node == r.node &&
+         belongs(history[j])) {
+    ++j;
+  }
+  return j;
+}
+
+bool is_node_record(RecordKind kind) {
+  switch (kind) {
+    case RecordKind::life:
+    case RecordKind::logout:
+    case RecordKind::token:
+    case RecordKind::presence:
+    case RecordKind::push:
+    case RecordKind::append:
+    case RecordKind::crash:
+    case RecordKind::restart:
+    case RecordKind::gateway:
+    case RecordKind::connection:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace parley::sim::invariants

@@ -1,0 +1,27 @@
+// Which invariants the checker runs, and in what order: the one list (docs/invariants.md
+// numbers them). A new invariant is a file in this folder and a line here.
+//
+// Each pass walks the history once, handing every record to its invariants in the order
+// listed, so the report reads in history order within a pass; the passes report one after
+// the other. Invariants that read the same records side by side share a pass.
+#include "sim/invariants/invariant.hpp"
+
+namespace parley::sim::invariants {
+
+std::vector<Pass> all(const Run& run) {
+  std::vector<Pass> passes(3);
+  // What the stores hold: acked messages (1), each client_msg_id once (2).
+  passes[0].push_back(acked_durable(run));
+  passes[0].push_back(stored_once(run));
+  // What each device received: once, gap-free and in order (2), from the store (1), as a
+  // member (3).
+  passes[1].push_back(delivery_order(run));
+  passes[1].push_back(delivered_durable(run));
+  passes[1].push_back(members_only(run));
+  // What each node did about presence (4) and pushes (5), replayed record by record.
+  passes[2].push_back(presence(run));
+  passes[2].push_back(push(run));
+  return passes;
+}
+
+}  // namespace parley::sim::invariants

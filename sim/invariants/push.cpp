@@ -1,0 +1,199 @@
+// Invariant 5, push, replayed over each node's records: the presence the node showed (its
+// presence records), the connections it had bound, the tokens it knew.
+//
+// At once: a text message to a user shown offline gets one push per token (unless
+// collapsed), and a user shown online gets none. Later: a message to a user shown online
+// while none of their devices was connected is owed a push, which must come when the user is
+// shown offline (right after that presence record), unless a device of the user received it
+// first. A received message may still be pushed then (its ack can be lost with the
+// connection), but nothing else may. And once settled, every intent reached the gateway.
+#include "sim/invariants/invariant.hpp"
+
+#include <algorithm>
+
+namespace parley::sim::invariants {
+namespace {
+
+class Push final : public Invariant {
+ public:
+  explicit Push(const Run& run) : run_(run), config_(run.config), models_(run.nodes.size()) {}
+
+  void record(std::size_t i, Report& report) override {
+    if (i < skip_) return;  // an append's or an offline's pushes, read with it
+    const Record& r = run_.history[i];
+    if (r.kind == RecordKind::delivered) {
+      // A device of the user received it: the user read it (or the ack is on its way).
+      NodeModel& home = models_[std::min<std::size_t>(run_.home_of(r.user), models_.size() - 1)];
+      const auto owed = home.owed.find({r.user, r.channel});
+      if (owed != home.owed.end() && r.seq >= owed->second.seq) owed->second.required = false;
+      return;
+    }
+    if (r.node >= models_.size()) return;
+    NodeModel& model = models_[r.node];
+    switch (r.kind) {
+      case RecordKind::connection:
+        model.connected[r.user] = r.flag;
+        break;
+      case RecordKind::token:
+        if (r.flag) {
+          model.tokens[r.user].insert(r.device);
+        } else {
+          model.tokens[r.user].erase(r.device);
+        }
+        break;
+      case RecordKind::presence:
+        model.online[r.user] = r.flag;
+        if (!r.flag) shown_offline(model, i, report);
+        break;
+      case RecordKind::append:
+        appended(model, i, report);
+        break;
+      case RecordKind::push:
+        report.add(5, "push without a message appended, or its user shown offline, just before it",
+                   i);
+        break;
+      case RecordKind::crash:
+        // The node forgot every connection; who was shown online is durable.
+        model.connected.clear();
+        break;
+      default:
+        break;
+    }
+  }
+
+  void finish(Report& report) override {
+    if (!config_.liveness) return;
+    for (std::size_t node = 0; node < run_.nodes.size(); ++node) {
+      for (std::uint64_t id : run_.nodes[node].outbox) {
+        report.add(5,
+                   "push intent " + std::to_string(id) + " on node " + std::to_string(node) +
+                       " was never delivered, though the gateway was healthy at the end",
+                   SIZE_MAX);
+      }
+    }
+  }
+
+ private:
+  struct Owed {
+    Seq seq = 0;            // the newest message of the channel owed a push
+    bool required = false;  // no device of the user received it (yet)
+  };
+  struct NodeModel {
+    std::map<UserId, bool> online;
+    std::map<UserId, bool> connected;
+    std::map<UserId, std::set<DeviceId>> tokens;
+    std::map<std::pair<UserId, ChannelId>, TimeUs> last_push;
+    std::map<std::pair<UserId, ChannelId>, Owed> owed;
+  };
+
+  // The push records right after record `i` (end_of_pushes): who got one, and when, for the
+  // collapse window. Later records start past them.
+  void take_pushes(std::size_t i, std::set<std::pair<UserId, DeviceId>>& actual,
+                   std::set<std::pair<ChannelId, DeviceId>>* by_channel) {
+    const History& history = run_.history;
+    const Record& r = history[i];
+    skip_ = end_of_pushes(history, i);
+    for (std::size_t j = i + 1; j < skip_; ++j) {
+      actual.insert({history[j].user, history[j].device});
+      if (by_channel != nullptr) by_channel->insert({history[j].channel, history[j].device});
+      models_[r.node].last_push[{history[j].user, history[j].channel}] = history[j].node_time;
+    }
+  }
+
+  // What the user was owed while shown online with no device connected comes due.
+  void shown_offline(NodeModel& model, std::size_t i, Report& report) {
+    const Record& r = run_.history[i];
+    std::set<std::pair<ChannelId, DeviceId>> expected;
+    std::set<std::pair<ChannelId, DeviceId>> allowed;
+    for (auto it = model.owed.lower_bound({r.user, 0});
+         it != model.owed.end() && it->first.first == r.user;) {
+      const ChannelId channel = it->first.second;
+      const auto last = model.last_push.find({r.user, channel});
+      const bool collapsed =
+          last != model.last_push.end() && r.node_time - last->second < config_.push_collapse;
+      for (DeviceId device : model.tokens[r.user]) {
+        allowed.insert({channel, device});
+        if (it->second.required && !collapsed) expected.insert({channel, device});
+      }
+      it = model.owed.erase(it);
+    }
+    std::set<std::pair<UserId, DeviceId>> ignored;
+    std::set<std::pair<ChannelId, DeviceId>> actual;
+    take_pushes(i, ignored, &actual);
+    for (const auto& [channel, device] : expected) {
+      if (!actual.contains({channel, device})) {
+        report.add(5,
+                   "no push to user " + std::to_string(r.user) + " (device " +
+                       std::to_string(device) + ") for channel " + std::to_string(channel) +
+                       " when shown offline: a message reached them while none of their "
+                       "devices was connected, and none received it",
+                   i);
+      }
+    }
+    for (const auto& [channel, device] : actual) {
+      if (!allowed.contains({channel, device})) {
+        report.add(5,
+                   "unexpected push to user " + std::to_string(r.user) + " (device " +
+                       std::to_string(device) + ") for channel " + std::to_string(channel) +
+                       " when shown offline: nothing was owed",
+                   i);
+      }
+    }
+  }
+
+  // A text message was appended: a push per token to each recipient shown offline (unless
+  // collapsed), none to one shown online, who is owed one if no device of theirs is connected.
+  void appended(NodeModel& model, std::size_t i, Report& report) {
+    const Record& r = run_.history[i];
+    const auto* who = run_.recipients({r.node, r.channel, r.seq});
+    std::set<std::pair<UserId, DeviceId>> expected;
+    if (who != nullptr) {
+      for (UserId user : *who) {
+        if (user == r.user) continue;
+        if (model.online[user]) {
+          if (!model.connected[user]) model.owed[{user, r.channel}] = Owed{r.seq, true};
+          continue;
+        }
+        const auto last = model.last_push.find({user, r.channel});
+        if (last != model.last_push.end() && r.node_time - last->second < config_.push_collapse) {
+          continue;
+        }
+        for (DeviceId device : model.tokens[user])
+          expected.insert({user, device});
+      }
+    }
+    std::set<std::pair<UserId, DeviceId>> actual;
+    take_pushes(i, actual, nullptr);
+    for (const auto& [user, device] : expected) {
+      if (!actual.contains({user, device})) {
+        report.add(5,
+                   "no push to offline user " + std::to_string(user) + " (device " +
+                       std::to_string(device) + ") for " + std::to_string(r.channel) + "/" +
+                       std::to_string(r.seq),
+                   i);
+      }
+    }
+    for (const auto& [user, device] : actual) {
+      if (!expected.contains({user, device})) {
+        report.add(5,
+                   "unexpected push to user " + std::to_string(user) + " (device " +
+                       std::to_string(device) + ") for " + std::to_string(r.channel) + "/" +
+                       std::to_string(r.seq) + (model.online[user] ? ": the user is online" : ""),
+                   i);
+      }
+    }
+  }
+
+  const Run& run_;
+  const CheckConfig& config_;
+  std::vector<NodeModel> models_;
+  std::size_t skip_ = 0;  // records before this one were read ahead with an earlier record
+};
+
+}  // namespace
+
+std::unique_ptr<Invariant> push(const Run& run) {
+  return std::make_unique<Push>(run);
+}
+
+}  // namespace parley::sim::invariants

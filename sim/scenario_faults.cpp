@@ -1,0 +1,234 @@
+// The scenario loader: [[fault]], its kinds, the keys each kind takes, and host strings.
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <limits>
+#include <string>
+
+#include "sim/scenario_reader.hpp"
+
+namespace parley::sim::reader {
+namespace {
+
+// [[fault]] keys besides at_s and kind; bit i of a mask stands for kFaultOptions[i].
+constexpr std::array<std::string_view, 9> kFaultOptions = {"hosts",     "node",      "duration_s",
+                                                           "step_ms",   "commit_ms", "offset_ms",
+                                                           "drift_ppm", "group",     "user"};
+constexpr std::array<std::string_view, 11> kFaultKeys = {
+    "at_s",      "kind",      "hosts",     "node",  "duration_s", "step_ms",
+    "commit_ms", "offset_ms", "drift_ppm", "group", "user"};
+enum FaultOption : unsigned {
+  kHosts = 1u << 0,
+  kNode = 1u << 1,
+  kDuration = 1u << 2,
+  kStep = 1u << 3,
+  kCommit = 1u << 4,
+  kOffset = 1u << 5,
+  kDrift = 1u << 6,
+  kGroup = 1u << 7,
+  kUser = 1u << 8,
+};
+
+struct KindRule {
+  std::string_view name;
+  FaultKind kind;
+  unsigned required;
+  unsigned optional;
+};
+
+constexpr std::array<KindRule, 15> kKindRules = {{
+    {"disconnect", FaultKind::disconnect, kHosts, 0},
+    {"partition", FaultKind::partition, kHosts, 0},
+    {"heal", FaultKind::heal, 0, 0},
+    {"swizzle", FaultKind::swizzle, kHosts, kStep},
+    {"crash", FaultKind::crash, kDuration, kNode},
+    {"clock", FaultKind::clock, kHosts, kOffset | kDrift},
+    {"clock_step", FaultKind::clock_step, kHosts | kOffset, 0},
+    {"slow_commit", FaultKind::slow_commit, kCommit | kDuration, kNode},
+    {"logout", FaultKind::logout, kHosts | kDuration, 0},
+    {"leave_group", FaultKind::leave_group, kUser | kGroup, 0},
+    {"add_member", FaultKind::add_member, kUser | kGroup, 0},
+    {"remove_member", FaultKind::remove_member, kUser | kGroup, 0},
+    {"gateway_down", FaultKind::gateway_down, 0, 0},
+    {"gateway_up", FaultKind::gateway_up, 0, 0},
+    {"commit_failure", FaultKind::commit_failure, kDuration, kNode},
+}};
+
+constexpr std::array<std::string_view, 15> kKindNames = {
+    "disconnect", "partition",     "heal",         "swizzle",    "crash",
+    "clock",      "clock_step",    "slow_commit",  "logout",     "leave_group",
+    "add_member", "remove_member", "gateway_down", "gateway_up", "commit_failure"};
+
+// The parallel lists above must agree, or a kind would get another's rules.
+constexpr bool lists_agree() {
+  for (std::size_t i = 0; i < kKindRules.size(); ++i) {
+    if (kKindRules[i].name != kKindNames[i]) return false;
+  }
+  for (std::size_t i = 0; i < kFaultOptions.size(); ++i) {
+    if (kFaultKeys[i + 2] != kFaultOptions[i]) return false;
+  }
+  return true;
+}
+static_assert(lists_agree());
+
+[[noreturn]] void fail_host(const Section& fault, const toml::node& value,
+                            const std::string& problem) {
+  fault.fail(line_of(value), "hosts: " + problem);
+}
+
+// Digits only: no sign, no spaces. Too large to hold reads as the largest value, which every
+// range check then rejects.
+std::optional<std::uint64_t> parse_index(std::string_view digits) {
+  if (digits.empty()) return std::nullopt;
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (end != digits.data() + digits.size()) return std::nullopt;
+  if (error == std::errc::result_out_of_range) return std::numeric_limits<std::uint64_t>::max();
+  if (error != std::errc()) return std::nullopt;
+  return value;
+}
+
+template <typename T>
+void add_once(std::vector<T>& list, const T& item) {
+  if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(item);
+}
+
+// `what` says which numbers exist, e.g. "users are 1 to 2".
+[[noreturn]] void fail_host_range(const Section& fault, const toml::node& value,
+                                  const std::string& what) {
+  fail_host(fault, value, show_value(value) + " is out of range (" + what + ")");
+}
+
+void check_user(const Section& fault, const toml::node& value, std::uint64_t user,
+                const Scenario& s) {
+  if (user >= 1 && user <= s.users) return;
+  fail_host_range(fault, value, "users are 1 to " + std::to_string(s.users));
+}
+
+void add_device(const Section& fault, const toml::node& value, std::string_view rest,
+                const Scenario& s, HostSet& hosts) {
+  const std::size_t slash = rest.find('/');
+  const auto user = parse_index(rest.substr(0, slash));
+  const auto device =
+      slash == std::string_view::npos ? std::nullopt : parse_index(rest.substr(slash + 1));
+  if (!user || !device) {
+    fail_host(fault, value, "bad host " + show_value(value) + " (expected device:U/K)");
+  }
+  check_user(fault, value, *user, s);
+  if (*device < 1 || *device > s.devices_per_user) {
+    fail_host_range(fault, value,
+                    "devices are 1 to " + std::to_string(s.devices_per_user) + " per user");
+  }
+  add_once(hosts.devices, {*user, static_cast<std::uint32_t>(*device)});
+}
+
+void add_host(const Section& fault, const toml::node& value, const Scenario& s, HostSet& hosts) {
+  const auto* text = value.as_string();
+  if (text == nullptr) fault.fail_value("hosts", value, "a host string", false);
+  const std::string_view host = text->get();
+  if (host == "users") {
+    hosts.all_users = true;
+  } else if (host == "nodes") {
+    hosts.all_nodes = true;
+  } else if (host.starts_with("node:")) {
+    const auto node = parse_index(host.substr(5));
+    if (!node) fail_host(fault, value, "bad host " + show_value(value) + " (expected node:N)");
+    if (*node >= s.nodes) {
+      fail_host_range(fault, value, "nodes are 0 to " + std::to_string(s.nodes - 1));
+    }
+    add_once(hosts.nodes, static_cast<std::uint32_t>(*node));
+  } else if (host.starts_with("user:")) {
+    const auto user = parse_index(host.substr(5));
+    if (!user) fail_host(fault, value, "bad host " + show_value(value) + " (expected user:U)");
+    check_user(fault, value, *user, s);
+    add_once(hosts.users, *user);
+  } else if (host.starts_with("device:")) {
+    add_device(fault, value, host.substr(7), s, hosts);
+  } else {
+    fail_host(fault, value,
+              "bad host " + show_value(value) +
+                  " (expected node:N, user:U, device:U/K, \"users\" or \"nodes\")");
+  }
+}
+
+HostSet read_hosts(const Section& fault, const Scenario& s) {
+  const toml::node& value = *fault.get("hosts");
+  HostSet hosts;
+  if (const auto* list = value.as_array()) {
+    if (list->empty()) fault.fail(line_of(value), "hosts: expected at least one host, got []");
+    for (const toml::node& element : *list)
+      add_host(fault, element, s, hosts);
+  } else if (value.is_string()) {
+    add_host(fault, value, s, hosts);
+  } else {
+    fault.fail_value("hosts", value, "a host string or an array of them", false);
+  }
+  return hosts;
+}
+
+const KindRule& read_kind(const Section& fault) {
+  const auto index = fault.choice("kind", kKindNames);
+  if (!index) fault.fail_missing("kind");
+  return kKindRules[*index];
+}
+
+// Options the kind does not take are errors, not ignored: "commit_ms" on a "crash" suggests
+// the author meant a different fault.
+void check_options(const Section& fault, const KindRule& rule) {
+  const std::string kind(rule.name);
+  for (const auto& [key, line] : fault.keys_in_file_order()) {
+    const auto it = std::find(kFaultOptions.begin(), kFaultOptions.end(), key);
+    if (it == kFaultOptions.end()) continue;  // at_s or kind
+    const unsigned bit = 1u << static_cast<unsigned>(it - kFaultOptions.begin());
+    if (((rule.required | rule.optional) & bit) != 0) continue;
+    fault.fail_unprefixed(
+        line, "key '" + std::string(key) + "' does not apply to a '" + kind + "' fault");
+  }
+  for (std::size_t i = 0; i < kFaultOptions.size(); ++i) {
+    if ((rule.required & (1u << i)) == 0 || fault.has(kFaultOptions[i])) continue;
+    fault.fail_missing(kFaultOptions[i], " for a '" + kind + "' fault");
+  }
+}
+
+void read_fault_target(const Section& fault, const Scenario& s, Fault& out) {
+  if (fault.has("hosts")) out.hosts = read_hosts(fault, s);
+  fault.read("node", out.node, 0, static_cast<std::int64_t>(s.nodes) - 1);
+  fault.read("user", out.user, 1, static_cast<std::int64_t>(s.users));
+  if (const auto group = fault.string("group")) {
+    const auto known = [&](const GroupSpec& spec) { return spec.name == *group; };
+    if (std::none_of(s.groups.begin(), s.groups.end(), known)) {
+      fault.fail(line_of(*fault.get("group")), "group: no group named '" + *group + "'");
+    }
+    out.group = *group;
+  }
+}
+
+Fault read_fault(const Section& fault, const Scenario& s) {
+  fault.reject_unknown(kFaultKeys);
+  Fault out;
+  out.line = fault.line();
+  const KindRule& rule = read_kind(fault);
+  out.kind = rule.kind;
+  if (!fault.has("at_s")) fault.fail_missing("at_s");
+  fault.read_time("at_s", out.at, {0, false, s.duration});
+  check_options(fault, rule);
+  read_fault_target(fault, s, out);
+  fault.read_time("duration_s", out.duration, kPositive);
+  fault.read_time("step_ms", out.step, kPositive);
+  fault.read_time("commit_ms", out.commit, kNonNegative);
+  fault.read_time("offset_ms", out.offset, kAnySign);
+  fault.read("drift_ppm", out.drift_ppm, -kMaxDriftPpm, kMaxDriftPpm);
+  return out;
+}
+
+}  // namespace
+
+void read_faults(const Section& root, const Source& source, Scenario& s) {
+  const toml::array* faults = find_table_array(root, "fault", "[[fault]]");
+  if (faults == nullptr) return;
+  for (const toml::node& element : *faults) {
+    s.faults.push_back(read_fault(Section(source, *element.as_table(), "[[fault]]"), s));
+  }
+}
+
+}  // namespace parley::sim::reader

@@ -1,0 +1,205 @@
+// The devices: apps that connect, reconnect with backoff, send requests and handle events.
+#include "sim/world_impl.hpp"
+
+#include <algorithm>
+#include <string>
+#include <type_traits>
+
+namespace parley::sim::detail {
+
+void World::connect(std::size_t d) {
+  Device& device = devices_[d];
+  if (device.state != DeviceState::offline) return;
+  device.state = DeviceState::connecting;
+  const std::uint64_t attempt = ++device.attempt;
+  at(now_ + scenario_.connect_time, [this, d, attempt] {
+    Device& dev = devices_[d];
+    if (dev.attempt != attempt || dev.state != DeviceState::connecting) return;
+    Node& node = *nodes_[dev.node];
+    if (!node.up || !reachable(device_host(dev.user, dev.index), node_host(dev.node))) {
+      dev.state = DeviceState::offline;
+      schedule_reconnect(d);
+      return;
+    }
+    const ConnectionId id = next_connection_++;
+    links_[id] = Link{d, dev.node, node.generation, true, now_, now_};
+    node.links.insert(id);
+    dev.link = id;
+    dev.state = DeviceState::online;
+    dev.backoff = scenario_.reconnect_min;
+    ++metrics_.connects;
+    node_input(node, Connected{id, dev.id, dev.cursor});
+    on_connected(d);
+  });
+}
+
+void World::schedule_reconnect(std::size_t d) {
+  Device& device = devices_[d];
+  const TimeUs wait = device.backoff + rng_.between(0, device.backoff / 2);
+  device.backoff = std::min(device.backoff * 2, scenario_.reconnect_max);
+  const std::uint64_t attempt = ++device.attempt;
+  at(now_ + wait, [this, d, attempt] {
+    if (devices_[d].attempt == attempt) connect(d);
+  });
+}
+
+RequestId World::request(std::size_t d, std::string purpose, client::Request request) {
+  Device& device = devices_[d];
+  const RequestId id = device.next_request++;
+  std::visit(
+      [id](auto& typed) {
+        if constexpr (requires { typed.request; }) typed.request = id;
+      },
+      request);
+  device.requests[id] = std::move(purpose);
+  to_node(device.link, std::move(request));
+  return id;
+}
+
+// A real app on connect: register its push token, create what it was asked to, and resend
+// everything not yet acked, in order, with the same client_msg_ids.
+void World::on_connected(std::size_t d) {
+  Device& device = devices_[d];
+  if (scenario_.push_tokens && !device.token_registered) {
+    request(d, "token", client::RegisterPushToken{0, "apns", "tok-" + std::to_string(device.id)});
+  }
+  const auto groups = pending_groups_.find(d);
+  if (groups != pending_groups_.end()) {
+    for (const GroupSpec& group : groups->second) {
+      request(d, "group:" + group.name, client::CreateGroup{0, group.name, group_members(group)});
+    }
+    pending_groups_.erase(groups);
+  }
+  for (const PendingSend& send : device.unacked)
+    transmit(d, send);
+}
+
+void World::transmit(std::size_t d, const PendingSend& send) {
+  request(d, "send:" + send.client_msg_id,
+          client::Send{0, send.channel, send.peer, send.client_msg_id, send.text});
+}
+
+void World::schedule_heartbeat(std::size_t d) {
+  const TimeUs interval = devices_[d].clock.global_interval(scenario_.heartbeat_interval);
+  at(now_ + interval, [this, d] {
+    if (devices_[d].state == DeviceState::online) to_node(devices_[d].link, client::Heartbeat{});
+    schedule_heartbeat(d);
+  });
+}
+
+void World::on_event(std::size_t d, server::Event event) {
+  Device& device = devices_[d];
+  std::visit(
+      [&](auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, server::Deliver>) {
+          on_deliver(d, e);
+        } else if constexpr (std::is_same_v<T, server::SendAck>) {
+          on_send_ack(d, e);
+        } else if constexpr (std::is_same_v<T, server::Failure>) {
+          on_failure(d, e);
+        } else if constexpr (std::is_same_v<T, server::GroupCreated>) {
+          const std::string purpose = take_request(device, e.request);
+          if (purpose.rfind("group:", 0) == 0) {
+            groups_by_name_[purpose.substr(6)] = e.channel;
+          }
+        } else if constexpr (std::is_same_v<T, server::Ok>) {
+          if (take_request(device, e.request) == "token") device.token_registered = true;
+        } else if constexpr (std::is_same_v<T, server::Presence>) {
+          ++metrics_.presence_events;
+        } else {
+          if constexpr (requires { e.request; }) take_request(device, e.request);
+        }
+      },
+      event);
+}
+
+std::string World::take_request(Device& device, RequestId id) {
+  const auto found = device.requests.find(id);
+  if (found == device.requests.end()) return "";
+  std::string purpose = std::move(found->second);
+  device.requests.erase(found);
+  return purpose;
+}
+
+void World::on_deliver(std::size_t d, const server::Deliver& deliver) {
+  Device& device = devices_[d];
+  for (const InboxEntry& entry : deliver.entries) {
+    Record r;
+    r.kind = RecordKind::delivered;
+    r.user = device.user;
+    r.device = device.id;
+    r.peer = entry.message.sender;
+    r.channel = entry.message.channel;
+    r.seq = entry.message.seq;
+    r.inbox_seq = entry.inbox_seq;
+    r.detail = to_string(entry.message.kind);
+    record(std::move(r));
+    ++metrics_.delivered;
+    if (entry.inbox_seq == device.cursor + 1) device.cursor = entry.inbox_seq;
+    learn_membership(device.user, entry.message);
+    if (entry.message.kind == MessageKind::text) {
+      const auto sent = first_sent_.find({entry.message.sender, entry.message.client_msg_id});
+      if (sent != first_sent_.end()) latencies_.push_back(now_ - sent->second);
+    }
+  }
+  to_node(device.link, client::Ack{device.cursor});
+}
+
+void World::learn_membership(UserId user, const Message& message) {
+  const bool names_me =
+      std::find(message.users.begin(), message.users.end(), user) != message.users.end();
+  if (!names_me) return;
+  if (message.kind == MessageKind::group_created || message.kind == MessageKind::member_added) {
+    users_[user].groups.insert(message.channel);
+  } else if (message.kind == MessageKind::member_removed ||
+             message.kind == MessageKind::member_left) {
+    users_[user].groups.erase(message.channel);
+  }
+}
+
+void World::on_send_ack(std::size_t d, const server::SendAck& ack) {
+  Device& device = devices_[d];
+  const std::string purpose = take_request(device, ack.request);
+  if (purpose.rfind("send:", 0) != 0) return;
+  const std::string client_msg_id = purpose.substr(5);
+  Record r;
+  r.kind = RecordKind::acked;
+  r.user = device.user;
+  r.device = device.id;
+  r.channel = ack.channel;
+  r.seq = ack.seq;
+  r.flag = ack.duplicate;
+  r.text = client_msg_id;
+  record(std::move(r));
+  if (ack.duplicate) ++metrics_.duplicate_acks;
+  forget_send(device, client_msg_id, true);
+}
+
+void World::on_failure(std::size_t d, const server::Failure& failure) {
+  Device& device = devices_[d];
+  ++metrics_.errors[std::string(to_string(failure.code))];
+  const std::string purpose = take_request(device, failure.request);
+  if (purpose.rfind("send:", 0) != 0) return;
+  const std::string client_msg_id = purpose.substr(5);
+  Record r;
+  r.kind = RecordKind::refused;
+  r.user = device.user;
+  r.device = device.id;
+  r.text = client_msg_id;
+  r.detail = std::string(to_string(failure.code));
+  record(std::move(r));
+  ++metrics_.refused;
+  forget_send(device, client_msg_id, false);
+}
+
+void World::forget_send(Device& device, const std::string& client_msg_id, bool acked) {
+  const auto found =
+      std::find_if(device.unacked.begin(), device.unacked.end(),
+                   [&](const PendingSend& s) { return s.client_msg_id == client_msg_id; });
+  if (found == device.unacked.end()) return;  // an earlier copy was answered already
+  device.unacked.erase(found);
+  if (acked) ++metrics_.acked;
+}
+
+}  // namespace parley::sim::detail

@@ -1,0 +1,279 @@
+// The faults: the scheduled [[fault]]s, the [random_faults], and the settling at the end.
+#include "sim/world_impl.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <string>
+
+namespace parley::sim::detail {
+
+std::vector<std::size_t> World::devices_in(const HostSet& hosts) const {
+  std::vector<std::size_t> found;
+  for (std::size_t d = 0; d < devices_.size(); ++d) {
+    const Device& device = devices_[d];
+    bool in = hosts.all_users;
+    in = in || std::find(hosts.users.begin(), hosts.users.end(), device.user) != hosts.users.end();
+    in = in || std::find(hosts.devices.begin(), hosts.devices.end(),
+                         std::pair{device.user, device.index}) != hosts.devices.end();
+    if (in) found.push_back(d);
+  }
+  return found;
+}
+
+std::vector<HostId> World::hosts_in(const HostSet& hosts) const {
+  std::vector<HostId> found;
+  for (std::size_t d : devices_in(hosts)) {
+    found.push_back(device_host(devices_[d].user, devices_[d].index));
+  }
+  for (std::uint32_t n = 0; n < scenario_.nodes; ++n) {
+    const bool in = hosts.all_nodes ||
+                    std::find(hosts.nodes.begin(), hosts.nodes.end(), n) != hosts.nodes.end();
+    if (in) found.push_back(node_host(n));
+  }
+  return found;
+}
+
+void World::schedule_faults() {
+  for (const Fault& fault : scenario_.faults) {
+    at(fault.at, [this, fault] { inject(fault); });
+  }
+}
+
+void World::inject(const Fault& fault) {
+  const std::string where = "fault at line " + std::to_string(fault.line) + ": ";
+  switch (fault.kind) {
+    case FaultKind::disconnect:
+      fault_record(where + "disconnect");
+      drop_links_of(hosts_in(fault.hosts));
+      break;
+    case FaultKind::partition: {
+      fault_record(where + "partition");
+      const unsigned side = ++next_partition_;
+      for (HostId host : hosts_in(fault.hosts))
+        partition_[host] = side;
+      drop_links_of({});
+      break;
+    }
+    case FaultKind::heal:
+      fault_record(where + "heal");
+      partition_.clear();
+      break;
+    case FaultKind::swizzle:
+      swizzle(hosts_in(fault.hosts), fault.step);
+      break;
+    case FaultKind::crash:
+      fault_record(where + "crash node " + std::to_string(fault.node));
+      crash(fault.node, fault.duration);
+      break;
+    case FaultKind::clock:
+      fault_record(where + "clock");
+      set_clocks(fault);
+      break;
+    case FaultKind::clock_step:
+      fault_record(where + "clock step by " + std::to_string(fault.offset) + " us");
+      step_clocks(fault);
+      break;
+    case FaultKind::slow_commit:
+      fault_record(where + "slow commits on node " + std::to_string(fault.node));
+      nodes_[fault.node]->store->stall_commits(now_ + fault.duration, fault.commit);
+      max_commit_ = std::max(max_commit_, fault.commit);
+      break;
+    case FaultKind::commit_failure:
+      // The node's next commit fails; the node stops then (World::commit).
+      fault_record(where + "commit failure on node " + std::to_string(fault.node));
+      nodes_[fault.node]->store->fail_commits(1);
+      nodes_[fault.node]->restart_after_failure = fault.duration;
+      break;
+    case FaultKind::logout:
+      fault_record(where + "logout");
+      for (std::size_t d : devices_in(fault.hosts))
+        logout(d, fault.duration);
+      break;
+    case FaultKind::leave_group:
+    case FaultKind::add_member:
+    case FaultKind::remove_member:
+      group_action(fault);
+      break;
+    case FaultKind::gateway_down:
+      fault_record(where + "push gateway down");
+      gateway_down_ = true;
+      break;
+    case FaultKind::gateway_up:
+      fault_record(where + "push gateway up");
+      gateway_down_ = false;
+      break;
+  }
+}
+
+void World::set_clocks(const Fault& fault) {
+  for (std::size_t d : devices_in(fault.hosts)) {
+    Clock& clock = devices_[d].clock;
+    clock = Clock{now_, fault.offset, fault.drift_ppm};
+  }
+  for (std::uint32_t n = 0; n < scenario_.nodes; ++n) {
+    const bool in =
+        fault.hosts.all_nodes ||
+        std::find(fault.hosts.nodes.begin(), fault.hosts.nodes.end(), n) != fault.hosts.nodes.end();
+    if (!in) continue;
+    Node& node = *nodes_[n];
+    node.clock = Clock{now_, fault.offset, fault.drift_ppm};
+    // The oscillator's rate changes; a monotonic clock never jumps.
+    node.monotonic = Clock{now_, node.monotonic.local(now_) - now_, fault.drift_ppm};
+  }
+}
+
+// An NTP-style step: the hosts' wall clocks jump by `offset` (either sign), nothing else.
+void World::step_clocks(const Fault& fault) {
+  const auto step = [&](Clock& clock) {
+    clock = Clock{now_, clock.local(now_) - now_ + fault.offset, clock.drift_ppm};
+  };
+  for (std::size_t d : devices_in(fault.hosts))
+    step(devices_[d].clock);
+  for (std::uint32_t n = 0; n < scenario_.nodes; ++n) {
+    const bool in =
+        fault.hosts.all_nodes ||
+        std::find(fault.hosts.nodes.begin(), fault.hosts.nodes.end(), n) != fault.hosts.nodes.end();
+    if (in) step(nodes_[n]->clock);
+  }
+}
+
+// Cuts the hosts off one by one, then restores them in a random order.
+void World::swizzle(std::vector<HostId> hosts, TimeUs step) {
+  fault_record("swizzle over " + std::to_string(hosts.size()) + " hosts");
+  TimeUs when = now_;
+  for (HostId host : hosts) {
+    at(when, [this, host] {
+      partition_[host] = ++next_partition_;
+      drop_links_of({});
+    });
+    when += step;
+  }
+  for (std::size_t i = hosts.size(); i > 1; --i) {
+    std::swap(hosts[i - 1], hosts[rng_.below(i)]);
+  }
+  for (HostId host : hosts) {
+    at(when, [this, host] { partition_.erase(host); });
+    when += step;
+  }
+}
+
+void World::logout(std::size_t d, TimeUs duration) {
+  Device& device = devices_[d];
+  if (device.state == DeviceState::online) request(d, "logout", client::Logout{});
+  device.state = DeviceState::logged_out;
+  device.token_registered = false;
+  ++device.attempt;
+  at(now_ + duration, [this, d] { login(d); });
+}
+
+void World::login(std::size_t d) {
+  Device& device = devices_[d];
+  if (device.state != DeviceState::logged_out) return;
+  if (device.link != 0) drop_link(device.link, true);
+  device.state = DeviceState::offline;
+  connect(d);
+}
+
+void World::group_action(const Fault& fault) {
+  const auto group = groups_by_name_.find(fault.group);
+  const GroupSpec* spec = nullptr;
+  for (const GroupSpec& g : scenario_.groups) {
+    if (g.name == fault.group) spec = &g;
+  }
+  if (spec == nullptr) return;  // the loader rejects unknown groups
+  // A fault that acts for a role acts for whoever holds it now: after a hand-over the
+  // group's admin is the successor, not the creator.
+  const UserId actor = fault.kind == FaultKind::leave_group ? fault.user
+                       : group == groups_by_name_.end()
+                           ? 0
+                           : admin_of(group->second, home_of(spec->creator));
+  std::optional<std::size_t> online;
+  if (actor != 0) {
+    for (std::size_t d : users_[actor].devices) {
+      if (devices_[d].state == DeviceState::online) online = d;
+    }
+  }
+  if (group == groups_by_name_.end() || !online) {
+    fault_record("skipped group action at line " + std::to_string(fault.line) +
+                 ": the group or its actor is not online");
+    return;
+  }
+  fault_record("group action at line " + std::to_string(fault.line));
+  if (fault.kind == FaultKind::leave_group) {
+    request(*online, "leave", client::LeaveGroup{0, group->second});
+  } else if (fault.kind == FaultKind::add_member) {
+    request(*online, "add", client::AddMember{0, group->second, fault.user});
+  } else {
+    request(*online, "remove", client::RemoveMember{0, group->second, fault.user});
+  }
+}
+
+// The group's admin as its node sees it at this moment (the batch in flight included, which
+// is what the engine will check the request against); 0 when nobody is left in it.
+UserId World::admin_of(ChannelId group, std::uint32_t index) {
+  Store& store = *nodes_[index]->store;
+  const bool open = store.in_transaction();
+  if (!open) store.begin();
+  const auto channel = nodes_[index]->core->engine().channel(group);
+  if (!open) store.abort();
+  return channel ? channel->admin : 0;
+}
+
+void World::schedule_random_faults() {
+  const auto per_minute = [&](double rate, auto action) {
+    if (rate <= 0) return;
+    // At least a millisecond apart, so an absurd rate cannot stall the schedule.
+    const auto mean =
+        std::max<TimeUs>(static_cast<TimeUs>(static_cast<double>(kMinute) / rate), 1000);
+    for (TimeUs t = rng_.gap(mean); t < scenario_.duration; t += rng_.gap(mean)) {
+      action(t);
+    }
+  };
+  per_minute(scenario_.disconnects_per_minute, [&](TimeUs t) {
+    const std::size_t d = rng_.below(devices_.size());
+    at(t, [this, d] {
+      fault_record("random disconnect of device " + std::to_string(devices_[d].id));
+      if (devices_[d].link != 0) drop_link(devices_[d].link, true);
+    });
+  });
+  per_minute(scenario_.partitions_per_minute, [&](TimeUs t) {
+    const UserId u = 1 + rng_.below(scenario_.users);
+    const TimeUs length = rng_.between(1, scenario_.partition_max);
+    at(t, [this, u, length] {
+      fault_record("random partition of user " + std::to_string(u));
+      const unsigned side = ++next_partition_;
+      for (std::size_t d : users_[u].devices) {
+        partition_[device_host(u, devices_[d].index)] = side;
+      }
+      drop_links_of({});
+      at(now_ + length, [this, u] {
+        for (std::size_t d : users_[u].devices)
+          partition_.erase(device_host(u, devices_[d].index));
+      });
+    });
+  });
+  per_minute(scenario_.crashes_per_minute, [&](TimeUs t) {
+    const auto node = static_cast<std::uint32_t>(rng_.below(scenario_.nodes));
+    const TimeUs down = rng_.between(100'000, scenario_.crash_max);
+    at(t, [this, node, down] {
+      fault_record("random crash of node " + std::to_string(node));
+      crash(node, down);
+    });
+  });
+}
+
+// At the end of `duration`: faults heal, crashed nodes restart, logged-out devices log in.
+void World::settle() {
+  fault_record("settle: heal everything");
+  partition_.clear();
+  gateway_down_ = false;
+  for (auto& node : nodes_) {
+    node->store->stall_commits(0, 0);  // slow disks recover
+    if (!node->up) restart(node->index);
+  }
+  for (std::size_t d = 0; d < devices_.size(); ++d) {
+    if (devices_[d].state == DeviceState::logged_out) login(d);
+  }
+}
+
+}  // namespace parley::sim::detail

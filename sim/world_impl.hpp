@@ -1,0 +1,269 @@
+// The simulated world, inside: the types and the one World class behind run_simulation
+// (sim/world.hpp). Internal to sim/: only the world_*.cpp files include it.
+//
+// World's member functions are defined across files, one per part of the world:
+//   world.cpp          the event loop and the setup (nodes, users, friends, provisioning)
+//   world_nodes.cpp    the nodes: batches through host::Core, the commit and its failure,
+//                      crash and restart
+//   world_records.cpp  what the nodes saw, as history records for the checker
+//   world_push.cpp     the simulated push gateway
+//   world_network.cpp  links between devices and nodes: latency, order, drops
+//   world_devices.cpp  the apps: connect, reconnect, requests, what they do with events
+//   world_traffic.cpp  people writing messages
+//   world_faults.cpp   scheduled and random faults, and the settling at the end of them
+//   world_finish.cpp   the end: the nodes' final contents, the checker, metrics, expectations
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <queue>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/clock.hpp"
+#include "engine/engine.hpp"
+#include "host/core.hpp"
+#include "sim/checker.hpp"
+#include "sim/history.hpp"
+#include "sim/rng.hpp"
+#include "sim/scenario.hpp"
+#include "sim/world.hpp"
+#include "storage/fault_store.hpp"
+
+namespace parley::sim::detail {
+
+using namespace parley::engine;
+
+inline constexpr TimeUs kMinute = 60'000'000;
+inline constexpr TimeUs kTrafficStart = 2'000'000;
+using HostId = std::uint64_t;
+
+inline HostId node_host(std::uint32_t node) {
+  return (1ull << 63) | node;
+}
+inline HostId device_host(UserId user, std::uint32_t index) {
+  return (user << 8) | index;
+}
+
+// A host's clock: true time plus an offset, drifting by `drift_ppm` since `anchor`.
+struct Clock {
+  TimeUs anchor = 0;
+  TimeUs offset = 0;
+  std::int64_t drift_ppm = 0;
+  TimeUs local(TimeUs global) const {
+    return global + offset + (global - anchor) * drift_ppm / 1'000'000;
+  }
+  // A local interval in global time.
+  TimeUs global_interval(TimeUs local_interval) const {
+    return local_interval * 1'000'000 / (1'000'000 + drift_ppm);
+  }
+};
+
+struct PendingSend {
+  std::string client_msg_id;
+  ChannelId channel = 0;
+  UserId peer = 0;
+  std::string text;
+};
+
+enum class DeviceState : std::uint8_t { offline, connecting, online, logged_out };
+
+struct Device {
+  UserId user = 0;
+  std::uint32_t index = 0;  // 1-based within the user
+  DeviceId id = 0;
+  std::uint32_t node = 0;
+  DeviceState state = DeviceState::offline;
+  ConnectionId link = 0;
+  InboxSeq cursor = 0;  // what the device has stored
+  bool token_registered = false;
+  TimeUs backoff = 0;
+  std::uint64_t attempt = 0;  // invalidates stale scheduled reconnects
+  Clock clock;
+  RequestId next_request = 1;
+  std::map<RequestId, std::string> requests;  // request id -> what it was ("send:ID", ...)
+  std::vector<PendingSend> unacked;           // in the order composed
+  std::uint64_t composed = 0;
+};
+
+struct User {
+  UserId id = 0;
+  std::uint32_t node = 0;
+  std::vector<std::size_t> devices;  // indexes into World::devices_
+  std::vector<UserId> friends;
+  std::set<ChannelId> groups;  // groups the user knows they are in, from their inbox
+};
+
+struct Link {
+  std::size_t device = 0;
+  std::uint32_t node = 0;
+  std::uint64_t node_generation = 0;
+  bool open = true;
+  TimeUs last_to_node = 0;
+  TimeUs last_to_client = 0;
+};
+
+// A node: the real engine over its own store, driven by host::Core (host/core.hpp) as the
+// production node drives it, the batching and the simulated commit latency around it.
+struct Node {
+  std::uint32_t index = 0;
+  std::unique_ptr<Store> disk;                 // the node's store (memory or LMDB) ...
+  std::unique_ptr<storage::FaultStore> store;  // ... behind the faults that fail or stall commits
+  std::unique_ptr<host::Core> core;            // the engine and the durability rule
+  bool up = true;
+  std::uint64_t generation = 0;  // bumped by a crash: stale events for it are dropped
+  std::deque<Input> pending;
+  bool flush_scheduled = false;
+  bool committing = false;  // a batch is open in the core, its commit under way
+  History batch_records;    // what the open batch's inputs and effects showed the checker
+  // After a failed commit the node stops; its supervisor restarts it this much later
+  // (the `commit_failure` fault's duration_s).
+  TimeUs restart_after_failure = 0;
+  // The node's wall clock (offset and drift; `clock` and `clock_step` faults move it) and
+  // its monotonic clock (drift only), read together through the engine's own EngineClock,
+  // as the production node does; a restart starts a new EngineClock.
+  Clock clock;
+  Clock monotonic;
+  EngineClock engine_clock;
+  std::set<ConnectionId> links;         // open on the network
+  std::set<ConnectionId> engine_links;  // bound in the engine, as of the input being processed
+  std::map<ConnectionId, UserId> bound_user;       // engine_links' users
+  std::map<UserId, std::uint32_t> bound_per_user;  // users with a connection bound
+};
+
+class World {
+ public:
+  World(const Scenario& scenario, std::uint64_t seed, const SimOptions& options);
+  RunResult run();
+
+ private:
+  struct Event {
+    TimeUs at;
+    std::uint64_t order;
+    std::function<void()> action;
+  };
+  struct Later {
+    bool operator()(const Event& a, const Event& b) const {
+      return a.at != b.at ? a.at > b.at : a.order > b.order;
+    }
+  };
+
+  void at(TimeUs when, std::function<void()> action);
+  void record(Record r);
+  void fault_record(const std::string& text);
+
+  // ---- setup (world.cpp) -------------------------------------------------------------------
+  void build_nodes();
+  std::uint32_t home_of(UserId user) const;
+  void build_users();
+  void befriend(UserId a, UserId b);
+  void build_friends();
+  void provision();
+  std::vector<UserId> group_members(const GroupSpec& group) const;
+  void schedule_start();
+
+  // ---- nodes (world_nodes.cpp) -------------------------------------------------------------
+  TimeUs node_time(Node& node);
+  void schedule_tick(std::uint32_t index);
+  void node_input(Node& node, Input input);
+  void flush(Node& node);
+  void commit(Node& node);
+  void release(Node& node, Effects effects);
+  void crash(std::uint32_t index, TimeUs restart_after, const char* why = nullptr);
+  void restart(std::uint32_t index);
+
+  // ---- node records (world_records.cpp) ----------------------------------------------------
+  Record node_record(const Node& node, RecordKind kind, TimeUs local) const;
+  void record_input(Node& node, const Input& input, TimeUs local);
+  void record_effect(Node& node, const Effect& effect, TimeUs local);
+  void bind(Node& node, ConnectionId connection, UserId user, TimeUs local);
+  void unbind(Node& node, ConnectionId connection, TimeUs local);
+  void connection_record(Node& node, UserId user, bool connected, TimeUs local);
+
+  // ---- the push gateway (world_push.cpp) ---------------------------------------------------
+  void push_attempt(std::uint32_t index, const PushIntent& intent, std::uint32_t attempt);
+
+  // ---- network (world_network.cpp) ---------------------------------------------------------
+  bool reachable(HostId a, HostId b) const;
+  TimeUs transit();
+  void to_node(ConnectionId id, client::Request request);
+  void to_client(ConnectionId id, server::Event event);
+  void drop_link(ConnectionId id, bool tell_node);
+  void drop_links_of(const std::vector<HostId>& hosts);
+
+  // ---- devices (world_devices.cpp) ---------------------------------------------------------
+  void connect(std::size_t d);
+  void schedule_reconnect(std::size_t d);
+  RequestId request(std::size_t d, std::string purpose, client::Request request);
+  void on_connected(std::size_t d);
+  void transmit(std::size_t d, const PendingSend& send);
+  void schedule_heartbeat(std::size_t d);
+  void on_event(std::size_t d, server::Event event);
+  static std::string take_request(Device& device, RequestId id);
+  void on_deliver(std::size_t d, const server::Deliver& deliver);
+  void learn_membership(UserId user, const Message& message);
+  void on_send_ack(std::size_t d, const server::SendAck& ack);
+  void on_failure(std::size_t d, const server::Failure& failure);
+  void forget_send(Device& device, const std::string& client_msg_id, bool acked);
+
+  // ---- traffic (world_traffic.cpp) ---------------------------------------------------------
+  void schedule_traffic(UserId user);
+  std::string random_text();
+  void compose(UserId u);
+
+  // ---- faults (world_faults.cpp) -----------------------------------------------------------
+  std::vector<std::size_t> devices_in(const HostSet& hosts) const;
+  std::vector<HostId> hosts_in(const HostSet& hosts) const;
+  void schedule_faults();
+  void inject(const Fault& fault);
+  void set_clocks(const Fault& fault);
+  void step_clocks(const Fault& fault);
+  void swizzle(std::vector<HostId> hosts, TimeUs step);
+  void logout(std::size_t d, TimeUs duration);
+  void login(std::size_t d);
+  void group_action(const Fault& fault);
+  UserId admin_of(ChannelId group, std::uint32_t index);
+  void schedule_random_faults();
+  void settle();
+
+  // ---- the end (world_finish.cpp) ----------------------------------------------------------
+  NodeContents contents(Node& node);
+  RunResult finish();
+  void summarize_latency();
+
+  const Scenario& scenario_;
+  const SimOptions& options_;
+  Rng rng_;
+  EngineConfig config_;
+  TimeUs now_ = 0;
+  TimeUs end_ = 0;
+  std::uint64_t next_order_ = 0;
+  std::priority_queue<Event, std::vector<Event>, Later> queue_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<User> users_;
+  std::vector<Device> devices_;
+  std::map<ConnectionId, Link> links_;
+  ConnectionId next_connection_ = 1;
+  std::map<HostId, unsigned> partition_;
+  unsigned next_partition_ = 0;
+  std::map<std::size_t, std::vector<GroupSpec>> pending_groups_;
+  std::map<std::string, ChannelId> groups_by_name_;
+  std::map<std::pair<UserId, std::string>, TimeUs> first_sent_;
+  std::vector<TimeUs> latencies_;
+  TimeUs max_commit_ = 0;
+  bool gateway_down_ = false;
+  std::set<std::pair<std::uint32_t, std::uint64_t>> delivered_pushes_;
+  Metrics metrics_;
+  History history_;
+};
+
+// The [expect] targets the run missed (world_finish.cpp).
+std::vector<std::string> check_expectations(const Scenario& s, const Metrics& m,
+                                            const CheckResult& check);
+
+}  // namespace parley::sim::detail

@@ -1,0 +1,85 @@
+// The network: links between devices and their node, with latency, jitter, TCP order and
+// partitions.
+#include "sim/world_impl.hpp"
+
+#include <algorithm>
+
+namespace parley::sim::detail {
+
+bool World::reachable(HostId a, HostId b) const {
+  const auto side = [this](HostId host) {
+    const auto found = partition_.find(host);
+    return found == partition_.end() ? 0u : found->second;
+  };
+  return side(a) == side(b);
+}
+
+TimeUs World::transit() {
+  return scenario_.latency + rng_.between(0, scenario_.jitter);
+}
+
+void World::to_node(ConnectionId id, client::Request request) {
+  auto found = links_.find(id);
+  if (found == links_.end() || !found->second.open) return;
+  Link& link = found->second;
+  link.last_to_node = std::max(now_ + transit(), link.last_to_node);  // TCP keeps order
+  at(link.last_to_node, [this, id, request = std::move(request)]() mutable {
+    const auto arrived = links_.find(id);
+    if (arrived == links_.end() || !arrived->second.open) return;
+    Node& node = *nodes_[arrived->second.node];
+    if (!node.up || node.generation != arrived->second.node_generation) return;
+    node_input(node, Received{id, std::move(request)});
+  });
+}
+
+void World::to_client(ConnectionId id, server::Event event) {
+  auto found = links_.find(id);
+  if (found == links_.end() || !found->second.open) return;
+  Link& link = found->second;
+  link.last_to_client = std::max(now_ + transit(), link.last_to_client);
+  at(link.last_to_client, [this, id, event = std::move(event)]() mutable {
+    const auto arrived = links_.find(id);
+    if (arrived == links_.end() || !arrived->second.open) return;
+    on_event(arrived->second.device, std::move(event));
+  });
+}
+
+// Closes a connection on both sides; the client reconnects with backoff.
+void World::drop_link(ConnectionId id, bool tell_node) {
+  auto found = links_.find(id);
+  if (found == links_.end() || !found->second.open) return;
+  Link& link = found->second;
+  link.open = false;
+  Node& node = *nodes_[link.node];
+  if (tell_node && node.up && node.generation == link.node_generation && node.links.erase(id) > 0) {
+    node_input(node, Disconnected{id});
+  }
+  node.links.erase(id);
+  const std::size_t d = link.device;
+  links_.erase(found);  // `link` dangles from here on
+  Device& device = devices_[d];
+  if (device.link != id) return;
+  device.link = 0;
+  if (device.state == DeviceState::online || device.state == DeviceState::connecting) {
+    device.state = DeviceState::offline;
+    schedule_reconnect(d);
+  }
+}
+
+void World::drop_links_of(const std::vector<HostId>& hosts) {
+  std::vector<ConnectionId> doomed;
+  for (const auto& [id, link] : links_) {
+    const Device& device = devices_[link.device];
+    const HostId client = device_host(device.user, device.index);
+    if (!reachable(client, node_host(link.node))) doomed.push_back(id);
+    for (HostId host : hosts) {
+      if (host == client || host == node_host(link.node)) doomed.push_back(id);
+    }
+  }
+  std::sort(doomed.begin(), doomed.end());
+  doomed.erase(std::unique(doomed.begin(), doomed.end()), doomed.end());
+  for (ConnectionId id : doomed)
+    drop_link(id, true);
+}
+
+}  // namespace parley::sim::detail

@@ -1,0 +1,186 @@
+// The nodes: inputs queue into batches, a batch runs through the engine on host::Core and
+// commits, and only then are its effects released; a failed commit, crash and restart.
+#include "sim/world_impl.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "host/release.hpp"
+
+namespace parley::sim::detail {
+
+TimeUs World::node_time(Node& node) {
+  return node.engine_clock.now(node.clock.local(now_), node.monotonic.local(now_));
+}
+
+void World::schedule_tick(std::uint32_t index) {
+  at(now_ + scenario_.tick, [this, index] {
+    node_input(*nodes_[index], Tick{});
+    schedule_tick(index);
+  });
+}
+
+void World::node_input(Node& node, Input input) {
+  if (!node.up) return;
+  node.pending.push_back(std::move(input));
+  if (node.committing || node.flush_scheduled) {
+    if (node.pending.size() < scenario_.batch_max || node.committing) return;
+  }
+  node.flush_scheduled = true;
+  const std::uint64_t generation = node.generation;
+  const TimeUs wait = node.pending.size() >= scenario_.batch_max ? 0 : scenario_.batch_wait;
+  at(now_ + wait, [this, &node, generation] {
+    if (node.generation != generation || !node.up) return;
+    flush(node);
+  });
+}
+
+// Runs a batch through the engine inside one transaction (host::Core::begin/run); the
+// effects wait in the core for the commit, which takes the store's simulated latency.
+void World::flush(Node& node) {
+  node.flush_scheduled = false;
+  if (node.committing || node.pending.empty()) return;
+  const TimeUs local = node_time(node);
+  node.core->begin(local);
+  const std::size_t count = std::min<std::size_t>(node.pending.size(), scenario_.batch_max);
+  for (std::size_t i = 0; i < count; ++i) {
+    Input input = std::move(node.pending.front());
+    node.pending.pop_front();
+    record_input(node, input, local);
+    for (const Effect& effect : node.core->run(input))
+      record_effect(node, effect, local);
+  }
+  metrics_.engine_inputs += count;
+  node.committing = true;
+  // A `slow_commit` fault stalls the store's commits for a while.
+  const TimeUs latency = node.store->commit_latency(now_, scenario_.commit);
+  const std::uint64_t generation = node.generation;
+  at(now_ + latency, [this, &node, generation] {
+    if (node.generation != generation) return;
+    commit(node);
+  });
+}
+
+// The commit ends: only now may the batch's effects (and its records) leave the node. A
+// commit that fails (a `commit_failure` fault) takes the production node's path: nothing of
+// the batch is released, the node stops (exit 70) and its supervisor restarts it from the
+// store. A store error nobody injected is the run's end, as before (parley sim exits 5).
+void World::commit(Node& node) {
+  const std::uint64_t failed_before = node.store->failed_commits();
+  Effects effects;
+  try {
+    effects = node.core->commit();
+  } catch (const StoreError&) {
+    if (node.store->failed_commits() == failed_before) throw;
+    ++metrics_.commit_failures;
+    crash(node.index, node.restart_after_failure, "commit failed");
+    return;
+  }
+  ++metrics_.commits;
+  for (Record& r : node.batch_records) {
+    r.at = now_;
+    history_.push_back(std::move(r));
+  }
+  node.batch_records.clear();
+  node.committing = false;
+  release(node, std::move(effects));
+  if (!node.pending.empty() && !node.flush_scheduled) {
+    node.flush_scheduled = true;
+    const std::uint64_t generation = node.generation;
+    at(now_, [this, &node, generation] {
+      if (node.generation == generation && node.up) flush(node);
+    });
+  }
+}
+
+// A committed batch's effects, in order, through the one exhaustive dispatcher
+// (host/release.hpp): an effect the simulator does not handle fails to compile.
+void World::release(Node& node, Effects effects) {
+  host::release(std::move(effects),
+                host::Overloaded{
+                    [&](SendEvent&& send) { to_client(send.connection, std::move(send.event)); },
+                    [&](CloseConnection&& close) {
+                      node.links.erase(close.connection);
+                      const ConnectionId id = close.connection;
+                      // The client sees the close after the frames already on the way.
+                      const auto link = links_.find(id);
+                      if (link == links_.end()) return;
+                      const TimeUs when =
+                          std::max(now_ + scenario_.latency, link->second.last_to_client);
+                      at(when, [this, id] { drop_link(id, false); });
+                    },
+                    [&](PushNotification&& push) {
+                      ++metrics_.pushes;
+                      push_attempt(node.index, push.intent, 1);
+                    },
+                    [&](PresenceChange&&) { ++metrics_.presence_changes; },
+                    // The outbox was full: nothing to deliver (the node's metrics count it).
+                    [&](PushDropped&&) {},
+                });
+}
+
+// The node's process dies: the open batch is lost (host::Core::abort), with the queued
+// inputs and every connection; the engine's in-memory state goes with it (nothing reaches
+// the core while the node is down, and restart() builds a new engine). `why` names a cause
+// other than a crash fault in the trace.
+void World::crash(std::uint32_t index, TimeUs restart_after, const char* why) {
+  Node& node = *nodes_[index];
+  if (!node.up) return;
+  ++metrics_.crashes;
+  node.up = false;
+  ++node.generation;
+  node.core->abort();  // the open batch is lost
+  node.pending.clear();
+  node.batch_records.clear();
+  node.committing = false;
+  node.flush_scheduled = false;
+  node.engine_links.clear();
+  node.bound_user.clear();
+  node.bound_per_user.clear();
+  Record r = node_record(node, RecordKind::crash, node_time(node));
+  if (why != nullptr) r.text = why;
+  record(r);
+  const std::set<ConnectionId> links = node.links;
+  node.links.clear();
+  for (ConnectionId id : links) {
+    if (why == nullptr) {
+      drop_link(id, false);
+      continue;
+    }
+    // The process exited (a failed commit: exit 70) rather than the machine dying: the
+    // kernel still sends what the node had written, then closes the sockets.
+    const auto link = links_.find(id);
+    if (link == links_.end()) continue;
+    const TimeUs when = std::max(now_ + scenario_.latency, link->second.last_to_client);
+    at(when, [this, id] { drop_link(id, false); });
+  }
+  at(now_ + restart_after, [this, index] { restart(index); });
+}
+
+// A new process: a new engine over what the store holds (host::Core::restart). If its first
+// commit fails too (a `commit_failure` armed while the node was down), it stops again and
+// its supervisor tries later.
+void World::restart(std::uint32_t index) {
+  Node& node = *nodes_[index];
+  if (node.up) return;
+  node.engine_clock = EngineClock{};  // a new process anchors on the wall clock again
+  const TimeUs local = node_time(node);
+  const std::uint64_t failed_before = node.store->failed_commits();
+  try {
+    node.core->restart(local);
+  } catch (const StoreError&) {
+    if (node.store->failed_commits() == failed_before) throw;
+    ++metrics_.commit_failures;
+    at(now_ + node.restart_after_failure, [this, index] { restart(index); });
+    return;
+  }
+  node.up = true;
+  record(node_record(node, RecordKind::restart, local));
+  // The delivery worker starts over from the durable outbox.
+  const auto pending =
+      node.core->read([](Engine& engine) { return engine.push_intents_after(0, SIZE_MAX); });
+  for (const PushIntent& intent : pending)
+    push_attempt(index, intent, 1);
+}
+
+}  // namespace parley::sim::detail

@@ -1,0 +1,111 @@
+// What the nodes saw, as history records for the checker (sim/history.hpp): signs of life,
+// logouts, token changes, presence, pushes, appends and bound connections. They join the
+// node's batch and reach the history only when it commits.
+#include "sim/world_impl.hpp"
+
+namespace parley::sim::detail {
+
+Record World::node_record(const Node& node, RecordKind kind, TimeUs local) const {
+  Record r;
+  r.kind = kind;
+  r.node = node.index;
+  r.node_time = local;
+  return r;
+}
+
+// What the node saw, for the checker: signs of life, logouts and token changes.
+void World::record_input(Node& node, const Input& input, TimeUs local) {
+  ConnectionId connection = 0;
+  const client::Request* request = nullptr;
+  if (const auto* connected = std::get_if<Connected>(&input)) connection = connected->connection;
+  if (const auto* received = std::get_if<Received>(&input)) {
+    connection = received->connection;
+    request = &received->request;
+  }
+  if (const auto* gone = std::get_if<Disconnected>(&input)) {
+    node.engine_links.erase(gone->connection);
+    unbind(node, gone->connection, local);
+  }
+  if (connection == 0) return;
+  if (request == nullptr) {
+    node.engine_links.insert(connection);
+    const DeviceId id = std::get<Connected>(input).device;
+    if (id >= 1 && id <= devices_.size()) bind(node, connection, devices_[id - 1].user, local);
+  }
+  const auto link = links_.find(connection);
+  if (link == links_.end() || !node.engine_links.contains(connection)) return;
+  const Device& device = devices_[link->second.device];
+  Record life = node_record(node, RecordKind::life, local);
+  life.user = device.user;
+  life.device = device.id;
+  node.batch_records.push_back(life);
+  if (request == nullptr) return;
+  if (std::holds_alternative<client::Logout>(*request)) {
+    Record logout = life;
+    logout.kind = RecordKind::logout;
+    node.batch_records.push_back(logout);
+  }
+  const bool registers = std::holds_alternative<client::RegisterPushToken>(*request);
+  const bool drops = std::holds_alternative<client::UnregisterPushToken>(*request) ||
+                     std::holds_alternative<client::Logout>(*request);
+  if (registers || drops) {
+    Record token = life;
+    token.kind = RecordKind::token;
+    token.flag = registers;
+    node.batch_records.push_back(token);
+  }
+}
+
+void World::record_effect(Node& node, const Effect& effect, TimeUs local) {
+  if (const auto* close = std::get_if<CloseConnection>(&effect)) {
+    node.engine_links.erase(close->connection);
+    unbind(node, close->connection, local);
+  } else if (const auto* change = std::get_if<PresenceChange>(&effect)) {
+    Record r = node_record(node, RecordKind::presence, local);
+    r.user = change->user;
+    r.flag = change->online;
+    node.batch_records.push_back(r);
+  } else if (const auto* push = std::get_if<PushNotification>(&effect)) {
+    Record r = node_record(node, RecordKind::push, local);
+    r.user = push->intent.user;
+    r.device = push->intent.device;
+    r.channel = push->intent.channel;
+    r.seq = push->intent.seq;
+    node.batch_records.push_back(r);
+  } else if (const auto* send = std::get_if<SendEvent>(&effect)) {
+    const auto* ack = std::get_if<server::SendAck>(&send->event);
+    const auto link = links_.find(send->connection);
+    if (ack == nullptr || ack->duplicate || link == links_.end()) return;
+    Record r = node_record(node, RecordKind::append, local);
+    r.user = devices_[link->second.device].user;
+    r.channel = ack->channel;
+    r.seq = ack->seq;
+    node.batch_records.push_back(r);
+  }
+}
+
+// Whether a user has a connection bound in the engine, for the checker's push rule: a
+// record when it changes.
+void World::bind(Node& node, ConnectionId connection, UserId user, TimeUs local) {
+  if (!node.bound_user.emplace(connection, user).second) return;
+  if (node.bound_per_user[user]++ == 0) connection_record(node, user, true, local);
+}
+
+void World::unbind(Node& node, ConnectionId connection, TimeUs local) {
+  const auto found = node.bound_user.find(connection);
+  if (found == node.bound_user.end()) return;
+  const UserId user = found->second;
+  node.bound_user.erase(found);
+  if (--node.bound_per_user[user] > 0) return;
+  node.bound_per_user.erase(user);
+  connection_record(node, user, false, local);
+}
+
+void World::connection_record(Node& node, UserId user, bool connected, TimeUs local) {
+  Record r = node_record(node, RecordKind::connection, local);
+  r.user = user;
+  r.flag = connected;
+  node.batch_records.push_back(r);
+}
+
+}  // namespace parley::sim::detail
