@@ -29,7 +29,7 @@ class DemoHost {
   UserId sign_up(const std::string& name) {
     core_.begin(now_);
     const UserId user = account(
-        core_.call([&](Engine& engine, TimeUs now) { return engine.create_user(name, now); }));
+        core_.provision([&](Engine& engine, TimeUs now) { return engine.create_user(name, now); }));
     core_.commit();
     out_ << "signed up " << name << " as user " << user << "\n";
     return user;
@@ -37,7 +37,7 @@ class DemoHost {
 
   DeviceId add_device(UserId user, const std::string& label) {
     core_.begin(now_);
-    const DeviceId device = account(core_.call(
+    const DeviceId device = account(core_.provision(
         [&](Engine& engine, TimeUs now) { return engine.add_device(user, label, now); }));
     core_.commit();
     return device;

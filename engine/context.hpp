@@ -13,7 +13,8 @@
 //   presence.cpp  Heartbeat, QueryPresence, Tick; announcing changes (and PresenceTracker)
 //   push.cpp      RegisterPushToken, UnregisterPushToken, PushResult; intents, owed pushes
 //   unread.cpp    QueryUnread; unread counts and the read position
-//   accounts.cpp  Logout; users, devices, credentials, tokens, signing out
+//   accounts.cpp  Logout, SignUp, IssueToken, SignOut, ChangePassword; users, devices,
+//                 credentials, tokens, signing out
 //
 // A new request: add it to client::Request (engine/protocol.hpp), declare its handle()
 // below, define it in its domain's file. Until then the dispatch fails to compile.
@@ -64,8 +65,8 @@ struct State {
   bool presence_restored = true;  // open() clears it until restore_presence() runs
 };
 
-// One request on one connection: a live one, or for Engine::handle_for one that exists only
-// for the request (connection_id 0, never registered, never delivered to).
+// One request on one connection: a live one, or for Stateless (Engine::handle_for) one that
+// exists only for the request (connection_id 0, never registered, never delivered to).
 struct Context {
   State& state;
   Records& records;  // state.records
@@ -111,6 +112,11 @@ Effects on_connected(State& state, const Connected& input, TimeUs now);  // sync
 Effects on_disconnected(State& state, const Disconnected& input);        // sync.cpp
 Effects on_tick(State& state, TimeUs now);                               // presence.cpp
 Effects on_push_result(State& state, const PushResult& result);          // push.cpp
+// The account inputs (accounts.cpp): each ends with its AccountResult.
+Effects on_sign_up(State& state, const SignUp& input, TimeUs now);
+Effects on_issue_token(State& state, const IssueToken& input, TimeUs now);
+Effects on_sign_out(State& state, const SignOut& input, TimeUs now);
+Effects on_change_password(State& state, const ChangePassword& input, TimeUs now);
 
 // ---- sync.cpp: connections and delivery -------------------------------------------------------
 void forget_connection(State& state, ConnectionId id);
@@ -170,6 +176,9 @@ void advance_read_position(Context& context, InboxSeq acked);
 // ---- accounts.cpp -----------------------------------------------------------------------------
 Effects sign_out_devices(State& state, UserId user, const std::vector<DeviceId>& devices,
                          TimeUs now);
+Outcome<UserId> create_user(State& state, std::string_view name, TimeUs now);
+Outcome<DeviceId> add_device(State& state, UserId user, std::string_view label, TimeUs now);
+Effects revoke_device_tokens(State& state, UserId user, DeviceId device);
 
 // ---- Self-checks (EngineConfig::check_invariants; nothing when it is off) ---------------------
 // sync.cpp: in_flight holds acked + 1 to sent_upto in order, and in_flight_bytes is its sum.

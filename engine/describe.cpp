@@ -120,6 +120,15 @@ std::string describe(const Effect& effect) {
     return "presence_change user=" + n(change->user) + (change->online ? " online" : " offline") +
            " last_active=" + std::to_string(change->last_active_at);
   }
+  if (const auto* result = std::get_if<AccountResult>(&effect)) {
+    if (result->error) {
+      return "account error user=" + n(result->user) +
+             " code=" + std::string(to_string(result->error->code)) + " (" +
+             result->error->message + ")";
+    }
+    return "account user=" + n(result->user) + " device=" + n(result->device) +
+           " signed_out=" + n(result->signed_out);
+  }
   const auto& close = std::get<CloseConnection>(effect);
   return "conn " + n(close.connection) + " closed: " + std::string(to_string(close.reason));
 }

@@ -56,6 +56,26 @@ Effects on_received(State& state, const Received& input, TimeUs now) {
   return out;
 }
 
+// A request outside any WebSocket (Stateless, Engine::handle_for): the answer goes to
+// connection 0.
+Effects on_stateless(State& state, const Stateless& input, TimeUs now) {
+  Effects out;
+  const client::Request& request = input.request;
+  const bool needs_connection = std::holds_alternative<client::Ack>(request) ||
+                                std::holds_alternative<client::Logout>(request) ||
+                                std::holds_alternative<client::Heartbeat>(request);
+  if (needs_connection) {
+    out.push_back(SendEvent{0, server::Failure{request_id(request), ErrorCode::bad_request,
+                                               "this request needs a WebSocket connection"}});
+    return out;
+  }
+  // A connection that exists only for this request: never registered, never delivered to.
+  Connection stateless{input.device, input.user, 0, 0, {}, 0};
+  Context context{state, state.records, 0, stateless, now, out};
+  dispatch(context, request);
+  return out;
+}
+
 }  // namespace
 }  // namespace detail
 
@@ -90,29 +110,20 @@ Effects Engine::handle(const Input& input, TimeUs now) {
         if constexpr (std::is_same_v<T, Disconnected>) return detail::on_disconnected(state, typed);
         if constexpr (std::is_same_v<T, Tick>) return detail::on_tick(state, now);
         if constexpr (std::is_same_v<T, PushResult>) return detail::on_push_result(state, typed);
+        if constexpr (std::is_same_v<T, SignUp>) return detail::on_sign_up(state, typed, now);
+        if constexpr (std::is_same_v<T, IssueToken>)
+          return detail::on_issue_token(state, typed, now);
+        if constexpr (std::is_same_v<T, SignOut>) return detail::on_sign_out(state, typed, now);
+        if constexpr (std::is_same_v<T, ChangePassword>)
+          return detail::on_change_password(state, typed, now);
+        if constexpr (std::is_same_v<T, Stateless>) return detail::on_stateless(state, typed, now);
       },
       input);
 }
 
 Effects Engine::handle_for(UserId user, DeviceId device, const client::Request& request,
                            TimeUs now) {
-  detail::State& state = *state_;
-  PARLEY_ASSERT(state.store.in_transaction());
-  if (!state.presence_restored) detail::restore_presence(state, now);
-  Effects out;
-  const bool needs_connection = std::holds_alternative<client::Ack>(request) ||
-                                std::holds_alternative<client::Logout>(request) ||
-                                std::holds_alternative<client::Heartbeat>(request);
-  if (needs_connection) {
-    out.push_back(SendEvent{0, server::Failure{request_id(request), ErrorCode::bad_request,
-                                               "this request needs a WebSocket connection"}});
-    return out;
-  }
-  // A connection that exists only for this request: never registered, never delivered to.
-  detail::Connection stateless{device, user, 0, 0, {}, 0};
-  detail::Context context{state, state.records, 0, stateless, now, out};
-  detail::dispatch(context, request);
-  return out;
+  return handle(Stateless{user, device, request}, now);
 }
 
 const EngineConfig& Engine::config() const {

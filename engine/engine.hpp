@@ -90,7 +90,67 @@ struct PushResult {
   std::uint64_t id = 0;
   PushOutcome outcome = PushOutcome::delivered;
 };
-using Input = std::variant<Connected, Received, Disconnected, Tick, PushResult>;
+
+// ---- Account inputs (engine/accounts.cpp): what the node's HTTP side changes ---------------
+// Every durable change reaches the engine as an Input, so that a log of inputs can carry it
+// (docs/engine.md, "Inputs"). Each one's result is an AccountResult effect, which the host
+// that submitted it reads from the effects of its run (host::Core::run); every refusal
+// stores nothing. Passwords and tokens never enter the engine: only the hashes the node
+// made of them (opaque bytes to the engine).
+
+// A new user `name` (valid_user_name; unique regardless of case) with the password hash
+// `password_hash`. AccountResult{user}. Errors: invalid_name, name_taken.
+struct SignUp {
+  std::string name;
+  std::string password_hash;
+};
+// A login of `user`, checked off the engine thread against `verified_hash`: `token_hash`
+// (1 to kMaxKeyBytes bytes; the node's hash of the random token it hands out) stands for
+// (user, device) until `expires_at` (engine time, microseconds), a sign-out, a password
+// change or the device's next login. `device` 0 adds a new device labelled `label` (up to
+// limits::kMaxDeviceLabelCodePoints code points of UTF-8); an existing device keeps its
+// label, and its older tokens stop working and its live connection closes (`replaced`).
+// AccountResult{user, device}. Errors: unauthorized (the user's credential is no longer
+// `verified_hash`: a password change won the race, or the user has none), unknown_device
+// (`device` is not one of the user's), bad_request (`token_hash` empty or too long), and
+// add_device's: invalid_name (the label), too_many_devices.
+struct IssueToken {
+  UserId user = 0;
+  DeviceId device = 0;  // 0: a new device
+  std::string label;
+  std::string verified_hash;
+  std::string token_hash;
+  TimeUs expires_at = 0;
+};
+// Signs devices of `user` out (Engine::sign_out_devices): `devices`, or with `all_devices`
+// every device the user has when the input is applied ("log out everywhere"). Their tokens
+// and push tokens go, their live connections close (`logged_out`).
+// AccountResult{user, signed_out: how many devices}. Errors: unknown_device (a listed
+// device is not the user's; nobody is signed out).
+struct SignOut {
+  UserId user = 0;
+  std::vector<DeviceId> devices;
+  bool all_devices = false;
+};
+// Replaces `user`'s password hash with `new_hash` and signs out every device of the user
+// but `keep_device` (the caller's, whose token keeps working).
+// AccountResult{user, device: keep_device, signed_out}. Errors: unknown_user.
+struct ChangePassword {
+  UserId user = 0;
+  DeviceId keep_device = 0;
+  std::string new_hash;
+};
+// A request made outside any WebSocket (the node's HTTP API) on behalf of `device` of
+// `user` (Engine::handle_for): its answer is the SendEvent addressed to connection 0 (no
+// AccountResult); the rest (fanout, push intents) is released as usual. No sign of life.
+struct Stateless {
+  UserId user = 0;
+  DeviceId device = 0;
+  client::Request request;
+};
+
+using Input = std::variant<Connected, Received, Disconnected, Tick, PushResult, SignUp, IssueToken,
+                           SignOut, ChangePassword, Stateless>;
 
 struct SendEvent {
   ConnectionId connection = 0;
@@ -115,11 +175,21 @@ struct PushDropped {
   ChannelId channel = 0;
   Seq seq = 0;
 };
+// The result of an account input (SignUp, IssueToken, SignOut, ChangePassword), always its
+// last effect: `error` if it was refused (then nothing was stored), else what it made or
+// touched. The host that submitted the input reads it from the effects Core::run returned;
+// released with the batch, it owes nobody a delivery.
+struct AccountResult {
+  std::optional<Error> error;
+  UserId user = 0;
+  DeviceId device = 0;           // IssueToken: the token's device; ChangePassword: the one kept
+  std::uint32_t signed_out = 0;  // SignOut, ChangePassword: devices signed out
+};
 // PresenceChange (engine/presence.hpp): a user's presence changed (whether or not any friend
 // is connected to hear it). Informs metrics and the simulator's checker; the host owes nobody
 // a delivery for it.
-using Effect =
-    std::variant<SendEvent, CloseConnection, PushNotification, PresenceChange, PushDropped>;
+using Effect = std::variant<SendEvent, CloseConnection, PushNotification, PresenceChange,
+                            PushDropped, AccountResult>;
 // In order: the host sends them in this order, and only after the batch commits.
 using Effects = std::vector<Effect>;
 
@@ -154,10 +224,13 @@ class Engine {
   // A request made outside any WebSocket (the node's HTTP API) on behalf of `device` of
   // `user`: the answer is the SendEvent addressed to connection 0 in the returned effects;
   // the rest (fanout to other users' connections, push intents) is released as usual. It
-  // is no sign of life. Ack, Logout and Heartbeat need a connection: bad_request.
+  // is no sign of life. Ack, Logout and Heartbeat need a connection: bad_request. The same
+  // as handle(Stateless{user, device, request}), which is how a host submits it.
   Effects handle_for(UserId user, DeviceId device, const client::Request& request, TimeUs now);
 
-  // ---- Accounts (engine/accounts.cpp): the node's HTTP side -------------------------------
+  // ---- Accounts (engine/accounts.cpp) -----------------------------------------------------
+  // What the account inputs are made of. Hosts submit SignUp, IssueToken, SignOut and
+  // ChangePassword; only test worlds call these directly (host::Core::provision).
   // A new user named `name` (valid_user_name; unique regardless of case). Errors:
   // invalid_name, name_taken.
   Outcome<UserId> create_user(std::string_view name, TimeUs now);
@@ -184,21 +257,13 @@ class Engine {
   // The user's devices, ascending id; empty for an unknown user.
   std::vector<DeviceId> devices_of(UserId user) const;
 
-  // The user's password hash as put_credential stored it; nothing if none was. The engine
-  // never interprets it: the node chooses and checks the hash (argon2id).
+  // The user's password hash as SignUp or ChangePassword stored it; nothing if none was.
+  // The engine never interprets it: the node chooses and checks the hash (argon2id).
   std::optional<std::string> credential(UserId user) const;
-  // Replaces the user's password hash. It signs nobody out: a password change follows it
-  // with sign_out_devices for the other devices.
-  void put_credential(UserId user, std::string_view password_hash);
-  // The login a bearer token's hash stands for (the node stores only hashes of the tokens it
-  // hands out); nothing for an unknown or revoked one. Expiry is the caller's to check:
-  // TokenRecord::expires_at is engine time, in microseconds.
+  // The login a bearer token's hash stands for (IssueToken; the node stores only hashes of
+  // the tokens it hands out); nothing for an unknown or revoked one. Expiry is the caller's
+  // to check: TokenRecord::expires_at is engine time, in microseconds.
   std::optional<TokenRecord> token(std::string_view token_hash) const;
-  // Records a login of `token.device`: `token_hash` (1 to kMaxKeyBytes bytes, the node's
-  // hash, never client bytes) stands for it until sign_out_device, revoke_device_tokens or
-  // expiry. The device's older tokens stay valid: call revoke_device_tokens first to keep
-  // one live token per device.
-  void put_token(std::string_view token_hash, const TokenRecord& token);
 
   // ---- The push outbox (engine/push.cpp): the host's delivery worker ----------------------
   // Up to `limit` intents still in the outbox with id > `after`, ascending id: what the

@@ -6,7 +6,8 @@
 // One batch goes through three steps:
 //
 //   core.begin(now);                 // open a store transaction; the batch runs at `now`
-//   core.run(input) ... core.call(f) // the engine handles inputs; effects are held back
+//   core.run(input) ...              // the engine handles inputs; effects are held back
+//   core.call(read)                  // reads in between (const Engine&): never a write
 //   Effects out = core.commit();     // the transaction commits (fsync on LMDB) ...
 //   host::release(std::move(out), sink);  // ... and only then may effects leave the node
 //
@@ -75,14 +76,25 @@ class Core {
   bool in_batch() const { return in_batch_; }
   TimeUs batch_time() const { return now_; }
   // Runs one input at the batch's time. Its effects join the batch's (held back until the
-  // commit) and are also returned, for hosts that trace them; the view is valid until the
-  // next run() or call().
+  // commit) and are also returned, for hosts that trace them and for the submitter of an
+  // account input (its AccountResult); the view is valid until the next run(), provision()
+  // or add_local().
   std::span<const engine::Effect> run(const engine::Input& input);
-  // An engine operation that is not an Input (the node's HTTP account services,
-  // Engine::handle_for): `fn(Engine&, TimeUs now)`. If it returns Effects, they join the
-  // batch's and are not returned; anything else is returned as is.
+  // A read inside the batch: `fn(const Engine&, TimeUs now)`, returned as is (a token's
+  // record, a user's devices). It sees what the batch's inputs wrote so far. Every durable
+  // change is an Input (run), so that a log of inputs can carry it: call cannot write.
   template <typename F>
-  decltype(auto) call(F&& fn) {
+  decltype(auto) call(F&& fn) const {
+    require_batch();
+    return fn(std::as_const(*engine_), now_);
+  }
+  // A write outside the input stream, `fn(Engine&, TimeUs now)`: FOR TEST WORLDS ONLY (the
+  // simulator's provisioning, tests/harness.hpp user()/device(), cli/demo.cpp). A replicated
+  // log carries inputs only, so a host whose batches a log must reproduce (the node) never
+  // calls it. If `fn` returns Effects, they join the batch's and are not returned; anything
+  // else is returned as is.
+  template <typename F>
+  decltype(auto) provision(F&& fn) {
     require_batch();
     using Result = std::invoke_result_t<F, engine::Engine&, TimeUs>;
     if constexpr (std::is_same_v<Result, Effects>) {
@@ -90,6 +102,14 @@ class Core {
     } else {
       return fn(*engine_, now_);
     }
+  }
+  // Effects the host decides itself, not the engine (the node's refusal of a revoked token
+  // at WebSocket hello): they join the batch's and leave with it, after the commit. NOT
+  // LOGGED: nothing durable may follow from them (a replica replaying the log never sees
+  // them).
+  void add_local(Effects effects) {
+    require_batch();
+    hold(std::move(effects));
   }
   // Commits the batch and returns its effects: only now may they leave the node. If the
   // commit throws (StoreError: disk full, I/O), the transaction is aborted, the effects are
@@ -101,14 +121,16 @@ class Core {
   // Begin, run every input, commit: one batch, for hosts without a commit in flight.
   Effects run_batch(std::span<const engine::Input> inputs, TimeUs now);
 
-  // A read outside any batch: `fn(Engine&)` inside a transaction that is then aborted, so
-  // nothing it might write survives. REQUIRES: no batch is open.
+  // A read outside any batch: `fn(const Engine&)` inside a transaction that is then
+  // aborted. REQUIRES: no batch is open.
   template <typename F>
   decltype(auto) read(F&& fn) {
     ReadTransaction transaction(*this);
-    return fn(*engine_);
+    return fn(std::as_const(*engine_));
   }
 
+  // The engine itself, for test worlds that drive it by hand (tests, benchmarks); hosts
+  // write through run() only.
   engine::Engine& engine() { return *engine_; }
   const engine::Engine& engine() const { return *engine_; }
   std::uint64_t batches() const { return batches_; }

@@ -148,7 +148,7 @@ void World::provision() {
     host::Core& core = *node->core;
     core.open();
     core.begin(0);
-    core.call([&](Engine& engine, TimeUs now) {
+    core.provision([&](Engine& engine, TimeUs now) {
       for (UserId u = 1; u <= scenario_.users; ++u) {
         const auto user = engine.create_user("u" + std::to_string(u), now);
         PARLEY_ASSERT(std::get<UserId>(user) == u);

@@ -9,7 +9,7 @@
 namespace parley::sim::detail {
 
 NodeContents World::contents(Node& node) {
-  return node.core->read([](Engine& engine) {
+  return node.core->read([](const Engine& engine) {
     NodeContents result;
     for (ChannelId id = 1;; ++id) {
       const auto channel = engine.channel(id);

@@ -116,6 +116,9 @@ void World::release(Node& node, Effects effects) {
                     [&](PresenceChange&&) { ++metrics_.presence_changes; },
                     // The outbox was full: nothing to deliver (the node's metrics count it).
                     [&](PushDropped&&) {},
+                    // The simulator submits no account inputs; a host that does reads the
+                    // result from the span Core::run returned, so nothing is left to do here.
+                    [&](AccountResult&&) {},
                 });
 }
 
@@ -178,7 +181,7 @@ void World::restart(std::uint32_t index) {
   record(node_record(node, RecordKind::restart, local));
   // The delivery worker starts over from the durable outbox.
   const auto pending =
-      node.core->read([](Engine& engine) { return engine.push_intents_after(0, SIZE_MAX); });
+      node.core->read([](const Engine& engine) { return engine.push_intents_after(0, SIZE_MAX); });
   for (const PushIntent& intent : pending)
     push_attempt(index, intent, 1);
 }

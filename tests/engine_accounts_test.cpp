@@ -201,11 +201,12 @@ TEST(Stateless, HttpSideRequestsAnswerOnConnectionZeroAndFanOut) {
 
 TEST(Accounts, CredentialsAndTokensAreStoredOpaquely) {
   Harness h;
-  const UserId alice = h.user("alice");
-  h.store().begin();
-  h.engine().put_credential(alice, "$argon2id$v=19$...");
-  h.engine().put_token(std::string(32, '\x07'), {alice, 3, 99});
-  h.store().commit();
+  const AccountResult signed_up = h.account(SignUp{"alice", "$argon2id$v=19$..."});
+  ASSERT_FALSE(signed_up.error);
+  const UserId alice = signed_up.user;
+  const AccountResult issued =
+      h.account(IssueToken{alice, 0, "phone", "$argon2id$v=19$...", std::string(32, '\x07'), 99});
+  ASSERT_FALSE(issued.error);
   h.store().begin();
   EXPECT_EQ(h.engine().credential(alice), "$argon2id$v=19$...");
   EXPECT_EQ(h.engine().credential(alice + 1), std::nullopt);
@@ -214,7 +215,7 @@ TEST(Accounts, CredentialsAndTokensAreStoredOpaquely) {
   h.store().abort();
   ASSERT_TRUE(token.has_value());
   EXPECT_EQ(token->user, alice);
-  EXPECT_EQ(token->device, 3u);
+  EXPECT_EQ(token->device, issued.device);
   EXPECT_EQ(token->expires_at, 99);
   // The same bytes the tables hold.
   EXPECT_EQ(h.read([&](Records& r) { return r.credential(alice); }), "$argon2id$v=19$...");
@@ -247,6 +248,199 @@ TEST(Accounts, DevicesPerUserAreBounded) {
   h.store().commit();
   EXPECT_EQ(std::get<Error>(refused).code, ErrorCode::too_many_devices);
   EXPECT_EQ(h.fingerprint(), before);
+}
+
+}  // namespace
+}  // namespace parley::testing
+
+// The account inputs (engine/engine.hpp): what the node's HTTP side writes, as inputs a log
+// can carry. Each ends with its AccountResult; every refusal stores nothing.
+namespace parley::testing {
+namespace {
+
+const std::string kHash = "$argon2id$v=19$hash-1";
+const std::string kOtherHash = "$argon2id$v=19$hash-2";
+
+std::string token_of(char c) {
+  return std::string(32, c);
+}
+
+std::optional<TokenRecord> token_record(Harness& h, const std::string& hash) {
+  return h.read([&](Records& r) { return r.token(hash); });
+}
+
+TEST(AccountInputs, SignUpCreatesTheUserWithItsCredential) {
+  Harness h;
+  const AccountResult made = h.account(SignUp{"Alice", kHash});
+  ASSERT_FALSE(made.error);
+  EXPECT_NE(made.user, 0u);
+  EXPECT_EQ(made.device, 0u);
+  EXPECT_EQ(h.read([](Records& r) { return r.user_by_name("alice"); }), made.user);
+  EXPECT_EQ(h.read([&](Records& r) { return r.credential(made.user); }), kHash);
+
+  const std::string before = h.fingerprint();
+  const AccountResult taken = h.account(SignUp{"ALICE", kOtherHash});
+  ASSERT_TRUE(taken.error);
+  EXPECT_EQ(taken.error->code, ErrorCode::name_taken);
+  const AccountResult invalid = h.account(SignUp{"a b", kOtherHash});
+  ASSERT_TRUE(invalid.error);
+  EXPECT_EQ(invalid.error->code, ErrorCode::invalid_name);
+  EXPECT_EQ(h.fingerprint(), before) << "a refused sign-up stores nothing";
+}
+
+TEST(AccountInputs, IssueTokenAddsADeviceOrReplacesTheDevicesTokens) {
+  Harness h;
+  const UserId alice = h.account(SignUp{"alice", kHash}).user;
+  const AccountResult first = h.account(IssueToken{alice, 0, "phone", kHash, token_of('1'), 50});
+  ASSERT_FALSE(first.error);
+  EXPECT_EQ(first.user, alice);
+  EXPECT_NE(first.device, 0u);
+  EXPECT_EQ(h.read([&](Records& r) { return r.device(first.device)->label; }), "phone");
+  ASSERT_TRUE(token_record(h, token_of('1')));
+  EXPECT_EQ(token_record(h, token_of('1'))->device, first.device);
+  EXPECT_EQ(token_record(h, token_of('1'))->expires_at, 50);
+
+  // A login of the same device: the older token stops working, the live socket closes.
+  const ConnectionId live = h.connect(first.device);
+  const AccountResult again =
+      h.account(IssueToken{alice, first.device, "ignored", kHash, token_of('2'), 60});
+  ASSERT_FALSE(again.error);
+  EXPECT_EQ(again.device, first.device);
+  EXPECT_EQ(token_record(h, token_of('1')), std::nullopt);
+  ASSERT_TRUE(token_record(h, token_of('2')));
+  EXPECT_EQ(h.closes(live), std::vector<CloseReason>{CloseReason::replaced});
+  EXPECT_EQ(h.read([&](Records& r) { return r.devices_of(alice); }).size(), 1u);
+  EXPECT_EQ(h.read([&](Records& r) { return r.device(first.device)->label; }), "phone");
+}
+
+TEST(AccountInputs, IssueTokenRefusesAStaleHashOrAnotherUsersDevice) {
+  Harness h;
+  const UserId alice = h.account(SignUp{"alice", kHash}).user;
+  const UserId bob = h.account(SignUp{"bob", kOtherHash}).user;
+  const DeviceId bobs =
+      h.account(IssueToken{bob, 0, "phone", kOtherHash, token_of('b'), 99}).device;
+  const std::string before = h.fingerprint();
+
+  // The password was checked against a hash that is no longer the credential.
+  const AccountResult stale =
+      h.account(IssueToken{alice, 0, "phone", kOtherHash, token_of('1'), 99});
+  ASSERT_TRUE(stale.error);
+  EXPECT_EQ(stale.error->code, ErrorCode::unauthorized);
+  // Unknown users have no credential at all.
+  const AccountResult nobody = h.account(IssueToken{999, 0, "phone", kHash, token_of('2'), 99});
+  ASSERT_TRUE(nobody.error);
+  EXPECT_EQ(nobody.error->code, ErrorCode::unauthorized);
+  // Bob's device is not alice's; nor is a device that does not exist.
+  const AccountResult theirs = h.account(IssueToken{alice, bobs, "x", kHash, token_of('3'), 99});
+  ASSERT_TRUE(theirs.error);
+  EXPECT_EQ(theirs.error->code, ErrorCode::unknown_device);
+  const AccountResult missing = h.account(IssueToken{alice, 4242, "x", kHash, token_of('4'), 99});
+  ASSERT_TRUE(missing.error);
+  EXPECT_EQ(missing.error->code, ErrorCode::unknown_device);
+  // The hash must be storable as a key; the label obeys add_device's rule.
+  const AccountResult empty = h.account(IssueToken{alice, 0, "phone", kHash, "", 99});
+  ASSERT_TRUE(empty.error);
+  EXPECT_EQ(empty.error->code, ErrorCode::bad_request);
+  const AccountResult label =
+      h.account(IssueToken{alice, 0, std::string(200, 'x'), kHash, token_of('5'), 99});
+  ASSERT_TRUE(label.error);
+  EXPECT_EQ(label.error->code, ErrorCode::invalid_name);
+
+  EXPECT_EQ(h.fingerprint(), before) << "a refused login stores nothing";
+  EXPECT_TRUE(token_record(h, token_of('b'))) << "bob's token is untouched";
+}
+
+TEST(AccountInputs, SignOutOneDeviceOrEveryDevice) {
+  Harness h;
+  const UserId alice = h.account(SignUp{"alice", kHash}).user;
+  const DeviceId phone = h.account(IssueToken{alice, 0, "phone", kHash, token_of('p'), 99}).device;
+  const DeviceId laptop =
+      h.account(IssueToken{alice, 0, "laptop", kHash, token_of('l'), 99}).device;
+  const DeviceId tablet =
+      h.account(IssueToken{alice, 0, "tablet", kHash, token_of('t'), 99}).device;
+  const ConnectionId on_phone = h.connect(phone);
+  const ConnectionId on_laptop = h.connect(laptop);
+
+  const AccountResult one = h.account(SignOut{alice, {phone}, false});
+  ASSERT_FALSE(one.error);
+  EXPECT_EQ(one.signed_out, 1u);
+  EXPECT_EQ(token_record(h, token_of('p')), std::nullopt);
+  EXPECT_TRUE(token_record(h, token_of('l')));
+  EXPECT_EQ(h.closes(on_phone), std::vector<CloseReason>{CloseReason::logged_out});
+  EXPECT_TRUE(h.closes(on_laptop).empty());
+
+  // A device of another user (or none) is refused, and nobody is signed out.
+  const UserId bob = h.account(SignUp{"bob", kOtherHash}).user;
+  const DeviceId bobs =
+      h.account(IssueToken{bob, 0, "phone", kOtherHash, token_of('b'), 99}).device;
+  const std::string before = h.fingerprint();
+  const AccountResult theirs = h.account(SignOut{alice, {laptop, bobs}, false});
+  ASSERT_TRUE(theirs.error);
+  EXPECT_EQ(theirs.error->code, ErrorCode::unknown_device);
+  EXPECT_EQ(h.fingerprint(), before);
+  EXPECT_TRUE(h.closes(on_laptop).empty());
+
+  // Every device the user has when the input applies ("log out everywhere").
+  const AccountResult all = h.account(SignOut{alice, {}, true});
+  ASSERT_FALSE(all.error);
+  EXPECT_EQ(all.signed_out, 3u);
+  for (char c : {'l', 't'})
+    EXPECT_EQ(token_record(h, token_of(c)), std::nullopt);
+  EXPECT_EQ(h.closes(on_laptop), std::vector<CloseReason>{CloseReason::logged_out});
+  EXPECT_TRUE(token_record(h, token_of('b'))) << "bob stays signed in";
+  (void)tablet;
+}
+
+TEST(AccountInputs, ChangePasswordSignsOutEveryOtherDevice) {
+  Harness h;
+  const UserId alice = h.account(SignUp{"alice", kHash}).user;
+  const DeviceId phone = h.account(IssueToken{alice, 0, "phone", kHash, token_of('p'), 99}).device;
+  const DeviceId laptop =
+      h.account(IssueToken{alice, 0, "laptop", kHash, token_of('l'), 99}).device;
+  const ConnectionId on_phone = h.connect(phone);
+  const ConnectionId on_laptop = h.connect(laptop);
+
+  const AccountResult changed = h.account(ChangePassword{alice, phone, kOtherHash});
+  ASSERT_FALSE(changed.error);
+  EXPECT_EQ(changed.user, alice);
+  EXPECT_EQ(changed.device, phone);
+  EXPECT_EQ(changed.signed_out, 1u);
+  EXPECT_EQ(h.read([&](Records& r) { return r.credential(alice); }), kOtherHash);
+  EXPECT_TRUE(token_record(h, token_of('p'))) << "the caller's token keeps working";
+  EXPECT_EQ(token_record(h, token_of('l')), std::nullopt);
+  EXPECT_TRUE(h.closes(on_phone).empty());
+  EXPECT_EQ(h.closes(on_laptop), std::vector<CloseReason>{CloseReason::logged_out});
+
+  // A login checked against the old hash loses the race.
+  const AccountResult stale = h.account(IssueToken{alice, 0, "new", kHash, token_of('n'), 99});
+  ASSERT_TRUE(stale.error);
+  EXPECT_EQ(stale.error->code, ErrorCode::unauthorized);
+
+  const std::string before = h.fingerprint();
+  const AccountResult nobody = h.account(ChangePassword{999, 0, kHash});
+  ASSERT_TRUE(nobody.error);
+  EXPECT_EQ(nobody.error->code, ErrorCode::unknown_user);
+  EXPECT_EQ(h.fingerprint(), before);
+}
+
+TEST(AccountInputs, StatelessIsHandleFor) {
+  Harness h;
+  const UserId alice = h.user("alice");
+  const UserId bob = h.user("bob");
+  const DeviceId alices = h.device(alice);
+  const Effects effects =
+      h.input(Stateless{alice, alices, client::ChangeContact{9, client::ContactAction::add, bob}});
+  std::vector<server::Event> answers;  // to connection 0: the caller's
+  for (const Effect& effect : effects) {
+    const auto* send = std::get_if<SendEvent>(&effect);
+    if (send && send->connection == 0) answers.push_back(send->event);
+    EXPECT_FALSE(std::holds_alternative<AccountResult>(effect));
+  }
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<server::Ok>(answers[0]));
+  const Effects refused = h.input(Stateless{alice, alices, client::Heartbeat{}});
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(error_code(std::get<SendEvent>(refused[0]).event), ErrorCode::bad_request);
 }
 
 }  // namespace

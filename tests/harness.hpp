@@ -61,7 +61,7 @@ class Harness {
   UserId user(const std::string& name) {
     core_.begin(now_);
     auto outcome =
-        core_.call([&](Engine& engine, TimeUs now) { return engine.create_user(name, now); });
+        core_.provision([&](Engine& engine, TimeUs now) { return engine.create_user(name, now); });
     core_.commit();
     EXPECT_TRUE(std::holds_alternative<UserId>(outcome)) << name;
     return std::get<UserId>(outcome);
@@ -69,8 +69,8 @@ class Harness {
 
   DeviceId device(UserId user, const std::string& label = "phone") {
     core_.begin(now_);
-    auto outcome =
-        core_.call([&](Engine& engine, TimeUs now) { return engine.add_device(user, label, now); });
+    auto outcome = core_.provision(
+        [&](Engine& engine, TimeUs now) { return engine.add_device(user, label, now); });
     core_.commit();
     EXPECT_TRUE(std::holds_alternative<DeviceId>(outcome));
     return std::get<DeviceId>(outcome);
@@ -83,13 +83,17 @@ class Harness {
 
   // A request through the HTTP side (no connection): its answer is recorded on connection 0.
   Effects stateless(UserId user, DeviceId device, client::Request request) {
-    now_ += 1000;
-    core_.begin(now_);
-    core_.call(
-        [&](Engine& engine, TimeUs now) { return engine.handle_for(user, device, request, now); });
-    Effects effects = core_.commit();
-    record(effects);
-    return effects;
+    return input(Stateless{user, device, std::move(request)});
+  }
+
+  // An account input (SignUp, IssueToken, SignOut, ChangePassword) in a batch of its own:
+  // its AccountResult (the other effects are recorded as usual).
+  AccountResult account(const Input& account_input) {
+    const Effects effects = input(account_input);
+    EXPECT_FALSE(effects.empty()) << "an account input ends with its AccountResult";
+    const auto* result = effects.empty() ? nullptr : std::get_if<AccountResult>(&effects.back());
+    EXPECT_NE(result, nullptr) << "an account input ends with its AccountResult";
+    return result ? *result : AccountResult{};
   }
 
   Effects input(const Input& input) {
@@ -110,6 +114,8 @@ class Harness {
             [&](CloseConnection&& close) { closed_[close.connection].push_back(close.reason); },
             [&](PresenceChange&& change) { changes_.push_back(change); },
             [&](PushDropped&& dropped) { dropped_.push_back(dropped); },
+            // Read by account() from the effects themselves.
+            [&](AccountResult&&) {},
         });
   }
 
@@ -242,7 +248,7 @@ class Harness {
   template <typename F>
   auto read(F&& f) {
     // White-box: the tables themselves, not what the engine chooses to show of them.
-    return core_.read([&](Engine&) {
+    return core_.read([&](const Engine&) {
       Records records(store_);
       return f(records);
     });

@@ -220,7 +220,9 @@ class Interpreter {
     return core_->run_batch(std::span(&in, 1), now_);
   }
 
-  // An account call (not an input) in a transaction of its own.
+  // A write outside the input stream in a batch of its own, as host::Core::provision (test
+  // worlds only) makes it: setting up users and devices, a bare sign-out. Its effects are
+  // returned to render, then nothing is left for the commit to release.
   template <typename F>
   std::invoke_result_t<F&> account(F&& call) {
     engine();
@@ -336,7 +338,7 @@ class Interpreter {
     const std::string who = args.required(0, "connection");
     if (who.starts_with("http:")) {
       const auto [user, device] = device_ref(who.substr(5));
-      render(account([&] { return engine().handle_for(user, device, request, now_); }), out);
+      render(input(Stateless{user, device, request}), out);
       return;
     }
     render(input(Received{connection(who), request}), out);

@@ -1,7 +1,8 @@
 // The account handlers: sign-up, login, logout, password change and the caller's profile
 // (docs/protocol.md, "Accounts"). Passwords are hashed and checked on the hashing thread,
-// never on an I/O or engine thread; what reads or writes the store runs as an engine task,
-// and every answer goes out after its batch commits.
+// never on an I/O or engine thread; what reads the store runs as an engine task, every
+// write is an engine input (SignUp, IssueToken, SignOut, ChangePassword: engine/engine.hpp)
+// whose AccountResult the task reads, and every answer goes out after its batch commits.
 #include "net/node/accounts.hpp"
 
 #include <utility>
@@ -34,13 +35,15 @@ void store_new_password(Shared& shared, const Request& request, const Reply& rep
       });
       return;
     }
-    txn.engine().put_credential(caller.user, hash);
-    std::vector<DeviceId> others = txn.engine().devices_of(caller.user);
-    std::erase(others, caller.device);
-    txn.call([&](Engine& engine, TimeUs now) {
-      return engine.sign_out_devices(caller.user, others, now);
-    });
-    const std::size_t signed_out = others.size();
+    const AccountResult result =
+        account_result(txn.run(ChangePassword{caller.user, caller.device, hash}));
+    if (result.error) {
+      txn.after_commit.push_back([&shared, request, reply, failure = *result.error] {
+        reply(engine_error(shared, request, failure));
+      });
+      return;
+    }
+    const std::size_t signed_out = result.signed_out;
     txn.after_commit.push_back([request, reply, signed_out] {
       reply(json_response(request, http::status::ok, {{"devices_signed_out", signed_out}}));
     });
@@ -122,40 +125,27 @@ void issue_token(Shared& shared, const Request& request, Reply reply, UserId use
                  std::string verified_hash) {
   const bool posted =
       shared.loop->post([&shared, request, reply, user, device, label, verified_hash](Txn& txn) {
-        if (txn.engine().credential(user) != verified_hash) {
-          txn.after_commit.push_back([&shared, request, reply] {
-            reply(error_response(shared, request, http::status::unauthorized,
-                                 ErrorCode::unauthorized, "wrong name or password"));
-          });
-          return;
-        }
-        DeviceId id = device.value_or(0);
-        const auto existing = id != 0 ? txn.engine().device(id) : std::nullopt;
-        if (id != 0 && (!existing || existing->user != user)) {
-          txn.after_commit.push_back([&shared, request, reply] {
-            reply(error_response(shared, request, http::status::bad_request,
-                                 ErrorCode::unknown_device, "that device is not yours"));
-          });
-          return;
-        }
-        if (id == 0) {
-          auto added = txn.call(
-              [&](Engine& engine, TimeUs now) { return engine.add_device(user, label, now); });
-          if (const auto* error = std::get_if<Error>(&added)) {
-            const Error failure = *error;
-            txn.after_commit.push_back([&shared, request, reply, failure] {
-              reply(engine_error(shared, request, failure));
-            });
-            return;
-          }
-          id = std::get<DeviceId>(added);
-        } else {
-          txn.call([&](Engine& engine, TimeUs) { return engine.revoke_device_tokens(user, id); });
-        }
+        // The token stays in the node; only its hash enters the input (and the store).
         const std::string token = new_token();
         const TimeUs expires = txn.now + shared.config.token_ttl_hours * 3'600'000'000LL;
-        txn.engine().put_token(token_hash(token), {user, id, expires});
-        txn.after_commit.push_back([request, reply, user, id, token, expires] {
+        const AccountResult result = account_result(txn.run(IssueToken{
+            user, device.value_or(0), label, verified_hash, token_hash(token), expires}));
+        if (result.error) {
+          txn.after_commit.push_back([&shared, request, reply, failure = *result.error] {
+            switch (failure.code) {
+              case ErrorCode::unauthorized:
+                return reply(error_response(shared, request, http::status::unauthorized,
+                                            ErrorCode::unauthorized, "wrong name or password"));
+              case ErrorCode::unknown_device:
+                return reply(error_response(shared, request, http::status::bad_request,
+                                            ErrorCode::unknown_device, "that device is not yours"));
+              default:
+                return reply(engine_error(shared, request, failure));
+            }
+          });
+          return;
+        }
+        txn.after_commit.push_back([request, reply, user, id = result.device, token, expires] {
           reply(json_response(
               request, http::status::ok,
               {{"user", user}, {"device", id}, {"token", token}, {"expires_at_us", expires}}));
@@ -180,16 +170,14 @@ void sign_up(Shared& shared, const Request& request, Reply reply) {
     const std::string hash = hash_password(credentials.password, shared.config.password);
     const std::string name = credentials.name;
     const bool posted = shared.loop->post([&shared, request, reply, name, hash](Txn& txn) {
-      auto created =
-          txn.call([&](Engine& engine, TimeUs now) { return engine.create_user(name, now); });
-      if (const auto* error = std::get_if<Error>(&created)) {
-        const Error failure = *error;
-        txn.after_commit.push_back(
-            [&shared, request, reply, failure] { reply(engine_error(shared, request, failure)); });
+      const AccountResult result = account_result(txn.run(SignUp{name, hash}));
+      if (result.error) {
+        txn.after_commit.push_back([&shared, request, reply, failure = *result.error] {
+          reply(engine_error(shared, request, failure));
+        });
         return;
       }
-      const UserId user = std::get<UserId>(created);
-      txn.engine().put_credential(user, hash);
+      const UserId user = result.user;
       txn.after_commit.push_back([request, reply, user, name] {
         reply(json_response(request, http::status::created, {{"user", user}, {"name", name}}));
       });
@@ -243,17 +231,17 @@ void log_in(Shared& shared, const Request& request, Reply reply) {
 // POST /v1/logout: this token's device is signed out; POST /v1/logout/all: every device of
 // the user. Either way the tokens stop working and their sockets close at once.
 void log_out(Shared& shared, const Request& request, Reply reply, bool everywhere) {
-  with_token(
-      shared, request, reply, [request, reply, everywhere](Txn& txn, const TokenRecord& token) {
-        const std::vector<DeviceId> devices =
-            everywhere ? txn.engine().devices_of(token.user) : std::vector<DeviceId>{token.device};
-        txn.call([&](Engine& engine, TimeUs now) {
-          return engine.sign_out_devices(token.user, devices, now);
-        });
-        txn.after_commit.push_back([request, reply, count = devices.size()] {
-          reply(json_response(request, http::status::ok, {{"devices_signed_out", count}}));
-        });
-      });
+  with_token(shared, request, reply,
+             [request, reply, everywhere](Txn& txn, const TokenRecord& token) {
+               SignOut input{token.user, {}, everywhere};
+               if (!everywhere) input.devices.push_back(token.device);
+               const AccountResult result = account_result(txn.run(input));
+               // The token's device is its user's: a SignOut of it is never refused.
+               const std::size_t count = result.signed_out;
+               txn.after_commit.push_back([request, reply, count] {
+                 reply(json_response(request, http::status::ok, {{"devices_signed_out", count}}));
+               });
+             });
 }
 
 // POST /v1/password {"old_password", "new_password"}: every other device is signed out; the

@@ -116,6 +116,10 @@ void EngineLoop::release(Effects effects) {
   host::release(std::move(effects),
                 host::Overloaded{
                     [this](SendEvent&& send) {
+                      // Connection 0 is an HTTP caller's (Stateless): the task that ran the
+                      // input read its answer from the span Core::run returned, and answers
+                      // after the commit (net/node/http_api.cpp, handle_for_caller).
+                      if (send.connection == 0) return;
                       if (const auto* deliver = std::get_if<server::Deliver>(&send.event)) {
                         shared_.metrics.messages_delivered += deliver->entries.size();
                       } else if (std::holds_alternative<server::Presence>(send.event)) {
@@ -147,6 +151,9 @@ void EngineLoop::release(Effects effects) {
                                std::to_string(dropped.channel) + "/" + std::to_string(dropped.seq));
                     },
                     [this](PresenceChange&&) { ++shared_.metrics.presence_changes; },
+                    // Nothing to do: the task that submitted the account input read its
+                    // result from the span Core::run returned, and answers after the commit.
+                    [](AccountResult&&) {},
                 });
 }
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -23,29 +24,31 @@ namespace parley::net {
 class WsSession;
 
 // What a task sees: the batch open on the core, and where to put what must wait for the
-// commit. Whatever effects the engine produces through it join the batch, and leave the node
-// only after the commit.
-struct Txn {
-  host::Core& core;  // inside its batch: tasks never begin or commit
-  engine::TimeUs now;
+// commit. A task reads the engine (const) and writes only by running inputs, so that every
+// durable change the node makes is an engine::Input a log could carry (host/core.hpp);
+// the effects of those inputs join the batch and leave the node only after the commit.
+class Txn {
+ public:
+  Txn(host::Core& core, engine::TimeUs batch_now, std::vector<std::function<void()>>& replies)
+      : now(batch_now), after_commit(replies), core_(core) {}
+
+  const engine::TimeUs now;
   // Run on the engine thread once the batch has committed and its effects are released:
   // the HTTP answers.
   std::vector<std::function<void()>>& after_commit;
 
-  // The engine's operations (accounts, tokens, the push outbox) inside the batch.
-  engine::Engine& engine() { return core.engine(); }
-  // An engine input at the batch's time.
-  void run(const engine::Input& input) { core.run(input); }
-  // An engine operation, `fn(Engine&, TimeUs now)` (host::Core::call): Effects it returns
-  // join the batch; anything else is returned.
-  template <typename F>
-  decltype(auto) call(F&& fn) {
-    return core.call(std::forward<F>(fn));
-  }
-  // Effects the node decides itself (a refusal at hello) join the batch the same way.
-  void add(engine::Effects effects) {
-    core.call([&](engine::Engine&, engine::TimeUs) { return std::move(effects); });
-  }
+  // The engine's reads (users, devices, credentials, tokens, the push outbox) inside the
+  // batch: what the batch's inputs so far have written.
+  const engine::Engine& engine() const { return std::as_const(core_).engine(); }
+  // An engine input at the batch's time. Its effects join the batch and are returned too
+  // (valid until the next run): an account input's submitter reads its AccountResult
+  // there, a Stateless one its answer (the SendEvent to connection 0).
+  std::span<const engine::Effect> run(const engine::Input& input) { return core_.run(input); }
+  // Effects the node decides itself (a refusal at hello): not logged (host::Core::add_local).
+  void add_local(engine::Effects effects) { core_.add_local(std::move(effects)); }
+
+ private:
+  host::Core& core_;  // inside its batch: tasks never begin or commit
 };
 using Task = std::function<void(Txn&)>;
 

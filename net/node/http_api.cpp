@@ -1,6 +1,7 @@
 #include "net/node/http_api.hpp"
 
 #include <charconv>
+#include <stdexcept>
 #include <system_error>
 #include <utility>
 #include <variant>
@@ -163,19 +164,18 @@ void with_token(Shared& shared, const Request& request, Reply reply,
 std::optional<server::Event> handle_for_caller(Txn& txn, const TokenRecord& token,
                                                const client::Request& op) {
   std::optional<server::Event> answer;
-  txn.call([&](Engine& engine, TimeUs now) {
-    Effects others;
-    for (Effect& effect : engine.handle_for(token.user, token.device, op, now)) {
-      auto* send = std::get_if<SendEvent>(&effect);
-      if (send != nullptr && send->connection == 0) {
-        answer = std::move(send->event);
-      } else {
-        others.push_back(std::move(effect));
-      }
-    }
-    return others;  // joins the batch
-  });
+  for (const Effect& effect : txn.run(Stateless{token.user, token.device, op})) {
+    const auto* send = std::get_if<SendEvent>(&effect);
+    if (send != nullptr && send->connection == 0) answer = send->event;
+  }
   return answer;
+}
+
+AccountResult account_result(std::span<const Effect> effects) {
+  for (auto effect = effects.rbegin(); effect != effects.rend(); ++effect) {
+    if (const auto* result = std::get_if<AccountResult>(&*effect)) return *result;
+  }
+  throw std::logic_error("an account input ended without its AccountResult");
 }
 
 void engine_request(Shared& shared, const Request& request, Reply reply, client::Request op,

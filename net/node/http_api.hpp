@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -93,11 +94,14 @@ Field<std::uint64_t> id_field(const json::object& body, const char* key);
 void with_token(Shared& shared, const Request& request, Reply reply,
                 std::function<void(Txn&, const engine::TokenRecord&)> then);
 
-// Runs `op` for an HTTP caller (Engine::handle_for) inside the open transaction. Returns the
-// engine's answer to the caller (the event for connection 0); every other effect joins the
-// batch, to be released after the commit.
+// Runs `op` for an HTTP caller as a Stateless input in the open batch. Returns the engine's
+// answer to the caller (the event for connection 0, which the release skips); every other
+// effect is released after the commit.
 std::optional<engine::server::Event> handle_for_caller(Txn& txn, const engine::TokenRecord& token,
                                                        const engine::client::Request& op);
+
+// The AccountResult an account input ended with, from the effects Txn::run returned.
+engine::AccountResult account_result(std::span<const engine::Effect> effects);
 
 // Runs a client request for an HTTP caller through the engine; replies with `render(event)`
 // after the commit.

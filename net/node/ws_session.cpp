@@ -159,10 +159,11 @@ void WsSession::handle_frame(const std::string& bytes, Encoding encoding) {
         [self, input, request](Txn& txn) {
           const auto token = txn.engine().token(self->token_hash_);
           if (!token || token->device != self->device_ || token->expires_at <= txn.now) {
-            return txn.add({SendEvent{input.connection,
-                                      server::Failure{request, ErrorCode::unauthorized,
-                                                      "the token was revoked or expired; log in"}},
-                            CloseConnection{input.connection, CloseReason::logged_out}});
+            return txn.add_local(
+                {SendEvent{input.connection,
+                           server::Failure{request, ErrorCode::unauthorized,
+                                           "the token was revoked or expired; log in"}},
+                 CloseConnection{input.connection, CloseReason::logged_out}});
           }
           txn.run(input);
         },

@@ -1,0 +1,195 @@
+// The terminal client behind `parley client` (cli/client_command.hpp), inside: its options,
+// the stdin reader and the one TerminalClient class. Internal to cli/: only the client_*.cpp
+// files include it.
+//
+// TerminalClient's member functions are defined across files, one per part of the client:
+//   client_session.cpp   account and connection: sign-up, login, the WebSocket, the main loop
+//   client_input.cpp     commands: the lines typed (or scripted) on stdin, sent as requests
+//   client_events.cpp    events: what each server event changes (script mode prints it)
+//   client_display.cpp   interactive output: events in words, with names instead of ids
+// client_command.cpp adds the subcommand: its flags and the --server address.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "net/client/client.hpp"
+
+namespace parley::cli::detail {
+
+namespace client = engine::client;
+namespace server = engine::server;
+using Clock = std::chrono::steady_clock;
+
+// Exit statuses (docs/client.md).
+constexpr int kExitOk = 0;
+constexpr int kExitConnectionLost = 1;  // also: requests unanswered after stdin ended
+constexpr int kExitRefused = 2;         // bad flags, sign-up or login refused, no connection
+
+struct ClientOptions {
+  std::string server = "127.0.0.1:8080";
+  std::string name;
+  std::string password;
+  std::string password_env;
+  bool signup = false;
+  engine::DeviceId device = 0;
+  engine::InboxSeq cursor = 0;
+  bool script = false;
+  int linger_ms = 500;
+  std::string encoding = "json";
+};
+
+struct ServerAddress {
+  std::string host;  // an IP address: the client library connects to addresses only
+  std::uint16_t port = 0;
+};
+
+// "code: message" from an HTTP error body, or the raw body when it has another shape.
+std::string http_error_text(const net::HttpResult& result);  // client_session.cpp
+
+// Lines from stdin, read on their own thread so the socket is served while nobody types.
+class StdinLines {
+ public:
+  StdinLines()
+      : reader_([this] {
+          std::string line;
+          while (std::getline(std::cin, line)) {
+            const std::lock_guard lock(mutex_);
+            lines_.push_back(line);
+          }
+          const std::lock_guard lock(mutex_);
+          eof_ = true;
+        }) {
+    reader_.detach();  // it may sit in getline forever; the process exits around it
+  }
+  std::optional<std::string> next() {
+    const std::lock_guard lock(mutex_);
+    if (lines_.empty()) return std::nullopt;
+    auto line = std::move(lines_.front());
+    lines_.pop_front();
+    return line;
+  }
+  // Stdin ended and every line was taken.
+  bool finished() {
+    const std::lock_guard lock(mutex_);
+    return eof_ && lines_.empty();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::deque<std::string> lines_;
+  bool eof_ = false;
+  std::thread reader_;
+};
+
+class TerminalClient {
+ public:
+  TerminalClient(const ClientOptions& options, const ServerAddress& address)
+      : options_(options),
+        http_(address.host, address.port),
+        ws_(address.host, address.port),
+        encoding_(options.encoding == "binary" ? net::Encoding::binary : net::Encoding::json) {}
+
+  int run();
+
+ private:
+  // Account and connection.
+  int log_in();
+  int connect();
+  int serve(StdinLines& input);
+
+  // Commands.
+  void run_ready_commands(StdinLines& input);
+  void command(const std::string& line);
+  void open_direct_chat(const std::string& name);
+  void open_group(const std::string& name);
+  void create_group(const std::vector<std::string>& args);
+  void add_contact(const std::string& name);
+  void show_history(const std::vector<std::string>& args);
+  void send_text(const std::string& text);
+  std::optional<engine::UserId> resolve(const std::string& name);
+  engine::RequestId request(client::Request request);
+
+  // Events.
+  void on_event(const server::Event& event);
+  void react(const server::Event& event);
+  void on_send_ack(const server::SendAck& ack);
+  void on_group_created(const server::GroupCreated& created);
+  void on_channel_list(const server::ChannelList& list);
+  void on_contact_list(const server::ContactList& contacts);
+  void learn_channel_labels(const server::ChannelList& list);
+
+  // Interactive output.
+  void present(const server::Event& event);
+  bool mentions_unknown(const server::Event& event) const;
+  void request_names();
+  void show_held_events();
+  void show(const server::Event& event);
+  void show_message(const engine::Message& message);
+  void show_who_presence(const server::PresenceList& list);
+  void show_unread(const server::UnreadCounts& unread);
+  std::string message_text(const engine::Message& message) const;
+  std::string name_of(engine::UserId user) const;
+  std::string channel_label(engine::ChannelId channel) const;
+  void say(const std::string& line) const {
+    if (!options_.script) std::cout << line << std::endl;
+  }
+  void client_error(const std::string& message) const;
+
+  void heartbeat_if_due();
+
+  const ClientOptions& options_;
+  net::HttpClient http_;
+  net::WsClient ws_;
+  net::Encoding encoding_;
+  std::string token_;
+  engine::UserId me_ = 0;
+  engine::DeviceId device_ = 0;
+  engine::RequestId next_request_ = 2;  // 1 is the hello
+  std::set<engine::RequestId> unanswered_;
+  Clock::time_point last_heartbeat_ = Clock::now();
+  engine::TimeUs heartbeat_us_ = 5'000'000;
+  std::string msg_id_prefix_;
+  std::uint64_t messages_sent_ = 0;
+  bool quit_ = false;
+
+  // The open chat: a channel, or a peer whose 1:1 channel the first sendAck will name.
+  engine::ChannelId channel_ = 0;
+  engine::UserId peer_ = 0;
+  // A request whose answer decides the open chat (/to, /group, /create). The next line
+  // waits for it, so that `/create x bob` followed by a message goes to the new group.
+  std::optional<engine::RequestId> chat_decider_;
+
+  // What each request was for, to act on its answer.
+  std::map<engine::RequestId, engine::UserId> peer_sends_;
+  std::map<engine::RequestId, engine::UserId> direct_lookups_;
+  std::map<engine::RequestId, std::string> group_lookups_;
+  std::map<engine::RequestId, std::string> group_creates_;
+  std::set<engine::RequestId> who_contact_lists_;
+  std::set<engine::RequestId> who_presence_queries_;
+  std::map<engine::RequestId, std::string> ok_notes_;  // interactive: what an `ok` means
+
+  // Interactive mode shows names, not ids. Events that mention a user or channel it cannot
+  // name are held while one listContacts + listChannels pair fetches the names.
+  std::map<engine::UserId, std::string> names_;
+  std::map<engine::ChannelId, std::string> channel_labels_;
+  std::set<engine::ChannelId> direct_channels_;
+  std::map<engine::ChannelId, engine::UserId> direct_peers_;
+  std::set<engine::RequestId> name_requests_;
+  std::vector<server::Event> held_;
+  Clock::time_point held_since_;
+  std::set<engine::UserId> nameless_users_;  // still unknown after a lookup: not asked again
+  std::set<engine::ChannelId> nameless_channels_;
+};
+
+}  // namespace parley::cli::detail
