@@ -3,9 +3,11 @@
 #include <benchmark/benchmark.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/engine.hpp"
+#include "host/core.hpp"
 #include "storage/memory_store.hpp"
 
 namespace {
@@ -15,48 +17,46 @@ using namespace parley::engine;
 void BM_Fanout(benchmark::State& state) {
   const auto members = static_cast<std::size_t>(state.range(0));
   parley::storage::MemoryStore store;
-  Engine engine(store);
-  store.begin();
-  engine.open();
-  std::vector<UserId> users;
-  for (std::size_t i = 0; i < members; ++i) {
-    const UserId user = std::get<UserId>(engine.create_user("u" + std::to_string(i), 0));
-    const DeviceId device = std::get<DeviceId>(engine.add_device(user, "d", 0));
-    engine.handle(Connected{i + 1, device, 0}, 0);
-    users.push_back(user);
-  }
-  ChannelId channel = 0;
-  if (members == 1) {
-    // A 1:1 chat: the sender and one peer, both online.
-    const UserId peer = std::get<UserId>(engine.create_user("peer", 0));
-    const DeviceId device = std::get<DeviceId>(engine.add_device(peer, "d", 0));
-    engine.handle(Connected{1000, device, 0}, 0);
-    auto effects = engine.handle(Received{1, client::Send{1, 0, peer, "first", "hello"}}, 0);
-    channel = std::get<server::SendAck>(std::get<SendEvent>(effects[0]).event).channel;
-  } else {
+  parley::host::Core core(store, {});
+  core.open(0);
+  core.begin(0);
+  const ChannelId channel = core.provision([&](Engine& engine, TimeUs) {
+    std::vector<UserId> users;
+    for (std::size_t i = 0; i < members; ++i) {
+      const UserId user = std::get<UserId>(engine.create_user("u" + std::to_string(i), 0));
+      const DeviceId device = std::get<DeviceId>(engine.add_device(user, "d", 0));
+      engine.handle(Connected{i + 1, device, 0}, 0);
+      users.push_back(user);
+    }
+    if (members == 1) {
+      // A 1:1 chat: the sender and one peer, both online.
+      const UserId peer = std::get<UserId>(engine.create_user("peer", 0));
+      const DeviceId device = std::get<DeviceId>(engine.add_device(peer, "d", 0));
+      engine.handle(Connected{1000, device, 0}, 0);
+      auto effects = engine.handle(Received{1, client::Send{1, 0, peer, "first", "hello"}}, 0);
+      return std::get<server::SendAck>(std::get<SendEvent>(effects[0]).event).channel;
+    }
     std::vector<UserId> others(users.begin() + 1, users.end());
     auto effects = engine.handle(Received{1, client::CreateGroup{1, "bench", others}}, 0);
-    channel = std::get<server::GroupCreated>(std::get<SendEvent>(effects[0]).event).channel;
-  }
-  store.commit();
+    return std::get<server::GroupCreated>(std::get<SendEvent>(effects[0]).event).channel;
+  });
+  core.commit();
   std::uint64_t sent = 0;
-  std::vector<InboxSeq> acked(members + 1, 0);
+  std::vector<std::pair<ConnectionId, InboxSeq>> acks;
   for (auto _ : state) {
-    store.begin();
-    auto effects = engine.handle(
-        Received{1, client::Send{2, channel, 0, "m" + std::to_string(sent++), "hello world"}},
-        static_cast<TimeUs>(sent));
-    // Devices ack what they got, so delivery windows never fill.
-    for (const auto& effect : effects) {
-      const auto* send = std::get_if<SendEvent>(&effect);
-      if (send == nullptr) continue;
-      if (const auto* deliver = std::get_if<server::Deliver>(&send->event)) {
-        engine.handle(Received{send->connection, client::Ack{deliver->entries.back().inbox_seq}},
-                      0);
-      }
+    // One batch: the send, then every device acks what it got, so windows never fill.
+    core.begin(static_cast<TimeUs>(sent + 1));
+    acks.clear();
+    const Input send =
+        Received{1, client::Send{2, channel, 0, "m" + std::to_string(sent++), "hello world"}};
+    for (const Effect& effect : core.run(send)) {
+      const auto* out = std::get_if<SendEvent>(&effect);
+      const auto* deliver = out ? std::get_if<server::Deliver>(&out->event) : nullptr;
+      if (deliver != nullptr) acks.emplace_back(out->connection, deliver->entries.back().inbox_seq);
     }
-    store.commit();
-    benchmark::DoNotOptimize(effects);
+    for (const auto& [connection, inbox_seq] : acks)
+      core.run(Received{connection, client::Ack{inbox_seq}});
+    benchmark::DoNotOptimize(core.commit());
   }
   state.counters["deliveries/s"] =
       benchmark::Counter(static_cast<double>(state.iterations() * (members == 1 ? 2 : members)),

@@ -3,7 +3,7 @@
 // demo all drive the engine through host::Core, so the loop the simulator tests is the loop
 // the node runs.
 //
-// One batch goes through three steps:
+// One batch, step by step:
 //
 //   core.begin(now);                 // open a store transaction; the batch runs at `now`
 //   core.run(input) ...              // the engine handles inputs; effects are held back

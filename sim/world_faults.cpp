@@ -211,11 +211,11 @@ void World::group_action(const Fault& fault) {
 // The group's admin as its node sees it at this moment (the batch in flight included, which
 // is what the engine will check the request against); 0 when nobody is left in it.
 UserId World::admin_of(ChannelId group, std::uint32_t index) {
-  Store& store = *nodes_[index]->store;
-  const bool open = store.in_transaction();
-  if (!open) store.begin();
-  const auto channel = nodes_[index]->core->engine().channel(group);
-  if (!open) store.abort();
+  host::Core& core = *nodes_[index]->core;
+  const auto channel =
+      core.in_batch()
+          ? core.call([&](const Engine& engine, TimeUs) { return engine.channel(group); })
+          : core.read([&](const Engine& engine) { return engine.channel(group); });
   return channel ? channel->admin : 0;
 }
 

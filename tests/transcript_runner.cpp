@@ -228,9 +228,15 @@ class Interpreter {
     engine();
     core_->begin(now_);
     try {
-      auto result = call();
-      core_->commit();
-      return result;
+      const auto write = [&](Engine&, TimeUs) { return call(); };
+      if constexpr (std::is_same_v<std::invoke_result_t<F&>, Effects>) {
+        core_->provision(write);
+        return core_->commit();  // the effects the write made, released by the commit
+      } else {
+        auto result = core_->provision(write);
+        core_->commit();
+        return result;
+      }
     } catch (...) {
       core_->abort();
       throw;
