@@ -18,6 +18,9 @@ template <typename... F>
 struct Overloaded : F... {
   using F::operator()...;
 };
+// Clang before 17 does not deduce an aggregate's template arguments on its own (P1816).
+template <typename... F>
+Overloaded(F...) -> Overloaded<F...>;
 
 // REQUIRES: the batch that produced `effects` has committed (Core::commit returned them).
 template <typename Sink>
