@@ -194,16 +194,8 @@ Outcome<DeviceId> Engine::add_device(UserId user, std::string_view label, TimeUs
   return detail::add_device(*state_, user, label, now);
 }
 
-Effects Engine::sign_out_devices(UserId user, const std::vector<DeviceId>& devices, TimeUs now) {
-  return detail::sign_out_devices(*state_, user, devices, now);
-}
-
 Effects Engine::sign_out_device(UserId user, DeviceId device, TimeUs now) {
   return detail::sign_out_devices(*state_, user, {device}, now);
-}
-
-Effects Engine::revoke_device_tokens(UserId user, DeviceId device) {
-  return detail::revoke_device_tokens(*state_, user, device);
 }
 
 std::optional<UserRecord> Engine::user(UserId id) const {

@@ -65,7 +65,7 @@ struct State {
   bool presence_restored = true;  // open() clears it until restore_presence() runs
 };
 
-// One request on one connection: a live one, or for Stateless (Engine::handle_for) one that
+// One request on one connection: a live one, or for Stateless one that
 // exists only for the request (connection_id 0, never registered, never delivered to).
 struct Context {
   State& state;

@@ -56,7 +56,7 @@ Effects on_received(State& state, const Received& input, TimeUs now) {
   return out;
 }
 
-// A request outside any WebSocket (Stateless, Engine::handle_for): the answer goes to
+// A request outside any WebSocket (Stateless): the answer goes to
 // connection 0.
 Effects on_stateless(State& state, const Stateless& input, TimeUs now) {
   Effects out;
@@ -119,11 +119,6 @@ Effects Engine::handle(const Input& input, TimeUs now) {
         if constexpr (std::is_same_v<T, Stateless>) return detail::on_stateless(state, typed, now);
       },
       input);
-}
-
-Effects Engine::handle_for(UserId user, DeviceId device, const client::Request& request,
-                           TimeUs now) {
-  return handle(Stateless{user, device, request}, now);
 }
 
 const EngineConfig& Engine::config() const {

@@ -141,7 +141,7 @@ struct ChangePassword {
   std::string new_hash;
 };
 // A request made outside any WebSocket (the node's HTTP API) on behalf of `device` of
-// `user` (Engine::handle_for): its answer is the SendEvent addressed to connection 0 (no
+// `user`: its answer is the SendEvent addressed to connection 0 (no
 // AccountResult); the rest (fanout, push intents) is released as usual. No sign of life.
 struct Stateless {
   UserId user = 0;
@@ -221,13 +221,6 @@ class Engine {
 
   Effects handle(const Input& input, TimeUs now);
 
-  // A request made outside any WebSocket (the node's HTTP API) on behalf of `device` of
-  // `user`: the answer is the SendEvent addressed to connection 0 in the returned effects;
-  // the rest (fanout to other users' connections, push intents) is released as usual. It
-  // is no sign of life. Ack, Logout and Heartbeat need a connection: bad_request. The same
-  // as handle(Stateless{user, device, request}), which is how a host submits it.
-  Effects handle_for(UserId user, DeviceId device, const client::Request& request, TimeUs now);
-
   // ---- Accounts (engine/accounts.cpp) -----------------------------------------------------
   // What the account inputs are made of. Hosts submit SignUp, IssueToken, SignOut and
   // ChangePassword; only test worlds call these directly (host::Core::provision).
@@ -237,17 +230,11 @@ class Engine {
   // A new device of `user`, labelled with up to limits::kMaxDeviceLabelCodePoints code points
   // of UTF-8. Errors: unknown_user, invalid_name (the label), too_many_devices.
   Outcome<DeviceId> add_device(UserId user, std::string_view label, TimeUs now);
-  // Signs `device` of `user` out: forgets every token of the device and its push token,
-  // closes its live connection (logged_out) and, if that was the user's last live device,
-  // shows the user offline at once. For logout (HTTP and WebSocket), "log out everywhere"
-  // and a password change (every other device).
+  // Signs `device` of `user` out, as SignOut does, without its AccountResult: forgets every
+  // token of the device and its push token, closes its live connection (logged_out) and,
+  // if that was the user's last live device, shows the user offline at once. For test
+  // worlds (the transcripts' `sign-out`); hosts submit SignOut.
   Effects sign_out_device(UserId user, DeviceId device, TimeUs now);
-  // The same for several devices of `user` at once: every push token goes first, so a
-  // presence change on the way cannot push to a device that is being signed out.
-  Effects sign_out_devices(UserId user, const std::vector<DeviceId>& devices, TimeUs now);
-  // A device logs in again: every older token of it stops working and its live connection
-  // closes (replaced); its presence and push token stay, as the same device comes back.
-  Effects revoke_device_tokens(UserId user, DeviceId device);
 
   std::optional<UserRecord> user(UserId id) const;
   // The user named `name`, regardless of case (fold_user_name); nothing for an unknown name

@@ -10,26 +10,29 @@ Core::Core(engine::Store& store, engine::EngineConfig config)
 
 Core::~Core() = default;
 
-void Core::open(TimeUs now) {
-  store_.begin();
+namespace {
+
+// Runs `write` in a transaction of its own: committed if it returns, aborted if it throws.
+template <typename F>
+void in_own_transaction(engine::Store& store, F&& write) {
+  store.begin();
   try {
-    engine_->open(now);
+    write();
   } catch (...) {
-    store_.abort();
+    store.abort();
     throw;
   }
-  store_.commit();
+  store.commit();
+}
+
+}  // namespace
+
+void Core::open(TimeUs now) {
+  in_own_transaction(store_, [&] { engine_->open(now); });
 }
 
 void Core::open() {
-  store_.begin();
-  try {
-    engine_->open();
-  } catch (...) {
-    store_.abort();
-    throw;
-  }
-  store_.commit();
+  in_own_transaction(store_, [&] { engine_->open(); });
 }
 
 void Core::restart(TimeUs now) {
@@ -45,13 +48,13 @@ void Core::begin(TimeUs now) {
   now_ = now;
 }
 
-std::span<const engine::Effect> Core::run(const engine::Input& input) {
+std::span<engine::Effect> Core::run(const engine::Input& input) {
   require_batch();
   Effects effects = engine_->handle(input, now_);
   ++inputs_;
   const std::size_t first = batch_effects_.size();
   hold(std::move(effects));
-  return std::span<const engine::Effect>(batch_effects_).subspan(first);
+  return std::span<engine::Effect>(batch_effects_).subspan(first);
 }
 
 void Core::hold(Effects effects) {

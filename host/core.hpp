@@ -77,9 +77,10 @@ class Core {
   TimeUs batch_time() const { return now_; }
   // Runs one input at the batch's time. Its effects join the batch's (held back until the
   // commit) and are also returned, for hosts that trace them and for the submitter of an
-  // account input (its AccountResult); the view is valid until the next run(), provision()
-  // or add_local().
-  std::span<const engine::Effect> run(const engine::Input& input);
+  // account input (its AccountResult), who may move an answer it consumes out of it (the
+  // node's HTTP answers, which its release then skips); the view is valid until the next
+  // run(), provision() or add_local().
+  std::span<engine::Effect> run(const engine::Input& input);
   // A read inside the batch: `fn(const Engine&, TimeUs now)`, returned as is (a token's
   // record, a user's devices). It sees what the batch's inputs wrote so far. Every durable
   // change is an Input (run), so that a log of inputs can carry it: call cannot write.

@@ -10,17 +10,13 @@
 #include <variant>
 
 #include "engine/engine.hpp"
+#include "engine/overloaded.hpp"
 
 namespace parley::host {
 
-// Overload set from lambdas: host::release(effects, host::Overloaded{[](SendEvent&&){}, ...}).
-template <typename... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-// Clang before 17 does not deduce an aggregate's template arguments on its own (P1816).
-template <typename... F>
-Overloaded(F...) -> Overloaded<F...>;
+// An overload set from lambdas (engine/overloaded.hpp):
+// host::release(effects, host::Overloaded{[](SendEvent&&) {...}, ...}).
+using engine::Overloaded;
 
 // REQUIRES: the batch that produced `effects` has committed (Core::commit returned them).
 template <typename Sink>

@@ -136,9 +136,6 @@ void issue_token(Shared& shared, const Request& request, Reply reply, UserId use
               case ErrorCode::unauthorized:
                 return reply(error_response(shared, request, http::status::unauthorized,
                                             ErrorCode::unauthorized, "wrong name or password"));
-              case ErrorCode::unknown_device:
-                return reply(error_response(shared, request, http::status::bad_request,
-                                            ErrorCode::unknown_device, "that device is not yours"));
               default:
                 return reply(engine_error(shared, request, failure));
             }

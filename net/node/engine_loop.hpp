@@ -43,7 +43,7 @@ class Txn {
   // An engine input at the batch's time. Its effects join the batch and are returned too
   // (valid until the next run): an account input's submitter reads its AccountResult
   // there, a Stateless one its answer (the SendEvent to connection 0).
-  std::span<const engine::Effect> run(const engine::Input& input) { return core_.run(input); }
+  std::span<engine::Effect> run(const engine::Input& input) { return core_.run(input); }
   // Effects the node decides itself (a refusal at hello): not logged (host::Core::add_local).
   void add_local(engine::Effects effects) { core_.add_local(std::move(effects)); }
 

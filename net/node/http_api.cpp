@@ -164,9 +164,10 @@ void with_token(Shared& shared, const Request& request, Reply reply,
 std::optional<server::Event> handle_for_caller(Txn& txn, const TokenRecord& token,
                                                const client::Request& op) {
   std::optional<server::Event> answer;
-  for (const Effect& effect : txn.run(Stateless{token.user, token.device, op})) {
-    const auto* send = std::get_if<SendEvent>(&effect);
-    if (send != nullptr && send->connection == 0) answer = send->event;
+  for (Effect& effect : txn.run(Stateless{token.user, token.device, op})) {
+    auto* send = std::get_if<SendEvent>(&effect);
+    // The release skips connection 0 (engine_loop.cpp), so the answer can move out.
+    if (send != nullptr && send->connection == 0) answer = std::move(send->event);
   }
   return answer;
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/overloaded.hpp"
 #include "net/wire/codec.hpp"
 #include "parley.capnp.h"
 
@@ -26,12 +27,7 @@ capnp::Text::Reader wire_text(const std::string& text);
 // Throws std::length_error past what a Cap'n Proto list holds.
 unsigned list_size(std::size_t size);
 
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
+using engine::Overloaded;
 
 // ---- Enums and shared structs (frames.cpp); from_wire throws BadFrame for unknown values ----
 wire::MessageKind to_wire(engine::MessageKind kind);
