@@ -28,10 +28,10 @@ build: configure
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./data
 # Builds only what it runs: the parley binary and the web bundle (not the tests or the
-# benchmarks). The first build compiles them from scratch: up to about 10 minutes on a
-# 2-core machine; later runs rebuild only what changed.
+# benchmarks). The first build compiles them from scratch: about 10 minutes on a 2-core
+# machine (README.md); later runs rebuild only what changed.
 run: configure
-	@test -x $(BUILD_DIR)/cli/parley || echo "make run: first build of parley and the web client; up to about 10 minutes on 2 cores"
+	@test -x $(BUILD_DIR)/cli/parley || echo "make run: first build of parley and the web client; about 10 minutes on 2 cores"
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target parley parley_web
 	$(BUILD_DIR)/cli/parley serve --listen $(LISTEN) --data $(DATA) --web-root $(BUILD_DIR)/web/dist
 
