@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <string>
 #include <thread>
 
 #include "net/client/load.hpp"
@@ -88,11 +89,29 @@ void print_progress(const net::LoadProgress& p) {
   if (p.phase == "setup" || p.phase == "connect") {
     std::fprintf(stderr, "[%6.1fs] %-7s %zu/%zu\n", p.elapsed_s, p.phase.c_str(), p.done, p.target);
   } else {
-    std::fprintf(stderr, "[%6.1fs] %-7s sent=%llu delivered=%llu errors=%llu p99(last s)=%.2fms\n",
-                 p.elapsed_s, p.phase.c_str(), static_cast<unsigned long long>(p.sent),
-                 static_cast<unsigned long long>(p.delivered),
-                 static_cast<unsigned long long>(p.errors), p.p99_ms);
+    // The node's CPU over the last second only when its pid is known (--spawn-node, --node-pid).
+    char cpu[48] = "";
+    if (p.node_cpu_percent) std::snprintf(cpu, sizeof cpu, " node cpu=%.0f%%", *p.node_cpu_percent);
+    std::fprintf(
+        stderr,
+        "[%6.1fs] %-7s sent=%llu delivered=%llu errors=%llu p50/p99(last s)=%.2f/%.2fms%s\n",
+        p.elapsed_s, p.phase.c_str(), static_cast<unsigned long long>(p.sent),
+        static_cast<unsigned long long>(p.delivered), static_cast<unsigned long long>(p.errors),
+        p.p50_ms, p.p99_ms, cpu);
   }
+}
+
+// The node's CPU time per delivered message, from the send window's start to the drain's end.
+std::string node_cpu_line(const net::LoadReport& r) {
+  if (!r.node_cpu) return "node CPU unknown: no node pid (--spawn-node or --node-pid)\n";
+  const auto& cpu = *r.node_cpu;
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "node CPU %.1fus per delivered message (user %.1fus, kernel %.1fus), %.1fus per "
+                "message sent; %.2fs user + %.2fs kernel in %.1fs\n",
+                cpu.us_per_delivered, cpu.user_us_per_delivered, cpu.system_us_per_delivered,
+                cpu.us_per_sent, cpu.user_s, cpu.system_s, cpu.window_s);
+  return line;
 }
 
 void print_summary(const net::LoadReport& r) {
@@ -100,13 +119,14 @@ void print_summary(const net::LoadReport& r) {
                "connected %zu in %.2fs (%.0f/s); node memory %.0f bytes per idle connection\n"
                "sent %llu, acked %llu, delivered %llu of %llu expected, %.0f deliveries/s, "
                "%.0f acks/s\n"
+               "%s"
                "delivery latency p50 %.2fms p99 %.2fms p99.9 %.2fms max %.2fms; errors %llu%s\n",
                r.connected, r.connect_s, r.connect_rate, r.node_bytes_per_connection,
                static_cast<unsigned long long>(r.sent), static_cast<unsigned long long>(r.acked),
                static_cast<unsigned long long>(r.delivered),
                static_cast<unsigned long long>(r.expected_deliveries), r.delivered_per_s,
-               r.acked_per_s, r.delivery.p50_ms, r.delivery.p99_ms, r.delivery.p999_ms,
-               r.delivery.max_ms, static_cast<unsigned long long>(r.errors),
+               r.acked_per_s, node_cpu_line(r).c_str(), r.delivery.p50_ms, r.delivery.p99_ms,
+               r.delivery.p999_ms, r.delivery.max_ms, static_cast<unsigned long long>(r.errors),
                r.complete() ? "" : " -- INCOMPLETE");
 }
 
@@ -148,11 +168,11 @@ void add_load_command(CLI::App& app) {
       ->capture_default_str();
   load->add_flag("--spawn-node", options->spawn_node,
                  "Start a node of our own on a free port (cheap password hashing, fresh store) "
-                 "and measure its memory");
+                 "and measure its memory and CPU time");
   load->add_option("--node-arg", options->node_args,
                    "Extra flag for the spawned node (repeat: --node-arg=--batch-max=512)");
   load->add_option("--node-pid", config.node_pid,
-                   "PID of the node given by --server, to read its memory from /proc");
+                   "PID of the node given by --server, to read its memory and CPU time from /proc");
   load->add_option("--connections", config.connections, "WebSockets, one user each")
       ->capture_default_str();
   load->add_option("--duration", config.duration_s, "Seconds of sending (at most 3600)")

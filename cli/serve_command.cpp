@@ -73,6 +73,8 @@ void add_serve_command(CLI::App& app) {
        "Longest wait for a batch to fill (0: commit what queued during the last commit)");
   flag(serve, a, "queue-max", &net::NodeConfig::queue_max,
        "Engine queue bound; past it requests get `overloaded`");
+  flag(serve, a, "queue-delay-max-ms", &net::NodeConfig::queue_delay_max_ms,
+       "Refuse requests (`overloaded`) while the oldest queued input has waited this long");
   flag(serve, a, "initial-map-mib", &net::NodeConfig::initial_map_mib,
        "Initial LMDB map size (it grows by itself)");
   flag(serve, a, "max-frame-bytes", &net::NodeConfig::max_frame_bytes,

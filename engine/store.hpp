@@ -89,6 +89,19 @@ class Store {
   virtual void abort() = 0;
   virtual bool in_transaction() const = 0;
 
+  // Pipelined group commit (storage/pipelined_store.hpp): seal() ends the open transaction
+  // like commit() but may return before its writes are durable, so the host can run the
+  // next transaction while this one syncs; it returns the transaction's ticket (1, 2, ...
+  // in seal order). durable_ticket() is the newest ticket whose writes are durable (every
+  // older one is too), and throws StoreError if a sealed transaction failed to commit
+  // (then none after it is durable either). A store without a pipeline commits in seal():
+  // every ticket is durable when seal() returns.
+  virtual std::uint64_t seal() {
+    commit();
+    return ++sealed_;
+  }
+  virtual std::uint64_t durable_ticket() { return sealed_; }
+
   virtual std::optional<std::string> get(Table table, std::string_view key) const = 0;
   virtual void put(Table table, std::string_view key, std::string_view value) = 0;
   virtual void erase(Table table, std::string_view key) = 0;
@@ -96,6 +109,9 @@ class Store {
   // ascending key order, or descending when `reverse` is set.
   virtual void scan(Table table, std::string_view from, std::string_view to, bool reverse,
                     const Visitor& visit) const = 0;
+
+ private:
+  std::uint64_t sealed_ = 0;
 };
 
 }  // namespace parley::engine

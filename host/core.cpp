@@ -68,6 +68,9 @@ void Core::hold(Effects effects) {
 
 Effects Core::commit() {
   require_batch();
+  if (!sealed_.empty()) {
+    throw std::logic_error("host::Core::commit: sealed batches wait for their release");
+  }
   try {
     store_.commit();
   } catch (...) {
@@ -79,7 +82,34 @@ Effects Core::commit() {
   return std::exchange(batch_effects_, {});
 }
 
+std::uint64_t Core::seal() {
+  require_batch();
+  std::uint64_t ticket = 0;
+  try {
+    ticket = store_.seal();
+  } catch (...) {
+    abort();
+    throw;
+  }
+  in_batch_ = false;
+  ++batches_;
+  sealed_.push_back(DurableBatch{ticket, std::exchange(batch_effects_, {})});
+  return ticket;
+}
+
+std::vector<Core::DurableBatch> Core::take_durable() {
+  std::vector<DurableBatch> durable;
+  if (sealed_.empty()) return durable;
+  const std::uint64_t through = store_.durable_ticket();
+  while (!sealed_.empty() && sealed_.front().ticket <= through) {
+    durable.push_back(std::move(sealed_.front()));
+    sealed_.pop_front();
+  }
+  return durable;
+}
+
 void Core::abort() {
+  sealed_.clear();
   batch_effects_.clear();
   if (!in_batch_) return;
   in_batch_ = false;

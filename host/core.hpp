@@ -11,6 +11,13 @@
 //   Effects out = core.commit();     // the transaction commits (fsync on LMDB) ...
 //   host::release(std::move(out), sink);  // ... and only then may effects leave the node
 //
+// A pipelined host (the node) seals instead of committing, so the next batch runs while this
+// one syncs (storage/pipelined_store.hpp):
+//
+//   core.begin(now); core.run(input) ...; core.seal();   // returns at once
+//   for (auto& batch : core.take_durable()) host::release(std::move(batch.effects), sink);
+//
+// Effects still leave only after their batch is durable, and in batch order.
 // The commit step is where a replicated host appends the batch to its log before applying
 // it (issue 17): the shells call the same begin/run/commit/release and see no difference.
 // If anything in a batch throws, the host calls abort() and then restart() (the simulator)
@@ -19,10 +26,12 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <span>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "engine/engine.hpp"
 
@@ -114,10 +123,28 @@ class Core {
   }
   // Commits the batch and returns its effects: only now may they leave the node. If the
   // commit throws (StoreError: disk full, I/O), the transaction is aborted, the effects are
-  // dropped and the error rethrown; the host must restart() or stop.
+  // dropped and the error rethrown; the host must restart() or stop. REQUIRES: no sealed
+  // batch waits for its release (they would leave after this one).
   Effects commit();
   // Drops the open batch, if any: nothing of it was committed or released (a crash).
+  // Sealed batches not yet durable are dropped too: their effects are never released.
   void abort();
+
+  // ---- pipelined: seal now, release when durable -------------------------------------------
+  // Ends the batch without waiting for its commit; its effects wait in the core. Returns
+  // the batch's ticket (engine::Store::seal). On a store without a pipeline it is durable
+  // at once. If sealing throws, the batch is aborted and the error rethrown.
+  std::uint64_t seal();
+  struct DurableBatch {
+    std::uint64_t ticket = 0;
+    Effects effects;
+  };
+  // Every sealed batch whose commit is now durable, oldest first, with its effects: only
+  // now may they leave the node. Rethrows the StoreError of a failed commit (then no later
+  // batch will ever be durable: the host must stop or restart).
+  std::vector<DurableBatch> take_durable();
+  // Sealed batches whose effects wait for their commit.
+  std::size_t sealed_batches() const { return sealed_.size(); }
 
   // Begin, run every input, commit: one batch, for hosts without a commit in flight.
   Effects run_batch(std::span<const engine::Input> inputs, TimeUs now);
@@ -152,6 +179,7 @@ class Core {
   bool in_batch_ = false;
   TimeUs now_ = 0;
   Effects batch_effects_;
+  std::deque<DurableBatch> sealed_;
   std::uint64_t batches_ = 0;
   std::uint64_t inputs_ = 0;
 };

@@ -126,15 +126,24 @@ void LmdbStore::abort() {
   redo_.clear();
 }
 
-std::optional<std::string> LmdbStore::get(Table table, std::string_view key) const {
-  if (impl_->txn == nullptr) throw StoreError("read outside a transaction");
+namespace {
+
+std::optional<std::string> get_in(MDB_txn* txn, MDB_dbi dbi, std::string_view key,
+                                  const std::string& directory) {
   if (!engine::storable_key(key)) return std::nullopt;  // LMDB would refuse it (MDB_BAD_VALSIZE)
   MDB_val k = as_val(key);
   MDB_val v;
-  const int rc = mdb_get(impl_->txn, impl_->dbis[static_cast<std::size_t>(table)], &k, &v);
+  const int rc = mdb_get(txn, dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return std::nullopt;
-  if (rc != 0) fail(directory_, "read failed", rc);
+  if (rc != 0) fail(directory, "read failed", rc);
   return std::string(as_view(v));
+}
+
+}  // namespace
+
+std::optional<std::string> LmdbStore::get(Table table, std::string_view key) const {
+  if (impl_->txn == nullptr) throw StoreError("read outside a transaction");
+  return get_in(impl_->txn, impl_->dbis[static_cast<std::size_t>(table)], key, directory_);
 }
 
 void LmdbStore::apply(const Write& write) {
@@ -178,6 +187,9 @@ void LmdbStore::erase(Table table, std::string_view key) {
 void LmdbStore::grow_and_replay() {
   if (impl_->txn != nullptr) mdb_txn_abort(impl_->txn);
   impl_->txn = nullptr;
+  std::unique_lock map_lock(map_mutex_);
+  for (Reader* reader : readers_)
+    reader->park();
   if (map_bytes_ >= options_.max_map_bytes) {
     fail(directory_,
          "the map reached its limit of " + std::to_string(options_.max_map_bytes) + " bytes",
@@ -200,12 +212,12 @@ void LmdbStore::grow_and_replay() {
   }
 }
 
-void LmdbStore::scan(Table table, std::string_view from, std::string_view to, bool reverse,
-                     const Visitor& visit) const {
-  if (impl_->txn == nullptr) throw StoreError("read outside a transaction");
+namespace {
+
+void scan_in(MDB_txn* txn, MDB_dbi dbi, std::string_view from, std::string_view to, bool reverse,
+             const engine::Store::Visitor& visit, const std::string& directory_) {
   MDB_cursor* cursor = nullptr;
-  if (int rc = mdb_cursor_open(impl_->txn, impl_->dbis[static_cast<std::size_t>(table)], &cursor);
-      rc != 0) {
+  if (int rc = mdb_cursor_open(txn, dbi, &cursor); rc != 0) {
     fail(directory_, "cannot open a cursor", rc);
   }
   struct Closer {
@@ -240,6 +252,64 @@ void LmdbStore::scan(Table table, std::string_view from, std::string_view to, bo
     rc = mdb_cursor_get(cursor, &k, &v, MDB_PREV);
   }
   if (rc != 0 && rc != MDB_NOTFOUND) fail(directory_, "scan failed", rc);
+}
+
+}  // namespace
+
+void LmdbStore::scan(Table table, std::string_view from, std::string_view to, bool reverse,
+                     const Visitor& visit) const {
+  if (impl_->txn == nullptr) throw StoreError("read outside a transaction");
+  scan_in(impl_->txn, impl_->dbis[static_cast<std::size_t>(table)], from, to, reverse, visit,
+          directory_);
+}
+
+LmdbStore::Reader::Reader(LmdbStore& store) : store_(store) {
+  std::unique_lock map_lock(store_.map_mutex_);
+  store_.readers_.insert(this);
+}
+
+LmdbStore::Reader::~Reader() {
+  std::unique_lock map_lock(store_.map_mutex_);
+  store_.readers_.erase(this);
+  if (txn_ != nullptr) mdb_txn_abort(static_cast<MDB_txn*>(txn_));
+}
+
+void LmdbStore::Reader::park() {
+  if (open_) mdb_txn_reset(static_cast<MDB_txn*>(txn_));
+  open_ = false;
+}
+
+void* LmdbStore::Reader::ensure_open() const {
+  if (open_) return txn_;
+  if (txn_ == nullptr) {
+    MDB_txn* txn = nullptr;
+    if (int rc = mdb_txn_begin(store_.impl_->env, nullptr, MDB_RDONLY, &txn); rc != 0) {
+      fail(store_.directory_, "cannot begin a read transaction", rc);
+    }
+    txn_ = txn;
+  } else if (int rc = mdb_txn_renew(static_cast<MDB_txn*>(txn_)); rc != 0) {
+    fail(store_.directory_, "cannot renew a read transaction", rc);
+  }
+  open_ = true;
+  return txn_;
+}
+
+void LmdbStore::Reader::refresh() {
+  std::shared_lock map_lock(store_.map_mutex_);
+  park();
+}
+
+std::optional<std::string> LmdbStore::Reader::get(Table table, std::string_view key) const {
+  std::shared_lock map_lock(store_.map_mutex_);
+  return get_in(static_cast<MDB_txn*>(ensure_open()),
+                store_.impl_->dbis[static_cast<std::size_t>(table)], key, store_.directory_);
+}
+
+void LmdbStore::Reader::scan(Table table, std::string_view from, std::string_view to, bool reverse,
+                             const Visitor& visit) const {
+  std::shared_lock map_lock(store_.map_mutex_);
+  scan_in(static_cast<MDB_txn*>(ensure_open()), store_.impl_->dbis[static_cast<std::size_t>(table)],
+          from, to, reverse, visit, store_.directory_);
 }
 
 }  // namespace parley::storage

@@ -2,15 +2,20 @@
 // engine table. Keys and values are the engine's bytes (engine/records.cpp), so LMDB's
 // byte order is the numeric order the engine scans in.
 //
-// One write transaction at a time, used from one thread (the engine's). commit() is durable
-// (fsync) unless the store was opened with `sync = false` (the simulator, which models
-// crashes itself). When the map fills up mid-transaction, the store aborts, doubles the
-// map and replays the transaction's writes, so the batch is never lost.
+// One write transaction at a time, used from one thread. commit() is durable (fsync) unless
+// the store was opened with `sync = false` (the simulator, which models crashes itself).
+// Readers (reader()) read committed snapshots from another thread while the writer works:
+// storage::PipelinedStore reads through one while its committer thread writes. When the map fills
+// up mid-transaction, the store aborts, doubles the map and replays the transaction's writes, so
+// the batch is never lost.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -48,6 +53,31 @@ class LmdbStore final : public engine::Store {
   void scan(engine::Table table, std::string_view from, std::string_view to, bool reverse,
             const Visitor& visit) const override;
 
+  // A read-only view of the newest committed snapshot, for one thread other than the
+  // writer's (LMDB's MDB_NOTLS read transactions). refresh() moves it to the newest commit;
+  // a map growth (which must close every transaction of the process) parks it, and the next
+  // read reopens it. REQUIRES: the store outlives the reader.
+  class Reader {
+   public:
+    explicit Reader(LmdbStore& store);
+    ~Reader();
+    Reader(const Reader&) = delete;
+    Reader& operator=(const Reader&) = delete;
+    std::optional<std::string> get(engine::Table table, std::string_view key) const;
+    void scan(engine::Table table, std::string_view from, std::string_view to, bool reverse,
+              const Visitor& visit) const;
+    void refresh();
+
+   private:
+    friend class LmdbStore;
+    void* ensure_open() const;  // the MDB_txn*, renewed if parked
+    void park();                // under the store's exclusive map lock
+
+    LmdbStore& store_;
+    mutable void* txn_ = nullptr;  // MDB_txn*
+    mutable bool open_ = false;
+  };
+
   const std::string& directory() const { return directory_; }
   std::size_t map_bytes() const { return map_bytes_; }
   std::uint64_t map_growths() const { return map_growths_; }
@@ -69,6 +99,10 @@ class LmdbStore final : public engine::Store {
   std::uint64_t map_growths_ = 0;
   // This transaction's writes, replayed into a fresh one after the map grows.
   std::vector<Write> redo_;
+  // Readers hold it shared while they read; a map growth holds it exclusively, with every
+  // reader parked, because LMDB remaps the file and no transaction may be open meanwhile.
+  mutable std::shared_mutex map_mutex_;
+  std::set<Reader*> readers_;
 };
 
 // A fresh, empty directory under the system's temporary directory.

@@ -16,6 +16,7 @@
 #include "host/release.hpp"
 #include "storage/lmdb_store.hpp"
 #include "storage/memory_store.hpp"
+#include "storage/pipelined_store.hpp"
 
 namespace parley::engine {
 // Readable names in assertion failures.
@@ -32,13 +33,16 @@ using namespace parley::engine;
 const std::string& store_kind();
 
 inline std::unique_ptr<Store> make_test_store() {
-  if (store_kind() == "lmdb") {
+  if (store_kind() == "lmdb" || store_kind() == "pipelined") {
     storage::LmdbOptions options;
     options.sync = false;  // tests do not survive power loss; the crash test uses fsync
     options.remove_on_close = true;
     options.initial_map_bytes = 1ull << 20;  // small: the suite exercises map growth too
-    return std::make_unique<storage::LmdbStore>(storage::make_temp_directory("parley-test"),
-                                                options);
+    auto lmdb =
+        std::make_unique<storage::LmdbStore>(storage::make_temp_directory("parley-test"), options);
+    if (store_kind() == "lmdb") return lmdb;
+    // The node's store: writes reach LMDB through the committer thread.
+    return std::make_unique<storage::PipelinedStore>(std::move(lmdb));
   }
   return std::make_unique<storage::MemoryStore>();
 }

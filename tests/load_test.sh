@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A tiny bounded `parley load` against a node of its own: 50 connections for 3 s of 1:1
 # traffic, then 20 connections in groups of 5. Every sent message must be acked and
-# delivered to every recipient exactly once, with no error.
+# delivered to every recipient exactly once, with no error. The node's pid is known
+# (--spawn-node), so the summary must carry its CPU time per message (node_cpu), positive.
 set -euo pipefail
 parley="${1:?usage: load_test.sh PARLEY}"
 
@@ -24,6 +25,21 @@ check() {
   [ "$connected" -eq "$3" ] || { echo "FAIL ($label): $connected of $3 connected"; exit 1; }
   [ "$expected" -eq $((sent * $4)) ] || {
     echo "FAIL ($label): $expected expected deliveries for $sent sends x $4 recipients"; exit 1; }
+  local cpu value
+  cpu=$(grep -o '"node_cpu":{[^}]*}' <<<"$summary") || {
+    echo "FAIL ($label): no node_cpu object"; exit 1; }
+  # /proc counts CPU in clock ticks (10 ms): on a tiny run one of user or kernel time may
+  # read 0, so those must be present and not negative; their sum must be positive.
+  for field in window_s user_s system_s us_per_delivered user_us_per_delivered \
+    system_us_per_delivered us_per_sent; do
+    value=$(grep -o "\"$field\":[-0-9.eE+]*" <<<"$cpu" | cut -d: -f2)
+    case $field in
+      window_s | us_per_delivered | us_per_sent) minimum_test='v + 0 > 0' ;;
+      *) minimum_test='v + 0 >= 0' ;;
+    esac
+    awk -v v="$value" "BEGIN { exit !(v != \"\" && $minimum_test) }" || {
+      echo "FAIL ($label): node_cpu.$field is '$value', out of range"; exit 1; }
+  done
 }
 
 summary=$(timeout 120 "$parley" load --spawn-node --connections 50 --duration 3 --rate 200 --quiet)

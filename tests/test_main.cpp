@@ -24,8 +24,9 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--store=", 8) == 0) parley::testing::g_store_kind = argv[i] + 8;
   }
-  if (parley::testing::g_store_kind != "memory" && parley::testing::g_store_kind != "lmdb") {
-    std::fprintf(stderr, "--store must be memory or lmdb\n");
+  const std::string& kind = parley::testing::g_store_kind;
+  if (kind != "memory" && kind != "lmdb" && kind != "pipelined") {
+    std::fprintf(stderr, "--store must be memory, lmdb or pipelined\n");
     return 2;
   }
   return RUN_ALL_TESTS();

@@ -16,6 +16,7 @@
 
 #include "storage/lmdb_store.hpp"
 #include "storage/memory_store.hpp"
+#include "storage/pipelined_store.hpp"
 #include "tests/transcript_runner.hpp"
 
 #ifndef PARLEY_TRANSCRIPTS_DIR
@@ -28,13 +29,16 @@ namespace {
 std::string g_store = "memory";
 
 std::unique_ptr<engine::Store> make_store() {
-  if (g_store == "lmdb") {
+  if (g_store == "lmdb" || g_store == "pipelined") {
     storage::LmdbOptions options;
     options.sync = false;
     options.remove_on_close = true;
     options.initial_map_bytes = 1ull << 20;
-    return std::make_unique<storage::LmdbStore>(storage::make_temp_directory("parley-transcript"),
-                                                options);
+    auto lmdb = std::make_unique<storage::LmdbStore>(
+        storage::make_temp_directory("parley-transcript"), options);
+    if (g_store == "lmdb") return lmdb;
+    // The node's store: writes reach LMDB through the committer thread.
+    return std::make_unique<storage::PipelinedStore>(std::move(lmdb));
   }
   return std::make_unique<storage::MemoryStore>();
 }
@@ -106,9 +110,9 @@ int main(int argc, char** argv) {
     if (std::strncmp(argv[i], "--store=", 8) == 0)
       parley::testing::transcript::g_store = argv[i] + 8;
   }
-  if (parley::testing::transcript::g_store != "memory" &&
-      parley::testing::transcript::g_store != "lmdb") {
-    std::fprintf(stderr, "--store must be memory or lmdb\n");
+  const std::string& kind = parley::testing::transcript::g_store;
+  if (kind != "memory" && kind != "lmdb" && kind != "pipelined") {
+    std::fprintf(stderr, "--store must be memory, lmdb or pipelined\n");
     return 2;
   }
   return RUN_ALL_TESTS();

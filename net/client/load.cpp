@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -13,7 +14,9 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -95,6 +98,35 @@ NodeMemory read_node_memory(int pid) {
     }
   }
   return memory;
+}
+
+// The node's CPU time so far: utime and stime, fields 14 and 15 of /proc/PID/stat, in clock
+// ticks, summed over its threads. None without a pid or when the file cannot be read.
+struct CpuTicks {
+  std::uint64_t user = 0;
+  std::uint64_t system = 0;
+};
+
+std::optional<CpuTicks> read_node_cpu(int pid) {
+  if (pid <= 0) return std::nullopt;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return std::nullopt;
+  // Field 2, the command name, is in parentheses and may itself hold spaces and ')'.
+  const auto name_end = stat.rfind(')');
+  if (name_end == std::string::npos) return std::nullopt;
+  std::istringstream fields(stat.substr(name_end + 1));
+  std::string skipped;
+  for (int field = 3; field < 14; ++field)
+    fields >> skipped;
+  CpuTicks ticks;
+  if (!(fields >> ticks.user >> ticks.system)) return std::nullopt;
+  return ticks;
+}
+
+double ticks_to_s(std::uint64_t ticks) {
+  static const long per_second = ::sysconf(_SC_CLK_TCK);
+  return static_cast<double>(ticks) / static_cast<double>(per_second > 0 ? per_second : 100);
 }
 
 // ---- Latencies -----------------------------------------------------------------------------
@@ -180,6 +212,7 @@ class Load {
   void create_groups();
   void send_traffic();
   void drain();
+  void measure_node_cpu();
   void run_until(const std::function<bool()>& done, double timeout_s, const std::string& phase);
   void send_one(Connection& sender);
   void heartbeat_all();
@@ -208,6 +241,10 @@ class Load {
   std::uint64_t delivered_in_window_ = 0;
   Clock::time_point started_ = Clock::now();
   Clock::time_point last_progress_ = Clock::now();
+  std::optional<CpuTicks> cpu_at_send_;  // the node's CPU time when the send window opened
+  Clock::time_point cpu_at_send_time_;
+  std::optional<CpuTicks> last_cpu_;  // ... at the last progress line, for its CPU %
+  Clock::time_point last_cpu_time_;
 
   friend class Connection;
 };
@@ -391,10 +428,27 @@ void Load::heartbeat_all() {
 void Load::report_progress(const std::string& phase, std::size_t done, std::size_t target) {
   if (Clock::now() - last_progress_ < std::chrono::seconds(1)) return;
   last_progress_ = Clock::now();
-  LoadProgress progress{phase,        seconds_since(started_), done,           target,
-                        report_.sent, report_.delivered,       report_.errors, 0};
-  progress.p99_ms = summarize(second_us_).p99_ms;
+  LoadProgress progress;
+  progress.phase = phase;
+  progress.elapsed_s = seconds_since(started_);
+  progress.done = done;
+  progress.target = target;
+  progress.sent = report_.sent;
+  progress.delivered = report_.delivered;
+  progress.errors = report_.errors;
+  const auto second = summarize(second_us_);
+  progress.p99_ms = second.p99_ms;
+  progress.p50_ms = second.p50_ms;
   second_us_.clear();
+  const auto now = Clock::now();
+  const auto cpu = read_node_cpu(config_.node_pid);
+  const double wall_s = std::chrono::duration<double>(now - last_cpu_time_).count();
+  if (cpu && last_cpu_ && wall_s > 0) {
+    const auto ticks = (cpu->user + cpu->system) - (last_cpu_->user + last_cpu_->system);
+    progress.node_cpu_percent = 100 * ticks_to_s(ticks) / wall_s;
+  }
+  last_cpu_ = cpu;
+  last_cpu_time_ = now;
   progress_(progress);
 }
 
@@ -456,6 +510,8 @@ void Load::send_traffic() {
     if (connection->welcomed() && (connection->channel != 0 || connection->peer != 0))
       senders.push_back(connection.get());
   }
+  cpu_at_send_ = read_node_cpu(config_.node_pid);
+  cpu_at_send_time_ = Clock::now();
   if (senders.empty() || config_.rate <= 0 || config_.duration_s <= 0) return;
   const auto start = Clock::now();
   counting_window_ = true;
@@ -475,6 +531,25 @@ void Load::send_traffic() {
   report_.send_window_s = seconds_since(start);
 }
 
+// The node's CPU time from the start of the send window to now (the end of the drain), per
+// delivery and per message sent so far.
+void Load::measure_node_cpu() {
+  const auto end = read_node_cpu(config_.node_pid);
+  if (!cpu_at_send_ || !end) return;
+  NodeCpu cpu;
+  cpu.window_s = seconds_since(cpu_at_send_time_);
+  cpu.user_s = ticks_to_s(end->user - cpu_at_send_->user);
+  cpu.system_s = ticks_to_s(end->system - cpu_at_send_->system);
+  const auto per = [](double seconds, std::uint64_t count) {
+    return count == 0 ? 0.0 : seconds * 1e6 / static_cast<double>(count);
+  };
+  cpu.us_per_delivered = per(cpu.user_s + cpu.system_s, report_.delivered);
+  cpu.user_us_per_delivered = per(cpu.user_s, report_.delivered);
+  cpu.system_us_per_delivered = per(cpu.system_s, report_.delivered);
+  cpu.us_per_sent = per(cpu.user_s + cpu.system_s, report_.sent);
+  report_.node_cpu = cpu;
+}
+
 void Load::drain() {
   run_until(
       [&] {
@@ -488,12 +563,18 @@ LoadReport Load::run() {
   const std::string prefix = config_.name_prefix.empty() ? random_prefix() : config_.name_prefix;
   const auto setup_started = Clock::now();
   const auto accounts = set_up_accounts(config_, prefix, [&](std::size_t done) {
-    progress_(
-        LoadProgress{"setup", seconds_since(started_), done, config_.connections, 0, 0, 0, 0});
+    LoadProgress progress;
+    progress.phase = "setup";
+    progress.elapsed_s = seconds_since(started_);
+    progress.done = done;
+    progress.target = config_.connections;
+    progress_(progress);
   });
   report_.setup_s = seconds_since(setup_started);
 
   const auto before = read_node_memory(config_.node_pid);
+  last_cpu_ = read_node_cpu(config_.node_pid);  // the first progress line's CPU % starts here
+  last_cpu_time_ = Clock::now();
   open_connections(accounts);
   // Pair users for 1:1 traffic: 0<->1, 2<->3, ... (an odd one out talks to user 0).
   for (std::size_t i = 0; i < connections_.size(); ++i) {
@@ -515,6 +596,7 @@ LoadReport Load::run() {
   if (config_.group_size > 0) create_groups();
   send_traffic();
   drain();
+  measure_node_cpu();
   heartbeat_.cancel();
   for (auto& connection : connections_)
     connection->close();
@@ -540,6 +622,17 @@ json::object latency_json(const LatencySummary& summary) {
           {"p99_ms", summary.p99_ms},
           {"p999_ms", summary.p999_ms},
           {"max_ms", summary.max_ms}};
+}
+
+json::value node_cpu_json(const std::optional<NodeCpu>& cpu) {
+  if (!cpu) return nullptr;
+  return json::object{{"window_s", cpu->window_s},
+                      {"user_s", cpu->user_s},
+                      {"system_s", cpu->system_s},
+                      {"us_per_delivered", cpu->us_per_delivered},
+                      {"user_us_per_delivered", cpu->user_us_per_delivered},
+                      {"system_us_per_delivered", cpu->system_us_per_delivered},
+                      {"us_per_sent", cpu->us_per_sent}};
 }
 
 }  // namespace
@@ -588,6 +681,7 @@ std::string to_json(const LoadReport& report) {
       {"acked_per_s", report.acked_per_s},
       {"delivery_latency", latency_json(report.delivery)},
       {"ack_latency", latency_json(report.ack)},
+      {"node_cpu", node_cpu_json(report.node_cpu)},
       {"errors", report.errors},
       {"errors_by_kind", errors},
       {"complete", report.complete()},

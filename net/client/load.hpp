@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "net/wire/codec.hpp"
@@ -32,7 +33,7 @@ struct LoadConfig {
   double drain_s = 10;          // after sending, wait at most this long for deliveries
   double idle_s = 2;            // idle time before the node's memory is read
   Encoding encoding = Encoding::binary;
-  int node_pid = 0;  // read the node's memory from /proc when set
+  int node_pid = 0;  // read the node's memory and CPU time from /proc when set
   std::string password = "load-password";
   std::string name_prefix;  // users are PREFIX0, PREFIX1, ...; empty: a random prefix
 };
@@ -43,6 +44,19 @@ struct LatencySummary {
   double p99_ms = 0;
   double p999_ms = 0;
   double max_ms = 0;
+};
+
+// The node's CPU time (/proc/PID/stat utime and stime, all its threads) from the start of the
+// send window to the end of the drain, and per message. A per-message figure is 0 when
+// nothing was delivered (or sent).
+struct NodeCpu {
+  double window_s = 0;  // wall time between the two readings
+  double user_s = 0;
+  double system_s = 0;
+  double us_per_delivered = 0;  // (user + system) µs / deliveries (one per group recipient)
+  double user_us_per_delivered = 0;
+  double system_us_per_delivered = 0;
+  double us_per_sent = 0;  // (user + system) µs / messages sent
 };
 
 struct LoadReport {
@@ -66,8 +80,9 @@ struct LoadReport {
   double send_window_s = 0;       // the time spent sending
   double delivered_per_s = 0;     // deliveries in the send window / send_window_s
   double acked_per_s = 0;
-  LatencySummary delivery;  // send to receipt by a recipient
-  LatencySummary ack;       // send to sendAck
+  LatencySummary delivery;          // send to receipt by a recipient
+  LatencySummary ack;               // send to sendAck
+  std::optional<NodeCpu> node_cpu;  // none without a node pid (or /proc unreadable)
   std::uint64_t errors = 0;
   std::map<std::string, std::uint64_t> errors_by_kind;  // failure codes, disconnects
   double wall_s = 0;
@@ -86,6 +101,10 @@ struct LoadProgress {
   std::uint64_t delivered = 0;
   std::uint64_t errors = 0;
   double p99_ms = 0;  // of the last second's deliveries
+  double p50_ms = 0;  // of the last second's deliveries
+  // The node's CPU time over the last second / that second, in percent of one core (it can
+  // exceed 100 with several threads); none without a node pid.
+  std::optional<double> node_cpu_percent;
 };
 
 // Throws std::invalid_argument for a config outside the bounds (non-loopback host, too many

@@ -52,6 +52,7 @@ std::map<std::string, Setter> setters(NodeConfig& c) {
   whole("batch_max", c.batch.max_inputs);
   whole("batch_wait_us", c.batch.max_wait_us);
   whole("queue_max", c.queue_max);
+  whole("queue_delay_max_ms", c.queue_delay_max_ms);
   whole("initial_map_mib", c.initial_map_mib);
   whole("max_frame_bytes", c.max_frame_bytes);
   whole("outbound_frames_max", c.outbound_frames_max);

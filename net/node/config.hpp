@@ -24,6 +24,9 @@ struct NodeConfig {
   // commit; the engine ticks once a second.
   host::BatchPolicy batch{.max_inputs = 256, .max_wait_us = 0, .tick_interval_us = 1'000'000};
   std::size_t queue_max = 65'536;  // engine inputs waiting; past it requests get `overloaded`
+  // A request is refused (`overloaded`) when the oldest queued input has waited this long:
+  // better refused now than acked seconds late.
+  std::size_t queue_delay_max_ms = 500;
   std::size_t initial_map_mib = 64;
   std::size_t max_map_mib = 1 << 20;  // the store's growth stops here (1 TiB): see docs/storage.md
 

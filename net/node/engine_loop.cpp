@@ -23,15 +23,31 @@ EngineLoop::EngineLoop(Shared& shared, Store& store)
 }
 
 bool EngineLoop::post(Task task) {
+  const auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ || queue_.size() >= shared_.config.queue_max) {
+    const bool too_slow =
+        !queue_.empty() && now - queue_.front().posted_at >
+                               std::chrono::milliseconds(shared_.config.queue_delay_max_ms);
+    if (stopping_ || queue_.size() >= shared_.config.queue_max || too_slow) {
       ++shared_.metrics.queue_rejections;
       return false;
     }
-    queue_.push_back(std::move(task));
+    queue_.push_back(Queued{std::move(task), now});
   }
   wake_.notify_one();
+  return true;
+}
+
+std::size_t EngineLoop::pause_threshold() const {
+  return std::max<std::size_t>(4 * policy_.max_inputs, 64);
+}
+
+bool EngineLoop::pause_reading(std::function<void()> resume) {
+  std::lock_guard lock(mutex_);
+  if (stopping_ || queue_.size() < pause_threshold()) return false;
+  paused_.push_back(std::move(resume));
+  ++shared_.metrics.reads_paused;
   return true;
 }
 
@@ -44,35 +60,85 @@ void EngineLoop::stop(std::function<void(EngineLoop&)> last) {
   wake_.notify_one();
 }
 
+void EngineLoop::wake_for_durable() {
+  {
+    std::lock_guard lock(mutex_);
+    durable_signal_ = true;
+  }
+  wake_.notify_one();
+}
+
 void EngineLoop::run() {
   while (true) {
     bool stop_now = false;
-    std::vector<Task> batch = next_batch(stop_now);
+    std::vector<Task> tasks = next_batch(stop_now);
+    release_durable();
     const TimeUs now = clock();
     const bool tick = cadence_.due(now);
-    if (!batch.empty() || tick) run_batch(batch, tick, now);
+    if (!tasks.empty() || tick) run_tasks(tasks, tick, now);
+    // The open batch waits while a commit is in flight, gathering what arrives meanwhile.
+    if (core_.in_batch() &&
+        (sealed_.empty() || forming_.inputs >= policy_.max_inputs || stop_now)) {
+      seal_batch();
+    }
     if (stop_now) break;
+  }
+  while (!sealed_.empty()) {
+    wait_for_durable();
+    release_durable();
   }
   if (last_) last_(*this);
 }
 
+namespace {
+
+// Nothing of the failed batch was released, and the engine's memory may now disagree with
+// the disk: stop, and let a restart rebuild from the store. A StoreError is the disk (full,
+// I/O, corrupt); anything else is a bug — client values are validated before they reach the
+// store (engine/store.hpp, storable_key), so no request can cause it.
+[[noreturn]] void stop_on(const std::exception& error) {
+  const bool disk = dynamic_cast<const StoreError*>(&error) != nullptr;
+  log_line(std::string("fatal: ") + (disk ? "store failure: " : "internal error: ") + error.what() +
+           "; stopping the node");
+  std::_Exit(70);
+}
+
+}  // namespace
+
 std::vector<Task> EngineLoop::next_batch(bool& stop_now) {
   std::vector<Task> batch;
+  std::vector<std::function<void()>> resume;
   std::unique_lock lock(mutex_);
-  // Wakes at least every 200 ms even when idle, so ticks keep their cadence.
+  const std::size_t open = core_.in_batch() ? forming_.inputs : 0;
+  const std::size_t room = sealed_.size() >= kMaxSealedBatches || open >= policy_.max_inputs
+                               ? 0
+                               : policy_.max_inputs - open;
+  // Wakes at least every 200 ms even when idle, so ticks keep their cadence, and whenever a
+  // commit becomes durable, so its effects leave at once.
   wake_.wait_for(lock, std::chrono::milliseconds(200),
-                 [&] { return stopping_ || !queue_.empty(); });
-  if (policy_.max_wait_us > 0 && !stopping_ && !queue_.empty() &&
-      queue_.size() < policy_.max_inputs) {
+                 [&] { return stopping_ || durable_signal_ || (room > 0 && !queue_.empty()); });
+  durable_signal_ = false;
+  if (room > 0 && policy_.max_wait_us > 0 && !stopping_ && !queue_.empty() &&
+      queue_.size() < room) {
     wake_.wait_for(lock, std::chrono::microseconds(policy_.max_wait_us),
-                   [&] { return stopping_ || queue_.size() >= policy_.max_inputs; });
+                   [&] { return stopping_ || queue_.size() >= room; });
   }
-  while (!queue_.empty() && batch.size() < policy_.max_inputs) {
-    batch.push_back(std::move(queue_.front()));
+  while (!queue_.empty() && batch.size() < room) {
+    batch.push_back(std::move(queue_.front().task));
     queue_.pop_front();
   }
+  if (!paused_.empty() && queue_.size() <= pause_threshold() / 2) resume.swap(paused_);
   stop_now = stopping_ && queue_.empty();
+  lock.unlock();
+  for (auto& wake : resume)
+    wake();
   return batch;
+}
+
+void EngineLoop::wait_for_durable() {
+  std::unique_lock lock(mutex_);
+  wake_.wait_for(lock, std::chrono::milliseconds(200), [&] { return durable_signal_; });
+  durable_signal_ = false;
 }
 
 TimeUs EngineLoop::clock() {
@@ -80,34 +146,55 @@ TimeUs EngineLoop::clock() {
   return last_now_;
 }
 
-void EngineLoop::run_batch(std::vector<Task>& batch, bool tick, TimeUs now) {
-  std::vector<std::function<void()>> after_commit;
-  Effects out;
+void EngineLoop::run_tasks(std::vector<Task>& tasks, bool tick, TimeUs now) {
   try {
-    core_.begin(now);
-    Txn txn{core_, now, after_commit};
-    for (Task& task : batch)
+    if (!core_.in_batch()) {
+      core_.begin(now);
+      forming_ = Sealed{};
+    }
+    Txn txn{core_, core_.batch_time(), forming_.after_commit};
+    for (Task& task : tasks)
       task(txn);
+    forming_.inputs += tasks.size();
     if (tick) core_.run(Tick{});
-    const auto started = std::chrono::steady_clock::now();
-    out = core_.commit();
-    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-        std::chrono::steady_clock::now() - started);
-    shared_.metrics.count_commit(batch.size(), static_cast<std::uint64_t>(micros.count()));
   } catch (const std::exception& error) {
-    // Nothing of this batch was released, and the engine's memory may now disagree with
-    // the disk: stop, and let a restart rebuild from the store. A StoreError is the disk
-    // (full, I/O, corrupt); anything else is a bug — client values are validated before
-    // they reach the store (engine/store.hpp, storable_key), so no request can cause it.
     core_.abort();
-    const bool disk = dynamic_cast<const StoreError*>(&error) != nullptr;
-    log_line(std::string("fatal: ") + (disk ? "store failure: " : "internal error: ") +
-             error.what() + "; stopping the node");
-    std::_Exit(70);
+    stop_on(error);
   }
-  release(std::move(out));
-  for (auto& reply : after_commit)
-    reply();
+}
+
+void EngineLoop::seal_batch() {
+  try {
+    forming_.ticket = core_.seal();
+  } catch (const std::exception& error) {
+    core_.abort();
+    stop_on(error);
+  }
+  forming_.sealed_at = std::chrono::steady_clock::now();
+  sealed_.push_back(std::exchange(forming_, Sealed{}));
+  release_durable();  // a store without a pipeline is durable already
+}
+
+void EngineLoop::release_durable() {
+  std::vector<host::Core::DurableBatch> durable;
+  try {
+    durable = core_.take_durable();
+  } catch (const std::exception& error) {
+    core_.abort();
+    stop_on(error);
+  }
+  const auto released_at = std::chrono::steady_clock::now();
+  for (host::Core::DurableBatch& batch : durable) {
+    Sealed& sealed = sealed_.front();
+    // Seal to durable: the commit's wait as the batch's inputs saw it, fsync included.
+    const auto micros =
+        std::chrono::duration_cast<std::chrono::microseconds>(released_at - sealed.sealed_at);
+    shared_.metrics.count_commit(sealed.inputs, static_cast<std::uint64_t>(micros.count()));
+    release(std::move(batch.effects));
+    for (auto& reply : sealed.after_commit)
+      reply();
+    sealed_.pop_front();
+  }
 }
 
 // Every effect of a committed batch, through host::release: a new kind of effect does not

@@ -2,9 +2,17 @@
 // host::Core (host/core.hpp), which owns the durability rule. The node's I/O threads and
 // the engine thread meet in two places only: the loop's bounded task queue (I/O -> engine),
 // and asio::post onto a session's executor (engine -> I/O), after the batch has committed.
+//
+// The commit is pipelined (storage/pipelined_store.hpp): the loop seals a batch and goes on
+// to the next while the store's committer thread syncs it; when the committer reports a
+// durable commit, the loop releases the effects and HTTP answers of every batch it covers,
+// in batch order. At most kMaxSealedBatches wait for their commit: past that the loop stops
+// taking tasks, the queue fills, and new requests are refused as `overloaded`.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -59,11 +67,20 @@ class EngineLoop {
   // open throws: the node then cannot start.
   EngineLoop(Shared& shared, engine::Store& store);
 
-  // From any thread. False when the queue is full: the caller answers `overloaded`.
+  // From any thread. False when the queue is full or too slow (its oldest task waited
+  // longer than queue_delay_max_ms): the caller answers `overloaded`.
   bool post(Task task);
+
+  // From an I/O thread, after a WebSocket frame was posted: true when the queue is so long
+  // that the session should stop reading; the loop then calls `resume` (from the engine
+  // thread) once the queue drained to half the threshold.
+  bool pause_reading(std::function<void()> resume);
 
   // Commits what is queued, runs `last` on the engine thread, then the thread ends.
   void stop(std::function<void(EngineLoop&)> last);
+
+  // From any thread (the store's committer): a commit became durable, or failed.
+  void wake_for_durable();
 
   // The engine thread's body: batches until stop().
   void run();
@@ -78,8 +95,24 @@ class EngineLoop {
   // Up to policy_.max_inputs queued tasks, after waiting for the queue to fill as the policy
   // allows. `stop_now`: the loop was stopped and nothing is left after these.
   std::vector<Task> next_batch(bool& stop_now);
-  void run_batch(std::vector<Task>& batch, bool tick, engine::TimeUs now);
+  // Runs tasks (and a tick) in the open batch, opening one at `now` if none is.
+  void run_tasks(std::vector<Task>& tasks, bool tick, engine::TimeUs now);
+  // Seals the open batch: its commit starts while the next batch forms.
+  void seal_batch();
+  std::size_t pause_threshold() const;
+  // Releases every sealed batch whose commit is durable: effects, then HTTP answers.
+  void release_durable();
   void release(engine::Effects effects);
+  // Blocks until the committer reports (or 200 ms pass).
+  void wait_for_durable();
+
+  struct Sealed {
+    std::uint64_t ticket = 0;
+    std::size_t inputs = 0;
+    std::chrono::steady_clock::time_point sealed_at;
+    std::vector<std::function<void()>> after_commit;
+  };
+  static constexpr std::size_t kMaxSealedBatches = 8;
 
   Shared& shared_;
   host::BatchPolicy policy_;
@@ -89,7 +122,15 @@ class EngineLoop {
   host::Core core_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<Task> queue_;
+  struct Queued {
+    Task task;
+    std::chrono::steady_clock::time_point posted_at;
+  };
+  std::deque<Queued> queue_;
+  std::vector<std::function<void()>> paused_;  // sessions waiting to read again
+  Sealed forming_;             // engine thread: the open batch, when core_.in_batch()
+  std::deque<Sealed> sealed_;  // engine thread: sealed, waiting for their commit
+  bool durable_signal_ = false;
   bool stopping_ = false;
   std::function<void(EngineLoop&)> last_;
 };

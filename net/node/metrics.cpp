@@ -86,7 +86,11 @@ std::string Metrics::render() const {
   counter(out, "parley_rate_limited_total", "Frames refused by the per-connection rate limit",
           rate_limited.load());
   counter(out, "parley_queue_rejections_total",
-          "Requests refused because the engine queue was full", queue_rejections.load());
+          "Requests refused because the engine queue was full or too slow",
+          queue_rejections.load());
+  counter(out, "parley_reads_paused_total",
+          "Times a WebSocket stopped reading because the engine queue was long",
+          reads_paused.load());
   counter(out, "parley_push_delivered_total", "Push intents the gateway accepted (2xx)",
           push_delivered.load());
   counter(out, "parley_push_retries_total", "Push attempts to retry (5xx, timeout, refused)",

@@ -27,6 +27,7 @@ class Metrics {
   std::atomic<std::uint64_t> slow_consumer_closes{0};
   std::atomic<std::uint64_t> rate_limited{0};
   std::atomic<std::uint64_t> queue_rejections{0};
+  std::atomic<std::uint64_t> reads_paused{0};  // a WebSocket stopped reading: the queue was long
   std::atomic<std::uint64_t> connections_refused{0};    // over the per-address or node limit
   std::atomic<std::uint64_t> logins_throttled{0};       // 429: per-address or per-account
   std::atomic<std::uint64_t> hash_queue_rejections{0};  // 503: the hashing queue was full

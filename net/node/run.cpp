@@ -28,6 +28,7 @@
 #include "net/node/shared.hpp"
 #include "net/node/ws_session.hpp"
 #include "storage/lmdb_store.hpp"
+#include "storage/pipelined_store.hpp"
 
 namespace parley::net {
 
@@ -105,6 +106,7 @@ void size_connection_limits(Shared& shared) {
 struct InProcessNode::Impl {
   Shared shared;
   std::unique_ptr<storage::LmdbStore> store;
+  std::unique_ptr<storage::PipelinedStore> pipeline;
   std::unique_ptr<EngineLoop> loop;
   std::thread engine_thread;
 };
@@ -118,7 +120,9 @@ InProcessNode::InProcessNode(const NodeConfig& config) : impl_(std::make_unique<
   options.sync = false;
   options.initial_map_bytes = config.initial_map_mib << 20;
   impl_->store = std::make_unique<storage::LmdbStore>(config.data, options);
-  impl_->loop = std::make_unique<EngineLoop>(impl_->shared, *impl_->store);
+  impl_->pipeline = std::make_unique<storage::PipelinedStore>(*impl_->store);
+  impl_->loop = std::make_unique<EngineLoop>(impl_->shared, *impl_->pipeline);
+  impl_->pipeline->set_on_durable([loop = impl_->loop.get()] { loop->wake_for_durable(); });
   impl_->shared.loop = impl_->loop.get();
   impl_->shared.discover_url = "ws://in-process/v1/ws";
   impl_->engine_thread = std::thread([this] { impl_->loop->run(); });
@@ -127,6 +131,7 @@ InProcessNode::InProcessNode(const NodeConfig& config) : impl_(std::make_unique<
 InProcessNode::~InProcessNode() {
   impl_->loop->stop([](EngineLoop&) {});
   impl_->engine_thread.join();
+  impl_->pipeline->set_on_durable(nullptr);  // the loop released every sealed batch
   impl_->shared.hashing.join();
 }
 
@@ -186,6 +191,8 @@ int run_node(const NodeConfig& config) {
   configure_throttle(shared);
   shared.dummy_hash = hash_password("not a real password", config.password);
   std::unique_ptr<storage::LmdbStore> store;
+  // Batch n+1 runs while batch n syncs (storage/pipelined_store.hpp).
+  std::unique_ptr<storage::PipelinedStore> pipeline;
   std::unique_ptr<EngineLoop> loop;
   tcp::endpoint endpoint;
   try {
@@ -194,7 +201,9 @@ int run_node(const NodeConfig& config) {
     options.initial_map_bytes = config.initial_map_mib << 20;
     options.max_map_bytes = std::max(config.max_map_mib, config.initial_map_mib) << 20;
     store = std::make_unique<storage::LmdbStore>(config.data, options);
-    loop = std::make_unique<EngineLoop>(shared, *store);
+    pipeline = std::make_unique<storage::PipelinedStore>(*store);
+    loop = std::make_unique<EngineLoop>(shared, *pipeline);
+    pipeline->set_on_durable([loop = loop.get()] { loop->wake_for_durable(); });
   } catch (const std::exception& error) {
     log_line(std::string("cannot start: ") + error.what());
     return 78;
@@ -261,6 +270,7 @@ int run_node(const NodeConfig& config) {
   for (auto& thread : io_threads)
     thread.join();
   engine_thread.join();
+  pipeline->set_on_durable(nullptr);  // the loop released every sealed batch
   shared.hashing.join();
   log_line("stopped");
   return 0;

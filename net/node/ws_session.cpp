@@ -121,7 +121,15 @@ void WsSession::on_read(beast::error_code ec) {
   buffer_.consume(buffer_.size());
   buffer_.shrink_to_fit();  // an idle connection keeps no read buffer
   handle_frame(bytes, encoding);
-  if (!closing_) read();
+  if (closing_) return;
+  // Push back before refusing: with the engine queue long, the next frame stays in the
+  // socket (and TCP slows the sender) until the queue drains.
+  const bool paused = shared_.loop->pause_reading([self = shared_from_this()] {
+    asio::post(self->ws_.get_executor(), [self] {
+      if (!self->closing_) self->read();
+    });
+  });
+  if (!paused) read();
 }
 
 bool WsSession::take_rate_token() {
