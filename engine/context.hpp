@@ -25,6 +25,7 @@
 #include <list>
 #include <map>
 #include <optional>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -56,10 +57,12 @@ struct State {
   Store& store;
   EngineConfig config;
   Records records;
-  // Ordered maps: iteration order reaches effects, so it must not depend on hashing.
-  std::map<ConnectionId, Connection> connections;
-  std::map<DeviceId, ConnectionId> connection_by_device;
-  std::map<UserId, std::vector<ConnectionId>> connections_by_user;
+  // Hashed, because every input looks its connection up (a tree of thousands of
+  // connections cost a cache miss per level). Nothing iterates them: iteration order would
+  // reach effects, so a table that ever needs walking must become an ordered map again.
+  std::unordered_map<ConnectionId, Connection> connections;
+  std::unordered_map<DeviceId, ConnectionId> connection_by_device;
+  std::unordered_map<UserId, std::vector<ConnectionId>> connections_by_user;
   PresenceTracker presence;
   AwayRecords away;
   bool presence_restored = true;  // open() clears it until restore_presence() runs

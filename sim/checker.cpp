@@ -2,6 +2,7 @@
 // sequences, then runs every invariant of sim/invariants/ (list.cpp) over the history.
 #include "sim/checker.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "sim/invariants/invariant.hpp"
@@ -14,8 +15,10 @@ using invariants::MessageKey;
 struct Checker::Recipients {
   // Who should receive each message: members at its seq (a removed member gets the event of
   // their own removal).
-  std::map<MessageKey, std::vector<UserId>> by_key;
+  invariants::RecipientsByKey by_key;
   std::map<UserId, std::vector<MessageKey>> expected_by_user;
+  // The checker's `home`, indexed by user id (invariants::Run::home_by_user).
+  std::vector<std::uint32_t> home_by_user;
 };
 
 namespace {
@@ -74,6 +77,14 @@ Checker::Checker(CheckConfig config, std::vector<NodeContents> nodes,
 
 void Checker::build_recipients() {
   auto recipients = std::make_shared<Recipients>();
+  // Dense up to a bound, so that odd user ids (tests) cannot make it huge; the rest is
+  // looked up in `home_` (Run::home_of).
+  constexpr UserId kDenseUsers = 1u << 24;
+  for (const auto& [user, node] : home_) {
+    if (user >= kDenseUsers) break;
+    if (user >= recipients->home_by_user.size()) recipients->home_by_user.resize(user + 1, 0);
+    recipients->home_by_user[user] = node;
+  }
   for (std::uint32_t node = 0; node < nodes_.size(); ++node) {
     for (const auto& [channel, log] : nodes_[node].channels) {
       std::set<UserId> members(log.direct_members.begin(), log.direct_members.end());
@@ -84,18 +95,27 @@ void Checker::build_recipients() {
                                             : std::vector<UserId>(members.begin(), members.end());
         for (UserId user : receivers)
           recipients->expected_by_user[user].push_back(key);
-        recipients->by_key[key] = std::move(receivers);
+        recipients->by_key.emplace_back(key, std::move(receivers));
       }
     }
   }
+  // Already in key order (nodes, channels and seqs are walked in order); sorted to be sure,
+  // stably, so that Run::recipients finds the last of equal keys, as a map would hold.
+  std::stable_sort(recipients->by_key.begin(), recipients->by_key.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   recipients_ = std::move(recipients);
 }
 
 CheckResult Checker::check(const History& history) const {
   CheckResult result;
-  const invariants::Run run{
-      config_, nodes_, devices_, home_, recipients_->by_key, recipients_->expected_by_user,
-      history};
+  const invariants::Run run{config_,
+                            nodes_,
+                            devices_,
+                            home_,
+                            recipients_->home_by_user,
+                            recipients_->by_key,
+                            recipients_->expected_by_user,
+                            history};
   invariants::Report report(history, result);
   for (const invariants::Pass& pass : invariants::all(run)) {
     for (std::size_t i = 0; i < history.size(); ++i) {

@@ -41,18 +41,20 @@ enum class RecordKind : std::uint8_t {
 };
 const char* to_string(RecordKind kind);
 
+// Fields are laid out small-first (kind, flag and node share one word): a large run keeps
+// millions of records.
 struct Record {
   RecordKind kind = RecordKind::fault;
+  bool flag = false;
+  std::uint32_t node = 0;
   TimeUs at = 0;         // global simulated time
   TimeUs node_time = 0;  // node records: the node's clock
-  std::uint32_t node = 0;
   UserId user = 0;
   DeviceId device = 0;
   UserId peer = 0;  // sent: 1:1 peer; delivered: the message's sender
   ChannelId channel = 0;
   Seq seq = 0;
   InboxSeq inbox_seq = 0;
-  bool flag = false;
   std::string text;    // client_msg_id, or a fault's description
   std::string detail;  // refused: the error code; delivered: the message kind
 };

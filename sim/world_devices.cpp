@@ -22,7 +22,7 @@ void World::connect(std::size_t d) {
       return;
     }
     const ConnectionId id = next_connection_++;
-    links_[id] = Link{d, dev.node, node.generation, true, now_, now_};
+    links_.put(id, Link{d, dev.node, node.generation, true, now_, now_});
     node.links.insert(id);
     dev.link = id;
     dev.state = DeviceState::online;

@@ -19,7 +19,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <queue>
 #include <set>
 #include <string>
 #include <utility>
@@ -29,7 +28,9 @@
 #include "engine/engine.hpp"
 #include "host/core.hpp"
 #include "sim/checker.hpp"
+#include "sim/event_queue.hpp"
 #include "sim/history.hpp"
+#include "sim/id_table.hpp"
 #include "sim/rng.hpp"
 #include "sim/scenario.hpp"
 #include "sim/world.hpp"
@@ -130,8 +131,8 @@ struct Node {
   Clock clock;
   Clock monotonic;
   EngineClock engine_clock;
-  std::set<ConnectionId> links;         // open on the network
-  std::set<ConnectionId> engine_links;  // bound in the engine, as of the input being processed
+  IdSet links;         // open on the network
+  IdSet engine_links;  // bound in the engine, as of the input being processed
   std::map<ConnectionId, UserId> bound_user;       // engine_links' users
   std::map<UserId, std::uint32_t> bound_per_user;  // users with a connection bound
 };
@@ -142,18 +143,8 @@ class World {
   RunResult run();
 
  private:
-  struct Event {
-    TimeUs at;
-    std::uint64_t order;
-    std::function<void()> action;
-  };
-  struct Later {
-    bool operator()(const Event& a, const Event& b) const {
-      return a.at != b.at ? a.at > b.at : a.order > b.order;
-    }
-  };
-
   void at(TimeUs when, std::function<void()> action);
+  std::size_t expected_records() const;
   void record(Record r);
   void fault_record(const std::string& text);
 
@@ -242,12 +233,11 @@ class World {
   EngineConfig config_;
   TimeUs now_ = 0;
   TimeUs end_ = 0;
-  std::uint64_t next_order_ = 0;
-  std::priority_queue<Event, std::vector<Event>, Later> queue_;
+  EventQueue queue_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<User> users_;
   std::vector<Device> devices_;
-  std::map<ConnectionId, Link> links_;
+  IdMap<Link> links_;
   ConnectionId next_connection_ = 1;
   std::map<HostId, unsigned> partition_;
   unsigned next_partition_ = 0;

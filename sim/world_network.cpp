@@ -19,44 +19,44 @@ TimeUs World::transit() {
 }
 
 void World::to_node(ConnectionId id, client::Request request) {
-  auto found = links_.find(id);
-  if (found == links_.end() || !found->second.open) return;
-  Link& link = found->second;
+  Link* found = links_.find(id);
+  if (found == nullptr || !found->open) return;
+  Link& link = *found;
   link.last_to_node = std::max(now_ + transit(), link.last_to_node);  // TCP keeps order
   at(link.last_to_node, [this, id, request = std::move(request)]() mutable {
-    const auto arrived = links_.find(id);
-    if (arrived == links_.end() || !arrived->second.open) return;
-    Node& node = *nodes_[arrived->second.node];
-    if (!node.up || node.generation != arrived->second.node_generation) return;
+    const Link* arrived = links_.find(id);
+    if (arrived == nullptr || !arrived->open) return;
+    Node& node = *nodes_[arrived->node];
+    if (!node.up || node.generation != arrived->node_generation) return;
     node_input(node, Received{id, std::move(request)});
   });
 }
 
 void World::to_client(ConnectionId id, server::Event event) {
-  auto found = links_.find(id);
-  if (found == links_.end() || !found->second.open) return;
-  Link& link = found->second;
+  Link* found = links_.find(id);
+  if (found == nullptr || !found->open) return;
+  Link& link = *found;
   link.last_to_client = std::max(now_ + transit(), link.last_to_client);
   at(link.last_to_client, [this, id, event = std::move(event)]() mutable {
-    const auto arrived = links_.find(id);
-    if (arrived == links_.end() || !arrived->second.open) return;
-    on_event(arrived->second.device, std::move(event));
+    const Link* arrived = links_.find(id);
+    if (arrived == nullptr || !arrived->open) return;
+    on_event(arrived->device, std::move(event));
   });
 }
 
 // Closes a connection on both sides; the client reconnects with backoff.
 void World::drop_link(ConnectionId id, bool tell_node) {
-  auto found = links_.find(id);
-  if (found == links_.end() || !found->second.open) return;
-  Link& link = found->second;
+  Link* found = links_.find(id);
+  if (found == nullptr || !found->open) return;
+  Link& link = *found;
   link.open = false;
   Node& node = *nodes_[link.node];
-  if (tell_node && node.up && node.generation == link.node_generation && node.links.erase(id) > 0) {
+  if (tell_node && node.up && node.generation == link.node_generation && node.links.erase(id)) {
     node_input(node, Disconnected{id});
   }
   node.links.erase(id);
   const std::size_t d = link.device;
-  links_.erase(found);  // `link` dangles from here on
+  links_.erase(id);  // `link` dangles from here on
   Device& device = devices_[d];
   if (device.link != id) return;
   device.link = 0;
@@ -68,14 +68,14 @@ void World::drop_link(ConnectionId id, bool tell_node) {
 
 void World::drop_links_of(const std::vector<HostId>& hosts) {
   std::vector<ConnectionId> doomed;
-  for (const auto& [id, link] : links_) {
+  links_.for_each([&](ConnectionId id, const Link& link) {
     const Device& device = devices_[link.device];
     const HostId client = device_host(device.user, device.index);
     if (!reachable(client, node_host(link.node))) doomed.push_back(id);
     for (HostId host : hosts) {
       if (host == client || host == node_host(link.node)) doomed.push_back(id);
     }
-  }
+  });
   std::sort(doomed.begin(), doomed.end());
   doomed.erase(std::unique(doomed.begin(), doomed.end()), doomed.end());
   for (ConnectionId id : doomed)

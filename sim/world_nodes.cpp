@@ -103,10 +103,9 @@ void World::release(Node& node, Effects effects) {
                       node.links.erase(close.connection);
                       const ConnectionId id = close.connection;
                       // The client sees the close after the frames already on the way.
-                      const auto link = links_.find(id);
-                      if (link == links_.end()) return;
-                      const TimeUs when =
-                          std::max(now_ + scenario_.latency, link->second.last_to_client);
+                      const Link* link = links_.find(id);
+                      if (link == nullptr) return;
+                      const TimeUs when = std::max(now_ + scenario_.latency, link->last_to_client);
                       at(when, [this, id] { drop_link(id, false); });
                     },
                     [&](PushNotification&& push) {
@@ -143,7 +142,7 @@ void World::crash(std::uint32_t index, TimeUs restart_after, const char* why) {
   Record r = node_record(node, RecordKind::crash, node_time(node));
   if (why != nullptr) r.text = why;
   record(r);
-  const std::set<ConnectionId> links = node.links;
+  const std::vector<ConnectionId> links = node.links.ids();
   node.links.clear();
   for (ConnectionId id : links) {
     if (why == nullptr) {
@@ -152,9 +151,9 @@ void World::crash(std::uint32_t index, TimeUs restart_after, const char* why) {
     }
     // The process exited (a failed commit: exit 70) rather than the machine dying: the
     // kernel still sends what the node had written, then closes the sockets.
-    const auto link = links_.find(id);
-    if (link == links_.end()) continue;
-    const TimeUs when = std::max(now_ + scenario_.latency, link->second.last_to_client);
+    const Link* link = links_.find(id);
+    if (link == nullptr) continue;
+    const TimeUs when = std::max(now_ + scenario_.latency, link->last_to_client);
     at(when, [this, id] { drop_link(id, false); });
   }
   at(now_ + restart_after, [this, index] { restart(index); });

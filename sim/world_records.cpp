@@ -32,9 +32,9 @@ void World::record_input(Node& node, const Input& input, TimeUs local) {
     const DeviceId id = std::get<Connected>(input).device;
     if (id >= 1 && id <= devices_.size()) bind(node, connection, devices_[id - 1].user, local);
   }
-  const auto link = links_.find(connection);
-  if (link == links_.end() || !node.engine_links.contains(connection)) return;
-  const Device& device = devices_[link->second.device];
+  const Link* link = links_.find(connection);
+  if (link == nullptr || !node.engine_links.contains(connection)) return;
+  const Device& device = devices_[link->device];
   Record life = node_record(node, RecordKind::life, local);
   life.user = device.user;
   life.device = device.id;
@@ -74,10 +74,10 @@ void World::record_effect(Node& node, const Effect& effect, TimeUs local) {
     node.batch_records.push_back(r);
   } else if (const auto* send = std::get_if<SendEvent>(&effect)) {
     const auto* ack = std::get_if<server::SendAck>(&send->event);
-    const auto link = links_.find(send->connection);
-    if (ack == nullptr || ack->duplicate || link == links_.end()) return;
+    const Link* link = links_.find(send->connection);
+    if (ack == nullptr || ack->duplicate || link == nullptr) return;
     Record r = node_record(node, RecordKind::append, local);
-    r.user = devices_[link->second.device].user;
+    r.user = devices_[link->device].user;
     r.channel = ack->channel;
     r.seq = ack->seq;
     node.batch_records.push_back(r);

@@ -41,29 +41,34 @@ std::optional<std::string> MemoryStore::get(Table table, std::string_view key) c
   return found->second;
 }
 
-void MemoryStore::remember(Table table, std::string_view key) {
-  if (!in_transaction_) throw StoreError("write outside a transaction");
-  const Map& map = tables_[index(table)];
-  const auto found = map.find(key);
-  undo_.push_back(Undo{table, std::string(key),
-                       found == map.end() ? std::nullopt : std::optional(found->second)});
-}
-
+// One tree walk per write: the lookup that finds the old value (for the undo log) is the
+// one that writes the new value (a std::map lookup of these long, shared-prefix keys is
+// most of the simulator's store cost, issue 16).
 void MemoryStore::put(Table table, std::string_view key, std::string_view value) {
   if (!engine::storable_key(key)) {
     throw engine::InvalidKey("a key of " + std::to_string(key.size()) + " bytes in " +
                              std::string(table_name(table)));
   }
-  remember(table, key);
-  tables_[index(table)].insert_or_assign(std::string(key), std::string(value));
+  if (!in_transaction_) throw StoreError("write outside a transaction");
+  Map& map = tables_[index(table)];
+  auto slot = map.lower_bound(key);
+  if (slot != map.end() && slot->first == key) {
+    undo_.push_back(Undo{table, slot->first, std::move(slot->second)});
+    slot->second.assign(value);
+    return;
+  }
+  undo_.push_back(Undo{table, std::string(key), std::nullopt});
+  map.emplace_hint(slot, std::string(key), std::string(value));
 }
 
 void MemoryStore::erase(Table table, std::string_view key) {
   if (!engine::storable_key(key)) return;
-  remember(table, key);
+  if (!in_transaction_) throw StoreError("write outside a transaction");
   Map& map = tables_[index(table)];
   const auto found = map.find(key);
-  if (found != map.end()) map.erase(found);
+  if (found == map.end()) return;  // nothing changes, nothing to undo
+  undo_.push_back(Undo{table, found->first, std::move(found->second)});
+  map.erase(found);
 }
 
 void MemoryStore::scan(Table table, std::string_view from, std::string_view to, bool reverse,

@@ -37,7 +37,6 @@ class MemoryStore final : public engine::Store {
     std::optional<std::string> previous;  // nothing: the key did not exist
   };
   static std::size_t index(engine::Table table) { return static_cast<std::size_t>(table); }
-  void remember(engine::Table table, std::string_view key);
 
   std::array<Map, engine::kTableCount> tables_;
   std::vector<Undo> undo_;

@@ -209,9 +209,10 @@ void PipelinedStore::committer() {
     if (failure_) continue;  // sticky: nothing after a failed commit becomes durable
     lock.unlock();
     std::exception_ptr failure;
+    std::uint64_t sync_micros = 0;
     const auto started = std::chrono::steady_clock::now();
     try {
-      commit_layers(layers);
+      sync_micros = commit_layers(layers);
     } catch (...) {
       failure = std::current_exception();
     }
@@ -229,6 +230,7 @@ void PipelinedStore::committer() {
       for (const LayerPtr& layer : layers)
         stats_.writes += layer->writes;
       stats_.commit_micros += micros;
+      stats_.sync_micros += sync_micros;
       stats_.max_commit_micros = std::max(stats_.max_commit_micros, micros);
     }
     const std::function<void()> notify = on_durable_;
@@ -239,7 +241,7 @@ void PipelinedStore::committer() {
   }
 }
 
-void PipelinedStore::commit_layers(const std::deque<LayerPtr>& layers) {
+std::uint64_t PipelinedStore::commit_layers(const std::deque<LayerPtr>& layers) {
   durable_.begin();
   try {
     for (const LayerPtr& layer : layers) {
@@ -257,7 +259,11 @@ void PipelinedStore::commit_layers(const std::deque<LayerPtr>& layers) {
     durable_.abort();
     throw;
   }
+  const auto started = std::chrono::steady_clock::now();
   durable_.commit();
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::steady_clock::now() - started)
+                                        .count());
 }
 
 }  // namespace parley::storage

@@ -47,6 +47,7 @@ class PipelinedStore final : public engine::Store {
     std::uint64_t layers = 0;         // sealed transactions written by them
     std::uint64_t writes = 0;         // puts and erases
     std::uint64_t commit_micros = 0;  // time inside the LMDB write transaction and commit
+    std::uint64_t sync_micros = 0;    // of which mdb_txn_commit: page writes and fsync
     std::uint64_t max_commit_micros = 0;
   };
 
@@ -91,7 +92,8 @@ class PipelinedStore final : public engine::Store {
   using LayerPtr = std::shared_ptr<const Layer>;
 
   void committer();
-  void commit_layers(const std::deque<LayerPtr>& layers);
+  // Returns the microseconds spent in the final commit (page writes and fsync).
+  std::uint64_t commit_layers(const std::deque<LayerPtr>& layers);
   void retire_durable();
   std::uint64_t wait_durable(std::uint64_t ticket);
   // The newest value of `key` in the layers (open first), or nullptr when none touched it.

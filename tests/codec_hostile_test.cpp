@@ -207,5 +207,54 @@ TEST(CodecHostile, MutatedFramesNeverCrash) {
   }
 }
 
+// A failing frame names the request its alternative names, wherever its "request" field
+// stands, unless the frame is not JSON at all or names no single alternative.
+TEST(CodecHostile, RequestIdComesFromTheWholeFrame) {
+  EXPECT_EQ(decode_client_error(R"({"send":{"text":5,"request":"31"}})", Encoding::json).request,
+            31u);
+  EXPECT_EQ(
+      decode_client_error(R"({"ack":{"request":"5","inboxSeq":"x"}})", Encoding::json).request, 5u);
+  EXPECT_EQ(
+      decode_client_error(R"({"send":{"request":"5","request":"x","request":"7"}})", Encoding::json)
+          .request,
+      7u);
+  EXPECT_EQ(
+      decode_client_error(R"({"send":{"request":"9","text":5},"x":tru})", Encoding::json).request,
+      0u);
+  EXPECT_EQ(
+      decode_client_error(R"({"send":{"request":"9","text":5},"ack":{}})", Encoding::json).request,
+      0u);
+  EXPECT_EQ(
+      decode_server_error(R"({"failure":{"code":"nope","request":"3"}})", Encoding::json).request,
+      3u);
+}
+
+// Values nobody reads (unknown fields, `unset`) must still be JSON, within the nesting limit.
+TEST(CodecHostile, UnreadValuesAreChecked) {
+  const std::string fifteen(15, '[');
+  const std::string deep = R"({"x":)" + fifteen + std::string(15, ']') + R"(,"heartbeat":{}})";
+  EXPECT_TRUE(std::holds_alternative<ClientFrame>(decode_client_frame(deep, Encoding::json)));
+  const std::vector<std::string> bad_frames = {
+      R"({"x":"\q","heartbeat":{}})",
+      R"({"x":"\u12","heartbeat":{}})",
+      R"({"x":1e,"heartbeat":{}})",
+      R"({"x":-,"heartbeat":{}})",
+      R"({"x":01,"heartbeat":{}})",
+      R"({"x":tru,"heartbeat":{}})",
+      R"({"x":[1,],"heartbeat":{}})",
+      R"({"x":{"a":1,},"heartbeat":{}})",
+      R"({"x":{"a" 1},"heartbeat":{}})",
+      // A string followed by ':' where a ',' belongs, balanced by a '}' too many.
+      R"({"listContacts":{"d":"or":"-5"}}})",
+      R"({"unset":{"d":"or":"-5"}},"heartbeat":{}})",
+      R"({"heartbeat":{}} {})",
+      R"({"x":)" + fifteen + "[]" + std::string(15, ']') + R"(,"heartbeat":{}})",
+  };
+  for (const auto& bad : bad_frames) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(decode_client_error(bad, Encoding::json).request, 0u);
+  }
+}
+
 }  // namespace
 }  // namespace parley::net::codec_test

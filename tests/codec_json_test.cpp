@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <variant>
 
 #include "tests/codec_helpers.hpp"
@@ -219,6 +220,85 @@ TEST(CodecJson, EnumsAndCodesAreSnakeCaseStrings) {
   EXPECT_FALSE(
       decode_server_error(R"({"failure":{"request":"3","code":"no_such_code"}})", Encoding::json)
           .message.empty());
+}
+
+// What Cap'n Proto's JsonCodec accepted, the codec still accepts (docs/protocol.md#json is
+// its description; these are the corners it does not spell out).
+TEST(CodecJson, LenientCornersOfTheMappingAreKept) {
+  const auto send_text = [](const std::string& json) {
+    return std::get<client::Send>(request_of(decode_client_ok(json, Encoding::json))).text;
+  };
+  // Raw control characters and bytes that are not UTF-8 inside a string are taken as they are
+  // (the engine judges text; the node's WebSocket layer refuses non-UTF-8 text frames).
+  EXPECT_EQ(send_text("{\"send\":{\"request\":\"1\",\"text\":\"a\tb\x01\xff\xc3\"}}"),
+            "a\tb\x01\xff\xc3");
+  // Escaped keys name fields like plain ones.
+  EXPECT_EQ(send_text(R"({"se\u006ed":{"t\u0065xt":"\u0041"}})"), "A");
+  // A number may have an empty fraction; one below double's range is 0.
+  const auto history = [](const std::string& json) {
+    return std::get<client::History>(request_of(decode_client_ok(json, Encoding::json)));
+  };
+  EXPECT_EQ(history(R"({"history":{"request":1.,"limit":1.e1}})").limit, 10u);
+  EXPECT_EQ(history(R"({"history":{"request":1e-400}})").request, 0u);
+  EXPECT_FALSE(
+      decode_client_error(R"({"history":{"request":1e}})", Encoding::json).message.empty());
+  // A repeated field replaces the earlier one.
+  EXPECT_EQ(history(R"({"history":{"request":"1","limit":5,"request":"2"}})").request, 2u);
+  // An enum ordinal converts as JsonCodec converted it (truncated, low 16 bits).
+  const auto action = [](const std::string& value) {
+    const std::string json = R"({"changeContact":{"request":"1","action":)" + value + "}}";
+    return std::get<client::ChangeContact>(request_of(decode_client_ok(json, Encoding::json)))
+        .action;
+  };
+  EXPECT_EQ(action("2.9"), client::ContactAction::block);
+  EXPECT_EQ(action("65538"), client::ContactAction::block);
+  EXPECT_EQ(action("1e10"), client::ContactAction::add);
+  // An unknown ordinal is refused only if no later field replaces it.
+  EXPECT_EQ(action(R"(9,"action":"remove")"), client::ContactAction::remove);
+  EXPECT_EQ(decode_client_error(R"({"changeContact":{"request":"1","action":-1}})", Encoding::json)
+                .request,
+            1u);
+  // `unset` is the union's placeholder: any value, and it unsets the frame only when it comes
+  // after the alternative.
+  EXPECT_TRUE(same(decode_client_ok(R"({"unset":[1,{"a":2}],"heartbeat":{}})", Encoding::json),
+                   ClientFrame{client::Heartbeat{}}));
+  EXPECT_FALSE(
+      decode_client_error(R"({"heartbeat":{},"unset":5})", Encoding::json).message.empty());
+  // Server events: a repeated code replaces the first; an omitted `active` is false.
+  auto failure = decode_server_event(
+      R"({"failure":{"code":"nope","code":"blocked","request":"3"}})", Encoding::json);
+  ASSERT_TRUE(std::holds_alternative<server::Event>(failure));
+  EXPECT_EQ(std::get<server::Failure>(std::get<server::Event>(failure)).code, ErrorCode::blocked);
+  auto list =
+      decode_server_event(R"({"channelList":{"channels":[{"channel":"4"}]}})", Encoding::json);
+  ASSERT_TRUE(std::holds_alternative<server::Event>(list));
+  EXPECT_FALSE(std::get<server::ChannelList>(std::get<server::Event>(list)).channels.at(0).active);
+}
+
+// The messages docs/protocol.md#malformed-frames shows.
+TEST(CodecJson, DocumentedErrorMessages) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"[]", R"(a JSON frame must be an object naming one alternative, like {"name":{...}})"},
+      {R"({"send":5})",
+       "malformed JSON frame: expected a JSON object (every alternative and nested struct is an "
+       "object)"},
+      {R"({"send":{"request":"9","text":5}})", "malformed JSON frame: Expected text value"},
+      {R"({"send":{"request":"9","peer":"0x10"}})",
+       R"(bad integer (string "0x10"): expected a non-negative 64-bit integer, as a decimal )"
+       "string or an exact JSON number up to 2^53-1"},
+      {R"({"changeContact":{"request":"12","action":9}})", "unknown contact action 9"},
+      {R"({"send":{},"ack":{}})", "the JSON frame names more than one alternative"},
+      {R"({"send":)", "malformed JSON frame: JSON message ends prematurely."},
+  };
+  for (const auto& [json, message] : cases) {
+    SCOPED_TRACE(json);
+    EXPECT_EQ(decode_client_error(json, Encoding::json).message, message);
+  }
+  EXPECT_EQ(
+      decode_client_error("{}", Encoding::json)
+          .message.rfind(
+              "the JSON frame names no known alternative (expected one of: hello, send, ack, ", 0),
+      0u);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "engine/describe.hpp"
 
@@ -68,6 +69,19 @@ TEST(CodecRoundTrip, BinaryFramesNeedNoAlignment) {
   std::string shifted = "x" + bytes;
   const auto decoded = decode_client_ok(std::string_view(shifted).substr(1), Encoding::binary);
   EXPECT_TRUE(same(decoded, ClientFrame{client::Send{7, 0, 2, "c1", "hi"}}));
+}
+
+TEST(CodecRoundTrip, TextThatIsNotUtf8SurvivesJson) {
+  // The engine never sends such text, but what a JSON frame carried (a lone surrogate
+  // arrives as its 3-byte form) must encode and decode back to the same bytes.
+  const std::vector<std::string> texts = {"x\xED\xA0\x80y", "\xff\xfe", "\xC3",
+                                          std::string("\x01\x7f") + std::string(1, '\0')};
+  for (const auto& text : texts) {
+    const ClientFrame frame = client::Send{1, 2, 0, text, text};
+    const auto decoded =
+        decode_client_ok(encode_client_frame(frame, Encoding::json), Encoding::json);
+    EXPECT_TRUE(same(decoded, frame)) << encode_client_frame(frame, Encoding::json);
+  }
 }
 
 }  // namespace

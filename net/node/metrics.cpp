@@ -66,6 +66,15 @@ std::string Metrics::render() const {
   counter(out, "parley_push_intents_total", "Push intents written to the outbox",
           push_intents.load());
   counter(out, "parley_http_requests_total", "HTTP requests served", http_requests.load());
+  counter(out, "parley_lmdb_commits_total",
+          "LMDB write transactions (one fsync each); sealed batches share them",
+          lmdb_commits.load());
+  counter(out, "parley_lmdb_writes_total", "Puts and erases written by those transactions",
+          lmdb_writes.load());
+  counter(out, "parley_lmdb_commit_micros_total",
+          "Time in the LMDB write transactions, writes and commit", lmdb_commit_micros.load());
+  counter(out, "parley_lmdb_sync_micros_total",
+          "Time in mdb_txn_commit alone: page writes and fdatasync", lmdb_sync_micros.load());
   counter(out, "parley_connections_refused_total",
           "TCP connections closed at once: their address, or the node, had too many open",
           connections_refused.load());

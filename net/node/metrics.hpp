@@ -23,6 +23,12 @@ class Metrics {
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> committed_inputs{0};
   std::atomic<std::uint64_t> commit_micros_total{0};
+  // The committer thread's LMDB transactions (storage::PipelinedStore::Stats): several
+  // sealed batches share one; the sync time is mdb_txn_commit's (page writes and fsync).
+  std::atomic<std::uint64_t> lmdb_commits{0};
+  std::atomic<std::uint64_t> lmdb_writes{0};
+  std::atomic<std::uint64_t> lmdb_commit_micros{0};
+  std::atomic<std::uint64_t> lmdb_sync_micros{0};
   std::atomic<std::uint64_t> http_requests{0};
   std::atomic<std::uint64_t> slow_consumer_closes{0};
   std::atomic<std::uint64_t> rate_limited{0};

@@ -101,6 +101,14 @@ void size_connection_limits(Shared& shared) {
            std::to_string(shared.config.max_connections_per_address) + " per address");
 }
 
+// On the committer thread, after each commit: its totals for /metrics.
+void publish_commit_stats(Metrics& metrics, const storage::PipelinedStore::Stats& stats) {
+  metrics.lmdb_commits = stats.commits;
+  metrics.lmdb_writes = stats.writes;
+  metrics.lmdb_commit_micros = stats.commit_micros;
+  metrics.lmdb_sync_micros = stats.sync_micros;
+}
+
 }  // namespace
 
 struct InProcessNode::Impl {
@@ -122,7 +130,11 @@ InProcessNode::InProcessNode(const NodeConfig& config) : impl_(std::make_unique<
   impl_->store = std::make_unique<storage::LmdbStore>(config.data, options);
   impl_->pipeline = std::make_unique<storage::PipelinedStore>(*impl_->store);
   impl_->loop = std::make_unique<EngineLoop>(impl_->shared, *impl_->pipeline);
-  impl_->pipeline->set_on_durable([loop = impl_->loop.get()] { loop->wake_for_durable(); });
+  impl_->pipeline->set_on_durable(
+      [metrics = &impl_->shared.metrics, loop = impl_->loop.get(), store = impl_->pipeline.get()] {
+        publish_commit_stats(*metrics, store->stats());
+        loop->wake_for_durable();
+      });
   impl_->shared.loop = impl_->loop.get();
   impl_->shared.discover_url = "ws://in-process/v1/ws";
   impl_->engine_thread = std::thread([this] { impl_->loop->run(); });
@@ -203,7 +215,10 @@ int run_node(const NodeConfig& config) {
     store = std::make_unique<storage::LmdbStore>(config.data, options);
     pipeline = std::make_unique<storage::PipelinedStore>(*store);
     loop = std::make_unique<EngineLoop>(shared, *pipeline);
-    pipeline->set_on_durable([loop = loop.get()] { loop->wake_for_durable(); });
+    pipeline->set_on_durable([&shared, loop = loop.get(), store = pipeline.get()] {
+      publish_commit_stats(shared.metrics, store->stats());
+      loop->wake_for_durable();
+    });
   } catch (const std::exception& error) {
     log_line(std::string("cannot start: ") + error.what());
     return 78;

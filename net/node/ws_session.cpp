@@ -2,6 +2,10 @@
 
 #include <boost/asio.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <utility>
@@ -22,6 +26,82 @@ namespace {
 // How long a closing WebSocket may take to send its close frame and hear the answer.
 constexpr int kCloseGraceMs = 2'000;
 
+// Beast's server defaults, which the node used before it did this itself: a ping after 150 s
+// without a byte from the peer, and the connection dropped when 150 s more pass without one.
+constexpr std::chrono::milliseconds kPingAfter{150'000};
+
+using Clock = std::chrono::steady_clock;
+
+// An idle connection keeps two operations pending: the readability wait and the timer. By
+// default Asio takes their memory from blocks its thread cached from earlier operations, up
+// to a kilobyte each (an HTTP write, a WebSocket read), and they would hold such a block for
+// as long as the connection stays idle. Allocated through this, they take their own size.
+template <typename T>
+struct ExactAllocator {
+  using value_type = T;
+  ExactAllocator() = default;
+  template <typename U>
+  ExactAllocator(const ExactAllocator<U>&) noexcept {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p); }
+  friend bool operator==(const ExactAllocator&, const ExactAllocator&) noexcept { return true; }
+};
+
+template <typename Handler>
+auto exact_size(Handler handler) {
+  return asio::bind_allocator(ExactAllocator<void>{}, std::move(handler));
+}
+
+// How long ago the peer last sent data on `socket`, from the kernel (TCP_INFO): it counts
+// every byte, also those Beast reads in the middle of a message.
+std::chrono::milliseconds silence(tcp::socket& socket) {
+  tcp_info info{};
+  socklen_t size = sizeof info;
+  if (::getsockopt(socket.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &size) != 0) {
+    return 2 * kPingAfter;  // a broken socket counts as silent
+  }
+  return std::chrono::milliseconds(info.tcpi_last_data_recv);
+}
+
+// Beast has no public way to open a websocket::stream without a handshake, nor to tell
+// whether it holds bytes it read past the last message (its read buffer). Both are in the
+// stream's private `impl_`, reached here through an explicit instantiation (whose
+// arguments are not access-checked: [temp.spec.general]/6). If a Boost upgrade renames
+// them, this stops compiling; it cannot silently misbehave.
+using Stream = websocket::stream<tcp::socket&, false>;
+struct StreamImpl {};
+auto stream_impl(StreamImpl);
+template <auto Member>
+struct StreamImplAccess {
+  friend auto stream_impl(StreamImpl) { return Member; }
+};
+template struct StreamImplAccess<&Stream::impl_>;
+
+// Pings and the idle timeout are the session's own (WsSession::on_timer): Beast's timer
+// only bounds the handshake and the close handshake.
+void configure(Stream& ws, std::int64_t handshake_timeout_ms) {
+  websocket::stream_base::timeout timeouts{};
+  timeouts.handshake_timeout = std::chrono::milliseconds(handshake_timeout_ms);
+  timeouts.idle_timeout = websocket::stream_base::none();
+  timeouts.keep_alive_pings = false;
+  ws.set_option(timeouts);
+  // The frame limit is the read buffer's size, not Beast's read_message_max: past that,
+  // Beast fails the connection itself and its teardown resets it with the client's bytes
+  // unread, which destroys the close frame (docs/operations.md, "Limits").
+  ws.read_message_max(0);
+}
+
+// Bytes Beast read from the socket and has not handed out yet.
+std::size_t buffered(Stream& ws) {
+  return (ws.*stream_impl(StreamImpl{}))->rd_buf.size();
+}
+
+// Puts a new stream in the state a server handshake leaves it in (what accept() does
+// after writing its response); the handshake was done once, on the first stream.
+void open_as_server(Stream& ws) {
+  (ws.*stream_impl(StreamImpl{}))->open(beast::role_type::server);
+}
+
 // An unmasked close frame (RFC 6455 5.5.1); `reason` is under 124 bytes.
 std::string close_frame(websocket::close_code code, const std::string& reason) {
   const auto value = static_cast<std::uint16_t>(code);
@@ -34,8 +114,8 @@ std::string close_frame(websocket::close_code code, const std::string& reason) {
 
 WsSession::WsSession(tcp::socket&& socket, Shared& shared, const TokenRecord& token,
                      std::string token_hash, AddressLimiter::Slot slot)
-    : ws_(std::move(socket)),
-      close_deadline_(ws_.get_executor()),
+    : socket_(std::move(socket)),
+      timer_(socket_.get_executor()),
       shared_(shared),
       slot_(std::move(slot)),
       token_hash_(std::move(token_hash)),
@@ -46,27 +126,21 @@ WsSession::WsSession(tcp::socket&& socket, Shared& shared, const TokenRecord& to
 }
 
 void WsSession::run(Request request) {
-  websocket::stream_base::timeout timeouts =
-      websocket::stream_base::timeout::suggested(beast::role_type::server);
-  timeouts.handshake_timeout = std::chrono::milliseconds(shared_.config.handshake_timeout_ms);
   buffer_.max_size(shared_.config.max_frame_bytes);
-  ws_.set_option(timeouts);
-  // The frame limit is the read buffer's size, not Beast's read_message_max: past that,
-  // Beast fails the connection itself and its teardown resets it with the client's bytes
-  // unread, which destroys the close frame (docs/operations.md, "Limits").
-  ws_.read_message_max(0);
-  ws_.async_accept(request,
-                   [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
+  ws_.emplace(socket_);
+  configure(*ws_, shared_.config.handshake_timeout_ms);
+  ws_->async_accept(request,
+                    [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
 }
 
 void WsSession::deliver(server::Event event) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), event = std::move(event)] {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), event = std::move(event)] {
     self->enqueue(encode_server_event(event, self->encoding_));
   });
 }
 
 void WsSession::close_from_engine(CloseReason reason) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), reason] {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), reason] {
     const auto code = reason == CloseReason::logged_out || reason == CloseReason::replaced
                           ? websocket::close_code::normal
                           : websocket::close_code::policy_error;
@@ -83,7 +157,7 @@ void WsSession::close_from_engine(CloseReason reason) {
 }
 
 void WsSession::close_going_away() {
-  asio::post(ws_.get_executor(), [self = shared_from_this()] {
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
     self->registered_ = false;
     self->close(websocket::close_code::going_away, "the node is shutting down");
   });
@@ -97,26 +171,63 @@ void WsSession::on_accept(beast::error_code ec) {
   auto self = shared_from_this();
   registered_ =
       shared_.loop->post([self](Txn&) { self->shared_.loop->sessions[self->id_] = self; });
+  wait_until(Clock::now() + kPingAfter);
   if (!registered_) {
     close(websocket::close_code::try_again_later, "the node is overloaded; retry later");
   }
   read();
 }
 
+void WsSession::attach() {
+  if (ws_) return;
+  ws_.emplace(socket_);
+  configure(*ws_, shared_.config.handshake_timeout_ms);
+  open_as_server(*ws_);
+}
+
+void WsSession::detach_if_idle() {
+  // Beast's operations hold only weak references to its state: none may be pending. A
+  // closing stream stays (the close handshake needs it), and so do bytes Beast buffered.
+  if (!ws_ || reading_ || writing_ || closing_ || finished_ || !ws_->is_open()) return;
+  if (buffered(*ws_) != 0) return;
+  ws_.reset();  // the socket is socket_'s: it stays open
+}
+
 void WsSession::read() {
-  ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+  if (finished_) return;
+  // Bytes of the next frame may already be in Beast's buffer, and the socket may never
+  // become readable again for them: read them now.
+  if (ws_ && buffered(*ws_) != 0) return read_message();
+  socket_.async_wait(
+      tcp::socket::wait_read,
+      exact_size([self = shared_from_this()](beast::error_code ec) { self->on_readable(ec); }));
+  detach_if_idle();
+}
+
+void WsSession::on_readable(beast::error_code ec) {
+  // A close reads by itself (Beast's close handshake, or drain()).
+  if (finished_ || closing_) return;
+  if (ec) return on_closed();
+  read_message();
+}
+
+void WsSession::read_message() {
+  attach();
+  reading_ = true;
+  ws_->async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
     self->on_read(ec);
   });
 }
 
 void WsSession::on_read(beast::error_code ec) {
+  reading_ = false;
   if (ec == websocket::error::buffer_overflow) {
     shared_.metrics.count_error("malformed_frame");
     return refuse_oversized();
   }
   if (ec) return on_closed();
   ++shared_.metrics.frames_in;
-  const Encoding encoding = ws_.got_text() ? Encoding::json : Encoding::binary;
+  const Encoding encoding = ws_->got_text() ? Encoding::json : Encoding::binary;
   const std::string bytes = beast::buffers_to_string(buffer_.data());
   buffer_.consume(buffer_.size());
   buffer_.shrink_to_fit();  // an idle connection keeps no read buffer
@@ -125,11 +236,48 @@ void WsSession::on_read(beast::error_code ec) {
   // Push back before refusing: with the engine queue long, the next frame stays in the
   // socket (and TCP slows the sender) until the queue drains.
   const bool paused = shared_.loop->pause_reading([self = shared_from_this()] {
-    asio::post(self->ws_.get_executor(), [self] {
+    asio::post(self->socket_.get_executor(), [self] {
       if (!self->closing_) self->read();
     });
   });
-  if (!paused) read();
+  if (paused) return detach_if_idle();
+  read();
+}
+
+void WsSession::wait_until(Clock::time_point at) {
+  timer_.expires_at(at);
+  timer_.async_wait(
+      exact_size([self = shared_from_this()](beast::error_code ec) { self->on_timer(ec); }));
+}
+
+void WsSession::on_timer(beast::error_code ec) {
+  if (ec || finished_) return;
+  const auto now = Clock::now();
+  if (closing_) {
+    // The grace is over (an earlier deadline's handler may run late: check the time).
+    if (timer_.expiry() <= now) tear_down();
+    return;
+  }
+  const auto heard = now - silence(socket_);  // when the peer last sent a byte
+  if (pinged_at_ != Clock::time_point{} && heard > pinged_at_) pinged_at_ = {};
+  if (pinged_at_ == Clock::time_point{}) {
+    if (now - heard < kPingAfter) return wait_until(heard + kPingAfter);
+    pinged_at_ = now;
+    wait_until(now + kPingAfter);
+    ping_due_ = true;
+    if (!writing_) write_next();
+    return;
+  }
+  if (now - pinged_at_ < kPingAfter) return wait_until(pinged_at_ + kPingAfter);
+  time_out();
+}
+
+void WsSession::time_out() {
+  // As Beast's idle timeout did: no close frame, the socket just goes.
+  beast::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);  // pending operations end with errors
+  on_closed();
 }
 
 bool WsSession::take_rate_token() {
@@ -164,8 +312,8 @@ void WsSession::handle_frame(const std::string& bytes, Encoding encoding) {
     const RequestId request = hello->request;
     // If the engine queue refuses it, the client may send hello again.
     hello_done_ = submit(
-        [self, input, request](Txn& txn) {
-          const auto token = txn.engine().token(self->token_hash_);
+        [self, input, request, hash = token_hash_](Txn& txn) {
+          const auto token = txn.engine().token(hash);
           if (!token || token->device != self->device_ || token->expires_at <= txn.now) {
             return txn.add_local(
                 {SendEvent{input.connection,
@@ -176,6 +324,7 @@ void WsSession::handle_frame(const std::string& bytes, Encoding encoding) {
           txn.run(input);
         },
         hello->request);
+    if (hello_done_) std::string().swap(token_hash_);  // not needed again
     return;
   }
   auto& request = std::get<client::Request>(frame);
@@ -213,31 +362,50 @@ void WsSession::enqueue(std::string bytes) {
 }
 
 void WsSession::write_next() {
-  if (outbox_.empty()) {
-    writing_ = false;
-    if (close_pending_) start_close();
+  if (ping_due_ && !closing_) {
+    ping_due_ = false;
+    writing_ = true;
+    pinging_ = true;
+    attach();
+    ws_->async_ping(
+        {}, [self = shared_from_this()](beast::error_code ec) { self->on_written(ec, false); });
     return;
   }
+  ping_due_ = false;
+  if (outbox_.empty()) {
+    writing_ = false;
+    if (close_pending_) return start_close();
+    return detach_if_idle();
+  }
   writing_ = true;
-  ws_.text(encoding_ == Encoding::json);
-  ws_.async_write(asio::buffer(outbox_.front()),
-                  [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                    if (self->raw_close_after_write_) {
-                      self->writing_ = false;
-                      // Aborted because the read failed: the socket itself is fine.
-                      if (ec && ec != asio::error::operation_aborted) return self->tear_down();
-                      return self->send_raw_close();
-                    }
-                    if (ec) return self->on_closed();
-                    ++self->shared_.metrics.frames_out;
-                    self->outbox_bytes_ -= self->outbox_.front().size();
-                    self->outbox_.pop_front();
-                    self->write_next();
-                  });
+  attach();
+  ws_->text(encoding_ == Encoding::json);
+  ws_->async_write(asio::buffer(outbox_.front()),
+                   [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                     self->on_written(ec, true);
+                   });
+}
+
+void WsSession::on_written(beast::error_code ec, bool frame) {
+  pinging_ = false;
+  if (raw_close_after_write_) {
+    writing_ = false;
+    // Aborted because the read failed: the socket itself is fine.
+    if (ec && ec != asio::error::operation_aborted) return tear_down();
+    return send_raw_close();
+  }
+  if (ec) return on_closed();
+  if (frame) {
+    ++shared_.metrics.frames_out;
+    outbox_bytes_ -= outbox_.front().size();
+    outbox_.pop_front();
+  }
+  write_next();
 }
 
 void WsSession::drop_outbox_after(std::size_t keep) {
-  while (outbox_.size() > std::max<std::size_t>(keep, writing_ ? 1u : 0u)) {
+  const std::size_t in_flight = writing_ && !pinging_ ? 1 : 0;
+  while (outbox_.size() > std::max(keep, in_flight)) {
     outbox_bytes_ -= outbox_.back().size();
     outbox_.pop_back();
   }
@@ -246,12 +414,10 @@ void WsSession::drop_outbox_after(std::size_t keep) {
 void WsSession::close(websocket::close_code code, std::string reason) {
   if (closing_) return;
   closing_ = true;
-  close_reason_ = websocket::close_reason(code, reason);
+  close_code_ = code;
+  close_text_ = std::move(reason);
   close_pending_ = true;
-  close_deadline_.expires_after(std::chrono::milliseconds(kCloseGraceMs));
-  close_deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (!ec) self->tear_down();
-  });
+  wait_until(Clock::now() + std::chrono::milliseconds(kCloseGraceMs));
   if (!writing_) start_close();
 }
 
@@ -259,10 +425,7 @@ void WsSession::refuse_oversized() {
   if (closing_ || finished_) return tear_down();  // a close is already under way
   closing_ = true;
   drop_outbox();
-  close_deadline_.expires_after(std::chrono::milliseconds(kCloseGraceMs));
-  close_deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (!ec) self->tear_down();
-  });
+  wait_until(Clock::now() + std::chrono::milliseconds(kCloseGraceMs));
   // A frame being written goes out first; the close frame follows it (a control frame may
   // come between the fragments of a message: RFC 6455 5.4).
   if (writing_) {
@@ -276,46 +439,45 @@ void WsSession::send_raw_close() {
   const std::string reason =
       "frames are limited to " + std::to_string(shared_.config.max_frame_bytes) + " bytes";
   auto frame = std::make_shared<std::string>(close_frame(websocket::close_code::too_big, reason));
-  asio::async_write(beast::get_lowest_layer(ws_).socket(), asio::buffer(*frame),
+  asio::async_write(socket_, asio::buffer(*frame),
                     [self = shared_from_this(), frame](beast::error_code ec, std::size_t) {
                       beast::error_code ignored;
-                      auto& socket = beast::get_lowest_layer(self->ws_).socket();
-                      socket.shutdown(tcp::socket::shutdown_send, ignored);
+                      self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
                       if (ec) return self->tear_down();
                       self->drain(std::make_shared<std::array<char, 4096>>());
                     });
 }
 
 void WsSession::drain(std::shared_ptr<std::array<char, 4096>> scratch) {
-  auto& socket = beast::get_lowest_layer(ws_).socket();
-  socket.async_read_some(asio::buffer(*scratch),
-                         [self = shared_from_this(), scratch](beast::error_code ec, std::size_t) {
-                           if (!ec) return self->drain(scratch);
-                           beast::error_code ignored;
-                           beast::get_lowest_layer(self->ws_).socket().close(ignored);
-                           self->on_closed();
-                         });
+  socket_.async_read_some(asio::buffer(*scratch),
+                          [self = shared_from_this(), scratch](beast::error_code ec, std::size_t) {
+                            if (!ec) return self->drain(scratch);
+                            beast::error_code ignored;
+                            self->socket_.close(ignored);
+                            self->on_closed();
+                          });
 }
 
 void WsSession::tear_down() {
   if (finished_) return;
   ++shared_.metrics.forced_closes;
   beast::error_code ignored;
-  beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
-  beast::get_lowest_layer(ws_).socket().close(ignored);  // pending operations end with errors
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);  // pending operations end with errors
   on_closed();
 }
 
 void WsSession::start_close() {
   close_pending_ = false;
-  ws_.async_close(close_reason_,
-                  [self = shared_from_this()](beast::error_code) { self->on_closed(); });
+  attach();
+  ws_->async_close(websocket::close_reason(close_code_, close_text_),
+                   [self = shared_from_this()](beast::error_code) { self->on_closed(); });
 }
 
 void WsSession::on_closed() {
   if (finished_) return;
   finished_ = true;
-  close_deadline_.cancel();
+  timer_.cancel();
   if (counted_) --shared_.metrics.connections;
   if (!registered_) return;  // never registered, or the engine closed it itself
   const ConnectionId id = id_;

@@ -1,5 +1,5 @@
 // The wire: every client<->server frame, in Cap'n Proto binary (binary WebSocket frames) or
-// in JSON through Cap'n Proto's own JSON codec (text frames). One schema
+// in JSON, in Cap'n Proto's JSON mapping of the same schema (text frames). One schema
 // (net/wire/parley.capnp) defines both; docs/protocol.md documents every frame and field.
 //
 // This header is free of Cap'n Proto and Beast: hosts, tests and clients see engine types.

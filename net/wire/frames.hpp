@@ -1,5 +1,5 @@
 // Engine types <-> the Cap'n Proto structs of parley.capnp, for codec.cpp (which adds the
-// binary and JSON encodings around them). Internal to parley_codec: it includes the
+// binary encoding around them). Internal to parley_codec: it includes the
 // generated schema header, which nothing outside net/wire/ sees.
 #pragma once
 
@@ -10,16 +10,11 @@
 #include <vector>
 
 #include "engine/overloaded.hpp"
+#include "net/wire/bad_frame.hpp"
 #include "net/wire/codec.hpp"
 #include "parley.capnp.h"
 
 namespace parley::net {
-
-// A frame that parsed but is not acceptable; its message goes to the client as is.
-class BadFrame : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 std::string text_of(capnp::Text::Reader text);
 // std::string is NUL-terminated and may hold NUL bytes: pass its size explicitly.

@@ -1,5 +1,8 @@
 #include "sim/invariants/invariant.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 namespace parley::sim::invariants {
 namespace {
 
@@ -11,13 +14,18 @@ std::string describe_record(const History& history, std::size_t index) {
 }  // namespace
 
 std::uint32_t Run::home_of(UserId user) const {
+  if (user < home_by_user.size()) return home_by_user[user];
   const auto found = home.find(user);
   return found == home.end() ? 0 : found->second;
 }
 
 const std::vector<UserId>* Run::recipients(const MessageKey& key) const {
-  const auto found = recipients_by_key.find(key);
-  return found == recipients_by_key.end() ? nullptr : &found->second;
+  // The last entry with the key, as a map assigned in build order would hold.
+  const auto past =
+      std::upper_bound(recipients_by_key.begin(), recipients_by_key.end(), key,
+                       [](const MessageKey& k, const auto& entry) { return k < entry.first; });
+  if (past == recipients_by_key.begin() || std::prev(past)->first != key) return nullptr;
+  return &std::prev(past)->second;
 }
 
 void Report::add(int invariant, const std::string& message, std::size_t record) {

@@ -19,6 +19,7 @@
 
 #include "sim/checker.hpp"
 #include "sim/history.hpp"
+#include "sim/id_table.hpp"
 
 namespace parley::sim::invariants {
 
@@ -30,15 +31,22 @@ struct MessageKey {
   auto operator<=>(const MessageKey&) const = default;
 };
 
+// Who should receive each message, sorted by key (Run::recipients searches it): built once,
+// looked up for most records, so one contiguous array rather than a tree of nodes.
+using RecipientsByKey = std::vector<std::pair<MessageKey, std::vector<UserId>>>;
+
 // What every invariant may read. The checker builds it once per run.
 struct Run {
   const CheckConfig& config;
   const std::vector<NodeContents>& nodes;
   const std::vector<DeviceRef>& devices;
   const std::map<UserId, std::uint32_t>& home;
+  // `home` again, indexed by user id (0 where `home` has none), for the users it covers:
+  // looked up for most records.
+  const std::vector<std::uint32_t>& home_by_user;
   // Who should receive each message: members at its seq (a removed member gets the event of
   // their own removal); and each user's messages, in node, channel and seq order.
-  const std::map<MessageKey, std::vector<UserId>>& recipients_by_key;
+  const RecipientsByKey& recipients_by_key;
   const std::map<UserId, std::vector<MessageKey>>& expected_by_user;
   const History& history;
 
@@ -96,7 +104,7 @@ class FirstReceipts {
   }
 
  private:
-  std::map<DeviceId, std::set<std::pair<ChannelId, Seq>>> seen_;
+  IdMap<std::set<std::pair<ChannelId, Seq>>> seen_;  // by device
 };
 
 // The push records the node wrote right after record `index` in the same batch: an append's

@@ -49,8 +49,9 @@ class Presence final : public Invariant {
         break;
       case RecordKind::crash:
         // The node forgot every connection and device; who was shown online is durable.
-        for (auto& [id, device] : model.devices)
+        model.devices.for_each([](DeviceId, DeviceModel& device) {
           device = DeviceModel{device.user, 0, 0, false};
+        });
         break;
       case RecordKind::restart:
         // Everyone shown online is held online for a full timeout from the restart, as if
@@ -91,7 +92,7 @@ class Presence final : public Invariant {
     bool operator>(const Deadline& o) const { return at != o.at ? at > o.at : device > o.device; }
   };
   struct NodeModel {
-    std::map<DeviceId, DeviceModel> devices;
+    IdMap<DeviceModel> devices;  // looked up for every sign of life; walked in id order
     std::map<UserId, bool> online;
     std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines;
     TimeUs clock = 0;     // node time of the latest node record
@@ -101,14 +102,15 @@ class Presence final : public Invariant {
   // Whether every device of the user has been silent past timeout + slack by both the node's
   // clock (`now`) and simulated time (`now_at`).
   bool user_devices_dead_by(NodeModel& model, UserId user, TimeUs now, TimeUs now_at) const {
-    for (const auto& [id, device] : model.devices) {
-      if (device.user != user || !device.live) continue;
+    bool dead = true;
+    model.devices.for_each([&](DeviceId, const DeviceModel& device) {
+      if (device.user != user || !device.live) return;
       if (device.last_seen + config_.presence_timeout + config_.presence_slack >= now ||
           device.last_seen_at + real_timeout_max_ + config_.presence_slack >= now_at) {
-        return false;
+        dead = false;
       }
-    }
-    return true;
+    });
+    return dead;
   }
 
   // Users still shown online whose every device fell silent past timeout + slack by `now`.
@@ -117,14 +119,10 @@ class Presence final : public Invariant {
     while (!model.deadlines.empty() && model.deadlines.top().at < now) {
       const Deadline due = model.deadlines.top();
       model.deadlines.pop();
-      auto found = model.devices.find(due.device);
-      if (found == model.devices.end() || !found->second.live ||
-          found->second.last_seen != due.last_seen) {
-        continue;
-      }
-      const UserId user = found->second.user;
-      const TimeUs real_deadline =
-          found->second.last_seen_at + real_timeout_max_ + config_.presence_slack;
+      const DeviceModel* found = model.devices.find(due.device);
+      if (found == nullptr || !found->live || found->last_seen != due.last_seen) continue;
+      const UserId user = found->user;
+      const TimeUs real_deadline = found->last_seen_at + real_timeout_max_ + config_.presence_slack;
       if (real_deadline >= now_at) {
         // Due by the node's clock but not in simulated time (the node's clock jumped): look
         // again once it is.
@@ -138,9 +136,9 @@ class Presence final : public Invariant {
                        std::to_string(due.last_seen) + " (node time) is still shown online at " +
                        std::to_string(now),
                    index);
-        for (auto& [id, device] : model.devices) {
+        model.devices.for_each([&](DeviceId, DeviceModel& device) {
           if (device.user == user) device.live = false;
-        }
+        });
       }
     }
   }
@@ -158,8 +156,8 @@ class Presence final : public Invariant {
 
   // The user is shown offline: a flap if a device of theirs showed life too recently.
   void shown_offline(NodeModel& model, const Record& r, std::size_t i, Report& report) const {
-    for (auto& [id, device] : model.devices) {
-      if (device.user != r.user || !device.live) continue;
+    model.devices.for_each([&](DeviceId id, DeviceModel& device) {
+      if (device.user != r.user || !device.live) return;
       // Early by the node's clock, or early in real time (a node clock that jumped).
       const bool early = device.last_seen + config_.presence_timeout > r.node_time ||
                          device.last_seen_at + real_timeout_ - config_.presence_slack > r.at;
@@ -174,7 +172,7 @@ class Presence final : public Invariant {
                    i);
       }
       device.live = false;
-    }
+    });
   }
 
   const Run& run_;
