@@ -2,6 +2,7 @@
 // 20 times, then reopens the store and checks that every acked message is there, in
 // order, with gap-free sequences, and that nothing half-written is visible.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,6 +55,10 @@ TEST(Crash, EveryAckedMessageSurvivesSigkill) {
   int kills = 0;
   for (int round = 0; round < 25; ++round) {
     auto [pid, out] = spawn_writer(dir, next);
+    // Kill at a random point after the writer is under way: wait for its first ack (at most
+    // 30 s), so a slow start (ASan, a busy machine) cannot leave the round without writes.
+    pollfd ready{out, POLLIN, 0};
+    ::poll(&ready, 1, 30'000);
     std::this_thread::sleep_for(std::chrono::milliseconds(10 + random() % 120));
     ASSERT_EQ(kill(pid, SIGKILL), 0);
     int status = 0;
