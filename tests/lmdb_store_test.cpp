@@ -8,20 +8,16 @@
 
 #include "engine/engine.hpp"
 #include "engine/records.hpp"
+#include "tests/temp_dir.hpp"
 
 namespace parley::storage {
 namespace {
 
 using namespace parley::engine;
 
-class TempDir {
- public:
-  TempDir() : path_(make_temp_directory("parley-lmdb-test")) {}
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+// A directory of the test's own (tests/temp_dir.hpp).
+struct TempDir : testing::TempDir {
+  TempDir() : testing::TempDir("parley-lmdb-test") {}
 };
 
 LmdbOptions small_map() {

@@ -13,20 +13,16 @@
 #include <vector>
 
 #include "storage/memory_store.hpp"
+#include "tests/temp_dir.hpp"
 
 namespace parley::storage {
 namespace {
 
 using engine::Table;
 
-class TempDir {
- public:
-  TempDir() : path_(make_temp_directory("parley-pipelined-test")) {}
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+// A directory of the test's own (tests/temp_dir.hpp).
+struct TempDir : testing::TempDir {
+  TempDir() : testing::TempDir("parley-pipelined-test") {}
 };
 
 using Entries = std::vector<std::pair<std::string, std::string>>;
