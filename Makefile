@@ -64,7 +64,7 @@ fuzz: fuzz-build
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=15
 
-# Micro-benchmarks and short end-to-end loads; writes bench/RESULTS.md (about 7 minutes).
+# Micro-benchmarks and short end-to-end loads; writes bench/RESULTS.md (about 8 minutes).
 bench: build
 	BUILD_DIR=$(BUILD_DIR) scripts/bench-report
 
