@@ -17,23 +17,9 @@
 #include <vector>
 
 #include "net/client/client.hpp"
+#include "tests/process.hpp"
 
 namespace parley::testing {
-
-// Starts `args` (argv[0] is the binary) with stderr appended to `stderr_path`.
-inline pid_t spawn_process(std::vector<std::string> args, const std::string& stderr_path) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (auto& arg : args)
-      argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    if (freopen(stderr_path.c_str(), "a", stderr) == nullptr) _exit(126);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
 
 // The port a server wrote to `path` once listening (0 if it never did within 5 s).
 inline std::uint16_t wait_for_port_file(const std::string& path) {

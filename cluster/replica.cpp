@@ -1,0 +1,91 @@
+#include "cluster/replica.hpp"
+
+#include "cluster/input_codec.hpp"
+#include "engine/record_codec.hpp"
+
+namespace parley::cluster {
+
+using namespace parley::engine;
+
+Replica::Replica(Store& store, host::ReplicatedLog& log, EngineConfig config)
+    : store_(store), log_(log), core_(store, config) {}
+
+void Replica::open(TimeUs now) {
+  core_.open(now);
+}
+
+std::uint64_t Replica::applied_index() {
+  return core_.read([&](const Engine&) -> std::uint64_t {
+    const auto bytes = store_.get(Table::meta, kAppliedIndexKey);
+    return bytes ? codec::decode_counter(*bytes, Table::meta) : 0;
+  });
+}
+
+void Replica::write_applied_index(std::uint64_t index) {
+  store_.put(Table::meta, kAppliedIndexKey, codec::encode_counter(index));
+}
+
+void Replica::discard_batch(TimeUs now) {
+  core_.abort();
+  core_.restart(now);
+}
+
+std::size_t Replica::catch_up(std::size_t max) {
+  const std::uint64_t applied = applied_index();
+  const auto entries = log_.read(applied + 1, max);
+  std::uint64_t expected = applied + 1;
+  for (const host::LogEntry& entry : entries) {
+    // A gap means entries below were trimmed before this replica applied them: it must copy
+    // a peer's snapshot instead (docs/cluster.md).
+    if (entry.index != expected) {
+      throw CorruptEntry("log entry " + std::to_string(expected) + " is gone (trimmed?)");
+    }
+    const LoggedBatch batch = decode_batch(entry.bytes);
+    core_.begin(batch.now);
+    try {
+      for (const Input& input : batch.inputs)
+        core_.run(input);
+      write_applied_index(entry.index);
+    } catch (...) {
+      discard_batch(batch.now);
+      throw;
+    }
+    core_.commit();  // a follower's effects go nowhere: the leader's node released them
+    ++expected;
+  }
+  return entries.size();
+}
+
+Replica::Outcome Replica::lead_batch(std::uint64_t token, std::span<const Input> inputs,
+                                     TimeUs now) {
+  const std::uint64_t index = applied_index() + 1;
+  LoggedBatch batch{now, {inputs.begin(), inputs.end()}};
+  const std::string entry = encode_batch(batch);
+  core_.begin(now);
+  host::AppendResult appended;
+  try {
+    for (const Input& input : inputs)
+      core_.run(input);
+    write_applied_index(index);
+    appended = log_.append(token, index, entry);
+  } catch (...) {
+    discard_batch(now);
+    throw;
+  }
+  if (appended == host::AppendResult::fenced) {
+    discard_batch(now);
+    return Deposed{};
+  }
+  if (appended == host::AppendResult::index_taken) {
+    // Ours, if an earlier attempt's outcome was unknown and it landed after all: then it is
+    // this very batch only if the bytes match; anything else came from an earlier leader.
+    const auto existing = log_.entry(index);
+    if (!existing || existing->token != token || existing->bytes != entry) {
+      discard_batch(now);
+      return Behind{};
+    }
+  }
+  return Released{core_.commit(), index};
+}
+
+}  // namespace parley::cluster

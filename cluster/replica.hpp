@@ -1,0 +1,73 @@
+// One replica of a shard: the engine over its own store, kept equal to every other
+// replica's by the log (docs/cluster.md, "Leader and followers"). Replay is the
+// replication: each log entry is one batch (cluster/input_codec.hpp), applied through
+// host::Core in index order, and the applied index is written in the same store
+// transaction as the state it produced, so a restart neither applies an entry twice nor
+// skips one.
+//
+//   leader:    lead_batch(token, inputs, now)  — run, append fenced at applied + 1, then
+//              commit locally; only then are the effects returned (to be released)
+//   follower:  catch_up(max)                   — apply entries after the applied index;
+//              their effects are dropped (the leader's node released them)
+//
+// Not thread-safe: one thread drives a replica.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <variant>
+
+#include "engine/engine.hpp"
+#include "host/core.hpp"
+#include "host/replicated_log.hpp"
+
+namespace parley::cluster {
+
+// The meta-table key of the applied log index (engine::codec::encode_counter).
+inline constexpr std::string_view kAppliedIndexKey = "log_applied_index";
+
+class Replica {
+ public:
+  // REQUIRES: `store` and `log` outlive the replica.
+  Replica(engine::Store& store, host::ReplicatedLog& log, engine::EngineConfig config);
+
+  void open(engine::TimeUs now);
+  // The last log index this replica's store holds (0: none).
+  std::uint64_t applied_index();
+
+  // Follower: applies up to `max` entries after the applied index, each in its own
+  // transaction at its own `now`. Returns how many. Throws CorruptEntry for an entry that
+  // does not decode and LogUnavailable when the log cannot be read.
+  std::size_t catch_up(std::size_t max);
+
+  // Leader, holding `token`: what happened to a batch.
+  struct Released {
+    engine::Effects effects;  // durable on the log's quorum and in this store: release them
+    std::uint64_t index = 0;
+  };
+  struct Deposed {};  // `token` no longer leads: nothing of the batch was stored or released
+  struct Behind {};   // the next index was taken by an earlier leader: catch_up, then retry
+  using Outcome = std::variant<Released, Deposed, Behind>;
+  // Runs `inputs` at `now`, appends them at applied + 1 fenced by `token`, then commits them
+  // with the new applied index. Throws LogUnavailable when the append's outcome is unknown:
+  // nothing was released, and catch_up() applies the entry if it landed (clients resend
+  // under the same client_msg_id and get the duplicate's ack).
+  Outcome lead_batch(std::uint64_t token, std::span<const engine::Input> inputs,
+                     engine::TimeUs now);
+
+  const engine::Engine& engine() const { return core_.engine(); }
+  host::Core& core() { return core_; }
+
+ private:
+  void write_applied_index(std::uint64_t index);
+  // Drops the open batch and rebuilds the engine from the store: its memory may hold what
+  // the store does not.
+  void discard_batch(engine::TimeUs now);
+
+  engine::Store& store_;
+  host::ReplicatedLog& log_;
+  host::Core core_;
+};
+
+}  // namespace parley::cluster
