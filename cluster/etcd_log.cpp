@@ -31,7 +31,8 @@ EtcdLog::EtcdLog(EtcdClient& client, std::string prefix)
     : client_(client),
       prefix_(std::move(prefix)),
       leader_key_(prefix_ + "leader"),
-      log_prefix_(prefix_ + "log/") {}
+      log_prefix_(prefix_ + "log/"),
+      applied_prefix_(prefix_ + "applied/") {}
 
 std::string EtcdLog::entry_key(std::uint64_t index) const {
   char digits[21];
@@ -119,6 +120,27 @@ void EtcdLog::trim_below(std::uint64_t index) {
   const std::uint64_t end = std::min(index, last);
   if (end <= 1) return;
   client_.erase(entry_key(0), entry_key(end));
+}
+
+void EtcdLog::report_applied(std::string_view replica, std::uint64_t index) {
+  client_.txn(
+      {}, {Op{Op::Kind::put, applied_prefix_ + std::string(replica), std::to_string(index), {}, 0}},
+      {});
+}
+
+std::uint64_t EtcdLog::slowest_applied() {
+  std::uint64_t slowest = 0;
+  for (const KeyValue& kv :
+       client_.range(applied_prefix_, EtcdClient::prefix_end(applied_prefix_))) {
+    std::uint64_t index = 0;
+    const auto [end, error] =
+        std::from_chars(kv.value.data(), kv.value.data() + kv.value.size(), index);
+    if (error != std::errc() || end != kv.value.data() + kv.value.size()) {
+      throw EtcdError("not an applied index: " + kv.key);
+    }
+    slowest = slowest == 0 ? index : std::min(slowest, index);
+  }
+  return slowest;
 }
 
 }  // namespace parley::cluster

@@ -6,6 +6,7 @@
 //                             leader's token is greater)
 //   PREFIX "log/" 20 digits   an entry: 8-byte big-endian token, then the entry's bytes
 //                             (zero-padded decimal, so key order is index order)
+//   PREFIX "applied/" NAME    the last index replica NAME applied (decimal)
 //
 // An append is one etcd transaction: if the leader key's create revision is still the token
 // and the entry's key does not exist, put the entry. Fencing is therefore etcd's
@@ -38,6 +39,8 @@ class EtcdLog final : public host::ReplicatedLog {
   std::uint64_t last_index() override;
   // Keeps the last entry whatever `index` says, so that the next index stays known.
   void trim_below(std::uint64_t index) override;
+  void report_applied(std::string_view replica, std::uint64_t index) override;
+  std::uint64_t slowest_applied() override;
 
   std::string entry_key(std::uint64_t index) const;
 
@@ -48,6 +51,7 @@ class EtcdLog final : public host::ReplicatedLog {
   std::string prefix_;
   std::string leader_key_;
   std::string log_prefix_;
+  std::string applied_prefix_;
 };
 
 }  // namespace parley::cluster

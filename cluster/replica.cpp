@@ -35,10 +35,9 @@ std::size_t Replica::catch_up(std::size_t max) {
   const auto entries = log_.read(applied + 1, max);
   std::uint64_t expected = applied + 1;
   for (const host::LogEntry& entry : entries) {
-    // A gap means entries below were trimmed before this replica applied them: it must copy
-    // a peer's snapshot instead (docs/cluster.md).
     if (entry.index != expected) {
-      throw CorruptEntry("log entry " + std::to_string(expected) + " is gone (trimmed?)");
+      throw SnapshotNeeded("log entry " + std::to_string(expected) +
+                           " was trimmed before this replica applied it");
     }
     const LoggedBatch batch = decode_batch(entry.bytes);
     core_.begin(batch.now);
@@ -86,6 +85,15 @@ Replica::Outcome Replica::lead_batch(std::uint64_t token, std::span<const Input>
     }
   }
   return Released{core_.commit(), index};
+}
+
+void Replica::report_applied(std::string_view name) {
+  log_.report_applied(name, applied_index());
+}
+
+void Replica::trim_log() {
+  const std::uint64_t slowest = log_.slowest_applied();
+  if (slowest > 0) log_.trim_below(slowest + 1);
 }
 
 }  // namespace parley::cluster

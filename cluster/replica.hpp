@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <variant>
 
@@ -23,6 +24,13 @@
 #include "host/replicated_log.hpp"
 
 namespace parley::cluster {
+
+// The entries after this replica's applied index were trimmed from the log: it cannot
+// replay them, and must start from a peer's snapshot instead (docs/cluster.md).
+class SnapshotNeeded : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 // The meta-table key of the applied log index (engine::codec::encode_counter).
 inline constexpr std::string_view kAppliedIndexKey = "log_applied_index";
@@ -38,7 +46,8 @@ class Replica {
 
   // Follower: applies up to `max` entries after the applied index, each in its own
   // transaction at its own `now`. Returns how many. Throws CorruptEntry for an entry that
-  // does not decode and LogUnavailable when the log cannot be read.
+  // does not decode, SnapshotNeeded when the next entry was trimmed, and LogUnavailable
+  // when the log cannot be read.
   std::size_t catch_up(std::size_t max);
 
   // Leader, holding `token`: what happened to a batch.
@@ -55,6 +64,11 @@ class Replica {
   // under the same client_msg_id and get the duplicate's ack).
   Outcome lead_batch(std::uint64_t token, std::span<const engine::Input> inputs,
                      engine::TimeUs now);
+
+  // Publishes this replica's applied index under `name` (ReplicatedLog::report_applied).
+  void report_applied(std::string_view name);
+  // Leader: removes the entries every replica reported applied.
+  void trim_log();
 
   const engine::Engine& engine() const { return core_.engine(); }
   host::Core& core() { return core_; }

@@ -67,8 +67,16 @@ class ReplicatedLog {
   virtual std::optional<LogEntry> entry(std::uint64_t index) = 0;
   // The highest index appended and not trimmed (0: none).
   virtual std::uint64_t last_index() = 0;
-  // Removes the entries below `index` (every replica has applied them).
+  // Removes the entries below `index`, but never the last one (its index is the next
+  // append's minus one).
   virtual void trim_below(std::uint64_t index) = 0;
+
+  // ---- trimming by the slowest replica (docs/cluster.md, "Trimming") ----
+  // Records that `replica` has applied every entry up to `index`.
+  virtual void report_applied(std::string_view replica, std::uint64_t index) = 0;
+  // The smallest index any replica reported (0: none reported). A leader trims below it + 1:
+  // entries every replica applied; a replica that never reports holds trimming back.
+  virtual std::uint64_t slowest_applied() = 0;
 };
 
 }  // namespace parley::host

@@ -1,12 +1,13 @@
-// cluster::Replica on a real three-member etcd: followers that replay the log reach the
-// leader's exact durable state (on LMDB and on the memory store alike), a deposed leader
-// stores and releases nothing, and a restarted replica resumes at its applied index.
+// cluster::Replica on a real three-member etcd and on host::MemoryLog: followers that replay the
+// log reach the leader's exact durable state (on LMDB and on the memory store alike), a deposed
+// leader stores and releases nothing, and a restarted replica resumes at its applied index.
 #include <gtest/gtest.h>
 
 #include <memory>
 
 #include "cluster/etcd_log.hpp"
 #include "cluster/replica.hpp"
+#include "host/memory_log.hpp"
 #include "storage/lmdb_store.hpp"
 #include "storage/memory_store.hpp"
 #include "tests/etcd_cluster.hpp"
@@ -18,6 +19,7 @@ using namespace std::chrono_literals;
 using parley::cluster::EtcdClient;
 using parley::cluster::EtcdLog;
 using parley::cluster::Replica;
+using parley::host::MemoryLog;
 using parley::storage::LmdbStore;
 using parley::storage::MemoryStore;
 using parley::testing::EtcdCluster;
@@ -47,13 +49,12 @@ std::uint64_t state_digest(Store& store) {
 }
 
 struct Node {
-  EtcdClient client;
-  EtcdLog log;
+  parley::host::ReplicatedLog& log;
   std::unique_ptr<Store> store;
   std::unique_ptr<Replica> replica;
 
-  Node(const EtcdCluster& etcd, std::unique_ptr<Store> own_store)
-      : client(etcd.endpoints(), 2s), log(client, kPrefix), store(std::move(own_store)) {
+  Node(parley::host::ReplicatedLog& shard_log, std::unique_ptr<Store> own_store)
+      : log(shard_log), store(std::move(own_store)) {
     replica = std::make_unique<Replica>(*store, log, EngineConfig{});
     replica->open(1'000'000);
   }
@@ -69,6 +70,38 @@ struct Node {
     if (released == nullptr) throw std::runtime_error("the batch was not released");
     return std::move(released->effects);
   }
+};
+
+// One shard's log as each node sees it: on a real etcd (a client and an EtcdLog per node)
+// or in memory (one MemoryLog shared by all).
+class ShardLog {
+ public:
+  virtual ~ShardLog() = default;
+  virtual parley::host::ReplicatedLog& for_node() = 0;
+  // The lease ends, as when its holder is paused or cut off past its TTL.
+  virtual void expire(std::int64_t lease) = 0;
+};
+
+class EtcdShardLog final : public ShardLog {
+ public:
+  parley::host::ReplicatedLog& for_node() override {
+    clients_.push_back(std::make_unique<EtcdClient>(etcd_.endpoints(), 2s));
+    logs_.push_back(std::make_unique<EtcdLog>(*clients_.back(), kPrefix));
+    return *logs_.back();
+  }
+  void expire(std::int64_t lease) override { clients_.front()->lease_revoke(lease); }
+
+ private:
+  EtcdCluster etcd_;
+  std::vector<std::unique_ptr<EtcdClient>> clients_;
+  std::vector<std::unique_ptr<EtcdLog>> logs_;
+};
+
+class MemoryShardLog final : public ShardLog {
+ public:
+  parley::host::ReplicatedLog& for_node() override { return log; }
+  void expire(std::int64_t lease) override { log.expire(lease); }
+  MemoryLog log;
 };
 
 AccountResult account_result(const Effects& effects) {
@@ -113,18 +146,20 @@ void chat(Node& leader, std::uint64_t token) {
   leader.lead(token, {Disconnected{2}, Tick{}}, now += 40'000'000);
 }
 
-// Two replicas on LMDB, on a fresh etcd.
-class ReplicaTest : public ::testing::Test {
+// Two replicas on LMDB over one shard's log: on etcd, then in memory (the same rules).
+class ReplicaTest : public ::testing::TestWithParam<std::string> {
  protected:
-  EtcdCluster etcd;
+  std::unique_ptr<ShardLog> shard =
+      GetParam() == "etcd" ? std::unique_ptr<ShardLog>(std::make_unique<EtcdShardLog>())
+                           : std::make_unique<MemoryShardLog>();
   TempDir dir_a{"parley-replica-a"};
   TempDir dir_b{"parley-replica-b"};
-  Node a{etcd, std::make_unique<LmdbStore>(dir_a.path())};
-  Node b{etcd, std::make_unique<LmdbStore>(dir_b.path())};
+  Node a{shard->for_node(), std::make_unique<LmdbStore>(dir_a.path())};
+  Node b{shard->for_node(), std::make_unique<LmdbStore>(dir_b.path())};
 };
 
-TEST_F(ReplicaTest, FollowersReachTheLeadersExactState) {
-  Node c(etcd, std::make_unique<MemoryStore>());
+TEST_P(ReplicaTest, FollowersReachTheLeadersExactState) {
+  Node c(shard->for_node(), std::make_unique<MemoryStore>());
   const auto leads = a.log.campaign("a", 30);
   ASSERT_TRUE(leads.has_value());
   chat(a, leads->token);
@@ -143,13 +178,13 @@ TEST_F(ReplicaTest, FollowersReachTheLeadersExactState) {
   EXPECT_EQ(b.replica->catch_up(100), 0u);
 }
 
-TEST_F(ReplicaTest, ADeposedLeaderStoresAndReleasesNothing) {
+TEST_P(ReplicaTest, ADeposedLeaderStoresAndReleasesNothing) {
   const auto a_leads = a.log.campaign("a", 30);
   ASSERT_TRUE(a_leads.has_value());
   a.lead(a_leads->token, {SignUp{"alice", "h"}}, 2'000'000);
 
   // a's lease ends; b takes over, catches up and appends; a still thinks it leads.
-  b.client.lease_revoke(a_leads->lease);
+  shard->expire(a_leads->lease);
   const auto b_leads = b.log.campaign("b", 30);
   ASSERT_TRUE(b_leads.has_value());
   b.replica->catch_up(100);
@@ -170,7 +205,7 @@ TEST_F(ReplicaTest, ADeposedLeaderStoresAndReleasesNothing) {
   EXPECT_FALSE(a.has_user("carol"));
 }
 
-TEST_F(ReplicaTest, ANewLeaderThatHasNotCaughtUpIsToldItIsBehind) {
+TEST_P(ReplicaTest, ANewLeaderThatHasNotCaughtUpIsToldItIsBehind) {
   const auto a_leads = a.log.campaign("a", 30);
   ASSERT_TRUE(a_leads.has_value());
   a.lead(a_leads->token, {SignUp{"alice", "h"}}, 2'000'000);
@@ -204,23 +239,82 @@ void accounts(Node& leader, std::uint64_t token) {
   leader.lead(token, {ChangePassword{1, 1, "h2"}, SignOut{2, {}, true}}, now += 1000);
 }
 
-TEST(Replica, ARestartedReplicaResumesAtItsAppliedIndex) {
-  EtcdCluster etcd;
-  TempDir dir_a("parley-replica-a");
-  TempDir dir_b("parley-replica-b");
-  Node a(etcd, std::make_unique<LmdbStore>(dir_a.path()));
+TEST_P(ReplicaTest, ARestartedReplicaResumesAtItsAppliedIndex) {
   const auto leads = a.log.campaign("a", 30);
   ASSERT_TRUE(leads.has_value());
   accounts(a, leads->token);
   const std::uint64_t last = a.replica->applied_index();
-  {
-    Node b(etcd, std::make_unique<LmdbStore>(dir_b.path()));
-    ASSERT_EQ(b.replica->catch_up(5), 5u);
-  }  // b stops
-  Node b(etcd, std::make_unique<LmdbStore>(dir_b.path()));
+  ASSERT_EQ(b.replica->catch_up(5), 5u);
+  b.replica.reset();  // b stops
+  b.store = std::make_unique<LmdbStore>(dir_b.path());
+  b.replica = std::make_unique<Replica>(*b.store, b.log, EngineConfig{});
+  b.replica->open(1'000'000);
   EXPECT_EQ(b.replica->applied_index(), 5u);
   EXPECT_EQ(b.replica->catch_up(1000), last - 5) << "neither an entry twice nor one skipped";
   EXPECT_EQ(state_digest(*b.store), state_digest(*a.store));
 }
+
+TEST_P(ReplicaTest, TheLogIsTrimmedBelowTheSlowestReplica) {
+  const auto leads = a.log.campaign("a", 30);
+  ASSERT_TRUE(leads.has_value());
+  accounts(a, leads->token);
+  const std::uint64_t last = a.replica->applied_index();
+  ASSERT_EQ(b.replica->catch_up(5), 5u);
+  a.replica->report_applied("a");
+  b.replica->report_applied("b");
+  EXPECT_EQ(a.log.slowest_applied(), 5u);
+
+  a.replica->trim_log();
+  EXPECT_FALSE(a.log.entry(5).has_value()) << "every replica applied 5";
+  EXPECT_TRUE(a.log.entry(6).has_value()) << "b has not applied 6";
+  EXPECT_EQ(b.replica->catch_up(1000), last - 5);
+  EXPECT_EQ(state_digest(*b.store), state_digest(*a.store));
+
+  // A replica that starts after the trim cannot replay from 1: it needs a snapshot, and
+  // says so instead of applying entry 6 onto an empty store.
+  Node late(shard->for_node(), std::make_unique<MemoryStore>());
+  EXPECT_THROW(late.replica->catch_up(1000), parley::cluster::SnapshotNeeded);
+  EXPECT_EQ(late.replica->applied_index(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Logs, ReplicaTest, ::testing::Values("etcd", "memory"),
+                         [](const auto& test) { return test.param; });
+
+// An append whose outcome the leader never learns (MemoryLog injects it): nothing is
+// released, and the entry counts only if it landed, on the leader as on its followers.
+class UnknownOutcomeTest : public ::testing::TestWithParam<bool> {
+ protected:
+  MemoryShardLog shard;
+  Node a{shard.for_node(), std::make_unique<MemoryStore>()};
+  Node b{shard.for_node(), std::make_unique<MemoryStore>()};
+};
+
+TEST_P(UnknownOutcomeTest, AnAppendWithAnUnknownOutcomeReleasesNothing) {
+  const bool lands = GetParam();
+  const auto leads = a.log.campaign("a", 30);
+  ASSERT_TRUE(leads.has_value());
+  a.lead(leads->token, {SignUp{"alice", "h"}}, 2'000'000);
+  const std::uint64_t before = state_digest(*a.store);
+
+  shard.log.fail_next_append(lands);
+  const std::vector<Input> batch{SignUp{"bob", "h"}};
+  EXPECT_THROW(a.replica->lead_batch(leads->token, batch, 3'000'000), parley::host::LogUnavailable);
+  EXPECT_EQ(state_digest(*a.store), before) << "not committed locally before the outcome is known";
+  EXPECT_EQ(a.replica->applied_index(), 1u);
+
+  // The leader learns the outcome by reading the log.
+  EXPECT_EQ(a.replica->catch_up(10), lands ? 1u : 0u);
+  EXPECT_EQ(a.has_user("bob"), lands);
+  b.replica->catch_up(10);
+  EXPECT_EQ(state_digest(*b.store), state_digest(*a.store));
+  // The next batch goes to the next free index either way.
+  a.lead(leads->token, {SignUp{"carol", "h"}}, 4'000'000);
+  b.replica->catch_up(10);
+  EXPECT_EQ(state_digest(*b.store), state_digest(*a.store));
+  EXPECT_EQ(a.log.last_index(), lands ? 3u : 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Landed, UnknownOutcomeTest, ::testing::Bool(),
+                         [](const auto& test) { return test.param ? "landed" : "lost"; });
 
 }  // namespace
