@@ -1,0 +1,57 @@
+// The cluster's service directory (docs/cluster.md, "Directory"): each gateway registers
+// itself with its public URL and load under a lease, so it disappears by itself when the
+// gateway dies; /v1/discover and the login answer name the best live one.
+//
+// Implementations: cluster/etcd_directory.hpp (etcd v3 leases) and MemoryDirectory below.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace parley::host {
+
+struct GatewayInfo {
+  std::string name;  // unique per gateway
+  std::string url;   // what clients connect to, e.g. ws://10.0.0.5:8080/v1/ws
+  std::uint64_t connections = 0;
+  bool operator==(const GatewayInfo&) const = default;
+};
+
+class Directory {
+ public:
+  virtual ~Directory() = default;
+  // Registers (or re-registers) `gateway` under a new lease of ttl_seconds; returns it.
+  // Throws LogUnavailable (host/replicated_log.hpp) when the directory cannot be reached.
+  virtual std::int64_t register_gateway(const GatewayInfo& gateway, std::int64_t ttl_seconds) = 0;
+  // Publishes a new load under the same lease.
+  virtual void update(std::int64_t lease, const GatewayInfo& gateway) = 0;
+  // Renews the lease; false when it expired (the gateway must register again).
+  virtual bool keep_alive(std::int64_t lease) = 0;
+  virtual void deregister(std::int64_t lease) = 0;
+  // The live gateways, by name.
+  virtual std::vector<GatewayInfo> gateways() = 0;
+
+  // The gateway a new client should use: the fewest connections, then the first name.
+  std::optional<GatewayInfo> best_gateway();
+};
+
+// In memory, for tests and the simulator: a lease ends when expire() says so.
+class MemoryDirectory final : public Directory {
+ public:
+  std::int64_t register_gateway(const GatewayInfo& gateway, std::int64_t ttl_seconds) override;
+  void update(std::int64_t lease, const GatewayInfo& gateway) override;
+  bool keep_alive(std::int64_t lease) override;
+  void deregister(std::int64_t lease) override;
+  std::vector<GatewayInfo> gateways() override;
+
+  void expire(std::int64_t lease) { deregister(lease); }
+
+ private:
+  std::int64_t next_lease_ = 1;
+  std::map<std::int64_t, GatewayInfo> by_lease_;
+};
+
+}  // namespace parley::host
