@@ -46,7 +46,7 @@ test-asan: deps
 # libFuzzer: each target runs FUZZ_SECONDS (default 300) from tests/fuzz/corpus, printing
 # its progress; a crash stops with the reproducer's path. fuzz-smoke is CI's short run.
 FUZZ_SECONDS ?= 300
-FUZZ_TARGETS = frame_binary frame_json http_request scenario
+FUZZ_TARGETS = frame_binary frame_json http_request scenario log_entry
 fuzz-build: deps
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DPARLEY_FUZZ=ON -DCMAKE_CXX_COMPILER_LAUNCHER=$$(command -v ccache || true)

@@ -2,6 +2,10 @@
 // input, and an entry that does not decode is refused (a replica must stop, not guess).
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
 #include "cluster/input_codec.hpp"
 
 namespace {
@@ -78,6 +82,20 @@ TEST(InputCodec, AnEntryThatDoesNotDecodeIsRefused) {
   std::string too_many = encode_batch(LoggedBatch{1, {}});
   too_many.back() = '\x05';  // the count: 5 inputs, none follow
   EXPECT_THROW(decode_batch(too_many), CorruptEntry);
+}
+
+// The fuzzer's seeds (tests/fuzz/corpus/log_entry, written by hand to the format above)
+// are valid entries: the fuzzer starts from real batches of every kind.
+TEST(InputCodec, TheFuzzSeedsAreValidEntries) {
+  std::size_t seeds = 0;
+  for (const auto& file : std::filesystem::directory_iterator(PARLEY_LOG_ENTRY_CORPUS)) {
+    std::ifstream in(file.path(), std::ios::binary);
+    const std::string bytes{std::istreambuf_iterator<char>(in), {}};
+    EXPECT_NO_THROW(decode_batch(bytes)) << file.path();
+    EXPECT_EQ(encode_batch(decode_batch(bytes)), bytes) << file.path();
+    ++seeds;
+  }
+  EXPECT_GE(seeds, 5u);
 }
 
 }  // namespace
