@@ -8,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <charconv>
 #include <optional>
 #include <utility>
 
@@ -41,11 +42,21 @@ std::string from_base64(std::string_view text) {
   return out;
 }
 
+template <typename Number>
+Number parse_number(std::string_view text, std::string_view name) {
+  Number value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) {
+    throw EtcdError("etcd answered with a non-numeric " + std::string(name));
+  }
+  return value;
+}
+
 // proto3's JSON mapping writes int64 as a string and leaves out zero values.
 std::int64_t int64_field(const json::object& object, std::string_view name) {
   const auto* value = object.if_contains(name);
   if (value == nullptr) return 0;
-  if (value->is_string()) return std::stoll(std::string(value->as_string()));
+  if (value->is_string()) return parse_number<std::int64_t>(value->as_string(), name);
   if (value->is_int64()) return value->as_int64();
   if (value->is_uint64()) return static_cast<std::int64_t>(value->as_uint64());
   throw EtcdError("etcd answered with a non-numeric " + std::string(name));
@@ -55,8 +66,11 @@ std::int64_t int64_field(const json::object& object, std::string_view name) {
 std::uint64_t uint64_field(const json::object& object, std::string_view name) {
   const auto* value = object.if_contains(name);
   if (value == nullptr) return 0;
-  if (value->is_string()) return std::stoull(std::string(value->as_string()));
-  return value->to_number<std::uint64_t>();
+  if (value->is_string()) return parse_number<std::uint64_t>(value->as_string(), name);
+  if (value->is_uint64()) return value->as_uint64();
+  if (value->is_int64() && value->as_int64() >= 0)
+    return static_cast<std::uint64_t>(value->as_int64());
+  throw EtcdError("etcd answered with a non-numeric " + std::string(name));
 }
 
 std::string bytes_field(const json::object& object, std::string_view name) {
@@ -141,6 +155,10 @@ json::array ops_json(const std::vector<Op>& ops) {
 
 }  // namespace
 
+// The largest answer read: far above any range read parley makes (a batch is at most
+// etcd's request limit of 1.5 MiB, and reads ask for a bounded number of entries).
+constexpr std::uint64_t kMaxResponseBytes = 256ull << 20;
+
 struct EtcdClient::Impl {
   std::vector<std::string> endpoints;
   std::chrono::milliseconds timeout;
@@ -175,21 +193,24 @@ struct EtcdClient::Impl {
     request.set(http::field::content_type, "application/json");
     request.body() = body;
     request.prepare_payload();
-    http::response<http::string_body> response;
+    http::response_parser<http::string_body> parser;
+    // Beast's default of 8 MB would turn a large range read (entries are base64 on the
+    // wire) into an endpoint failure; etcd's own answers stay far below this.
+    parser.body_limit(kMaxResponseBytes);
     stream->expires_after(timeout);
     http::async_write(*stream, request, [&](beast::error_code ec, std::size_t) {
       if (ec) {
         failure = ec;
         return;
       }
-      http::async_read(*stream, buffer, response,
+      http::async_read(*stream, buffer, parser,
                        [&](beast::error_code read_ec, std::size_t) { failure = read_ec; });
     });
     io.restart();
     io.run();
     if (failure) return close();
-    if (!response.keep_alive()) stream.reset();
-    answer.emplace(std::move(response));
+    answer.emplace(parser.release());
+    if (!answer->keep_alive()) stream.reset();
     return answer;
   }
 
@@ -202,7 +223,11 @@ struct EtcdClient::Impl {
   json::object call(const std::string& path, const json::object& request) {
     const std::string body = json::serialize(request);
     for (std::size_t attempt = 0; attempt < endpoints.size(); ++attempt) {
+      // A kept-alive connection the member closed while idle fails at once: that says
+      // nothing about the member, so try it once more on a new connection first.
+      const bool reused = stream.has_value();
       auto response = exchange(path, body);
+      if (!response && reused) response = exchange(path, body);
       if (response) {
         json::value parsed;
         try {
@@ -217,7 +242,7 @@ struct EtcdClient::Impl {
         }
         // gRPC code 14 (unavailable: no leader, or the member is stopping) and 4 (deadline):
         // another member may serve it.
-        const std::int64_t code = int64_field(object, "code");
+        const std::int64_t code = error_code(object);
         if (code != 14 && code != 4) {
           throw EtcdError("etcd refused " + path + ": " + response->body());
         }
@@ -226,6 +251,15 @@ struct EtcdClient::Impl {
       current = (current + 1) % endpoints.size();
     }
     throw host::LogUnavailable("no etcd endpoint answered " + path);
+  }
+
+  // A unary call's error is {"error": "...", "code": N}; a streamed call's (lease
+  // keep-alive) is {"error": {"grpc_code": N, ...}} inside a 200 answer.
+  static std::int64_t error_code(const json::object& answer) {
+    if (const auto* error = answer.if_contains("error"); error != nullptr && error->is_object()) {
+      return int64_field(error->as_object(), "grpc_code");
+    }
+    return int64_field(answer, "code");
   }
 };
 

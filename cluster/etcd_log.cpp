@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <stdexcept>
 
 namespace parley::cluster {
 
@@ -31,6 +32,7 @@ EtcdLog::EtcdLog(EtcdClient& client, std::string prefix)
     : client_(client),
       prefix_(std::move(prefix)),
       leader_key_(prefix_ + "leader"),
+      last_key_(prefix_ + "last"),
       log_prefix_(prefix_ + "log/"),
       applied_prefix_(prefix_ + "applied/") {}
 
@@ -46,21 +48,41 @@ LogEntry EtcdLog::decode(const KeyValue& kv) const {
   }
   std::uint64_t index = 0;
   const char* digits = kv.key.data() + log_prefix_.size();
-  std::from_chars(digits, digits + 20, index);
+  const auto [end, error] = std::from_chars(digits, digits + 20, index);
+  if (error != std::errc() || end != digits + 20) throw EtcdError("not a log entry: " + kv.key);
   return LogEntry{index, read_token(kv.value), kv.value.substr(8)};
 }
 
 std::optional<Leadership> EtcdLog::campaign(std::string_view candidate, std::int64_t ttl_seconds) {
   const std::int64_t lease = client_.lease_grant(ttl_seconds);
-  const TxnResult result = client_.txn(
-      {Compare{leader_key_, Compare::Target::create_revision, Compare::Result::equal, 0, {}}},
-      {Op{Op::Kind::put, leader_key_, std::string(candidate), {}, lease}}, {});
-  if (!result.succeeded) {
-    client_.lease_revoke(lease);
-    return std::nullopt;
+  TxnResult result;
+  try {
+    result = client_.txn(
+        {Compare{leader_key_, Compare::Target::create_revision, Compare::Result::equal, 0, {}}},
+        {Op{Op::Kind::put, leader_key_, std::string(candidate), {}, lease}},
+        {Op{Op::Kind::range, leader_key_, {}, {}, 0}});
+  } catch (const host::LogUnavailable&) {
+    // The put may have landed: revoking the lease removes the key with it, so no leader is
+    // left that nobody runs (it would block every campaign until the TTL ran out).
+    try {
+      client_.lease_revoke(lease);
+    } catch (const std::exception&) {
+    }
+    throw;
   }
-  // The put created the key in this transaction: its create revision is the transaction's.
-  return Leadership{static_cast<std::uint64_t>(result.revision), lease};
+  if (result.succeeded) {
+    // The put created the key in this transaction: its create revision is the transaction's.
+    return Leadership{static_cast<std::uint64_t>(result.revision), lease};
+  }
+  // The client retries on another member when one does not answer: if an earlier try of
+  // this very transaction landed, the key is ours (our lease) and its create revision is
+  // the token.
+  const auto& holder = result.ranges.empty() ? std::vector<KeyValue>{} : result.ranges.front();
+  if (!holder.empty() && holder.front().lease == lease) {
+    return Leadership{static_cast<std::uint64_t>(holder.front().create_revision), lease};
+  }
+  client_.lease_revoke(lease);
+  return std::nullopt;
 }
 
 bool EtcdLog::keep_alive(const Leadership& leadership) {
@@ -78,16 +100,23 @@ std::optional<std::string> EtcdLog::leader() {
 }
 
 AppendResult EtcdLog::append(std::uint64_t token, std::uint64_t index, std::string_view bytes) {
-  const std::string key = entry_key(index);
-  const TxnResult result =
-      client_.txn({Compare{leader_key_,
-                           Compare::Target::create_revision,
-                           Compare::Result::equal,
-                           static_cast<std::int64_t>(token),
-                           {}},
-                   Compare{key, Compare::Target::version, Compare::Result::equal, 0, {}}},
-                  {Op{Op::Kind::put, key, token_bytes(token) + std::string(bytes), {}, 0}},
-                  {Op{Op::Kind::range, leader_key_, {}, {}, 0}});
+  if (index == 0) throw std::invalid_argument("EtcdLog::append: indexes start at 1");
+  // `index` must follow the last index ever appended (the `last` key, which trimming never
+  // touches): a free key alone is not enough, as a trimmed index is free too.
+  const Compare follows_last =
+      index == 1 ? Compare{last_key_, Compare::Target::version, Compare::Result::equal, 0, {}}
+                 : Compare{last_key_, Compare::Target::value, Compare::Result::equal, 0,
+                           std::to_string(index - 1)};
+  const TxnResult result = client_.txn(
+      {Compare{leader_key_,
+               Compare::Target::create_revision,
+               Compare::Result::equal,
+               static_cast<std::int64_t>(token),
+               {}},
+       follows_last},
+      {Op{Op::Kind::put, entry_key(index), token_bytes(token) + std::string(bytes), {}, 0},
+       Op{Op::Kind::put, last_key_, std::to_string(index), {}, 0}},
+      {Op{Op::Kind::range, leader_key_, {}, {}, 0}});
   if (result.succeeded) return AppendResult::appended;
   const auto& leader = result.ranges.empty() ? std::vector<KeyValue>{} : result.ranges.front();
   const bool still_leads =
@@ -97,6 +126,7 @@ AppendResult EtcdLog::append(std::uint64_t token, std::uint64_t index, std::stri
 
 std::vector<LogEntry> EtcdLog::read(std::uint64_t from, std::size_t max) {
   std::vector<LogEntry> out;
+  if (max == 0) return out;
   for (const KeyValue& kv : client_.range(entry_key(from), EtcdClient::prefix_end(log_prefix_),
                                           static_cast<std::int64_t>(max))) {
     out.push_back(decode(kv));
@@ -111,8 +141,8 @@ std::optional<LogEntry> EtcdLog::entry(std::uint64_t index) {
 }
 
 std::uint64_t EtcdLog::last_index() {
-  const auto kvs = client_.range(log_prefix_, EtcdClient::prefix_end(log_prefix_), 1, true);
-  return kvs.empty() ? 0 : decode(kvs.front()).index;
+  const auto kvs = client_.range(last_key_);
+  return kvs.empty() ? 0 : parse_index(kvs.front());
 }
 
 void EtcdLog::trim_below(std::uint64_t index) {
@@ -128,19 +158,24 @@ void EtcdLog::report_applied(std::string_view replica, std::uint64_t index) {
       {});
 }
 
-std::uint64_t EtcdLog::slowest_applied() {
-  std::uint64_t slowest = 0;
+std::optional<std::uint64_t> EtcdLog::slowest_applied() {
+  std::optional<std::uint64_t> slowest;
   for (const KeyValue& kv :
        client_.range(applied_prefix_, EtcdClient::prefix_end(applied_prefix_))) {
-    std::uint64_t index = 0;
-    const auto [end, error] =
-        std::from_chars(kv.value.data(), kv.value.data() + kv.value.size(), index);
-    if (error != std::errc() || end != kv.value.data() + kv.value.size()) {
-      throw EtcdError("not an applied index: " + kv.key);
-    }
-    slowest = slowest == 0 ? index : std::min(slowest, index);
+    const std::uint64_t index = parse_index(kv);
+    slowest = slowest ? std::min(*slowest, index) : index;
   }
   return slowest;
+}
+
+std::uint64_t EtcdLog::parse_index(const KeyValue& kv) {
+  std::uint64_t index = 0;
+  const auto [end, error] =
+      std::from_chars(kv.value.data(), kv.value.data() + kv.value.size(), index);
+  if (error != std::errc() || end != kv.value.data() + kv.value.size()) {
+    throw EtcdError("not an index: " + kv.key);
+  }
+  return index;
 }
 
 }  // namespace parley::cluster

@@ -6,10 +6,12 @@
 //                             leader's token is greater)
 //   PREFIX "log/" 20 digits   an entry: 8-byte big-endian token, then the entry's bytes
 //                             (zero-padded decimal, so key order is index order)
+//   PREFIX "last"             the last index ever appended (decimal): an append must follow
+//                             it, so neither a trimmed index nor a gap can be filled
 //   PREFIX "applied/" NAME    the last index replica NAME applied (decimal)
 //
 // An append is one etcd transaction: if the leader key's create revision is still the token
-// and the entry's key does not exist, put the entry. Fencing is therefore etcd's
+// and `last` is index - 1, put the entry and move `last`. Fencing is therefore etcd's
 // linearizable compare, not a clock: a leader paused past its lease cannot append when it
 // wakes up. Entries are read by range reads from an index (never by trusting a watch: etcd
 // #18089).
@@ -40,16 +42,18 @@ class EtcdLog final : public host::ReplicatedLog {
   // Keeps the last entry whatever `index` says, so that the next index stays known.
   void trim_below(std::uint64_t index) override;
   void report_applied(std::string_view replica, std::uint64_t index) override;
-  std::uint64_t slowest_applied() override;
+  std::optional<std::uint64_t> slowest_applied() override;
 
   std::string entry_key(std::uint64_t index) const;
 
  private:
   host::LogEntry decode(const KeyValue& kv) const;
+  static std::uint64_t parse_index(const KeyValue& kv);
 
   EtcdClient& client_;
   std::string prefix_;
   std::string leader_key_;
+  std::string last_key_;
   std::string log_prefix_;
   std::string applied_prefix_;
 };

@@ -45,11 +45,11 @@ std::size_t Replica::catch_up(std::size_t max) {
       for (const Input& input : batch.inputs)
         core_.run(input);
       write_applied_index(entry.index);
+      core_.commit();  // a follower's effects go nowhere: the leader's node released them
     } catch (...) {
       discard_batch(batch.now);
       throw;
     }
-    core_.commit();  // a follower's effects go nowhere: the leader's node released them
     ++expected;
   }
   return entries.size();
@@ -61,30 +61,35 @@ Replica::Outcome Replica::lead_batch(std::uint64_t token, std::span<const Input>
   LoggedBatch batch{now, {inputs.begin(), inputs.end()}};
   const std::string entry = encode_batch(batch);
   core_.begin(now);
-  host::AppendResult appended;
   try {
     for (const Input& input : inputs)
       core_.run(input);
     write_applied_index(index);
-    appended = log_.append(token, index, entry);
+    switch (log_.append(token, index, entry)) {
+      case host::AppendResult::appended:
+        break;
+      case host::AppendResult::fenced:
+        discard_batch(now);
+        return Deposed{};
+      case host::AppendResult::index_taken: {
+        // Ours, if an earlier attempt's outcome was unknown and it landed after all (then
+        // the bytes match); anything else came from an earlier leader, or lies past the end.
+        const auto existing = log_.entry(index);
+        if (!existing || existing->token != token || existing->bytes != entry) {
+          discard_batch(now);
+          return Behind{};
+        }
+        break;
+      }
+    }
+    return Released{core_.commit(), index};
   } catch (...) {
+    // An unknown append outcome, an unreadable log, or a failed local commit after the
+    // append landed (catch_up then applies the entry from the log): the engine's memory may
+    // hold what the store does not.
     discard_batch(now);
     throw;
   }
-  if (appended == host::AppendResult::fenced) {
-    discard_batch(now);
-    return Deposed{};
-  }
-  if (appended == host::AppendResult::index_taken) {
-    // Ours, if an earlier attempt's outcome was unknown and it landed after all: then it is
-    // this very batch only if the bytes match; anything else came from an earlier leader.
-    const auto existing = log_.entry(index);
-    if (!existing || existing->token != token || existing->bytes != entry) {
-      discard_batch(now);
-      return Behind{};
-    }
-  }
-  return Released{core_.commit(), index};
 }
 
 void Replica::report_applied(std::string_view name) {
@@ -92,8 +97,7 @@ void Replica::report_applied(std::string_view name) {
 }
 
 void Replica::trim_log() {
-  const std::uint64_t slowest = log_.slowest_applied();
-  if (slowest > 0) log_.trim_below(slowest + 1);
+  if (const auto slowest = log_.slowest_applied()) log_.trim_below(*slowest + 1);
 }
 
 }  // namespace parley::cluster

@@ -26,7 +26,7 @@ class Directory {
   // Registers (or re-registers) `gateway` under a new lease of ttl_seconds; returns it.
   // Throws LogUnavailable (host/replicated_log.hpp) when the directory cannot be reached.
   virtual std::int64_t register_gateway(const GatewayInfo& gateway, std::int64_t ttl_seconds) = 0;
-  // Publishes a new load under the same lease.
+  // Publishes a new load under the same lease; nothing when the lease expired.
   virtual void update(std::int64_t lease, const GatewayInfo& gateway) = 0;
   // Renews the lease; false when it expired (the gateway must register again).
   virtual bool keep_alive(std::int64_t lease) = 0;

@@ -29,14 +29,16 @@ AppendResult MemoryLog::append(std::uint64_t token, std::uint64_t index, std::st
   const auto fails = std::exchange(next_append_fails_, std::nullopt);
   if (fails && !*fails) throw LogUnavailable("the append was lost (injected)");
   if (!leader_ || leader_->token != token) return AppendResult::fenced;
-  if (entries_.contains(index)) return AppendResult::index_taken;
+  if (index != last_ + 1) return AppendResult::index_taken;
   entries_[index] = LogEntry{index, token, std::string(bytes)};
+  last_ = index;
   ++revision_;
   if (fails) throw LogUnavailable("the append's reply was lost (injected)");
   return AppendResult::appended;
 }
 
 std::vector<LogEntry> MemoryLog::read(std::uint64_t from, std::size_t max) {
+  // Like etcd's range read from `from`, at most `max` entries.
   std::vector<LogEntry> out;
   for (auto it = entries_.lower_bound(from); it != entries_.end() && out.size() < max; ++it)
     out.push_back(it->second);
@@ -62,10 +64,10 @@ void MemoryLog::report_applied(std::string_view replica, std::uint64_t index) {
   applied_[std::string(replica)] = index;
 }
 
-std::uint64_t MemoryLog::slowest_applied() {
-  std::uint64_t slowest = 0;
+std::optional<std::uint64_t> MemoryLog::slowest_applied() {
+  std::optional<std::uint64_t> slowest;
   for (const auto& [replica, index] : applied_)
-    slowest = slowest == 0 ? index : std::min(slowest, index);
+    slowest = slowest ? std::min(*slowest, index) : index;
   return slowest;
 }
 

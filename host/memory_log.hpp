@@ -29,13 +29,14 @@ class MemoryLog final : public ReplicatedLog {
   std::uint64_t last_index() override;
   void trim_below(std::uint64_t index) override;
   void report_applied(std::string_view replica, std::uint64_t index) override;
-  std::uint64_t slowest_applied() override;
+  std::optional<std::uint64_t> slowest_applied() override;
 
   // ---- faults ----
   // The lease ends now, as if its TTL passed without a keep-alive: its leader is deposed.
   void expire(std::int64_t lease);
-  // The next append throws LogUnavailable; `lands`: the entry is stored first (the reply was
-  // lost), or not (the request was).
+  // The next append throws LogUnavailable; `lands`: the append goes ahead first (the reply
+  // was lost; if it is fenced or its index taken, nothing lands either), or not (the
+  // request was).
   void fail_next_append(bool lands);
 
  private:
@@ -48,6 +49,7 @@ class MemoryLog final : public ReplicatedLog {
   std::int64_t next_lease_ = 1;
   std::optional<Leader> leader_;
   std::map<std::uint64_t, LogEntry> entries_;
+  std::uint64_t last_ = 0;  // the last index ever appended: trimming does not move it
   std::map<std::string, std::uint64_t, std::less<>> applied_;
   std::optional<bool> next_append_fails_;  // lands or not
 };

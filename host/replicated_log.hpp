@@ -40,8 +40,8 @@ struct Leadership {
 enum class AppendResult {
   appended,
   fenced,       // the token no longer leads: this leader was deposed; append nothing more
-  index_taken,  // the index holds an entry already (this leader's, after an unknown outcome,
-                // or an earlier leader's): read it
+  index_taken,  // the index is not the next one: it holds an entry already (this leader's,
+                // after an unknown outcome, or an earlier leader's), or lies beyond the end
 };
 
 class ReplicatedLog {
@@ -59,13 +59,14 @@ class ReplicatedLog {
   // The current leader's name, if any.
   virtual std::optional<std::string> leader() = 0;
 
-  // Appends `bytes` at `index` (the last index + 1) if `token` still leads and `index` is
-  // free. Throws LogUnavailable when the outcome is unknown.
+  // Appends `bytes` at `index` if `token` still leads and `index` is the last index ever
+  // appended + 1 (a trimmed index is not free). index_taken otherwise. Throws
+  // LogUnavailable when the outcome is unknown.
   virtual AppendResult append(std::uint64_t token, std::uint64_t index, std::string_view bytes) = 0;
   // Entries from `from` on, in index order, at most `max`.
   virtual std::vector<LogEntry> read(std::uint64_t from, std::size_t max) = 0;
   virtual std::optional<LogEntry> entry(std::uint64_t index) = 0;
-  // The highest index appended and not trimmed (0: none).
+  // The highest index ever appended (0: none).
   virtual std::uint64_t last_index() = 0;
   // Removes the entries below `index`, but never the last one (its index is the next
   // append's minus one).
@@ -74,9 +75,11 @@ class ReplicatedLog {
   // ---- trimming by the slowest replica (docs/cluster.md, "Trimming") ----
   // Records that `replica` has applied every entry up to `index`.
   virtual void report_applied(std::string_view replica, std::uint64_t index) = 0;
-  // The smallest index any replica reported (0: none reported). A leader trims below it + 1:
-  // entries every replica applied; a replica that never reports holds trimming back.
-  virtual std::uint64_t slowest_applied() = 0;
+  // The smallest index any replica reported (nothing: none did). A leader trims below it
+  // + 1: entries every replica that reported has applied. A replica that has not reported
+  // yet is not counted: a new replica reports 0 before the leader's next trim, or starts
+  // from a snapshot.
+  virtual std::optional<std::uint64_t> slowest_applied() = 0;
 };
 
 }  // namespace parley::host

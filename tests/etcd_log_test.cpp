@@ -109,6 +109,12 @@ TEST_F(EtcdLogTest, TrimKeepsTheLastEntry) {
     ASSERT_EQ(log.append(leads.token, i, "x"), AppendResult::appended);
   log.trim_below(4);
   EXPECT_FALSE(log.entry(3).has_value());
+  EXPECT_EQ(log.append(leads.token, 2, "into the trimmed"), AppendResult::index_taken)
+      << "a trimmed index is not free";
+  EXPECT_EQ(log.append(leads.token, 9, "past the end"), AppendResult::index_taken)
+      << "no gap: the next index only";
+  EXPECT_FALSE(log.entry(2).has_value());
+  EXPECT_FALSE(log.entry(9).has_value());
   EXPECT_EQ(log.read(1, 10).front().index, 4u);
   log.trim_below(100);  // beyond the end: the last entry stays, so the next index is known
   EXPECT_EQ(log.last_index(), 6u);

@@ -260,8 +260,13 @@ TEST_P(ReplicaTest, TheLogIsTrimmedBelowTheSlowestReplica) {
   accounts(a, leads->token);
   const std::uint64_t last = a.replica->applied_index();
   ASSERT_EQ(b.replica->catch_up(5), 5u);
+  EXPECT_FALSE(a.log.slowest_applied().has_value()) << "nobody reported yet";
   a.replica->report_applied("a");
   b.replica->report_applied("b");
+  a.log.report_applied("c", 0);  // a replica that joined and has applied nothing
+  a.replica->trim_log();
+  EXPECT_TRUE(a.log.entry(1).has_value()) << "c still needs every entry";
+  a.log.report_applied("c", last);
   EXPECT_EQ(a.log.slowest_applied(), 5u);
 
   a.replica->trim_log();
@@ -275,6 +280,15 @@ TEST_P(ReplicaTest, TheLogIsTrimmedBelowTheSlowestReplica) {
   Node late(shard->for_node(), std::make_unique<MemoryStore>());
   EXPECT_THROW(late.replica->catch_up(1000), parley::cluster::SnapshotNeeded);
   EXPECT_EQ(late.replica->applied_index(), 0u);
+  // Nor can it lead from there: a trimmed index is not free.
+  late.log.resign(*leads);
+  const auto late_leads = late.log.campaign("late", 30);
+  ASSERT_TRUE(late_leads.has_value());
+  const std::vector<Input> batch{SignUp{"zed", "h"}};
+  EXPECT_TRUE(std::holds_alternative<Replica::Behind>(
+      late.replica->lead_batch(late_leads->token, batch, 9'000'000)));
+  EXPECT_FALSE(a.log.entry(1).has_value());
+  EXPECT_EQ(a.log.last_index(), last);
 }
 
 INSTANTIATE_TEST_SUITE_P(Logs, ReplicaTest, ::testing::Values("etcd", "memory"),
