@@ -78,4 +78,11 @@ std::string_view table_name(Table table) {
   return name.empty() ? "unknown" : name;
 }
 
+void require_storable(Table table, std::string_view key) {
+  if (!storable_key(key)) {
+    throw InvalidKey("a key of " + std::to_string(key.size()) + " bytes in " +
+                     std::string(table_name(table)));
+  }
+}
+
 }  // namespace parley::engine

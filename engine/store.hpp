@@ -66,6 +66,8 @@ class InvalidKey : public std::logic_error {
  public:
   using std::logic_error::logic_error;
 };
+// For a store's put: throws InvalidKey ("a key of N bytes in TABLE") unless storable_key.
+void require_storable(Table table, std::string_view key);
 
 // Raised by a store when it cannot do what was asked (disk full, corrupt file). The host
 // stops the node: it must never run on with state the disk does not have.

@@ -166,10 +166,7 @@ void LmdbStore::apply(const Write& write) {
 
 void LmdbStore::put(Table table, std::string_view key, std::string_view value) {
   if (impl_->txn == nullptr) throw StoreError("write outside a transaction");
-  if (!engine::storable_key(key)) {
-    throw engine::InvalidKey("a key of " + std::to_string(key.size()) + " bytes in " +
-                             std::string(engine::table_name(table)));
-  }
+  engine::require_storable(table, key);
   redo_.push_back(Write{table, std::string(key), std::string(value)});
   apply(redo_.back());
 }

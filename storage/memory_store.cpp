@@ -45,10 +45,7 @@ std::optional<std::string> MemoryStore::get(Table table, std::string_view key) c
 // one that writes the new value (a std::map lookup of these long, shared-prefix keys is
 // most of the simulator's store cost, issue 16).
 void MemoryStore::put(Table table, std::string_view key, std::string_view value) {
-  if (!engine::storable_key(key)) {
-    throw engine::InvalidKey("a key of " + std::to_string(key.size()) + " bytes in " +
-                             std::string(table_name(table)));
-  }
+  engine::require_storable(table, key);
   if (!in_transaction_) throw StoreError("write outside a transaction");
   Map& map = tables_[index(table)];
   auto slot = map.lower_bound(key);

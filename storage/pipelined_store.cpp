@@ -132,10 +132,7 @@ std::optional<std::string> PipelinedStore::get(Table table, std::string_view key
 
 void PipelinedStore::put(Table table, std::string_view key, std::string_view value) {
   if (open_ == nullptr) throw StoreError("write outside a transaction");
-  if (!engine::storable_key(key)) {
-    throw engine::InvalidKey("a key of " + std::to_string(key.size()) + " bytes in " +
-                             std::string(engine::table_name(table)));
-  }
+  engine::require_storable(table, key);
   open_->tables[index(table)].insert_or_assign(std::string(key), std::string(value));
   ++open_->writes;
 }
