@@ -309,4 +309,12 @@ void LmdbStore::Reader::scan(Table table, std::string_view from, std::string_vie
           from, to, reverse, visit, store_.directory_);
 }
 
+void LmdbStore::copy_to(const std::string& directory) const {
+  // The map must not be resized under the copy's read transaction.
+  std::shared_lock map_lock(map_mutex_);
+  if (int rc = mdb_env_copy2(impl_->env, directory.c_str(), MDB_CP_COMPACT); rc != 0) {
+    fail(directory_, "cannot copy the environment to " + directory, rc);
+  }
+}
+
 }  // namespace parley::storage

@@ -78,6 +78,12 @@ class LmdbStore final : public engine::Store {
     mutable bool open_ = false;
   };
 
+  // Writes a consistent copy of the last committed state into `directory` (which must exist
+  // and be empty), compacted (mdb_env_copy2 with MDB_CP_COMPACT): a replica's snapshot for a
+  // peer that cannot replay the log any more (docs/cluster.md, "Snapshots"). Runs in its own
+  // read transaction: writers go on meanwhile. Throws StoreError.
+  void copy_to(const std::string& directory) const;
+
   const std::string& directory() const { return directory_; }
   std::size_t map_bytes() const { return map_bytes_; }
   std::uint64_t map_growths() const { return map_growths_; }

@@ -291,6 +291,25 @@ TEST_P(ReplicaTest, TheLogIsTrimmedBelowTheSlowestReplica) {
   EXPECT_EQ(a.log.last_index(), last);
 }
 
+TEST_P(ReplicaTest, AReplicaBehindATrimStartsFromAPeersSnapshot) {
+  const auto leads = a.log.campaign("a", 30);
+  ASSERT_TRUE(leads.has_value());
+  accounts(a, leads->token);
+  a.replica->report_applied("a");
+  a.replica->trim_log();  // only the last entry is left
+  EXPECT_THROW(b.replica->catch_up(1000), parley::cluster::SnapshotNeeded);
+
+  // b copies a's store (a consistent snapshot, taken while a goes on) and tails from there.
+  TempDir dir_c("parley-replica-c");
+  dynamic_cast<LmdbStore&>(*a.store).copy_to(dir_c.path());
+  a.lead(leads->token, {SignUp{"after-snapshot", "h"}}, 9'000'000);
+  Node c(shard->for_node(), std::make_unique<LmdbStore>(dir_c.path()));
+  EXPECT_EQ(c.replica->applied_index(), a.replica->applied_index() - 1);
+  EXPECT_EQ(c.replica->catch_up(1000), 1u);
+  EXPECT_EQ(state_digest(*c.store), state_digest(*a.store));
+  EXPECT_TRUE(c.has_user("after-snapshot"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Logs, ReplicaTest, ::testing::Values("etcd", "memory"),
                          [](const auto& test) { return test.param; });
 
