@@ -152,3 +152,32 @@ TEST_F(EtcdLogTest, AppendsContinueAfterTheEtcdLeaderIsKilled) {
 }
 
 }  // namespace
+
+namespace {
+
+// A kept-alive connection whose member restarted is dead: the client must not count the
+// member as down for it (with one endpoint it would have nowhere else to go).
+TEST_F(EtcdLogTest, AStaleKeptAliveConnectionIsRetriedOnANewOne) {
+  const std::string endpoint = etcd.endpoints()[0];
+  EtcdClient single({endpoint}, 2s);
+  EXPECT_TRUE(single.range("/none").empty());  // the connection is now kept alive
+
+  etcd.kill(0);
+  etcd.start(0);
+  // Until the restarted member serves again, through fresh clients.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  bool serving = false;
+  while (!serving && std::chrono::steady_clock::now() < deadline) {
+    try {
+      EtcdClient fresh({endpoint}, 1s);
+      fresh.range("/none");
+      serving = true;
+    } catch (const LogUnavailable&) {
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  ASSERT_TRUE(serving) << "the restarted member did not serve within 30 s";
+  EXPECT_NO_THROW(single.range("/none")) << "the old client reconnects to the same member";
+}
+
+}  // namespace
