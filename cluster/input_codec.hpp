@@ -1,4 +1,4 @@
-// A batch as a log entry (docs/cluster.md, "What is logged"): the leader's `now` for the
+// A batch as a log entry (docs/cluster.md, "Encoding of an entry"): the leader's `now` for the
 // batch and every engine input it ran, in order. Replaying the entries of a log into an
 // empty store through host::Core, batch by batch at each entry's `now`, rebuilds the
 // leader's durable state exactly (the engine is deterministic: engine/engine.hpp).

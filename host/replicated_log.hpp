@@ -5,7 +5,8 @@
 // and the index is still free. A deposed leader's append therefore fails, whatever it
 // believes; the leader that replaced it cannot be overwritten.
 //
-// Implementations: cluster/etcd_log.hpp (etcd v3). The single node has no log at all
+// Implementations: cluster/etcd_log.hpp (etcd v3) and host/memory_log.hpp (in memory, for
+// tests and the simulator). The single node has no log at all
 // (host::Core over its LMDB store).
 #pragma once
 
