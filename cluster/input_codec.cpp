@@ -129,12 +129,16 @@ Input read_input(Reader& in) {
 static_assert(std::variant_size_v<Input> == 10,
               "a new engine input needs its encoding here (write_input and read_input)");
 
-std::string encode_batch(const LoggedBatch& batch) {
+std::string encode_batch(TimeUs now, std::span<const Input> inputs) {
   Writer out(kBatchVersion);
-  out.i64(batch.now).u64(batch.inputs.size());
-  for (const Input& input : batch.inputs)
+  out.i64(now).u64(inputs.size());
+  for (const Input& input : inputs)
     write_input(out, input);
   return out.take();
+}
+
+std::string encode_batch(const LoggedBatch& batch) {
+  return encode_batch(batch.now, batch.inputs);
 }
 
 LoggedBatch decode_batch(std::string_view bytes) {

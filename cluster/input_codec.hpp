@@ -9,6 +9,7 @@
 // defines.
 #pragma once
 
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -30,6 +31,7 @@ class CorruptEntry : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+std::string encode_batch(engine::TimeUs now, std::span<const engine::Input> inputs);
 std::string encode_batch(const LoggedBatch& batch);
 LoggedBatch decode_batch(std::string_view bytes);
 

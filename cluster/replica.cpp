@@ -15,10 +15,12 @@ void Replica::open(TimeUs now) {
 }
 
 std::uint64_t Replica::applied_index() {
-  return core_.read([&](const Engine&) -> std::uint64_t {
-    const auto bytes = store_.get(Table::meta, kAppliedIndexKey);
-    return bytes ? codec::decode_counter(*bytes, Table::meta) : 0;
-  });
+  return core_.read([&](const Engine&) { return read_applied_index(); });
+}
+
+std::uint64_t Replica::read_applied_index() const {
+  const auto bytes = store_.get(Table::meta, kAppliedIndexKey);
+  return bytes ? codec::decode_counter(*bytes, Table::meta) : 0;
 }
 
 void Replica::write_applied_index(std::uint64_t index) {
@@ -57,11 +59,10 @@ std::size_t Replica::catch_up(std::size_t max) {
 
 Replica::Outcome Replica::lead_batch(std::uint64_t token, std::span<const Input> inputs,
                                      TimeUs now) {
-  const std::uint64_t index = applied_index() + 1;
-  LoggedBatch batch{now, {inputs.begin(), inputs.end()}};
-  const std::string entry = encode_batch(batch);
+  const std::string entry = encode_batch(now, inputs);
   core_.begin(now);
   try {
+    const std::uint64_t index = read_applied_index() + 1;  // in the batch's own transaction
     for (const Input& input : inputs)
       core_.run(input);
     write_applied_index(index);

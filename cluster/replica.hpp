@@ -74,6 +74,8 @@ class Replica {
   host::Core& core() { return core_; }
 
  private:
+  // Inside a transaction.
+  std::uint64_t read_applied_index() const;
   void write_applied_index(std::uint64_t index);
   // Drops the open batch and rebuilds the engine from the store: its memory may hold what
   // the store does not.
