@@ -7,8 +7,18 @@ namespace parley::cluster {
 
 using namespace parley::engine;
 
+namespace {
+
+// Replicas must be determined by their store alone (EngineConfig::durable_sessions).
+EngineConfig replica_config(EngineConfig config) {
+  config.durable_sessions = true;
+  return config;
+}
+
+}  // namespace
+
 Replica::Replica(Store& store, host::ReplicatedLog& log, EngineConfig config)
-    : store_(store), log_(log), core_(store, config) {}
+    : store_(store), log_(log), core_(store, replica_config(config)) {}
 
 void Replica::open(TimeUs now) {
   core_.open(now);

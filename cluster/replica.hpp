@@ -37,7 +37,8 @@ inline constexpr std::string_view kAppliedIndexKey = "log_applied_index";
 
 class Replica {
  public:
-  // REQUIRES: `store` and `log` outlive the replica.
+  // REQUIRES: `store` and `log` outlive the replica. The engine runs with
+  // `config.durable_sessions` on, whatever `config` says.
   Replica(engine::Store& store, host::ReplicatedLog& log, engine::EngineConfig config);
 
   void open(engine::TimeUs now);

@@ -195,7 +195,9 @@ Outcome<DeviceId> Engine::add_device(UserId user, std::string_view label, TimeUs
 }
 
 Effects Engine::sign_out_device(UserId user, DeviceId device, TimeUs now) {
-  return detail::sign_out_devices(*state_, user, {device}, now);
+  Effects out = detail::sign_out_devices(*state_, user, {device}, now);
+  detail::persist_memory(*state_);
+  return out;
 }
 
 std::optional<UserRecord> Engine::user(UserId id) const {

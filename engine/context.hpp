@@ -66,6 +66,9 @@ struct State {
   PresenceTracker presence;
   AwayRecords away;
   bool presence_restored = true;  // open() clears it until restore_presence() runs
+  // EngineConfig::durable_sessions: connections changed by the current input
+  // (note_session), written at its end (persist_memory).
+  std::vector<ConnectionId> changed_sessions;
 };
 
 // One request on one connection: a live one, or for Stateless one that
@@ -129,6 +132,16 @@ void close_device_connection(State& state, DeviceId device, CloseReason reason, 
 void pump(State& state, ConnectionId id, Connection& connection, Effects& out);
 // Delivers a just-appended inbox entry to the user's live, caught-up connections.
 void deliver_live(State& state, UserId user, Effects& out);
+
+// ---- sessions.cpp: engine memory made durable (EngineConfig::durable_sessions) ----------------
+// The connection's binding or window changed (or it went): persist_memory writes it.
+inline void note_session(State& state, ConnectionId id) {
+  if (state.config.durable_sessions) state.changed_sessions.push_back(id);
+}
+// Writes what the input changed in the connection table and presence; nothing when off.
+void persist_memory(State& state);
+// Reads them back into an engine that holds none (Engine::open).
+void restore_memory(State& state);
 
 // ---- send.cpp: messages entering a channel ----------------------------------------------------
 // The channel's next message (seq = last_seq + 1), sent by the context's user and device now.

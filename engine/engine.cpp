@@ -27,7 +27,9 @@ State::State(Store& the_store, EngineConfig the_config)
       config(the_config),
       records(the_store, the_config.check_invariants),
       presence(the_config.presence_timeout_us),
-      away(the_store) {}
+      away(the_store) {
+  presence.note_changes(the_config.durable_sessions);
+}
 
 namespace {
 
@@ -88,21 +90,29 @@ Engine::Engine(Store& store, EngineConfig config)
 Engine::~Engine() = default;
 
 void Engine::open() {
-  PARLEY_ASSERT(state_->store.in_transaction());
-  state_->records.ensure_format();
-  state_->presence_restored = false;
+  detail::State& state = *state_;
+  PARLEY_ASSERT(state.store.in_transaction());
+  state.records.ensure_format();
+  if (state.config.durable_sessions) {
+    // Exactly what the store says, whatever the time: every replica at one log index
+    // must hold the same memory (docs/cluster.md).
+    detail::restore_memory(state);
+    state.presence_restored = true;
+    return;
+  }
+  state.presence_restored = false;
 }
 
 void Engine::open(TimeUs now) {
   open();
-  detail::restore_presence(*state_, now);
+  if (!state_->presence_restored) detail::restore_presence(*state_, now);
 }
 
 Effects Engine::handle(const Input& input, TimeUs now) {
   detail::State& state = *state_;
   PARLEY_ASSERT(state.store.in_transaction());
   if (!state.presence_restored) detail::restore_presence(state, now);
-  return std::visit(
+  Effects out = std::visit(
       [&](const auto& typed) -> Effects {
         using T = std::decay_t<decltype(typed)>;
         if constexpr (std::is_same_v<T, Connected>) return detail::on_connected(state, typed, now);
@@ -119,6 +129,8 @@ Effects Engine::handle(const Input& input, TimeUs now) {
         if constexpr (std::is_same_v<T, Stateless>) return detail::on_stateless(state, typed, now);
       },
       input);
+  detail::persist_memory(state);
+  return out;
 }
 
 const EngineConfig& Engine::config() const {

@@ -61,6 +61,16 @@ struct EngineConfig {
   // change what the engine does. On in Debug builds and in the unit tests; production and
   // the simulator leave them off (a write would cost a decode, an ack a scan).
   bool check_invariants = kChecksByDefault;
+  // Keep the engine's memory in its store too: the connection table with each connection's
+  // delivery window (Table::sessions) and presence's live devices and users
+  // (Table::live_devices, Table::live_users), written in the transaction of the input that
+  // changed them and read back by open(). Then the store alone determines the engine, so a
+  // replica restarted at log index n (or started from a snapshot) holds what every other
+  // replica holds at n (docs/cluster.md, "Engine memory"). On for cluster replicas; off
+  // for a single node, whose connections do not outlive its process (it writes nothing
+  // more, and open(now) holds the users it showed online for a timeout instead).
+  // Costs one small write per delivery, ack, connect, disconnect and sign of life.
+  bool durable_sessions = false;
 };
 
 // ---- Inputs and effects --------------------------------------------------------------------

@@ -9,6 +9,7 @@
 namespace parley::engine {
 
 std::optional<PresenceChange> PresenceTracker::alive(UserId user, DeviceId device, TimeUs now) {
+  note(device, user);
   auto [found, inserted] = devices_.try_emplace(device);
   Device& state = found->second;
   if (!inserted) {
@@ -18,8 +19,8 @@ std::optional<PresenceChange> PresenceTracker::alive(UserId user, DeviceId devic
     owner.last_active = std::max(owner.last_active, now);
     return std::nullopt;
   }
-  state = Device{user, now, next_generation_++};
-  deadlines_.push(Deadline{now + timeout_, device, state.generation});
+  state = Device{user, now, next_generation_++, 0};
+  queue(device, state, now + timeout_);
   auto [owner, came_online] = users_.try_emplace(user);
   owner->second.live_devices += 1;
   owner->second.last_active = std::max(owner->second.last_active, now);
@@ -30,17 +31,51 @@ std::optional<PresenceChange> PresenceTracker::alive(UserId user, DeviceId devic
 void PresenceTracker::restore(UserId user, DeviceId device, TimeUs last_active, TimeUs now) {
   auto [found, inserted] = devices_.try_emplace(device);
   if (!inserted) return;
-  found->second = Device{user, now, next_generation_++};
-  deadlines_.push(Deadline{now + timeout_, device, found->second.generation});
+  note(device, user);
+  found->second = Device{user, now, next_generation_++, 0};
+  queue(device, found->second, now + timeout_);
   User& owner = users_[user];
   owner.live_devices += 1;
   owner.last_active = std::max(owner.last_active, last_active);
+}
+
+void PresenceTracker::queue(DeviceId device, Device& state, TimeUs at) {
+  state.deadline = at;
+  deadlines_.push(Deadline{at, device, state.generation});
+}
+
+void PresenceTracker::take_changes(std::vector<DeviceId>& devices, std::vector<UserId>& users) {
+  devices.insert(devices.end(), changed_devices_.begin(), changed_devices_.end());
+  users.insert(users.end(), changed_users_.begin(), changed_users_.end());
+  changed_devices_.clear();
+  changed_users_.clear();
+}
+
+std::optional<PresenceTracker::DeviceLife> PresenceTracker::device_life(DeviceId device) const {
+  const auto found = devices_.find(device);
+  if (found == devices_.end()) return std::nullopt;
+  return DeviceLife{found->second.user, found->second.last_seen, found->second.deadline};
+}
+
+void PresenceTracker::restore_exact(DeviceId device, const DeviceLife& life) {
+  auto [found, inserted] = devices_.try_emplace(device);
+  PARLEY_ASSERT(inserted);
+  found->second = Device{life.user, life.last_seen, next_generation_++, 0};
+  queue(device, found->second, life.deadline);
+  users_[life.user].live_devices += 1;
+}
+
+void PresenceTracker::restore_user(UserId user, TimeUs last_active) {
+  const auto found = users_.find(user);
+  PARLEY_ASSERT(found != users_.end());
+  found->second.last_active = last_active;
 }
 
 std::optional<PresenceChange> PresenceTracker::logged_out(DeviceId device, TimeUs now) {
   const auto found = devices_.find(device);
   if (found == devices_.end()) return std::nullopt;
   const Device state = found->second;
+  note(device, state.user);
   devices_.erase(found);  // its queued deadline is now stale and will be skipped
   auto& owner = users_.at(state.user);
   owner.last_active = std::max(owner.last_active, now);
@@ -55,9 +90,10 @@ void PresenceTracker::expire(TimeUs now, std::vector<PresenceChange>& changes) {
     deadlines_.pop();
     const auto found = devices_.find(due.device);
     if (found == devices_.end() || found->second.generation != due.generation) continue;
+    note(due.device, found->second.user);
     const TimeUs real_deadline = found->second.last_seen + timeout_;
     if (real_deadline > now) {
-      deadlines_.push(Deadline{real_deadline, due.device, due.generation});
+      queue(due.device, found->second, real_deadline);
       continue;
     }
     const Device state = found->second;

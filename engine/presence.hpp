@@ -39,6 +39,25 @@ class PresenceTracker {
   // offline, in deadline order. Costs O((expired + rescheduled) log n), never a scan.
   void expire(TimeUs now, std::vector<PresenceChange>& changes);
 
+  // ---- For EngineConfig::durable_sessions (engine/sessions.cpp) ---------------------------
+  // A device's life as the tracker holds it: enough to rebuild it exactly (restore_exact).
+  struct DeviceLife {
+    UserId user = 0;
+    TimeUs last_seen = 0;
+    TimeUs deadline = 0;  // when its queued deadline comes due (<= last_seen + timeout)
+  };
+  // With `on`, every device and user whose state changes is noted for take_changes().
+  void note_changes(bool on) { noting_ = on; }
+  // The devices and users whose state changed since the last call, in the order of the
+  // changes (with repeats); clears the notes.
+  void take_changes(std::vector<DeviceId>& devices, std::vector<UserId>& users);
+  std::optional<DeviceLife> device_life(DeviceId device) const;
+  // Rebuilds a device exactly as device_life() described it, and then each of their users'
+  // last_active (restore_user), so that expiry runs as it would have without a restart.
+  // REQUIRES: the device is not tracked.
+  void restore_exact(DeviceId device, const DeviceLife& life);
+  void restore_user(UserId user, TimeUs last_active);
+
   bool online(UserId user) const { return users_.contains(user); }
   // The newest sign of life of an online user.
   std::optional<TimeUs> last_active(UserId user) const;
@@ -50,6 +69,7 @@ class PresenceTracker {
     UserId user = 0;
     TimeUs last_seen = 0;
     std::uint64_t generation = 0;  // tells this life's deadline from a logged-out one's
+    TimeUs deadline = 0;           // the deadline queued for this life
   };
   struct User {
     std::uint32_t live_devices = 0;
@@ -66,6 +86,12 @@ class PresenceTracker {
   };
 
   PresenceChange remove_device(DeviceId device, const Device& state);
+  void queue(DeviceId device, Device& state, TimeUs at);
+  void note(DeviceId device, UserId user) {
+    if (!noting_) return;
+    changed_devices_.push_back(device);
+    changed_users_.push_back(user);
+  }
 
   TimeUs timeout_;
   std::uint64_t next_generation_ = 1;
@@ -76,6 +102,9 @@ class PresenceTracker {
   // and the device was seen since, it is pushed again at its real deadline. So heartbeats
   // are O(1) and the queue never holds more than one entry per device.
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
+  bool noting_ = false;
+  std::vector<DeviceId> changed_devices_;
+  std::vector<UserId> changed_users_;
 };
 
 }  // namespace parley::engine

@@ -307,6 +307,41 @@ TokenRecord decode_token(std::string_view bytes) {
   return token;
 }
 
+std::string encode_session(const SessionRecord& session) {
+  return Writer()
+      .u64(session.device)
+      .u64(session.user)
+      .u64(session.acked)
+      .u64(session.sent_upto)
+      .take();
+}
+
+SessionRecord decode_session(std::string_view bytes) {
+  Reader reader(bytes, Table::sessions);
+  SessionRecord session;
+  session.device = reader.u64();
+  session.user = reader.u64();
+  session.acked = reader.u64();
+  session.sent_upto = reader.u64();
+  reader.finish();
+  if (session.acked > session.sent_upto) reader.fail("acked past sent_upto");
+  return session;
+}
+
+std::string encode_live_device(const LiveDeviceRecord& device) {
+  return Writer().u64(device.user).i64(device.last_seen).i64(device.deadline).take();
+}
+
+LiveDeviceRecord decode_live_device(std::string_view bytes) {
+  Reader reader(bytes, Table::live_devices);
+  LiveDeviceRecord device;
+  device.user = reader.u64();
+  device.last_seen = reader.i64();
+  device.deadline = reader.i64();
+  reader.finish();
+  return device;
+}
+
 namespace {
 
 // The away tables' values: a version byte, then 8-byte big-endian fields.

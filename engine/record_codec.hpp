@@ -81,7 +81,7 @@ class Reader {
 std::string encode_counter(std::uint64_t value);
 std::uint64_t decode_counter(std::string_view bytes, Table table);
 
-// Times: presence, push_collapse.
+// Times: presence, push_collapse, live_users.
 std::string encode_time(TimeUs at);
 TimeUs decode_time(std::string_view bytes, Table table);
 
@@ -125,6 +125,13 @@ std::string decode_credential(std::string_view bytes);
 
 std::string encode_token(const TokenRecord& token);
 TokenRecord decode_token(std::string_view bytes);
+
+// sessions, live_devices (EngineConfig::durable_sessions); live_users holds a time
+// (encode_time).
+std::string encode_session(const SessionRecord& session);
+SessionRecord decode_session(std::string_view bytes);
+std::string encode_live_device(const LiveDeviceRecord& device);
+LiveDeviceRecord decode_live_device(std::string_view bytes);
 
 // pending_pushes (8-byte fields). The channel is the key's: decode takes it back.
 std::string encode_pending_push(const PendingPush& pending);

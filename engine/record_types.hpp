@@ -116,6 +116,26 @@ struct TokenRecord {
   friend bool operator==(const TokenRecord&, const TokenRecord&) = default;
 };
 
+// Engine memory made durable (EngineConfig::durable_sessions, engine/sessions.cpp): a live
+// connection's binding and delivery window. Its in-flight entries are acked + 1 to
+// sent_upto, rebuilt from the inbox.
+struct SessionRecord {
+  DeviceId device = 0;
+  UserId user = 0;
+  InboxSeq acked = 0;
+  InboxSeq sent_upto = 0;
+  friend bool operator==(const SessionRecord&, const SessionRecord&) = default;
+};
+
+// Engine memory made durable: a device PresenceTracker holds alive, with its last sign of
+// life and the deadline queued for it (both engine time, microseconds).
+struct LiveDeviceRecord {
+  UserId user = 0;
+  TimeUs last_seen = 0;
+  TimeUs deadline = 0;
+  friend bool operator==(const LiveDeviceRecord&, const LiveDeviceRecord&) = default;
+};
+
 // A push the engine owes a user once they are shown offline (engine/push.hpp): the newest
 // message of one channel that reached them while shown online with no device connected.
 struct PendingPush {

@@ -136,6 +136,20 @@ class Records {
   std::optional<TimeUs> push_collapse(UserId user, ChannelId channel) const;
   void put_push_collapse(UserId user, ChannelId channel, TimeUs at);
 
+  // ---- records_sessions.cpp: engine memory (EngineConfig::durable_sessions) --------------
+  void put_session(ConnectionId connection, const SessionRecord& session);
+  void erase_session(ConnectionId connection);
+  // Every live connection, ascending connection id.
+  std::vector<std::pair<ConnectionId, SessionRecord>> sessions() const;
+  void put_live_device(DeviceId device, const LiveDeviceRecord& life);
+  void erase_live_device(DeviceId device);
+  // Every device presence holds alive, ascending device id.
+  std::vector<std::pair<DeviceId, LiveDeviceRecord>> live_devices() const;
+  void put_live_user(UserId user, TimeUs last_active);
+  void erase_live_user(UserId user);
+  // Every user presence holds online with their last_active_at, ascending user id.
+  std::vector<std::pair<UserId, TimeUs>> live_users() const;
+
  private:
   void build_group_index();
   void build_device_token_index();

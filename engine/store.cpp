@@ -63,6 +63,12 @@ constexpr std::string_view name_of(Table table) {
       return "pending_pushes";
     case Table::user_groups:
       return "user_groups";
+    case Table::sessions:
+      return "sessions";
+    case Table::live_devices:
+      return "live_devices";
+    case Table::live_users:
+      return "live_users";
   }
   return {};
 }

@@ -44,10 +44,14 @@ enum class Table : std::uint8_t {
   pending_pushes,   // (user, channel) -> newest message owed a push once the user is away
   user_groups,      // (user, channel) -> "": the groups the user is an active member of
   device_tokens,    // (user, device, token hash) -> "": each device's live tokens
+  // Engine memory, written only with EngineConfig::durable_sessions (cluster replicas):
+  sessions,      // connection id -> SessionRecord: a live connection and its window
+  live_devices,  // device -> LiveDeviceRecord: a device presence holds alive
+  live_users,    // user -> last_active_at, while presence holds the user online
 };
 // The last table: tables run from meta (0) to it without gaps. A new table goes after it and
 // moves it (engine/store.cpp checks it against table_name's switch).
-inline constexpr Table kLastTable = Table::device_tokens;
+inline constexpr Table kLastTable = Table::live_users;
 inline constexpr std::size_t kTableCount = static_cast<std::size_t>(kLastTable) + 1;
 // The table's name (LMDB's database name, and error texts); "unknown" for no table.
 std::string_view table_name(Table table);

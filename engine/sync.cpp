@@ -36,7 +36,12 @@ Effects on_connected(State& state, const Connected& input, TimeUs now) {
   Connection& connection = state.connections[input.connection];
   connection = Connection{input.device, device->user, input.cursor, input.cursor, {}, 0};
   state.connection_by_device[input.device] = input.connection;
-  state.connections_by_user[device->user].push_back(input.connection);
+  // Ascending, so a replica that restores the table from the store (sessions.cpp) fans out
+  // in the same order as one that never restarted.
+  auto& of_user = state.connections_by_user[device->user];
+  of_user.insert(std::upper_bound(of_user.begin(), of_user.end(), input.connection),
+                 input.connection);
+  note_session(state, input.connection);
   out.push_back(SendEvent{
       input.connection,
       server::Welcome{device->user, input.device, input.cursor, head,
@@ -67,6 +72,7 @@ void handle(Context& context, const client::Ack& ack) {
   }
   if (ack.inbox_seq <= connection.acked) return;  // stale or repeated: harmless
   connection.acked = ack.inbox_seq;
+  note_session(context.state, context.connection_id);
   while (!connection.in_flight.empty() && connection.in_flight.front().first <= ack.inbox_seq) {
     connection.in_flight_bytes -= connection.in_flight.front().second;
     connection.in_flight.pop_front();
@@ -84,6 +90,7 @@ void forget_connection(State& state, ConnectionId id) {
   if (found == state.connections.end()) return;
   const Connection connection = found->second;
   state.connections.erase(found);
+  note_session(state, id);
   state.connection_by_device.erase(connection.device);
   auto& of_user = state.connections_by_user[connection.user];
   std::erase(of_user, id);
@@ -123,6 +130,7 @@ void pump(State& state, ConnectionId id, Connection& connection, Effects& out) {
       deliver.entries.push_back(InboxEntry{entry.inbox_seq, std::move(*message)});
     }
     connection.sent_upto = deliver.entries.back().inbox_seq;
+    note_session(state, id);
     out.push_back(SendEvent{id, std::move(deliver)});
   }
   check_in_flight(state, connection);

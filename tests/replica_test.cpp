@@ -1,6 +1,7 @@
 // cluster::Replica on a real three-member etcd and on host::MemoryLog: followers that replay the
 // log reach the leader's exact durable state (on LMDB and on the memory store alike), a deposed
-// leader stores and releases nothing, and a restarted replica resumes at its applied index.
+// leader stores and releases nothing, and a restarted replica resumes at its applied index
+// with the same engine memory (live connections, presence) as one that never restarted.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -225,9 +226,7 @@ TEST_P(ReplicaTest, ANewLeaderThatHasNotCaughtUpIsToldItIsBehind) {
   EXPECT_EQ(b.log.last_index(), 2u);
 }
 
-// Account inputs only: their effect on the store does not depend on the engine's memory.
-// (Live connections and presence are engine memory today: a replica restarted in the middle
-// of a chat with connections diverges — docs/cluster.md, "Known gap".)
+// Account inputs only: a log for the trimming tests.
 void accounts(Node& leader, std::uint64_t token) {
   TimeUs now = 2'000'000;
   for (int i = 0; i < 8; ++i) {
@@ -242,7 +241,7 @@ void accounts(Node& leader, std::uint64_t token) {
 TEST_P(ReplicaTest, ARestartedReplicaResumesAtItsAppliedIndex) {
   const auto leads = a.log.campaign("a", 30);
   ASSERT_TRUE(leads.has_value());
-  accounts(a, leads->token);
+  chat(a, leads->token);
   const std::uint64_t last = a.replica->applied_index();
   ASSERT_EQ(b.replica->catch_up(5), 5u);
   b.replica.reset();  // b stops
@@ -252,6 +251,29 @@ TEST_P(ReplicaTest, ARestartedReplicaResumesAtItsAppliedIndex) {
   EXPECT_EQ(b.replica->applied_index(), 5u);
   EXPECT_EQ(b.replica->catch_up(1000), last - 5) << "neither an entry twice nor one skipped";
   EXPECT_EQ(state_digest(*b.store), state_digest(*a.store));
+}
+
+// The engine's memory (live connections, their delivery windows, presence) is in the store
+// (EngineConfig::durable_sessions), so a follower restarted before every entry of a chat with
+// live connections holds, at every index, the bytes of one that never restarted.
+TEST_P(ReplicaTest, AFollowerRestartedBeforeEveryEntryMatchesOneThatNeverRestarted) {
+  const auto leads = a.log.campaign("a", 30);
+  ASSERT_TRUE(leads.has_value());
+  chat(a, leads->token);
+  const std::uint64_t last = a.replica->applied_index();
+  Node c(shard->for_node(), std::make_unique<MemoryStore>());
+  for (std::uint64_t index = 1; index <= last; ++index) {
+    b.replica.reset();
+    b.store.reset();
+    b.store = std::make_unique<LmdbStore>(dir_b.path());
+    b.replica = std::make_unique<Replica>(*b.store, b.log, EngineConfig{});
+    b.replica->open(static_cast<TimeUs>(index) * 7'777);  // any time: only the store counts
+    ASSERT_EQ(b.replica->catch_up(1), 1u);
+    ASSERT_EQ(c.replica->catch_up(1), 1u);
+    ASSERT_EQ(state_digest(*b.store), state_digest(*c.store)) << "at index " << index;
+  }
+  EXPECT_EQ(state_digest(*b.store), state_digest(*a.store));
+  EXPECT_EQ(b.replica->core().engine().connection_count(), 1u) << "alice's phone is still live";
 }
 
 TEST_P(ReplicaTest, TheLogIsTrimmedBelowTheSlowestReplica) {
@@ -294,7 +316,7 @@ TEST_P(ReplicaTest, TheLogIsTrimmedBelowTheSlowestReplica) {
 TEST_P(ReplicaTest, AReplicaBehindATrimStartsFromAPeersSnapshot) {
   const auto leads = a.log.campaign("a", 30);
   ASSERT_TRUE(leads.has_value());
-  accounts(a, leads->token);
+  chat(a, leads->token);
   a.replica->report_applied("a");
   a.replica->trim_log();  // only the last entry is left
   EXPECT_THROW(b.replica->catch_up(1000), parley::cluster::SnapshotNeeded);
