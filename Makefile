@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 JOBS ?= 2
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build run test test-asan fuzz fuzz-build fuzz-smoke bench soak format clean
+.PHONY: all deps configure build run cluster test test-asan fuzz fuzz-build fuzz-smoke bench soak format clean
 
 all: build
 
@@ -34,6 +34,15 @@ run: configure
 	@test -x $(BUILD_DIR)/cli/parley || echo "make run: first build of parley and the web client; about 10 minutes on 2 cores"
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target parley parley_web
 	$(BUILD_DIR)/cli/parley serve --listen $(LISTEN) --data $(DATA) --web-root $(BUILD_DIR)/web/dist
+
+# A local three-node cluster on loopback (docs/cluster.md): three etcd members (clients on
+# 127.0.0.1:23791-23793) and three nodes on 127.0.0.1:8081-8083, data and logs in
+# ./cluster-data; it prints the leader's URL. Ctrl-C stops all six processes. Builds what
+# `make run` builds.
+cluster: configure
+	@test -x $(BUILD_DIR)/cli/parley || echo "make cluster: first build of parley and the web client; about 10 minutes on 2 cores"
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target parley parley_web
+	BUILD_DIR=$(BUILD_DIR) scripts/cluster
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) $(CTEST_ARGS)

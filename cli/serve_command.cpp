@@ -136,6 +136,15 @@ void add_serve_command(CLI::App& app) {
   flag(serve, a, "history-page-bytes", &NodeConfig::engine, &EngineConfig::history_page_bytes,
        "A historyPage frame stops growing past this many bytes of text");
 
+  flag(serve, a, "etcd", &NodeConfig::etcd,
+       "Run as a cluster node: HOST:PORT,... of the etcd members (docs/cluster.md)");
+  flag(serve, a, "node-name", &NodeConfig::node_name,
+       "This node's name in the cluster, unique (default: the listen address)");
+  flag(serve, a, "cluster-prefix", &NodeConfig::cluster_prefix, "The cluster's etcd key prefix");
+  flag(serve, a, "lease-ttl-s", &NodeConfig::lease_ttl_s,
+       "Leadership lease: a dead leader is replaced after about this long");
+  flag(serve, a, "etcd-timeout-ms", &NodeConfig::etcd_timeout_ms, "Timeout of one etcd request");
+
   serve->callback([args] {
     net::NodeConfig config;
     if (!args->config_file.empty()) {

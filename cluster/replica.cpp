@@ -28,9 +28,32 @@ std::uint64_t Replica::applied_index() {
   return core_.read([&](const Engine&) { return read_applied_index(); });
 }
 
-std::uint64_t Replica::read_applied_index() const {
-  const auto bytes = store_.get(Table::meta, kAppliedIndexKey);
+std::uint64_t applied_index_of(const Store& store) {
+  const auto bytes = store.get(Table::meta, kAppliedIndexKey);
   return bytes ? codec::decode_counter(*bytes, Table::meta) : 0;
+}
+
+std::uint64_t state_digest(const Store& store) {
+  std::uint64_t hash = 14695981039346656037ULL;
+  const auto mix = [&](std::string_view bytes) {
+    for (unsigned char byte : bytes)
+      hash = (hash ^ byte) * 1099511628211ULL;
+    hash = (hash ^ 0xffu) * 1099511628211ULL;  // a separator: ("ab","c") != ("a","bc")
+  };
+  for (std::size_t t = 0; t < kTableCount; ++t) {
+    mix(std::to_string(t));
+    store.scan(static_cast<Table>(t), "", "", false,
+               [&](std::string_view key, std::string_view value) {
+                 mix(key);
+                 mix(value);
+                 return true;
+               });
+  }
+  return hash;
+}
+
+std::uint64_t Replica::read_applied_index() const {
+  return applied_index_of(store_);
 }
 
 void Replica::write_applied_index(std::uint64_t index) {
@@ -69,12 +92,34 @@ std::size_t Replica::catch_up(std::size_t max) {
 
 Replica::Outcome Replica::lead_batch(std::uint64_t token, std::span<const Input> inputs,
                                      TimeUs now) {
-  const std::string entry = encode_batch(now, inputs);
-  core_.begin(now);
+  begin_batch(now);
   try {
-    const std::uint64_t index = read_applied_index() + 1;  // in the batch's own transaction
     for (const Input& input : inputs)
       core_.run(input);
+  } catch (...) {
+    abandon_batch();
+    throw;
+  }
+  return finish_batch(token);
+}
+
+void Replica::begin_batch(TimeUs now) {
+  batch_inputs_.clear();
+  core_.begin(now);
+  core_.record_inputs(&batch_inputs_);
+}
+
+void Replica::abandon_batch() {
+  core_.record_inputs(nullptr);
+  discard_batch(core_.batch_time());
+}
+
+Replica::Outcome Replica::finish_batch(std::uint64_t token) {
+  core_.record_inputs(nullptr);
+  const TimeUs now = core_.batch_time();
+  try {
+    const std::string entry = encode_batch(now, batch_inputs_);
+    const std::uint64_t index = read_applied_index() + 1;  // in the batch's own transaction
     write_applied_index(index);
     switch (log_.append(token, index, entry)) {
       case host::AppendResult::appended:

@@ -35,6 +35,14 @@ class SnapshotNeeded : public std::runtime_error {
 // The meta-table key of the applied log index (engine::codec::encode_counter).
 inline constexpr std::string_view kAppliedIndexKey = "log_applied_index";
 
+// The applied index a replica's store holds (0: none). Inside a transaction.
+std::uint64_t applied_index_of(const engine::Store& store);
+
+// Every table's every key and value hashed (FNV-1a 64, each field framed): replicas at the
+// same applied index have equal digests. Reads the whole store: for checks and tests, not
+// for a hot path. Inside a transaction.
+std::uint64_t state_digest(const engine::Store& store);
+
 class Replica {
  public:
   // REQUIRES: `store` and `log` outlive the replica. The engine runs with
@@ -66,6 +74,15 @@ class Replica {
   Outcome lead_batch(std::uint64_t token, std::span<const engine::Input> inputs,
                      engine::TimeUs now);
 
+  // The same in steps, for a host whose batch forms input by input (the node's engine
+  // loop): begin_batch(now), then inputs through core().run() (each is recorded for the
+  // log entry; reads through core().call()), then finish_batch(token), which appends,
+  // commits and returns what lead_batch would. Throws as lead_batch does.
+  void begin_batch(engine::TimeUs now);
+  Outcome finish_batch(std::uint64_t token);
+  // Drops the batch begun (nothing was appended or stored) and rebuilds the engine.
+  void abandon_batch();
+
   // Publishes this replica's applied index under `name` (ReplicatedLog::report_applied).
   void report_applied(std::string_view name);
   // Leader: removes the entries every replica reported applied.
@@ -85,6 +102,7 @@ class Replica {
   engine::Store& store_;
   host::ReplicatedLog& log_;
   host::Core core_;
+  std::vector<engine::Input> batch_inputs_;  // the open batch's, as core_.run() saw them
 };
 
 }  // namespace parley::cluster

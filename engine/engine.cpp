@@ -2,6 +2,8 @@
 // (engine/context.hpp lists them and the files they live in).
 #include "engine/engine.hpp"
 
+#include <algorithm>
+
 #include "engine/context.hpp"
 
 namespace parley::engine {
@@ -139,6 +141,15 @@ const EngineConfig& Engine::config() const {
 
 std::size_t Engine::connection_count() const {
   return state_->connections.size();
+}
+
+std::vector<ConnectionId> Engine::connection_ids() const {
+  std::vector<ConnectionId> ids;
+  ids.reserve(state_->connections.size());
+  for (const auto& [id, connection] : state_->connections)
+    ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  return ids;
 }
 
 }  // namespace parley::engine

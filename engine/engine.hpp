@@ -285,6 +285,9 @@ class Engine {
   // ---- What the engine holds in memory ----------------------------------------------------
   const EngineConfig& config() const;
   std::size_t connection_count() const;
+  // Every connection the engine holds, ascending (a new cluster leader disconnects those of
+  // the node it replaced).
+  std::vector<ConnectionId> connection_ids() const;
   const PresenceTracker& presence() const;
   // What a viewer is shown of `user` right now (no visibility check).
   server::PresenceEntry presence_of(UserId user) const;

@@ -69,6 +69,8 @@ constexpr std::string_view name_of(ErrorCode code) {
       return "too_many_devices";
     case ErrorCode::too_many_groups:
       return "too_many_groups";
+    case ErrorCode::not_leader:
+      return "not_leader";
   }
   return {};
 }

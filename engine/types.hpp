@@ -86,11 +86,12 @@ enum class ErrorCode : std::uint16_t {
   weak_password,     // sign-up password outside the documented rules
   too_many_devices,  // a user has at most limits::kMaxDevicesPerUser devices
   too_many_groups,   // a user is in at most limits::kMaxGroupsPerUser groups at once
+  not_leader,        // a cluster node that does not lead now: go through /v1/discover
 };
 
 // The highest code: codes run from bad_request (1) to it without gaps. engine/types.cpp
 // checks it against to_string's switch, so a new code must move it (see covers_exactly).
-inline constexpr ErrorCode kLastErrorCode = ErrorCode::too_many_groups;
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::not_leader;
 
 std::string_view to_string(ErrorCode code);
 // The code named by `text` (as to_string spells it), if any.

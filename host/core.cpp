@@ -52,6 +52,7 @@ std::span<engine::Effect> Core::run(const engine::Input& input) {
   require_batch();
   Effects effects = engine_->handle(input, now_);
   ++inputs_;
+  if (input_log_ != nullptr) input_log_->push_back(input);
   const std::size_t first = batch_effects_.size();
   hold(std::move(effects));
   return std::span<engine::Effect>(batch_effects_).subspan(first);

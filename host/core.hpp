@@ -90,6 +90,9 @@ class Core {
   // node's HTTP answers, which its release then skips); the view is valid until the next
   // run(), provision() or add_local().
   std::span<engine::Effect> run(const engine::Input& input);
+  // With a log set, run() also appends each input to it: what a replicated leader appends
+  // to the shard's log (cluster::Replica). nullptr stops it. REQUIRES: `log` outlives its use.
+  void record_inputs(std::vector<engine::Input>* log) { input_log_ = log; }
   // A read inside the batch: `fn(const Engine&, TimeUs now)`, returned as is (a token's
   // record, a user's devices). It sees what the batch's inputs wrote so far. Every durable
   // change is an Input (run), so that a log of inputs can carry it: call cannot write.
@@ -179,6 +182,7 @@ class Core {
   bool in_batch_ = false;
   TimeUs now_ = 0;
   Effects batch_effects_;
+  std::vector<engine::Input>* input_log_ = nullptr;
   std::deque<DurableBatch> sealed_;
   std::uint64_t batches_ = 0;
   std::uint64_t inputs_ = 0;

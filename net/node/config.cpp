@@ -82,6 +82,11 @@ std::map<std::string, Setter> setters(NodeConfig& c) {
   millis("heartbeat_interval_ms", c.engine.heartbeat_interval_us);
   millis("presence_timeout_ms", c.engine.presence_timeout_us);
   millis("push_collapse_ms", c.engine.push_collapse_window_us);
+  text("etcd", c.etcd);
+  text("node_name", c.node_name);
+  text("cluster_prefix", c.cluster_prefix);
+  whole("lease_ttl_s", c.lease_ttl_s);
+  whole("etcd_timeout_ms", c.etcd_timeout_ms);
   return s;
 }
 

@@ -53,6 +53,13 @@ struct NodeConfig {
 
   // The engine.
   engine::EngineConfig engine;
+
+  // The cluster (docs/cluster.md). Without etcd endpoints the node runs alone on its store.
+  std::string etcd;       // "HOST:PORT,HOST:PORT,...": the etcd members; empty: a single node
+  std::string node_name;  // unique in the cluster; default: the listen address
+  std::string cluster_prefix = "/parley/cluster/";  // this cluster's etcd keys
+  std::int64_t lease_ttl_s = 3;  // leadership lease: a dead leader is replaced about this late
+  std::int64_t etcd_timeout_ms = 2'000;  // per etcd request
 };
 
 // Overlays the keys of the TOML file at `path` onto `config`. Throws std::runtime_error

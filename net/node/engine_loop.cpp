@@ -7,6 +7,7 @@
 #include <string>
 
 #include "host/release.hpp"
+#include "net/node/cluster_member.hpp"
 #include "net/node/push_worker.hpp"
 #include "net/node/ws_session.hpp"
 
@@ -16,10 +17,54 @@ using namespace parley::engine;
 
 EngineLoop::EngineLoop(Shared& shared, Store& store)
     : shared_(shared),
+      store_(store),
       policy_(shared.config.batch),
       cadence_(policy_.tick_interval_us),
-      core_(store, shared.config.engine) {
+      own_core_(std::make_unique<host::Core>(store, shared.config.engine)),
+      core_(*own_core_) {
   core_.open(clock());
+}
+
+EngineLoop::EngineLoop(Shared& shared, Store& store, ClusterMember& cluster)
+    : shared_(shared),
+      store_(store),
+      cluster_(&cluster),
+      policy_(shared.config.batch),
+      cadence_(policy_.tick_interval_us),
+      core_(cluster.replica().core()) {
+  cluster.replica().open(clock());
+  shared_.serving = false;  // until it leads
+  idle_wait_ = std::chrono::milliseconds(20);
+}
+
+void EngineLoop::post_read(std::function<void(Store&)> read) {
+  {
+    std::lock_guard lock(mutex_);
+    reads_.push_back(std::move(read));
+  }
+  wake_.notify_one();
+}
+
+void EngineLoop::run_reads() {
+  std::vector<std::function<void(Store&)>> reads;
+  {
+    std::lock_guard lock(mutex_);
+    reads.swap(reads_);
+  }
+  if (reads.empty() || core_.in_batch()) {
+    std::lock_guard lock(mutex_);
+    reads_.insert(reads_.end(), reads.begin(), reads.end());
+    return;
+  }
+  for (auto& read : reads) {
+    store_.begin();
+    try {
+      read(store_);
+    } catch (const std::exception& error) {
+      log_line(std::string("read failed: ") + error.what());
+    }
+    store_.abort();
+  }
 }
 
 bool EngineLoop::post(Task task) {
@@ -72,6 +117,12 @@ void EngineLoop::run() {
   while (true) {
     bool stop_now = false;
     std::vector<Task> tasks = next_batch(stop_now);
+    if (cluster_ != nullptr) {
+      run_cluster(tasks);
+      run_reads();
+      if (stop_now) break;
+      continue;
+    }
     release_durable();
     const TimeUs now = clock();
     const bool tick = cadence_.due(now);
@@ -81,6 +132,7 @@ void EngineLoop::run() {
         (sealed_.empty() || forming_.inputs >= policy_.max_inputs || stop_now)) {
       seal_batch();
     }
+    run_reads();
     if (stop_now) break;
   }
   while (!sealed_.empty()) {
@@ -90,20 +142,16 @@ void EngineLoop::run() {
   if (last_) last_(*this);
 }
 
-namespace {
-
 // Nothing of the failed batch was released, and the engine's memory may now disagree with
 // the disk: stop, and let a restart rebuild from the store. A StoreError is the disk (full,
 // I/O, corrupt); anything else is a bug — client values are validated before they reach the
 // store (engine/store.hpp, storable_key), so no request can cause it.
-[[noreturn]] void stop_on(const std::exception& error) {
+[[noreturn]] void EngineLoop::stop_on(const std::exception& error) {
   const bool disk = dynamic_cast<const StoreError*>(&error) != nullptr;
   log_line(std::string("fatal: ") + (disk ? "store failure: " : "internal error: ") + error.what() +
            "; stopping the node");
   std::_Exit(70);
 }
-
-}  // namespace
 
 std::vector<Task> EngineLoop::next_batch(bool& stop_now) {
   std::vector<Task> batch;
@@ -115,8 +163,9 @@ std::vector<Task> EngineLoop::next_batch(bool& stop_now) {
                                : policy_.max_inputs - open;
   // Wakes at least every 200 ms even when idle, so ticks keep their cadence, and whenever a
   // commit becomes durable, so its effects leave at once.
-  wake_.wait_for(lock, std::chrono::milliseconds(200),
-                 [&] { return stopping_ || durable_signal_ || (room > 0 && !queue_.empty()); });
+  wake_.wait_for(lock, idle_wait_, [&] {
+    return stopping_ || durable_signal_ || !reads_.empty() || (room > 0 && !queue_.empty());
+  });
   durable_signal_ = false;
   if (room > 0 && policy_.max_wait_us > 0 && !stopping_ && !queue_.empty() &&
       queue_.size() < room) {

@@ -29,6 +29,7 @@
 
 namespace parley::net {
 
+class ClusterMember;
 class WsSession;
 
 // What a task sees: the batch open on the core, and where to put what must wait for the
@@ -66,6 +67,10 @@ class EngineLoop {
   // input: an HTTP call in the first batch, a logout say, must see it). Throws what the
   // open throws: the node then cannot start.
   EngineLoop(Shared& shared, engine::Store& store);
+  // A cluster node's loop: the engine is `cluster`'s replica over `store` (a store without
+  // a pipeline). It leads while the elector holds leadership and follows the log otherwise
+  // (docs/cluster.md, "Running a cluster").
+  EngineLoop(Shared& shared, engine::Store& store, ClusterMember& cluster);
 
   // From any thread. False when the queue is full or too slow (its oldest task waited
   // longer than queue_delay_max_ms): the caller answers `overloaded`.
@@ -84,6 +89,10 @@ class EngineLoop {
 
   // The engine thread's body: batches until stop().
   void run();
+
+  // From any thread: `read` runs on the engine thread between batches, in a read-only
+  // store transaction, leader or follower (GET /v1/cluster's digest).
+  void post_read(std::function<void(engine::Store&)> read);
 
   // Engine thread only.
   std::unordered_map<engine::ConnectionId, std::shared_ptr<WsSession>> sessions;
@@ -105,6 +114,19 @@ class EngineLoop {
   void release(engine::Effects effects);
   // Blocks until the committer reports (or 200 ms pass).
   void wait_for_durable();
+  void run_reads();
+  // Nothing of the failed batch was released, and the engine's memory may now disagree
+  // with the disk: the node stops (exit 70), and a restart rebuilds from the store.
+  [[noreturn]] static void stop_on(const std::exception& error);
+
+  // ---- a cluster node (engine_loop_cluster.cpp) ----
+  void run_cluster(std::vector<Task>& tasks);
+  void lead_batch(std::vector<Task>& tasks, bool tick, engine::TimeUs now);
+  // Leadership changed hands: take over with `token`, or (0) stop serving.
+  void change_role(std::uint64_t token);
+  void take_over(std::uint64_t token);
+  void stop_serving(const std::string& why);
+  void follow();
 
   struct Sealed {
     std::uint64_t ticket = 0;
@@ -115,11 +137,17 @@ class EngineLoop {
   static constexpr std::size_t kMaxSealedBatches = 8;
 
   Shared& shared_;
+  engine::Store& store_;
+  ClusterMember* cluster_ = nullptr;
   host::BatchPolicy policy_;
   host::TickCadence cadence_;
   engine::TimeUs last_now_ = 0;
   engine::EngineClock engine_clock_;
-  host::Core core_;
+  std::unique_ptr<host::Core> own_core_;  // a single node's; a cluster node's is its replica's
+  host::Core& core_;
+  std::uint64_t leading_ = 0;  // a cluster node: the token it serves under (0: following)
+  std::chrono::milliseconds idle_wait_{200};
+  std::vector<std::function<void(engine::Store&)>> reads_;  // under mutex_
   std::mutex mutex_;
   std::condition_variable wake_;
   struct Queued {

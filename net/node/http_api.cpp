@@ -64,6 +64,7 @@ http::status status_for(ErrorCode code) {
     case ErrorCode::unknown_channel:
       return http::status::not_found;
     case ErrorCode::overloaded:
+    case ErrorCode::not_leader:
       return http::status::service_unavailable;
     default:
       return http::status::bad_request;

@@ -57,6 +57,9 @@ void HttpSession::on_read(beast::error_code ec) {
   if (ec) return;  // closed, or the 10 s timeout: drop the connection
   Request request = parser_->release();
   if (websocket::is_upgrade(request) && path_of(request.target()) == "/v1/ws") {
+    if (auto refused = refuse_unless_serving(shared_, request)) {
+      return write(std::move(*refused), true);
+    }
     return upgrade(std::move(request));
   }
   const bool head = request.method() == http::verb::head;

@@ -125,6 +125,25 @@ std::string Metrics::render() const {
   for (const auto& [code, count] : errors_) {
     out += "parley_errors_total{code=\"" + code + "\"} " + std::to_string(count) + "\n";
   }
+  out +=
+      "# HELP parley_cluster_leader 1 while this node leads its cluster\n"
+      "# TYPE parley_cluster_leader gauge\n";
+  out += "parley_cluster_leader " + std::to_string(cluster_leader.load()) + "\n";
+  out +=
+      "# HELP parley_cluster_applied_index The last log index this node applied\n"
+      "# TYPE parley_cluster_applied_index gauge\n";
+  out += "parley_cluster_applied_index " + std::to_string(cluster_applied_index.load()) + "\n";
+  counter(out, "parley_cluster_leaderships_total", "Times this node won leadership",
+          cluster_leaderships.load());
+  counter(out, "parley_cluster_step_downs_total",
+          "Batches refused by the log (fenced, behind, outcome unknown): nothing released",
+          cluster_step_downs.load());
+  counter(out, "parley_cluster_appends_total", "Batches appended to the log as leader",
+          cluster_appends.load());
+  counter(out, "parley_cluster_append_micros_total", "Time in those appends",
+          cluster_append_micros.load());
+  counter(out, "parley_cluster_entries_applied_total", "Log entries applied as a follower",
+          cluster_entries_applied.load());
   return out;
 }
 

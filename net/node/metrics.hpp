@@ -45,6 +45,14 @@ class Metrics {
   std::atomic<std::uint64_t> push_rejected{0};
   std::atomic<std::uint64_t> push_dropped{0};  // outbox full: intent not written
   std::atomic<std::int64_t> push_pending{0};   // intents the delivery worker holds
+  // The cluster (docs/cluster.md); all zero on a single node.
+  std::atomic<std::int64_t> cluster_leader{0};            // 1 while this node leads
+  std::atomic<std::uint64_t> cluster_applied_index{0};    // the last log index applied
+  std::atomic<std::uint64_t> cluster_leaderships{0};      // times this node won leadership
+  std::atomic<std::uint64_t> cluster_step_downs{0};       // batches refused: fenced, behind, lost
+  std::atomic<std::uint64_t> cluster_appends{0};          // batches appended to the log
+  std::atomic<std::uint64_t> cluster_append_micros{0};    // time in those appends
+  std::atomic<std::uint64_t> cluster_entries_applied{0};  // log entries applied as follower
 
   void count_error(const std::string& code);
   // Records one commit of `inputs` inputs that took `micros`.

@@ -3,11 +3,15 @@
 // (the HTTP session's, or InProcessNode's for fuzzing and tests).
 #include "net/node/routes.hpp"
 
+#include <cstdio>
 #include <map>
 #include <utility>
 #include <variant>
 
+#include "cluster/replica.hpp"
 #include "net/node/accounts.hpp"
+#include "net/node/cluster_member.hpp"
+#include "net/node/engine_loop.hpp"
 #include "net/node/static_files.hpp"
 
 namespace parley::net {
@@ -174,8 +178,46 @@ void metrics_page(Shared& shared, const Request& request, Reply reply) {
   reply(text_response(request, "text/plain; version=0.0.4", shared.metrics.render()));
 }
 
+Response not_leader(Shared& shared, const Request& request) {
+  const std::string leader = shared.cluster->leader_url();
+  shared.metrics.count_error("not_leader");
+  return json_response(
+      request, http::status::service_unavailable,
+      {{"error",
+        {{"code", "not_leader"},
+         {"message", leader.empty() ? "no node leads the cluster now; retry /v1/discover shortly"
+                                    : "this node does not lead the cluster; use /v1/discover"},
+         {"leader", leader}}}});
+}
+
+// A single node names itself; a cluster node names the leader (any node answers).
 void discover(Shared& shared, const Request& request, Reply reply) {
-  reply(json_response(request, http::status::ok, {{"websocket", shared.discover_url}}));
+  if (shared.cluster == nullptr) {
+    return reply(json_response(request, http::status::ok, {{"websocket", shared.discover_url}}));
+  }
+  const std::string leader = shared.cluster->leader_url();
+  if (leader.empty()) return reply(not_leader(shared, request));
+  reply(json_response(request, http::status::ok, {{"websocket", leader}}));
+}
+
+// GET /v1/cluster: this node's view, and a digest of its store for comparing replicas.
+void cluster_state(Shared& shared, const Request& request, Reply reply) {
+  if (shared.cluster == nullptr) {
+    return reply(error_response(shared, request, http::status::not_found, ErrorCode::bad_request,
+                                "this node runs alone (no --etcd)"));
+  }
+  shared.loop->post_read([&shared, request, reply](Store& store) {
+    const std::uint64_t applied = cluster::applied_index_of(store);
+    char digest[17];
+    std::snprintf(digest, sizeof digest, "%016llx",
+                  static_cast<unsigned long long>(cluster::state_digest(store)));
+    reply(json_response(request, http::status::ok,
+                        {{"node", shared.cluster->name()},
+                         {"role", shared.serving ? "leader" : "follower"},
+                         {"leader", shared.cluster->leader_name()},
+                         {"applied_index", applied},
+                         {"state_digest", digest}}));
+  });
 }
 
 // GET /v1/contacts
@@ -198,6 +240,7 @@ const Route kRoutes[] = {
     {"/healthz", false, http::verb::unknown, healthz},
     {"/metrics", false, http::verb::unknown, metrics_page},
     {"/v1/discover", false, http::verb::unknown, discover},
+    {"/v1/cluster", false, http::verb::get, cluster_state},
     {"/v1/signup", false, http::verb::post, sign_up},
     {"/v1/login", false, http::verb::post, log_in},
     {"/v1/logout", false, http::verb::post,
@@ -220,9 +263,18 @@ bool takes(http::verb verb, http::verb method) {
          (verb == http::verb::get && method == http::verb::head);
 }
 
+// What a cluster node answers whether or not it serves clients.
+bool answered_by_any_node(const std::string& path) {
+  return path == "/healthz" || path == "/metrics" || path == "/v1/discover" ||
+         path == "/v1/cluster";
+}
+
 void route(Shared& shared, const Request& request, const Reply& reply) {
   ++shared.metrics.http_requests;
   const std::string path = path_of(request.target());
+  if (!answered_by_any_node(path)) {
+    if (auto refused = refuse_unless_serving(shared, request)) return reply(std::move(*refused));
+  }
   const auto method = request.method();
   std::string verbs;  // "GET or POST", for a 405
   std::string allow;  // "GET, HEAD, POST"
@@ -245,6 +297,11 @@ void route(Shared& shared, const Request& request, const Reply& reply) {
 }
 
 }  // namespace
+
+std::optional<Response> refuse_unless_serving(Shared& shared, const Request& request) {
+  if (shared.cluster == nullptr || shared.serving) return std::nullopt;
+  return not_leader(shared, request);
+}
 
 void answer(Shared& shared, const Request& request, const Reply& reply,
             const std::function<void(FileResponse)>& reply_file) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 
 #include "net/node/http_api.hpp"
 
@@ -13,5 +14,10 @@ namespace parley::net {
 // streamed from their descriptor.
 void answer(Shared& shared, const Request& request, const Reply& reply,
             const std::function<void(FileResponse)>& reply_file);
+
+// A cluster node that does not serve clients now (it follows, or its takeover is not done)
+// refuses client calls: 503 {"error": {"code": "not_leader", "message", "leader": the
+// leader's WebSocket URL or ""}} (docs/cluster.md). Nothing while it serves.
+std::optional<Response> refuse_unless_serving(Shared& shared, const Request& request);
 
 }  // namespace parley::net

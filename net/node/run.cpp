@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "net/node/auth.hpp"
+#include "net/node/cluster_member.hpp"
 #include "net/node/engine_loop.hpp"
 #include "net/node/http_api.hpp"
 #include "net/node/listener.hpp"
@@ -48,7 +49,11 @@ std::vector<PushIntent> fetch_intents(Shared& shared, std::uint64_t after, std::
     promise->set_value(txn.engine().push_intents_after(after, limit));
   });
   if (!posted || future.wait_for(std::chrono::seconds(5)) != std::future_status::ready) return {};
-  return future.get();
+  try {
+    return future.get();
+  } catch (const std::future_error&) {
+    return {};  // a cluster follower drops tasks: it delivers no pushes
+  }
 }
 
 tcp::endpoint parse_listen(const std::string& listen) {
@@ -203,27 +208,31 @@ int run_node(const NodeConfig& config) {
   configure_throttle(shared);
   shared.dummy_hash = hash_password("not a real password", config.password);
   std::unique_ptr<storage::LmdbStore> store;
-  // Batch n+1 runs while batch n syncs (storage/pipelined_store.hpp).
+  // Batch n+1 runs while batch n syncs (storage/pipelined_store.hpp). Not in a cluster: a
+  // batch is durable once the log holds it, and the replica commits it right after.
   std::unique_ptr<storage::PipelinedStore> pipeline;
+  std::unique_ptr<ClusterMember> cluster;
   std::unique_ptr<EngineLoop> loop;
   tcp::endpoint endpoint;
+  const bool clustered = !config.etcd.empty();
   try {
     endpoint = parse_listen(config.listen);
     storage::LmdbOptions options;
     options.initial_map_bytes = config.initial_map_mib << 20;
     options.max_map_bytes = std::max(config.max_map_mib, config.initial_map_mib) << 20;
     store = std::make_unique<storage::LmdbStore>(config.data, options);
-    pipeline = std::make_unique<storage::PipelinedStore>(*store);
-    loop = std::make_unique<EngineLoop>(shared, *pipeline);
-    pipeline->set_on_durable([&shared, loop = loop.get(), store = pipeline.get()] {
-      publish_commit_stats(shared.metrics, store->stats());
-      loop->wake_for_durable();
-    });
+    if (!clustered) {
+      pipeline = std::make_unique<storage::PipelinedStore>(*store);
+      loop = std::make_unique<EngineLoop>(shared, *pipeline);
+      pipeline->set_on_durable([&shared, loop = loop.get(), store = pipeline.get()] {
+        publish_commit_stats(shared.metrics, store->stats());
+        loop->wake_for_durable();
+      });
+    }
   } catch (const std::exception& error) {
     log_line(std::string("cannot start: ") + error.what());
     return 78;
   }
-  shared.loop = loop.get();
   asio::io_context io(static_cast<int>(std::max(1u, config.io_threads)));
   std::shared_ptr<Listener> listener;
   try {
@@ -237,6 +246,21 @@ int run_node(const NodeConfig& config) {
   shared.discover_url = config.public_url.empty()
                             ? "ws://" + host + ":" + std::to_string(port) + "/v1/ws"
                             : config.public_url;
+  if (clustered) {
+    try {
+      NodeConfig named = config;
+      if (named.node_name.empty()) named.node_name = host + ":" + std::to_string(port);
+      cluster = std::make_unique<ClusterMember>(named, *store, shared.discover_url, shared.metrics);
+      loop = std::make_unique<EngineLoop>(shared, *store, *cluster);
+    } catch (const std::exception& error) {
+      log_line(std::string("cannot start: ") + error.what());
+      return 78;
+    }
+    shared.cluster = cluster.get();
+    cluster->start();
+    log_line("cluster node " + cluster->name() + " (etcd " + config.etcd + ")");
+  }
+  shared.loop = loop.get();
   listener->run();
   std::thread engine_thread([&loop] { loop->run(); });
   std::unique_ptr<PushWorker> pushes;
@@ -285,7 +309,8 @@ int run_node(const NodeConfig& config) {
   for (auto& thread : io_threads)
     thread.join();
   engine_thread.join();
-  pipeline->set_on_durable(nullptr);  // the loop released every sealed batch
+  if (pipeline) pipeline->set_on_durable(nullptr);  // the loop released every sealed batch
+  if (cluster) cluster->stop();  // resigns: another node takes over without waiting
   shared.hashing.join();
   log_line("stopped");
   return 0;

@@ -17,6 +17,7 @@
 
 namespace parley::net {
 
+class ClusterMember;
 class EngineLoop;
 class PushWorker;
 
@@ -55,6 +56,11 @@ struct Shared {
   std::size_t max_connections = SIZE_MAX;  // node-wide, from the descriptor limit
   EngineLoop* loop = nullptr;
   PushWorker* pushes = nullptr;  // null without --push-gateway
+  // A cluster node's membership (null on a single node), and whether it serves clients
+  // now: always on a single node; on a cluster node only while it leads, after its
+  // takeover (net/node/engine_loop.cpp). Off, client calls are refused with not_leader.
+  ClusterMember* cluster = nullptr;
+  std::atomic<bool> serving{true};
 };
 
 }  // namespace parley::net

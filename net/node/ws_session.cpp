@@ -336,6 +336,12 @@ void WsSession::handle_frame(const std::string& bytes, Encoding encoding) {
 
 template <typename F>
 bool WsSession::submit(F handle, RequestId request) {
+  if (!shared_.serving) {
+    // A cluster node that stopped leading: its engine takes no input (docs/cluster.md).
+    fail(request, ErrorCode::not_leader, "this node no longer leads the cluster; reconnect");
+    close(websocket::close_code::going_away, "not_leader");
+    return false;
+  }
   const bool posted = shared_.loop->post(std::move(handle));
   if (!posted) fail(request, ErrorCode::overloaded, "the node is overloaded; retry later");
   return posted;

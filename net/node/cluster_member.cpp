@@ -1,0 +1,173 @@
+#include "net/node/cluster_member.hpp"
+
+#include <algorithm>
+#include <sstream>
+#include <stdexcept>
+
+#include "net/node/metrics.hpp"
+#include "net/node/shared.hpp"
+
+namespace parley::net {
+
+namespace {
+
+std::vector<std::string> split_endpoints(const std::string& list) {
+  std::vector<std::string> endpoints;
+  std::stringstream stream(list);
+  for (std::string endpoint; std::getline(stream, endpoint, ',');) {
+    if (!endpoint.empty()) endpoints.push_back(endpoint);
+  }
+  if (endpoints.empty()) throw std::invalid_argument("--etcd wants HOST:PORT[,HOST:PORT...]");
+  return endpoints;
+}
+
+// The elector's cadence: campaigns and directory refreshes this often, and keeps the lease
+// alive at least three times per TTL.
+std::chrono::milliseconds elector_period(std::int64_t ttl_s) {
+  return std::chrono::milliseconds(std::clamp<std::int64_t>(ttl_s * 1000 / 4, 100, 500));
+}
+
+}  // namespace
+
+ClusterMember::ClusterMember(const NodeConfig& config, engine::Store& store, std::string public_url,
+                             Metrics& metrics)
+    : config_(config),
+      name_(config.node_name.empty() ? config.listen : config.node_name),
+      public_url_(std::move(public_url)),
+      metrics_(metrics),
+      engine_client_(split_endpoints(config.etcd),
+                     std::chrono::milliseconds(config.etcd_timeout_ms)),
+      engine_log_(engine_client_, config.cluster_prefix + "shard/0/"),
+      elector_client_(split_endpoints(config.etcd),
+                      std::chrono::milliseconds(config.etcd_timeout_ms)),
+      elector_log_(elector_client_, config.cluster_prefix + "shard/0/"),
+      directory_(elector_client_, config.cluster_prefix + "nodes/") {
+  replica_ = std::make_unique<cluster::Replica>(store, engine_log_, config.engine);
+}
+
+ClusterMember::~ClusterMember() {
+  stop();
+}
+
+void ClusterMember::start() {
+  thread_ = std::thread([this] { elect(); });
+}
+
+void ClusterMember::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  token_ = 0;
+  try {
+    if (leadership_) elector_log_.resign(*leadership_);
+    if (directory_lease_ != 0) directory_.deregister(directory_lease_);
+  } catch (const std::exception&) {
+    // etcd is gone: the leases expire by themselves.
+  }
+}
+
+void ClusterMember::step_down(std::uint64_t token) {
+  if (token == 0) return;
+  step_down_ = token;
+  token_.compare_exchange_strong(token, 0);
+  wake_.notify_all();
+}
+
+void ClusterMember::report_progress() {
+  const std::int64_t now = steady_now_us();
+  if (now - last_report_us_ < 1'000'000) return;
+  last_report_us_ = now;
+  try {
+    replica_->report_applied(name_);
+    // The leader trims what every replica applied, every ten seconds.
+    if (token_.load() != 0 && now - last_trim_us_ >= 10'000'000) {
+      last_trim_us_ = now;
+      replica_->trim_log();
+    }
+  } catch (const host::LogUnavailable& error) {
+    log_line(std::string("cluster: cannot report progress: ") + error.what());
+  }
+}
+
+std::string ClusterMember::leader_name() const {
+  std::lock_guard lock(mutex_);
+  return leader_name_;
+}
+
+std::string ClusterMember::leader_url() const {
+  std::lock_guard lock(mutex_);
+  return leader_url_;
+}
+
+void ClusterMember::elect() {
+  const auto period = elector_period(config_.lease_ttl_s);
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    lock.unlock();
+    try {
+      elect_once();
+      refresh_leader();
+    } catch (const std::exception& error) {
+      // etcd unreachable: an append with our token would be fenced anyway once the lease
+      // is gone; stop claiming leadership once the lease surely expired.
+      if (leadership_ && steady_now_us() - last_kept_alive_us_ > config_.lease_ttl_s * 1'000'000) {
+        log_line(std::string("cluster: lost leadership (etcd unreachable: ") + error.what() + ")");
+        leadership_.reset();
+        token_ = 0;
+      }
+    }
+    lock.lock();
+    wake_.wait_for(lock, period, [&] { return stopping_ || step_down_.load() != 0; });
+  }
+}
+
+void ClusterMember::elect_once() {
+  if (const std::uint64_t given_up = step_down_.exchange(0);
+      leadership_ && given_up == leadership_->token) {
+    log_line("cluster: stepping down as leader (token " + std::to_string(given_up) + ")");
+    token_ = 0;
+    const host::Leadership old = *leadership_;
+    leadership_.reset();
+    elector_log_.resign(old);
+  }
+  if (leadership_) {
+    if (elector_log_.keep_alive(*leadership_)) {
+      last_kept_alive_us_ = steady_now_us();
+    } else {
+      log_line("cluster: leadership lease expired");
+      leadership_.reset();
+      token_ = 0;
+    }
+  } else if (const auto won = elector_log_.campaign(name_, config_.lease_ttl_s)) {
+    leadership_ = won;
+    last_kept_alive_us_ = steady_now_us();
+    ++metrics_.cluster_leaderships;
+    log_line("cluster: " + name_ + " leads (token " + std::to_string(won->token) + ")");
+    token_ = won->token;
+  }
+  // The directory: this node's public URL under a lease of its own.
+  const host::GatewayInfo self{name_, public_url_,
+                               static_cast<std::uint64_t>(metrics_.connections.load())};
+  if (directory_lease_ == 0 || !directory_.keep_alive(directory_lease_)) {
+    directory_lease_ =
+        directory_.register_gateway(self, std::max<std::int64_t>(config_.lease_ttl_s, 2));
+  }
+}
+
+void ClusterMember::refresh_leader() {
+  const std::string leader = elector_log_.leader().value_or("");
+  std::string url;
+  if (!leader.empty()) {
+    for (const host::GatewayInfo& node : directory_.gateways())
+      if (node.name == leader) url = node.url;
+  }
+  std::lock_guard lock(mutex_);
+  leader_name_ = leader;
+  leader_url_ = url;
+}
+
+}  // namespace parley::net

@@ -1,0 +1,89 @@
+// A node's part in a cluster (docs/cluster.md, "Running a cluster"): its replica of the
+// shard, and the elector thread that campaigns for leadership through etcd, keeps the
+// lease alive, and keeps the node registered in the directory with its public URL.
+//
+// Threads: the elector thread owns its own etcd client; the engine thread owns the
+// replica and its log's client. They share only atomics and the leader's URL (mutex).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "cluster/etcd_client.hpp"
+#include "cluster/etcd_directory.hpp"
+#include "cluster/etcd_log.hpp"
+#include "cluster/replica.hpp"
+#include "net/node/config.hpp"
+
+namespace parley::net {
+
+class Metrics;
+
+class ClusterMember {
+ public:
+  // Connects nothing yet; throws std::invalid_argument for an empty endpoint list.
+  ClusterMember(const NodeConfig& config, engine::Store& store, std::string public_url,
+                Metrics& metrics);
+  ~ClusterMember();
+  ClusterMember(const ClusterMember&) = delete;
+  ClusterMember& operator=(const ClusterMember&) = delete;
+
+  void start();  // the elector thread
+  void stop();   // resigns if leading, deregisters, joins
+
+  // ---- the engine thread ----
+  cluster::Replica& replica() { return *replica_; }
+  // The leadership token while this node leads, else 0 (the elector sets it).
+  std::uint64_t token() const { return token_.load(); }
+  // Leadership `token` is unusable (an append was fenced, failed or not known to land):
+  // the elector resigns it, and campaigns again later.
+  void step_down(std::uint64_t token);
+  // Publishes the applied index (for trimming) at most once a second; the leader trims.
+  void report_progress();
+
+  // ---- any thread ----
+  const std::string& name() const { return name_; }
+  // The leader's name and its public WebSocket URL, as last seen (empty: none known).
+  std::string leader_name() const;
+  std::string leader_url() const;
+
+ private:
+  void elect();  // the elector thread's body
+  void elect_once();
+  void refresh_leader();
+
+  NodeConfig config_;
+  std::string name_;
+  std::string public_url_;
+  Metrics& metrics_;
+  // The engine thread's etcd client, log and replica.
+  cluster::EtcdClient engine_client_;
+  cluster::EtcdLog engine_log_;
+  std::unique_ptr<cluster::Replica> replica_;
+  std::int64_t last_report_us_ = 0;
+  std::int64_t last_trim_us_ = 0;
+  // The elector's.
+  cluster::EtcdClient elector_client_;
+  cluster::EtcdLog elector_log_;
+  cluster::EtcdDirectory directory_;
+  std::optional<host::Leadership> leadership_;
+  std::int64_t directory_lease_ = 0;
+  std::int64_t last_kept_alive_us_ = 0;
+
+  std::atomic<std::uint64_t> token_{0};
+  std::atomic<std::uint64_t> step_down_{0};
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::string leader_name_;
+  std::string leader_url_;
+  std::thread thread_;
+};
+
+}  // namespace parley::net
