@@ -56,8 +56,16 @@ std::uint64_t Replica::read_applied_index() const {
   return applied_index_of(store_);
 }
 
-void Replica::write_applied_index(std::uint64_t index) {
+void Replica::write_applied_index(std::uint64_t index, TimeUs now) {
   store_.put(Table::meta, kAppliedIndexKey, codec::encode_counter(index));
+  store_.put(Table::meta, kAppliedNowKey, codec::encode_time(now));
+}
+
+TimeUs Replica::applied_now() {
+  return core_.read([&](const Engine&) {
+    const auto bytes = store_.get(Table::meta, kAppliedNowKey);
+    return bytes ? codec::decode_time(*bytes, Table::meta) : TimeUs{0};
+  });
 }
 
 void Replica::discard_batch(TimeUs now) {
@@ -79,7 +87,7 @@ std::size_t Replica::catch_up(std::size_t max) {
     try {
       for (const Input& input : batch.inputs)
         core_.run(input);
-      write_applied_index(entry.index);
+      write_applied_index(entry.index, batch.now);
       core_.commit();  // a follower's effects go nowhere: the leader's node released them
     } catch (...) {
       discard_batch(batch.now);
@@ -103,8 +111,63 @@ Replica::Outcome Replica::lead_batch(std::uint64_t token, std::span<const Input>
   return finish_batch(token);
 }
 
+namespace {
+
+// An input's size in a log entry, from above: its strings plus a generous allowance for
+// its varints (cluster/input_codec.cpp).
+std::size_t entry_bytes(const client::Request& request) {
+  return 32 + std::visit(
+                  [](const auto& typed) -> std::size_t {
+                    using T = std::decay_t<decltype(typed)>;
+                    if constexpr (std::is_same_v<T, client::Send>) {
+                      return typed.text.size() + typed.client_msg_id.size();
+                    } else if constexpr (std::is_same_v<T, client::CreateGroup>) {
+                      return typed.name.size() + 10 * typed.members.size();
+                    } else if constexpr (std::is_same_v<T, client::QueryPresence>) {
+                      return 10 * typed.users.size();
+                    } else if constexpr (std::is_same_v<T, client::RegisterPushToken>) {
+                      return typed.platform.size() + typed.token.size();
+                    } else {
+                      return 0;
+                    }
+                  },
+                  request);
+}
+
+std::size_t entry_bytes(const Input& input) {
+  return 32 + std::visit(
+                  [](const auto& typed) -> std::size_t {
+                    using T = std::decay_t<decltype(typed)>;
+                    if constexpr (std::is_same_v<T, Received> || std::is_same_v<T, Stateless>) {
+                      return entry_bytes(typed.request);
+                    } else if constexpr (std::is_same_v<T, SignUp>) {
+                      return typed.name.size() + typed.password_hash.size();
+                    } else if constexpr (std::is_same_v<T, IssueToken>) {
+                      return typed.label.size() + typed.verified_hash.size() +
+                             typed.token_hash.size();
+                    } else if constexpr (std::is_same_v<T, SignOut>) {
+                      return 10 * typed.devices.size();
+                    } else if constexpr (std::is_same_v<T, ChangePassword>) {
+                      return typed.new_hash.size();
+                    } else {
+                      return 0;
+                    }
+                  },
+                  input);
+}
+
+}  // namespace
+
+std::size_t Replica::batch_bytes() {
+  for (; counted_ < batch_inputs_.size(); ++counted_)
+    batch_bytes_ += entry_bytes(batch_inputs_[counted_]);
+  return batch_bytes_;
+}
+
 void Replica::begin_batch(TimeUs now) {
   batch_inputs_.clear();
+  batch_bytes_ = 0;
+  counted_ = 0;
   core_.begin(now);
   core_.record_inputs(&batch_inputs_);
 }
@@ -118,9 +181,13 @@ Replica::Outcome Replica::finish_batch(std::uint64_t token) {
   core_.record_inputs(nullptr);
   const TimeUs now = core_.batch_time();
   try {
+    if (batch_inputs_.empty()) {
+      const std::uint64_t applied = read_applied_index();
+      return Released{core_.commit(), applied};  // nothing was written
+    }
     const std::string entry = encode_batch(now, batch_inputs_);
     const std::uint64_t index = read_applied_index() + 1;  // in the batch's own transaction
-    write_applied_index(index);
+    write_applied_index(index, now);
     switch (log_.append(token, index, entry)) {
       case host::AppendResult::appended:
         break;

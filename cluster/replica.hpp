@@ -34,6 +34,9 @@ class SnapshotNeeded : public std::runtime_error {
 
 // The meta-table key of the applied log index (engine::codec::encode_counter).
 inline constexpr std::string_view kAppliedIndexKey = "log_applied_index";
+// ... and of the `now` of the batch at that index (engine::codec::encode_time): a new
+// leader's clock starts past it, so engine time never runs backwards across leaders.
+inline constexpr std::string_view kAppliedNowKey = "log_applied_now";
 
 // The applied index a replica's store holds (0: none). Inside a transaction.
 std::uint64_t applied_index_of(const engine::Store& store);
@@ -79,7 +82,14 @@ class Replica {
   // log entry; reads through core().call()), then finish_batch(token), which appends,
   // commits and returns what lead_batch would. Throws as lead_batch does.
   void begin_batch(engine::TimeUs now);
+  // A batch that ran no input (only reads and local effects) appends nothing and takes no
+  // index: Released{effects, the applied index}.
   Outcome finish_batch(std::uint64_t token);
+  // About how many bytes the open batch's log entry will take: a host cuts its batches
+  // well below etcd's request limit (1.5 MiB by default).
+  std::size_t batch_bytes();
+  // The `now` of the last batch this store applied (0: none).
+  engine::TimeUs applied_now();
   // Drops the batch begun (nothing was appended or stored) and rebuilds the engine.
   void abandon_batch();
 
@@ -94,7 +104,7 @@ class Replica {
  private:
   // Inside a transaction.
   std::uint64_t read_applied_index() const;
-  void write_applied_index(std::uint64_t index);
+  void write_applied_index(std::uint64_t index, engine::TimeUs now);
   // Drops the open batch and rebuilds the engine from the store: its memory may hold what
   // the store does not.
   void discard_batch(engine::TimeUs now);
@@ -103,6 +113,8 @@ class Replica {
   host::ReplicatedLog& log_;
   host::Core core_;
   std::vector<engine::Input> batch_inputs_;  // the open batch's, as core_.run() saw them
+  std::size_t batch_bytes_ = 0;              // of batch_inputs_[0, counted_)
+  std::size_t counted_ = 0;
 };
 
 }  // namespace parley::cluster

@@ -1,9 +1,11 @@
 // Failover of a three-node cluster under a live 1:1 chat (docs/cluster.md): a real etcd, three
 // `parley serve --etcd ...` processes, and two clients that reconnect the way an app does —
 // /v1/discover on any live node, hello with the cursor, resend every unacked send under its
-// client_msg_id. The leader is killed with SIGKILL mid-chat and restarted later on its data
-// directory. Every message must be stored exactly once, and the three replicas must end with
-// the same state. The failover time is printed, never asserted: this machine is shared.
+// client_msg_id; bob goes through a follower, a gateway that relays him to the leader. Mid-chat,
+// with SIGKILL, each restarted later: the leader node, etcd's raft leader, bob's gateway. Bob
+// keeps his one connection across the leader's death (the gateway re-attaches it). Every
+// message must be stored exactly once, and the three replicas must end with the same state.
+// The failover time is printed, never asserted: this machine is shared.
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -20,9 +22,16 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-constexpr int kMessages = 60;
-constexpr int kKillAt = 20;         // messages handed to alice's client before the leader dies
-constexpr int kRestartAt = 40;      // ... before the dead node comes back on its data directory
+// Messages handed to alice's client before each fault: the leader node killed, then
+// restarted on its data directory; etcd's raft leader killed, then restarted; bob's gateway
+// node killed, then restarted.
+constexpr int kMessages = 80;
+constexpr int kKillAt = 15;
+constexpr int kRestartAt = 25;
+constexpr int kKillEtcdAt = 35;
+constexpr int kRestartEtcdAt = 45;
+constexpr int kKillGatewayAt = 55;
+constexpr int kRestartGatewayAt = 65;
 constexpr std::size_t kWindow = 4;  // sends in flight: the kill catches some unacked
 
 std::string text_of(int index) {
@@ -147,12 +156,26 @@ net::HttpResult post_to_leader(const Cluster& cluster, const std::string& target
   return answer.value_or(net::HttpResult{0, "no leader answered within 30 s"});
 }
 
-Account sign_up_and_log_in(const Cluster& cluster, const std::string& name) {
+// POST to one node, whatever its role: a follower relays it to the leader.
+net::HttpResult post_to_node(const Cluster& cluster, std::size_t node, const std::string& target,
+                             const std::string& body) {
+  try {
+    return net::HttpClient("127.0.0.1", cluster.port(node)).request("POST", target, body);
+  } catch (const std::exception& error) {
+    return {0, error.what()};
+  }
+}
+
+// Through the leader, or with `via` through that node.
+Account sign_up_and_log_in(const Cluster& cluster, const std::string& name,
+                           std::optional<std::size_t> via = {}) {
   const std::string credentials = R"({"name":")" + name + R"(","password":"correct horse")";
-  const auto signed_up = post_to_leader(cluster, "/v1/signup", credentials + "}");
+  const auto post = [&](const std::string& target, const std::string& body) {
+    return via ? post_to_node(cluster, *via, target, body) : post_to_leader(cluster, target, body);
+  };
+  const auto signed_up = post("/v1/signup", credentials + "}");
   EXPECT_EQ(signed_up.status, 201) << signed_up.body;
-  const auto logged_in =
-      post_to_leader(cluster, "/v1/login", credentials + R"(,"device_label":"test"})");
+  const auto logged_in = post("/v1/login", credentials + R"(,"device_label":"test"})");
   EXPECT_EQ(logged_in.status, 200) << logged_in.body;
   if (logged_in.status != 200) return {};
   const auto json = parse(logged_in.body);
@@ -176,8 +199,10 @@ std::optional<std::size_t> leader_index(const Cluster& cluster) {
 // acking every delivery so the cursor it sends in hello is what it has stored.
 class ChatClient {
  public:
-  ChatClient(const Cluster& cluster, Account account)
-      : cluster_(cluster), account_(std::move(account)) {}
+  // `via`: a node to connect through whatever it is (a follower relays to the leader as a
+  // gateway); none: the leader /v1/discover names.
+  ChatClient(const Cluster& cluster, Account account, std::optional<std::size_t> via = {})
+      : cluster_(cluster), account_(std::move(account)), via_(via) {}
 
   // Hands message `index` to the client: sent now, or after the next reconnect.
   void send(int index, UserId peer) {
@@ -223,7 +248,9 @@ class ChatClient {
 
  private:
   bool reconnect() {
-    const auto leader = discover(cluster_.live_ports());
+    const auto leader = via_ && cluster_.alive(*via_)
+                            ? std::optional<Endpoint>(Endpoint{"127.0.0.1", cluster_.port(*via_)})
+                            : discover(cluster_.live_ports());
     if (!leader) return false;
     try {
       ws_ = std::make_unique<net::WsClient>(leader->host, leader->port);
@@ -276,8 +303,9 @@ class ChatClient {
       }
       pending_.erase(index);
     } else if (const auto* failure = std::get_if<server::Failure>(&event)) {
-      // `overloaded` (a node shutting down or full) changed nothing: resend elsewhere.
-      if (failure->code != ErrorCode::overloaded) {
+      // `overloaded` (a node shutting down or full) and `not_leader` (a node that stopped
+      // leading) changed nothing: resend elsewhere.
+      if (failure->code != ErrorCode::overloaded && failure->code != ErrorCode::not_leader) {
         ADD_FAILURE() << "request " << failure->request << ": " << to_string(failure->code) << " "
                       << failure->message;
       }
@@ -308,6 +336,7 @@ class ChatClient {
   std::map<RequestId, int> requests_;  // a send's request id -> message index
   std::map<int, RequestId> pending_;   // unacked message index -> its latest request id
   UserId peer_ = 0;
+  std::optional<std::size_t> via_;
 };
 
 // Bob's inbox as he received it: every message exactly once, inbox and channel seqs gap-free
@@ -365,20 +394,29 @@ std::optional<std::vector<NodeStatus>> converged(const Cluster& cluster) {
   return round;
 }
 
-TEST(ClusterFailover, LeaderKilledMidChatLosesAndDoublesNothing) {
+TEST(ClusterFailover, KillingTheLeaderEtcdsLeaderAndAGatewayMidChatLosesAndDoublesNothing) {
   EtcdCluster etcd;
   Cluster cluster(etcd);
   ASSERT_TRUE(poll_for([&] { return discover(cluster.live_ports()); }))
       << "no leader within 30 s" << cluster.logs();
+  // Bob goes through a follower, which relays his HTTP calls and his WebSocket to the leader
+  // (a gateway): his connection must outlive the leader's death.
+  const auto first_leader = poll_for([&] { return leader_index(cluster); });
+  ASSERT_TRUE(first_leader) << cluster.logs();
+  const std::size_t gateway = (*first_leader + 1) % cluster.size();
   const Account alice_account = sign_up_and_log_in(cluster, "alice");
-  const Account bob_account = sign_up_and_log_in(cluster, "bob");
+  const Account bob_account = sign_up_and_log_in(cluster, "bob", gateway);
   ASSERT_FALSE(alice_account.token.empty() || bob_account.token.empty()) << cluster.logs();
   ChatClient alice(cluster, alice_account);
-  ChatClient bob(cluster, bob_account);
+  ChatClient bob(cluster, bob_account, gateway);
 
   int next = 0;  // the next message to hand to alice's client
   std::optional<std::size_t> killed;
   bool restarted = false;
+  std::optional<std::size_t> etcd_killed;
+  bool etcd_restarted = false;
+  bool gateway_killed = false;
+  bool gateway_restarted = false;
   Clock::time_point killed_at;
   int connection_at_kill = 0;
   const auto deadline = Clock::now() + seconds(120);
@@ -398,6 +436,29 @@ TEST(ClusterFailover, LeaderKilledMidChatLosesAndDoublesNothing) {
     if (next >= kRestartAt && killed && !restarted) {
       cluster.restart(*killed);  // the same data directory: it rejoins as a follower
       restarted = true;
+    }
+    if (next >= kKillEtcdAt && !etcd_killed) {
+      etcd_killed = etcd.leader();
+      ASSERT_LT(*etcd_killed, EtcdCluster::kMembers) << "no etcd member says it leads";
+      etcd.kill(*etcd_killed);  // the log goes on through the other two members
+    }
+    if (next >= kRestartEtcdAt && etcd_killed && !etcd_restarted) {
+      etcd.start(*etcd_killed);
+      etcd_restarted = true;
+    }
+    if (next >= kKillGatewayAt && !gateway_killed) {
+      // Until now bob kept the connection he opened through the gateway, across the leader's
+      // death: the gateway re-attached it.
+      if (*killed != gateway) {
+        EXPECT_EQ(bob.connections, 1)
+            << "bob's gateway did not keep his connection: " << bob.last_error << cluster.logs();
+      }
+      cluster.kill(gateway);  // bob reconnects through /v1/discover
+      gateway_killed = true;
+    }
+    if (next >= kRestartGatewayAt && gateway_killed && !gateway_restarted) {
+      cluster.restart(gateway);
+      gateway_restarted = true;
     }
     alice.poll(20);
     bob.poll(20);

@@ -263,6 +263,29 @@ TEST_P(ReplicaTest, AFollowerRestartedBeforeEveryEntryMatchesOneThatNeverRestart
   EXPECT_EQ(b.replica->core().engine().connection_count(), 1u) << "alice's phone is still live";
 }
 
+// What the node's engine loop relies on: a batch that ran no input takes no index; each
+// entry's `now` is recorded on every replica (a new leader's clock starts past it); the size
+// estimate a leader cuts its batches by covers a message's text.
+TEST_P(ReplicaTest, EmptyBatchesTakeNoIndexAndEveryReplicaKnowsTheLastNow) {
+  const auto leads = a.log.campaign("a", 30);
+  ASSERT_TRUE(leads.has_value());
+  a.lead(leads->token, {SignUp{"alice", "h"}}, 5'000'000);
+  a.replica->begin_batch(6'000'000);
+  const auto empty = a.replica->finish_batch(leads->token);
+  ASSERT_TRUE(std::holds_alternative<Replica::Released>(empty));
+  EXPECT_EQ(std::get<Replica::Released>(empty).index, 1u);
+  EXPECT_EQ(a.log.last_index(), 1u) << "nothing appended";
+
+  a.replica->begin_batch(7'000'000);
+  a.replica->core().run(SignUp{"bob", std::string(400'000, 'x')});
+  EXPECT_GE(a.replica->batch_bytes(), 400'000u);
+  ASSERT_TRUE(std::holds_alternative<Replica::Released>(a.replica->finish_batch(leads->token)));
+  EXPECT_EQ(a.log.last_index(), 2u);
+  EXPECT_EQ(b.replica->catch_up(10), 2u);
+  EXPECT_EQ(a.replica->applied_now(), 7'000'000);
+  EXPECT_EQ(b.replica->applied_now(), 7'000'000);
+}
+
 TEST_P(ReplicaTest, TheLogIsTrimmedBelowTheSlowestReplica) {
   const auto leads = a.log.campaign("a", 30);
   ASSERT_TRUE(leads.has_value());

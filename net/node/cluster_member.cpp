@@ -81,14 +81,19 @@ void ClusterMember::report_progress() {
   const std::int64_t now = steady_now_us();
   if (now - last_report_us_ < 1'000'000) return;
   last_report_us_ = now;
+  // The leader trims what every replica applied, every ten seconds; first, as deletes go
+  // through even when etcd's space quota refuses puts.
+  if (token_.load() != 0 && now - last_trim_us_ >= 10'000'000) {
+    last_trim_us_ = now;
+    try {
+      replica_->trim_log();
+    } catch (const std::exception& error) {
+      log_line(std::string("cluster: cannot trim the log: ") + error.what());
+    }
+  }
   try {
     replica_->report_applied(name_);
-    // The leader trims what every replica applied, every ten seconds.
-    if (token_.load() != 0 && now - last_trim_us_ >= 10'000'000) {
-      last_trim_us_ = now;
-      replica_->trim_log();
-    }
-  } catch (const host::LogUnavailable& error) {
+  } catch (const std::exception& error) {
     log_line(std::string("cluster: cannot report progress: ") + error.what());
   }
 }
@@ -109,8 +114,11 @@ void ClusterMember::elect() {
   while (!stopping_) {
     lock.unlock();
     try {
+      refresh_leader();  // first: /v1/discover must not name a dead leader for long
+    } catch (const std::exception&) {
+    }
+    try {
       elect_once();
-      refresh_leader();
     } catch (const std::exception& error) {
       // etcd unreachable: an append with our token would be fenced anyway once the lease
       // is gone; stop claiming leadership once the lease surely expired.
@@ -142,6 +150,8 @@ void ClusterMember::elect_once() {
       leadership_.reset();
       token_ = 0;
     }
+  } else if (!ready_.load()) {
+    // Behind the log: leading now would serve nobody until the replay ends.
   } else if (const auto won = elector_log_.campaign(name_, config_.lease_ttl_s)) {
     leadership_ = won;
     last_kept_alive_us_ = steady_now_us();
@@ -158,16 +168,36 @@ void ClusterMember::elect_once() {
   }
 }
 
+bool ClusterMember::is_peer(const std::string& address) const {
+  std::lock_guard lock(mutex_);
+  return peers_.contains(address);
+}
+
+namespace {
+
+// "ws://HOST:PORT/..." -> HOST.
+std::string host_of(const std::string& url) {
+  const auto start = url.find("://");
+  if (start == std::string::npos) return "";
+  const std::string rest = url.substr(start + 3);
+  const std::string authority = rest.substr(0, rest.find('/'));
+  return authority.substr(0, authority.rfind(':'));
+}
+
+}  // namespace
+
 void ClusterMember::refresh_leader() {
   const std::string leader = elector_log_.leader().value_or("");
   std::string url;
-  if (!leader.empty()) {
-    for (const host::GatewayInfo& node : directory_.gateways())
-      if (node.name == leader) url = node.url;
+  std::set<std::string> peers;
+  for (const host::GatewayInfo& node : directory_.gateways()) {
+    if (node.name == leader) url = node.url;
+    peers.insert(host_of(node.url));
   }
   std::lock_guard lock(mutex_);
   leader_name_ = leader;
   leader_url_ = url;
+  peers_ = std::move(peers);
 }
 
 }  // namespace parley::net

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -46,12 +47,17 @@ class ClusterMember {
   void step_down(std::uint64_t token);
   // Publishes the applied index (for trimming) at most once a second; the leader trims.
   void report_progress();
+  // The replica is caught up with the log: only then does the elector campaign.
+  void set_ready(bool ready) { ready_ = ready; }
 
   // ---- any thread ----
   const std::string& name() const { return name_; }
   // The leader's name and its public WebSocket URL, as last seen (empty: none known).
   std::string leader_name() const;
   std::string leader_url() const;
+  // `address` (an IP, as a socket reports it) is a cluster node's, from the directory: its
+  // gateway's requests carry their client's address in X-Forwarded-For.
+  bool is_peer(const std::string& address) const;
 
  private:
   void elect();  // the elector thread's body
@@ -78,11 +84,13 @@ class ClusterMember {
 
   std::atomic<std::uint64_t> token_{0};
   std::atomic<std::uint64_t> step_down_{0};
+  std::atomic<bool> ready_{false};
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
   std::string leader_name_;
   std::string leader_url_;
+  std::set<std::string> peers_;  // the hosts of the directory's node URLs
   std::thread thread_;
 };
 

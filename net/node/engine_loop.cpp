@@ -37,7 +37,7 @@ EngineLoop::EngineLoop(Shared& shared, Store& store, ClusterMember& cluster)
   idle_wait_ = std::chrono::milliseconds(20);
 }
 
-void EngineLoop::post_read(std::function<void(Store&)> read) {
+void EngineLoop::post_read(std::function<void(const Engine&, Store&)> read) {
   {
     std::lock_guard lock(mutex_);
     reads_.push_back(std::move(read));
@@ -46,7 +46,7 @@ void EngineLoop::post_read(std::function<void(Store&)> read) {
 }
 
 void EngineLoop::run_reads() {
-  std::vector<std::function<void(Store&)>> reads;
+  std::vector<std::function<void(const Engine&, Store&)>> reads;
   {
     std::lock_guard lock(mutex_);
     reads.swap(reads_);
@@ -57,13 +57,11 @@ void EngineLoop::run_reads() {
     return;
   }
   for (auto& read : reads) {
-    store_.begin();
     try {
-      read(store_);
+      core_.read([&](const Engine& engine) { read(engine, store_); });
     } catch (const std::exception& error) {
       log_line(std::string("read failed: ") + error.what());
     }
-    store_.abort();
   }
 }
 

@@ -92,7 +92,7 @@ class EngineLoop {
 
   // From any thread: `read` runs on the engine thread between batches, in a read-only
   // store transaction, leader or follower (GET /v1/cluster's digest).
-  void post_read(std::function<void(engine::Store&)> read);
+  void post_read(std::function<void(const engine::Engine&, engine::Store&)> read);
 
   // Engine thread only.
   std::unordered_map<engine::ConnectionId, std::shared_ptr<WsSession>> sessions;
@@ -121,7 +121,11 @@ class EngineLoop {
 
   // ---- a cluster node (engine_loop_cluster.cpp) ----
   void run_cluster(std::vector<Task>& tasks);
+  // Runs `tasks` in as many batches as the log entry's size allows; stops at a refusal.
   void lead_batch(std::vector<Task>& tasks, bool tick, engine::TimeUs now);
+  struct Sealed;
+  // Appends and commits the open batch, then releases it; false when the log refused it.
+  bool finish_batch(Sealed& batch, std::size_t inputs);
   // Leadership changed hands: take over with `token`, or (0) stop serving.
   void change_role(std::uint64_t token);
   void take_over(std::uint64_t token);
@@ -147,7 +151,7 @@ class EngineLoop {
   host::Core& core_;
   std::uint64_t leading_ = 0;  // a cluster node: the token it serves under (0: following)
   std::chrono::milliseconds idle_wait_{200};
-  std::vector<std::function<void(engine::Store&)>> reads_;  // under mutex_
+  std::vector<std::function<void(const engine::Engine&, engine::Store&)>> reads_;  // mutex_
   std::mutex mutex_;
   std::condition_variable wake_;
   struct Queued {

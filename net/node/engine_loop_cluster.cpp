@@ -41,33 +41,51 @@ void EngineLoop::run_cluster(std::vector<Task>& tasks) {
   if (!tasks.empty() || tick) lead_batch(tasks, tick, now);
 }
 
+// A batch is cut once its log entry nears this size: etcd refuses requests over 1.5 MiB by
+// default, and one more input (at most a 400 KB message) must still fit.
+constexpr std::size_t kBatchCutBytes = 768 << 10;
+
 void EngineLoop::lead_batch(std::vector<Task>& tasks, bool tick, TimeUs now) {
+  std::size_t next = 0;
+  do {
+    const std::size_t first = next;
+    cluster::Replica& replica = cluster_->replica();
+    Sealed batch;
+    try {
+      replica.begin_batch(now);
+      Txn txn{core_, now, batch.after_commit};
+      while (next < tasks.size() && replica.batch_bytes() < kBatchCutBytes)
+        tasks[next++](txn);
+      if (tick && next == tasks.size()) core_.run(Tick{});
+    } catch (const std::exception& error) {
+      stop_on(error);
+    }
+    if (!finish_batch(batch, next - first)) return;
+  } while (next < tasks.size());
+}
+
+bool EngineLoop::finish_batch(Sealed& batch, std::size_t inputs) {
   cluster::Replica& replica = cluster_->replica();
-  Sealed batch;
-  try {
-    replica.begin_batch(now);
-    Txn txn{core_, now, batch.after_commit};
-    for (Task& task : tasks)
-      task(txn);
-    if (tick) core_.run(Tick{});
-  } catch (const std::exception& error) {
-    replica.abandon_batch();
-    stop_on(error);
-  }
   const auto started = std::chrono::steady_clock::now();
   cluster::Replica::Outcome outcome;
   try {
     outcome = replica.finish_batch(leading_);
   } catch (const host::LogUnavailable& error) {
-    return stop_serving(std::string("the log append's outcome is unknown: ") + error.what());
+    stop_serving(std::string("the log append's outcome is unknown: ") + error.what());
+    return false;
+  } catch (const cluster::EtcdError& error) {
+    // etcd refused the request (too large, out of space): nothing landed.
+    stop_serving(std::string("etcd refused the append: ") + error.what());
+    return false;
   } catch (const std::exception& error) {
     stop_on(error);  // the local store failed after the append: restart, replay from the log
   }
   auto* released = std::get_if<cluster::Replica::Released>(&outcome);
   if (released == nullptr) {
-    return stop_serving(std::holds_alternative<cluster::Replica::Deposed>(outcome)
-                            ? "deposed: a newer leader holds the log"
-                            : "behind: the log moved past this node");
+    stop_serving(std::holds_alternative<cluster::Replica::Deposed>(outcome)
+                     ? "deposed: a newer leader holds the log"
+                     : "behind: the log moved past this node");
+    return false;
   }
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
@@ -75,10 +93,11 @@ void EngineLoop::lead_batch(std::vector<Task>& tasks, bool tick, TimeUs now) {
   ++shared_.metrics.cluster_appends;
   shared_.metrics.cluster_append_micros += static_cast<std::uint64_t>(micros);
   shared_.metrics.cluster_applied_index = released->index;
-  shared_.metrics.count_commit(tasks.size(), static_cast<std::uint64_t>(micros));
+  shared_.metrics.count_commit(inputs, static_cast<std::uint64_t>(micros));
   release(std::move(released->effects));
   for (auto& reply : batch.after_commit)
     reply();
+  return true;
 }
 
 void EngineLoop::change_role(std::uint64_t token) {
@@ -94,18 +113,23 @@ void EngineLoop::take_over(std::uint64_t token) {
   try {
     while (replica.catch_up(512) > 0) {
     }
+    // Engine time never runs backwards across leaders.
+    last_now_ = std::max(last_now_, replica.applied_now());
     const auto stale = core_.read([](const Engine& engine) { return engine.connection_ids(); });
-    if (!stale.empty()) {
+    constexpr std::size_t kPerBatch = 10'000;  // well inside one log entry
+    for (std::size_t first = 0; first < stale.size(); first += kPerBatch) {
       std::vector<Input> inputs;
-      for (ConnectionId id : stale)
-        inputs.push_back(Disconnected{id});
+      for (std::size_t i = first; i < std::min(stale.size(), first + kPerBatch); ++i)
+        inputs.push_back(Disconnected{stale[i]});
       const auto outcome = replica.lead_batch(token, inputs, clock());
       if (!std::holds_alternative<cluster::Replica::Released>(outcome)) {
         log_line("cluster: takeover refused by the log; following");
         cluster_->step_down(token);
         return;
       }
-      // Connection ids stay unique across leaders.
+    }
+    if (!stale.empty()) {
+      // Connection ids stay above every one the engine held.
       ConnectionId next = shared_.next_connection.load();
       while (next <= stale.back() &&
              !shared_.next_connection.compare_exchange_weak(next, stale.back() + 1)) {
@@ -113,8 +137,10 @@ void EngineLoop::take_over(std::uint64_t token) {
     }
   } catch (const cluster::SnapshotNeeded& error) {
     exit_for_snapshot(error);
-  } catch (const host::LogUnavailable& error) {
-    log_line(std::string("cluster: takeover failed, etcd unreachable: ") + error.what());
+  } catch (const std::exception& error) {
+    // etcd unreachable or refusing, a corrupt entry: whatever it is, another node may do
+    // better; a store failure recurs here and stops the node at its next batch.
+    log_line(std::string("cluster: takeover failed: ") + error.what());
     cluster_->step_down(token);
     return;
   }
@@ -141,6 +167,8 @@ void EngineLoop::follow() {
   cluster::Replica& replica = cluster_->replica();
   try {
     const std::size_t applied = replica.catch_up(512);
+    // Caught up: this node may campaign (a node far behind would lead nobody meanwhile).
+    cluster_->set_ready(applied < 512);
     shared_.metrics.cluster_entries_applied += applied;
     if (applied > 0) shared_.metrics.cluster_applied_index = replica.applied_index();
   } catch (const cluster::SnapshotNeeded& error) {

@@ -10,6 +10,8 @@
 #include <utility>
 
 #include "net/node/auth.hpp"
+#include "net/node/cluster_member.hpp"
+#include "net/node/gateway_link.hpp"
 #include "net/node/routes.hpp"
 #include "net/node/ws_session.hpp"
 
@@ -57,8 +59,13 @@ void HttpSession::on_read(beast::error_code ec) {
   if (ec) return;  // closed, or the 10 s timeout: drop the connection
   Request request = parser_->release();
   if (websocket::is_upgrade(request) && path_of(request.target()) == "/v1/ws") {
-    if (auto refused = refuse_unless_serving(shared_, request)) {
-      return write(std::move(*refused), true);
+    if (shared_.cluster != nullptr && !shared_.serving) {
+      // A follower relays the client to the leader (net/node/gateway_link.hpp).
+      stream_.expires_never();
+      const std::string address = client_address(request);
+      return std::make_shared<GatewayLink>(beast::tcp_stream(stream_.release_socket()), shared_,
+                                           std::move(request), address, slot_)
+          ->run();
     }
     return upgrade(std::move(request));
   }
@@ -72,7 +79,7 @@ void HttpSession::on_read(beast::error_code ec) {
                      self->write(std::move(response), false);
                    });
       },
-      remote_address(), [self] { return self->peer_gone(); });
+      client_address(request), [self] { return self->peer_gone(); });
   try {
     answer(shared_, request, reply,
            [self](FileResponse response) { self->write(std::move(response), false); });
@@ -104,6 +111,15 @@ void HttpSession::upgrade(Request request) {
           });
         });
       });
+}
+
+std::string HttpSession::client_address(const Request& request) {
+  std::string address = remote_address();
+  const auto forwarded = request["X-Forwarded-For"];
+  if (!forwarded.empty() && shared_.cluster != nullptr && shared_.cluster->is_peer(address)) {
+    address = std::string(forwarded.substr(0, forwarded.find(',')));
+  }
+  return address;
 }
 
 std::string HttpSession::remote_address() {

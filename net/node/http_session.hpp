@@ -28,6 +28,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_read(boost::beast::error_code ec);
   void upgrade(Request request);
   std::string remote_address();
+  // The address limits and throttles count: the peer's, or for a cluster peer's relayed
+  // request the client's it names in X-Forwarded-For.
+  std::string client_address(const Request& request);
   // True once the client closed or reset its side. Safe from any thread: poll() only reads,
   // and the caller holds the session (so the descriptor stays open).
   bool peer_gone();

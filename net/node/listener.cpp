@@ -6,6 +6,7 @@
 #include <chrono>
 #include <utility>
 
+#include "net/node/cluster_member.hpp"
 #include "net/node/http_session.hpp"
 
 namespace parley::net {
@@ -33,9 +34,13 @@ void Listener::admit(tcp::socket socket) {
   beast::error_code ec;
   const auto remote = socket.remote_endpoint(ec);
   if (ec) return;
-  auto slot =
-      shared_.limiter.acquire(remote.address().to_string(),
-                              shared_.config.max_connections_per_address, shared_.max_connections);
+  const std::string address = remote.address().to_string();
+  // A cluster peer's gateway relays many clients over its own address: only the node-wide
+  // limit applies to it (docs/cluster.md, "Gateways").
+  const bool peer = shared_.cluster != nullptr && shared_.cluster->is_peer(address);
+  auto slot = shared_.limiter.acquire(
+      address, peer ? shared_.max_connections : shared_.config.max_connections_per_address,
+      shared_.max_connections);
   if (!slot) {
     ++shared_.metrics.connections_refused;
     socket.close(ec);

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <map>
+#include <mutex>
 #include <utility>
 #include <variant>
 
@@ -200,23 +201,39 @@ void discover(Shared& shared, const Request& request, Reply reply) {
   reply(json_response(request, http::status::ok, {{"websocket", leader}}));
 }
 
-// GET /v1/cluster: this node's view, and a digest of its store for comparing replicas.
+// GET /v1/cluster: this node's view, and a digest of its store for comparing replicas. The
+// digest reads the whole store on the engine thread, so it is computed at most once a
+// second; callers in between get the last one (with the applied index it was taken at).
 void cluster_state(Shared& shared, const Request& request, Reply reply) {
   if (shared.cluster == nullptr) {
     return reply(error_response(shared, request, http::status::not_found, ErrorCode::bad_request,
                                 "this node runs alone (no --etcd)"));
   }
-  shared.loop->post_read([&shared, request, reply](Store& store) {
-    const std::uint64_t applied = cluster::applied_index_of(store);
-    char digest[17];
-    std::snprintf(digest, sizeof digest, "%016llx",
-                  static_cast<unsigned long long>(cluster::state_digest(store)));
+  static std::mutex mutex;
+  static std::int64_t computed_at_us = -1'000'000'000;
+  static std::uint64_t applied = 0;
+  static std::string digest;
+  const auto answer = [&shared, request, reply](std::uint64_t index, const std::string& hash) {
     reply(json_response(request, http::status::ok,
                         {{"node", shared.cluster->name()},
                          {"role", shared.serving ? "leader" : "follower"},
                          {"leader", shared.cluster->leader_name()},
-                         {"applied_index", applied},
-                         {"state_digest", digest}}));
+                         {"applied_index", index},
+                         {"state_digest", hash}}));
+  };
+  {
+    std::lock_guard lock(mutex);
+    if (steady_now_us() - computed_at_us < 1'000'000) return answer(applied, digest);
+    computed_at_us = steady_now_us();
+  }
+  shared.loop->post_read([answer](const Engine&, Store& store) {
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx",
+                  static_cast<unsigned long long>(cluster::state_digest(store)));
+    std::lock_guard lock(mutex);
+    applied = cluster::applied_index_of(store);
+    digest = hex;
+    answer(applied, digest);
   });
 }
 
@@ -272,8 +289,8 @@ bool answered_by_any_node(const std::string& path) {
 void route(Shared& shared, const Request& request, const Reply& reply) {
   ++shared.metrics.http_requests;
   const std::string path = path_of(request.target());
-  if (!answered_by_any_node(path)) {
-    if (auto refused = refuse_unless_serving(shared, request)) return reply(std::move(*refused));
+  if (!answered_by_any_node(path) && shared.cluster != nullptr && !shared.serving) {
+    return forward_to_leader(shared, request, reply);
   }
   const auto method = request.method();
   std::string verbs;  // "GET or POST", for a 405
@@ -298,8 +315,7 @@ void route(Shared& shared, const Request& request, const Reply& reply) {
 
 }  // namespace
 
-std::optional<Response> refuse_unless_serving(Shared& shared, const Request& request) {
-  if (shared.cluster == nullptr || shared.serving) return std::nullopt;
+Response not_leader_response(Shared& shared, const Request& request) {
   return not_leader(shared, request);
 }
 

@@ -3,6 +3,7 @@
 // HTTP session, InProcessNode and the fuzzer share it.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <optional>
 
@@ -15,9 +16,15 @@ namespace parley::net {
 void answer(Shared& shared, const Request& request, const Reply& reply,
             const std::function<void(FileResponse)>& reply_file);
 
-// A cluster node that does not serve clients now (it follows, or its takeover is not done)
-// refuses client calls: 503 {"error": {"code": "not_leader", "message", "leader": the
-// leader's WebSocket URL or ""}} (docs/cluster.md). Nothing while it serves.
-std::optional<Response> refuse_unless_serving(Shared& shared, const Request& request);
+// A cluster node's refusal when no leader can take a call: 503 {"error": {"code":
+// "not_leader", "message", "leader": the leader's WebSocket URL or ""}} (docs/cluster.md).
+// REQUIRES: shared.cluster.
+Response not_leader_response(Shared& shared, const Request& request);
+
+// A cluster follower relays a client API call to the leader and its answer back
+// (leader_forward.cpp); not_leader when no leader is known, overloaded past 64 relays.
+void forward_to_leader(Shared& shared, const Request& request, const Reply& reply);
+// Waits up to `limit` for relays in flight to answer (the node's shutdown).
+void drain_relays(std::chrono::milliseconds limit);
 
 }  // namespace parley::net

@@ -45,9 +45,19 @@ namespace {
 std::vector<PushIntent> fetch_intents(Shared& shared, std::uint64_t after, std::size_t limit) {
   auto promise = std::make_shared<std::promise<std::vector<PushIntent>>>();
   auto future = promise->get_future();
-  const bool posted = shared.loop->post([promise, after, limit](Txn& txn) {
-    promise->set_value(txn.engine().push_intents_after(after, limit));
-  });
+  bool posted = true;
+  if (shared.cluster != nullptr) {
+    // Committed state only (an open batch may yet be refused by the log), and only the
+    // leader pushes.
+    shared.loop->post_read([promise, after, limit, &shared](const Engine& engine, Store&) {
+      promise->set_value(shared.serving ? engine.push_intents_after(after, limit)
+                                        : std::vector<PushIntent>{});
+    });
+  } else {
+    posted = shared.loop->post([promise, after, limit](Txn& txn) {
+      promise->set_value(txn.engine().push_intents_after(after, limit));
+    });
+  }
   if (!posted || future.wait_for(std::chrono::seconds(5)) != std::future_status::ready) return {};
   try {
     return future.get();
@@ -292,10 +302,11 @@ int run_node(const NodeConfig& config) {
     listener->stop();
     if (pushes) pushes->stop();  // what is not delivered stays in the outbox
     // Commit what is queued, then tell every client we are going away.
-    loop->stop([](EngineLoop& stopped) {
+    loop->stop([cluster = cluster.get()](EngineLoop& stopped) {
       for (auto& [id, session] : stopped.sessions)
         session->close_going_away();
       stopped.sessions.clear();
+      if (cluster != nullptr) cluster->stop();  // resign now: a peer takes over at once
     });
     grace.expires_after(std::chrono::milliseconds(500));
     grace.async_wait([&io](beast::error_code) { io.stop(); });
@@ -310,7 +321,10 @@ int run_node(const NodeConfig& config) {
     thread.join();
   engine_thread.join();
   if (pipeline) pipeline->set_on_durable(nullptr);  // the loop released every sealed batch
-  if (cluster) cluster->stop();  // resigns: another node takes over without waiting
+  if (cluster) {
+    cluster->stop();  // resigns: another node takes over without waiting
+    drain_relays(std::chrono::seconds(2));
+  }
   shared.hashing.join();
   log_line("stopped");
   return 0;

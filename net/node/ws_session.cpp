@@ -169,8 +169,10 @@ void WsSession::on_accept(beast::error_code ec) {
   ++shared_.metrics.connections_total;
   counted_ = true;
   auto self = shared_from_this();
-  registered_ =
-      shared_.loop->post([self](Txn&) { self->shared_.loop->sessions[self->id_] = self; });
+  // A cluster node that stopped leading since the upgrade: its engine takes no input.
+  registered_ = shared_.serving && shared_.loop->post([self](Txn&) {
+    self->shared_.loop->sessions[self->id_] = self;
+  });
   wait_until(Clock::now() + kPingAfter);
   if (!registered_) {
     close(websocket::close_code::try_again_later, "the node is overloaded; retry later");

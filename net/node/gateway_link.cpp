@@ -1,0 +1,374 @@
+#include "net/node/gateway_link.hpp"
+
+#include <boost/asio.hpp>
+
+#include <algorithm>
+
+#include "net/node/cluster_member.hpp"
+
+namespace parley::net {
+
+using namespace parley::engine;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr int kMaxAttempts = 60;  // upstream connects 250 ms apart: 15 s without a leader
+constexpr std::size_t kMaxUnackedSends = 1024;
+constexpr std::size_t kUpstreamFrameMax = 64 << 20;
+
+// "ws://HOST:PORT/PATH" -> the endpoint; nothing for anything else.
+std::optional<tcp::endpoint> endpoint_of(const std::string& url) {
+  constexpr std::string_view kScheme = "ws://";
+  if (url.rfind(kScheme, 0) != 0) return std::nullopt;
+  const std::string rest = url.substr(kScheme.size());
+  const std::string authority = rest.substr(0, rest.find('/'));
+  const auto colon = authority.rfind(':');
+  if (colon == std::string::npos) return std::nullopt;
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(authority.substr(0, colon), ec);
+  if (ec) return std::nullopt;
+  try {
+    return tcp::endpoint(address,
+                         static_cast<std::uint16_t>(std::stoul(authority.substr(colon + 1))));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::string host_of(const std::string& url) {
+  const std::string rest = url.substr(std::string_view("ws://").size());
+  return rest.substr(0, rest.find('/'));
+}
+
+}  // namespace
+
+GatewayLink::GatewayLink(beast::tcp_stream&& client, Shared& shared, Request upgrade,
+                         std::string client_address, AddressLimiter::Slot slot)
+    : shared_(shared),
+      upgrade_(std::move(upgrade)),
+      client_address_(std::move(client_address)),
+      slot_(std::move(slot)),
+      client_(std::move(client)),
+      retry_(client_.get_executor()) {}
+
+void GatewayLink::run() {
+  connect_upstream();
+}
+
+void GatewayLink::connect_upstream() {
+  if (closed_) return;
+  const std::string url = shared_.cluster->leader_url();
+  const auto endpoint = endpoint_of(url);
+  if (!endpoint) return retry_later();
+  ++attempts_;
+  const std::uint64_t generation = ++generation_;
+  upstream_.emplace(client_.get_executor());
+  upstream_->read_message_max(kUpstreamFrameMax);
+  upstream_->set_option(websocket::stream_base::decorator(
+      [token = bearer_token(upgrade_), address = client_address_](websocket::request_type& req) {
+        req.set(http::field::authorization, "Bearer " + token);
+        req.set("X-Forwarded-For", address);
+      }));
+  beast::get_lowest_layer(*upstream_).expires_after(std::chrono::seconds(5));
+  auto self = shared_from_this();
+  beast::get_lowest_layer(*upstream_)
+      .async_connect(*endpoint, [self, generation, host = host_of(url)](beast::error_code ec) {
+        if (generation != self->generation_ || self->closed_) return;
+        if (ec) return self->on_upstream_open(ec);
+        auto response = std::make_shared<websocket::response_type>();
+        self->upstream_->async_handshake(
+            *response, host, "/v1/ws", [self, generation, response](beast::error_code refused) {
+              if (generation != self->generation_ || self->closed_) return;
+              if (refused && response->result() == http::status::unauthorized) {
+                // The token was refused: the client learns it as it would from the leader.
+                return self->close_all("unauthorized");
+              }
+              self->on_upstream_open(refused);
+            });
+      });
+}
+
+void GatewayLink::on_upstream_open(beast::error_code ec) {
+  if (ec) {
+    upstream_.reset();
+    return retry_later();
+  }
+  beast::get_lowest_layer(*upstream_).expires_never();
+  attempts_ = 0;
+  if (!client_open_) {
+    accept_client();
+  } else {
+    resume();
+  }
+  read_upstream();
+}
+
+void GatewayLink::retry_later() {
+  if (closed_) return;
+  if (attempts_ >= kMaxAttempts) return close_all("no leader");
+  ++attempts_;
+  retry_.expires_after(std::chrono::milliseconds(250));
+  retry_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->connect_upstream();
+  });
+}
+
+void GatewayLink::accept_client() {
+  client_.read_message_max(shared_.config.max_frame_bytes);
+  client_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+  client_.async_accept(upgrade_, [self = shared_from_this()](beast::error_code ec) {
+    if (ec) return self->close_all("client handshake failed");
+    self->client_open_ = true;
+    self->attached_ = true;
+    ++self->shared_.metrics.connections;
+    ++self->shared_.metrics.connections_total;
+    self->read_client();
+    self->write_upstream();
+  });
+}
+
+void GatewayLink::resume() {
+  upstream_sent_ = upstream_acked_ = client_acked_;
+  attached_ = true;
+  resuming_ = hello_.has_value();
+  if (hello_) {
+    send_upstream({encode_client_frame(Hello{hello_->request, client_acked_}, encoding_),
+                   encoding_ == Encoding::json});
+  }
+  for (auto& [request, frame] : unacked_sends_)
+    send_upstream(frame);
+}
+
+void GatewayLink::upstream_lost(const std::string& why) {
+  if (closed_) return;
+  log_line("gateway: upstream lost (" + why + "); re-attaching");
+  attached_ = false;
+  ++generation_;
+  if (upstream_) {
+    beast::error_code ignored;
+    beast::get_lowest_layer(*upstream_).socket().close(ignored);
+    upstream_.reset();
+  }
+  to_upstream_.clear();
+  writing_upstream_ = false;
+  upstream_buffer_.clear();
+  for (const auto& [request, unused] : unanswered_) {
+    fail_client(request, ErrorCode::not_leader, "the cluster changed leader; retry");
+  }
+  unanswered_.clear();
+  attempts_ = 0;
+  retry_later();
+}
+
+void GatewayLink::read_client() {
+  client_.async_read(client_buffer_, [self = shared_from_this()](beast::error_code ec,
+                                                                 std::size_t) {
+    if (ec) return self->close_all("client gone");
+    Frame frame{beast::buffers_to_string(self->client_buffer_.data()), self->client_.got_text()};
+    self->client_buffer_.consume(self->client_buffer_.size());
+    self->on_client_frame(frame);
+    self->read_client();
+  });
+}
+
+void GatewayLink::on_client_frame(const Frame& frame) {
+  encoding_ = frame.text ? Encoding::json : Encoding::binary;
+  auto decoded = decode_client_frame(frame.bytes, encoding_);
+  const auto* client_frame = std::get_if<ClientFrame>(&decoded);
+  if (client_frame == nullptr) {
+    if (attached_) send_upstream(frame);  // the leader answers malformed_frame
+    return;
+  }
+  if (const auto* hello = std::get_if<Hello>(client_frame)) {
+    hello_ = *hello;
+    client_acked_ = upstream_sent_ = upstream_acked_ = hello->cursor;
+    if (attached_) send_upstream(frame);
+    return;
+  }
+  const auto& request = std::get<client::Request>(*client_frame);
+  if (const auto* ack = std::get_if<client::Ack>(&request)) {
+    if (ack->inbox_seq > delivered_) {
+      if (attached_) send_upstream(frame);  // never delivered: the leader answers invalid_ack
+      return;
+    }
+    client_acked_ = std::max(client_acked_, ack->inbox_seq);
+    return forward_ack();
+  }
+  if (std::holds_alternative<client::Send>(request)) {
+    if (unacked_sends_.size() >= kMaxUnackedSends) return close_all("too many unacked sends");
+    unacked_sends_[request_id(request)] = frame;
+    if (attached_) send_upstream(frame);
+    return;
+  }
+  if (std::holds_alternative<client::Heartbeat>(request)) {
+    if (attached_) send_upstream(frame);
+    return;
+  }
+  if (!attached_) {
+    return fail_client(request_id(request), ErrorCode::not_leader,
+                       "the cluster is changing leader; retry in a moment");
+  }
+  unanswered_[request_id(request)] = true;
+  send_upstream(frame);
+}
+
+void GatewayLink::forward_ack() {
+  const InboxSeq target = std::min(client_acked_, upstream_sent_);
+  if (!attached_ || target <= upstream_acked_) return;
+  upstream_acked_ = target;
+  send_upstream({encode_client_frame(client::Ack{target}, encoding_), encoding_ == Encoding::json});
+}
+
+void GatewayLink::read_upstream() {
+  auto self = shared_from_this();
+  const std::uint64_t generation = generation_;
+  upstream_->async_read(upstream_buffer_, [self, generation](beast::error_code ec, std::size_t) {
+    if (generation != self->generation_ || self->closed_) return;
+    if (ec == websocket::error::closed) {
+      const auto reason = self->upstream_->reason();
+      // 1001: the leader stopped or stopped leading. Any other close is about this client
+      // (replaced, logged out, too slow): it is passed on.
+      if (reason.code != websocket::close_code::going_away &&
+          reason.code != websocket::close_code::try_again_later) {
+        return self->close_all(std::string(reason.reason.c_str()),
+                               static_cast<websocket::close_code>(reason.code));
+      }
+    }
+    if (ec) return self->upstream_lost(ec.message());
+    Frame frame{beast::buffers_to_string(self->upstream_buffer_.data()),
+                self->upstream_->got_text()};
+    self->upstream_buffer_.consume(self->upstream_buffer_.size());
+    self->on_upstream_frame(std::move(frame));
+    self->read_upstream();
+  });
+}
+
+void GatewayLink::on_upstream_frame(Frame frame) {
+  auto decoded = decode_server_event(frame.bytes, frame.text ? Encoding::json : Encoding::binary);
+  auto* event = std::get_if<server::Event>(&decoded);
+  if (event == nullptr) return send_client(std::move(frame));
+  if (const auto* failure = std::get_if<server::Failure>(event)) {
+    // The leader refused what the link sent for the client (a node still taking over, or
+    // full): nothing was done, and re-attaching sends it again.
+    const bool not_now =
+        failure->code == ErrorCode::overloaded || failure->code == ErrorCode::not_leader;
+    const bool ours = resuming_ || unacked_sends_.contains(failure->request) ||
+                      (hello_ && failure->request == hello_->request);
+    if (not_now && ours) return upstream_lost("the leader refused: " + failure->message);
+  }
+  if (std::holds_alternative<server::Welcome>(*event)) {
+    resuming_ = false;
+    if (welcomed_) return;  // re-attached: the client was welcomed once
+    welcomed_ = true;
+    return send_client(std::move(frame));
+  }
+  if (auto* deliver = std::get_if<server::Deliver>(event)) {
+    upstream_sent_ = std::max(upstream_sent_, deliver->entries.back().inbox_seq);
+    std::erase_if(deliver->entries,
+                  [&](const InboxEntry& entry) { return entry.inbox_seq <= delivered_; });
+    if (!deliver->entries.empty()) {
+      delivered_ = deliver->entries.back().inbox_seq;
+      send_client({encode_server_event(*event, encoding_), encoding_ == Encoding::json});
+    }
+    return forward_ack();  // what the client acked already, this upstream may take now
+  }
+  std::visit(
+      [&](const auto& typed) {
+        if constexpr (requires { typed.request; }) {
+          unacked_sends_.erase(typed.request);
+          unanswered_.erase(typed.request);
+        }
+      },
+      *event);
+  send_client(std::move(frame));
+}
+
+void GatewayLink::send_client(Frame frame) {
+  if (closed_ || !client_open_) return;
+  if (to_client_.size() >= shared_.config.outbound_frames_max) {
+    ++shared_.metrics.slow_consumer_closes;
+    return close_all("too slow");
+  }
+  to_client_.push_back(std::move(frame));
+  write_client();
+}
+
+void GatewayLink::send_upstream(Frame frame) {
+  if (closed_) return;
+  to_upstream_.push_back(std::move(frame));
+  write_upstream();
+}
+
+void GatewayLink::write_client() {
+  if (writing_client_ || to_client_.empty() || closed_) return;
+  writing_client_ = true;
+  client_.text(to_client_.front().text);
+  client_.async_write(asio::buffer(to_client_.front().bytes),
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        self->writing_client_ = false;
+                        if (ec) return self->close_all("client write failed");
+                        self->to_client_.pop_front();
+                        self->write_client();
+                      });
+}
+
+void GatewayLink::write_upstream() {
+  if (writing_upstream_ || to_upstream_.empty() || !attached_ || !client_open_ || closed_) return;
+  writing_upstream_ = true;
+  upstream_->text(to_upstream_.front().text);
+  const std::uint64_t generation = generation_;
+  upstream_->async_write(
+      asio::buffer(to_upstream_.front().bytes),
+      [self = shared_from_this(), generation](beast::error_code ec, std::size_t) {
+        if (generation != self->generation_) return;
+        self->writing_upstream_ = false;
+        if (ec) return self->upstream_lost(ec.message());
+        self->to_upstream_.pop_front();
+        self->write_upstream();
+      });
+}
+
+void GatewayLink::fail_client(RequestId request, ErrorCode code, const std::string& why) {
+  shared_.metrics.count_error(std::string(to_string(code)));
+  send_client({encode_server_event(server::Failure{request, code, why}, encoding_),
+               encoding_ == Encoding::json});
+}
+
+void GatewayLink::close_all(const std::string& why, websocket::close_code code) {
+  if (closed_) return;
+  closed_ = true;
+  ++generation_;
+  retry_.cancel();
+  if (upstream_) {
+    beast::error_code ignored;
+    beast::get_lowest_layer(*upstream_).socket().close(ignored);
+  }
+  if (client_open_) {
+    --shared_.metrics.connections;
+    client_.async_close(websocket::close_reason(code, why),
+                        [self = shared_from_this()](beast::error_code) {});
+    return;
+  }
+  // Never accepted: the client gets the refusal as HTTP.
+  const bool unauthorized = why == "unauthorized";
+  auto response = std::make_shared<Response>(
+      unauthorized
+          ? error_response(shared_, upgrade_, http::status::unauthorized, ErrorCode::unauthorized,
+                           "the token was revoked or expired")
+          : error_response(shared_, upgrade_, http::status::service_unavailable,
+                           ErrorCode::not_leader, "no node leads the cluster now; retry shortly"));
+  response->keep_alive(false);
+  http::async_write(beast::get_lowest_layer(client_), *response,
+                    [self = shared_from_this(), response](beast::error_code, std::size_t) {
+                      beast::error_code ignored;
+                      beast::get_lowest_layer(self->client_)
+                          .socket()
+                          .shutdown(tcp::socket::shutdown_both, ignored);
+                    });
+}
+
+}  // namespace parley::net
