@@ -240,10 +240,12 @@ struct EtcdClient::Impl {
         if (response->result() == http::status::ok && !object.contains("error")) {
           return std::move(object);
         }
-        // gRPC code 14 (unavailable: no leader, or the member is stopping) and 4 (deadline):
-        // another member may serve it.
+        // gRPC code 14 (unavailable: no leader, or the member is stopping), 4 (deadline) and
+        // 1 (cancelled: "the client connection is closing", from a member stopping
+        // gracefully): another member may serve it. Retrying is safe for every call the log
+        // makes: an append is guarded by its compares, so one that did land is index_taken.
         const std::int64_t code = error_code(object);
-        if (code != 14 && code != 4) {
+        if (code != 14 && code != 4 && code != 1) {
           throw EtcdError("etcd refused " + path + ": " + response->body());
         }
         stream.reset();

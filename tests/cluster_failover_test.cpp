@@ -2,7 +2,9 @@
 // `parley serve --etcd ...` processes, and two clients that reconnect the way an app does —
 // /v1/discover on any live node, hello with the cursor, resend every unacked send under its
 // client_msg_id; bob goes through a follower, a gateway that relays him to the leader. Mid-chat,
-// with SIGKILL, each restarted later: the leader node, etcd's raft leader, bob's gateway. Bob
+// each restarted later: the leader node (SIGKILL), the etcd member the nodes ask first
+// (SIGTERM), etcd's raft leader (SIGKILL), bob's gateway (SIGKILL); at the end a follower
+// stops cleanly on SIGTERM. Bob
 // keeps his one connection across the leader's death (the gateway re-attaches it). Every
 // message must be stored exactly once, and the three replicas must end with the same state.
 // The failover time is printed, never asserted: this machine is shared.
@@ -23,15 +25,18 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 // Messages handed to alice's client before each fault: the leader node killed, then
-// restarted on its data directory; etcd's raft leader killed, then restarted; bob's gateway
-// node killed, then restarted.
-constexpr int kMessages = 80;
+// restarted on its data directory; the etcd member every node asks first stopped (SIGTERM),
+// then restarted; etcd's raft leader killed, then restarted; bob's gateway node killed, then
+// restarted.
+constexpr int kMessages = 90;
 constexpr int kKillAt = 15;
 constexpr int kRestartAt = 25;
-constexpr int kKillEtcdAt = 35;
-constexpr int kRestartEtcdAt = 45;
-constexpr int kKillGatewayAt = 55;
-constexpr int kRestartGatewayAt = 65;
+constexpr int kStopEtcdAt = 32;
+constexpr int kRestartStoppedEtcdAt = 40;
+constexpr int kKillEtcdAt = 48;
+constexpr int kRestartEtcdAt = 56;
+constexpr int kKillGatewayAt = 64;
+constexpr int kRestartGatewayAt = 72;
 constexpr std::size_t kWindow = 4;  // sends in flight: the kill catches some unacked
 
 std::string text_of(int index) {
@@ -68,6 +73,12 @@ class Cluster {
     nodes_[i]->stop(SIGKILL);
     alive_[i] = false;
   }
+  // SIGTERM: the node's exit status.
+  int terminate(std::size_t i) {
+    alive_[i] = false;
+    return nodes_[i]->stop(SIGTERM);
+  }
+  std::string log(std::size_t i) const { return nodes_[i]->log(); }
   void restart(std::size_t i) {
     nodes_[i]->start();
     alive_[i] = true;
@@ -156,14 +167,19 @@ net::HttpResult post_to_leader(const Cluster& cluster, const std::string& target
   return answer.value_or(net::HttpResult{0, "no leader answered within 30 s"});
 }
 
-// POST to one node, whatever its role: a follower relays it to the leader.
+// POST to one node, whatever its role: a follower relays it to the leader. Retried while a
+// 503 says no leader is known to that node yet (nothing was done).
 net::HttpResult post_to_node(const Cluster& cluster, std::size_t node, const std::string& target,
                              const std::string& body) {
-  try {
-    return net::HttpClient("127.0.0.1", cluster.port(node)).request("POST", target, body);
-  } catch (const std::exception& error) {
-    return {0, error.what()};
-  }
+  const auto answer = poll_for([&]() -> std::optional<net::HttpResult> {
+    try {
+      auto result = net::HttpClient("127.0.0.1", cluster.port(node)).request("POST", target, body);
+      if (result.status != 503) return result;
+    } catch (const std::exception&) {
+    }
+    return std::nullopt;
+  });
+  return answer.value_or(net::HttpResult{0, "the node gave no answer but 503 within 30 s"});
 }
 
 // Through the leader, or with `via` through that node.
@@ -413,6 +429,8 @@ TEST(ClusterFailover, KillingTheLeaderEtcdsLeaderAndAGatewayMidChatLosesAndDoubl
   int next = 0;  // the next message to hand to alice's client
   std::optional<std::size_t> killed;
   bool restarted = false;
+  bool etcd_stopped = false;
+  bool stopped_etcd_restarted = false;
   std::optional<std::size_t> etcd_killed;
   bool etcd_restarted = false;
   bool gateway_killed = false;
@@ -436,6 +454,16 @@ TEST(ClusterFailover, KillingTheLeaderEtcdsLeaderAndAGatewayMidChatLosesAndDoubl
     if (next >= kRestartAt && killed && !restarted) {
       cluster.restart(*killed);  // the same data directory: it rejoins as a follower
       restarted = true;
+    }
+    if (next >= kStopEtcdAt && !etcd_stopped) {
+      // A graceful stop of the member the nodes' clients ask first: it refuses what is in
+      // flight as "the client connection is closing", which they must retry elsewhere.
+      etcd.terminate(0);
+      etcd_stopped = true;
+    }
+    if (next >= kRestartStoppedEtcdAt && etcd_stopped && !stopped_etcd_restarted) {
+      etcd.start(0);
+      stopped_etcd_restarted = true;
     }
     if (next >= kKillEtcdAt && !etcd_killed) {
       etcd_killed = etcd.leader();
@@ -493,6 +521,14 @@ TEST(ClusterFailover, KillingTheLeaderEtcdsLeaderAndAGatewayMidChatLosesAndDoubl
     EXPECT_EQ(status.digest.size(), 16u);
     EXPECT_EQ(status.digest, statuses->front().digest) << "n" << i + 1 << " diverged";
   }
+  // No node stopped itself on the way (an etcd member going away is no reason to), and a
+  // follower stops cleanly on SIGTERM.
+  for (std::size_t i = 0; i < cluster.size(); ++i) {
+    EXPECT_EQ(cluster.log(i).find("fatal"), std::string::npos) << "n" << i + 1 << cluster.logs();
+  }
+  const auto leader = leader_index(cluster);
+  const std::size_t follower = leader ? (*leader + 1) % cluster.size() : 0;
+  EXPECT_EQ(cluster.terminate(follower), 0) << cluster.logs();
 }
 
 }  // namespace

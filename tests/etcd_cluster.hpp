@@ -118,6 +118,14 @@ class EtcdCluster {
     members_[i].pid = 0;
   }
 
+  // SIGTERM: the member stops gracefully, refusing what is in flight as it goes.
+  void terminate(std::size_t i) {
+    if (members_[i].pid <= 0) return;
+    ::kill(members_[i].pid, SIGTERM);
+    ::waitpid(members_[i].pid, nullptr, 0);
+    members_[i].pid = 0;
+  }
+
   // The member that is etcd's raft leader now (by its own status), or kMembers if none says so.
   std::size_t leader() const {
     for (std::size_t i = 0; i < kMembers; ++i) {

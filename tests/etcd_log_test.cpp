@@ -180,4 +180,36 @@ TEST_F(EtcdLogTest, AStaleKeptAliveConnectionIsRetriedOnANewOne) {
   EXPECT_NO_THROW(single.range("/none")) << "the old client reconnects to the same member";
 }
 
+// A member that is stopping answers what is in flight with gRPC code 1, "the client
+// connection is closing" (seen when an etcd member gets SIGTERM): another member serves it.
+// The stopping member is played by a one-shot HTTP server that answers exactly that.
+TEST_F(EtcdLogTest, AMemberClosingItsConnectionsIsSkippedForTheNext) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  std::thread stopping_member([listener] {
+    const int connection = ::accept(listener, nullptr, nullptr);
+    char request[4096];
+    (void)::recv(connection, request, sizeof request, 0);
+    const std::string body = R"({"error":"grpc: the client connection is closing","code":1,)"
+                             R"("message":"grpc: the client connection is closing"})";
+    const std::string answer =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+        "application/json\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    (void)::send(connection, answer.data(), answer.size(), 0);
+    ::close(connection);
+  });
+  const std::string stopping = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  EtcdClient client({stopping, etcd.endpoints()[1]}, 2s);
+  EXPECT_NO_THROW(client.range("/none"));
+  stopping_member.join();
+  ::close(listener);
+}
+
 }  // namespace

@@ -90,8 +90,10 @@ bool EngineLoop::finish_batch(Sealed& batch, std::size_t inputs) {
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count();
-  ++shared_.metrics.cluster_appends;
-  shared_.metrics.cluster_append_micros += static_cast<std::uint64_t>(micros);
+  if (released->index > shared_.metrics.cluster_applied_index.load()) {  // not an empty batch
+    ++shared_.metrics.cluster_appends;
+    shared_.metrics.cluster_append_micros += static_cast<std::uint64_t>(micros);
+  }
   shared_.metrics.cluster_applied_index = released->index;
   shared_.metrics.count_commit(inputs, static_cast<std::uint64_t>(micros));
   release(std::move(released->effects));
@@ -122,6 +124,7 @@ void EngineLoop::take_over(std::uint64_t token) {
       for (std::size_t i = first; i < std::min(stale.size(), first + kPerBatch); ++i)
         inputs.push_back(Disconnected{stale[i]});
       const auto outcome = replica.lead_batch(token, inputs, clock());
+      ++shared_.metrics.cluster_appends;
       if (!std::holds_alternative<cluster::Replica::Released>(outcome)) {
         log_line("cluster: takeover refused by the log; following");
         cluster_->step_down(token);

@@ -136,7 +136,7 @@ std::string Metrics::render() const {
   counter(out, "parley_cluster_leaderships_total", "Times this node won leadership",
           cluster_leaderships.load());
   counter(out, "parley_cluster_step_downs_total",
-          "Batches refused by the log (fenced, behind, outcome unknown): nothing released",
+          "Times this node stopped serving as leader (a batch the log refused, or the lease lost)",
           cluster_step_downs.load());
   counter(out, "parley_cluster_appends_total", "Batches appended to the log as leader",
           cluster_appends.load());
