@@ -1,6 +1,7 @@
 #include "net/node/cluster_member.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <sstream>
 #include <stdexcept>
 
@@ -28,6 +29,22 @@ std::chrono::milliseconds elector_period(std::int64_t ttl_s) {
 }
 
 }  // namespace
+
+std::optional<NodeAddress> parse_node_url(const std::string& url) {
+  const auto start = url.find("://");
+  if (start == std::string::npos) return std::nullopt;
+  const std::string rest = url.substr(start + 3);
+  const std::string authority = rest.substr(0, rest.find('/'));
+  const auto colon = authority.rfind(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  unsigned port = 0;
+  const std::string digits = authority.substr(colon + 1);
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (error != std::errc() || end != digits.data() + digits.size() || port == 0 || port > 65535) {
+    return std::nullopt;
+  }
+  return NodeAddress{authority.substr(0, colon), static_cast<std::uint16_t>(port)};
+}
 
 ClusterMember::ClusterMember(const NodeConfig& config, engine::Store& store, std::string public_url,
                              Metrics& metrics)
@@ -173,26 +190,13 @@ bool ClusterMember::is_peer(const std::string& address) const {
   return peers_.contains(address);
 }
 
-namespace {
-
-// "ws://HOST:PORT/..." -> HOST.
-std::string host_of(const std::string& url) {
-  const auto start = url.find("://");
-  if (start == std::string::npos) return "";
-  const std::string rest = url.substr(start + 3);
-  const std::string authority = rest.substr(0, rest.find('/'));
-  return authority.substr(0, authority.rfind(':'));
-}
-
-}  // namespace
-
 void ClusterMember::refresh_leader() {
   const std::string leader = elector_log_.leader().value_or("");
   std::string url;
   std::set<std::string> peers;
   for (const host::GatewayInfo& node : directory_.gateways()) {
     if (node.name == leader) url = node.url;
-    peers.insert(host_of(node.url));
+    if (const auto address = parse_node_url(node.url)) peers.insert(address->host);
   }
   std::lock_guard lock(mutex_);
   leader_name_ = leader;

@@ -26,6 +26,15 @@ namespace parley::net {
 
 class Metrics;
 
+// A node URL from the directory, "ws://HOST:PORT/PATH", split: HOST and PORT (a number, 1 to
+// 65535); nothing for anything else.
+struct NodeAddress {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string authority() const { return host + ":" + std::to_string(port); }
+};
+std::optional<NodeAddress> parse_node_url(const std::string& url);
+
 class ClusterMember {
  public:
   // Connects nothing yet; throws std::invalid_argument for an empty endpoint list.

@@ -20,30 +20,6 @@ constexpr int kMaxAttempts = 60;  // upstream connects 250 ms apart: 15 s withou
 constexpr std::size_t kMaxUnackedSends = 1024;
 constexpr std::size_t kUpstreamFrameMax = 64 << 20;
 
-// "ws://HOST:PORT/PATH" -> the endpoint; nothing for anything else.
-std::optional<tcp::endpoint> endpoint_of(const std::string& url) {
-  constexpr std::string_view kScheme = "ws://";
-  if (url.rfind(kScheme, 0) != 0) return std::nullopt;
-  const std::string rest = url.substr(kScheme.size());
-  const std::string authority = rest.substr(0, rest.find('/'));
-  const auto colon = authority.rfind(':');
-  if (colon == std::string::npos) return std::nullopt;
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(authority.substr(0, colon), ec);
-  if (ec) return std::nullopt;
-  try {
-    return tcp::endpoint(address,
-                         static_cast<std::uint16_t>(std::stoul(authority.substr(colon + 1))));
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-}
-
-std::string host_of(const std::string& url) {
-  const std::string rest = url.substr(std::string_view("ws://").size());
-  return rest.substr(0, rest.find('/'));
-}
-
 }  // namespace
 
 GatewayLink::GatewayLink(beast::tcp_stream&& client, Shared& shared, Request upgrade,
@@ -61,9 +37,11 @@ void GatewayLink::run() {
 
 void GatewayLink::connect_upstream() {
   if (closed_) return;
-  const std::string url = shared_.cluster->leader_url();
-  const auto endpoint = endpoint_of(url);
-  if (!endpoint) return retry_later();
+  const auto leader = parse_node_url(shared_.cluster->leader_url());
+  boost::system::error_code invalid;
+  const auto ip = leader ? asio::ip::make_address(leader->host, invalid) : asio::ip::address();
+  if (!leader || invalid) return retry_later();
+  const tcp::endpoint endpoint(ip, leader->port);
   ++attempts_;
   const std::uint64_t generation = ++generation_;
   upstream_.emplace(client_.get_executor());
@@ -76,20 +54,21 @@ void GatewayLink::connect_upstream() {
   beast::get_lowest_layer(*upstream_).expires_after(std::chrono::seconds(5));
   auto self = shared_from_this();
   beast::get_lowest_layer(*upstream_)
-      .async_connect(*endpoint, [self, generation, host = host_of(url)](beast::error_code ec) {
-        if (generation != self->generation_ || self->closed_) return;
-        if (ec) return self->on_upstream_open(ec);
-        auto response = std::make_shared<websocket::response_type>();
-        self->upstream_->async_handshake(
-            *response, host, "/v1/ws", [self, generation, response](beast::error_code refused) {
-              if (generation != self->generation_ || self->closed_) return;
-              if (refused && response->result() == http::status::unauthorized) {
-                // The token was refused: the client learns it as it would from the leader.
-                return self->close_all("unauthorized");
-              }
-              self->on_upstream_open(refused);
-            });
-      });
+      .async_connect(
+          endpoint, [self, generation, host = leader->authority()](beast::error_code ec) {
+            if (generation != self->generation_ || self->closed_) return;
+            if (ec) return self->on_upstream_open(ec);
+            auto response = std::make_shared<websocket::response_type>();
+            self->upstream_->async_handshake(
+                *response, host, "/v1/ws", [self, generation, response](beast::error_code refused) {
+                  if (generation != self->generation_ || self->closed_) return;
+                  if (refused && response->result() == http::status::unauthorized) {
+                    // The token was refused: the client learns it as it would from the leader.
+                    return self->close_all("unauthorized");
+                  }
+                  self->on_upstream_open(refused);
+                });
+          });
 }
 
 void GatewayLink::on_upstream_open(beast::error_code ec) {

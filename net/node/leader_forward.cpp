@@ -23,17 +23,6 @@ namespace {
 constexpr int kMaxRelays = 64;
 std::atomic<int> relays{0};
 
-// "ws://HOST:PORT/..." -> (HOST, PORT); nothing for anything else.
-std::optional<std::pair<std::string, std::string>> leader_address(const std::string& url) {
-  const auto start = url.find("://");
-  if (start == std::string::npos) return std::nullopt;
-  const std::string rest = url.substr(start + 3);
-  const std::string authority = rest.substr(0, rest.find('/'));
-  const auto colon = authority.rfind(':');
-  if (colon == std::string::npos) return std::nullopt;
-  return std::make_pair(authority.substr(0, colon), authority.substr(colon + 1));
-}
-
 // One exchange with the leader, synchronously (on the relay's own thread).
 Response exchange(const std::string& host, const std::string& port, Request request) {
   asio::io_context io;
@@ -55,7 +44,7 @@ Response exchange(const std::string& host, const std::string& port, Request requ
 }  // namespace
 
 void forward_to_leader(Shared& shared, const Request& request, const Reply& reply) {
-  const auto leader = leader_address(shared.cluster->leader_url());
+  const auto leader = parse_node_url(shared.cluster->leader_url());
   if (!leader) {
     return reply(not_leader_response(shared, request));  // no leader known: not_leader
   }
@@ -68,7 +57,7 @@ void forward_to_leader(Shared& shared, const Request& request, const Reply& repl
   std::thread([&shared, reply, relayed = std::move(relayed), leader = *leader]() mutable {
     const bool keep_alive = relayed.keep_alive();
     try {
-      Response response = exchange(leader.first, leader.second, relayed);
+      Response response = exchange(leader.host, std::to_string(leader.port), relayed);
       response.keep_alive(keep_alive);
       reply(std::move(response));
     } catch (const std::exception&) {
