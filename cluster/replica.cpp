@@ -215,6 +215,17 @@ Replica::Outcome Replica::finish_batch(std::uint64_t token) {
   }
 }
 
+std::vector<Input> Replica::take_over() {
+  while (catch_up(512) > 0) {
+  }
+  const auto stale = core_.read([](const Engine& engine) { return engine.connection_ids(); });
+  std::vector<Input> inputs;
+  inputs.reserve(stale.size());
+  for (ConnectionId id : stale)
+    inputs.push_back(Disconnected{id});
+  return inputs;
+}
+
 void Replica::report_applied(std::string_view name) {
   log_.report_applied(name, applied_index());
 }

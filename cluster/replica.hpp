@@ -93,6 +93,13 @@ class Replica {
   // Drops the batch begun (nothing was appended or stored) and rebuilds the engine.
   void abandon_batch();
 
+  // A new leader's first step, before it serves (docs/cluster.md, "Failover"): applies every
+  // entry the log holds, then returns a Disconnected input for each connection its engine
+  // still holds, in id order. Those are the previous leader's: their sockets died with it or
+  // were closed when it stopped serving. The leader runs them as its first batches, logged
+  // like any input, so every replica ends them at the same index. Throws as catch_up.
+  std::vector<engine::Input> take_over();
+
   // Publishes this replica's applied index under `name` (ReplicatedLog::report_applied).
   void report_applied(std::string_view name);
   // Leader: removes the entries every replica reported applied.

@@ -38,6 +38,12 @@ class MemoryLog final : public ReplicatedLog {
   // was lost; if it is fenced or its index taken, nothing lands either), or not (the
   // request was).
   void fail_next_append(bool lands);
+  // PLANTED BUG, for the simulator's test that its checker catches it (tests/
+  // sim_cluster_test.cpp): with fencing off, an append checks only its index, not its
+  // token, so a deposed leader's append can land.
+  void set_fencing(bool on) { fencing_ = on; }
+  // The token of the current leader (0: none): what the simulator's directory reads.
+  std::uint64_t leader_token() const { return leader_ ? leader_->token : 0; }
 
  private:
   struct Leader {
@@ -52,6 +58,7 @@ class MemoryLog final : public ReplicatedLog {
   std::uint64_t last_ = 0;  // the last index ever appended: trimming does not move it
   std::map<std::string, std::uint64_t, std::less<>> applied_;
   std::optional<bool> next_append_fails_;  // lands or not
+  bool fencing_ = true;
 };
 
 }  // namespace parley::host

@@ -62,6 +62,10 @@ const char* Checker::invariant_name(int invariant) {
       return "5 (a push for each message to an offline user, none to an online one)";
     case 6:
       return "6 (same scenario and seed give the same trace hash)";
+    case 7:
+      return "7 (fencing: each log index appended once, in order, by the newest leader)";
+    case 8:
+      return "8 (replicas at the same log index hold the same state; all apply the whole log)";
   }
   return "unknown";
 }

@@ -57,6 +57,12 @@ const char* to_string(RecordKind kind) {
       return "gateway";
     case RecordKind::connection:
       return "connection";
+    case RecordKind::leader:
+      return "leader";
+    case RecordKind::logged:
+      return "logged";
+    case RecordKind::replica:
+      return "replica";
   }
   return "unknown";
 }
@@ -89,7 +95,9 @@ std::string to_json(const Record& r) {
                            r.kind == RecordKind::token || r.kind == RecordKind::presence ||
                            r.kind == RecordKind::push || r.kind == RecordKind::append ||
                            r.kind == RecordKind::crash || r.kind == RecordKind::restart ||
-                           r.kind == RecordKind::gateway || r.kind == RecordKind::connection;
+                           r.kind == RecordKind::gateway || r.kind == RecordKind::connection ||
+                           r.kind == RecordKind::leader || r.kind == RecordKind::logged ||
+                           r.kind == RecordKind::replica;
   if (node_record) {
     line["node"] = r.node;
     line["node_time_us"] = r.node_time;

@@ -38,6 +38,11 @@ enum class RecordKind : std::uint8_t {
   gateway,     // node: the push gateway accepted intent `seq` (the intent id) for user/device
   connection,  // node: user now has (flag) or no longer has (!flag) a connection bound in the
                // engine (from the inputs and closes the node handled)
+  // A clustered world's replicas ([cluster]); `node` is the replica, not the shard:
+  leader,   // node won (flag) or gave up leadership with token `seq`; text: why
+  logged,   // node appended log entry `seq` with token `inbox_seq`
+  replica,  // node's replica: text "state" (applied index `seq`, state digest `inbox_seq`;
+            // flag: the final one, after the run), "crash" or "restart"
 };
 const char* to_string(RecordKind kind);
 

@@ -91,6 +91,25 @@ void read_node(const Section& node, Scenario& s) {
                      false);
 }
 
+// --- [cluster] ---------------------------------------------------------------------------
+
+void read_cluster(const Section& cluster, Scenario& s) {
+  cluster.reject_unknown(kClusterKeys);
+  if (!cluster.has("replicas")) cluster.fail_missing("replicas");
+  if (s.nodes != 1) {
+    cluster.fail(cluster.line(),
+                 "a cluster is one shard on its replicas: set [cluster] "
+                 "replicas instead of [world] nodes");
+  }
+  cluster.read("replicas", s.replicas, 1, kMaxNodes);
+  s.nodes = s.replicas;
+  cluster.read("etcd_members", s.etcd_members, 1, 7);
+  cluster.read("lease_ttl_s", s.lease_ttl_s, 1, 60);
+  cluster.read_time("append_ms", s.append_time, kNonNegative);
+  cluster.read_time("follow_ms", s.follow_interval, kPositive);
+  cluster.read_time("etcd_election_ms", s.etcd_election, kNonNegative);
+}
+
 // --- [random_faults], [expect] ----------------------------------------------------------
 
 void read_random_faults(const Section& random, Scenario& s) {
@@ -153,6 +172,8 @@ Scenario parse_scenario(std::string_view text, const std::string& file) {
   with_table(root, source, "world", [&](const Section& t) { read_world(t, s); });
   with_table(root, source, "network", [&](const Section& t) { read_network(t, s); });
   with_table(root, source, "node", [&](const Section& t) { read_node(t, s); });
+  // [cluster] before [[fault]]: it sets the node count faults check against.
+  with_table(root, source, "cluster", [&](const Section& t) { read_cluster(t, s); });
   // [social] before [[fault]]: faults name its groups.
   with_table(root, source, "social", [&](const Section& t) { read_social(t, source, s); });
   with_table(root, source, "traffic", [&](const Section& t) { read_traffic(t, s); });

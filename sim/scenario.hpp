@@ -49,6 +49,13 @@ enum class FaultKind : std::uint8_t {
   gateway_up,      // ... and is healthy again
   clock_step,      // hosts: the wall clock jumps by `offset` (an NTP step), drift unchanged
   commit_failure,  // node: its next commit fails; it stops and restarts after `duration`
+  // [cluster] faults (docs/scenarios.md, "A cluster"):
+  kill_leader,     // the replica leading now crashes; it restarts after `duration`
+  etcd_partition,  // node: cut off from etcd for `duration` (it still reaches its clients)
+  append_unknown,  // the next log append's outcome is unknown to its leader; `lands` or not
+  lease_skew,      // node: its lease renewals are lost for `duration`, its clocks drift by
+                   // `drift_ppm` meanwhile: etcd ends its lease while it believes it leads
+  etcd_kill,       // etcd member `member` (default: etcd's leader) stops for `duration`
 };
 
 struct Fault {
@@ -63,7 +70,9 @@ struct Fault {
   std::int64_t drift_ppm = 0;
   std::string group;  // a group's name
   std::uint64_t user = 0;
-  std::size_t line = 0;  // where the fault was declared, for messages
+  std::optional<std::uint32_t> member;  // etcd_kill
+  std::optional<bool> lands;            // append_unknown (unset: drawn from the seed)
+  std::size_t line = 0;                 // where the fault was declared, for messages
 };
 
 struct GroupSpec {
@@ -86,6 +95,16 @@ struct Scenario {
   std::uint64_t users = 2;
   std::uint32_t devices_per_user = 1;
   bool push_tokens = true;  // every device registers a push token on first connect
+
+  // [cluster]: with `replicas` > 0 the world is one shard replicated on that many nodes
+  // through a simulated etcd (sim/sim_etcd.hpp), as `parley serve --etcd` runs it; `nodes`
+  // is then the replica count.
+  std::uint32_t replicas = 0;
+  std::uint32_t etcd_members = 3;
+  std::int64_t lease_ttl_s = 3;
+  TimeUs append_time = 2'000;        // an append's quorum round trip, added to each commit
+  TimeUs follow_interval = 20'000;   // how often a follower reads the log
+  TimeUs etcd_election = 1'000'000;  // etcd without a leader after its leader member dies
 
   // [network]
   TimeUs latency = 20'000;  // one way, per frame

@@ -11,12 +11,12 @@ namespace parley::sim::reader {
 namespace {
 
 // [[fault]] keys besides at_s and kind; bit i of a mask stands for kFaultOptions[i].
-constexpr std::array<std::string_view, 9> kFaultOptions = {"hosts",     "node",      "duration_s",
-                                                           "step_ms",   "commit_ms", "offset_ms",
-                                                           "drift_ppm", "group",     "user"};
-constexpr std::array<std::string_view, 11> kFaultKeys = {
-    "at_s",      "kind",      "hosts",     "node",  "duration_s", "step_ms",
-    "commit_ms", "offset_ms", "drift_ppm", "group", "user"};
+constexpr std::array<std::string_view, 11> kFaultOptions = {
+    "hosts",     "node",  "duration_s", "step_ms", "commit_ms", "offset_ms",
+    "drift_ppm", "group", "user",       "member",  "lands"};
+constexpr std::array<std::string_view, 13> kFaultKeys = {
+    "at_s",      "kind",      "hosts", "node", "duration_s", "step_ms", "commit_ms",
+    "offset_ms", "drift_ppm", "group", "user", "member",     "lands"};
 enum FaultOption : unsigned {
   kHosts = 1u << 0,
   kNode = 1u << 1,
@@ -27,6 +27,8 @@ enum FaultOption : unsigned {
   kDrift = 1u << 6,
   kGroup = 1u << 7,
   kUser = 1u << 8,
+  kMember = 1u << 9,
+  kLands = 1u << 10,
 };
 
 struct KindRule {
@@ -34,9 +36,10 @@ struct KindRule {
   FaultKind kind;
   unsigned required;
   unsigned optional;
+  bool cluster_only = false;
 };
 
-constexpr std::array<KindRule, 15> kKindRules = {{
+constexpr std::array<KindRule, 20> kKindRules = {{
     {"disconnect", FaultKind::disconnect, kHosts, 0},
     {"partition", FaultKind::partition, kHosts, 0},
     {"heal", FaultKind::heal, 0, 0},
@@ -52,12 +55,18 @@ constexpr std::array<KindRule, 15> kKindRules = {{
     {"gateway_down", FaultKind::gateway_down, 0, 0},
     {"gateway_up", FaultKind::gateway_up, 0, 0},
     {"commit_failure", FaultKind::commit_failure, kDuration, kNode},
+    {"kill_leader", FaultKind::kill_leader, kDuration, 0, true},
+    {"etcd_partition", FaultKind::etcd_partition, kNode | kDuration, 0, true},
+    {"append_unknown", FaultKind::append_unknown, 0, kLands, true},
+    {"lease_skew", FaultKind::lease_skew, kNode | kDuration, kDrift, true},
+    {"etcd_kill", FaultKind::etcd_kill, kDuration, kMember, true},
 }};
 
-constexpr std::array<std::string_view, 15> kKindNames = {
-    "disconnect", "partition",     "heal",         "swizzle",    "crash",
-    "clock",      "clock_step",    "slow_commit",  "logout",     "leave_group",
-    "add_member", "remove_member", "gateway_down", "gateway_up", "commit_failure"};
+constexpr std::array<std::string_view, 20> kKindNames = {
+    "disconnect",  "partition",      "heal",           "swizzle",    "crash",
+    "clock",       "clock_step",     "slow_commit",    "logout",     "leave_group",
+    "add_member",  "remove_member",  "gateway_down",   "gateway_up", "commit_failure",
+    "kill_leader", "etcd_partition", "append_unknown", "lease_skew", "etcd_kill"};
 
 // The parallel lists above must agree, or a kind would get another's rules.
 constexpr bool lists_agree() {
@@ -212,7 +221,21 @@ Fault read_fault(const Section& fault, const Scenario& s) {
   if (!fault.has("at_s")) fault.fail_missing("at_s");
   fault.read_time("at_s", out.at, {0, false, s.duration});
   check_options(fault, rule);
+  if (rule.cluster_only && s.replicas == 0) {
+    fault.fail(fault.line(),
+               "a '" + std::string(rule.name) + "' fault needs a cluster: add [cluster] replicas");
+  }
   read_fault_target(fault, s, out);
+  if (fault.has("member")) {
+    std::uint32_t member = 0;
+    fault.read("member", member, 0, static_cast<std::int64_t>(s.etcd_members) - 1);
+    out.member = member;
+  }
+  if (fault.has("lands")) {
+    bool lands = false;
+    fault.read_bool("lands", lands);
+    out.lands = lands;
+  }
   fault.read_time("duration_s", out.duration, kPositive);
   fault.read_time("step_ms", out.step, kPositive);
   fault.read_time("commit_ms", out.commit, kNonNegative);

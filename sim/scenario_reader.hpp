@@ -43,9 +43,11 @@ constexpr std::int64_t kMaxDriftPpm = 100'000;
 constexpr double kNoLimit = std::numeric_limits<double>::infinity();
 constexpr std::size_t kMaxShownCodePoints = 40;  // of a string quoted back in a message
 
-constexpr std::array<std::string_view, 9> kTables = {"world",         "network", "node",
-                                                     "social",        "traffic", "fault",
-                                                     "random_faults", "expect",  "push_gateway"};
+constexpr std::array<std::string_view, 10> kTables = {
+    "world",   "network", "node",          "cluster", "social",
+    "traffic", "fault",   "random_faults", "expect",  "push_gateway"};
+constexpr std::array<std::string_view, 6> kClusterKeys = {
+    "replicas", "etcd_members", "lease_ttl_s", "append_ms", "follow_ms", "etcd_election_ms"};
 constexpr std::array<std::string_view, 2> kPushGatewayKeys = {"latency_ms", "failure_percent"};
 constexpr std::array<std::string_view, 2> kTopLevelKeys = {"name", "description"};
 constexpr std::array<std::string_view, 7> kWorldKeys = {

@@ -84,12 +84,19 @@ void World::build_nodes() {
     node->disk =
         storage::make_store(options_.store, options_.lmdb_dir, i, options_.lmdb_max_map_bytes);
     node->store = std::make_unique<storage::FaultStore>(*node->disk);
-    node->core = std::make_unique<host::Core>(*node->store, config_);
+    if (!clustered()) {
+      node->own_core = std::make_unique<host::Core>(*node->store, config_);
+      node->core = node->own_core.get();
+    }
     nodes_.push_back(std::move(node));
   }
+  if (clustered()) build_cluster();
 }
 
+// A user's home: their node, or in a cluster the one shard (device.node is then the replica
+// a device found leading when it connected).
 std::uint32_t World::home_of(UserId user) const {
+  if (clustered()) return 0;
   return static_cast<std::uint32_t>((user - 1) % scenario_.nodes);
 }
 
@@ -129,9 +136,9 @@ void World::befriend(UserId a, UserId b) {
 
 void World::build_friends() {
   const UserId n = scenario_.users;
-  const UserId step = scenario_.nodes;  // same-node neighbours
+  const UserId step = clustered() ? 1 : scenario_.nodes;  // same-node neighbours
   if (scenario_.contacts == "all") {
-    if (n / scenario_.nodes > 1000) {
+    if (n / step > 1000) {
       throw ScenarioError(scenario_.file +
                           ": contacts = \"all\" needs at most 1000 users per node");
     }
@@ -160,7 +167,8 @@ void World::build_friends() {
 
 // Accounts, devices and contacts exist before the run starts (sign-up is not under test
 // here). Every node gets every user and device, so ids agree across nodes; a user only
-// ever connects to their home node.
+// ever connects to their home node. A cluster's replicas are provisioned alike, so they
+// start equal at log index 0.
 void World::provision() {
   for (auto& node : nodes_) {
     host::Core& core = *node->core;
@@ -176,7 +184,7 @@ void World::provision() {
         }
       }
       for (UserId u = 1; u <= scenario_.users; ++u) {
-        if (home_of(u) != node->index) continue;
+        if (home_of(u) != shard_of(*node)) continue;
         for (UserId f : users_[u].friends) {
           engine.provision_contact(u, f, 0);
         }
@@ -218,6 +226,11 @@ void World::schedule_start() {
   }
   for (auto& node : nodes_)
     schedule_tick(node->index);
+  if (clustered()) {
+    for (auto& node : nodes_)
+      schedule_cluster(node->index);
+    at(1'000'000, [this] { sample_replicas(); });
+  }
   if (scenario_.messages_per_user_per_minute > 0) {
     for (UserId u = 1; u <= scenario_.users; ++u)
       schedule_traffic(u);

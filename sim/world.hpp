@@ -19,6 +19,15 @@
 
 namespace parley::sim {
 
+// A defect planted in a clustered world, for the tests that prove the checker catches it
+// (tests/sim_cluster_test.cpp). Never set by `parley sim`.
+enum class PlantedBug {
+  none,
+  release_before_append,  // the leader sends its batch's events before the log append
+  unfenced_append,        // the simulated etcd checks an append's index but not its token
+  follower_skips_index,   // replica 1 applies entry i + 1 as entry i, once
+};
+
 struct SimOptions {
   // Where the nodes keep their stores: "memory", or "lmdb" in `lmdb_dir` (one environment per
   // node, created fresh).
@@ -29,6 +38,7 @@ struct SimOptions {
   std::size_t lmdb_max_map_bytes = 0;
   // Called now and then with (simulated time, simulated end, engine inputs so far).
   std::function<void(TimeUs, TimeUs, std::uint64_t)> progress;
+  PlantedBug planted_bug = PlantedBug::none;
 };
 
 struct Metrics {
@@ -48,6 +58,12 @@ struct Metrics {
   std::uint64_t connects = 0;
   std::uint64_t engine_inputs = 0;
   std::uint64_t commits = 0;
+  // [cluster] only:
+  std::uint64_t log_appends = 0;                // entries appended to the log
+  std::uint64_t log_bytes = 0;                  // their bytes
+  std::uint64_t leader_changes = 0;             // leaderships won
+  std::uint64_t step_downs = 0;                 // leaders that stopped serving (refused or lost)
+  TimeUs longest_leaderless = 0;                // the longest stretch with no replica serving
   std::uint64_t events = 0;                     // simulator events processed
   std::map<std::string, std::uint64_t> errors;  // error frames received, by code
   double p50_delivery_ms = 0;

@@ -15,8 +15,15 @@ void World::connect(std::size_t d) {
   at(now_ + scenario_.connect_time, [this, d, attempt] {
     Device& dev = devices_[d];
     if (dev.attempt != attempt || dev.state != DeviceState::connecting) return;
+    if (clustered()) {
+      // The app asks the directory which replica leads (/v1/discover), then connects to it;
+      // a replica that does not lead refuses it (not_leader), as a dead one does not answer.
+      const auto leader = etcd_->leader_node(now_);
+      if (leader) dev.node = *leader;
+    }
     Node& node = *nodes_[dev.node];
-    if (!node.up || !reachable(device_host(dev.user, dev.index), node_host(dev.node))) {
+    const bool serving = !clustered() || node.token != 0;
+    if (!node.up || !serving || !reachable(device_host(dev.user, dev.index), node_host(dev.node))) {
       dev.state = DeviceState::offline;
       schedule_reconnect(d);
       return;

@@ -84,6 +84,13 @@ void World::inject(const Fault& fault) {
       nodes_[fault.node]->store->fail_commits(1);
       nodes_[fault.node]->restart_after_failure = fault.duration;
       break;
+    case FaultKind::kill_leader:
+    case FaultKind::etcd_partition:
+    case FaultKind::append_unknown:
+    case FaultKind::lease_skew:
+    case FaultKind::etcd_kill:
+      cluster_fault(fault, where);
+      break;
     case FaultKind::logout:
       fault_record(where + "logout");
       for (std::size_t d : devices_in(fault.hosts))
@@ -211,6 +218,11 @@ void World::group_action(const Fault& fault) {
 // The group's admin as its node sees it at this moment (the batch in flight included, which
 // is what the engine will check the request against); 0 when nobody is left in it.
 UserId World::admin_of(ChannelId group, std::uint32_t index) {
+  if (clustered()) {  // the leader's engine: a follower's may be behind
+    for (auto& node : nodes_) {
+      if (node->up && node->token != 0) index = node->index;
+    }
+  }
   host::Core& core = *nodes_[index]->core;
   const auto channel =
       core.in_batch()

@@ -24,6 +24,8 @@
 #include <utility>
 #include <vector>
 
+#include "cluster/elector.hpp"
+#include "cluster/replica.hpp"
 #include "engine/clock.hpp"
 #include "engine/engine.hpp"
 #include "host/core.hpp"
@@ -33,6 +35,7 @@
 #include "sim/id_table.hpp"
 #include "sim/rng.hpp"
 #include "sim/scenario.hpp"
+#include "sim/sim_etcd.hpp"
 #include "sim/world.hpp"
 #include "storage/fault_store.hpp"
 
@@ -109,13 +112,27 @@ struct Link {
   TimeUs last_to_client = 0;
 };
 
+// Which connections the engine has bound, as of the input being processed, and their users:
+// a node's own, or in a cluster the shard's (every replica's engine holds the same).
+struct Bound {
+  IdSet engine_links;
+  std::map<ConnectionId, UserId> user;       // engine_links' users
+  std::map<UserId, std::uint32_t> per_user;  // users with a connection bound
+  void clear() {
+    engine_links.clear();
+    user.clear();
+    per_user.clear();
+  }
+};
+
 // A node: the real engine over its own store, driven by host::Core (host/core.hpp) as the
 // production node drives it, the batching and the simulated commit latency around it.
 struct Node {
   std::uint32_t index = 0;
   std::unique_ptr<Store> disk;                 // the node's store (memory or LMDB) ...
   std::unique_ptr<storage::FaultStore> store;  // ... behind the faults that fail or stall commits
-  std::unique_ptr<host::Core> core;            // the engine and the durability rule
+  std::unique_ptr<host::Core> own_core;        // a single node's engine ...
+  host::Core* core = nullptr;  // ... or its replica's: the engine and the durability rule
   bool up = true;
   std::uint64_t generation = 0;  // bumped by a crash: stale events for it are dropped
   std::deque<Input> pending;
@@ -131,10 +148,20 @@ struct Node {
   Clock clock;
   Clock monotonic;
   EngineClock engine_clock;
-  IdSet links;         // open on the network
-  IdSet engine_links;  // bound in the engine, as of the input being processed
-  std::map<ConnectionId, UserId> bound_user;       // engine_links' users
-  std::map<UserId, std::uint32_t> bound_per_user;  // users with a connection bound
+  IdSet links;  // open on the network
+  Bound own_bound;
+  Bound* bound = &own_bound;  // in a cluster, the world's shard_bound_
+
+  // ---- a replica of a clustered world's shard (world_cluster.cpp) ----
+  std::unique_ptr<SimEtcdClient> etcd;
+  std::unique_ptr<cluster::Replica> replica;
+  std::unique_ptr<cluster::Elector> elector;
+  std::uint64_t token = 0;    // serving as leader with this token (0: following)
+  std::uint64_t give_up = 0;  // a token the elector resigns at its next round
+  bool ready = false;         // caught up with the log: may campaign
+  TimeUs time_floor = 0;      // engine time never runs backwards across leaders
+  Bound bound_before_batch;   // the shard's, restored when the log refuses the batch
+  std::uint64_t log_last_before_batch = 0;
 };
 
 class World {
@@ -167,6 +194,22 @@ class World {
   void release(Node& node, Effects effects);
   void crash(std::uint32_t index, TimeUs restart_after, const char* why = nullptr);
   void restart(std::uint32_t index);
+
+  // ---- a clustered world (world_cluster.cpp) -----------------------------------------------
+  bool clustered() const { return scenario_.replicas > 0; }
+  std::uint32_t shard_of(const Node& node) const { return clustered() ? 0 : node.index; }
+  void build_cluster();
+  void schedule_cluster(std::uint32_t index);
+  void elect(std::uint32_t index);
+  void take_over(Node& node, std::uint64_t token);
+  void follow(Node& node);
+  void stop_on_store_failure(Node& node, std::uint64_t failed_before);
+  void stop_serving(Node& node, const std::string& why);
+  void commit_replicated(Node& node);
+  void replica_record(Node& node, const std::string& what, bool final = false);
+  void sample_replicas();
+  void finish_cluster();
+  void cluster_fault(const Fault& fault, const std::string& where);
 
   // ---- node records (world_records.cpp) ----------------------------------------------------
   Record node_record(const Node& node, RecordKind kind, TimeUs local) const;
@@ -235,6 +278,9 @@ class World {
   TimeUs end_ = 0;
   EventQueue queue_;
   std::vector<std::unique_ptr<Node>> nodes_;
+  std::unique_ptr<SimEtcd> etcd_;  // [cluster] only
+  Bound shard_bound_;
+  TimeUs leaderless_since_ = 0;
   std::vector<User> users_;
   std::vector<Device> devices_;
   IdMap<Link> links_;

@@ -10,7 +10,8 @@
 namespace parley::sim::detail {
 
 TimeUs World::node_time(Node& node) {
-  return node.engine_clock.now(node.clock.local(now_), node.monotonic.local(now_));
+  return std::max(node.time_floor,
+                  node.engine_clock.now(node.clock.local(now_), node.monotonic.local(now_)));
 }
 
 void World::schedule_tick(std::uint32_t index) {
@@ -22,6 +23,7 @@ void World::schedule_tick(std::uint32_t index) {
 
 void World::node_input(Node& node, Input input) {
   if (!node.up) return;
+  if (clustered() && node.token == 0) return;  // a follower takes no input (not_leader)
   node.pending.push_back(std::move(input));
   if (node.committing || node.flush_scheduled) {
     if (node.pending.size() < scenario_.batch_max || node.committing) return;
@@ -41,19 +43,35 @@ void World::flush(Node& node) {
   node.flush_scheduled = false;
   if (node.committing || node.pending.empty()) return;
   const TimeUs local = node_time(node);
-  node.core->begin(local);
+  if (clustered()) {
+    node.bound_before_batch = *node.bound;
+    node.log_last_before_batch = etcd_->log().last_index();
+    node.replica->begin_batch(local);
+  } else {
+    node.core->begin(local);
+  }
+  const bool early = options_.planted_bug == PlantedBug::release_before_append;
   const std::size_t count = std::min<std::size_t>(node.pending.size(), scenario_.batch_max);
   for (std::size_t i = 0; i < count; ++i) {
     Input input = std::move(node.pending.front());
     node.pending.pop_front();
     record_input(node, input, local);
-    for (const Effect& effect : node.core->run(input))
+    for (Effect& effect : node.core->run(input)) {
       record_effect(node, effect, local);
+      if (early && std::holds_alternative<SendEvent>(effect)) {
+        // PLANTED BUG: out before the log append; the release skips it (moved from).
+        SendEvent& send = std::get<SendEvent>(effect);
+        to_client(send.connection, std::move(send.event));
+        send.connection = 0;
+      }
+    }
   }
   metrics_.engine_inputs += count;
   node.committing = true;
-  // A `slow_commit` fault stalls the store's commits for a while.
-  const TimeUs latency = node.store->commit_latency(now_, scenario_.commit);
+  // A `slow_commit` fault stalls the store's commits for a while; a cluster's leader also
+  // waits for the log append's quorum round trip.
+  const TimeUs latency = node.store->commit_latency(now_, scenario_.commit) +
+                         (clustered() ? scenario_.append_time : 0);
   const std::uint64_t generation = node.generation;
   at(now_ + latency, [this, &node, generation] {
     if (node.generation != generation) return;
@@ -66,6 +84,7 @@ void World::flush(Node& node) {
 // the batch is released, the node stops (exit 70) and its supervisor restarts it from the
 // store. A store error nobody injected is the run's end, as before (parley sim exits 5).
 void World::commit(Node& node) {
+  if (clustered()) return commit_replicated(node);
   const std::uint64_t failed_before = node.store->failed_commits();
   Effects effects;
   try {
@@ -129,6 +148,7 @@ void World::crash(std::uint32_t index, TimeUs restart_after, const char* why) {
   Node& node = *nodes_[index];
   if (!node.up) return;
   ++metrics_.crashes;
+  const bool batch_open = node.committing;
   node.up = false;
   ++node.generation;
   node.core->abort();  // the open batch is lost
@@ -136,12 +156,21 @@ void World::crash(std::uint32_t index, TimeUs restart_after, const char* why) {
   node.batch_records.clear();
   node.committing = false;
   node.flush_scheduled = false;
-  node.engine_links.clear();
-  node.bound_user.clear();
-  node.bound_per_user.clear();
-  Record r = node_record(node, RecordKind::crash, node_time(node));
-  if (why != nullptr) r.text = why;
-  record(r);
+  if (clustered()) {
+    // The shard's engine state is durable on every replica: a crash loses only this
+    // process's leadership and its open batch.
+    if (batch_open) *node.bound = node.bound_before_batch;  // nothing of it was logged
+    node.token = 0;
+    node.give_up = 0;
+    node.ready = false;
+    node.elector.reset();
+    replica_record(node, why != nullptr ? std::string("crash: ") + why : "crash");
+  } else {
+    node.bound->clear();
+    Record r = node_record(node, RecordKind::crash, node_time(node));
+    if (why != nullptr) r.text = why;
+    record(r);
+  }
   const std::vector<ConnectionId> links = node.links.ids();
   node.links.clear();
   for (ConnectionId id : links) {
@@ -177,6 +206,13 @@ void World::restart(std::uint32_t index) {
     return;
   }
   node.up = true;
+  if (clustered()) {
+    // A new process: a follower with a new elector; the delivery worker runs on the leader.
+    node.elector = std::make_unique<cluster::Elector>(*node.etcd, "node-" + std::to_string(index),
+                                                      scenario_.lease_ttl_s);
+    replica_record(node, "restart");
+    return;
+  }
   record(node_record(node, RecordKind::restart, local));
   // The delivery worker starts over from the durable outbox.
   const auto pending =

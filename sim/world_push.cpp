@@ -25,7 +25,7 @@ void World::push_attempt(std::uint32_t index, const PushIntent& intent, std::uin
          [this, index, intent, attempt] { push_attempt(index, intent, attempt + 1); });
       return;
     }
-    if (delivered_pushes_.insert({index, intent.id}).second) ++metrics_.pushes_delivered;
+    if (delivered_pushes_.insert({shard_of(node), intent.id}).second) ++metrics_.pushes_delivered;
     Record r = node_record(node, RecordKind::gateway, node_time(node));
     r.user = intent.user;
     r.device = intent.device;

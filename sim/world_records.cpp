@@ -8,7 +8,7 @@ namespace parley::sim::detail {
 Record World::node_record(const Node& node, RecordKind kind, TimeUs local) const {
   Record r;
   r.kind = kind;
-  r.node = node.index;
+  r.node = shard_of(node);
   r.node_time = local;
   return r;
 }
@@ -23,17 +23,17 @@ void World::record_input(Node& node, const Input& input, TimeUs local) {
     request = &received->request;
   }
   if (const auto* gone = std::get_if<Disconnected>(&input)) {
-    node.engine_links.erase(gone->connection);
+    node.bound->engine_links.erase(gone->connection);
     unbind(node, gone->connection, local);
   }
   if (connection == 0) return;
   if (request == nullptr) {
-    node.engine_links.insert(connection);
+    node.bound->engine_links.insert(connection);
     const DeviceId id = std::get<Connected>(input).device;
     if (id >= 1 && id <= devices_.size()) bind(node, connection, devices_[id - 1].user, local);
   }
   const Link* link = links_.find(connection);
-  if (link == nullptr || !node.engine_links.contains(connection)) return;
+  if (link == nullptr || !node.bound->engine_links.contains(connection)) return;
   const Device& device = devices_[link->device];
   Record life = node_record(node, RecordKind::life, local);
   life.user = device.user;
@@ -58,7 +58,7 @@ void World::record_input(Node& node, const Input& input, TimeUs local) {
 
 void World::record_effect(Node& node, const Effect& effect, TimeUs local) {
   if (const auto* close = std::get_if<CloseConnection>(&effect)) {
-    node.engine_links.erase(close->connection);
+    node.bound->engine_links.erase(close->connection);
     unbind(node, close->connection, local);
   } else if (const auto* change = std::get_if<PresenceChange>(&effect)) {
     Record r = node_record(node, RecordKind::presence, local);
@@ -87,17 +87,17 @@ void World::record_effect(Node& node, const Effect& effect, TimeUs local) {
 // Whether a user has a connection bound in the engine, for the checker's push rule: a
 // record when it changes.
 void World::bind(Node& node, ConnectionId connection, UserId user, TimeUs local) {
-  if (!node.bound_user.emplace(connection, user).second) return;
-  if (node.bound_per_user[user]++ == 0) connection_record(node, user, true, local);
+  if (!node.bound->user.emplace(connection, user).second) return;
+  if (node.bound->per_user[user]++ == 0) connection_record(node, user, true, local);
 }
 
 void World::unbind(Node& node, ConnectionId connection, TimeUs local) {
-  const auto found = node.bound_user.find(connection);
-  if (found == node.bound_user.end()) return;
+  const auto found = node.bound->user.find(connection);
+  if (found == node.bound->user.end()) return;
   const UserId user = found->second;
-  node.bound_user.erase(found);
-  if (--node.bound_per_user[user] > 0) return;
-  node.bound_per_user.erase(user);
+  node.bound->user.erase(found);
+  if (--node.bound->per_user[user] > 0) return;
+  node.bound->per_user.erase(user);
   connection_record(node, user, false, local);
 }
 

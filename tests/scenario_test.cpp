@@ -354,6 +354,52 @@ constexpr std::string_view kErrorLine = "# error: ";
 // it refuses and the line "# error: LINE: MESSAGE": loading PATH must fail with exactly
 // "PATH:LINE: MESSAGE". With PARLEY_REWRITE=1 the error lines are rewritten from what the
 // loader says instead (then review the diff).
+TEST(Scenario, ClusterKeysAndFaults) {
+  const Scenario s = parse_scenario(R"([cluster]
+replicas = 5
+etcd_members = 5
+lease_ttl_s = 4
+append_ms = 3.5
+follow_ms = 40
+etcd_election_ms = 800
+[[fault]]
+at_s = 1
+kind = "etcd_kill"
+member = 4
+duration_s = 2
+[[fault]]
+at_s = 2
+kind = "append_unknown"
+lands = false
+[[fault]]
+at_s = 3
+kind = "lease_skew"
+node = 4
+duration_s = 5
+drift_ppm = -50000
+[[fault]]
+at_s = 4
+kind = "append_unknown"
+)",
+                                    "cluster.toml");
+  EXPECT_EQ(s.replicas, 5u);
+  EXPECT_EQ(s.nodes, 5u);  // one shard on five replicas
+  EXPECT_EQ(s.etcd_members, 5u);
+  EXPECT_EQ(s.lease_ttl_s, 4);
+  EXPECT_EQ(s.append_time, 3'500);
+  EXPECT_EQ(s.follow_interval, 40'000);
+  EXPECT_EQ(s.etcd_election, 800'000);
+  ASSERT_EQ(s.faults.size(), 4u);
+  EXPECT_EQ(s.faults[0].kind, FaultKind::etcd_kill);
+  EXPECT_EQ(s.faults[0].member, 4u);
+  EXPECT_EQ(s.faults[1].lands, false);
+  EXPECT_EQ(s.faults[2].node, 4u);
+  EXPECT_EQ(s.faults[2].drift_ppm, -50'000);
+  EXPECT_EQ(s.faults[3].lands, std::nullopt);  // drawn from the seed
+  const Scenario plain = parse_scenario("", "plain.toml");
+  EXPECT_EQ(plain.replicas, 0u);  // no cluster: one node, no log
+}
+
 TEST(ScenarioError, EachFileFailsWithTheErrorItNames) {
   const char* rewrite_env = std::getenv("PARLEY_REWRITE");
   const bool rewrite = rewrite_env != nullptr && std::strcmp(rewrite_env, "") != 0 &&

@@ -22,12 +22,6 @@ std::vector<std::string> split_endpoints(const std::string& list) {
   return endpoints;
 }
 
-// The elector's cadence: campaigns and directory refreshes this often, and keeps the lease
-// alive at least three times per TTL.
-std::chrono::milliseconds elector_period(std::int64_t ttl_s) {
-  return std::chrono::milliseconds(std::clamp<std::int64_t>(ttl_s * 1000 / 4, 100, 500));
-}
-
 }  // namespace
 
 std::optional<NodeAddress> parse_node_url(const std::string& url) {
@@ -58,7 +52,8 @@ ClusterMember::ClusterMember(const NodeConfig& config, engine::Store& store, std
       elector_client_(split_endpoints(config.etcd),
                       std::chrono::milliseconds(config.etcd_timeout_ms)),
       elector_log_(elector_client_, config.cluster_prefix + "shard/0/"),
-      directory_(elector_client_, config.cluster_prefix + "nodes/") {
+      directory_(elector_client_, config.cluster_prefix + "nodes/"),
+      elector_(elector_log_, name_, config.lease_ttl_s) {
   replica_ = std::make_unique<cluster::Replica>(store, engine_log_, config.engine);
 }
 
@@ -80,7 +75,7 @@ void ClusterMember::stop() {
   if (thread_.joinable()) thread_.join();
   token_ = 0;
   try {
-    if (leadership_) elector_log_.resign(*leadership_);
+    elector_.resign();
     if (directory_lease_ != 0) directory_.deregister(directory_lease_);
   } catch (const std::exception&) {
     // etcd is gone: the leases expire by themselves.
@@ -126,7 +121,7 @@ std::string ClusterMember::leader_url() const {
 }
 
 void ClusterMember::elect() {
-  const auto period = elector_period(config_.lease_ttl_s);
+  const auto period = std::chrono::microseconds(cluster::Elector::period_us(config_.lease_ttl_s));
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     lock.unlock();
@@ -134,48 +129,40 @@ void ClusterMember::elect() {
       refresh_leader();  // first: /v1/discover must not name a dead leader for long
     } catch (const std::exception&) {
     }
-    try {
-      elect_once();
-    } catch (const std::exception& error) {
-      // etcd unreachable: an append with our token would be fenced anyway once the lease
-      // is gone; stop claiming leadership once the lease surely expired.
-      if (leadership_ && steady_now_us() - last_kept_alive_us_ > config_.lease_ttl_s * 1'000'000) {
-        log_line(std::string("cluster: lost leadership (etcd unreachable: ") + error.what() + ")");
-        leadership_.reset();
-        token_ = 0;
-      }
-    }
+    elect_once();
     lock.lock();
     wake_.wait_for(lock, period, [&] { return stopping_ || step_down_.load() != 0; });
   }
 }
 
 void ClusterMember::elect_once() {
-  if (const std::uint64_t given_up = step_down_.exchange(0);
-      leadership_ && given_up == leadership_->token) {
-    log_line("cluster: stepping down as leader (token " + std::to_string(given_up) + ")");
-    token_ = 0;
-    const host::Leadership old = *leadership_;
-    leadership_.reset();
-    elector_log_.resign(old);
+  const cluster::ElectionRound round =
+      elector_.round(steady_now_us(), ready_.load(), step_down_.exchange(0));
+  switch (round.event) {
+    case cluster::ElectionEvent::none:
+      break;
+    case cluster::ElectionEvent::won:
+      ++metrics_.cluster_leaderships;
+      log_line("cluster: " + name_ + " leads (token " + std::to_string(round.token) + ")");
+      break;
+    case cluster::ElectionEvent::stepped_down:
+      log_line("cluster: stepped down as leader");
+      break;
+    case cluster::ElectionEvent::lease_expired:
+    case cluster::ElectionEvent::unreachable:
+      log_line(std::string("cluster: lost leadership (") + cluster::to_string(round.event) +
+               (round.detail.empty() ? "" : ": " + round.detail) + ")");
+      break;
   }
-  if (leadership_) {
-    if (elector_log_.keep_alive(*leadership_)) {
-      last_kept_alive_us_ = steady_now_us();
-    } else {
-      log_line("cluster: leadership lease expired");
-      leadership_.reset();
-      token_ = 0;
-    }
-  } else if (!ready_.load()) {
-    // Behind the log: leading now would serve nobody until the replay ends.
-  } else if (const auto won = elector_log_.campaign(name_, config_.lease_ttl_s)) {
-    leadership_ = won;
-    last_kept_alive_us_ = steady_now_us();
-    ++metrics_.cluster_leaderships;
-    log_line("cluster: " + name_ + " leads (token " + std::to_string(won->token) + ")");
-    token_ = won->token;
+  token_ = round.token;
+  try {
+    register_self();
+  } catch (const std::exception&) {
+    // etcd unreachable: the next round registers again.
   }
+}
+
+void ClusterMember::register_self() {
   // The directory: this node's public URL under a lease of its own.
   const host::GatewayInfo self{name_, public_url_,
                                static_cast<std::uint64_t>(metrics_.connections.load())};

@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "cluster/elector.hpp"
 #include "cluster/etcd_client.hpp"
 #include "cluster/etcd_directory.hpp"
 #include "cluster/etcd_log.hpp"
@@ -71,6 +72,7 @@ class ClusterMember {
  private:
   void elect();  // the elector thread's body
   void elect_once();
+  void register_self();  // this node's URL in the directory, under its own lease
   void refresh_leader();
 
   NodeConfig config_;
@@ -87,9 +89,8 @@ class ClusterMember {
   cluster::EtcdClient elector_client_;
   cluster::EtcdLog elector_log_;
   cluster::EtcdDirectory directory_;
-  std::optional<host::Leadership> leadership_;
+  cluster::Elector elector_;  // the same rules the simulator runs (cluster/elector.hpp)
   std::int64_t directory_lease_ = 0;
-  std::int64_t last_kept_alive_us_ = 0;
 
   std::atomic<std::uint64_t> token_{0};
   std::atomic<std::uint64_t> step_down_{0};

@@ -113,17 +113,14 @@ void EngineLoop::change_role(std::uint64_t token) {
 void EngineLoop::take_over(std::uint64_t token) {
   cluster::Replica& replica = cluster_->replica();
   try {
-    while (replica.catch_up(512) > 0) {
-    }
+    const std::vector<Input> stale = replica.take_over();
     // Engine time never runs backwards across leaders.
     last_now_ = std::max(last_now_, replica.applied_now());
-    const auto stale = core_.read([](const Engine& engine) { return engine.connection_ids(); });
     constexpr std::size_t kPerBatch = 10'000;  // well inside one log entry
     for (std::size_t first = 0; first < stale.size(); first += kPerBatch) {
-      std::vector<Input> inputs;
-      for (std::size_t i = first; i < std::min(stale.size(), first + kPerBatch); ++i)
-        inputs.push_back(Disconnected{stale[i]});
-      const auto outcome = replica.lead_batch(token, inputs, clock());
+      const std::size_t end = std::min(stale.size(), first + kPerBatch);
+      const auto outcome =
+          replica.lead_batch(token, std::span(stale).subspan(first, end - first), clock());
       ++shared_.metrics.cluster_appends;
       if (!std::holds_alternative<cluster::Replica::Released>(outcome)) {
         log_line("cluster: takeover refused by the log; following");
@@ -133,9 +130,9 @@ void EngineLoop::take_over(std::uint64_t token) {
     }
     if (!stale.empty()) {
       // Connection ids stay above every one the engine held.
+      const ConnectionId highest = std::get<Disconnected>(stale.back()).connection;
       ConnectionId next = shared_.next_connection.load();
-      while (next <= stale.back() &&
-             !shared_.next_connection.compare_exchange_weak(next, stale.back() + 1)) {
+      while (next <= highest && !shared_.next_connection.compare_exchange_weak(next, highest + 1)) {
       }
     }
   } catch (const cluster::SnapshotNeeded& error) {

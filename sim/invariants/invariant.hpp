@@ -92,6 +92,8 @@ std::unique_ptr<Invariant> delivered_durable(const Run& run);  // 1: delivered_d
 std::unique_ptr<Invariant> members_only(const Run& run);       // 3: members_only.cpp
 std::unique_ptr<Invariant> presence(const Run& run);           // 4: presence.cpp
 std::unique_ptr<Invariant> push(const Run& run);               // 5: push.cpp
+std::unique_ptr<Invariant> fencing(const Run& run);            // 7: replication.cpp
+std::unique_ptr<Invariant> replicas_agree(const Run& run);     // 8: replication.cpp
 
 // ---- shared by more than one invariant --------------------------------------------------
 

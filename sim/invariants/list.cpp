@@ -9,7 +9,7 @@
 namespace parley::sim::invariants {
 
 std::vector<Pass> all(const Run& run) {
-  std::vector<Pass> passes(3);
+  std::vector<Pass> passes(4);
   // What the stores hold: acked messages (1), each client_msg_id once (2).
   passes[0].push_back(acked_durable(run));
   passes[0].push_back(stored_once(run));
@@ -21,6 +21,9 @@ std::vector<Pass> all(const Run& run) {
   // What each node did about presence (4) and pushes (5), replayed record by record.
   passes[2].push_back(presence(run));
   passes[2].push_back(push(run));
+  // A clustered world's log and replicas: fencing (7), replicas agree (8).
+  passes[3].push_back(fencing(run));
+  passes[3].push_back(replicas_agree(run));
   return passes;
 }
 
