@@ -10,8 +10,6 @@
 
 namespace parley::net {
 
-namespace {
-
 std::vector<std::string> split_endpoints(const std::string& list) {
   std::vector<std::string> endpoints;
   std::stringstream stream(list);
@@ -21,8 +19,6 @@ std::vector<std::string> split_endpoints(const std::string& list) {
   if (endpoints.empty()) throw std::invalid_argument("--etcd wants HOST:PORT[,HOST:PORT...]");
   return endpoints;
 }
-
-}  // namespace
 
 std::optional<NodeAddress> parse_node_url(const std::string& url) {
   const auto start = url.find("://");

@@ -35,6 +35,8 @@ struct NodeAddress {
   std::string authority() const { return host + ":" + std::to_string(port); }
 };
 std::optional<NodeAddress> parse_node_url(const std::string& url);
+// "--etcd HOST:PORT,HOST:PORT": the endpoints; throws std::invalid_argument when none.
+std::vector<std::string> split_endpoints(const std::string& list);
 
 class ClusterMember {
  public:

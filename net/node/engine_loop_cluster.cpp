@@ -20,7 +20,7 @@ namespace {
 // The log no longer holds this node's next entry: replaying cannot bring it up to date.
 [[noreturn]] void exit_for_snapshot(const cluster::SnapshotNeeded& error) {
   log_line(std::string("fatal: ") + error.what() +
-           "; start this node from a copy of a peer's store (docs/cluster.md)");
+           "; restart this node: at start it copies a peer's store (docs/cluster.md)");
   std::_Exit(75);
 }
 

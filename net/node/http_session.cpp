@@ -81,8 +81,12 @@ void HttpSession::on_read(beast::error_code ec) {
       },
       client_address(request), [self] { return self->peer_gone(); });
   try {
-    answer(shared_, request, reply,
-           [self](FileResponse response) { self->write(std::move(response), false); });
+    answer(shared_, request, reply, [self](FileResponse response) {
+      // From the session's own thread (static files) or a snapshot's copier thread.
+      asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        self->write(std::move(response), false);
+      });
+    });
   } catch (const std::exception& error) {
     // A handler's bug must never take the node down; the client learns it failed.
     log_line(std::string("HTTP handler failed: ") + error.what());

@@ -3,6 +3,8 @@
 // (the HTTP session's, or InProcessNode's for fuzzing and tests).
 #include "net/node/routes.hpp"
 
+#include "net/node/snapshot.hpp"
+
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -322,6 +324,14 @@ Response not_leader_response(Shared& shared, const Request& request) {
 void answer(Shared& shared, const Request& request, const Reply& reply,
             const std::function<void(FileResponse)>& reply_file) {
   const std::string path = path_of(request.target());
+  if (path == "/v1/cluster/snapshot" && request.method() == http::verb::get) {
+    ++shared.metrics.http_requests;
+    if (shared.snapshots == nullptr) {
+      return reply(error_response(shared, request, http::status::not_found, ErrorCode::bad_request,
+                                  "this node runs alone (no --etcd)"));
+    }
+    return shared.snapshots->serve(shared, request, reply, reply_file);
+  }
   if (is_api_path(path)) return route(shared, request, reply);
   ++shared.metrics.http_requests;
   auto response = static_response(shared, request, path);

@@ -27,6 +27,7 @@
 #include "net/node/push_worker.hpp"
 #include "net/node/routes.hpp"
 #include "net/node/shared.hpp"
+#include "net/node/snapshot.hpp"
 #include "net/node/ws_session.hpp"
 #include "storage/lmdb_store.hpp"
 #include "storage/pipelined_store.hpp"
@@ -222,6 +223,7 @@ int run_node(const NodeConfig& config) {
   // batch is durable once the log holds it, and the replica commits it right after.
   std::unique_ptr<storage::PipelinedStore> pipeline;
   std::unique_ptr<ClusterMember> cluster;
+  std::unique_ptr<SnapshotServer> snapshots;  // before `store` goes: it copies the store
   std::unique_ptr<EngineLoop> loop;
   tcp::endpoint endpoint;
   const bool clustered = !config.etcd.empty();
@@ -230,6 +232,11 @@ int run_node(const NodeConfig& config) {
     storage::LmdbOptions options;
     options.initial_map_bytes = config.initial_map_mib << 20;
     options.max_map_bytes = std::max(config.max_map_mib, config.initial_map_mib) << 20;
+    if (clustered) {
+      // Behind the log's trimmed start: a peer's copy first (net/node/snapshot.hpp).
+      const std::string copied = fetch_snapshot_if_behind(config);
+      if (!copied.empty()) log_line("cluster: " + copied);
+    }
     store = std::make_unique<storage::LmdbStore>(config.data, options);
     if (!clustered) {
       pipeline = std::make_unique<storage::PipelinedStore>(*store);
@@ -239,6 +246,9 @@ int run_node(const NodeConfig& config) {
         loop->wake_for_durable();
       });
     }
+  } catch (const SnapshotUnavailable& error) {
+    log_line(std::string("fatal: ") + error.what());
+    return 75;
   } catch (const std::exception& error) {
     log_line(std::string("cannot start: ") + error.what());
     return 78;
@@ -267,6 +277,8 @@ int run_node(const NodeConfig& config) {
       return 78;
     }
     shared.cluster = cluster.get();
+    snapshots = std::make_unique<SnapshotServer>(*store, config.data);
+    shared.snapshots = snapshots.get();
     cluster->start();
     log_line("cluster node " + cluster->name() + " (etcd " + config.etcd + ")");
   }

@@ -19,6 +19,7 @@ namespace parley::net {
 
 class ClusterMember;
 class EngineLoop;
+class SnapshotServer;
 class PushWorker;
 
 // Microseconds on the monotonic clock (login throttling), and on the wall clock.
@@ -60,6 +61,8 @@ struct Shared {
   // now: always on a single node; on a cluster node only while it leads, after its
   // takeover (net/node/engine_loop.cpp). Off, client calls are refused with not_leader.
   ClusterMember* cluster = nullptr;
+  // A cluster node's copies of its store for peers behind a trim (net/node/snapshot.hpp).
+  SnapshotServer* snapshots = nullptr;
   std::atomic<bool> serving{true};
 };
 
