@@ -31,6 +31,7 @@ void TerminalClient::on_event(const server::Event& event) {
   const engine::RequestId answered =
       std::holds_alternative<server::Welcome>(event) ? 1 : answered_request(event);
   unanswered_.erase(answered);
+  in_flight_.erase(answered);
   if (options_.script) {
     // The line goes out before react(), so that a clientError it causes comes after it.
     std::cout << net::encode_server_event(event, net::Encoding::json) << std::endl;
@@ -58,8 +59,10 @@ void TerminalClient::react(const server::Event& event) {
     heartbeat_us_ = welcome->heartbeat_interval_us;
   } else if (const auto* deliver = std::get_if<server::Deliver>(&event)) {
     // One cumulative ack for the whole frame: entries come in inbox order.
-    if (!deliver->entries.empty())
-      ws_.send(client::Request{client::Ack{deliver->entries.back().inbox_seq}}, encoding_);
+    if (!deliver->entries.empty()) {
+      cursor_ = std::max(cursor_, deliver->entries.back().inbox_seq);
+      ws_->send(client::Request{client::Ack{deliver->entries.back().inbox_seq}}, encoding_);
+    }
     for (const auto& entry : deliver->entries) {
       if (entry.message.kind == engine::MessageKind::group_created)
         channel_labels_[entry.message.channel] = "\"" + entry.message.text + "\"";

@@ -15,6 +15,7 @@
 #include <deque>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -96,8 +97,9 @@ class TerminalClient {
  public:
   TerminalClient(const ClientOptions& options, const ServerAddress& address)
       : options_(options),
-        http_(address.host, address.port),
-        ws_(address.host, address.port),
+        server_(address),
+        http_(std::make_unique<net::HttpClient>(address.host, address.port)),
+        ws_(std::make_unique<net::WsClient>(address.host, address.port)),
         encoding_(options.encoding == "binary" ? net::Encoding::binary : net::Encoding::json) {}
 
   int run();
@@ -107,6 +109,13 @@ class TerminalClient {
   int log_in();
   int connect();
   int serve(StdinLines& input);
+  // After a connection broke (not closed for good): asks discovery where to go, connects
+  // there with the cursor and sends every unanswered request again. False after a minute
+  // of failed tries.
+  bool reconnect();
+  std::vector<ServerAddress> discovery_candidates();
+  void learn_gateways(const std::string& discovery);  // GET /v1/discover's body
+  void discover_gateways();
 
   // Commands.
   void run_ready_commands(StdinLines& input);
@@ -149,14 +158,22 @@ class TerminalClient {
   void heartbeat_if_due();
 
   const ClientOptions& options_;
-  net::HttpClient http_;
-  net::WsClient ws_;
+  ServerAddress server_;                 // --server
+  std::vector<ServerAddress> gateways_;  // every gateway the last discovery named
+  bool discovered_ = false;              // --server answered /v1/discover
+  Clock::time_point last_discovery_;
+  std::unique_ptr<net::HttpClient> http_;  // the node the WebSocket is on
+  std::unique_ptr<net::WsClient> ws_;
   net::Encoding encoding_;
   std::string token_;
   engine::UserId me_ = 0;
   engine::DeviceId device_ = 0;
   engine::RequestId next_request_ = 2;  // 1 is the hello
   std::set<engine::RequestId> unanswered_;
+  // Every unanswered request but the hello, sent again after a reconnect (sends keep their
+  // client_msg_id, so the node answers a stored one as a duplicate).
+  std::map<engine::RequestId, client::Request> in_flight_;
+  engine::InboxSeq cursor_ = 0;  // the highest inbox entry received: the next hello's cursor
   Clock::time_point last_heartbeat_ = Clock::now();
   engine::TimeUs heartbeat_us_ = 5'000'000;
   std::string msg_id_prefix_;

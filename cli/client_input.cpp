@@ -56,8 +56,11 @@ engine::RequestId TerminalClient::request(client::Request request) {
         if constexpr (requires { typed.request; }) typed.request = id;
       },
       request);
-  if (engine::request_id(request) != 0) unanswered_.insert(id);
-  ws_.send(request, encoding_);
+  if (engine::request_id(request) != 0) {
+    unanswered_.insert(id);
+    in_flight_.emplace(id, request);
+  }
+  ws_->send(request, encoding_);
   return id;
 }
 
@@ -170,7 +173,7 @@ std::optional<engine::UserId> TerminalClient::resolve(const std::string& name) {
     client_error("no user named '" + name + "'");
     return std::nullopt;
   }
-  const auto result = http_.request("GET", "/v1/users/" + name, "", token_);
+  const auto result = http_->request("GET", "/v1/users/" + name, "", token_);
   if (result.status == 404) {
     client_error("no user named '" + name + "'");
     return std::nullopt;

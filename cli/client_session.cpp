@@ -1,4 +1,5 @@
 // `parley client`: account and connection (cli/client_impl.hpp).
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <exception>
@@ -6,6 +7,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "cli/client_impl.hpp"
 
@@ -42,7 +44,7 @@ std::string http_error_text(const net::HttpResult& result) {
 int TerminalClient::log_in() {
   const json::object credentials{{"name", options_.name}, {"password", options_.password}};
   if (options_.signup) {
-    const auto result = http_.request("POST", "/v1/signup", json::serialize(credentials));
+    const auto result = http_->request("POST", "/v1/signup", json::serialize(credentials));
     // 409 name_taken: the account may be ours already; the login below decides.
     if (result.status == 201) {
       say("* signed up as " + options_.name);
@@ -54,7 +56,7 @@ int TerminalClient::log_in() {
   json::object login = credentials;
   login["device_label"] = "cli";
   if (options_.device != 0) login["device"] = options_.device;
-  const auto result = http_.request("POST", "/v1/login", json::serialize(login));
+  const auto result = http_->request("POST", "/v1/login", json::serialize(login));
   if (result.status != 200) {
     std::cerr << "parley client: login failed: " << http_error_text(result) << "\n";
     return kExitRefused;
@@ -71,17 +73,119 @@ int TerminalClient::log_in() {
   return kExitOk;
 }
 
-int TerminalClient::connect() {
+namespace {
+
+// A close that says the session is over: reconnecting would only be refused again.
+bool final_close(const net::ConnectionClosed& closed) {
+  return closed.code == 1000 || closed.code == 1008 || closed.code == 401 || closed.code == 403;
+}
+
+// "ws://HOST:PORT/..." -> HOST and PORT (an IP address: the client connects to addresses).
+std::optional<ServerAddress> address_of(const std::string& url) {
+  const auto start = url.find("://");
+  if (start == std::string::npos) return std::nullopt;
+  const std::string rest = url.substr(start + 3);
+  const std::string authority = rest.substr(0, rest.find('/'));
+  const auto colon = authority.rfind(':');
+  if (colon == std::string::npos) return std::nullopt;
   try {
-    ws_.connect(token_);
+    const int port = std::stoi(authority.substr(colon + 1));
+    if (port <= 0 || port > 65535) return std::nullopt;
+    return ServerAddress{authority.substr(0, colon), static_cast<std::uint16_t>(port)};
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+// In a cluster, discovery names every gateway: the ones to try when this node dies.
+void TerminalClient::learn_gateways(const std::string& discovery) {
+  const auto body = json::parse(discovery).as_object();
+  const auto* gateways = body.if_contains("gateways");
+  if (gateways == nullptr) return;
+  gateways_.clear();
+  for (const auto& url : gateways->as_array()) {
+    if (const auto address = address_of(std::string(url.as_string())))
+      gateways_.push_back(*address);
+  }
+}
+
+// Asks --server's node which gateways exist. A cluster without a leader yet answers 503:
+// the main loop asks again a few seconds later.
+void TerminalClient::discover_gateways() {
+  last_discovery_ = Clock::now();
+  try {
+    const auto found = http_->request("GET", "/v1/discover");
+    discovered_ = found.status == 200;
+    if (discovered_) learn_gateways(found.body);
+  } catch (const std::exception&) {
+    discovered_ = true;  // unreachable now: the reconnect asks whoever answers
+  }
+}
+
+int TerminalClient::connect() {
+  discover_gateways();
+  try {
+    ws_->connect(token_);
   } catch (const std::exception& error) {
     std::cerr << "parley client: cannot open the WebSocket: " << error.what() << "\n";
     return kExitRefused;
   }
-  ws_.send(net::Hello{1, options_.cursor}, encoding_);
+  cursor_ = options_.cursor;
+  ws_->send(net::Hello{1, cursor_}, encoding_);
   unanswered_.insert(1);
   last_heartbeat_ = Clock::now();
   return kExitOk;
+}
+
+// Where discovery may be asked: --server, then every gateway it named before (the node
+// the client was on may be the one that died).
+std::vector<ServerAddress> TerminalClient::discovery_candidates() {
+  std::vector<ServerAddress> candidates{server_};
+  for (const ServerAddress& gateway : gateways_) {
+    const bool known = std::any_of(candidates.begin(), candidates.end(), [&](const auto& c) {
+      return c.host == gateway.host && c.port == gateway.port;
+    });
+    if (!known) candidates.push_back(gateway);
+  }
+  return candidates;
+}
+
+bool TerminalClient::reconnect() {
+  const auto give_up_at = Clock::now() + std::chrono::seconds(60);
+  auto backoff = std::chrono::milliseconds(200);
+  while (Clock::now() < give_up_at) {
+    for (const ServerAddress& asked : discovery_candidates()) {
+      try {
+        const auto answer = net::HttpClient(asked.host, asked.port).request("GET", "/v1/discover");
+        if (answer.status != 200) continue;
+        learn_gateways(answer.body);
+        const auto body = json::parse(answer.body).as_object();
+        const auto target = address_of(std::string(body.at("websocket").as_string()));
+        if (!target) continue;
+        auto ws = std::make_unique<net::WsClient>(target->host, target->port);
+        ws->connect(token_);
+        ws_ = std::move(ws);
+        http_ = std::make_unique<net::HttpClient>(target->host, target->port);
+        ws_->send(net::Hello{1, cursor_}, encoding_);
+        unanswered_.insert(1);
+        for (const auto& [id, request] : in_flight_)
+          ws_->send(request, encoding_);
+        last_heartbeat_ = Clock::now();
+        std::cerr << "parley client: reconnected to " << target->host << ":" << target->port
+                  << "\n";
+        return true;
+      } catch (const net::ConnectionClosed& closed) {
+        if (final_close(closed)) return false;  // the token was refused: log in again
+      } catch (const std::exception&) {
+        // this one is down too: the next candidate
+      }
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+  return false;
 }
 
 int TerminalClient::run() {
@@ -93,15 +197,24 @@ int TerminalClient::run() {
   }
   if (const int status = connect(); status != kExitOk) return status;
   StdinLines input;
-  try {
-    return serve(input);
-  } catch (const net::ConnectionClosed& closed) {
-    std::cerr << "parley client: the node closed the connection (" << closed.code << " "
-              << closed.reason << ")\n";
-  } catch (const std::exception& error) {
-    std::cerr << "parley client: connection lost: " << error.what() << "\n";
+  for (;;) {
+    try {
+      return serve(input);
+    } catch (const net::ConnectionClosed& closed) {
+      std::cerr << "parley client: the node closed the connection (" << closed.code << " "
+                << closed.reason << ")\n";
+      if (final_close(closed)) return kExitConnectionLost;
+    } catch (const std::exception& error) {
+      std::cerr << "parley client: connection lost: " << error.what() << "\n";
+    }
+    // A node died or stopped serving (1001 going away, a broken socket): find another.
+    say("* reconnecting…");
+    if (!reconnect()) {
+      std::cerr << "parley client: could not reconnect within a minute\n";
+      return kExitConnectionLost;
+    }
+    say("* reconnected");
   }
-  return kExitConnectionLost;
 }
 
 // The main loop: one event at a time from the socket, then whatever commands can run.
@@ -111,7 +224,9 @@ int TerminalClient::serve(StdinLines& input) {
   std::optional<Clock::time_point> input_ended_at;
   std::optional<Clock::time_point> answered_at;
   while (!quit_) {
-    if (auto event = ws_.receive(kPollMs)) on_event(*event);
+    if (auto event = ws_->receive(kPollMs)) on_event(*event);
+    if (!discovered_ && Clock::now() - last_discovery_ > std::chrono::seconds(3))
+      discover_gateways();
     run_ready_commands(input);
     heartbeat_if_due();
     if (!held_.empty() && Clock::now() - held_since_ > kNameLookupTimeout) show_held_events();
@@ -129,7 +244,7 @@ int TerminalClient::serve(StdinLines& input) {
     if (Clock::now() - *answered_at >= linger) break;
   }
   show_held_events();
-  ws_.close();
+  ws_->close();
   return kExitOk;
 }
 
@@ -137,7 +252,7 @@ int TerminalClient::serve(StdinLines& input) {
 // keeps the poll loop's granularity from making one late.
 void TerminalClient::heartbeat_if_due() {
   if (Clock::now() - last_heartbeat_ < std::chrono::microseconds(heartbeat_us_ * 9 / 10)) return;
-  ws_.send(client::Request{client::Heartbeat{}}, encoding_);
+  ws_->send(client::Request{client::Heartbeat{}}, encoding_);
   last_heartbeat_ = Clock::now();
 }
 

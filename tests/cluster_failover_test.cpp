@@ -613,5 +613,54 @@ TEST(ClusterSnapshot, ASingleNodeHasNone) {
   EXPECT_EQ(answer.status, 404) << answer.body;
 }
 
+// `parley client` follows discovery: connected to the leader, which is then killed, it asks
+// the gateways it learned at start where to go, reconnects with its cursor and gets every
+// message exactly once.
+TEST(ClusterClient, TheTerminalClientReconnectsThroughDiscoveryWhenItsNodeDies) {
+  EtcdCluster etcd;
+  Cluster cluster(etcd);
+  const auto leader = poll_for([&] { return leader_index(cluster); });
+  ASSERT_TRUE(leader) << cluster.logs();
+  const Account alice_account = sign_up_and_log_in(cluster, "alice");
+  const Account bob_account = sign_up_and_log_in(cluster, "bob");
+  ASSERT_FALSE(alice_account.token.empty() || bob_account.token.empty()) << cluster.logs();
+  ChatClient alice(cluster, alice_account);
+  chat(alice, bob_account.user, 0, 5);
+
+  const TempDir dir("parley-client-test");
+  const std::string out = dir.path() + "/out.jsonl";
+  const std::string err = dir.path() + "/err.log";
+  const std::string command =
+      std::string(PARLEY_BINARY) +
+      " client --server 127.0.0.1:" + std::to_string(cluster.port(*leader)) +
+      " --name bob --password 'correct horse' --script --linger-ms 60000" + " <" + "/dev/null >" +
+      out + " 2>" + err;
+  const pid_t client = spawn_process({"/bin/sh", "-c", "exec " + command}, dir.path() + "/sh.log");
+  const auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const auto received = [&](int index) {
+    const std::string text = read(out);
+    const std::string needle = "\"text\":\"" + text_of(index) + "\"";
+    std::size_t count = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
+      ++count;
+    return count;
+  };
+  ASSERT_TRUE(poll_for([&] { return received(4) == 1; })) << read(out) << read(err);
+
+  cluster.kill(*leader);
+  chat(alice, bob_account.user, 5, 10);
+  ASSERT_EQ(alice.in_flight(), 0u) << alice.last_error << cluster.logs();
+  const bool all = poll_for([&] { return received(9) >= 1; });
+  ::kill(client, SIGKILL);
+  ::waitpid(client, nullptr, 0);
+  ASSERT_TRUE(all) << read(out) << read(err) << cluster.logs();
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(received(i), 1u) << "message " << i << "\n" << read(out);
+  EXPECT_NE(read(err).find("reconnected to"), std::string::npos) << read(err);
+}
+
 }  // namespace
 }  // namespace parley::testing

@@ -5,6 +5,8 @@
 // whose AccountResult the task reads, and every answer goes out after its batch commits.
 #include "net/node/accounts.hpp"
 
+#include "net/node/cluster_member.hpp"
+
 #include <utility>
 #include <variant>
 #include <vector>
@@ -123,31 +125,40 @@ std::optional<Credentials> read_credentials(Shared& shared, const Request& reque
 void issue_token(Shared& shared, const Request& request, Reply reply, UserId user,
                  std::optional<std::uint64_t> device, std::string label,
                  std::string verified_hash) {
-  const bool posted =
-      shared.loop->post([&shared, request, reply, user, device, label, verified_hash](Txn& txn) {
-        // The token stays in the node; only its hash enters the input (and the store).
-        const std::string token = new_token();
-        const TimeUs expires = txn.now + shared.config.token_ttl_hours * 3'600'000'000LL;
-        const AccountResult result = account_result(txn.run(IssueToken{
-            user, device.value_or(0), label, verified_hash, token_hash(token), expires}));
-        if (result.error) {
-          txn.after_commit.push_back([&shared, request, reply, failure = *result.error] {
-            switch (failure.code) {
-              case ErrorCode::unauthorized:
-                return reply(error_response(shared, request, http::status::unauthorized,
-                                            ErrorCode::unauthorized, "wrong name or password"));
-              default:
-                return reply(engine_error(shared, request, failure));
-            }
-          });
-          return;
+  const bool posted = shared.loop->post([&shared, request, reply, user, device, label,
+                                         verified_hash](Txn& txn) {
+    // The token stays in the node; only its hash enters the input (and the store).
+    const std::string token = new_token();
+    const TimeUs expires = txn.now + shared.config.token_ttl_hours * 3'600'000'000LL;
+    const AccountResult result = account_result(txn.run(
+        IssueToken{user, device.value_or(0), label, verified_hash, token_hash(token), expires}));
+    if (result.error) {
+      txn.after_commit.push_back([&shared, request, reply, failure = *result.error] {
+        switch (failure.code) {
+          case ErrorCode::unauthorized:
+            return reply(error_response(shared, request, http::status::unauthorized,
+                                        ErrorCode::unauthorized, "wrong name or password"));
+          default:
+            return reply(engine_error(shared, request, failure));
         }
-        txn.after_commit.push_back([request, reply, user, id = result.device, token, expires] {
-          reply(json_response(
-              request, http::status::ok,
-              {{"user", user}, {"device", id}, {"token", token}, {"expires_at_us", expires}}));
-        });
       });
+      return;
+    }
+    txn.after_commit.push_back([&shared, request, reply, user, id = result.device, token, expires] {
+      // Where to open the WebSocket: this node, or the cluster's best gateway.
+      std::string websocket = shared.discover_url;
+      if (shared.cluster != nullptr) {
+        const std::string best = shared.cluster->best_gateway_url();
+        if (!best.empty()) websocket = best;
+      }
+      reply(json_response(request, http::status::ok,
+                          {{"user", user},
+                           {"device", id},
+                           {"token", token},
+                           {"expires_at_us", expires},
+                           {"websocket", websocket}}));
+    });
+  });
   if (!posted) reply(overloaded(shared, request));
 }
 

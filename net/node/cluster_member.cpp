@@ -140,6 +140,7 @@ void ClusterMember::elect_once() {
     case cluster::ElectionEvent::won:
       ++metrics_.cluster_leaderships;
       log_line("cluster: " + name_ + " leads (token " + std::to_string(round.token) + ")");
+      refresh_after_ = true;  // /v1/discover names the new leader without waiting a round
       break;
     case cluster::ElectionEvent::stepped_down:
       log_line("cluster: stepped down as leader");
@@ -153,19 +154,48 @@ void ClusterMember::elect_once() {
   token_ = round.token;
   try {
     register_self();
+    if (std::exchange(refresh_after_, false)) refresh_leader();
   } catch (const std::exception&) {
     // etcd unreachable: the next round registers again.
   }
 }
 
 void ClusterMember::register_self() {
-  // The directory: this node's public URL under a lease of its own.
+  // The directory: this node's public URL and load under a lease of its own.
   const host::GatewayInfo self{name_, public_url_,
                                static_cast<std::uint64_t>(metrics_.connections.load())};
   if (directory_lease_ == 0 || !directory_.keep_alive(directory_lease_)) {
     directory_lease_ =
         directory_.register_gateway(self, std::max<std::int64_t>(config_.lease_ttl_s, 2));
+    published_connections_ = self.connections;
+    published_at_us_ = steady_now_us();
+    return;
   }
+  // A new load at most every 2 s: one etcd write, not one per connection.
+  if (self.connections != published_connections_ &&
+      steady_now_us() - published_at_us_ >= 2'000'000) {
+    directory_.update(directory_lease_, self);
+    published_connections_ = self.connections;
+    published_at_us_ = steady_now_us();
+  }
+}
+
+std::string ClusterMember::best_gateway_url() const {
+  std::lock_guard lock(mutex_);
+  if (leader_url_.empty()) return "";  // nobody to relay to
+  const host::GatewayInfo* best = nullptr;
+  for (const host::GatewayInfo& gateway : gateways_) {
+    if (best == nullptr || gateway.connections < best->connections) best = &gateway;
+  }
+  return best == nullptr ? leader_url_ : best->url;
+}
+
+std::vector<std::string> ClusterMember::gateway_urls() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> urls;
+  for (const host::GatewayInfo& gateway : gateways_)
+    urls.push_back(gateway.url);
+  return urls;
 }
 
 bool ClusterMember::is_peer(const std::string& address) const {
@@ -177,13 +207,15 @@ void ClusterMember::refresh_leader() {
   const std::string leader = elector_log_.leader().value_or("");
   std::string url;
   std::set<std::string> peers;
-  for (const host::GatewayInfo& node : directory_.gateways()) {
+  std::vector<host::GatewayInfo> gateways = directory_.gateways();  // by name
+  for (const host::GatewayInfo& node : gateways) {
     if (node.name == leader) url = node.url;
     if (const auto address = parse_node_url(node.url)) peers.insert(address->host);
   }
   std::lock_guard lock(mutex_);
   leader_name_ = leader;
   leader_url_ = url;
+  gateways_ = std::move(gateways);
   peers_ = std::move(peers);
 }
 

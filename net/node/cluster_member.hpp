@@ -67,6 +67,11 @@ class ClusterMember {
   // The leader's name and its public WebSocket URL, as last seen (empty: none known).
   std::string leader_name() const;
   std::string leader_url() const;
+  // Where a client should connect: the live gateway (every node is one) with the fewest
+  // connections, then the first name (host::Directory::best_gateway); "" while no node
+  // leads. And every live gateway's URL, for clients to fall back on when theirs dies.
+  std::string best_gateway_url() const;
+  std::vector<std::string> gateway_urls() const;
   // `address` (an IP, as a socket reports it) is a cluster node's, from the directory: its
   // gateway's requests carry their client's address in X-Forwarded-For.
   bool is_peer(const std::string& address) const;
@@ -102,7 +107,11 @@ class ClusterMember {
   bool stopping_ = false;
   std::string leader_name_;
   std::string leader_url_;
-  std::set<std::string> peers_;  // the hosts of the directory's node URLs
+  std::vector<host::GatewayInfo> gateways_;  // the directory, as of the last round
+  std::set<std::string> peers_;              // the hosts of the directory's node URLs
+  std::uint64_t published_connections_ = 0;  // the load the directory shows for this node
+  std::int64_t published_at_us_ = 0;
+  bool refresh_after_ = false;  // the elector's: refresh the leader's URL after registering
   std::thread thread_;
 };
 

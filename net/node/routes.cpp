@@ -198,9 +198,15 @@ void discover(Shared& shared, const Request& request, Reply reply) {
   if (shared.cluster == nullptr) {
     return reply(json_response(request, http::status::ok, {{"websocket", shared.discover_url}}));
   }
-  const std::string leader = shared.cluster->leader_url();
-  if (leader.empty()) return reply(not_leader(shared, request));
-  reply(json_response(request, http::status::ok, {{"websocket", leader}}));
+  const std::string best = shared.cluster->best_gateway_url();
+  if (best.empty()) return reply(not_leader(shared, request));
+  json::array gateways;
+  for (const std::string& url : shared.cluster->gateway_urls())
+    gateways.emplace_back(url);
+  reply(json_response(request, http::status::ok,
+                      {{"websocket", best},
+                       {"leader", shared.cluster->leader_url()},
+                       {"gateways", std::move(gateways)}}));
 }
 
 // GET /v1/cluster: this node's view, and a digest of its store for comparing replicas. The

@@ -22,7 +22,8 @@ const env = (name) => {
 
 export const outputDir = () => process.env.PARLEY_E2E_OUT ?? join(tmpdir(), 'parley-e2e');
 
-export async function startNode() {
+// extra: more `parley serve` flags (a cluster node's --etcd ...).
+export async function startNode(extra = []) {
   const dir = await mkdtemp(join(tmpdir(), 'parley-e2e-'));
   const portFile = join(dir, 'port');
   const child = spawn(
@@ -38,6 +39,7 @@ export async function startNode() {
       // Cheap password hashing: these tests sign up many users.
       '--argon2-opslimit', '1',
       '--argon2-memlimit-kib', '8192',
+      ...extra,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -53,9 +55,17 @@ export async function startNode() {
   return {
     url: `http://127.0.0.1:${port}`,
     log: () => log,
+    // SIGKILL: the machine dies; the data directory stays until stop().
+    async kill() {
+      child.kill('SIGKILL');
+      await new Promise((resolve) =>
+        child.exitCode !== null || child.signalCode !== null ? resolve() : child.on('exit', resolve),
+      );
+    },
     async stop() {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.on('exit', resolve)));
+      const exited = () => child.exitCode !== null || child.signalCode !== null;
+      if (!exited()) child.kill('SIGTERM');
+      await new Promise((resolve) => (exited() ? resolve() : child.on('exit', resolve)));
       await rm(dir, { recursive: true, force: true });
       return child.exitCode;
     },

@@ -19,6 +19,8 @@ async function call(method, path, { token, body } = {}) {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
+      // A node that died mid-request must not hang the page (a reconnect asks discovery).
+      signal: AbortSignal.timeout(10_000),
     });
   } catch {
     throw new ApiError(0, 'network', 'The chat server cannot be reached. Check your connection.');

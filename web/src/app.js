@@ -95,13 +95,15 @@ async function submitAuth(event) {
 
 // ---- The app -----------------------------------------------------------------------------
 async function startApp(session) {
-  let wsUrl;
+  // Where to connect: this node, or in a cluster the best live gateway (docs/cluster.md);
+  // the client asks again before every reconnect.
+  let found;
   try {
-    wsUrl = (await api.discover()).websocket;
+    found = await api.discover();
   } catch {
-    wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`;
+    found = { websocket: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws` };
   }
-  client = new ChatClient(session, sessionStorage, wsUrl);
+  client = new ChatClient(session, sessionStorage, found.websocket, () => api.discover(), found.gateways ?? []);
   client.addEventListener('change', render);
   client.addEventListener('notice', (event) => toast(event.detail));
   client.addEventListener('sent', (event) => {

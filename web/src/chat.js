@@ -6,7 +6,10 @@
 //  - deliveries at or below the cursor are dropped, so a replay never shows a message twice;
 //  - unacked sends live in an outbox (also in sessionStorage) and are resent after every
 //    reconnect with their original clientMsgId, which the node deduplicates;
-//  - a dropped connection reconnects with capped, jittered exponential backoff.
+//  - a dropped connection reconnects with capped, jittered exponential backoff, and asks
+//    discovery first where to: in a cluster the node it was on may be the one that died
+//    (docs/cluster.md, "Gateways"); when discovery itself does not answer, it tries the next
+//    gateway discovery named before.
 //
 // Ids stay strings (they are 64-bit); comparisons go through BigInt.
 
@@ -45,12 +48,17 @@ function randomId() {
 }
 
 export class ChatClient extends EventTarget {
-  // session: {user, device, token, name}; storage: a Storage (sessionStorage in the page).
-  constructor(session, storage, wsUrl) {
+  // session: {user, device, token, name}; storage: a Storage (sessionStorage in the page);
+  // discover: an async function answering GET /v1/discover ({websocket, gateways}), or null;
+  // gateways: every gateway the page's discovery named (a cluster's), wsUrl among them.
+  constructor(session, storage, wsUrl, discover = null, gateways = [wsUrl]) {
     super();
     this.session = session;
     this.storage = storage;
     this.wsUrl = wsUrl;
+    this.discover = discover;
+    this.gateways = gateways.length ? gateways : [wsUrl];
+    this.connectSeq = 0;
     this.me = String(session.user);
     this.status = 'connecting';
     this.channels = new Map(); // channel id -> channel state (see ensureChannel)
@@ -136,10 +144,13 @@ export class ChatClient extends EventTarget {
     this.changed();
   }
 
-  connect() {
+  async connect() {
     if (this.stopped) return;
     if (!navigator.onLine) return this.setStatus('offline');
     this.setStatus(this.attempt === 0 ? 'connecting' : 'reconnecting');
+    const seq = ++this.connectSeq;
+    if (seq > 1) await this.rediscover(); // the page discovered just before the first
+    if (this.stopped || seq !== this.connectSeq || this.ws) return; // stopped, or superseded
     const ws = new WebSocket(`${this.wsUrl}?token=${encodeURIComponent(this.session.token)}`);
     this.ws = ws;
     ws.onopen = () => {
@@ -154,6 +165,22 @@ export class ChatClient extends EventTarget {
       if (ws !== this.ws) return;
       this.onClosed(event.code, event.reason);
     };
+  }
+
+  // Before a reconnect: where to. The node that served the page names the best live gateway;
+  // when it does not answer (it may be the node that died), the next gateway it named before.
+  async rediscover() {
+    if (!this.discover) return;
+    try {
+      const answer = await this.discover();
+      if (answer?.websocket) this.wsUrl = answer.websocket;
+      if (answer?.gateways?.length) this.gateways = answer.gateways;
+    } catch {
+      if (this.gateways.length > 1) {
+        const next = (this.gateways.indexOf(this.wsUrl) + 1) % this.gateways.length;
+        this.wsUrl = this.gateways[next];
+      }
+    }
   }
 
   dropSocket() {
