@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 JOBS ?= 2
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build run cluster test test-asan fuzz fuzz-build fuzz-smoke bench soak format clean
+.PHONY: all deps configure build run cluster cluster-down test test-asan fuzz fuzz-build fuzz-smoke bench soak format clean
 
 all: build
 
@@ -43,6 +43,11 @@ cluster: configure
 	@test -x $(BUILD_DIR)/cli/parley || echo "make cluster: first build of parley and the web client; about 10 minutes on 2 cores"
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target parley parley_web
 	BUILD_DIR=$(BUILD_DIR) scripts/cluster
+
+# Stops a `make cluster` running elsewhere (another terminal, or in the background): exactly
+# the six processes it started, by pid.
+cluster-down:
+	scripts/cluster --down
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) $(CTEST_ARGS)
