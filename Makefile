@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 JOBS ?= 2
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build run cluster cluster-down test test-asan fuzz fuzz-build fuzz-smoke bench soak format clean
+.PHONY: all deps configure build run cluster cluster-down bench-cluster test test-asan fuzz fuzz-build fuzz-smoke bench soak format clean
 
 all: build
 
@@ -81,6 +81,11 @@ fuzz-smoke:
 # Micro-benchmarks and short end-to-end loads; writes bench/RESULTS.md (about 8 minutes).
 bench: build
 	BUILD_DIR=$(BUILD_DIR) scripts/bench-report
+
+# The cluster's figures (failover per fault, cluster vs one node, the log's cost, a fresh
+# replica's catch-up) into bench/CLUSTER.md and bench/RESULTS.md; about 15 minutes.
+bench-cluster: build
+	BUILD_DIR=$(BUILD_DIR) scripts/bench-cluster
 
 # The fault-injection suite over many seeds, with a line per seed as it goes.
 SOAK_SEEDS ?= 1..1000

@@ -113,6 +113,7 @@ class TerminalClient {
   // there with the cursor and sends every unanswered request again. False after a minute
   // of failed tries.
   bool reconnect();
+  void resend_in_flight();
   std::vector<ServerAddress> discovery_candidates();
   void learn_gateways(const std::string& discovery);  // GET /v1/discover's body
   void discover_gateways();

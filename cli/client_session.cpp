@@ -8,6 +8,8 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <type_traits>
+#include <variant>
 
 #include "cli/client_impl.hpp"
 
@@ -152,6 +154,33 @@ std::vector<ServerAddress> TerminalClient::discovery_candidates() {
   return candidates;
 }
 
+// After a reconnect: sends again (their client_msg_id makes a stored one a duplicate) and
+// reads; any other request may have been applied before the node went away, and doing it
+// twice could do it twice (a second group): its outcome is reported unknown instead.
+void TerminalClient::resend_in_flight() {
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    const bool safe = std::visit(
+        [](const auto& typed) {
+          using T = std::decay_t<decltype(typed)>;
+          return std::is_same_v<T, client::Send> || std::is_same_v<T, client::History> ||
+                 std::is_same_v<T, client::ListContacts> ||
+                 std::is_same_v<T, client::QueryPresence> ||
+                 std::is_same_v<T, client::QueryUnread> || std::is_same_v<T, client::ListChannels>;
+        },
+        it->second);
+    if (safe) {
+      ws_->send(it->second, encoding_);
+      ++it;
+      continue;
+    }
+    client_error("request " + std::to_string(it->first) +
+                 " was not answered before the connection was lost; it may or may not have "
+                 "been done");
+    unanswered_.erase(it->first);
+    it = in_flight_.erase(it);
+  }
+}
+
 bool TerminalClient::reconnect() {
   const auto give_up_at = Clock::now() + std::chrono::seconds(60);
   auto backoff = std::chrono::milliseconds(200);
@@ -170,8 +199,7 @@ bool TerminalClient::reconnect() {
         http_ = std::make_unique<net::HttpClient>(target->host, target->port);
         ws_->send(net::Hello{1, cursor_}, encoding_);
         unanswered_.insert(1);
-        for (const auto& [id, request] : in_flight_)
-          ws_->send(request, encoding_);
+        resend_in_flight();
         last_heartbeat_ = Clock::now();
         std::cerr << "parley client: reconnected to " << target->host << ":" << target->port
                   << "\n";

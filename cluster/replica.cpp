@@ -186,6 +186,7 @@ Replica::Outcome Replica::finish_batch(std::uint64_t token) {
       return Released{core_.commit(), applied};  // nothing was written
     }
     const std::string entry = encode_batch(now, batch_inputs_);
+    last_entry_bytes_ = entry.size();
     const std::uint64_t index = read_applied_index() + 1;  // in the batch's own transaction
     write_applied_index(index, now);
     switch (log_.append(token, index, entry)) {

@@ -88,6 +88,8 @@ class Replica {
   // About how many bytes the open batch's log entry will take: a host cuts its batches
   // well below etcd's request limit (1.5 MiB by default).
   std::size_t batch_bytes();
+  // The size of the last log entry finish_batch encoded (bytes), for the node's metrics.
+  std::size_t last_entry_bytes() const { return last_entry_bytes_; }
   // The `now` of the last batch this store applied (0: none).
   engine::TimeUs applied_now();
   // Drops the batch begun (nothing was appended or stored) and rebuilds the engine.
@@ -122,6 +124,7 @@ class Replica {
   std::vector<engine::Input> batch_inputs_;  // the open batch's, as core_.run() saw them
   std::size_t batch_bytes_ = 0;              // of batch_inputs_[0, counted_)
   std::size_t counted_ = 0;
+  std::size_t last_entry_bytes_ = 0;
 };
 
 }  // namespace parley::cluster

@@ -4,8 +4,9 @@
 // replay) and cluster::Elector (campaign when caught up, renew, give up). What the
 // production node does in its engine loop (net/node/engine_loop_cluster.cpp), the world
 // does here: a new leader takes over (Replica::take_over) before its first batch, a batch
-// the log refuses releases nothing and the node stops serving, and devices find the leader
-// through the directory, as the web client does through /v1/discover.
+// the log refuses releases nothing and the node stops serving, and devices connect to the
+// leader the directory names. (The gateways' relay is not modelled: /v1/discover names the
+// best gateway, which relays to the leader; here a device goes to the leader directly.)
 #include <algorithm>
 #include <string>
 
@@ -147,6 +148,7 @@ void World::follow(Node& node) {
 // A `commit_failure` hit a replica's own commit outside a leader's batch (applying the log):
 // the process stops, as the production node does (exit 70), and replays from its applied
 // index when its supervisor restarts it. An error nobody injected ends the run.
+// REQUIRES: called from a `catch (const StoreError&)` block (it rethrows the error).
 void World::stop_on_store_failure(Node& node, std::uint64_t failed_before) {
   if (node.store->failed_commits() == failed_before) throw;
   ++metrics_.commit_failures;

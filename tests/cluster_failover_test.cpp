@@ -260,9 +260,10 @@ class ChatClient {
   std::map<int, server::SendAck> acks;  // by message index: the first ack
   // Every SendAck (duplicates included): when, and on which connection.
   std::vector<std::pair<Clock::time_point, int>> ack_times;
-  std::vector<InboxEntry> entries;  // every delivery, in arrival order
-  int duplicates = 0;               // acks with `duplicate` set
-  int connections = 0;              // established so far: the current one's number
+  std::vector<InboxEntry> entries;                // every delivery, in arrival order
+  std::vector<Clock::time_point> delivery_times;  // of every Deliver frame
+  int duplicates = 0;                             // acks with `duplicate` set
+  int connections = 0;                            // established so far: the current one's number
   std::string last_error;
 
  private:
@@ -309,6 +310,7 @@ class ChatClient {
         entries.push_back(entry);
         cursor_ = std::max(cursor_, entry.inbox_seq);
       }
+      delivery_times.push_back(Clock::now());
       write(client::Ack{cursor_});
     } else if (const auto* ack = std::get_if<server::SendAck>(&event)) {
       const auto request = requests_.find(ack->request);
@@ -440,6 +442,7 @@ TEST(ClusterFailover, KillingTheLeaderEtcdsLeaderAndAGatewayMidChatLosesAndDoubl
   bool gateway_restarted = false;
   Clock::time_point killed_at;
   int connection_at_kill = 0;
+  std::vector<std::pair<std::string, Clock::time_point>> faults;  // for the outage figures
   const auto deadline = Clock::now() + seconds(120);
   while (alice.acks.size() < kMessages || bob.entries.size() < kMessages) {
     ASSERT_LT(Clock::now(), deadline)
@@ -452,6 +455,7 @@ TEST(ClusterFailover, KillingTheLeaderEtcdsLeaderAndAGatewayMidChatLosesAndDoubl
       ASSERT_TRUE(killed) << "no node says it leads" << cluster.logs();
       cluster.kill(*killed);  // SIGKILL: no goodbye to clients, peers or etcd
       killed_at = Clock::now();
+      faults.emplace_back("leader kill", killed_at);
       connection_at_kill = alice.connections;
     }
     if (next >= kRestartAt && killed && !restarted) {
@@ -463,6 +467,7 @@ TEST(ClusterFailover, KillingTheLeaderEtcdsLeaderAndAGatewayMidChatLosesAndDoubl
       // flight as "the client connection is closing", which they must retry elsewhere.
       etcd.terminate(0);
       etcd_stopped = true;
+      faults.emplace_back("etcd member stop", Clock::now());
     }
     if (next >= kRestartStoppedEtcdAt && etcd_stopped && !stopped_etcd_restarted) {
       etcd.start(0);
@@ -472,6 +477,7 @@ TEST(ClusterFailover, KillingTheLeaderEtcdsLeaderAndAGatewayMidChatLosesAndDoubl
       etcd_killed = etcd.leader();
       ASSERT_LT(*etcd_killed, EtcdCluster::kMembers) << "no etcd member says it leads";
       etcd.kill(*etcd_killed);  // the log goes on through the other two members
+      faults.emplace_back("etcd leader kill", Clock::now());
     }
     if (next >= kRestartEtcdAt && etcd_killed && !etcd_restarted) {
       etcd.start(*etcd_killed);
@@ -486,6 +492,7 @@ TEST(ClusterFailover, KillingTheLeaderEtcdsLeaderAndAGatewayMidChatLosesAndDoubl
       }
       cluster.kill(gateway);  // bob reconnects through /v1/discover
       gateway_killed = true;
+      faults.emplace_back("gateway kill", Clock::now());
     }
     if (next >= kRestartGatewayAt && gateway_killed && !gateway_restarted) {
       cluster.restart(gateway);
@@ -510,6 +517,31 @@ TEST(ClusterFailover, KillingTheLeaderEtcdsLeaderAndAGatewayMidChatLosesAndDoubl
                 static_cast<long long>(failover_ms), alice.duplicates, alice.connections,
                 bob.connections);
     RecordProperty("failover_ms", static_cast<int>(failover_ms));
+  }
+
+  // Each fault's outage as the clients saw it: the longest wait for alice's next SendAck and
+  // for bob's next delivery, from the fault until the next fault (bench/RESULTS.md takes
+  // medians of these; printed, never asserted).
+  faults.emplace_back("end", Clock::now());
+  const auto longest_gap = [](const std::vector<Clock::time_point>& times, Clock::time_point from,
+                              Clock::time_point to) {
+    Clock::time_point previous = from;
+    milliseconds longest{0};
+    for (const Clock::time_point at : times) {
+      if (at < from || at > to) continue;
+      longest = std::max(longest, std::chrono::duration_cast<milliseconds>(at - previous));
+      previous = at;
+    }
+    return static_cast<long long>(longest.count());
+  };
+  std::vector<Clock::time_point> alice_acks;
+  for (const auto& [at, connection] : alice.ack_times)
+    alice_acks.push_back(at);
+  for (std::size_t i = 0; i + 1 < faults.size(); ++i) {
+    std::printf("outage after %s: alice's acks %lld ms, bob's deliveries %lld ms\n",
+                faults[i].first.c_str(),
+                longest_gap(alice_acks, faults[i].second, faults[i + 1].second),
+                longest_gap(bob.delivery_times, faults[i].second, faults[i + 1].second));
   }
 
   // The clients' disconnects are appended too; then every replica must hold the same.

@@ -1,5 +1,7 @@
 #include "net/node/cluster_member.hpp"
 
+#include <random>
+
 #include <algorithm>
 #include <charconv>
 #include <sstream>
@@ -134,24 +136,28 @@ void ClusterMember::elect() {
 void ClusterMember::elect_once() {
   const cluster::ElectionRound round =
       elector_.round(steady_now_us(), ready_.load(), step_down_.exchange(0));
+  // token_ changes only on an event: the engine thread's step_down() may have cleared it
+  // during this round, and writing the round's token back would hand it leadership again.
   switch (round.event) {
     case cluster::ElectionEvent::none:
       break;
     case cluster::ElectionEvent::won:
+      token_ = round.token;
       ++metrics_.cluster_leaderships;
       log_line("cluster: " + name_ + " leads (token " + std::to_string(round.token) + ")");
       refresh_after_ = true;  // /v1/discover names the new leader without waiting a round
       break;
     case cluster::ElectionEvent::stepped_down:
+      token_ = 0;
       log_line("cluster: stepped down as leader");
       break;
     case cluster::ElectionEvent::lease_expired:
     case cluster::ElectionEvent::unreachable:
+      token_ = 0;
       log_line(std::string("cluster: lost leadership (") + cluster::to_string(round.event) +
                (round.detail.empty() ? "" : ": " + round.detail) + ")");
       break;
   }
-  token_ = round.token;
   try {
     register_self();
     if (std::exchange(refresh_after_, false)) refresh_leader();
@@ -183,11 +189,19 @@ void ClusterMember::register_self() {
 std::string ClusterMember::best_gateway_url() const {
   std::lock_guard lock(mutex_);
   if (leader_url_.empty()) return "";  // nobody to relay to
-  const host::GatewayInfo* best = nullptr;
+  if (gateways_.empty()) return leader_url_;
+  // Loads are up to 2 s old: a crowd arriving at once (the clients of a node that died)
+  // spreads over every gateway within 10% (and 10 connections) of the least loaded.
+  std::uint64_t least = UINT64_MAX;
+  for (const host::GatewayInfo& gateway : gateways_)
+    least = std::min(least, gateway.connections);
+  std::vector<const host::GatewayInfo*> near;
   for (const host::GatewayInfo& gateway : gateways_) {
-    if (best == nullptr || gateway.connections < best->connections) best = &gateway;
+    if (gateway.connections <= least + std::max<std::uint64_t>(10, least / 10))
+      near.push_back(&gateway);
   }
-  return best == nullptr ? leader_url_ : best->url;
+  thread_local std::minstd_rand pick(std::random_device{}());
+  return near[pick() % near.size()]->url;
 }
 
 std::vector<std::string> ClusterMember::gateway_urls() const {

@@ -93,6 +93,7 @@ bool EngineLoop::finish_batch(Sealed& batch, std::size_t inputs) {
   if (released->index > shared_.metrics.cluster_applied_index.load()) {  // not an empty batch
     ++shared_.metrics.cluster_appends;
     shared_.metrics.cluster_append_micros += static_cast<std::uint64_t>(micros);
+    shared_.metrics.cluster_append_bytes += replica.last_entry_bytes();
   }
   shared_.metrics.cluster_applied_index = released->index;
   shared_.metrics.count_commit(inputs, static_cast<std::uint64_t>(micros));

@@ -84,6 +84,9 @@ void HttpSession::on_read(beast::error_code ec) {
     answer(shared_, request, reply, [self](FileResponse response) {
       // From the session's own thread (static files) or a snapshot's copier thread.
       asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        // The request's deadline does not fit a store's copy: a file gets 30 minutes (a
+        // large store over a slow link).
+        self->stream_.expires_after(std::chrono::minutes(30));
         self->write(std::move(response), false);
       });
     });

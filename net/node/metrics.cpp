@@ -142,6 +142,8 @@ std::string Metrics::render() const {
           cluster_appends.load());
   counter(out, "parley_cluster_append_micros_total", "Time in those appends",
           cluster_append_micros.load());
+  counter(out, "parley_cluster_append_bytes_total", "Bytes of the log entries appended",
+          cluster_append_bytes.load());
   counter(out, "parley_cluster_entries_applied_total", "Log entries applied as a follower",
           cluster_entries_applied.load());
   return out;

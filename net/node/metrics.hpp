@@ -52,6 +52,7 @@ class Metrics {
   std::atomic<std::uint64_t> cluster_step_downs{0};       // batches refused: fenced, behind, lost
   std::atomic<std::uint64_t> cluster_appends{0};          // batches appended to the log
   std::atomic<std::uint64_t> cluster_append_micros{0};    // time in those appends
+  std::atomic<std::uint64_t> cluster_append_bytes{0};     // their log entries' bytes
   std::atomic<std::uint64_t> cluster_entries_applied{0};  // log entries applied as follower
 
   void count_error(const std::string& code);

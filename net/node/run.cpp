@@ -233,9 +233,18 @@ int run_node(const NodeConfig& config) {
     options.initial_map_bytes = config.initial_map_mib << 20;
     options.max_map_bytes = std::max(config.max_map_mib, config.initial_map_mib) << 20;
     if (clustered) {
-      // Behind the log's trimmed start: a peer's copy first (net/node/snapshot.hpp).
-      const std::string copied = fetch_snapshot_if_behind(config);
-      if (!copied.empty()) log_line("cluster: " + copied);
+      // Behind the log's trimmed start: a peer's copy first (net/node/snapshot.hpp). When
+      // etcd cannot be asked now, the node starts from its store all the same: replaying
+      // tells later, and a node behind a trim then stops with 75.
+      try {
+        const std::string copied = fetch_snapshot_if_behind(config);
+        if (!copied.empty()) log_line("cluster: " + copied);
+      } catch (const SnapshotUnavailable&) {
+        throw;
+      } catch (const std::exception& error) {
+        log_line(std::string("cluster: cannot check the log at start (") + error.what() +
+                 "); starting from this store");
+      }
     }
     store = std::make_unique<storage::LmdbStore>(config.data, options);
     if (!clustered) {
@@ -332,6 +341,7 @@ int run_node(const NodeConfig& config) {
   for (auto& thread : io_threads)
     thread.join();
   engine_thread.join();
+  snapshots.reset();  // waits for a copy under way while `io`, where it answers, still exists
   if (pipeline) pipeline->set_on_durable(nullptr);  // the loop released every sealed batch
   if (cluster) {
     cluster->stop();  // resigns: another node takes over without waiting

@@ -16,15 +16,42 @@
 #include "net/node/shared.hpp"
 #include "storage/lmdb_store.hpp"
 
+#include <sodium.h>
+
 namespace parley::net {
 
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
+using cluster::Compare;
+using cluster::Op;
 using engine::ErrorCode;
 
+namespace {
+
 constexpr std::string_view kSnapshotPath = "/v1/cluster/snapshot";
+constexpr std::string_view kKeyHeader = "X-Parley-Cluster-Key";
+
+// The cluster's snapshot key: 32 random bytes (hex) under PREFIX snapshot_key, put by the
+// first node that asks (only if absent) and read by every other.
+std::string cluster_key(cluster::EtcdClient& client, const std::string& prefix) {
+  const std::string key = prefix + "snapshot_key";
+  unsigned char bytes[32];
+  randombytes_buf(bytes, sizeof bytes);
+  char hex[2 * sizeof bytes + 1];
+  sodium_bin2hex(hex, sizeof hex, bytes, sizeof bytes);
+  // Ours only if nobody's is there yet; either way, read back the one that is.
+  const auto result =
+      client.txn({Compare{key, Compare::Target::version, Compare::Result::equal, 0, {}}},
+                 {Op{Op::Kind::put, key, hex, {}, 0}}, {Op{Op::Kind::range, key, {}, {}, 0}});
+  if (result.succeeded) return hex;
+  if (result.ranges.empty() || result.ranges.front().empty())
+    throw std::runtime_error("etcd holds no " + key);
+  return result.ranges.front().front().value;
+}
+
+}  // namespace
 
 // ---- serving ----------------------------------------------------------------------------
 
@@ -54,6 +81,21 @@ void SnapshotServer::serve(Shared& shared, const Request& request, const Reply& 
   if (copier_.joinable()) copier_.join();  // the previous one, finished (busy_ was clear)
   copier_ = std::thread([this, &shared, request, reply, reply_file = std::move(reply_file)] {
     try {
+      // An address alone does not get the store (a proxy on a node's host shares its
+      // address): the caller must know the cluster's key, which only etcd's clients can read.
+      if (!key_) {
+        cluster::EtcdClient client(split_endpoints(shared.config.etcd),
+                                   std::chrono::milliseconds(shared.config.etcd_timeout_ms));
+        key_ = cluster_key(client, shared.config.cluster_prefix);
+      }
+      const std::string given(request[kKeyHeader]);
+      if (given.size() != key_->size() ||
+          sodium_memcmp(given.data(), key_->data(), given.size()) != 0) {
+        busy_ = false;
+        return reply(error_response(shared, request, http::status::forbidden,
+                                    ErrorCode::unauthorized,
+                                    "a snapshot is for the cluster's nodes only"));
+      }
       fs::remove_all(directory_);
       fs::create_directories(directory_);
       store_.copy_to(directory_);  // a read transaction: the engine goes on meanwhile
@@ -91,7 +133,7 @@ std::uint64_t applied_index_in(const std::string& directory, const storage::Lmdb
 }
 
 // GET /v1/cluster/snapshot from a peer into `path`. Throws on any failure.
-void download(const NodeAddress& peer, const std::string& path) {
+void download(const NodeAddress& peer, const std::string& key, const std::string& path) {
   asio::io_context io;
   tcp::resolver resolver(io);
   beast::tcp_stream stream(io);
@@ -99,6 +141,7 @@ void download(const NodeAddress& peer, const std::string& path) {
   stream.connect(resolver.resolve(peer.host, std::to_string(peer.port)));
   http::request<http::empty_body> request{http::verb::get, std::string(kSnapshotPath), 11};
   request.set(http::field::host, peer.authority());
+  request.set(kKeyHeader, key);
   http::write(stream, request);
   beast::flat_buffer buffer;
   http::response_parser<http::file_body> parser;
@@ -131,6 +174,7 @@ std::string fetch_snapshot_if_behind(const NodeConfig& config) {
   // Caught up (nothing after), or the log holds the next entry: replay does it.
   if (next.empty() || next.front().index == applied + 1) return "";
   const std::uint64_t first = next.front().index;
+  const std::string key = cluster_key(client, config.cluster_prefix);
   // Followers first: a copy costs its node disk reads the leader's batches would feel.
   const std::string leader = log.leader().value_or("");
   auto peers = cluster::EtcdDirectory(client, config.cluster_prefix + "nodes/").gateways();
@@ -144,7 +188,7 @@ std::string fetch_snapshot_if_behind(const NodeConfig& config) {
     try {
       fs::remove_all(incoming);
       fs::create_directories(incoming);
-      download(*address, incoming + "/data.mdb");
+      download(*address, key, incoming + "/data.mdb");
       const std::uint64_t copied = applied_index_in(incoming, options);
       if (copied + 1 < first) {
         throw std::runtime_error("its copy is at log index " + std::to_string(copied));

@@ -3,9 +3,11 @@
 // store instead (a compacted LMDB copy, mdb_env_copy2), then tails the log from the copy's
 // applied index.
 //
-//   serving:  GET /v1/cluster/snapshot, answered by any cluster node to a cluster peer only:
+//   serving:  GET /v1/cluster/snapshot, answered by any cluster node to a cluster peer only
+//             (its address in the directory, and the cluster's key in X-Parley-Cluster-Key:
+//             random bytes under PREFIX snapshot_key that the first node to ask creates):
 //             the store copied on a thread of its own (the engine keeps running), streamed
-//             as application/octet-stream, one copy at a time (a second caller gets 503).
+//             as application/octet-stream, one copy made at a time (then 503).
 //   fetching: at start, before the engine opens the store (run.cpp): if the log no longer
 //             holds the entry after the store's applied index, the node downloads a peer's
 //             copy (followers first: the leader is busiest), checks that it reaches the log,
@@ -16,6 +18,7 @@
 #include <atomic>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -48,6 +51,7 @@ class SnapshotServer {
   std::atomic<bool> busy_{false};
   std::mutex mutex_;
   std::thread copier_;
+  std::optional<std::string> key_;  // the cluster's snapshot key, read from etcd once
 };
 
 // No peer could give a copy that reaches the log: the node cannot start (exit 75).
