@@ -181,6 +181,13 @@ const KindRule& read_kind(const Section& fault) {
   return kKindRules[*index];
 }
 
+// "a 'crash' fault", "an 'etcd_kill' fault".
+std::string a_fault(std::string_view kind) {
+  const bool vowel =
+      !kind.empty() && std::string_view("aeiou").find(kind.front()) != std::string_view::npos;
+  return std::string(vowel ? "an '" : "a '") + std::string(kind) + "' fault";
+}
+
 // Options the kind does not take are errors, not ignored: "commit_ms" on a "crash" suggests
 // the author meant a different fault.
 void check_options(const Section& fault, const KindRule& rule) {
@@ -190,12 +197,12 @@ void check_options(const Section& fault, const KindRule& rule) {
     if (it == kFaultOptions.end()) continue;  // at_s or kind
     const unsigned bit = 1u << static_cast<unsigned>(it - kFaultOptions.begin());
     if (((rule.required | rule.optional) & bit) != 0) continue;
-    fault.fail_unprefixed(
-        line, "key '" + std::string(key) + "' does not apply to a '" + kind + "' fault");
+    fault.fail_unprefixed(line,
+                          "key '" + std::string(key) + "' does not apply to " + a_fault(kind));
   }
   for (std::size_t i = 0; i < kFaultOptions.size(); ++i) {
     if ((rule.required & (1u << i)) == 0 || fault.has(kFaultOptions[i])) continue;
-    fault.fail_missing(kFaultOptions[i], " for a '" + kind + "' fault");
+    fault.fail_missing(kFaultOptions[i], " for " + a_fault(kind));
   }
 }
 
@@ -222,8 +229,7 @@ Fault read_fault(const Section& fault, const Scenario& s) {
   fault.read_time("at_s", out.at, {0, false, s.duration});
   check_options(fault, rule);
   if (rule.cluster_only && s.replicas == 0) {
-    fault.fail(fault.line(),
-               "a '" + std::string(rule.name) + "' fault needs a cluster: add [cluster] replicas");
+    fault.fail(fault.line(), a_fault(rule.name) + " needs a cluster: add [cluster] replicas");
   }
   read_fault_target(fault, s, out);
   if (fault.has("member")) {

@@ -67,8 +67,8 @@ class ClusterMember {
   // The leader's name and its public WebSocket URL, as last seen (empty: none known).
   std::string leader_name() const;
   std::string leader_url() const;
-  // Where a client should connect: the live gateway (every node is one) with the fewest
-  // connections, then the first name (host::Directory::best_gateway); "" while no node
+  // Where a client should connect: a live gateway (every node is one) picked at random among
+  // those within 10% (and 10 connections) of the fewest connections; "" while no node
   // leads. And every live gateway's URL, for clients to fall back on when theirs dies.
   std::string best_gateway_url() const;
   std::vector<std::string> gateway_urls() const;
