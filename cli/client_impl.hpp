@@ -115,7 +115,8 @@ class TerminalClient {
   bool reconnect();
   void resend_in_flight();
   std::vector<ServerAddress> discovery_candidates();
-  void learn_gateways(const std::string& discovery);  // GET /v1/discover's body
+  // From GET /v1/discover's body: the gateways (kept) and where to connect (returned).
+  std::optional<ServerAddress> learn_gateways(const std::string& discovery);
   void discover_gateways();
 
   // Commands.

@@ -102,15 +102,18 @@ std::optional<ServerAddress> address_of(const std::string& url) {
 }  // namespace
 
 // In a cluster, discovery names every gateway: the ones to try when this node dies.
-void TerminalClient::learn_gateways(const std::string& discovery) {
+std::optional<ServerAddress> TerminalClient::learn_gateways(const std::string& discovery) {
   const auto body = json::parse(discovery).as_object();
-  const auto* gateways = body.if_contains("gateways");
-  if (gateways == nullptr) return;
-  gateways_.clear();
-  for (const auto& url : gateways->as_array()) {
-    if (const auto address = address_of(std::string(url.as_string())))
-      gateways_.push_back(*address);
+  if (const auto* gateways = body.if_contains("gateways")) {
+    gateways_.clear();
+    for (const auto& url : gateways->as_array()) {
+      if (const auto address = address_of(std::string(url.as_string())))
+        gateways_.push_back(*address);
+    }
   }
+  const auto* websocket = body.if_contains("websocket");
+  if (websocket == nullptr || !websocket->is_string()) return std::nullopt;
+  return address_of(std::string(websocket->as_string()));
 }
 
 // Asks --server's node which gateways exist. A cluster without a leader yet answers 503:
@@ -189,9 +192,7 @@ bool TerminalClient::reconnect() {
       try {
         const auto answer = net::HttpClient(asked.host, asked.port).request("GET", "/v1/discover");
         if (answer.status != 200) continue;
-        learn_gateways(answer.body);
-        const auto body = json::parse(answer.body).as_object();
-        const auto target = address_of(std::string(body.at("websocket").as_string()));
+        const auto target = learn_gateways(answer.body);
         if (!target) continue;
         auto ws = std::make_unique<net::WsClient>(target->host, target->port);
         ws->connect(token_);

@@ -111,7 +111,7 @@ void SimEtcd::heal_all(TimeUs now) {
 
 // ---- the client -----------------------------------------------------------------------------
 
-SimEtcdClient::SimEtcdClient(SimEtcd& etcd, std::uint32_t node, const TimeUs& now, TimeUs)
+SimEtcdClient::SimEtcdClient(SimEtcd& etcd, std::uint32_t node, const TimeUs& now)
     : etcd_(etcd), node_(node), now_(now) {}
 
 host::MemoryLog& SimEtcdClient::enter() {

@@ -73,7 +73,7 @@ class SimEtcd {
 class SimEtcdClient final : public host::ReplicatedLog {
  public:
   // REQUIRES: `etcd` and `now` outlive the client.
-  SimEtcdClient(SimEtcd& etcd, std::uint32_t node, const TimeUs& now, TimeUs lease_ttl);
+  SimEtcdClient(SimEtcd& etcd, std::uint32_t node, const TimeUs& now);
 
   std::optional<host::Leadership> campaign(std::string_view candidate,
                                            std::int64_t ttl_seconds) override;

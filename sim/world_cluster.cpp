@@ -31,8 +31,7 @@ void World::build_cluster() {
   if (options_.planted_bug == PlantedBug::unfenced_append) etcd_->log().set_fencing(false);
   for (auto& owned : nodes_) {
     Node& node = *owned;
-    node.etcd = std::make_unique<SimEtcdClient>(*etcd_, node.index, now_,
-                                                scenario_.lease_ttl_s * 1'000'000);
+    node.etcd = std::make_unique<SimEtcdClient>(*etcd_, node.index, now_);
     node.replica = std::make_unique<cluster::Replica>(*node.store, *node.etcd, config_);
     node.core = &node.replica->core();
     node.elector = std::make_unique<cluster::Elector>(*node.etcd, node_name(node.index),
@@ -80,10 +79,7 @@ void World::elect(std::uint32_t index) {
   if (!node.up || !node.elector) return;
   const cluster::ElectionRound round = node.elector->round(
       node.monotonic.local(now_), node.ready && !node.committing, std::exchange(node.give_up, 0));
-  Record r;
-  r.kind = RecordKind::leader;
-  r.node = node.index;
-  r.node_time = node_time(node);
+  Record r = cluster_record(node, RecordKind::leader);
   r.text = cluster::to_string(round.event);
   switch (round.event) {
     case cluster::ElectionEvent::none:
@@ -160,10 +156,7 @@ void World::stop_on_store_failure(Node& node, std::uint64_t failed_before) {
 // resigns, and follows.
 void World::stop_serving(Node& node, const std::string& why) {
   ++metrics_.step_downs;
-  Record r;
-  r.kind = RecordKind::leader;
-  r.node = node.index;
-  r.node_time = node_time(node);
+  Record r = cluster_record(node, RecordKind::leader);
   r.seq = node.token;
   r.text = why;
   record(r);
@@ -201,10 +194,7 @@ void World::commit_replicated(Node& node) {
     return entry && entry->token == node.token;
   };
   const auto log_it = [&] {
-    Record r;
-    r.kind = RecordKind::logged;
-    r.node = node.index;
-    r.node_time = node_time(node);
+    Record r = cluster_record(node, RecordKind::logged);
     r.seq = index;
     r.inbox_seq = node.token;
     record(r);
@@ -228,9 +218,7 @@ void World::commit_replicated(Node& node) {
     // The entry is in the log; the local commit failed: the node stops and replays.
     ++metrics_.commit_failures;
     log_it();
-    keep_records();
-    node.committing = true;  // the shard's bound connections stay as the batch left them
-    node.bound_before_batch = *node.bound;
+    keep_records();  // and the shard's bound connections stay as the batch left them:
     crash(node.index, node.restart_after_failure, "commit failed");
     return;
   }
@@ -240,13 +228,7 @@ void World::commit_replicated(Node& node) {
     if (released->index == index) log_it();
     keep_records();
     release(node, std::move(released->effects));
-    if (!node.pending.empty() && !node.flush_scheduled) {
-      node.flush_scheduled = true;
-      const std::uint64_t generation = node.generation;
-      at(now_, [this, &node, generation] {
-        if (node.generation == generation && node.up) flush(node);
-      });
-    }
+    flush_soon(node);
     return;
   }
   if (refused.empty()) {  // deposed or behind: nothing of the batch landed
@@ -266,11 +248,17 @@ void World::commit_replicated(Node& node) {
   stop_serving(node, refused);
 }
 
-void World::replica_record(Node& node, const std::string& what, bool final) {
+// A record about one replica (not the shard: `node` is the replica's index).
+Record World::cluster_record(Node& node, RecordKind kind) {
   Record r;
-  r.kind = RecordKind::replica;
+  r.kind = kind;
   r.node = node.index;
   r.node_time = node_time(node);
+  return r;
+}
+
+void World::replica_record(Node& node, const std::string& what, bool final) {
+  Record r = cluster_record(node, RecordKind::replica);
   r.text = what;
   r.flag = final;
   if (what == "state") {

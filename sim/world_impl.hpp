@@ -191,6 +191,7 @@ class World {
   void node_input(Node& node, Input input);
   void flush(Node& node);
   void commit(Node& node);
+  void flush_soon(Node& node);
   void release(Node& node, Effects effects);
   void crash(std::uint32_t index, TimeUs restart_after, const char* why = nullptr);
   void restart(std::uint32_t index);
@@ -206,6 +207,7 @@ class World {
   void stop_on_store_failure(Node& node, std::uint64_t failed_before);
   void stop_serving(Node& node, const std::string& why);
   void commit_replicated(Node& node);
+  Record cluster_record(Node& node, RecordKind kind);
   void replica_record(Node& node, const std::string& what, bool final = false);
   void sample_replicas();
   void finish_cluster();

@@ -103,13 +103,17 @@ void World::commit(Node& node) {
   node.batch_records.clear();
   node.committing = false;
   release(node, std::move(effects));
-  if (!node.pending.empty() && !node.flush_scheduled) {
-    node.flush_scheduled = true;
-    const std::uint64_t generation = node.generation;
-    at(now_, [this, &node, generation] {
-      if (node.generation == generation && node.up) flush(node);
-    });
-  }
+  flush_soon(node);
+}
+
+// Inputs that queued while a batch committed go into the next one at once.
+void World::flush_soon(Node& node) {
+  if (node.pending.empty() || node.flush_scheduled) return;
+  node.flush_scheduled = true;
+  const std::uint64_t generation = node.generation;
+  at(now_, [this, &node, generation] {
+    if (node.generation == generation && node.up) flush(node);
+  });
 }
 
 // A committed batch's effects, in order, through the one exhaustive dispatcher

@@ -146,7 +146,7 @@ TEST(Elector, CampaignsWhenReadyRenewsAndStepsDown) {
 TEST(Elector, ALeaseEndedOnTheLogEndsLeadership) {
   SimEtcd etcd(3, 2'000'000);
   TimeUs now = 0;
-  SimEtcdClient client(etcd, 0, now, 2'000'000);
+  SimEtcdClient client(etcd, 0, now);
   cluster::Elector a(client, "node-0", 2);
   const auto won = a.round(now, true, 0);
   ASSERT_EQ(won.event, cluster::ElectionEvent::won);
@@ -162,7 +162,7 @@ TEST(Elector, ALeaseEndedOnTheLogEndsLeadership) {
 TEST(Elector, AnUnreachableLogEndsLeadershipAfterAWholeTtl) {
   SimEtcd etcd(3, 2'000'000);
   TimeUs now = 0;
-  SimEtcdClient client(etcd, 0, now, 2'000'000);
+  SimEtcdClient client(etcd, 0, now);
   cluster::Elector a(client, "node-0", 2);
   const auto won = a.round(0, true, 0);
   etcd.cut_off(0, true);
@@ -177,7 +177,7 @@ TEST(Elector, AnUnreachableLogEndsLeadershipAfterAWholeTtl) {
 TEST(SimEtcd, NoQuorumNoAnswerAndANewEtcdLeaderRenewsLeases) {
   SimEtcd etcd(3, 2'000'000);
   TimeUs now = 0;
-  SimEtcdClient client(etcd, 0, now, 2'000'000);
+  SimEtcdClient client(etcd, 0, now);
   cluster::Elector a(client, "node-0", 2);
   ASSERT_EQ(a.round(0, true, 0).event, cluster::ElectionEvent::won);
   etcd.kill(1, now, 1'000'000);  // a follower member: the quorum holds
