@@ -140,6 +140,9 @@ void add_serve_command(CLI::App& app) {
        "Run as a cluster node: HOST:PORT,... of the etcd members (docs/cluster.md)");
   flag(serve, a, "node-name", &NodeConfig::node_name,
        "This node's name in the cluster, unique (default: the listen address)");
+  flag(serve, a, "role", &NodeConfig::role,
+       "With --etcd: both (default), gateway (client connections only, no store) or replica "
+       "(the shard only, never named to clients)");
   flag(serve, a, "cluster-prefix", &NodeConfig::cluster_prefix, "The cluster's etcd key prefix");
   flag(serve, a, "lease-ttl-s", &NodeConfig::lease_ttl_s,
        "Leadership lease: a dead leader is replaced after about this long");

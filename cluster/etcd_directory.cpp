@@ -1,6 +1,7 @@
 #include "cluster/etcd_directory.hpp"
 
 #include <charconv>
+#include <sstream>
 
 namespace parley::cluster {
 
@@ -9,14 +10,36 @@ using host::GatewayInfo;
 EtcdDirectory::EtcdDirectory(EtcdClient& client, std::string prefix)
     : client_(client), prefix_(std::move(prefix)) {}
 
+namespace {
+
+// "CONNECTIONS URL", then " gateway" or " replica" for a node that is not both.
+std::string encode(const GatewayInfo& node) {
+  std::string value = std::to_string(node.connections) + " " + node.url;
+  if (node.role != host::NodeRole::both) value += " " + std::string(host::to_string(node.role));
+  return value;
+}
+
+GatewayInfo decode(const std::string& name, const std::string& value) {
+  GatewayInfo node{name, {}, 0};
+  std::istringstream fields(value);
+  std::string connections;
+  std::string role;
+  fields >> connections >> node.url >> role;
+  const auto [end, error] = std::from_chars(
+      connections.data(), connections.data() + connections.size(), node.connections);
+  const auto parsed = role.empty() ? host::NodeRole::both : host::parse_node_role(role);
+  if (error != std::errc() || end != connections.data() + connections.size() || node.url.empty() ||
+      !parsed) {
+    throw EtcdError("not a directory entry: " + name);
+  }
+  node.role = *parsed;
+  return node;
+}
+
+}  // namespace
+
 void EtcdDirectory::put(std::int64_t lease, const GatewayInfo& gateway) {
-  client_.txn({},
-              {Op{Op::Kind::put,
-                  prefix_ + gateway.name,
-                  std::to_string(gateway.connections) + " " + gateway.url,
-                  {},
-                  lease}},
-              {});
+  client_.txn({}, {Op{Op::Kind::put, prefix_ + gateway.name, encode(gateway), {}, lease}}, {});
 }
 
 std::int64_t EtcdDirectory::register_gateway(const GatewayInfo& gateway, std::int64_t ttl_seconds) {
@@ -39,17 +62,8 @@ void EtcdDirectory::deregister(std::int64_t lease) {
 
 std::vector<GatewayInfo> EtcdDirectory::gateways() {
   std::vector<GatewayInfo> out;
-  for (const KeyValue& kv : client_.range(prefix_, EtcdClient::prefix_end(prefix_))) {
-    const auto space = kv.value.find(' ');
-    GatewayInfo gateway{kv.key.substr(prefix_.size()), {}, 0};
-    const auto [end, error] = std::from_chars(
-        kv.value.data(), kv.value.data() + std::min(space, kv.value.size()), gateway.connections);
-    if (space == std::string::npos || error != std::errc() || end != kv.value.data() + space) {
-      throw EtcdError("not a gateway entry: " + kv.key);
-    }
-    gateway.url = kv.value.substr(space + 1);
-    out.push_back(std::move(gateway));
-  }
+  for (const KeyValue& kv : client_.range(prefix_, EtcdClient::prefix_end(prefix_)))
+    out.push_back(decode(kv.key.substr(prefix_.size()), kv.value));
   return out;  // etcd returns keys in order: by name
 }
 

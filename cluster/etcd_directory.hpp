@@ -1,6 +1,7 @@
-// host::Directory on etcd v3 (docs/cluster.md, "Directory"): one key per gateway,
-// PREFIX NAME = "CONNECTIONS URL", attached to the gateway's lease, so a gateway that dies
-// (stops renewing) leaves the directory when its TTL runs out.
+// host::Directory on etcd v3 (docs/cluster.md, "Directory"): one key per node,
+// PREFIX NAME = "CONNECTIONS URL[ ROLE]" (ROLE: gateway or replica; none: both), attached to the
+// gateway's lease, so a gateway that dies (stops renewing) leaves the directory when its TTL runs
+// out.
 #pragma once
 
 #include <string>

@@ -5,8 +5,28 @@
 
 namespace parley::host {
 
+std::string_view to_string(NodeRole role) {
+  switch (role) {
+    case NodeRole::both:
+      return "both";
+    case NodeRole::gateway:
+      return "gateway";
+    case NodeRole::replica:
+      return "replica";
+  }
+  return "both";
+}
+
+std::optional<NodeRole> parse_node_role(std::string_view text) {
+  for (const NodeRole role : {NodeRole::both, NodeRole::gateway, NodeRole::replica}) {
+    if (text == to_string(role)) return role;
+  }
+  return std::nullopt;
+}
+
 std::optional<GatewayInfo> Directory::best_gateway() {
-  const std::vector<GatewayInfo> live = gateways();
+  std::vector<GatewayInfo> live = gateways();
+  std::erase_if(live, [](const GatewayInfo& node) { return !node.serves_clients(); });
   const auto best = std::min_element(live.begin(), live.end(), [](const auto& a, const auto& b) {
     return std::tie(a.connections, a.name) < std::tie(b.connections, b.name);
   });

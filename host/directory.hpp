@@ -9,15 +9,32 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace parley::host {
 
+// What a cluster node does (`parley serve --role`, docs/cluster.md "Roles"): `both` holds
+// client connections and a replica of the shard; a `gateway` only holds client connections
+// (relayed to the leader) and has no store; a `replica` only holds the shard (it may lead)
+// and is never named to clients by discovery.
+enum class NodeRole : std::uint8_t { both, gateway, replica };
+std::string_view to_string(NodeRole role);
+// "both", "gateway" or "replica"; nothing for anything else.
+std::optional<NodeRole> parse_node_role(std::string_view text);
+
+// One node in the directory (every role registers: the leader's URL and the peers' addresses
+// come from here too).
 struct GatewayInfo {
-  std::string name;  // unique per gateway
+  std::string name;  // unique per node
   std::string url;   // what clients connect to, e.g. ws://10.0.0.5:8080/v1/ws
   std::uint64_t connections = 0;
+  NodeRole role = NodeRole::both;
   bool operator==(const GatewayInfo&) const = default;
+  // Discovery may name it to clients.
+  bool serves_clients() const { return role != NodeRole::replica; }
+  // It holds a replica of the shard (a store a peer can copy).
+  bool has_store() const { return role != NodeRole::gateway; }
 };
 
 class Directory {
@@ -34,7 +51,8 @@ class Directory {
   // The live gateways, by name.
   virtual std::vector<GatewayInfo> gateways() = 0;
 
-  // The gateway a new client should use: the fewest connections, then the first name.
+  // The gateway a new client should use: of the nodes that serve clients, the fewest
+  // connections, then the first name.
   std::optional<GatewayInfo> best_gateway();
 };
 

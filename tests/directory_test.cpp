@@ -19,6 +19,8 @@ using parley::cluster::EtcdDirectory;
 using parley::host::Directory;
 using parley::host::GatewayInfo;
 using parley::host::MemoryDirectory;
+using parley::host::NodeRole;
+using parley::host::parse_node_role;
 using parley::testing::EtcdCluster;
 
 class DirectoryTest : public ::testing::TestWithParam<std::string> {
@@ -66,6 +68,29 @@ TEST_P(DirectoryTest, TheBestGatewayHasTheFewestConnections) {
   EXPECT_EQ(directory->best_gateway()->name, "gw-a");
   directory->update(lease_a, GatewayInfo{"gw-a", a.url, 3});
   EXPECT_EQ(directory->best_gateway()->name, "gw-a") << "a tie goes to the first name";
+}
+
+TEST_P(DirectoryTest, AReplicaOnlyNodeIsListedWithItsRoleButNeverTheBestGateway) {
+  const GatewayInfo replica{"r1", "ws://127.0.0.1:8081/v1/ws", 0, NodeRole::replica};
+  const GatewayInfo gateway{"g1", "ws://127.0.0.1:8082/v1/ws", 50, NodeRole::gateway};
+  directory->register_gateway(replica, 30);
+  EXPECT_FALSE(directory->best_gateway().has_value()) << "a replica serves no client";
+  directory->register_gateway(gateway, 30);
+  EXPECT_EQ(directory->gateways(), (std::vector<GatewayInfo>{gateway, replica}))
+      << "each role survives the round trip";
+  EXPECT_EQ(directory->best_gateway(), gateway) << "more connections, but the only gateway";
+  EXPECT_TRUE(gateway.serves_clients());
+  EXPECT_FALSE(gateway.has_store());
+  EXPECT_FALSE(replica.serves_clients());
+  EXPECT_TRUE(replica.has_store());
+}
+
+TEST(NodeRole, ParsesItsThreeNamesOnly) {
+  for (const NodeRole role : {NodeRole::both, NodeRole::gateway, NodeRole::replica})
+    EXPECT_EQ(parse_node_role(to_string(role)), role);
+  EXPECT_FALSE(parse_node_role("leader").has_value());
+  EXPECT_FALSE(parse_node_role("").has_value());
+  EXPECT_FALSE(parse_node_role("Gateway").has_value());
 }
 
 TEST_P(DirectoryTest, AGatewayLeavesWhenItsLeaseEnds) {

@@ -96,6 +96,7 @@ class NodeProcess {
   }
 
   std::uint16_t port() const { return port_; }
+  const std::string& dir() const { return dir_; }  // --data is dir() + "/data"
   net::HttpClient http() const { return net::HttpClient("127.0.0.1", port_); }
 
  private:

@@ -38,9 +38,10 @@ std::optional<NodeAddress> parse_node_url(const std::string& url) {
   return NodeAddress{authority.substr(0, colon), static_cast<std::uint16_t>(port)};
 }
 
-ClusterMember::ClusterMember(const NodeConfig& config, engine::Store& store, std::string public_url,
+ClusterMember::ClusterMember(const NodeConfig& config, engine::Store* store, std::string public_url,
                              Metrics& metrics)
     : config_(config),
+      role_(host::parse_node_role(config.role).value_or(host::NodeRole::both)),
       name_(config.node_name.empty() ? config.listen : config.node_name),
       public_url_(std::move(public_url)),
       metrics_(metrics),
@@ -52,7 +53,15 @@ ClusterMember::ClusterMember(const NodeConfig& config, engine::Store& store, std
       elector_log_(elector_client_, config.cluster_prefix + "shard/0/"),
       directory_(elector_client_, config.cluster_prefix + "nodes/"),
       elector_(elector_log_, name_, config.lease_ttl_s) {
-  replica_ = std::make_unique<cluster::Replica>(store, engine_log_, config.engine);
+  if (!host::parse_node_role(config.role)) {
+    throw std::invalid_argument("--role must be both, gateway or replica, not '" + config.role +
+                                "'");
+  }
+  if ((store == nullptr) != (role_ == host::NodeRole::gateway)) {
+    throw std::invalid_argument("a gateway has no store; every other role has one");
+  }
+  if (store != nullptr)
+    replica_ = std::make_unique<cluster::Replica>(*store, engine_log_, config.engine);
 }
 
 ClusterMember::~ClusterMember() {
@@ -73,7 +82,7 @@ void ClusterMember::stop() {
   if (thread_.joinable()) thread_.join();
   token_ = 0;
   try {
-    elector_.resign();
+    if (replica_) elector_.resign();
     if (directory_lease_ != 0) directory_.deregister(directory_lease_);
   } catch (const std::exception&) {
     // etcd is gone: the leases expire by themselves.
@@ -134,6 +143,16 @@ void ClusterMember::elect() {
 }
 
 void ClusterMember::elect_once() {
+  if (role_ != host::NodeRole::gateway) campaign_once();
+  try {
+    register_self();
+    if (std::exchange(refresh_after_, false)) refresh_leader();
+  } catch (const std::exception&) {
+    // etcd unreachable: the next round registers again.
+  }
+}
+
+void ClusterMember::campaign_once() {
   const cluster::ElectionRound round =
       elector_.round(steady_now_us(), ready_.load(), step_down_.exchange(0));
   // token_ changes only on an event: the engine thread's step_down() may have cleared it
@@ -158,18 +177,12 @@ void ClusterMember::elect_once() {
                (round.detail.empty() ? "" : ": " + round.detail) + ")");
       break;
   }
-  try {
-    register_self();
-    if (std::exchange(refresh_after_, false)) refresh_leader();
-  } catch (const std::exception&) {
-    // etcd unreachable: the next round registers again.
-  }
 }
 
 void ClusterMember::register_self() {
   // The directory: this node's public URL and load under a lease of its own.
   const host::GatewayInfo self{name_, public_url_,
-                               static_cast<std::uint64_t>(metrics_.connections.load())};
+                               static_cast<std::uint64_t>(metrics_.connections.load()), role_};
   if (directory_lease_ == 0 || !directory_.keep_alive(directory_lease_)) {
     directory_lease_ =
         directory_.register_gateway(self, std::max<std::int64_t>(config_.lease_ttl_s, 2));
@@ -189,17 +202,20 @@ void ClusterMember::register_self() {
 std::string ClusterMember::best_gateway_url() const {
   std::lock_guard lock(mutex_);
   if (leader_url_.empty()) return "";  // nobody to relay to
-  if (gateways_.empty()) return leader_url_;
   // Loads are up to 2 s old: a crowd arriving at once (the clients of a node that died)
   // spreads over every gateway within 10% (and 10 connections) of the least loaded.
   std::uint64_t least = UINT64_MAX;
-  for (const host::GatewayInfo& gateway : gateways_)
-    least = std::min(least, gateway.connections);
+  for (const host::GatewayInfo& gateway : gateways_) {
+    if (gateway.serves_clients()) least = std::min(least, gateway.connections);
+  }
   std::vector<const host::GatewayInfo*> near;
   for (const host::GatewayInfo& gateway : gateways_) {
-    if (gateway.connections <= least + std::max<std::uint64_t>(10, least / 10))
+    if (gateway.serves_clients() &&
+        gateway.connections <= least + std::max<std::uint64_t>(10, least / 10))
       near.push_back(&gateway);
   }
+  // Replicas only (no gateway registered yet): clients go to the leader itself.
+  if (near.empty()) return leader_url_;
   thread_local std::minstd_rand pick(std::random_device{}());
   return near[pick() % near.size()]->url;
 }
@@ -207,8 +223,9 @@ std::string ClusterMember::best_gateway_url() const {
 std::vector<std::string> ClusterMember::gateway_urls() const {
   std::lock_guard lock(mutex_);
   std::vector<std::string> urls;
-  for (const host::GatewayInfo& gateway : gateways_)
-    urls.push_back(gateway.url);
+  for (const host::GatewayInfo& gateway : gateways_) {
+    if (gateway.serves_clients()) urls.push_back(gateway.url);
+  }
   return urls;
 }
 

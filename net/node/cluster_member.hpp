@@ -40,8 +40,11 @@ std::vector<std::string> split_endpoints(const std::string& list);
 
 class ClusterMember {
  public:
-  // Connects nothing yet; throws std::invalid_argument for an empty endpoint list.
-  ClusterMember(const NodeConfig& config, engine::Store& store, std::string public_url,
+  // Connects nothing yet. `store`: the node's replica of the shard; null for a gateway
+  // (config.role), which campaigns for nothing and only keeps its directory entry and its
+  // view of the leader. Throws std::invalid_argument for an empty endpoint list, an unknown
+  // role, or a store given to a gateway (or not given to another role).
+  ClusterMember(const NodeConfig& config, engine::Store* store, std::string public_url,
                 Metrics& metrics);
   ~ClusterMember();
   ClusterMember(const ClusterMember&) = delete;
@@ -50,7 +53,7 @@ class ClusterMember {
   void start();  // the elector thread
   void stop();   // resigns if leading, deregisters, joins
 
-  // ---- the engine thread ----
+  // ---- the engine thread (never on a gateway: it runs no engine) ----
   cluster::Replica& replica() { return *replica_; }
   // The leadership token while this node leads, else 0 (the elector sets it).
   std::uint64_t token() const { return token_.load(); }
@@ -64,25 +67,30 @@ class ClusterMember {
 
   // ---- any thread ----
   const std::string& name() const { return name_; }
+  host::NodeRole role() const { return role_; }
   // The leader's name and its public WebSocket URL, as last seen (empty: none known).
   std::string leader_name() const;
   std::string leader_url() const;
-  // Where a client should connect: a live gateway (every node is one) picked at random among
-  // those within 10% (and 10 connections) of the fewest connections; "" while no node
-  // leads. And every live gateway's URL, for clients to fall back on when theirs dies.
+  // Where a client should connect: a live node that serves clients (role both or gateway)
+  // picked at random among those within 10% (and 10 connections) of the fewest connections;
+  // the leader's URL when none is registered; "" while no node leads. And every such
+  // gateway's URL, for clients to fall back on when theirs dies.
   std::string best_gateway_url() const;
   std::vector<std::string> gateway_urls() const;
-  // `address` (an IP, as a socket reports it) is a cluster node's, from the directory: its
+  // `address` (an IP, as a socket reports it) is a cluster node's (any role), from the
+  // directory: its
   // gateway's requests carry their client's address in X-Forwarded-For.
   bool is_peer(const std::string& address) const;
 
  private:
   void elect();  // the elector thread's body
   void elect_once();
+  void campaign_once();  // one Elector round (not on a gateway)
   void register_self();  // this node's URL in the directory, under its own lease
   void refresh_leader();
 
   NodeConfig config_;
+  host::NodeRole role_;
   std::string name_;
   std::string public_url_;
   Metrics& metrics_;

@@ -57,6 +57,9 @@ struct NodeConfig {
   // The cluster (docs/cluster.md). Without etcd endpoints the node runs alone on its store.
   std::string etcd;       // "HOST:PORT,HOST:PORT,...": the etcd members; empty: a single node
   std::string node_name;  // unique in the cluster; default: the listen address
+  // both, gateway or replica (host::NodeRole; docs/cluster.md, "Roles"): gateway holds
+  // client connections only, with no store; replica holds the shard only.
+  std::string role = "both";
   std::string cluster_prefix = "/parley/cluster/";  // this cluster's etcd keys
   std::int64_t lease_ttl_s = 3;  // leadership lease: a dead leader is replaced about this late
   std::int64_t etcd_timeout_ms = 2'000;  // per etcd request

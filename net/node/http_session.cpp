@@ -60,6 +60,10 @@ void HttpSession::on_read(beast::error_code ec) {
   Request request = parser_->release();
   if (websocket::is_upgrade(request) && path_of(request.target()) == "/v1/ws") {
     if (shared_.cluster != nullptr && !shared_.serving) {
+      if (shared_.cluster->role() == host::NodeRole::replica) {
+        // Not a gateway: the client asks /v1/discover for one.
+        return write(not_leader_response(shared_, request), true);
+      }
       // A follower relays the client to the leader (net/node/gateway_link.hpp).
       stream_.expires_never();
       const std::string address = client_address(request);

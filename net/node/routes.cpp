@@ -221,10 +221,20 @@ void cluster_state(Shared& shared, const Request& request, Reply reply) {
   static std::int64_t computed_at_us = -1'000'000'000;
   static std::uint64_t applied = 0;
   static std::string digest;
-  const auto answer = [&shared, request, reply](std::uint64_t index, const std::string& hash) {
+  const std::string serve_role(host::to_string(shared.cluster->role()));
+  if (shared.loop == nullptr) {  // a gateway: no replica to describe
+    return reply(json_response(request, http::status::ok,
+                               {{"node", shared.cluster->name()},
+                                {"role", "gateway"},
+                                {"serve_role", serve_role},
+                                {"leader", shared.cluster->leader_name()}}));
+  }
+  const auto answer = [&shared, request, reply, serve_role](std::uint64_t index,
+                                                            const std::string& hash) {
     reply(json_response(request, http::status::ok,
                         {{"node", shared.cluster->name()},
                          {"role", shared.serving ? "leader" : "follower"},
+                         {"serve_role", serve_role},
                          {"leader", shared.cluster->leader_name()},
                          {"applied_index", index},
                          {"state_digest", hash}}));
@@ -298,6 +308,10 @@ void route(Shared& shared, const Request& request, const Reply& reply) {
   ++shared.metrics.http_requests;
   const std::string path = path_of(request.target());
   if (!answered_by_any_node(path) && shared.cluster != nullptr && !shared.serving) {
+    // A replica-only node is no gateway: clients are pointed at discovery instead.
+    if (shared.cluster->role() == host::NodeRole::replica) {
+      return reply(not_leader(shared, request));
+    }
     return forward_to_leader(shared, request, reply);
   }
   const auto method = request.method();

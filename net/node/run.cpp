@@ -227,12 +227,21 @@ int run_node(const NodeConfig& config) {
   std::unique_ptr<EngineLoop> loop;
   tcp::endpoint endpoint;
   const bool clustered = !config.etcd.empty();
+  const auto role = host::parse_node_role(config.role);
+  if (!role || (*role != host::NodeRole::both && !clustered)) {
+    log_line("cannot start: " +
+             (role ? "--role " + config.role + " needs --etcd (a cluster)"
+                   : "--role must be both, gateway or replica, not '" + config.role + "'"));
+    return 78;
+  }
+  // A gateway holds client connections only: no store, no engine (docs/cluster.md, "Roles").
+  const bool gateway = *role == host::NodeRole::gateway;
   try {
     endpoint = parse_listen(config.listen);
     storage::LmdbOptions options;
     options.initial_map_bytes = config.initial_map_mib << 20;
     options.max_map_bytes = std::max(config.max_map_mib, config.initial_map_mib) << 20;
-    if (clustered) {
+    if (clustered && !gateway) {
       // Behind the log's trimmed start: a peer's copy first (net/node/snapshot.hpp). When
       // etcd cannot be asked now, the node starts from its store all the same: replaying
       // tells later, and a node behind a trim then stops with 75.
@@ -246,7 +255,7 @@ int run_node(const NodeConfig& config) {
                  "); starting from this store");
       }
     }
-    store = std::make_unique<storage::LmdbStore>(config.data, options);
+    if (!gateway) store = std::make_unique<storage::LmdbStore>(config.data, options);
     if (!clustered) {
       pipeline = std::make_unique<storage::PipelinedStore>(*store);
       loop = std::make_unique<EngineLoop>(shared, *pipeline);
@@ -279,23 +288,32 @@ int run_node(const NodeConfig& config) {
     try {
       NodeConfig named = config;
       if (named.node_name.empty()) named.node_name = host + ":" + std::to_string(port);
-      cluster = std::make_unique<ClusterMember>(named, *store, shared.discover_url, shared.metrics);
-      loop = std::make_unique<EngineLoop>(shared, *store, *cluster);
+      cluster =
+          std::make_unique<ClusterMember>(named, store.get(), shared.discover_url, shared.metrics);
+      if (!gateway) loop = std::make_unique<EngineLoop>(shared, *store, *cluster);
     } catch (const std::exception& error) {
       log_line(std::string("cannot start: ") + error.what());
       return 78;
     }
     shared.cluster = cluster.get();
-    snapshots = std::make_unique<SnapshotServer>(*store, config.data);
-    shared.snapshots = snapshots.get();
+    if (gateway) {
+      shared.serving = false;  // never: every client call is relayed to the leader
+    } else {
+      snapshots = std::make_unique<SnapshotServer>(*store, config.data);
+      shared.snapshots = snapshots.get();
+    }
     cluster->start();
-    log_line("cluster node " + cluster->name() + " (etcd " + config.etcd + ")");
+    log_line("cluster node " + cluster->name() + ", role " + config.role + " (etcd " + config.etcd +
+             ")");
   }
   shared.loop = loop.get();
   listener->run();
-  std::thread engine_thread([&loop] { loop->run(); });
+  std::thread engine_thread;
+  if (loop) engine_thread = std::thread([&loop] { loop->run(); });
   std::unique_ptr<PushWorker> pushes;
-  if (!config.push.url.empty()) {
+  if (!config.push.url.empty() && gateway) {
+    log_line("push: not on a gateway (it runs no engine); the leading replica delivers pushes");
+  } else if (!config.push.url.empty()) {
     try {
       pushes = std::make_unique<PushWorker>(
           config.push, shared.metrics,
@@ -323,12 +341,18 @@ int run_node(const NodeConfig& config) {
     listener->stop();
     if (pushes) pushes->stop();  // what is not delivered stays in the outbox
     // Commit what is queued, then tell every client we are going away.
-    loop->stop([cluster = cluster.get()](EngineLoop& stopped) {
-      for (auto& [id, session] : stopped.sessions)
-        session->close_going_away();
-      stopped.sessions.clear();
-      if (cluster != nullptr) cluster->stop();  // resign now: a peer takes over at once
-    });
+    if (loop) {
+      loop->stop([cluster = cluster.get()](EngineLoop& stopped) {
+        for (auto& [id, session] : stopped.sessions)
+          session->close_going_away();
+        stopped.sessions.clear();
+        if (cluster != nullptr) cluster->stop();  // resign now: a peer takes over at once
+      });
+    } else {
+      // A gateway: out of the directory now; its relayed clients reconnect elsewhere when
+      // their sockets close with the process.
+      cluster->stop();
+    }
     grace.expires_after(std::chrono::milliseconds(500));
     grace.async_wait([&io](beast::error_code) { io.stop(); });
   });
@@ -340,7 +364,7 @@ int run_node(const NodeConfig& config) {
   io.run();
   for (auto& thread : io_threads)
     thread.join();
-  engine_thread.join();
+  if (engine_thread.joinable()) engine_thread.join();
   snapshots.reset();  // waits for a copy under way while `io`, where it answers, still exists
   if (pipeline) pipeline->set_on_durable(nullptr);  // the loop released every sealed batch
   if (cluster) {
