@@ -128,6 +128,15 @@ void print_summary(const net::LoadReport& r) {
                r.acked_per_s, node_cpu_line(r).c_str(), r.delivery.p50_ms, r.delivery.p99_ms,
                r.delivery.p999_ms, r.delivery.max_ms, static_cast<unsigned long long>(r.errors),
                r.complete() ? "" : " -- INCOMPLETE");
+  if (r.config.discover || r.redelivered > 0 || r.out_of_order > 0) {
+    std::fprintf(stderr,
+                 "exactly once: %llu redelivered, %llu out of order; %llu duplicate acks "
+                 "(resends of sends that had landed); %llu reconnects\n",
+                 static_cast<unsigned long long>(r.redelivered),
+                 static_cast<unsigned long long>(r.out_of_order),
+                 static_cast<unsigned long long>(r.duplicates),
+                 static_cast<unsigned long long>(r.reconnects));
+  }
 }
 
 int run(LoadOptions& options) {
@@ -203,6 +212,9 @@ void add_load_command(CLI::App& app) {
       ->capture_default_str();
   load->add_option("--name-prefix", config.name_prefix,
                    "User names are PREFIX0, PREFIX1...; default: a random prefix");
+  load->add_flag("--discover", config.discover,
+                 "A cluster: connect to the gateways /v1/discover on --server names, and "
+                 "reconnect through it with the cursor, resending unacked sends");
   load->add_flag("--quiet", options->quiet, "No progress lines");
   load->callback([options] {
     try {

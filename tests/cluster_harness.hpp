@@ -17,13 +17,12 @@
 #include "tests/node_process.hpp"
 
 namespace parley::testing {
-namespace {
 
 using namespace parley::engine;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-std::string text_of(int index) {
+inline std::string text_of(int index) {
   return "message " + std::to_string(index);
 }
 
@@ -101,7 +100,7 @@ auto poll_for(Found found) -> decltype(found()) {
 }
 
 // GET on a node; nothing when it does not answer (killed, or not listening yet).
-std::optional<boost::json::object> get_json(std::uint16_t port, const std::string& target) {
+inline std::optional<boost::json::object> get_json(std::uint16_t port, const std::string& target) {
   try {
     const auto result = net::HttpClient("127.0.0.1", port).request("GET", target);
     if (result.status != 200) return std::nullopt;
@@ -117,7 +116,7 @@ struct Endpoint {
 };
 
 // "ws://HOST:PORT/v1/ws" -> HOST and PORT; nothing for anything else.
-std::optional<Endpoint> parse_ws_url(const std::string& url) {
+inline std::optional<Endpoint> parse_ws_url(const std::string& url) {
   char host[64] = {};
   unsigned port = 0;
   if (std::sscanf(url.c_str(), "ws://%63[^:/]:%u/", host, &port) != 2 || port == 0 ||
@@ -129,7 +128,7 @@ std::optional<Endpoint> parse_ws_url(const std::string& url) {
 
 // The leader's WebSocket endpoint as the first live node that knows one names it; nothing
 // while no live node knows a leader (they answer 503 not_leader).
-std::optional<Endpoint> discover(const std::vector<std::uint16_t>& ports) {
+inline std::optional<Endpoint> discover(const std::vector<std::uint16_t>& ports) {
   for (const std::uint16_t port : ports) {
     const auto json = get_json(port, "/v1/discover");
     const auto* url = json ? json->if_contains("websocket") : nullptr;
@@ -141,8 +140,8 @@ std::optional<Endpoint> discover(const std::vector<std::uint16_t>& ports) {
 
 // POST to the leader, retried while leadership settles: a 503 (not_leader) changed nothing
 // and a refused connection reached nobody. Any other answer is returned.
-net::HttpResult post_to_leader(const Cluster& cluster, const std::string& target,
-                               const std::string& body) {
+inline net::HttpResult post_to_leader(const Cluster& cluster, const std::string& target,
+                                      const std::string& body) {
   const auto answer = poll_for([&]() -> std::optional<net::HttpResult> {
     const auto leader = discover(cluster.live_ports());
     if (!leader) return std::nullopt;
@@ -158,8 +157,8 @@ net::HttpResult post_to_leader(const Cluster& cluster, const std::string& target
 
 // POST to one node, whatever its role: a follower relays it to the leader. Retried while a
 // 503 says no leader is known to that node yet (nothing was done).
-net::HttpResult post_to_node(const Cluster& cluster, std::size_t node, const std::string& target,
-                             const std::string& body) {
+inline net::HttpResult post_to_node(const Cluster& cluster, std::size_t node,
+                                    const std::string& target, const std::string& body) {
   const auto answer = poll_for([&]() -> std::optional<net::HttpResult> {
     try {
       auto result = net::HttpClient("127.0.0.1", cluster.port(node)).request("POST", target, body);
@@ -172,8 +171,8 @@ net::HttpResult post_to_node(const Cluster& cluster, std::size_t node, const std
 }
 
 // Through the leader, or with `via` through that node.
-Account sign_up_and_log_in(const Cluster& cluster, const std::string& name,
-                           std::optional<std::size_t> via = {}) {
+inline Account sign_up_and_log_in(const Cluster& cluster, const std::string& name,
+                                  std::optional<std::size_t> via = {}) {
   const std::string credentials = R"({"name":")" + name + R"(","password":"correct horse")";
   const auto post = [&](const std::string& target, const std::string& body) {
     return via ? post_to_node(cluster, *via, target, body) : post_to_leader(cluster, target, body);
@@ -189,7 +188,7 @@ Account sign_up_and_log_in(const Cluster& cluster, const std::string& name,
 }
 
 // The node (by index) that says it leads (/v1/cluster), if one does.
-std::optional<std::size_t> leader_index(const Cluster& cluster) {
+inline std::optional<std::size_t> leader_index(const Cluster& cluster) {
   for (std::size_t i = 0; i < cluster.size(); ++i) {
     if (!cluster.alive(i)) continue;
     const auto json = get_json(cluster.port(i), "/v1/cluster");
@@ -348,7 +347,7 @@ class ChatClient {
 
 // Bob's inbox as he received it: every message exactly once, inbox and channel seqs gap-free
 // and in order, each where its SendAck said it was stored.
-void expect_each_message_once(const ChatClient& bob, const ChatClient& alice, int messages) {
+inline void expect_each_message_once(const ChatClient& bob, const ChatClient& alice, int messages) {
   ASSERT_EQ(bob.entries.size(), static_cast<std::size_t>(messages));
   std::set<std::string> seen;
   std::set<std::string> expected;
@@ -376,7 +375,8 @@ void expect_each_message_once(const ChatClient& bob, const ChatClient& alice, in
 
 // Where a chat stands, for a failure message: acks, deliveries, each client's last error
 // and the tail of every node's log.
-std::string chat_progress(const ChatClient& alice, const ChatClient& bob, const Cluster& cluster) {
+inline std::string chat_progress(const ChatClient& alice, const ChatClient& bob,
+                                 const Cluster& cluster) {
   return "acked " + std::to_string(alice.acks.size()) + ", bob received " +
          std::to_string(bob.entries.size()) + "; alice: " + alice.last_error +
          "; bob: " + bob.last_error + cluster.logs();
@@ -393,7 +393,7 @@ struct NodeStatus {
 // applied index and name one leader. The leader may still be appending (the clients'
 // disconnects, say), so a round can straddle an append: the caller polls for a round that
 // does not.
-std::optional<std::vector<NodeStatus>> converged(const Cluster& cluster) {
+inline std::optional<std::vector<NodeStatus>> converged(const Cluster& cluster) {
   std::vector<NodeStatus> round;
   for (std::size_t i = 0; i < cluster.size(); ++i) {
     const auto json = get_json(cluster.port(i), "/v1/cluster");
@@ -412,5 +412,4 @@ std::optional<std::vector<NodeStatus>> converged(const Cluster& cluster) {
   return round;
 }
 
-}  // namespace
 }  // namespace parley::testing

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <deque>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -22,6 +23,8 @@
 #include <vector>
 
 #include "net/client/load_accounts.hpp"
+#include "net/client/load_discovery.hpp"
+#include "net/client/load_measure.hpp"
 
 namespace parley::net {
 namespace {
@@ -75,78 +78,6 @@ void check_bounds(const LoadConfig& config) {
   }
 }
 
-// ---- /proc ---------------------------------------------------------------------------------
-
-struct NodeMemory {
-  std::uint64_t rss = 0;
-  std::uint64_t anon = 0;
-};
-
-NodeMemory read_node_memory(int pid) {
-  NodeMemory memory;
-  if (pid <= 0) return memory;
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string key;
-  std::uint64_t kib = 0;
-  std::string unit;
-  while (status >> key) {
-    if (key == "VmRSS:" || key == "RssAnon:") {
-      status >> kib >> unit;
-      (key == "VmRSS:" ? memory.rss : memory.anon) = kib * 1024;
-    } else {
-      status.ignore(1 << 16, '\n');
-    }
-  }
-  return memory;
-}
-
-// The node's CPU time so far: utime and stime, fields 14 and 15 of /proc/PID/stat, in clock
-// ticks, summed over its threads. None without a pid or when the file cannot be read.
-struct CpuTicks {
-  std::uint64_t user = 0;
-  std::uint64_t system = 0;
-};
-
-std::optional<CpuTicks> read_node_cpu(int pid) {
-  if (pid <= 0) return std::nullopt;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  if (!std::getline(in, stat)) return std::nullopt;
-  // Field 2, the command name, is in parentheses and may itself hold spaces and ')'.
-  const auto name_end = stat.rfind(')');
-  if (name_end == std::string::npos) return std::nullopt;
-  std::istringstream fields(stat.substr(name_end + 1));
-  std::string skipped;
-  for (int field = 3; field < 14; ++field)
-    fields >> skipped;
-  CpuTicks ticks;
-  if (!(fields >> ticks.user >> ticks.system)) return std::nullopt;
-  return ticks;
-}
-
-double ticks_to_s(std::uint64_t ticks) {
-  static const long per_second = ::sysconf(_SC_CLK_TCK);
-  return static_cast<double>(ticks) / static_cast<double>(per_second > 0 ? per_second : 100);
-}
-
-// ---- Latencies -----------------------------------------------------------------------------
-
-LatencySummary summarize(std::vector<std::uint32_t>& micros) {
-  LatencySummary summary;
-  summary.samples = micros.size();
-  if (micros.empty()) return summary;
-  std::sort(micros.begin(), micros.end());
-  const auto at = [&](double q) {
-    const auto index = static_cast<std::size_t>(q * static_cast<double>(micros.size() - 1));
-    return static_cast<double>(micros[index]) / 1000.0;
-  };
-  summary.p50_ms = at(0.50);
-  summary.p99_ms = at(0.99);
-  summary.p999_ms = at(0.999);
-  summary.max_ms = static_cast<double>(micros.back()) / 1000.0;
-  return summary;
-}
-
 // ---- The WebSockets ---------------------------------------------------------------------------
 
 class Load;
@@ -155,15 +86,21 @@ class Load;
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(Load& load, std::size_t index, asio::io_context& io)
-      : load_(load), index_(index), ws_(io) {}
+      : load_(load), index_(index), io_(io), retry_(io) {}
 
   void start(const tcp::endpoint& node, const asio::ip::address_v4& source,
              const std::string& token);
   void send(const ClientFrame& frame);
+  // A send this connection resends after a reconnect until it is acked (--discover).
+  void track(const client::Send& send) { unacked_.emplace(send.request, send); }
+  // Whether `request` was an unacked send of this connection (it is not any more).
+  bool settle(engine::RequestId request) { return unacked_.erase(request) > 0; }
   bool welcomed() const { return welcomed_; }
   bool alive() const { return alive_; }
   std::size_t index() const { return index_; }
   void close();
+  // Drops the socket; with --discover, a connection that was welcomed once reconnects.
+  void fail(const std::string& kind);
 
   engine::ChannelId channel = 0;  // the group this connection sends to (group traffic)
   engine::UserId peer = 0;        // the user it sends to (1:1 traffic)
@@ -171,20 +108,33 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint64_t next_message = 0;
 
  private:
-  void on_connected(const std::string& token);
+  using Stream = websocket::stream<tcp::socket>;
+  void connect();
+  void on_connected();
+  void on_welcome();
+  void reconnect_later();
   void read();
   void on_frame(std::size_t bytes);
   void write_next();
-  void fail(const std::string& kind);
+  void enqueue(const ClientFrame& frame);
 
   Load& load_;
   std::size_t index_;
-  websocket::stream<tcp::socket> ws_;
+  asio::io_context& io_;
+  asio::steady_timer retry_;
+  std::optional<Stream> ws_;
+  tcp::endpoint node_;
+  asio::ip::address_v4 source_;
+  std::string token_;
+  std::uint64_t generation_ = 0;  // a callback of an older socket is ignored
   beast::flat_buffer buffer_;
   std::deque<std::string> outbox_;
+  std::map<engine::RequestId, client::Send> unacked_;  // --discover only
   bool writing_ = false;
   bool welcomed_ = false;
+  bool ever_welcomed_ = false;
   bool alive_ = true;
+  bool closed_ = false;  // by the load: no reconnect
   engine::InboxSeq last_seen_ = 0;
 };
 
@@ -198,7 +148,12 @@ class Load {
   // Called by connections.
   void on_welcome(Connection& connection);
   void on_deliver(Connection& connection, const server::Deliver& deliver);
-  void on_send_ack(const server::SendAck& ack);
+  void on_send_ack(Connection& connection, const server::SendAck& ack);
+  void on_failure(Connection& connection, const server::Failure& failure);
+  // --discover: a gateway to (re)connect to, other than `avoid` when there is another.
+  std::optional<tcp::endpoint> pick_gateway(const tcp::endpoint& avoid) {
+    return discovery_->pick(avoid);
+  }
   void on_group_created(Connection& connection, const server::GroupCreated& created);
   void on_connection_lost() { ++lost_connections_; }
   void on_error(const std::string& kind) {
@@ -221,6 +176,7 @@ class Load {
 
   LoadConfig config_;
   std::function<void(const LoadProgress&)> progress_;
+  std::unique_ptr<GatewayDiscovery> discovery_;  // --discover only
   asio::io_context io_;
   asio::steady_timer heartbeat_;
   asio::steady_timer ticker_;
@@ -251,41 +207,67 @@ class Load {
 
 void Connection::start(const tcp::endpoint& node, const asio::ip::address_v4& source,
                        const std::string& token) {
-  auto& socket = ws_.next_layer();
+  node_ = node;
+  source_ = source;
+  token_ = token;
+  connect();
+}
+
+void Connection::connect() {
+  ws_.emplace(io_);
+  buffer_.clear();
+  outbox_.clear();  // acks and heartbeats of the old socket; its sends are in unacked_
+  writing_ = false;
+  alive_ = true;
+  auto& socket = ws_->next_layer();
   socket.open(tcp::v4());
 #ifdef IP_BIND_ADDRESS_NO_PORT
   // Pick the port at connect time, per destination: many more connections per address.
   const int one = 1;
   ::setsockopt(socket.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
 #endif
-  socket.bind(tcp::endpoint(source, 0));
-  socket.async_connect(node, [self = shared_from_this(), token](beast::error_code error) {
-    if (error) return self->fail("connect: " + error.message());
-    self->on_connected(token);
-  });
+  socket.bind(tcp::endpoint(source_, 0));
+  socket.async_connect(
+      node_, [self = shared_from_this(), generation = generation_](beast::error_code error) {
+        if (generation != self->generation_) return;
+        if (error) return self->fail("connect: " + error.message());
+        self->on_connected();
+      });
 }
 
-void Connection::on_connected(const std::string& token) {
+void Connection::on_connected() {
   beast::error_code ignored;
-  ws_.next_layer().set_option(tcp::no_delay(true), ignored);  // as a phone's stack would
-  ws_.binary(load_.encoding() == Encoding::binary);
-  ws_.read_message_max(64 << 20);
-  ws_.async_handshake(load_.config_.host, "/v1/ws?token=" + token,
-                      [self = shared_from_this()](beast::error_code error) {
-                        if (error) return self->fail("handshake: " + error.message());
-                        self->send(Hello{1, 0});
-                        self->read();
-                      });
+  ws_->next_layer().set_option(tcp::no_delay(true), ignored);  // as a phone's stack would
+  ws_->binary(load_.encoding() == Encoding::binary);
+  ws_->read_message_max(64 << 20);
+  ws_->async_handshake(
+      node_.address().to_string(), "/v1/ws?token=" + token_,
+      [self = shared_from_this(), generation = generation_](beast::error_code error) {
+        if (generation != self->generation_) return;
+        if (error) return self->fail("handshake: " + error.message());
+        self->enqueue(Hello{1, self->last_seen_});  // the cursor: no repeats
+        self->read();
+      });
+}
+
+void Connection::on_welcome() {
+  welcomed_ = true;
+  const bool again = ever_welcomed_;
+  ever_welcomed_ = true;
+  if (!again) return;
+  // Reconnected: every send not acked yet, again under its clientMsgId (a stored one is
+  // answered as a duplicate with its seq).
+  for (const auto& [request, unacked] : unacked_)
+    send(client::Request{unacked});
 }
 
 void Connection::read() {
-  ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code error, std::size_t bytes) {
-    if (error) {
-      if (self->alive_) self->fail("read: " + error.message());
-      return;
-    }
+  ws_->async_read(buffer_, [self = shared_from_this(), generation = generation_](
+                               beast::error_code error, std::size_t bytes) {
+    if (generation != self->generation_) return;
+    if (error) return self->fail("read: " + error.message());
     self->on_frame(bytes);
-    self->read();
+    if (generation == self->generation_ && self->alive_) self->read();
   });
 }
 
@@ -299,28 +281,38 @@ void Connection::on_frame(std::size_t bytes) {
   }
   auto& event = std::get<server::Event>(decoded);
   if (const auto* welcome = std::get_if<server::Welcome>(&event)) {
-    welcomed_ = true;
     user = welcome->user;
     load_.heartbeat_interval_us_ = welcome->heartbeat_interval_us;
     load_.on_welcome(*this);
+    on_welcome();
   } else if (const auto* deliver = std::get_if<server::Deliver>(&event)) {
     for (const auto& entry : deliver->entries) {
-      if (entry.inbox_seq <= last_seen_) ++load_.report_.redelivered;
-      last_seen_ = std::max(last_seen_, entry.inbox_seq);
+      if (entry.inbox_seq <= last_seen_) {
+        ++load_.report_.redelivered;
+        continue;
+      }
+      if (entry.inbox_seq != last_seen_ + 1) ++load_.report_.out_of_order;
+      last_seen_ = entry.inbox_seq;
     }
     load_.on_deliver(*this, *deliver);
     if (!deliver->entries.empty()) send(client::Request{client::Ack{last_seen_}});
   } else if (const auto* ack = std::get_if<server::SendAck>(&event)) {
-    load_.on_send_ack(*ack);
+    load_.on_send_ack(*this, *ack);
   } else if (const auto* created = std::get_if<server::GroupCreated>(&event)) {
     load_.on_group_created(*this, *created);
   } else if (const auto* failure = std::get_if<server::Failure>(&event)) {
-    load_.on_error(std::string(engine::to_string(failure->code)));
+    load_.on_failure(*this, *failure);
   }
 }
 
 void Connection::send(const ClientFrame& frame) {
-  if (!alive_) return;
+  // Before the welcome (a reconnect under way) a frame would meet hello_required: a send
+  // goes out with the resends after the welcome, acks and heartbeats are not needed.
+  if (welcomed_) enqueue(frame);
+}
+
+void Connection::enqueue(const ClientFrame& frame) {
+  if (!alive_ || !ws_) return;
   outbox_.push_back(encode_client_frame(frame, load_.encoding()));
   if (!writing_) write_next();
 }
@@ -331,29 +323,53 @@ void Connection::write_next() {
     return;
   }
   writing_ = true;
-  ws_.async_write(asio::buffer(outbox_.front()),
-                  [self = shared_from_this()](beast::error_code error, std::size_t) {
-                    if (error) return self->fail("write: " + error.message());
-                    self->outbox_.pop_front();
-                    self->write_next();
-                  });
+  ws_->async_write(
+      asio::buffer(outbox_.front()),
+      [self = shared_from_this(), generation = generation_](beast::error_code error, std::size_t) {
+        if (generation != self->generation_) return;
+        if (error) return self->fail("write: " + error.message());
+        self->outbox_.pop_front();
+        self->write_next();
+      });
 }
 
 void Connection::fail(const std::string& kind) {
-  if (!alive_) return;
+  if (!alive_ || closed_) return;
   alive_ = false;
+  welcomed_ = false;
+  ++generation_;
+  beast::error_code ignored;
+  ws_->next_layer().close(ignored);
+  if (load_.config_.discover && ever_welcomed_) {
+    ++load_.report_.reconnects;
+    ++load_.report_.disconnects_by_kind[kind];
+    return reconnect_later();
+  }
   load_.on_connection_lost();
   load_.on_error(kind);
-  beast::error_code ignored;
-  ws_.next_layer().close(ignored);
+}
+
+// Through discovery again, after 100-300 ms (a crowd of clients does not arrive at once).
+void Connection::reconnect_later() {
+  retry_.expires_after(std::chrono::milliseconds(100 + (index_ * 37) % 200));
+  retry_.async_wait([self = shared_from_this()](beast::error_code error) {
+    if (error || self->closed_) return;
+    const auto gateway = self->load_.pick_gateway(self->node_);
+    if (!gateway) return self->reconnect_later();  // no answer yet: a failover under way
+    self->node_ = *gateway;
+    self->connect();
+  });
 }
 
 void Connection::close() {
-  if (!alive_) return;
+  closed_ = true;
+  retry_.cancel();
+  if (!alive_ || !ws_) return;
   alive_ = false;
+  ++generation_;
   beast::error_code ignored;
-  ws_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
-  ws_.next_layer().close(ignored);
+  ws_->next_layer().shutdown(tcp::socket::shutdown_both, ignored);
+  ws_->next_layer().close(ignored);
 }
 
 // ---- The run ---------------------------------------------------------------------------------
@@ -377,17 +393,36 @@ void Load::on_deliver(Connection& connection, const server::Deliver& deliver) {
   }
 }
 
-void Load::on_send_ack(const server::SendAck& ack) {
-  ++report_.acked;
-  if (ack.duplicate) {
-    ++report_.duplicates;
-  } else {
+void Load::on_send_ack(Connection& connection, const server::SendAck& ack) {
+  if (config_.discover) {
+    // Each message counts once, at its first ack. A duplicate is a resend of a message
+    // that landed before its connection died: it is delivered all the same.
+    if (!connection.settle(ack.request)) return;
+    ++report_.acked;
+    report_.duplicates += ack.duplicate ? 1 : 0;
     report_.expected_deliveries += recipients_per_message_;
+  } else {
+    ++report_.acked;
+    if (ack.duplicate) {
+      ++report_.duplicates;
+    } else {
+      report_.expected_deliveries += recipients_per_message_;
+    }
   }
   const auto sent = send_times_.find(ack.request);
   if (sent == send_times_.end()) return;
   ack_us_.push_back(static_cast<std::uint32_t>((now_ns() - sent->second) / 1000));
   send_times_.erase(sent);
+}
+
+void Load::on_failure(Connection& connection, const server::Failure& failure) {
+  // Through a cluster, a node that stopped leading (or is shutting down) refuses and then
+  // closes: nothing was done, and the reconnect resends.
+  if (config_.discover && (failure.code == engine::ErrorCode::not_leader ||
+                           failure.code == engine::ErrorCode::overloaded)) {
+    return connection.fail(std::string(engine::to_string(failure.code)));
+  }
+  on_error(std::string(engine::to_string(failure.code)));
 }
 
 void Load::on_group_created(Connection& connection, const server::GroupCreated& created) {
@@ -412,6 +447,7 @@ void Load::send_one(Connection& sender) {
       request, sender.channel, sender.channel == 0 ? sender.peer : 0,
       "l" + std::to_string(sender.index()) + "-" + std::to_string(sender.next_message++),
       message_text(sent_at)};
+  if (config_.discover) sender.track(send);
   sender.send(client::Request{std::move(send)});
   ++report_.sent;
 }
@@ -464,7 +500,7 @@ void Load::run_until(const std::function<bool()>& done, double timeout_s,
 }
 
 void Load::open_connections(const std::vector<LoadAccount>& accounts) {
-  const tcp::endpoint node(asio::ip::make_address(config_.host), config_.port);
+  const tcp::endpoint server(asio::ip::make_address(config_.host), config_.port);
   const auto started = Clock::now();
   std::size_t next = 0;
   for (std::size_t i = 0; i < accounts.size(); ++i) {
@@ -478,6 +514,8 @@ void Load::open_connections(const std::vector<LoadAccount>& accounts) {
     while (next < connections_.size() && next - settled() < config_.connect_concurrency) {
       const auto source = asio::ip::address_v4(
           0x7F000001u + static_cast<std::uint32_t>(next % config_.source_addresses));
+      // Through a cluster: spread over the gateways discovery names, round robin.
+      const auto node = discovery_ ? discovery_->pick().value_or(server) : server;
       connections_[next]->start(node, source, accounts[next].token);
       ++next;
     }
@@ -571,6 +609,13 @@ LoadReport Load::run() {
     progress_(progress);
   });
   report_.setup_s = seconds_since(setup_started);
+  if (config_.discover) {
+    discovery_ = std::make_unique<GatewayDiscovery>(config_.host, config_.port);
+    if (!discovery_->wait_ready(std::chrono::seconds(30))) {
+      throw std::runtime_error("/v1/discover on " + config_.host + ":" +
+                               std::to_string(config_.port) + " named no gateway within 30 s");
+    }
+  }
 
   const auto before = read_node_memory(config_.node_pid);
   last_cpu_ = read_node_cpu(config_.node_pid);  // the first progress line's CPU % starts here
@@ -616,25 +661,6 @@ LoadReport Load::run() {
   return report_;
 }
 
-json::object latency_json(const LatencySummary& summary) {
-  return {{"samples", summary.samples},
-          {"p50_ms", summary.p50_ms},
-          {"p99_ms", summary.p99_ms},
-          {"p999_ms", summary.p999_ms},
-          {"max_ms", summary.max_ms}};
-}
-
-json::value node_cpu_json(const std::optional<NodeCpu>& cpu) {
-  if (!cpu) return nullptr;
-  return json::object{{"window_s", cpu->window_s},
-                      {"user_s", cpu->user_s},
-                      {"system_s", cpu->system_s},
-                      {"us_per_delivered", cpu->us_per_delivered},
-                      {"user_us_per_delivered", cpu->user_us_per_delivered},
-                      {"system_us_per_delivered", cpu->system_us_per_delivered},
-                      {"us_per_sent", cpu->us_per_sent}};
-}
-
 }  // namespace
 
 LoadReport run_load(const LoadConfig& config,
@@ -642,52 +668,6 @@ LoadReport run_load(const LoadConfig& config,
   check_bounds(config);
   Load load(config, progress);
   return load.run();
-}
-
-std::string to_json(const LoadReport& report) {
-  const auto& config = report.config;
-  json::object errors;
-  for (const auto& [kind, count] : report.errors_by_kind)
-    errors[kind] = count;
-  json::object out{
-      {"config",
-       {{"server", config.host + ":" + std::to_string(config.port)},
-        {"connections", config.connections},
-        {"duration_s", config.duration_s},
-        {"rate", config.rate},
-        {"traffic", config.group_size == 0 ? "1:1" : "group"},
-        {"group_size", config.group_size},
-        {"encoding", config.encoding == Encoding::binary ? "binary" : "json"},
-        {"text_bytes", config.text_bytes},
-        {"source_addresses", config.source_addresses}}},
-      {"setup_s", report.setup_s},
-      {"connected", report.connected},
-      {"connect_s", report.connect_s},
-      {"connects_per_s", report.connect_rate},
-      {"node_memory",
-       {{"rss_before_bytes", report.node_rss_before},
-        {"rss_after_bytes", report.node_rss_after},
-        {"anon_before_bytes", report.node_anon_before},
-        {"anon_after_bytes", report.node_anon_after},
-        {"bytes_per_connection", report.node_bytes_per_connection}}},
-      {"sent", report.sent},
-      {"acked", report.acked},
-      {"duplicate_acks", report.duplicates},
-      {"expected_deliveries", report.expected_deliveries},
-      {"delivered", report.delivered},
-      {"redelivered", report.redelivered},
-      {"send_window_s", report.send_window_s},
-      {"delivered_per_s", report.delivered_per_s},
-      {"acked_per_s", report.acked_per_s},
-      {"delivery_latency", latency_json(report.delivery)},
-      {"ack_latency", latency_json(report.ack)},
-      {"node_cpu", node_cpu_json(report.node_cpu)},
-      {"errors", report.errors},
-      {"errors_by_kind", errors},
-      {"complete", report.complete()},
-      {"wall_s", report.wall_s},
-  };
-  return json::serialize(out);
 }
 
 }  // namespace parley::net

@@ -36,6 +36,11 @@ struct LoadConfig {
   int node_pid = 0;  // read the node's memory and CPU time from /proc when set
   std::string password = "load-password";
   std::string name_prefix;  // users are PREFIX0, PREFIX1, ...; empty: a random prefix
+  // A cluster (docs/load.md, "Through a cluster"): every connection goes to a gateway that
+  // /v1/discover on host:port names, and a connection lost after its welcome reconnects
+  // through discovery (hello with its cursor) and resends its unacked sends under the same
+  // clientMsgId, as an app does. Lost connections are then counted, not errors.
+  bool discover = false;
 };
 
 struct LatencySummary {
@@ -77,8 +82,13 @@ struct LoadReport {
   std::uint64_t expected_deliveries = 0;
   std::uint64_t delivered = 0;    // text deliveries to recipients other than the sender
   std::uint64_t redelivered = 0;  // inbox entries received twice on a connection
-  double send_window_s = 0;       // the time spent sending
-  double delivered_per_s = 0;     // deliveries in the send window / send_window_s
+  // Inbox entries that did not follow the connection's last one (inbox seq + 1): a gap or
+  // an entry out of order.
+  std::uint64_t out_of_order = 0;
+  std::uint64_t reconnects = 0;  // --discover: connections lost after a welcome and rebuilt
+  std::map<std::string, std::uint64_t> disconnects_by_kind;  // --discover: why they were lost
+  double send_window_s = 0;                                  // the time spent sending
+  double delivered_per_s = 0;  // deliveries in the send window / send_window_s
   double acked_per_s = 0;
   LatencySummary delivery;          // send to receipt by a recipient
   LatencySummary ack;               // send to sendAck
@@ -87,7 +97,8 @@ struct LoadReport {
   std::map<std::string, std::uint64_t> errors_by_kind;  // failure codes, disconnects
   double wall_s = 0;
   bool complete() const {
-    return errors == 0 && delivered == expected_deliveries && acked == sent && redelivered == 0;
+    return errors == 0 && delivered == expected_deliveries && acked == sent && redelivered == 0 &&
+           out_of_order == 0;
   }
 };
 
