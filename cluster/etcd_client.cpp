@@ -350,4 +350,14 @@ std::string EtcdClient::prefix_end(std::string_view prefix) {
   return std::string(1, '\0');  // every key
 }
 
+std::string put_if_absent(EtcdClient& client, const std::string& key, const std::string& value) {
+  const auto result =
+      client.txn({Compare{key, Compare::Target::version, Compare::Result::equal, 0, {}}},
+                 {Op{Op::Kind::put, key, value, {}, 0}}, {Op{Op::Kind::range, key, {}, {}, 0}});
+  if (result.succeeded) return value;
+  if (result.ranges.empty() || result.ranges.front().empty())
+    throw EtcdError("etcd holds no " + key + " although the transaction said it did");
+  return result.ranges.front().front().value;
+}
+
 }  // namespace parley::cluster

@@ -104,4 +104,8 @@ class EtcdClient {
   std::unique_ptr<Impl> impl_;
 };
 
+// Puts `value` at `key` unless the key exists; returns the value the key holds after (ours,
+// or the one put before). One transaction. Throws as EtcdClient::txn.
+std::string put_if_absent(EtcdClient& client, const std::string& key, const std::string& value);
+
 }  // namespace parley::cluster

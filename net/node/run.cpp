@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "net/node/auth.hpp"
+#include "net/node/cluster_guards.hpp"
 #include "net/node/cluster_member.hpp"
 #include "net/node/engine_loop.hpp"
 #include "net/node/http_api.hpp"
@@ -123,6 +124,25 @@ void publish_commit_stats(Metrics& metrics, const storage::PipelinedStore::Stats
   metrics.lmdb_writes = stats.writes;
   metrics.lmdb_commit_micros = stats.commit_micros;
   metrics.lmdb_sync_micros = stats.sync_micros;
+}
+
+// A replica must apply the log under the cluster's engine settings (net/node/cluster_guards.hpp)
+// before it applies anything: checked before the store is opened, waiting for etcd as long as
+// it takes (a cluster node does nothing without it; SIGTERM still stops it here).
+void wait_for_engine_settings_check(const NodeConfig& config) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      const std::string mismatch = engine_settings_mismatch(config);
+      if (!mismatch.empty()) throw std::runtime_error(mismatch);
+      return;
+    } catch (const host::LogUnavailable& error) {
+      if (attempt % 10 == 0) {
+        log_line(std::string("cluster: waiting for etcd to check the engine settings (") +
+                 error.what() + ")");
+      }
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
 }
 
 }  // namespace
@@ -241,6 +261,7 @@ int run_node(const NodeConfig& config) {
     storage::LmdbOptions options;
     options.initial_map_bytes = config.initial_map_mib << 20;
     options.max_map_bytes = std::max(config.max_map_mib, config.initial_map_mib) << 20;
+    if (clustered && !gateway) wait_for_engine_settings_check(config);
     if (clustered && !gateway) {
       // Behind the log's trimmed start: a peer's copy first (net/node/snapshot.hpp). When
       // etcd cannot be asked now, the node starts from its store all the same: replaying
@@ -255,7 +276,11 @@ int run_node(const NodeConfig& config) {
                  "); starting from this store");
       }
     }
-    if (!gateway) store = std::make_unique<storage::LmdbStore>(config.data, options);
+    if (!gateway) {
+      store = std::make_unique<storage::LmdbStore>(config.data, options);
+      const std::string mismatch = store_mode_mismatch(*store, clustered);
+      if (!mismatch.empty()) throw std::runtime_error(mismatch);
+    }
     if (!clustered) {
       pipeline = std::make_unique<storage::PipelinedStore>(*store);
       loop = std::make_unique<EngineLoop>(shared, *pipeline);

@@ -41,14 +41,8 @@ std::string cluster_key(cluster::EtcdClient& client, const std::string& prefix) 
   randombytes_buf(bytes, sizeof bytes);
   char hex[2 * sizeof bytes + 1];
   sodium_bin2hex(hex, sizeof hex, bytes, sizeof bytes);
-  // Ours only if nobody's is there yet; either way, read back the one that is.
-  const auto result =
-      client.txn({Compare{key, Compare::Target::version, Compare::Result::equal, 0, {}}},
-                 {Op{Op::Kind::put, key, hex, {}, 0}}, {Op{Op::Kind::range, key, {}, {}, 0}});
-  if (result.succeeded) return hex;
-  if (result.ranges.empty() || result.ranges.front().empty())
-    throw std::runtime_error("etcd holds no " + key);
-  return result.ranges.front().front().value;
+  // Ours only if nobody's is there yet; either way, the one that is.
+  return cluster::put_if_absent(client, key, hex);
 }
 
 }  // namespace

@@ -1,0 +1,87 @@
+#include "net/node/cluster_guards.hpp"
+
+#include <chrono>
+#include <sstream>
+
+#include "cluster/etcd_client.hpp"
+#include "cluster/replica.hpp"
+#include "net/node/cluster_member.hpp"
+
+namespace parley::net {
+
+using engine::Table;
+
+std::string store_mode_mismatch(engine::Store& store, bool clustered) {
+  store.begin();
+  const std::uint64_t applied = cluster::applied_index_of(store);
+  bool has_users = false;
+  store.scan(Table::users, "", "", false, [&](std::string_view, std::string_view) {
+    has_users = true;
+    return false;  // one is enough
+  });
+  store.abort();
+  if (!clustered && applied > 0) {
+    return "this store is a cluster replica's (it applied entry " + std::to_string(applied) +
+           " of a cluster's log): as a single node it would take writes the cluster never "
+           "sees. Start it with the cluster's --etcd and --cluster-prefix";
+  }
+  if (clustered && applied == 0 && has_users) {
+    return "this store was written by a single node (it holds users but no applied log "
+           "index): a replica must start empty or from a peer's snapshot, or it holds what no "
+           "other replica has. Give --data an empty directory";
+  }
+  return "";
+}
+
+std::string engine_settings(const engine::EngineConfig& c) {
+  // check_invariants changes nothing the engine does; durable_sessions is on for every
+  // replica (cluster::Replica sets it).
+  std::ostringstream out;
+  out << "delivery_batch=" << c.delivery_batch << "\n"
+      << "delivery_window=" << c.delivery_window << "\n"
+      << "delivery_batch_bytes=" << c.delivery_batch_bytes << "\n"
+      << "delivery_window_bytes=" << c.delivery_window_bytes << "\n"
+      << "history_page_bytes=" << c.history_page_bytes << "\n"
+      << "heartbeat_interval_us=" << c.heartbeat_interval_us << "\n"
+      << "presence_timeout_us=" << c.presence_timeout_us << "\n"
+      << "push_collapse_window_us=" << c.push_collapse_window_us << "\n"
+      << "push_when=" << static_cast<int>(c.push_when) << "\n"
+      << "push_outbox_max=" << c.push_outbox_max << "\n";
+  return out.str();
+}
+
+namespace {
+
+// The lines of `ours` that `theirs` lacks: "name=ours (the cluster: name=theirs)".
+std::string differences(const std::string& ours, const std::string& theirs) {
+  std::istringstream mine(ours);
+  std::string described;
+  for (std::string line; std::getline(mine, line);) {
+    if (("\n" + theirs).find("\n" + line + "\n") != std::string::npos) continue;
+    const std::string name = line.substr(0, line.find('='));
+    std::string recorded = "none";
+    std::istringstream cluster(theirs);
+    for (std::string other; std::getline(cluster, other);)
+      if (other.rfind(name + "=", 0) == 0) recorded = other.substr(name.size() + 1);
+    described += (described.empty() ? "" : ", ") + line + " (the cluster: " + recorded + ")";
+  }
+  return described.empty() ? "the record differs" : described;
+}
+
+}  // namespace
+
+std::string engine_settings_mismatch(const NodeConfig& config) {
+  cluster::EtcdClient client(split_endpoints(config.etcd),
+                             std::chrono::milliseconds(config.etcd_timeout_ms));
+  const std::string key = config.cluster_prefix + "engine_settings";
+  const std::string ours = engine_settings(config.engine);
+  const std::string recorded = cluster::put_if_absent(client, key, ours);
+  if (recorded == ours) return "";
+  return "this node's engine settings differ from the cluster's (etcd " + key +
+         "): " + differences(ours, recorded) +
+         ". Every replica must apply the log under the same rules: run every node with the "
+         "same settings (one config file), or, to change them for the whole cluster, stop "
+         "every node, delete the key and start them with the new settings";
+}
+
+}  // namespace parley::net
