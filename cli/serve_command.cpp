@@ -147,6 +147,9 @@ void add_serve_command(CLI::App& app) {
   flag(serve, a, "lease-ttl-s", &NodeConfig::lease_ttl_s,
        "Leadership lease: a dead leader is replaced after about this long");
   flag(serve, a, "etcd-timeout-ms", &NodeConfig::etcd_timeout_ms, "Timeout of one etcd request");
+  flag(serve, a, "trim-hold-s", &NodeConfig::trim_hold_s,
+       "A replica not heard from for this long stops holding back the log's trimming (0: for "
+       "ever)");
 
   serve->callback([args] {
     net::NodeConfig config;

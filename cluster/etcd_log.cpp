@@ -153,9 +153,16 @@ void EtcdLog::trim_below(std::uint64_t index) {
 }
 
 void EtcdLog::report_applied(std::string_view replica, std::uint64_t index) {
-  client_.txn(
-      {}, {Op{Op::Kind::put, applied_prefix_ + std::string(replica), std::to_string(index), {}, 0}},
-      {});
+  if (trim_hold_s_ > 0 && (report_lease_ == 0 || client_.lease_keep_alive(report_lease_) == 0)) {
+    report_lease_ = client_.lease_grant(trim_hold_s_);  // the first report, or after a hold ran out
+  }
+  client_.txn({},
+              {Op{Op::Kind::put,
+                  applied_prefix_ + std::string(replica),
+                  std::to_string(index),
+                  {},
+                  trim_hold_s_ > 0 ? report_lease_ : 0}},
+              {});
 }
 
 std::optional<std::uint64_t> EtcdLog::slowest_applied() {

@@ -122,6 +122,34 @@ TEST_F(EtcdLogTest, TrimKeepsTheLastEntry) {
   EXPECT_EQ(log.append(leads.token, 7, "y"), AppendResult::appended);
 }
 
+// A replica that stopped reporting (a node that left for good) holds back trimming only for
+// the hold: then its report's lease runs out and the slowest report is a live replica's.
+TEST_F(EtcdLogTest, AReplicaGoneLongerThanTheTrimHoldNoLongerHoldsBackTrimming) {
+  a.set_trim_hold(2);
+  b.set_trim_hold(2);
+  a.report_applied("gone", 3);
+  b.report_applied("live", 40);
+  EXPECT_EQ(b.slowest_applied(), 3u) << "within its hold, the gone replica counts";
+  std::optional<std::uint64_t> slowest;
+  for (int i = 0; i < 100 && slowest != 41u; ++i) {  // up to 20 s: etcd ends leases late
+    std::this_thread::sleep_for(200ms);
+    b.report_applied("live", 41);  // each report renews the live replica's hold
+    slowest = b.slowest_applied();
+  }
+  EXPECT_EQ(slowest, 41u) << "the gone replica's report outlived its hold";
+
+  a.report_applied("gone", 5);  // back: it reports again under a new lease
+  EXPECT_EQ(b.slowest_applied(), 5u);
+}
+
+TEST_F(EtcdLogTest, WithoutAHoldAReportHasNoLeaseAndStays) {
+  a.report_applied("gone", 3);
+  const auto reports = a_client.range(std::string(kPrefix) + "applied/gone");
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports.front().lease, 0) << "no lease: nothing ends it";
+  EXPECT_EQ(b.slowest_applied(), 3u);
+}
+
 TEST_F(EtcdLogTest, AppendsContinueAfterTheEtcdLeaderIsKilled) {
   EtcdClient client(etcd.endpoints(), 1s);
   EtcdLog log(client, kPrefix);

@@ -60,6 +60,8 @@ ClusterMember::ClusterMember(const NodeConfig& config, engine::Store* store, std
   if ((store == nullptr) != (role_ == host::NodeRole::gateway)) {
     throw std::invalid_argument("a gateway has no store; every other role has one");
   }
+  if (config.trim_hold_s < 0) throw std::invalid_argument("--trim-hold-s must be 0 or more");
+  engine_log_.set_trim_hold(config.trim_hold_s);
   if (store != nullptr)
     replica_ = std::make_unique<cluster::Replica>(*store, engine_log_, config.engine);
 }

@@ -88,6 +88,7 @@ std::map<std::string, Setter> setters(NodeConfig& c) {
   text("cluster_prefix", c.cluster_prefix);
   whole("lease_ttl_s", c.lease_ttl_s);
   whole("etcd_timeout_ms", c.etcd_timeout_ms);
+  whole("trim_hold_s", c.trim_hold_s);
   return s;
 }
 

@@ -63,6 +63,9 @@ struct NodeConfig {
   std::string cluster_prefix = "/parley/cluster/";  // this cluster's etcd keys
   std::int64_t lease_ttl_s = 3;  // leadership lease: a dead leader is replaced about this late
   std::int64_t etcd_timeout_ms = 2'000;  // per etcd request
+  // A replica's applied-index report holds back the log's trimming for this long after its
+  // last renewal (a node gone longer starts from a peer's snapshot when it returns).
+  std::int64_t trim_hold_s = 600;
 };
 
 // Overlays the keys of the TOML file at `path` onto `config`. Throws std::runtime_error
