@@ -128,14 +128,16 @@ void print_summary(const net::LoadReport& r) {
                r.acked_per_s, node_cpu_line(r).c_str(), r.delivery.p50_ms, r.delivery.p99_ms,
                r.delivery.p999_ms, r.delivery.max_ms, static_cast<unsigned long long>(r.errors),
                r.complete() ? "" : " -- INCOMPLETE");
-  if (r.config.discover || r.redelivered > 0 || r.out_of_order > 0) {
-    std::fprintf(stderr,
-                 "exactly once: %llu redelivered, %llu out of order; %llu duplicate acks "
-                 "(resends of sends that had landed); %llu reconnects\n",
-                 static_cast<unsigned long long>(r.redelivered),
-                 static_cast<unsigned long long>(r.out_of_order),
-                 static_cast<unsigned long long>(r.duplicates),
-                 static_cast<unsigned long long>(r.reconnects));
+  if (r.config.discover || r.redelivered > 0 || r.out_of_order > 0 || r.delivered_twice > 0) {
+    std::fprintf(
+        stderr,
+        "exactly once: %llu redelivered, %llu stored twice, %llu out of order; %llu duplicate acks "
+        "(resends of sends that had landed); %llu reconnects\n",
+        static_cast<unsigned long long>(r.redelivered),
+        static_cast<unsigned long long>(r.delivered_twice),
+        static_cast<unsigned long long>(r.out_of_order),
+        static_cast<unsigned long long>(r.duplicates),
+        static_cast<unsigned long long>(r.reconnects));
   }
 }
 

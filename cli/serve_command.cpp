@@ -140,6 +140,9 @@ void add_serve_command(CLI::App& app) {
        "Run as a cluster node: HOST:PORT,... of the etcd members (docs/cluster.md)");
   flag(serve, a, "node-name", &NodeConfig::node_name,
        "This node's name in the cluster, unique (default: the listen address)");
+  flag(serve, a, "peer-address", &NodeConfig::peer_address,
+       "With --etcd: HOST:PORT where the other nodes reach this one (default: the listen "
+       "address; needed when listening on 0.0.0.0)");
   flag(serve, a, "role", &NodeConfig::role,
        "With --etcd: both (default), gateway (client connections only, no store) or replica "
        "(the shard only, never named to clients)");

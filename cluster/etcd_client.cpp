@@ -351,6 +351,9 @@ std::string EtcdClient::prefix_end(std::string_view prefix) {
 }
 
 std::string put_if_absent(EtcdClient& client, const std::string& key, const std::string& value) {
+  // A read first: a key that exists needs no write, and etcd refuses every transaction that
+  // holds a put once its space quota is full.
+  if (const auto existing = client.range(key); !existing.empty()) return existing.front().value;
   const auto result =
       client.txn({Compare{key, Compare::Target::version, Compare::Result::equal, 0, {}}},
                  {Op{Op::Kind::put, key, value, {}, 0}}, {Op{Op::Kind::range, key, {}, {}, 0}});

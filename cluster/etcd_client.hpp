@@ -105,7 +105,8 @@ class EtcdClient {
 };
 
 // Puts `value` at `key` unless the key exists; returns the value the key holds after (ours,
-// or the one put before). One transaction. Throws as EtcdClient::txn.
+// or the one put before). A read, then (when absent) one transaction. Throws as
+// EtcdClient::txn.
 std::string put_if_absent(EtcdClient& client, const std::string& key, const std::string& value);
 
 }  // namespace parley::cluster

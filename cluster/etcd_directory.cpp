@@ -12,10 +12,12 @@ EtcdDirectory::EtcdDirectory(EtcdClient& client, std::string prefix)
 
 namespace {
 
-// "CONNECTIONS URL", then " gateway" or " replica" for a node that is not both.
+// "CONNECTIONS URL ROLE PEER": ROLE both, gateway or replica; PEER the node's HOST:PORT for
+// its peers (absent when empty). Entries of older nodes have only the first two or three.
 std::string encode(const GatewayInfo& node) {
-  std::string value = std::to_string(node.connections) + " " + node.url;
-  if (node.role != host::NodeRole::both) value += " " + std::string(host::to_string(node.role));
+  std::string value = std::to_string(node.connections) + " " + node.url + " " +
+                      std::string(host::to_string(node.role));
+  if (!node.peer.empty()) value += " " + node.peer;
   return value;
 }
 
@@ -24,7 +26,7 @@ GatewayInfo decode(const std::string& name, const std::string& value) {
   std::istringstream fields(value);
   std::string connections;
   std::string role;
-  fields >> connections >> node.url >> role;
+  fields >> connections >> node.url >> role >> node.peer;
   const auto [end, error] = std::from_chars(
       connections.data(), connections.data() + connections.size(), node.connections);
   const auto parsed = role.empty() ? host::NodeRole::both : host::parse_node_role(role);

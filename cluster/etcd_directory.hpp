@@ -1,5 +1,6 @@
 // host::Directory on etcd v3 (docs/cluster.md, "Directory"): one key per node,
-// PREFIX NAME = "CONNECTIONS URL[ ROLE]" (ROLE: gateway or replica; none: both), attached to the
+// PREFIX NAME = "CONNECTIONS URL ROLE[ PEER]" (ROLE: both, gateway or replica; PEER: the
+// HOST:PORT other nodes reach it at), attached to the
 // gateway's lease, so a gateway that dies (stops renewing) leaves the directory when its TTL runs
 // out.
 #pragma once

@@ -17,6 +17,7 @@
 // #18089).
 #pragma once
 
+#include <chrono>
 #include <string>
 
 #include "cluster/etcd_client.hpp"
@@ -41,10 +42,10 @@ class EtcdLog final : public host::ReplicatedLog {
   std::uint64_t last_index() override;
   // Keeps the last entry whatever `index` says, so that the next index stays known.
   void trim_below(std::uint64_t index) override;
-  // With a hold (set_trim_hold), the report lives under a lease of that TTL that each report
-  // renews: a replica gone for longer stops holding back trimming (a node that left the
-  // cluster for good would otherwise keep every entry, until etcd's space quota refuses
-  // every write). Without one, a report stays until it is deleted.
+  // With a hold (set_trim_hold), the report lives under a lease of that TTL, renewed by the
+  // reports every third of the hold: a replica gone for longer stops holding back trimming (a node
+  // that left the cluster for good would otherwise keep every entry, until etcd's space quota
+  // refuses every write). Without one, a report stays until it is deleted.
   void report_applied(std::string_view replica, std::uint64_t index) override;
   std::optional<std::uint64_t> slowest_applied() override;
 
@@ -65,6 +66,7 @@ class EtcdLog final : public host::ReplicatedLog {
   std::string applied_prefix_;
   std::int64_t trim_hold_s_ = 0;
   std::int64_t report_lease_ = 0;  // the lease of this replica's report (with a hold)
+  std::chrono::steady_clock::time_point lease_renewed_;
 };
 
 }  // namespace parley::cluster

@@ -30,6 +30,9 @@ struct GatewayInfo {
   std::string url;   // what clients connect to, e.g. ws://10.0.0.5:8080/v1/ws
   std::uint64_t connections = 0;
   NodeRole role = NodeRole::both;
+  // HOST:PORT where the other nodes reach it (relays, snapshots), which behind a TLS proxy
+  // is not `url`'s; empty: `url`'s host and port.
+  std::string peer = "";
   bool operator==(const GatewayInfo&) const = default;
   // Discovery may name it to clients.
   bool serves_clients() const { return role != NodeRole::replica; }

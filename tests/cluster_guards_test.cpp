@@ -66,9 +66,16 @@ TEST(ClusterGuards, AReplicasStoreIsRefusedAsASingleNodeAndASingleNodesAsAReplic
   EXPECT_NE(joined_log.find("this store was written by a single node"), std::string::npos)
       << joined_log;
 
-  // Both stores are untouched: each starts again in its own mode.
+  // Both stores are untouched: each starts again in its own mode, with its user.
   replica->start();
   EXPECT_TRUE(poll_for([&] { return discover({replica->port()}); })) << replica->log();
+  single.start();
+  EXPECT_EQ(single.http()
+                .request("POST", "/v1/login",
+                         R"({"name":"bob","password":"correct horse","device_label":"t"})")
+                .status,
+            200)
+      << single.log();
 }
 
 TEST(ClusterGuards, ANodeWithOtherEngineSettingsThanTheClustersRefusesToStart) {

@@ -224,6 +224,7 @@ class ChatClient {
       std::this_thread::sleep_for(milliseconds(100));  // no leader yet: back off a little
       return;
     }
+    if (std::exchange(resend_due_, false)) resend_pending();
     try {
       // Bounded so that a steady stream cannot starve the other client.
       for (int i = 0; i < 100 && ws_; ++i) {
@@ -309,9 +310,15 @@ class ChatClient {
       }
       pending_.erase(index);
     } else if (const auto* failure = std::get_if<server::Failure>(&event)) {
-      // `overloaded` (a node shutting down or full) and `not_leader` (a node that stopped
-      // leading) changed nothing: resend elsewhere.
-      if (failure->code != ErrorCode::overloaded && failure->code != ErrorCode::not_leader) {
+      // `overloaded` (a queue past its delay bound, as a new leader's can be while it catches
+      // up on a busy machine, or a node shutting down) changed nothing: resend on this
+      // connection at the next poll, as an app backs off. `not_leader` (a node that stopped
+      // leading) changed nothing either: resend elsewhere.
+      if (failure->code == ErrorCode::overloaded) {
+        resend_due_ = true;
+        return;
+      }
+      if (failure->code != ErrorCode::not_leader) {
         ADD_FAILURE() << "request " << failure->request << ": " << to_string(failure->code) << " "
                       << failure->message;
       }
@@ -343,6 +350,7 @@ class ChatClient {
   std::map<int, RequestId> pending_;   // unacked message index -> its latest request id
   UserId peer_ = 0;
   std::optional<std::size_t> via_;
+  bool resend_due_ = false;  // an `overloaded` refusal: resend the unacked at the next poll
 };
 
 // Bob's inbox as he received it: every message exactly once, inbox and channel seqs gap-free

@@ -66,8 +66,14 @@ TEST(ClusterRoles, AGatewayRelaysEveryClientWhileTheReplicasFailOver) {
   EXPECT_EQ(refused.status, 503) << refused.body;
   EXPECT_NE(refused.body.find("not_leader"), std::string::npos) << refused.body;
   net::WsClient direct("127.0.0.1", cluster.port(follower));
-  EXPECT_THROW(direct.connect(bob_account.token), std::exception)
-      << "a following replica accepted a client's WebSocket";
+  try {
+    direct.connect(bob_account.token);
+    ADD_FAILURE() << "a following replica accepted a client's WebSocket";
+  } catch (const net::ConnectionClosed& upgrade_refused) {
+    EXPECT_EQ(upgrade_refused.code, 503) << upgrade_refused.reason;
+    EXPECT_NE(upgrade_refused.reason.find("not_leader"), std::string::npos)
+        << upgrade_refused.reason;
+  }
 
   ChatClient alice(cluster, alice_account, kGateway);
   ChatClient bob(cluster, bob_account, kGateway);
@@ -119,24 +125,60 @@ TEST(ClusterRoles, AGatewayRelaysEveryClientWhileTheReplicasFailOver) {
   EXPECT_EQ(cluster.terminate(kGateway), 0) << "the gateway stops cleanly" << cluster.logs();
 }
 
-// A role other than both needs a cluster; an unknown role is refused. Nothing starts.
+// Behind a TLS proxy every node advertises the proxy's URL, without a port: the nodes reach
+// each other at their peer addresses (the listen address by default), so a follower still
+// relays its clients' calls and WebSockets to the leader.
+TEST(ClusterRoles, NodesBehindATlsProxyReachEachOtherAtTheirPeerAddresses) {
+  EtcdCluster etcd;
+  const std::string proxy = "wss://chat.example.invalid/v1/ws";
+  Cluster cluster(etcd, {{"--public-url", proxy}, {"--public-url", proxy}});
+  const auto leader = poll_for([&] { return leader_index(cluster); });
+  ASSERT_TRUE(leader) << cluster.logs();
+  const std::size_t follower = 1 - *leader;
+  const auto discovery = poll_for([&] { return get_json(cluster.port(follower), "/v1/discover"); });
+  ASSERT_TRUE(discovery) << cluster.logs();
+  EXPECT_EQ(discovery->at("websocket").as_string(), proxy) << "clients get the proxy's URL";
+
+  const Account alice_account = sign_up_and_log_in(cluster, "alice", *leader);
+  const Account bob_account = sign_up_and_log_in(cluster, "bob", follower);  // relayed
+  ASSERT_FALSE(alice_account.token.empty() || bob_account.token.empty()) << cluster.logs();
+  ChatClient alice(cluster, alice_account, *leader);
+  ChatClient bob(cluster, bob_account, follower);  // a WebSocket relayed to the leader
+  constexpr int kSent = 10;
+  for (int i = 0; i < kSent; ++i)
+    alice.send(i, bob_account.user);
+  const auto deadline = Clock::now() + seconds(60);
+  while ((alice.acks.size() < kSent || bob.entries.size() < kSent) && Clock::now() < deadline) {
+    alice.poll(20);
+    bob.poll(20);
+  }
+  bob.poll(300);
+  expect_each_message_once(bob, alice, kSent);
+  EXPECT_EQ(bob.connections, 1) << bob.last_error << cluster.logs();
+}
+
+// A role other than both needs a cluster; an unknown role is refused; a cluster node
+// listening on every address needs --peer-address. Nothing starts.
 TEST(ClusterRoles, ARoleWithoutEtcdOrAnUnknownRoleIsRefused) {
   for (const auto& [args, expected] : std::vector<std::pair<std::vector<std::string>, std::string>>{
-           {{"--role", "gateway"}, "--role gateway needs --etcd"},
-           {{"--role", "replica"}, "--role replica needs --etcd"},
-           {{"--role", "leader", "--etcd", "127.0.0.1:1"}, "--role must be both, gateway or"}}) {
+           {{"--listen", "127.0.0.1:0", "--role", "gateway"}, "--role gateway needs --etcd"},
+           {{"--listen", "127.0.0.1:0", "--role", "replica"}, "--role replica needs --etcd"},
+           {{"--listen", "127.0.0.1:0", "--role", "leader", "--etcd", "127.0.0.1:1"},
+            "--role must be both, gateway or"},
+           {{"--listen", "0.0.0.0:0", "--etcd", "127.0.0.1:1"}, "give --peer-address HOST:PORT"},
+           {{"--listen", "127.0.0.1:0", "--etcd", "127.0.0.1:1", "--peer-address", "nohost"},
+            "--peer-address wants HOST:PORT"}}) {
     TempDir dir;
-    std::vector<std::string> command{PARLEY_BINARY, "serve",  "--listen",
-                                     "127.0.0.1:0", "--data", dir.path() + "/data"};
+    std::vector<std::string> command{PARLEY_BINARY, "serve", "--data", dir.path() + "/data"};
     command.insert(command.end(), args.begin(), args.end());
     const pid_t pid = spawn_process(command, dir.path() + "/log");
     int status = 0;
     waitpid(pid, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 78) << args.at(1);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 78) << args.at(3);
     std::ifstream in(dir.path() + "/log");
     const std::string log{std::istreambuf_iterator<char>(in), {}};
     EXPECT_NE(log.find(expected), std::string::npos) << log;
-    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data/data.mdb")) << args.at(1);
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data/data.mdb")) << args.at(3);
   }
 }
 

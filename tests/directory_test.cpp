@@ -72,17 +72,36 @@ TEST_P(DirectoryTest, TheBestGatewayHasTheFewestConnections) {
 
 TEST_P(DirectoryTest, AReplicaOnlyNodeIsListedWithItsRoleButNeverTheBestGateway) {
   const GatewayInfo replica{"r1", "ws://127.0.0.1:8081/v1/ws", 0, NodeRole::replica};
-  const GatewayInfo gateway{"g1", "ws://127.0.0.1:8082/v1/ws", 50, NodeRole::gateway};
+  const GatewayInfo gateway{"g1", "wss://chat.example.com/v1/ws", 50, NodeRole::gateway,
+                            "10.0.0.7:8082"};
   directory->register_gateway(replica, 30);
   EXPECT_FALSE(directory->best_gateway().has_value()) << "a replica serves no client";
   directory->register_gateway(gateway, 30);
   EXPECT_EQ(directory->gateways(), (std::vector<GatewayInfo>{gateway, replica}))
-      << "each role survives the round trip";
+      << "each role and peer address survives the round trip";
   EXPECT_EQ(directory->best_gateway(), gateway) << "more connections, but the only gateway";
   EXPECT_TRUE(gateway.serves_clients());
   EXPECT_FALSE(gateway.has_store());
   EXPECT_FALSE(replica.serves_clients());
   EXPECT_TRUE(replica.has_store());
+}
+
+// Entries written by older nodes: "CONNECTIONS URL" and "CONNECTIONS URL ROLE".
+TEST_P(DirectoryTest, EntriesWithoutARoleOrAPeerAddressStillDecode) {
+  if (GetParam() != std::string("etcd")) GTEST_SKIP() << "the format is etcd's";
+  client->txn(
+      {},
+      {{parley::cluster::Op::Kind::put, "/parley/test/gateways/old", "3 ws://a:1/v1/ws", {}, 0},
+       {parley::cluster::Op::Kind::put,
+        "/parley/test/gateways/older-replica",
+        "4 ws://b:2/v1/ws replica",
+        {},
+        0}},
+      {});
+  EXPECT_EQ(
+      directory->gateways(),
+      (std::vector<GatewayInfo>{{"old", "ws://a:1/v1/ws", 3, NodeRole::both, ""},
+                                {"older-replica", "ws://b:2/v1/ws", 4, NodeRole::replica, ""}}));
 }
 
 TEST(NodeRole, ParsesItsThreeNamesOnly) {

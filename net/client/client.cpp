@@ -3,6 +3,9 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 namespace parley::net {
 namespace {
 
@@ -22,6 +25,11 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
   asio::io_context io;
   beast::tcp_stream stream(io);
   stream.connect(tcp::endpoint(asio::ip::make_address(host_), port_));
+  // The blocking reads and writes below ignore Beast's timers: the socket's own timeouts
+  // keep a node that accepts and then stalls from holding the caller for ever.
+  const timeval limit{30, 0};
+  ::setsockopt(stream.socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  ::setsockopt(stream.socket().native_handle(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
   http::request<http::string_body> request{http::string_to_verb(method), target, 11};
   request.set(http::field::host, host_);
   if (!token.empty()) request.set(http::field::authorization, "Bearer " + token);

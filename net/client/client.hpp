@@ -20,7 +20,8 @@ struct HttpResult {
 class HttpClient {
  public:
   HttpClient(std::string host, std::uint16_t port);
-  // One request on a fresh connection. Throws std::runtime_error when it cannot connect.
+  // One request on a fresh connection. Throws std::runtime_error when it cannot connect, and
+  // when the node sends or takes nothing for 30 s.
   HttpResult request(const std::string& method, const std::string& target,
                      const std::string& body = "", const std::string& token = "");
 

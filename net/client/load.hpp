@@ -85,7 +85,10 @@ struct LoadReport {
   // Inbox entries that did not follow the connection's last one (inbox seq + 1): a gap or
   // an entry out of order.
   std::uint64_t out_of_order = 0;
-  std::uint64_t reconnects = 0;  // --discover: connections lost after a welcome and rebuilt
+  // Messages a connection received twice under different inbox seqs (by the sender's
+  // clientMsgId): stored twice. Not counted in `delivered`.
+  std::uint64_t delivered_twice = 0;
+  std::uint64_t reconnects = 0;  // --discover: connection attempts lost after a first welcome
   std::map<std::string, std::uint64_t> disconnects_by_kind;  // --discover: why they were lost
   double send_window_s = 0;                                  // the time spent sending
   double delivered_per_s = 0;  // deliveries in the send window / send_window_s
@@ -98,7 +101,7 @@ struct LoadReport {
   double wall_s = 0;
   bool complete() const {
     return errors == 0 && delivered == expected_deliveries && acked == sent && redelivered == 0 &&
-           out_of_order == 0;
+           out_of_order == 0 && delivered_twice == 0;
   }
 };
 

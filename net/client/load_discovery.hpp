@@ -30,8 +30,8 @@ class GatewayDiscovery {
 
   // Waits up to `timeout` for a first answer naming a gateway; false when none came.
   bool wait_ready(std::chrono::milliseconds timeout);
-  // A live gateway, at random (clients spread over them), other than `avoid` when there
-  // is another; nothing before the first answer.
+  // A live gateway, round robin (clients spread evenly over them), other than `avoid` when
+  // there is another; nothing before the first answer.
   std::optional<Endpoint> pick(const std::optional<Endpoint>& avoid = {});
   std::size_t answers() const { return answers_.load(); }
 

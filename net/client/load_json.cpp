@@ -66,6 +66,7 @@ std::string to_json(const LoadReport& report) {
       {"delivered", report.delivered},
       {"redelivered", report.redelivered},
       {"out_of_order", report.out_of_order},
+      {"delivered_twice", report.delivered_twice},
       {"reconnects", report.reconnects},
       {"disconnects_by_kind", disconnects},
       {"send_window_s", report.send_window_s},

@@ -1,6 +1,7 @@
 #include "net/node/cluster_guards.hpp"
 
 #include <chrono>
+#include <map>
 #include <sstream>
 
 #include "cluster/etcd_client.hpp"
@@ -52,20 +53,29 @@ std::string engine_settings(const engine::EngineConfig& c) {
 
 namespace {
 
-// The lines of `ours` that `theirs` lacks: "name=ours (the cluster: name=theirs)".
-std::string differences(const std::string& ours, const std::string& theirs) {
-  std::istringstream mine(ours);
-  std::string described;
-  for (std::string line; std::getline(mine, line);) {
-    if (("\n" + theirs).find("\n" + line + "\n") != std::string::npos) continue;
-    const std::string name = line.substr(0, line.find('='));
-    std::string recorded = "none";
-    std::istringstream cluster(theirs);
-    for (std::string other; std::getline(cluster, other);)
-      if (other.rfind(name + "=", 0) == 0) recorded = other.substr(name.size() + 1);
-    described += (described.empty() ? "" : ", ") + line + " (the cluster: " + recorded + ")";
+std::map<std::string, std::string> settings_by_name(const std::string& lines) {
+  std::map<std::string, std::string> settings;
+  std::istringstream in(lines);
+  for (std::string line; std::getline(in, line);) {
+    const auto equals = line.find('=');
+    if (equals != std::string::npos) settings[line.substr(0, equals)] = line.substr(equals + 1);
   }
-  return described.empty() ? "the record differs" : described;
+  return settings;
+}
+
+// The settings both sides name with different values: "name=ours (the cluster: theirs)".
+// A setting only one side names (added or removed by another release) is not compared, so
+// nodes of two releases can run side by side while they agree on the rest.
+std::string differences(const std::string& ours, const std::string& theirs) {
+  const auto recorded = settings_by_name(theirs);
+  std::string described;
+  for (const auto& [name, value] : settings_by_name(ours)) {
+    const auto other = recorded.find(name);
+    if (other == recorded.end() || other->second == value) continue;
+    described += (described.empty() ? "" : ", ") + name + "=" + value +
+                 " (the cluster: " + other->second + ")";
+  }
+  return described;
 }
 
 }  // namespace
@@ -75,10 +85,9 @@ std::string engine_settings_mismatch(const NodeConfig& config) {
                              std::chrono::milliseconds(config.etcd_timeout_ms));
   const std::string key = config.cluster_prefix + "engine_settings";
   const std::string ours = engine_settings(config.engine);
-  const std::string recorded = cluster::put_if_absent(client, key, ours);
-  if (recorded == ours) return "";
-  return "this node's engine settings differ from the cluster's (etcd " + key +
-         "): " + differences(ours, recorded) +
+  const std::string different = differences(ours, cluster::put_if_absent(client, key, ours));
+  if (different.empty()) return "";
+  return "this node's engine settings differ from the cluster's (etcd " + key + "): " + different +
          ". Every replica must apply the log under the same rules: run every node with the "
          "same settings (one config file), or, to change them for the whole cluster, stop "
          "every node, delete the key and start them with the new settings";

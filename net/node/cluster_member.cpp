@@ -26,7 +26,14 @@ std::optional<NodeAddress> parse_node_url(const std::string& url) {
   const auto start = url.find("://");
   if (start == std::string::npos) return std::nullopt;
   const std::string rest = url.substr(start + 3);
-  const std::string authority = rest.substr(0, rest.find('/'));
+  return parse_node_address(rest.substr(0, rest.find('/')));
+}
+
+std::optional<NodeAddress> peer_address_of(const host::GatewayInfo& node) {
+  return node.peer.empty() ? parse_node_url(node.url) : parse_node_address(node.peer);
+}
+
+std::optional<NodeAddress> parse_node_address(const std::string& authority) {
   const auto colon = authority.rfind(':');
   if (colon == std::string::npos || colon == 0) return std::nullopt;
   unsigned port = 0;
@@ -60,7 +67,9 @@ ClusterMember::ClusterMember(const NodeConfig& config, engine::Store* store, std
   if ((store == nullptr) != (role_ == host::NodeRole::gateway)) {
     throw std::invalid_argument("a gateway has no store; every other role has one");
   }
-  if (config.trim_hold_s < 0) throw std::invalid_argument("--trim-hold-s must be 0 or more");
+  // A hold shorter than a few report periods would let a live replica's report lapse.
+  if (config.trim_hold_s != 0 && config.trim_hold_s < 10)
+    throw std::invalid_argument("--trim-hold-s must be 0 (for ever) or at least 10");
   engine_log_.set_trim_hold(config.trim_hold_s);
   if (store != nullptr)
     replica_ = std::make_unique<cluster::Replica>(*store, engine_log_, config.engine);
@@ -129,6 +138,11 @@ std::string ClusterMember::leader_url() const {
   return leader_url_;
 }
 
+std::optional<NodeAddress> ClusterMember::leader_peer() const {
+  std::lock_guard lock(mutex_);
+  return leader_peer_;
+}
+
 void ClusterMember::elect() {
   const auto period = std::chrono::microseconds(cluster::Elector::period_us(config_.lease_ttl_s));
   std::unique_lock lock(mutex_);
@@ -184,7 +198,8 @@ void ClusterMember::campaign_once() {
 void ClusterMember::register_self() {
   // The directory: this node's public URL and load under a lease of its own.
   const host::GatewayInfo self{name_, public_url_,
-                               static_cast<std::uint64_t>(metrics_.connections.load()), role_};
+                               static_cast<std::uint64_t>(metrics_.connections.load()), role_,
+                               config_.peer_address};
   if (directory_lease_ == 0 || !directory_.keep_alive(directory_lease_)) {
     directory_lease_ =
         directory_.register_gateway(self, std::max<std::int64_t>(config_.lease_ttl_s, 2));
@@ -239,15 +254,21 @@ bool ClusterMember::is_peer(const std::string& address) const {
 void ClusterMember::refresh_leader() {
   const std::string leader = elector_log_.leader().value_or("");
   std::string url;
+  std::optional<NodeAddress> leader_peer;
   std::set<std::string> peers;
   std::vector<host::GatewayInfo> gateways = directory_.gateways();  // by name
   for (const host::GatewayInfo& node : gateways) {
-    if (node.name == leader) url = node.url;
-    if (const auto address = parse_node_url(node.url)) peers.insert(address->host);
+    const auto address = peer_address_of(node);
+    if (node.name == leader) {
+      url = node.url;
+      leader_peer = address;
+    }
+    if (address) peers.insert(address->host);
   }
   std::lock_guard lock(mutex_);
   leader_name_ = leader;
   leader_url_ = url;
+  leader_peer_ = leader_peer;
   gateways_ = std::move(gateways);
   peers_ = std::move(peers);
 }

@@ -35,6 +35,10 @@ struct NodeAddress {
   std::string authority() const { return host + ":" + std::to_string(port); }
 };
 std::optional<NodeAddress> parse_node_url(const std::string& url);
+// "HOST:PORT" (a peer address) split the same way; nothing for anything else.
+std::optional<NodeAddress> parse_node_address(const std::string& address);
+// Where peers reach `node`: its peer address, or its URL's host and port (older entries).
+std::optional<NodeAddress> peer_address_of(const host::GatewayInfo& node);
 // "--etcd HOST:PORT,HOST:PORT": the endpoints; throws std::invalid_argument when none.
 std::vector<std::string> split_endpoints(const std::string& list);
 
@@ -71,14 +75,17 @@ class ClusterMember {
   // The leader's name and its public WebSocket URL, as last seen (empty: none known).
   std::string leader_name() const;
   std::string leader_url() const;
+  // Where this node reaches the leader (relays): its peer address; nothing while none is
+  // known.
+  std::optional<NodeAddress> leader_peer() const;
   // Where a client should connect: a live node that serves clients (role both or gateway)
   // picked at random among those within 10% (and 10 connections) of the fewest connections;
   // the leader's URL when none is registered; "" while no node leads. And every such
   // gateway's URL, for clients to fall back on when theirs dies.
   std::string best_gateway_url() const;
   std::vector<std::string> gateway_urls() const;
-  // `address` (an IP, as a socket reports it) is a cluster node's (any role), from the
-  // directory: its
+  // `address` (an IP, as a socket reports it) is a cluster node's (any role): the host of a
+  // peer address in the directory. Its
   // gateway's requests carry their client's address in X-Forwarded-For.
   bool is_peer(const std::string& address) const;
 
@@ -115,8 +122,9 @@ class ClusterMember {
   bool stopping_ = false;
   std::string leader_name_;
   std::string leader_url_;
+  std::optional<NodeAddress> leader_peer_;
   std::vector<host::GatewayInfo> gateways_;  // the directory, as of the last round
-  std::set<std::string> peers_;              // the hosts of the directory's node URLs
+  std::set<std::string> peers_;              // the hosts of the directory's peer addresses
   std::uint64_t published_connections_ = 0;  // the load the directory shows for this node
   std::int64_t published_at_us_ = 0;
   bool refresh_after_ = false;  // the elector's: refresh the leader's URL after registering

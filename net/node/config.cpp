@@ -84,6 +84,7 @@ std::map<std::string, Setter> setters(NodeConfig& c) {
   millis("push_collapse_ms", c.engine.push_collapse_window_us);
   text("etcd", c.etcd);
   text("node_name", c.node_name);
+  text("peer_address", c.peer_address);
   text("role", c.role);
   text("cluster_prefix", c.cluster_prefix);
   whole("lease_ttl_s", c.lease_ttl_s);

@@ -57,6 +57,9 @@ struct NodeConfig {
   // The cluster (docs/cluster.md). Without etcd endpoints the node runs alone on its store.
   std::string etcd;       // "HOST:PORT,HOST:PORT,...": the etcd members; empty: a single node
   std::string node_name;  // unique in the cluster; default: the listen address
+  // HOST:PORT where the other nodes reach this one (relays, snapshots); default: the listen
+  // address. Needed when listening on 0.0.0.0 or ::, or when --public-url is a proxy's.
+  std::string peer_address;
   // both, gateway or replica (host::NodeRole; docs/cluster.md, "Roles"): gateway holds
   // client connections only, with no store; replica holds the shard only.
   std::string role = "both";

@@ -37,7 +37,7 @@ void GatewayLink::run() {
 
 void GatewayLink::connect_upstream() {
   if (closed_) return;
-  const auto leader = parse_node_url(shared_.cluster->leader_url());
+  const auto leader = shared_.cluster->leader_peer();
   boost::system::error_code invalid;
   const auto ip = leader ? asio::ip::make_address(leader->host, invalid) : asio::ip::address();
   if (!leader || invalid) return retry_later();

@@ -44,7 +44,7 @@ Response exchange(const std::string& host, const std::string& port, Request requ
 }  // namespace
 
 void forward_to_leader(Shared& shared, const Request& request, const Reply& reply) {
-  const auto leader = parse_node_url(shared.cluster->leader_url());
+  const auto leader = shared.cluster->leader_peer();
   if (!leader) {
     return reply(not_leader_response(shared, request));  // no leader known: not_leader
   }

@@ -348,7 +348,8 @@ void answer(Shared& shared, const Request& request, const Reply& reply,
     ++shared.metrics.http_requests;
     if (shared.snapshots == nullptr) {
       return reply(error_response(shared, request, http::status::not_found, ErrorCode::bad_request,
-                                  "this node runs alone (no --etcd)"));
+                                  shared.cluster != nullptr ? "a gateway holds no store"
+                                                            : "this node runs alone (no --etcd)"));
     }
     return shared.snapshots->serve(shared, request, reply, reply_file);
   }

@@ -126,6 +126,20 @@ void publish_commit_stats(Metrics& metrics, const storage::PipelinedStore::Stats
   metrics.lmdb_sync_micros = stats.sync_micros;
 }
 
+// Where the other nodes reach this one: --peer-address, or the listen address when that is
+// one they can reach (not 0.0.0.0 or ::).
+void check_peer_address(const NodeConfig& config, const tcp::endpoint& listen) {
+  if (config.peer_address.empty() && listen.address().is_unspecified()) {
+    throw std::invalid_argument("listening on " + listen.address().to_string() +
+                                ", the other nodes cannot reach this one there: give "
+                                "--peer-address HOST:PORT");
+  }
+  if (!config.peer_address.empty() && !parse_node_address(config.peer_address)) {
+    throw std::invalid_argument("--peer-address wants HOST:PORT, not '" + config.peer_address +
+                                "'");
+  }
+}
+
 // A replica must apply the log under the cluster's engine settings (net/node/cluster_guards.hpp)
 // before it applies anything: checked before the store is opened, waiting for etcd as long as
 // it takes (a cluster node does nothing without it; SIGTERM still stops it here).
@@ -258,14 +272,23 @@ int run_node(const NodeConfig& config) {
   const bool gateway = *role == host::NodeRole::gateway;
   try {
     endpoint = parse_listen(config.listen);
+    if (clustered) check_peer_address(config, endpoint);
     storage::LmdbOptions options;
     options.initial_map_bytes = config.initial_map_mib << 20;
     options.max_map_bytes = std::max(config.max_map_mib, config.initial_map_mib) << 20;
+    // A store in the wrong mode is refused before anything else can touch it (a snapshot
+    // copy would replace it); then a replica's engine settings are checked against the
+    // cluster's (net/node/cluster_guards.hpp).
+    if (!gateway && std::filesystem::exists(config.data + "/data.mdb")) {
+      storage::LmdbStore probe(config.data, options);
+      const std::string mismatch = store_mode_mismatch(probe, clustered);
+      if (!mismatch.empty()) throw std::runtime_error(mismatch);
+    }
     if (clustered && !gateway) wait_for_engine_settings_check(config);
     if (clustered && !gateway) {
-      // Behind the log's trimmed start: a peer's copy first (net/node/snapshot.hpp). When
-      // etcd cannot be asked now, the node starts from its store all the same: replaying
-      // tells later, and a node behind a trim then stops with 75.
+      // Behind the log's trimmed start: a peer's copy first (net/node/snapshot.hpp). etcd
+      // answered the settings check just now; if it cannot be asked here, the node starts
+      // from its store: replaying tells later, and a node behind a trim then stops with 75.
       try {
         const std::string copied = fetch_snapshot_if_behind(config);
         if (!copied.empty()) log_line("cluster: " + copied);
@@ -276,11 +299,7 @@ int run_node(const NodeConfig& config) {
                  "); starting from this store");
       }
     }
-    if (!gateway) {
-      store = std::make_unique<storage::LmdbStore>(config.data, options);
-      const std::string mismatch = store_mode_mismatch(*store, clustered);
-      if (!mismatch.empty()) throw std::runtime_error(mismatch);
-    }
+    if (!gateway) store = std::make_unique<storage::LmdbStore>(config.data, options);
     if (!clustered) {
       pipeline = std::make_unique<storage::PipelinedStore>(*store);
       loop = std::make_unique<EngineLoop>(shared, *pipeline);
@@ -313,6 +332,7 @@ int run_node(const NodeConfig& config) {
     try {
       NodeConfig named = config;
       if (named.node_name.empty()) named.node_name = host + ":" + std::to_string(port);
+      if (named.peer_address.empty()) named.peer_address = host + ":" + std::to_string(port);
       cluster =
           std::make_unique<ClusterMember>(named, store.get(), shared.discover_url, shared.metrics);
       if (!gateway) loop = std::make_unique<EngineLoop>(shared, *store, *cluster);

@@ -177,8 +177,8 @@ std::string fetch_snapshot_if_behind(const NodeConfig& config) {
   const std::string incoming = config.data + "/snapshot-in";
   std::string failures;
   for (const host::GatewayInfo& peer : peers) {
-    const auto address = parse_node_url(peer.url);
-    if (peer.name == config.node_name || !address) continue;
+    const auto address = peer_address_of(peer);
+    if (peer.name == config.node_name || !peer.has_store() || !address) continue;
     try {
       fs::remove_all(incoming);
       fs::create_directories(incoming);
