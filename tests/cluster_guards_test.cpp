@@ -53,6 +53,12 @@ TEST(ClusterGuards, AReplicasStoreIsRefusedAsASingleNodeAndASingleNodesAsAReplic
   const auto [alone, alone_log] = serve_until_exit(replica_data, {});
   EXPECT_EQ(alone, 78) << alone_log;
   EXPECT_NE(alone_log.find("this store is a cluster replica's"), std::string::npos) << alone_log;
+  // The same store under another cluster's prefix: that log is shorter than what it applied.
+  std::vector<std::string> elsewhere = cluster_flags;
+  elsewhere.insert(elsewhere.end(), {"--cluster-prefix", "/parley/other/"});
+  const auto [other, other_log] = serve_until_exit(replica_data, elsewhere);
+  EXPECT_EQ(other, 78) << other_log;
+  EXPECT_NE(other_log.find("the store belongs to another cluster"), std::string::npos) << other_log;
 
   // A single node's store, with a user, given to a cluster.
   NodeProcess single;

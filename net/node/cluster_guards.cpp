@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "cluster/etcd_client.hpp"
+#include "cluster/etcd_log.hpp"
 #include "cluster/replica.hpp"
 #include "net/node/cluster_member.hpp"
 
@@ -32,6 +33,26 @@ std::string store_mode_mismatch(engine::Store& store, bool clustered) {
            "other replica has. Give --data an empty directory";
   }
   return "";
+}
+
+std::uint64_t stored_applied_index(engine::Store& store) {
+  store.begin();
+  const std::uint64_t applied = cluster::applied_index_of(store);
+  store.abort();
+  return applied;
+}
+
+std::string log_mismatch(const NodeConfig& config, std::uint64_t applied) {
+  if (applied == 0) return "";
+  cluster::EtcdClient client(split_endpoints(config.etcd),
+                             std::chrono::milliseconds(config.etcd_timeout_ms));
+  cluster::EtcdLog log(client, config.cluster_prefix + "shard/0/");
+  const std::uint64_t last = log.last_index();
+  if (last >= applied) return "";
+  return "this store applied entry " + std::to_string(applied) + " of a log, but the log under " +
+         config.cluster_prefix + " ends at entry " + std::to_string(last) +
+         ": the store belongs to another cluster (check --cluster-prefix and --etcd), or "
+         "etcd lost its data. Start this node from an empty --data to join this cluster";
 }
 
 std::string engine_settings(const engine::EngineConfig& c) {

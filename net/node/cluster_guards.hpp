@@ -27,4 +27,12 @@ std::string engine_settings(const engine::EngineConfig& config);
 // when there is none yet). Throws host::LogUnavailable when etcd cannot be asked.
 std::string engine_settings_mismatch(const NodeConfig& config);
 
+// The applied index a store holds (0: none). Inside no transaction.
+std::uint64_t stored_applied_index(engine::Store& store);
+
+// A store that applied entry `applied` of a log whose last index is smaller belongs to
+// another log: another cluster (another --cluster-prefix), or etcd's data was lost. Throws
+// host::LogUnavailable when etcd cannot be asked.
+std::string log_mismatch(const NodeConfig& config, std::uint64_t applied);
+
 }  // namespace parley::net

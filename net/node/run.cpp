@@ -279,12 +279,24 @@ int run_node(const NodeConfig& config) {
     // A store in the wrong mode is refused before anything else can touch it (a snapshot
     // copy would replace it); then a replica's engine settings are checked against the
     // cluster's (net/node/cluster_guards.hpp).
+    std::uint64_t stored_applied = 0;
     if (!gateway && std::filesystem::exists(config.data + "/data.mdb")) {
       storage::LmdbStore probe(config.data, options);
       const std::string mismatch = store_mode_mismatch(probe, clustered);
       if (!mismatch.empty()) throw std::runtime_error(mismatch);
+      stored_applied = stored_applied_index(probe);
     }
-    if (clustered && !gateway) wait_for_engine_settings_check(config);
+    if (clustered && !gateway) {
+      wait_for_engine_settings_check(config);  // etcd answers by now
+      std::string other_log;
+      try {
+        other_log = log_mismatch(config, stored_applied);
+      } catch (const host::LogUnavailable& error) {
+        log_line(std::string("cluster: cannot compare this store with the log (") + error.what() +
+                 ")");
+      }
+      if (!other_log.empty()) throw std::runtime_error(other_log);
+    }
     if (clustered && !gateway) {
       // Behind the log's trimmed start: a peer's copy first (net/node/snapshot.hpp). etcd
       // answered the settings check just now; if it cannot be asked here, the node starts
@@ -376,8 +388,8 @@ int run_node(const NodeConfig& config) {
     pushes->start();
   }
   if (!config.port_file.empty()) write_port_file(config.port_file, port);
-  log_line("listening on http://" + host + ":" + std::to_string(port) + " (data: " + config.data +
-           ")");
+  log_line("listening on http://" + host + ":" + std::to_string(port) +
+           (gateway ? " (a gateway: no store)" : " (data: " + config.data + ")"));
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer grace(io);
