@@ -1,6 +1,9 @@
 // `parley load`'s JSON summary (docs/load.md, "The JSON summary").
 #include <boost/json.hpp>
 
+#include <map>
+#include <string>
+
 #include "net/client/load.hpp"
 
 namespace parley::net {
@@ -27,16 +30,17 @@ json::value node_cpu_json(const std::optional<NodeCpu>& cpu) {
                       {"us_per_sent", cpu->us_per_sent}};
 }
 
+json::object counts_json(const std::map<std::string, std::uint64_t>& by_kind) {
+  json::object counts;
+  for (const auto& [kind, count] : by_kind)
+    counts[kind] = count;
+  return counts;
+}
+
 }  // namespace
 
 std::string to_json(const LoadReport& report) {
   const auto& config = report.config;
-  json::object errors;
-  for (const auto& [kind, count] : report.errors_by_kind)
-    errors[kind] = count;
-  json::object disconnects;
-  for (const auto& [kind, count] : report.disconnects_by_kind)
-    disconnects[kind] = count;
   json::object out{
       {"config",
        {{"server", config.host + ":" + std::to_string(config.port)},
@@ -68,7 +72,7 @@ std::string to_json(const LoadReport& report) {
       {"out_of_order", report.out_of_order},
       {"delivered_twice", report.delivered_twice},
       {"reconnects", report.reconnects},
-      {"disconnects_by_kind", disconnects},
+      {"disconnects_by_kind", counts_json(report.disconnects_by_kind)},
       {"send_window_s", report.send_window_s},
       {"delivered_per_s", report.delivered_per_s},
       {"acked_per_s", report.acked_per_s},
@@ -76,7 +80,7 @@ std::string to_json(const LoadReport& report) {
       {"ack_latency", latency_json(report.ack)},
       {"node_cpu", node_cpu_json(report.node_cpu)},
       {"errors", report.errors},
-      {"errors_by_kind", errors},
+      {"errors_by_kind", counts_json(report.errors_by_kind)},
       {"complete", report.complete()},
       {"wall_s", report.wall_s},
   };

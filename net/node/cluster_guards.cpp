@@ -13,21 +13,26 @@ namespace parley::net {
 
 using engine::Table;
 
-std::string store_mode_mismatch(engine::Store& store, bool clustered) {
+StoreMode read_store_mode(engine::Store& store) {
+  StoreMode mode;
   store.begin();
-  const std::uint64_t applied = cluster::applied_index_of(store);
-  bool has_users = false;
+  mode.applied = cluster::applied_index_of(store);
   store.scan(Table::users, "", "", false, [&](std::string_view, std::string_view) {
-    has_users = true;
+    mode.has_users = true;
     return false;  // one is enough
   });
   store.abort();
+  return mode;
+}
+
+std::string store_mode_mismatch(const StoreMode& mode, bool clustered) {
+  const std::uint64_t applied = mode.applied;
   if (!clustered && applied > 0) {
     return "this store is a cluster replica's (it applied entry " + std::to_string(applied) +
            " of a cluster's log): as a single node it would take writes the cluster never "
            "sees. Start it with the cluster's --etcd and --cluster-prefix";
   }
-  if (clustered && applied == 0 && has_users) {
+  if (clustered && applied == 0 && mode.has_users) {
     return "this store was written by a single node (it holds users but no applied log "
            "index): a replica must start empty or from a peer's snapshot, or it holds what no "
            "other replica has. Give --data an empty directory";
@@ -35,17 +40,9 @@ std::string store_mode_mismatch(engine::Store& store, bool clustered) {
   return "";
 }
 
-std::uint64_t stored_applied_index(engine::Store& store) {
-  store.begin();
-  const std::uint64_t applied = cluster::applied_index_of(store);
-  store.abort();
-  return applied;
-}
-
-std::string log_mismatch(const NodeConfig& config, std::uint64_t applied) {
+std::string log_mismatch(cluster::EtcdClient& client, const NodeConfig& config,
+                         std::uint64_t applied) {
   if (applied == 0) return "";
-  cluster::EtcdClient client(split_endpoints(config.etcd),
-                             std::chrono::milliseconds(config.etcd_timeout_ms));
   cluster::EtcdLog log(client, config.cluster_prefix + "shard/0/");
   const std::uint64_t last = log.last_index();
   if (last >= applied) return "";
@@ -101,9 +98,7 @@ std::string differences(const std::string& ours, const std::string& theirs) {
 
 }  // namespace
 
-std::string engine_settings_mismatch(const NodeConfig& config) {
-  cluster::EtcdClient client(split_endpoints(config.etcd),
-                             std::chrono::milliseconds(config.etcd_timeout_ms));
+std::string engine_settings_mismatch(cluster::EtcdClient& client, const NodeConfig& config) {
   const std::string key = config.cluster_prefix + "engine_settings";
   const std::string ours = engine_settings(config.engine);
   const std::string different = differences(ours, cluster::put_if_absent(client, key, ours));

@@ -12,27 +12,32 @@
 
 #include <string>
 
+#include "cluster/etcd_client.hpp"
 #include "engine/engine.hpp"
 #include "net/node/config.hpp"
 
 namespace parley::net {
 
+// What a store says of its mode: the applied log index (0: none) and whether it holds users.
 // Inside no transaction: opens and aborts its own.
-std::string store_mode_mismatch(engine::Store& store, bool clustered);
+struct StoreMode {
+  std::uint64_t applied = 0;
+  bool has_users = false;
+};
+StoreMode read_store_mode(engine::Store& store);
+std::string store_mode_mismatch(const StoreMode& mode, bool clustered);
 
 // The settings replicas must share, one "name=value" per line, in a fixed order.
 std::string engine_settings(const engine::EngineConfig& config);
 
 // Compares this node's engine settings with the cluster's record in etcd (recording them
 // when there is none yet). Throws host::LogUnavailable when etcd cannot be asked.
-std::string engine_settings_mismatch(const NodeConfig& config);
-
-// The applied index a store holds (0: none). Inside no transaction.
-std::uint64_t stored_applied_index(engine::Store& store);
+std::string engine_settings_mismatch(cluster::EtcdClient& client, const NodeConfig& config);
 
 // A store that applied entry `applied` of a log whose last index is smaller belongs to
 // another log: another cluster (another --cluster-prefix), or etcd's data was lost. Throws
 // host::LogUnavailable when etcd cannot be asked.
-std::string log_mismatch(const NodeConfig& config, std::uint64_t applied);
+std::string log_mismatch(cluster::EtcdClient& client, const NodeConfig& config,
+                         std::uint64_t applied);
 
 }  // namespace parley::net

@@ -140,15 +140,19 @@ void check_peer_address(const NodeConfig& config, const tcp::endpoint& listen) {
   }
 }
 
-// A replica must apply the log under the cluster's engine settings (net/node/cluster_guards.hpp)
-// before it applies anything: checked before the store is opened, waiting for etcd as long as
-// it takes (a cluster node does nothing without it; SIGTERM still stops it here).
-void wait_for_engine_settings_check(const NodeConfig& config) {
+// A replica must apply the log under the cluster's engine settings before it applies
+// anything: checked first, waiting for etcd as long as it takes (a cluster node does nothing
+// without it; SIGTERM still stops it here). Then, with etcd answering, the store must belong
+// to this cluster's log, and one behind the log's trimmed start is replaced by a peer's copy.
+// One etcd client for the three.
+void check_against_cluster(const NodeConfig& config, std::uint64_t applied) {
+  cluster::EtcdClient client(split_endpoints(config.etcd),
+                             std::chrono::milliseconds(config.etcd_timeout_ms));
   for (int attempt = 0;; ++attempt) {
     try {
-      const std::string mismatch = engine_settings_mismatch(config);
+      const std::string mismatch = engine_settings_mismatch(client, config);
       if (!mismatch.empty()) throw std::runtime_error(mismatch);
-      return;
+      break;
     } catch (const host::LogUnavailable& error) {
       if (attempt % 10 == 0) {
         log_line(std::string("cluster: waiting for etcd to check the engine settings (") +
@@ -156,6 +160,24 @@ void wait_for_engine_settings_check(const NodeConfig& config) {
       }
       std::this_thread::sleep_for(std::chrono::seconds(1));
     }
+  }
+  std::string other_log;
+  try {
+    other_log = log_mismatch(client, config, applied);
+  } catch (const host::LogUnavailable& error) {
+    log_line(std::string("cluster: cannot compare this store with the log (") + error.what() + ")");
+  }
+  if (!other_log.empty()) throw std::runtime_error(other_log);
+  // If etcd cannot be asked here after all, the node starts from its store: replaying tells
+  // later, and a node behind a trim then stops with 75.
+  try {
+    const std::string copied = fetch_snapshot_if_behind(client, config, applied);
+    if (!copied.empty()) log_line("cluster: " + copied);
+  } catch (const SnapshotUnavailable&) {
+    throw;
+  } catch (const std::exception& error) {
+    log_line(std::string("cluster: cannot check the log at start (") + error.what() +
+             "); starting from this store");
   }
 }
 
@@ -277,40 +299,17 @@ int run_node(const NodeConfig& config) {
     options.initial_map_bytes = config.initial_map_mib << 20;
     options.max_map_bytes = std::max(config.max_map_mib, config.initial_map_mib) << 20;
     // A store in the wrong mode is refused before anything else can touch it (a snapshot
-    // copy would replace it); then a replica's engine settings are checked against the
-    // cluster's (net/node/cluster_guards.hpp).
-    std::uint64_t stored_applied = 0;
+    // copy would replace it); then a replica checks its engine settings and its store
+    // against the cluster's, and copies a peer's store when its own is behind the log's
+    // trimmed start (net/node/cluster_guards.hpp, net/node/snapshot.hpp).
+    StoreMode mode;
     if (!gateway && std::filesystem::exists(config.data + "/data.mdb")) {
       storage::LmdbStore probe(config.data, options);
-      const std::string mismatch = store_mode_mismatch(probe, clustered);
+      mode = read_store_mode(probe);
+      const std::string mismatch = store_mode_mismatch(mode, clustered);
       if (!mismatch.empty()) throw std::runtime_error(mismatch);
-      stored_applied = stored_applied_index(probe);
     }
-    if (clustered && !gateway) {
-      wait_for_engine_settings_check(config);  // etcd answers by now
-      std::string other_log;
-      try {
-        other_log = log_mismatch(config, stored_applied);
-      } catch (const host::LogUnavailable& error) {
-        log_line(std::string("cluster: cannot compare this store with the log (") + error.what() +
-                 ")");
-      }
-      if (!other_log.empty()) throw std::runtime_error(other_log);
-    }
-    if (clustered && !gateway) {
-      // Behind the log's trimmed start: a peer's copy first (net/node/snapshot.hpp). etcd
-      // answered the settings check just now; if it cannot be asked here, the node starts
-      // from its store: replaying tells later, and a node behind a trim then stops with 75.
-      try {
-        const std::string copied = fetch_snapshot_if_behind(config);
-        if (!copied.empty()) log_line("cluster: " + copied);
-      } catch (const SnapshotUnavailable&) {
-        throw;
-      } catch (const std::exception& error) {
-        log_line(std::string("cluster: cannot check the log at start (") + error.what() +
-                 "); starting from this store");
-      }
-    }
+    if (clustered && !gateway) check_against_cluster(config, mode.applied);
     if (!gateway) store = std::make_unique<storage::LmdbStore>(config.data, options);
     if (!clustered) {
       pipeline = std::make_unique<storage::PipelinedStore>(*store);

@@ -156,13 +156,11 @@ void download(const NodeAddress& peer, const std::string& key, const std::string
 
 }  // namespace
 
-std::string fetch_snapshot_if_behind(const NodeConfig& config) {
+std::string fetch_snapshot_if_behind(cluster::EtcdClient& client, const NodeConfig& config,
+                                     std::uint64_t applied) {
   storage::LmdbOptions options;
   options.initial_map_bytes = config.initial_map_mib << 20;
   options.max_map_bytes = std::max(config.max_map_mib, config.initial_map_mib) << 20;
-  const std::uint64_t applied = applied_index_in(config.data, options);
-  cluster::EtcdClient client(split_endpoints(config.etcd),
-                             std::chrono::milliseconds(config.etcd_timeout_ms));
   cluster::EtcdLog log(client, config.cluster_prefix + "shard/0/");
   const auto next = log.read(applied + 1, 1);
   // Caught up (nothing after), or the log holds the next entry: replay does it.

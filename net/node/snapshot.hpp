@@ -30,6 +30,10 @@ namespace parley::storage {
 class LmdbStore;
 }
 
+namespace parley::cluster {
+class EtcdClient;
+}  // namespace parley::cluster
+
 namespace parley::net {
 
 class SnapshotServer {
@@ -60,10 +64,12 @@ class SnapshotUnavailable : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// At start: whether the store in config.data is behind the log's trimmed start, and if so
-// replaces it with a peer's copy. Returns what it did, for the node's log ("" when nothing
-// was needed). Throws SnapshotUnavailable when a copy was needed and no peer could give one
-// that reaches the log, and anything etcd's client or the store throw.
-std::string fetch_snapshot_if_behind(const NodeConfig& config);
+// At start: whether the store in config.data, which applied entry `applied` (0: none, or no
+// store yet), is behind the log's trimmed start, and if so replaces it with a peer's copy.
+// Returns what it did, for the node's log ("" when nothing was needed). Throws
+// SnapshotUnavailable when a copy was needed and no peer could give one that reaches the
+// log, and anything etcd's client or the store throw.
+std::string fetch_snapshot_if_behind(cluster::EtcdClient& client, const NodeConfig& config,
+                                     std::uint64_t applied);
 
 }  // namespace parley::net
