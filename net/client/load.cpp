@@ -115,6 +115,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close();
   // Drops the socket; with --discover, a connection that was welcomed once reconnects.
   void fail(const std::string& kind);
+  // Resends every unacked send after 200 ms on this connection (an `overloaded` refusal).
+  void resend_later();
 
   engine::ChannelId channel = 0;  // the group this connection sends to (group traffic)
   engine::UserId peer = 0;        // the user it sends to (1:1 traffic)
@@ -181,6 +183,7 @@ class Load {
   void create_groups();
   void send_traffic();
   void drain();
+  bool all_reconnected() const;
   void measure_node_cpu();
   void run_until(const std::function<bool()>& done, double timeout_s, const std::string& phase);
   void send_one(Connection& sender);
@@ -376,6 +379,15 @@ void Connection::reconnect_later() {
   });
 }
 
+void Connection::resend_later() {
+  retry_.expires_after(std::chrono::milliseconds(200));
+  retry_.async_wait([self = shared_from_this(), generation = generation_](beast::error_code error) {
+    if (error || generation != self->generation_ || !self->welcomed_) return;  // reconnect resends
+    for (const auto& [request, unacked] : self->unacked_)
+      self->send(client::Request{unacked});
+  });
+}
+
 void Connection::close() {
   closed_ = true;
   retry_.cancel();
@@ -437,11 +449,16 @@ void Load::on_send_ack(Connection& connection, const server::SendAck& ack) {
 }
 
 void Load::on_failure(Connection& connection, const server::Failure& failure) {
-  // Through a cluster, a node that stopped leading (or is shutting down) refuses and then
-  // closes: nothing was done, and the reconnect resends.
-  if (config_.discover && (failure.code == engine::ErrorCode::not_leader ||
-                           failure.code == engine::ErrorCode::overloaded)) {
+  // Through a cluster, a node that stopped leading refuses and then closes: nothing was
+  // done, and the reconnect resends. `overloaded` (a queue past its delay bound, as a new
+  // leader's is while it catches up) changed nothing either: resend on this connection
+  // after a pause, as an app backs off (a node shutting down closes the socket as well).
+  if (config_.discover && failure.code == engine::ErrorCode::not_leader) {
     return connection.fail(std::string(engine::to_string(failure.code)));
+  }
+  if (config_.discover && failure.code == engine::ErrorCode::overloaded) {
+    ++report_.disconnects_by_kind["overloaded (resent)"];
+    return connection.resend_later();
   }
   on_error(std::string(engine::to_string(failure.code)));
 }
@@ -611,10 +628,19 @@ void Load::measure_node_cpu() {
   report_.node_cpu = cpu;
 }
 
+// --discover: every connection that was welcomed once is welcomed again now.
+bool Load::all_reconnected() const {
+  if (!config_.discover) return true;
+  return std::all_of(connections_.begin(), connections_.end(), [](const auto& connection) {
+    return !connection->ever_welcomed() || connection->welcomed();
+  });
+}
+
 void Load::drain() {
   run_until(
       [&] {
-        return report_.acked == report_.sent && report_.delivered >= report_.expected_deliveries;
+        return report_.acked == report_.sent && report_.delivered >= report_.expected_deliveries &&
+               all_reconnected();
       },
       config_.drain_s, "drain");
   if (!config_.discover) return;
