@@ -31,6 +31,24 @@ inline std::uint16_t wait_for_port_file(const std::string& path) {
   return port;
 }
 
+// The port the server `pid` wrote to `path` once listening; 0 if it exited first or did not
+// listen within 60 s. A cluster node checks its store against etcd before it listens, which
+// under ASan on a loaded 2-core machine has taken longer than 5 s; a node that fails exits,
+// so a failure is still seen at once. Reaps `pid` (and sets it to -1) if it exited.
+inline std::uint16_t wait_for_port_file(const std::string& path, pid_t& pid) {
+  for (int i = 0; i < 6000 && !std::filesystem::exists(path); ++i) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      pid = -1;
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::uint16_t port = 0;
+  std::ifstream(path) >> port;
+  return port;
+}
+
 class NodeProcess {
  public:
   explicit NodeProcess(std::vector<std::string> extra = {}) : extra_(std::move(extra)) {
@@ -58,12 +76,13 @@ class NodeProcess {
     }
     args.insert(args.end(), extra_.begin(), extra_.end());
     pid_ = spawn_process(std::move(args), dir_ + "/node.log");
-    port_ = wait_for_port_file(port_file);
+    port_ = wait_for_port_file(port_file, pid_);
     ASSERT_GT(port_, 0) << "the node did not start; log: " << log();
   }
 
   // Returns the exit status (or -signal).
   int stop(int signal) {
+    if (pid_ <= 0) return -1000;  // never started, or already exited (kill(-1) signals all)
     kill(pid_, signal);
     int status = 0;
     waitpid(pid_, &status, 0);
