@@ -154,6 +154,14 @@ void print_summary(const Scenario& s, const RunResult& r, double wall_seconds) {
   std::printf("  faults injected: %" PRIu64 " (node crashes %" PRIu64 ", failed commits %" PRIu64
               "), connects %" PRIu64 "\n",
               m.faults, m.crashes, m.commit_failures, m.connects);
+  if (s.replicas > 0) {
+    std::printf("  cluster: %u replicas, %u gateways; %" PRIu64 " leaderships won, %" PRIu64
+                " step-downs, longest without a leader %.0f ms; log: %" PRIu64 " appends, %" PRIu64
+                " bytes; gateway re-attaches %" PRIu64 "\n",
+                s.replicas, s.gateways, m.leader_changes, m.step_downs,
+                static_cast<double>(m.longest_leaderless) / 1e3, m.log_appends, m.log_bytes,
+                m.reattaches);
+  }
   if (!m.errors.empty()) {
     std::printf("  error frames:");
     for (const auto& [code, count] : m.errors)

@@ -65,14 +65,22 @@ class IdMap {
 class IdSet {
  public:
   bool contains(std::uint64_t id) const { return map_.find(id) != nullptr; }
-  void insert(std::uint64_t id) { map_[id] = true; }
+  void insert(std::uint64_t id) {
+    if (!contains(id)) ++size_;
+    map_[id] = true;
+  }
   // Whether `id` was in the set.
   bool erase(std::uint64_t id) {
     if (!contains(id)) return false;
     map_.erase(id);
+    --size_;
     return true;
   }
-  void clear() { map_ = {}; }
+  void clear() {
+    map_ = {};
+    size_ = 0;
+  }
+  std::size_t size() const { return size_; }
   // The ids in the set, in increasing order.
   std::vector<std::uint64_t> ids() const {
     std::vector<std::uint64_t> out;
@@ -82,6 +90,7 @@ class IdSet {
 
  private:
   IdMap<bool> map_;
+  std::size_t size_ = 0;
 };
 
 }  // namespace parley::sim

@@ -103,6 +103,7 @@ void read_cluster(const Section& cluster, Scenario& s) {
   }
   cluster.read("replicas", s.replicas, 1, kMaxNodes);
   s.nodes = s.replicas;
+  cluster.read("gateways", s.gateways, 0, kMaxNodes);
   cluster.read("etcd_members", s.etcd_members, 1, 7);
   cluster.read("lease_ttl_s", s.lease_ttl_s, 1, 60);
   cluster.read_time("append_ms", s.append_time, kNonNegative);

@@ -56,6 +56,8 @@ enum class FaultKind : std::uint8_t {
   lease_skew,      // node: its lease renewals are lost for `duration`, its clocks drift by
                    // `drift_ppm` meanwhile: etcd ends its lease while it believes it leads
   etcd_kill,       // etcd member `member` (default: etcd's leader) stops for `duration`
+  kill_gateway,    // gateway `gateway` (default: the one holding the most clients) dies,
+                   // dropping its clients; it restarts after `duration`
 };
 
 struct Fault {
@@ -70,9 +72,10 @@ struct Fault {
   std::int64_t drift_ppm = 0;
   std::string group;  // a group's name
   std::uint64_t user = 0;
-  std::optional<std::uint32_t> member;  // etcd_kill
-  std::optional<bool> lands;            // append_unknown (unset: drawn from the seed)
-  std::size_t line = 0;                 // where the fault was declared, for messages
+  std::optional<std::uint32_t> member;   // etcd_kill
+  std::optional<bool> lands;             // append_unknown (unset: drawn from the seed)
+  std::optional<std::uint32_t> gateway;  // kill_gateway
+  std::size_t line = 0;                  // where the fault was declared, for messages
 };
 
 struct GroupSpec {
@@ -100,6 +103,10 @@ struct Scenario {
   // through a simulated etcd (sim/sim_etcd.hpp), as `parley serve --etcd` runs it; `nodes`
   // is then the replica count.
   std::uint32_t replicas = 0;
+  // With `gateways` > 0, devices connect through that many gateways, which relay them to
+  // the leader and re-attach them after a failover (sim/world_gateways.cpp); with 0 they
+  // connect to the leader directly.
+  std::uint32_t gateways = 0;
   std::uint32_t etcd_members = 3;
   std::int64_t lease_ttl_s = 3;
   TimeUs append_time = 2'000;        // an append's quorum round trip, added to each commit

@@ -11,12 +11,12 @@ namespace parley::sim::reader {
 namespace {
 
 // [[fault]] keys besides at_s and kind; bit i of a mask stands for kFaultOptions[i].
-constexpr std::array<std::string_view, 11> kFaultOptions = {
+constexpr std::array<std::string_view, 12> kFaultOptions = {
     "hosts",     "node",  "duration_s", "step_ms", "commit_ms", "offset_ms",
-    "drift_ppm", "group", "user",       "member",  "lands"};
-constexpr std::array<std::string_view, 13> kFaultKeys = {
+    "drift_ppm", "group", "user",       "member",  "lands",     "gateway"};
+constexpr std::array<std::string_view, 14> kFaultKeys = {
     "at_s",      "kind",      "hosts", "node", "duration_s", "step_ms", "commit_ms",
-    "offset_ms", "drift_ppm", "group", "user", "member",     "lands"};
+    "offset_ms", "drift_ppm", "group", "user", "member",     "lands",   "gateway"};
 enum FaultOption : unsigned {
   kHosts = 1u << 0,
   kNode = 1u << 1,
@@ -29,6 +29,7 @@ enum FaultOption : unsigned {
   kUser = 1u << 8,
   kMember = 1u << 9,
   kLands = 1u << 10,
+  kGateway = 1u << 11,
 };
 
 struct KindRule {
@@ -39,7 +40,7 @@ struct KindRule {
   bool cluster_only = false;
 };
 
-constexpr std::array<KindRule, 20> kKindRules = {{
+constexpr std::array<KindRule, 21> kKindRules = {{
     {"disconnect", FaultKind::disconnect, kHosts, 0},
     {"partition", FaultKind::partition, kHosts, 0},
     {"heal", FaultKind::heal, 0, 0},
@@ -60,13 +61,15 @@ constexpr std::array<KindRule, 20> kKindRules = {{
     {"append_unknown", FaultKind::append_unknown, 0, kLands, true},
     {"lease_skew", FaultKind::lease_skew, kNode | kDuration, kDrift, true},
     {"etcd_kill", FaultKind::etcd_kill, kDuration, kMember, true},
+    {"kill_gateway", FaultKind::kill_gateway, kDuration, kGateway, true},
 }};
 
-constexpr std::array<std::string_view, 20> kKindNames = {
+constexpr std::array<std::string_view, 21> kKindNames = {
     "disconnect",  "partition",      "heal",           "swizzle",    "crash",
     "clock",       "clock_step",     "slow_commit",    "logout",     "leave_group",
     "add_member",  "remove_member",  "gateway_down",   "gateway_up", "commit_failure",
-    "kill_leader", "etcd_partition", "append_unknown", "lease_skew", "etcd_kill"};
+    "kill_leader", "etcd_partition", "append_unknown", "lease_skew", "etcd_kill",
+    "kill_gateway"};
 
 // The parallel lists above must agree, or a kind would get another's rules.
 constexpr bool lists_agree() {
@@ -231,7 +234,15 @@ Fault read_fault(const Section& fault, const Scenario& s) {
   if (rule.cluster_only && s.replicas == 0) {
     fault.fail(fault.line(), a_fault(rule.name) + " needs a cluster: add [cluster] replicas");
   }
+  if (rule.kind == FaultKind::kill_gateway && s.gateways == 0) {
+    fault.fail(fault.line(), a_fault(rule.name) + " needs gateways: add [cluster] gateways");
+  }
   read_fault_target(fault, s, out);
+  if (fault.has("gateway")) {
+    std::uint32_t gateway = 0;
+    fault.read("gateway", gateway, 0, static_cast<std::int64_t>(s.gateways) - 1);
+    out.gateway = gateway;
+  }
   if (fault.has("member")) {
     std::uint32_t member = 0;
     fault.read("member", member, 0, static_cast<std::int64_t>(s.etcd_members) - 1);

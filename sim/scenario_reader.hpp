@@ -46,8 +46,9 @@ constexpr std::size_t kMaxShownCodePoints = 40;  // of a string quoted back in a
 constexpr std::array<std::string_view, 10> kTables = {
     "world",   "network", "node",          "cluster", "social",
     "traffic", "fault",   "random_faults", "expect",  "push_gateway"};
-constexpr std::array<std::string_view, 6> kClusterKeys = {
-    "replicas", "etcd_members", "lease_ttl_s", "append_ms", "follow_ms", "etcd_election_ms"};
+constexpr std::array<std::string_view, 7> kClusterKeys = {
+    "replicas",  "gateways",  "etcd_members",    "lease_ttl_s",
+    "append_ms", "follow_ms", "etcd_election_ms"};
 constexpr std::array<std::string_view, 2> kPushGatewayKeys = {"latency_ms", "failure_percent"};
 constexpr std::array<std::string_view, 2> kTopLevelKeys = {"name", "description"};
 constexpr std::array<std::string_view, 7> kWorldKeys = {

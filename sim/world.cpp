@@ -91,6 +91,7 @@ void World::build_nodes() {
     nodes_.push_back(std::move(node));
   }
   if (clustered()) build_cluster();
+  if (clustered()) build_gateways();
 }
 
 // A user's home: their node, or in a cluster the one shard (device.node is then the replica

@@ -26,6 +26,7 @@ enum class PlantedBug {
   release_before_append,  // the leader sends its batch's events before the log append
   unfenced_append,        // the simulated etcd checks an append's index but not its token
   follower_skips_index,   // replica 1 applies entry i + 1 as entry i, once
+  relay_skips_replay,     // a gateway re-attaches without resending the unacked sends
 };
 
 struct SimOptions {
@@ -64,6 +65,7 @@ struct Metrics {
   std::uint64_t leader_changes = 0;             // leaderships won
   std::uint64_t step_downs = 0;                 // leaders that stopped serving (refused or lost)
   TimeUs longest_leaderless = 0;                // the longest stretch with no replica serving
+  std::uint64_t reattaches = 0;                 // gateway upstreams lost and attached again
   std::uint64_t events = 0;                     // simulator events processed
   std::map<std::string, std::uint64_t> errors;  // error frames received, by code
   double p50_delivery_ms = 0;

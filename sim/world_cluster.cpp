@@ -5,8 +5,8 @@
 // production node does in its engine loop (net/node/engine_loop_cluster.cpp), the world
 // does here: a new leader takes over (Replica::take_over) before its first batch, a batch
 // the log refuses releases nothing and the node stops serving, and devices connect to the
-// leader the directory names. (The gateways' relay is not modelled: /v1/discover names the
-// best gateway, which relays to the leader; here a device goes to the leader directly.)
+// leader the directory names, or with [cluster] gateways through a gateway that relays
+// them (world_gateways.cpp).
 #include <algorithm>
 #include <string>
 
@@ -342,6 +342,14 @@ void World::cluster_fault(const Fault& fault, const std::string& where) {
       fault_record(where + "etcd_kill: " + etcd_->kill(member, now_, election));
       at(now_ + fault.duration,
          [this, member, election] { etcd_->revive(member, now_, election); });
+      return;
+    }
+    case FaultKind::kill_gateway: {
+      std::uint32_t gateway = 0;
+      for (std::uint32_t g = 1; g < gateways_.size(); ++g) {
+        if (gateways_[g].clients.size() > gateways_[gateway].clients.size()) gateway = g;
+      }
+      kill_gateway(fault.gateway.value_or(gateway), fault.duration, where);
       return;
     }
     default:

@@ -15,8 +15,21 @@ void World::connect(std::size_t d) {
   at(now_ + scenario_.connect_time, [this, d, attempt] {
     Device& dev = devices_[d];
     if (dev.attempt != attempt || dev.state != DeviceState::connecting) return;
+    if (has_gateways()) {
+      // The app asks discovery for a gateway, which relays it to the leader.
+      if (!connect_through_gateway(d)) {
+        dev.state = DeviceState::offline;
+        schedule_reconnect(d);
+        return;
+      }
+      dev.state = DeviceState::online;
+      dev.backoff = scenario_.reconnect_min;
+      ++metrics_.connects;
+      on_connected(d);
+      return;
+    }
     if (clustered()) {
-      // The app asks the directory which replica leads (/v1/discover), then connects to it;
+      // Without gateways, the app asks the directory which replica leads, then connects to it;
       // a replica that does not lead refuses it (not_leader), as a dead one does not answer.
       const auto leader = etcd_->leader_node(now_);
       if (leader) dev.node = *leader;
@@ -59,7 +72,7 @@ RequestId World::request(std::size_t d, std::string purpose, client::Request req
       },
       request);
   device.requests[id] = std::move(purpose);
-  to_node(device.link, std::move(request));
+  to_server(d, std::move(request));
   return id;
 }
 
@@ -89,7 +102,7 @@ void World::transmit(std::size_t d, const PendingSend& send) {
 void World::schedule_heartbeat(std::size_t d) {
   const TimeUs interval = devices_[d].clock.global_interval(scenario_.heartbeat_interval);
   at(now_ + interval, [this, d] {
-    if (devices_[d].state == DeviceState::online) to_node(devices_[d].link, client::Heartbeat{});
+    if (devices_[d].state == DeviceState::online) to_server(d, client::Heartbeat{});
     schedule_heartbeat(d);
   });
 }
@@ -150,7 +163,7 @@ void World::on_deliver(std::size_t d, const server::Deliver& deliver) {
       if (sent != first_sent_.end()) latencies_.push_back(now_ - sent->second);
     }
   }
-  to_node(device.link, client::Ack{device.cursor});
+  to_server(d, client::Ack{device.cursor});
 }
 
 void World::learn_membership(UserId user, const Message& message) {

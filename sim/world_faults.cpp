@@ -89,6 +89,7 @@ void World::inject(const Fault& fault) {
     case FaultKind::append_unknown:
     case FaultKind::lease_skew:
     case FaultKind::etcd_kill:
+    case FaultKind::kill_gateway:
       cluster_fault(fault, where);
       break;
     case FaultKind::logout:
@@ -176,7 +177,7 @@ void World::logout(std::size_t d, TimeUs duration) {
 void World::login(std::size_t d) {
   Device& device = devices_[d];
   if (device.state != DeviceState::logged_out) return;
-  if (device.link != 0) drop_link(device.link, true);
+  drop_device_link(d);
   device.state = DeviceState::offline;
   connect(d);
 }
@@ -245,7 +246,7 @@ void World::schedule_random_faults() {
     const std::size_t d = rng_.below(devices_.size());
     at(t, [this, d] {
       fault_record("random disconnect of device " + std::to_string(devices_[d].id));
-      if (devices_[d].link != 0) drop_link(devices_[d].link, true);
+      drop_device_link(d);
     });
   });
   per_minute(scenario_.partitions_per_minute, [&](TimeUs t) {
@@ -283,6 +284,8 @@ void World::settle() {
     node->store->stall_commits(0, 0);  // slow disks recover
     if (!node->up) restart(node->index);
   }
+  for (Gateway& gateway : gateways_)
+    gateway.up = true;
   for (std::size_t d = 0; d < devices_.size(); ++d) {
     if (devices_[d].state == DeviceState::logged_out) login(d);
   }

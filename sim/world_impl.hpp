@@ -8,6 +8,7 @@
 //   world_records.cpp  what the nodes saw, as history records for the checker
 //   world_push.cpp     the simulated push gateway
 //   world_network.cpp  links between devices and nodes: latency, order, drops
+//   world_gateways.cpp a cluster's gateways: client links relayed to the leader, re-attached
 //   world_devices.cpp  the apps: connect, reconnect, requests, what they do with events
 //   world_traffic.cpp  people writing messages
 //   world_faults.cpp   scheduled and random faults, and the settling at the end of them
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "cluster/elector.hpp"
+#include "cluster/relay_session.hpp"
 #include "cluster/replica.hpp"
 #include "engine/clock.hpp"
 #include "engine/engine.hpp"
@@ -49,6 +51,9 @@ using HostId = std::uint64_t;
 
 inline HostId node_host(std::uint32_t node) {
   return (1ull << 63) | node;
+}
+inline HostId gateway_host(std::uint32_t gateway) {
+  return (1ull << 62) | gateway;
 }
 inline HostId device_host(UserId user, std::uint32_t index) {
   return (user << 8) | index;
@@ -103,6 +108,8 @@ struct User {
   std::set<ChannelId> groups;  // groups the user knows they are in, from their inbox
 };
 
+// A connection on a node: a device's own, or a gateway's upstream for a device's client
+// link (`relay`: that client link's id).
 struct Link {
   std::size_t device = 0;
   std::uint32_t node = 0;
@@ -110,6 +117,29 @@ struct Link {
   bool open = true;
   TimeUs last_to_node = 0;
   TimeUs last_to_client = 0;
+  ConnectionId relay = 0;
+};
+
+// [cluster] gateways: a gateway process (world_gateways.cpp).
+struct Gateway {
+  bool up = true;
+  std::uint64_t generation = 0;  // bumped by a kill: stale events for it are dropped
+  IdSet clients;                 // client links it holds
+};
+
+// A device's connection to a gateway, relayed to the leader by the rules production's
+// gateway runs (cluster::RelaySession).
+struct ClientLink {
+  std::size_t device = 0;
+  std::uint32_t gateway = 0;
+  std::uint64_t gateway_generation = 0;
+  bool open = true;
+  TimeUs last_to_gateway = 0;
+  TimeUs last_to_client = 0;
+  cluster::RelaySession<client::Request> session;
+  ConnectionId upstream = 0;   // the link on the leader; 0 while detached
+  std::uint32_t attempts = 0;  // attach attempts since the upstream was lost
+  std::uint64_t attach = 0;    // invalidates stale scheduled attach attempts
 };
 
 // Which connections the engine has bound, as of the input being processed, and their users:
@@ -231,6 +261,26 @@ class World {
   void to_client(ConnectionId id, server::Event event);
   void drop_link(ConnectionId id, bool tell_node);
   void drop_links_of(const std::vector<HostId>& hosts);
+  // The device's connection, direct or through a gateway.
+  void to_server(std::size_t d, client::Request request);
+  void drop_device_link(std::size_t d);
+  void device_disconnected(std::size_t d, ConnectionId id);
+
+  // ---- gateways (world_gateways.cpp) -------------------------------------------------------
+  bool has_gateways() const { return !gateways_.empty(); }
+  void build_gateways();
+  bool connect_through_gateway(std::size_t d);
+  void to_gateway(ConnectionId id, client::Request request);
+  void gateway_on_client(ConnectionId id, client::Request request);
+  void gateway_to_client(ConnectionId id, server::Event event);
+  void gateway_on_upstream(ConnectionId id, ConnectionId upstream, server::Event event);
+  void gateway_forward_ack(ClientLink& link);
+  void schedule_attach(ConnectionId id, TimeUs delay);
+  void gateway_attach(ConnectionId id);
+  void upstream_lost(ConnectionId id, ConnectionId upstream);
+  void upstream_closed_by_leader(ConnectionId upstream);
+  void drop_client_link(ConnectionId id);
+  void kill_gateway(std::uint32_t gateway, TimeUs duration, const std::string& where);
 
   // ---- devices (world_devices.cpp) ---------------------------------------------------------
   void connect(std::size_t d);
@@ -281,6 +331,8 @@ class World {
   EventQueue queue_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::unique_ptr<SimEtcd> etcd_;  // [cluster] only
+  std::vector<Gateway> gateways_;  // [cluster] gateways
+  IdMap<ClientLink> client_links_;
   Bound shard_bound_;
   TimeUs leaderless_since_ = 0;
   std::vector<User> users_;

@@ -40,11 +40,37 @@ void World::to_client(ConnectionId id, server::Event event) {
   at(link.last_to_client, [this, id, event = std::move(event)]() mutable {
     const Link* arrived = links_.find(id);
     if (arrived == nullptr || !arrived->open) return;
+    if (arrived->relay != 0) return gateway_on_upstream(arrived->relay, id, std::move(event));
     on_event(arrived->device, std::move(event));
   });
 }
 
-// Closes a connection on both sides; the client reconnects with backoff.
+void World::to_server(std::size_t d, client::Request request) {
+  if (has_gateways()) return to_gateway(devices_[d].link, std::move(request));
+  to_node(devices_[d].link, std::move(request));
+}
+
+// The device's connection breaks (a disconnect fault, a logout's reconnect).
+void World::drop_device_link(std::size_t d) {
+  const ConnectionId id = devices_[d].link;
+  if (id == 0) return;
+  if (has_gateways()) return drop_client_link(id);
+  drop_link(id, true);
+}
+
+// The device saw its connection `id` close: it reconnects with backoff.
+void World::device_disconnected(std::size_t d, ConnectionId id) {
+  Device& device = devices_[d];
+  if (device.link != id) return;
+  device.link = 0;
+  if (device.state == DeviceState::online || device.state == DeviceState::connecting) {
+    device.state = DeviceState::offline;
+    schedule_reconnect(d);
+  }
+}
+
+// Closes a connection on both sides; the client reconnects with backoff (a gateway's
+// upstream: the gateway re-attaches).
 void World::drop_link(ConnectionId id, bool tell_node) {
   Link* found = links_.find(id);
   if (found == nullptr || !found->open) return;
@@ -56,19 +82,29 @@ void World::drop_link(ConnectionId id, bool tell_node) {
   }
   node.links.erase(id);
   const std::size_t d = link.device;
+  const ConnectionId relay = link.relay;
   links_.erase(id);  // `link` dangles from here on
-  Device& device = devices_[d];
-  if (device.link != id) return;
-  device.link = 0;
-  if (device.state == DeviceState::online || device.state == DeviceState::connecting) {
-    device.state = DeviceState::offline;
-    schedule_reconnect(d);
-  }
+  if (relay != 0) return upstream_lost(relay, id);
+  device_disconnected(d, id);
 }
 
+// Partitions and host faults: a device cut off from its node (or gateway) loses its link.
 void World::drop_links_of(const std::vector<HostId>& hosts) {
-  std::vector<ConnectionId> doomed;
+  std::vector<ConnectionId> doomed, doomed_clients;
+  client_links_.for_each([&](ConnectionId id, const ClientLink& link) {
+    const Device& device = devices_[link.device];
+    const HostId client = device_host(device.user, device.index);
+    const bool named = std::find(hosts.begin(), hosts.end(), client) != hosts.end();
+    if (named || !reachable(client, gateway_host(link.gateway))) doomed_clients.push_back(id);
+  });
+  for (ConnectionId id : doomed_clients)
+    drop_client_link(id);
   links_.for_each([&](ConnectionId id, const Link& link) {
+    if (link.relay != 0) {  // a gateway's upstream: only a fault naming its node cuts it
+      if (std::find(hosts.begin(), hosts.end(), node_host(link.node)) != hosts.end())
+        doomed.push_back(id);
+      return;
+    }
     const Device& device = devices_[link.device];
     const HostId client = device_host(device.user, device.index);
     if (!reachable(client, node_host(link.node))) doomed.push_back(id);

@@ -129,6 +129,9 @@ void World::release(Node& node, Effects effects) {
                       const Link* link = links_.find(id);
                       if (link == nullptr) return;
                       const TimeUs when = std::max(now_ + scenario_.latency, link->last_to_client);
+                      if (link->relay != 0) {  // the gateway passes the close on
+                        return at(when, [this, id] { upstream_closed_by_leader(id); });
+                      }
                       at(when, [this, id] { drop_link(id, false); });
                     },
                     [&](PushNotification&& push) {
@@ -164,7 +167,11 @@ void World::crash(std::uint32_t index, TimeUs restart_after, const char* why) {
     // The shard's engine state is durable on every replica: a crash loses only this
     // process's leadership and its open batch.
     if (batch_open) *node.bound = node.bound_before_batch;  // nothing of it was logged
+    const bool was_leading = node.token != 0;
     node.token = 0;
+    const bool anyone_serving = std::any_of(nodes_.begin(), nodes_.end(),
+                                            [](const auto& n) { return n->up && n->token != 0; });
+    if (was_leading && !anyone_serving && leaderless_since_ == 0) leaderless_since_ = now_;
     node.give_up = 0;
     node.ready = false;
     node.elector.reset();

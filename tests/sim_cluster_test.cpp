@@ -53,6 +53,7 @@ TEST(SimCluster, EachFaultBitesAndEveryInvariantHolds) {
       {"cluster_append_unknown", "the append's outcome is unknown: the append's reply was lost"},
       {"cluster_lease_skew", "deposed"},
       {"cluster_etcd_kill", "the append's outcome is unknown: etcd does not answer"},
+      {"cluster_gateways", "won"},
   };
   for (const Case& c : cases) {
     const Scenario s = scenario(c.scenario);
@@ -189,6 +190,56 @@ TEST(SimEtcd, NoQuorumNoAnswerAndANewEtcdLeaderRenewsLeases) {
   // The lease's TTL passed long ago, but the new etcd leader renewed it at 4 s.
   EXPECT_EQ(etcd.leader_node(4'100'000), 0u);
   EXPECT_EQ(etcd.leader_node(6'000'001), std::nullopt);
+}
+
+}  // namespace
+}  // namespace parley::sim
+
+namespace parley::sim {
+namespace {
+
+// The gateways' scenario without its gateway kill: only the two leader kills.
+Scenario leader_kills_only(std::uint32_t gateways) {
+  Scenario s = scenario("cluster_gateways");
+  std::erase_if(s.faults, [](const Fault& f) { return f.kind == FaultKind::kill_gateway; });
+  s.gateways = gateways;
+  return s;
+}
+
+TEST(SimGateways, ALeaderKillCostsTheAppsNoConnectionThroughAGateway) {
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    const RunResult relayed = run_simulation(leader_kills_only(2), seed, {});
+    EXPECT_TRUE(relayed.check.violations.empty() && relayed.expectation_failures.empty())
+        << "seed " << seed << "\n"
+        << all(relayed);
+    EXPECT_GE(relayed.metrics.leader_changes, 3u) << "the first leader and two successors";
+    EXPECT_GT(relayed.metrics.reattaches, 0u) << "the kills reached no gateway upstream";
+    const std::uint64_t devices = relayed.metrics.connects;
+    EXPECT_EQ(devices, 8u * 2u) << "each device connected once, through both failovers";
+    const RunResult direct = run_simulation(leader_kills_only(0), seed, {});
+    EXPECT_TRUE(direct.check.violations.empty()) << all(direct);
+    EXPECT_GT(direct.metrics.connects, devices) << "without gateways the apps reconnect";
+    EXPECT_EQ(direct.metrics.reattaches, 0u);
+  }
+}
+
+TEST(SimGateways, AKilledGatewaysAppsReconnectThroughAnother) {
+  const RunResult r = run_simulation(scenario("cluster_gateways"), 1, {});
+  EXPECT_TRUE(r.check.violations.empty() && r.expectation_failures.empty()) << all(r);
+  EXPECT_GT(r.metrics.connects, 8u * 2u) << "the gateway kill dropped nobody";
+  const bool killed = std::any_of(r.history.begin(), r.history.end(), [](const Record& rec) {
+    return rec.kind == RecordKind::fault &&
+           rec.text.find("kill_gateway: gateway") != std::string::npos &&
+           rec.text.find("holding 0 clients") == std::string::npos;
+  });
+  EXPECT_TRUE(killed) << "the kill found a gateway holding clients";
+}
+
+TEST(SimGateways, AGatewayThatDoesNotReplayUnackedSendsIsCaught) {
+  SimOptions options;
+  options.planted_bug = PlantedBug::relay_skips_replay;
+  const RunResult r = run_simulation(leader_kills_only(2), 1, options);
+  EXPECT_TRUE(reports(r, 1)) << all(r);
 }
 
 }  // namespace

@@ -17,7 +17,6 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr int kMaxAttempts = 60;  // upstream connects 250 ms apart: 15 s without a leader
-constexpr std::size_t kMaxUnackedSends = 1024;
 constexpr std::size_t kUpstreamFrameMax = 64 << 20;
 
 }  // namespace
@@ -102,7 +101,7 @@ void GatewayLink::accept_client() {
   client_.async_accept(upgrade_, [self = shared_from_this()](beast::error_code ec) {
     if (ec) return self->close_all("client handshake failed");
     self->client_open_ = true;
-    self->attached_ = true;
+    self->session_.attach();  // the first upstream: nothing to replay yet
     ++self->shared_.metrics.connections;
     ++self->shared_.metrics.connections_total;
     self->read_client();
@@ -111,21 +110,20 @@ void GatewayLink::accept_client() {
 }
 
 void GatewayLink::resume() {
-  upstream_sent_ = upstream_acked_ = client_acked_;
-  attached_ = true;
-  resuming_ = hello_.has_value();
-  if (hello_) {
-    send_upstream({encode_client_frame(Hello{hello_->request, client_acked_}, encoding_),
-                   encoding_ == Encoding::json});
+  auto resume = session_.attach();
+  if (resume.hello) {
+    send_upstream(
+        {encode_client_frame(Hello{resume.hello->request, resume.hello->cursor}, encoding_),
+         encoding_ == Encoding::json});
   }
-  for (auto& [request, frame] : unacked_sends_)
-    send_upstream(frame);
+  for (Frame& frame : resume.sends)
+    send_upstream(std::move(frame));
 }
 
 void GatewayLink::upstream_lost(const std::string& why) {
   if (closed_) return;
   log_line("gateway: upstream lost (" + why + "); re-attaching");
-  attached_ = false;
+  const std::vector<RequestId> lost = session_.detach();
   ++generation_;
   if (upstream_) {
     beast::error_code ignored;
@@ -135,10 +133,8 @@ void GatewayLink::upstream_lost(const std::string& why) {
   to_upstream_.clear();
   writing_upstream_ = false;
   upstream_buffer_.clear();
-  for (const auto& [request, unused] : unanswered_) {
+  for (RequestId request : lost)
     fail_client(request, ErrorCode::not_leader, "the cluster changed leader; retry");
-  }
-  unanswered_.clear();
   attempts_ = 0;
   retry_later();
 }
@@ -159,47 +155,40 @@ void GatewayLink::on_client_frame(const Frame& frame) {
   auto decoded = decode_client_frame(frame.bytes, encoding_);
   const auto* client_frame = std::get_if<ClientFrame>(&decoded);
   if (client_frame == nullptr) {
-    if (attached_) send_upstream(frame);  // the leader answers malformed_frame
+    if (session_.attached()) send_upstream(frame);  // the leader answers malformed_frame
     return;
   }
+  using Action = cluster::RelaySession<Frame>::ClientAction;
+  Action action = Action::absorbed;
+  RequestId request = 0;
   if (const auto* hello = std::get_if<Hello>(client_frame)) {
-    hello_ = *hello;
-    client_acked_ = upstream_sent_ = upstream_acked_ = hello->cursor;
-    if (attached_) send_upstream(frame);
-    return;
+    action = session_.on_hello(hello->request, hello->cursor);
+  } else {
+    const auto& typed = std::get<client::Request>(*client_frame);
+    request = request_id(typed);
+    action = session_.on_request(typed, frame);
   }
-  const auto& request = std::get<client::Request>(*client_frame);
-  if (const auto* ack = std::get_if<client::Ack>(&request)) {
-    if (ack->inbox_seq > delivered_) {
-      if (attached_) send_upstream(frame);  // never delivered: the leader answers invalid_ack
-      return;
-    }
-    client_acked_ = std::max(client_acked_, ack->inbox_seq);
-    return forward_ack();
+  switch (action) {
+    case Action::forward:
+      send_upstream(frame);
+      break;
+    case Action::absorbed:
+      break;
+    case Action::refuse:
+      return fail_client(request, ErrorCode::not_leader,
+                         "the cluster is changing leader; retry in a moment");
+    case Action::close:
+      return close_all("too many unacked sends");
   }
-  if (std::holds_alternative<client::Send>(request)) {
-    if (unacked_sends_.size() >= kMaxUnackedSends) return close_all("too many unacked sends");
-    unacked_sends_[request_id(request)] = frame;
-    if (attached_) send_upstream(frame);
-    return;
-  }
-  if (std::holds_alternative<client::Heartbeat>(request)) {
-    if (attached_) send_upstream(frame);
-    return;
-  }
-  if (!attached_) {
-    return fail_client(request_id(request), ErrorCode::not_leader,
-                       "the cluster is changing leader; retry in a moment");
-  }
-  unanswered_[request_id(request)] = true;
-  send_upstream(frame);
+  forward_ack();
 }
 
 void GatewayLink::forward_ack() {
-  const InboxSeq target = std::min(client_acked_, upstream_sent_);
-  if (!attached_ || target <= upstream_acked_) return;
-  upstream_acked_ = target;
-  send_upstream({encode_client_frame(client::Ack{target}, encoding_), encoding_ == Encoding::json});
+  if (const auto ack = session_.ack_to_forward()) send_upstream(encode(client::Ack{*ack}));
+}
+
+GatewayLink::Frame GatewayLink::encode(const client::Request& request) const {
+  return {encode_client_frame(request, encoding_), encoding_ == Encoding::json};
 }
 
 void GatewayLink::read_upstream() {
@@ -230,40 +219,23 @@ void GatewayLink::on_upstream_frame(Frame frame) {
   auto decoded = decode_server_event(frame.bytes, frame.text ? Encoding::json : Encoding::binary);
   auto* event = std::get_if<server::Event>(&decoded);
   if (event == nullptr) return send_client(std::move(frame));
-  if (const auto* failure = std::get_if<server::Failure>(event)) {
-    // The leader refused what the link sent for the client (a node still taking over, or
-    // full): nothing was done, and re-attaching sends it again.
-    const bool not_now =
-        failure->code == ErrorCode::overloaded || failure->code == ErrorCode::not_leader;
-    const bool ours = resuming_ || unacked_sends_.contains(failure->request) ||
-                      (hello_ && failure->request == hello_->request);
-    if (not_now && ours) return upstream_lost("the leader refused: " + failure->message);
+  using Action = cluster::RelaySession<Frame>::UpstreamAction;
+  switch (session_.on_event(*event)) {
+    case Action::reattach:
+      // The leader refused what the link replayed (a node still taking over, or full):
+      // nothing was done, and the next upstream gets it again.
+      return upstream_lost("the leader refused: " + std::get<server::Failure>(*event).message);
+    case Action::drop:
+      break;
+    case Action::pass:
+      if (std::holds_alternative<server::Deliver>(*event)) {
+        send_client({encode_server_event(*event, encoding_), encoding_ == Encoding::json});
+      } else {
+        send_client(std::move(frame));
+      }
+      break;
   }
-  if (std::holds_alternative<server::Welcome>(*event)) {
-    resuming_ = false;
-    if (welcomed_) return;  // re-attached: the client was welcomed once
-    welcomed_ = true;
-    return send_client(std::move(frame));
-  }
-  if (auto* deliver = std::get_if<server::Deliver>(event)) {
-    upstream_sent_ = std::max(upstream_sent_, deliver->entries.back().inbox_seq);
-    std::erase_if(deliver->entries,
-                  [&](const InboxEntry& entry) { return entry.inbox_seq <= delivered_; });
-    if (!deliver->entries.empty()) {
-      delivered_ = deliver->entries.back().inbox_seq;
-      send_client({encode_server_event(*event, encoding_), encoding_ == Encoding::json});
-    }
-    return forward_ack();  // what the client acked already, this upstream may take now
-  }
-  std::visit(
-      [&](const auto& typed) {
-        if constexpr (requires { typed.request; }) {
-          unacked_sends_.erase(typed.request);
-          unanswered_.erase(typed.request);
-        }
-      },
-      *event);
-  send_client(std::move(frame));
+  forward_ack();
 }
 
 void GatewayLink::send_client(Frame frame) {
@@ -296,7 +268,10 @@ void GatewayLink::write_client() {
 }
 
 void GatewayLink::write_upstream() {
-  if (writing_upstream_ || to_upstream_.empty() || !attached_ || !client_open_ || closed_) return;
+  if (writing_upstream_ || to_upstream_.empty() || !session_.attached() || !client_open_ ||
+      closed_) {
+    return;
+  }
   writing_upstream_ = true;
   upstream_->text(to_upstream_.front().text);
   const std::uint64_t generation = generation_;

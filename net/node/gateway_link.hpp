@@ -3,10 +3,9 @@
 // client's own token. When the leader changes, the link re-attaches: it connects to the
 // new leader, says hello with the device's cursor (what the client acked), and resends
 // every send not yet acked under its clientMsgId (the engine answers a stored one as a
-// duplicate). The client keeps its connection and sees no gap and no repeat: the link
-// drops deliveries the client already has, a second welcome, and holds the client's acks
-// until the new leader has sent that far (an ack past what a connection was sent is an
-// error there).
+// duplicate). The client keeps its connection and sees no gap and no repeat. The rules
+// are cluster::RelaySession's (cluster/relay_session.hpp), which the simulator's gateways
+// run too; this class is their I/O.
 //
 // Why a relay of the client protocol, not a node-to-node protocol of engine inputs: the
 // leader already authenticates, rate-limits and validates client frames, so a gateway adds
@@ -24,6 +23,7 @@
 #include <optional>
 #include <string>
 
+#include "cluster/relay_session.hpp"
 #include "net/node/http_api.hpp"
 #include "net/node/shared.hpp"
 #include "net/wire/codec.hpp"
@@ -61,6 +61,7 @@ class GatewayLink : public std::enable_shared_from_this<GatewayLink> {
   void on_upstream_frame(Frame frame);
   // Forwards the client's ack as far as the leader has sent on this upstream.
   void forward_ack();
+  Frame encode(const engine::client::Request& request) const;
 
   void send_client(Frame frame);
   void send_upstream(Frame frame);
@@ -79,7 +80,6 @@ class GatewayLink : public std::enable_shared_from_this<GatewayLink> {
   std::optional<Stream> upstream_;
   boost::asio::steady_timer retry_;
   bool client_open_ = false;
-  bool attached_ = false;  // the upstream is open and (after a loss) resumed
   bool closed_ = false;
   int attempts_ = 0;              // upstream connects since the last success
   std::uint64_t generation_ = 0;  // tells the current upstream's callbacks from a dead one's
@@ -89,15 +89,7 @@ class GatewayLink : public std::enable_shared_from_this<GatewayLink> {
 
   // What re-attaching needs.
   Encoding encoding_ = Encoding::json;
-  std::optional<Hello> hello_;
-  std::map<engine::RequestId, Frame> unacked_sends_;
-  std::map<engine::RequestId, bool> unanswered_;  // other requests in flight upstream
-  engine::InboxSeq client_acked_ = 0;             // the client's highest ack
-  engine::InboxSeq delivered_ = 0;                // the highest entry the client was given
-  engine::InboxSeq upstream_sent_ = 0;            // the highest entry this upstream delivered
-  engine::InboxSeq upstream_acked_ = 0;           // the highest ack sent on this upstream
-  bool welcomed_ = false;
-  bool resuming_ = false;  // re-attached, the new leader's welcome not yet seen
+  cluster::RelaySession<Frame> session_;
 };
 
 }  // namespace parley::net
