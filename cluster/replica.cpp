@@ -232,7 +232,11 @@ void Replica::report_applied(std::string_view name) {
 }
 
 void Replica::trim_log() {
-  if (const auto slowest = log_.slowest_applied()) log_.trim_below(*slowest + 1);
+  // The slowest replica's own entry stays: a power loss may undo a replica's last commit
+  // (its store syncs the meta page lazily, storage::LmdbOptions::sync_meta), and it then
+  // applies that entry again.
+  if (const auto slowest = log_.slowest_applied())
+    log_.trim_below(std::max<std::uint64_t>(*slowest, 1));
 }
 
 }  // namespace parley::cluster

@@ -59,7 +59,10 @@ LmdbStore::LmdbStore(std::string directory, LmdbOptions options)
   map_bytes_ = options_.initial_map_bytes;
   mdb_env_set_maxdbs(impl_->env, engine::kTableCount + 4);
   mdb_env_set_mapsize(impl_->env, map_bytes_);
-  const unsigned flags = MDB_NOTLS | (options_.sync ? 0u : MDB_NOSYNC | MDB_NOMETASYNC);
+  const unsigned durability = !options_.sync        ? MDB_NOSYNC | MDB_NOMETASYNC
+                              : !options_.sync_meta ? MDB_NOMETASYNC
+                                                    : 0u;
+  const unsigned flags = MDB_NOTLS | durability;
   if (int rc = mdb_env_open(impl_->env, directory_.c_str(), flags, 0640); rc != 0) {
     mdb_env_close(impl_->env);
     impl_->env = nullptr;

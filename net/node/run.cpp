@@ -298,6 +298,11 @@ int run_node(const NodeConfig& config) {
     storage::LmdbOptions options;
     options.initial_map_bytes = config.initial_map_mib << 20;
     options.max_map_bytes = std::max(config.max_map_mib, config.initial_map_mib) << 20;
+    // A replica's durability is the log's (an etcd quorum): its own commits keep ACI with
+    // one fsync (storage/lmdb_store.hpp, sync_meta); a power loss may undo its last batch,
+    // which it applies from the log again (the log keeps the entry after the slowest
+    // replica's report: cluster::Replica::trim_log).
+    options.sync_meta = !clustered;
     // A store in the wrong mode is refused before anything else can touch it (a snapshot
     // copy would replace it); then a replica checks its engine settings and its store
     // against the cluster's, and copies a peer's store when its own is behind the log's
