@@ -83,7 +83,7 @@ bench: build
 	BUILD_DIR=$(BUILD_DIR) scripts/bench-report
 
 # The cluster's figures (failover per fault, cluster vs one node, the log's cost, a fresh
-# replica's catch-up) into bench/CLUSTER.md and bench/RESULTS.md; about 15 minutes.
+# replica's catch-up) into bench/CLUSTER.md and bench/RESULTS.md; about 25 minutes.
 bench-cluster: build
 	BUILD_DIR=$(BUILD_DIR) scripts/bench-cluster
 

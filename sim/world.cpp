@@ -95,7 +95,7 @@ void World::build_nodes() {
 }
 
 // A user's home: their node, or in a cluster the one shard (device.node is then the replica
-// a device found leading when it connected).
+// a device found leading when it connected directly; unused with [cluster] gateways).
 std::uint32_t World::home_of(UserId user) const {
   if (clustered()) return 0;
   return static_cast<std::uint32_t>((user - 1) % scenario_.nodes);

@@ -10,8 +10,11 @@
 // discovery.
 //
 // Simplified against production: a gateway refuses a new client at once when no replica
-// leads (production waits up to 15 s for one first), and a gateway's links to the replicas
-// are never partitioned (partitions cut devices from gateways).
+// leads (production waits up to 15 s for one first); a gateway's links to the replicas are
+// never partitioned (partitions cut devices from gateways); discovery picks the gateway
+// with the fewest clients (production picks at random among the near-least-loaded); and
+// a simulated leader never answers `overloaded` or `not_leader`, so the relay's "refused
+// replay: attach again" rule runs in tests/relay_session_test.cpp only.
 #include <algorithm>
 #include <limits>
 #include <string>
@@ -216,7 +219,11 @@ void World::kill_gateway(std::uint32_t gateway, TimeUs duration, const std::stri
   ++killed.generation;
   for (ConnectionId id : killed.clients.ids())
     drop_client_link(id);
-  at(now_ + duration, [this, gateway] { gateways_[gateway].up = true; });
+  const std::uint64_t generation = killed.generation;
+  at(now_ + duration, [this, gateway, generation] {
+    // Not if settle() revived it and another kill came since.
+    if (gateways_[gateway].generation == generation) gateways_[gateway].up = true;
+  });
 }
 
 }  // namespace parley::sim::detail

@@ -1,26 +1,14 @@
 #include "net/client/load.hpp"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
-#include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
-#include <deque>
-#include <fstream>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <random>
-#include <sstream>
 #include <stdexcept>
-#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -28,31 +16,15 @@
 #include "net/client/load_discovery.hpp"
 #include "net/client/load_measure.hpp"
 
-namespace parley::net {
-namespace {
+#include "net/client/load_internal.hpp"
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
-namespace json = boost::json;
-using tcp = asio::ip::tcp;
-using Clock = std::chrono::steady_clock;
-namespace client = engine::client;
-namespace server = engine::server;
+namespace parley::net {
+namespace load_internal {
+namespace {
 
 constexpr std::size_t kMaxConnections = 100'000;
 constexpr double kMaxDurationS = 3600;
 constexpr double kMaxRate = 10'000'000;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
-      .count();
-}
 
 void check_bounds(const LoadConfig& config) {
   const auto address = asio::ip::make_address(config.host);
@@ -91,313 +63,7 @@ std::optional<std::uint64_t> delivery_key(std::size_t recipient, const std::stri
   return (static_cast<std::uint64_t>(recipient) << 44) | (sender << 24) | number;
 }
 
-// ---- The WebSockets ---------------------------------------------------------------------------
-
-class Load;
-
-// One device's connection. All of it runs on the one io_context thread.
-class Connection : public std::enable_shared_from_this<Connection> {
- public:
-  Connection(Load& load, std::size_t index, asio::io_context& io)
-      : load_(load), index_(index), io_(io), retry_(io) {}
-
-  void start(const tcp::endpoint& node, const asio::ip::address_v4& source,
-             const std::string& token);
-  void send(const ClientFrame& frame);
-  // A send this connection resends after a reconnect until it is acked (--discover).
-  void track(const client::Send& send) { unacked_.emplace(send.request, send); }
-  // Whether `request` was an unacked send of this connection (it is not any more).
-  bool settle(engine::RequestId request) { return unacked_.erase(request) > 0; }
-  bool welcomed() const { return welcomed_; }
-  bool ever_welcomed() const { return ever_welcomed_; }
-  bool alive() const { return alive_; }
-  std::size_t index() const { return index_; }
-  void close();
-  // Drops the socket; with --discover, a connection that was welcomed once reconnects.
-  void fail(const std::string& kind);
-  // Resends every unacked send after 200 ms on this connection (an `overloaded` refusal).
-  void resend_later();
-
-  engine::ChannelId channel = 0;  // the group this connection sends to (group traffic)
-  engine::UserId peer = 0;        // the user it sends to (1:1 traffic)
-  engine::UserId user = 0;
-  std::uint64_t next_message = 0;
-
- private:
-  using Stream = websocket::stream<tcp::socket>;
-  void connect();
-  void on_connected();
-  void on_welcome();
-  void reconnect_later();
-  void read();
-  void on_frame(std::size_t bytes);
-  void write_next();
-  void enqueue(const ClientFrame& frame);
-
-  Load& load_;
-  std::size_t index_;
-  asio::io_context& io_;
-  asio::steady_timer retry_;
-  std::optional<Stream> ws_;
-  tcp::endpoint node_;
-  asio::ip::address_v4 source_;
-  std::string token_;
-  std::uint64_t generation_ = 0;  // a callback of an older socket is ignored
-  beast::flat_buffer buffer_;
-  std::deque<std::string> outbox_;
-  std::map<engine::RequestId, client::Send> unacked_;  // --discover only
-  bool writing_ = false;
-  bool welcomed_ = false;
-  bool ever_welcomed_ = false;
-  bool alive_ = true;
-  bool closed_ = false;  // by the load: no reconnect
-  engine::InboxSeq last_seen_ = 0;
-};
-
-class Load {
- public:
-  Load(const LoadConfig& config, std::function<void(const LoadProgress&)> progress)
-      : config_(config), progress_(std::move(progress)), heartbeat_(io_), ticker_(io_) {}
-
-  LoadReport run();
-
-  // Called by connections.
-  void on_welcome(Connection& connection);
-  void on_deliver(Connection& connection, const server::Deliver& deliver);
-  void on_send_ack(Connection& connection, const server::SendAck& ack);
-  void on_failure(Connection& connection, const server::Failure& failure);
-  // --discover: a gateway to (re)connect to, other than `avoid` when there is another.
-  std::optional<tcp::endpoint> pick_gateway(const tcp::endpoint& avoid) {
-    return discovery_->pick(avoid);
-  }
-  void on_group_created(Connection& connection, const server::GroupCreated& created);
-  void on_connection_lost() { ++lost_connections_; }
-  void on_error(const std::string& kind) {
-    ++report_.errors;
-    ++report_.errors_by_kind[kind];
-  }
-  Encoding encoding() const { return config_.encoding; }
-
- private:
-  void open_connections(const std::vector<LoadAccount>& accounts);
-  void create_groups();
-  void send_traffic();
-  void drain();
-  bool all_reconnected() const;
-  void measure_node_cpu();
-  void run_until(const std::function<bool()>& done, double timeout_s, const std::string& phase);
-  void send_one(Connection& sender);
-  void heartbeat_all();
-  void report_progress(const std::string& phase, std::size_t done, std::size_t target);
-  std::string message_text(std::int64_t sent_at) const;
-
-  LoadConfig config_;
-  std::function<void(const LoadProgress&)> progress_;
-  std::unique_ptr<GatewayDiscovery> discovery_;  // --discover only
-  asio::io_context io_;
-  asio::steady_timer heartbeat_;
-  asio::steady_timer ticker_;
-  std::vector<std::shared_ptr<Connection>> connections_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
-  std::size_t welcomed_ = 0;
-  std::size_t lost_connections_ = 0;
-  std::size_t groups_created_ = 0;
-  std::int64_t heartbeat_interval_us_ = 5'000'000;
-  std::uint64_t recipients_per_message_ = 1;
-  LoadReport report_;
-  std::vector<std::uint32_t> delivery_us_;
-  std::vector<std::uint32_t> ack_us_;
-  std::vector<std::uint32_t> second_us_;  // this second's deliveries, for progress
-  std::map<engine::RequestId, std::int64_t> send_times_;
-  std::unordered_set<std::uint64_t> delivered_ids_;  // delivery_key of every delivery
-  engine::RequestId next_request_ = 1;
-  bool counting_window_ = false;
-  std::uint64_t delivered_in_window_ = 0;
-  Clock::time_point started_ = Clock::now();
-  Clock::time_point last_progress_ = Clock::now();
-  std::optional<CpuTicks> cpu_at_send_;  // the node's CPU time when the send window opened
-  Clock::time_point cpu_at_send_time_;
-  std::optional<CpuTicks> last_cpu_;  // ... at the last progress line, for its CPU %
-  Clock::time_point last_cpu_time_;
-
-  friend class Connection;
-};
-
-void Connection::start(const tcp::endpoint& node, const asio::ip::address_v4& source,
-                       const std::string& token) {
-  node_ = node;
-  source_ = source;
-  token_ = token;
-  connect();
-}
-
-void Connection::connect() {
-  ws_.emplace(io_);
-  buffer_.clear();
-  outbox_.clear();  // acks and heartbeats of the old socket; its sends are in unacked_
-  writing_ = false;
-  alive_ = true;
-  auto& socket = ws_->next_layer();
-  socket.open(tcp::v4());
-#ifdef IP_BIND_ADDRESS_NO_PORT
-  // Pick the port at connect time, per destination: many more connections per address.
-  const int one = 1;
-  ::setsockopt(socket.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-#endif
-  socket.bind(tcp::endpoint(source_, 0));
-  socket.async_connect(
-      node_, [self = shared_from_this(), generation = generation_](beast::error_code error) {
-        if (generation != self->generation_) return;
-        if (error) return self->fail("connect: " + error.message());
-        self->on_connected();
-      });
-}
-
-void Connection::on_connected() {
-  beast::error_code ignored;
-  ws_->next_layer().set_option(tcp::no_delay(true), ignored);  // as a phone's stack would
-  ws_->binary(load_.encoding() == Encoding::binary);
-  ws_->read_message_max(64 << 20);
-  ws_->async_handshake(
-      node_.address().to_string(), "/v1/ws?token=" + token_,
-      [self = shared_from_this(), generation = generation_](beast::error_code error) {
-        if (generation != self->generation_) return;
-        if (error) return self->fail("handshake: " + error.message());
-        self->enqueue(Hello{1, self->last_seen_});  // the cursor: no repeats
-        self->read();
-      });
-}
-
-void Connection::on_welcome() {
-  welcomed_ = true;
-  const bool again = ever_welcomed_;
-  ever_welcomed_ = true;
-  if (!again) return;
-  // Reconnected: every send not acked yet, again under its clientMsgId (a stored one is
-  // answered as a duplicate with its seq).
-  for (const auto& [request, unacked] : unacked_)
-    send(client::Request{unacked});
-}
-
-void Connection::read() {
-  ws_->async_read(buffer_, [self = shared_from_this(), generation = generation_](
-                               beast::error_code error, std::size_t bytes) {
-    if (generation != self->generation_) return;
-    if (error) return self->fail("read: " + error.message());
-    self->on_frame(bytes);
-    if (generation == self->generation_ && self->alive_) self->read();
-  });
-}
-
-void Connection::on_frame(std::size_t bytes) {
-  const auto data = buffer_.cdata();
-  auto decoded = decode_server_event(std::string_view(static_cast<const char*>(data.data()), bytes),
-                                     load_.encoding());
-  buffer_.consume(bytes);
-  if (const auto* bad = std::get_if<DecodeError>(&decoded)) {
-    return load_.on_error("undecodable frame: " + bad->message.substr(0, 60));
-  }
-  auto& event = std::get<server::Event>(decoded);
-  if (const auto* welcome = std::get_if<server::Welcome>(&event)) {
-    user = welcome->user;
-    load_.heartbeat_interval_us_ = welcome->heartbeat_interval_us;
-    if (!ever_welcomed_) load_.on_welcome(*this);  // a reconnect is no new connection
-    on_welcome();
-  } else if (const auto* deliver = std::get_if<server::Deliver>(&event)) {
-    for (const auto& entry : deliver->entries) {
-      if (entry.inbox_seq <= last_seen_) {
-        ++load_.report_.redelivered;
-        continue;
-      }
-      if (entry.inbox_seq != last_seen_ + 1) ++load_.report_.out_of_order;
-      last_seen_ = entry.inbox_seq;
-    }
-    load_.on_deliver(*this, *deliver);
-    if (!deliver->entries.empty()) send(client::Request{client::Ack{last_seen_}});
-  } else if (const auto* ack = std::get_if<server::SendAck>(&event)) {
-    load_.on_send_ack(*this, *ack);
-  } else if (const auto* created = std::get_if<server::GroupCreated>(&event)) {
-    load_.on_group_created(*this, *created);
-  } else if (const auto* failure = std::get_if<server::Failure>(&event)) {
-    load_.on_failure(*this, *failure);
-  }
-}
-
-void Connection::send(const ClientFrame& frame) {
-  // Before the welcome (a reconnect under way) a frame would meet hello_required: a send
-  // goes out with the resends after the welcome, acks and heartbeats are not needed.
-  if (welcomed_) enqueue(frame);
-}
-
-void Connection::enqueue(const ClientFrame& frame) {
-  if (!alive_ || !ws_) return;
-  outbox_.push_back(encode_client_frame(frame, load_.encoding()));
-  if (!writing_) write_next();
-}
-
-void Connection::write_next() {
-  if (outbox_.empty() || !alive_) {
-    writing_ = false;
-    return;
-  }
-  writing_ = true;
-  ws_->async_write(
-      asio::buffer(outbox_.front()),
-      [self = shared_from_this(), generation = generation_](beast::error_code error, std::size_t) {
-        if (generation != self->generation_) return;
-        if (error) return self->fail("write: " + error.message());
-        self->outbox_.pop_front();
-        self->write_next();
-      });
-}
-
-void Connection::fail(const std::string& kind) {
-  if (!alive_ || closed_) return;
-  alive_ = false;
-  welcomed_ = false;
-  ++generation_;
-  beast::error_code ignored;
-  ws_->next_layer().close(ignored);
-  if (load_.config_.discover && ever_welcomed_) {
-    ++load_.report_.reconnects;
-    ++load_.report_.disconnects_by_kind[kind];
-    return reconnect_later();
-  }
-  load_.on_connection_lost();
-  load_.on_error(kind);
-}
-
-// Through discovery again, after 100-300 ms (a crowd of clients does not arrive at once).
-void Connection::reconnect_later() {
-  retry_.expires_after(std::chrono::milliseconds(100 + (index_ * 37) % 200));
-  retry_.async_wait([self = shared_from_this()](beast::error_code error) {
-    if (error || self->closed_) return;
-    const auto gateway = self->load_.pick_gateway(self->node_);
-    if (!gateway) return self->reconnect_later();  // no answer yet: a failover under way
-    self->node_ = *gateway;
-    self->connect();
-  });
-}
-
-void Connection::resend_later() {
-  retry_.expires_after(std::chrono::milliseconds(200));
-  retry_.async_wait([self = shared_from_this(), generation = generation_](beast::error_code error) {
-    if (error || generation != self->generation_ || !self->welcomed_) return;  // reconnect resends
-    for (const auto& [request, unacked] : self->unacked_)
-      self->send(client::Request{unacked});
-  });
-}
-
-void Connection::close() {
-  closed_ = true;
-  retry_.cancel();
-  if (!alive_ || !ws_) return;
-  alive_ = false;
-  ++generation_;
-  beast::error_code ignored;
-  ws_->next_layer().shutdown(tcp::socket::shutdown_both, ignored);
-  ws_->next_layer().close(ignored);
-}
+}  // namespace
 
 // ---- The run ---------------------------------------------------------------------------------
 
@@ -717,12 +383,12 @@ LoadReport Load::run() {
   return report_;
 }
 
-}  // namespace
+}  // namespace load_internal
 
 LoadReport run_load(const LoadConfig& config,
                     const std::function<void(const LoadProgress&)>& progress) {
-  check_bounds(config);
-  Load load(config, progress);
+  load_internal::check_bounds(config);
+  load_internal::Load load(config, progress);
   return load.run();
 }
 

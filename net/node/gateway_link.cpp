@@ -77,10 +77,11 @@ void GatewayLink::on_upstream_open(beast::error_code ec) {
   }
   beast::get_lowest_layer(*upstream_).expires_never();
   attempts_ = 0;
-  if (!client_open_) {
-    accept_client();
-  } else {
+  upstream_open_ = true;
+  if (client_open_) {
     resume();
+  } else if (!accepting_) {
+    accept_client();  // its completion attaches this upstream, if it is still open then
   }
   read_upstream();
 }
@@ -98,10 +99,14 @@ void GatewayLink::retry_later() {
 void GatewayLink::accept_client() {
   client_.read_message_max(shared_.config.max_frame_bytes);
   client_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+  accepting_ = true;
   client_.async_accept(upgrade_, [self = shared_from_this()](beast::error_code ec) {
     if (ec) return self->close_all("client handshake failed");
+    self->accepting_ = false;
     self->client_open_ = true;
-    self->session_.attach();  // the first upstream: nothing to replay yet
+    // The first upstream: nothing to replay yet. One lost while the client's handshake ran
+    // is re-attached by the reconnect under way (on_upstream_open then resumes).
+    if (self->upstream_open_) self->session_.attach();
     ++self->shared_.metrics.connections;
     ++self->shared_.metrics.connections_total;
     self->read_client();
@@ -124,6 +129,7 @@ void GatewayLink::upstream_lost(const std::string& why) {
   if (closed_) return;
   log_line("gateway: upstream lost (" + why + "); re-attaching");
   const std::vector<RequestId> lost = session_.detach();
+  upstream_open_ = false;
   ++generation_;
   if (upstream_) {
     beast::error_code ignored;

@@ -18,7 +18,6 @@
 #include <boost/beast/websocket.hpp>
 
 #include <deque>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -80,6 +79,8 @@ class GatewayLink : public std::enable_shared_from_this<GatewayLink> {
   std::optional<Stream> upstream_;
   boost::asio::steady_timer retry_;
   bool client_open_ = false;
+  bool accepting_ = false;      // the client's handshake is under way
+  bool upstream_open_ = false;  // the current upstream finished its handshake
   bool closed_ = false;
   int attempts_ = 0;              // upstream connects since the last success
   std::uint64_t generation_ = 0;  // tells the current upstream's callbacks from a dead one's

@@ -300,8 +300,8 @@ int run_node(const NodeConfig& config) {
     options.max_map_bytes = std::max(config.max_map_mib, config.initial_map_mib) << 20;
     // A replica's durability is the log's (an etcd quorum): its own commits keep ACI with
     // one fsync (storage/lmdb_store.hpp, sync_meta); a power loss may undo its last batch,
-    // which it applies from the log again (the log keeps the entry after the slowest
-    // replica's report: cluster::Replica::trim_log).
+    // which it applies from the log again (the log keeps the entry the slowest replica
+    // reported: cluster::Replica::trim_log).
     options.sync_meta = !clustered;
     // A store in the wrong mode is refused before anything else can touch it (a snapshot
     // copy would replace it); then a replica checks its engine settings and its store
