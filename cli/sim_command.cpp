@@ -148,7 +148,7 @@ void print_summary(const Scenario& s, const RunResult& r, double wall_seconds) {
               m.p50_delivery_ms, m.p99_delivery_ms, m.max_delivery_ms);
   std::printf("  presence: %" PRIu64 " changes, %" PRIu64 " events to devices, %" PRIu64
               " flaps; pushes: %" PRIu64 " written, %" PRIu64 " delivered in %" PRIu64
-              " gateway attempts\n",
+              " push gateway attempts\n",
               m.presence_changes, m.presence_events, r.check.presence_flaps, m.pushes,
               m.pushes_delivered, m.push_attempts);
   std::printf("  faults injected: %" PRIu64 " (node crashes %" PRIu64 ", failed commits %" PRIu64

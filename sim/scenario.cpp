@@ -142,6 +142,7 @@ void read_expect(const Section& expect, Scenario& s) {
   expect.read("pushes_max", s.pushes_max, 0, kNoMax);
   expect.read("delivered_min", s.delivered_min, 0, kNoMax);
   expect.read("acked_min", s.acked_min, 0, kNoMax);
+  expect.read("connects_max", s.connects_max, 0, kNoMax);
 }
 
 // Reads [name] with `read` if the file has it.

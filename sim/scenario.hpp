@@ -171,6 +171,7 @@ struct Scenario {
   std::optional<std::uint64_t> pushes_max;
   std::optional<std::uint64_t> delivered_min;
   std::optional<std::uint64_t> acked_min;
+  std::optional<std::uint64_t> connects_max;  // devices' successful (re)connects
 };
 
 // Reads a scenario file. Throws ScenarioError "FILE:LINE: ..." for a parse error, a value of

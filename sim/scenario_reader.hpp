@@ -72,9 +72,9 @@ constexpr std::array<std::string_view, 7> kRandomFaultKeys = {
     "disconnects_per_minute", "partitions_per_minute", "partition_max_s",
     "crashes_per_minute",     "crash_max_s",           "clock_skew_max_ms",
     "clock_drift_max_ppm"};
-constexpr std::array<std::string_view, 7> kExpectKeys = {
+constexpr std::array<std::string_view, 8> kExpectKeys = {
     "p99_delivery_ms_max", "p50_delivery_ms_max", "presence_flaps_max", "pushes_min",
-    "pushes_max",          "delivered_min",       "acked_min"};
+    "pushes_max",          "delivered_min",       "acked_min",          "connects_max"};
 
 // A list of words, comma-separated, for messages.
 std::string join(Keys words);

@@ -124,6 +124,7 @@ std::vector<std::string> check_expectations(const Scenario& s, const Metrics& m,
   at_least("pushes", m.pushes, s.pushes_min);
   at_least("delivered", m.delivered, s.delivered_min);
   at_least("acked", m.acked, s.acked_min);
+  at_most("connects", static_cast<double>(m.connects), as_double(s.connects_max));
   return failures;
 }
 
