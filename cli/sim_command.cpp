@@ -134,6 +134,33 @@ int report_crash(const SimArgs& args, std::uint64_t seed, const Crash& crash) {
   return kCrashed;
 }
 
+// --check-determinism: the second run of `seed` against the first. Prints both hashes (one
+// line per seed unless --quiet), and when they differ the first record that differs.
+int compare_runs(const SimArgs& args, std::uint64_t seed, const RunResult& first,
+                 const RunResult& second) {
+  const auto divergence = first_divergence(first.history, second.history);
+  if (!divergence) {
+    if (!args.quiet) {
+      std::printf("determinism: seed %" PRIu64
+                  " ran twice: trace hash %s both times (%zu records)\n",
+                  seed, hex(first.trace_hash).c_str(), first.history.size());
+    }
+    return kPassed;
+  }
+  std::printf("FAILED seed %" PRIu64 ": invariant %s violated: trace hash %s, then %s\n", seed,
+              Checker::invariant_name(6), hex(first.trace_hash).c_str(),
+              hex(second.trace_hash).c_str());
+  const auto shown = [](const std::optional<Record>& r) {
+    return r ? to_json(*r) : std::string("(the run had ended)");
+  };
+  std::printf(
+      "  first difference at record %zu of %zu / %zu:\n    first run:  %s\n    second run: %s\n",
+      divergence->index, first.history.size(), second.history.size(),
+      shown(divergence->first).c_str(), shown(divergence->second).c_str());
+  std::printf("  replay: %s --check-determinism\n", replay_command(args, seed).c_str());
+  return kDiverged;
+}
+
 void print_summary(const Scenario& s, const RunResult& r, double wall_seconds) {
   const Metrics& m = r.metrics;
   const double simulated_s = static_cast<double>(m.simulated) / 1e6;
@@ -261,12 +288,8 @@ int run(const SimArgs& args) {
         auto again = run_guarded(scenario, seed, options);
         if (const auto* rerun_crash = std::get_if<Crash>(&again)) {
           code = report_crash(args, seed, *rerun_crash);
-        } else if (std::get<RunResult>(again).trace_hash != result.trace_hash) {
-          std::printf("FAILED seed %" PRIu64 ": invariant %s violated: trace hash %s, then %s\n",
-                      seed, Checker::invariant_name(6), hex(result.trace_hash).c_str(),
-                      hex(std::get<RunResult>(again).trace_hash).c_str());
-          std::printf("  replay: %s --check-determinism\n", replay_command(args, seed).c_str());
-          code = kDiverged;
+        } else {
+          code = compare_runs(args, seed, result, std::get<RunResult>(again));
         }
       }
       if (!many && !args.quiet) print_summary(scenario, result, wall);

@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+
 namespace parley::sim {
 namespace {
 
@@ -85,6 +87,30 @@ std::uint64_t trace_hash(const History& history) {
     mix(hash, r.detail);
   }
   return hash;
+}
+
+namespace {
+
+// Equal in every field trace_hash mixes.
+bool same_record(const Record& a, const Record& b) {
+  return a.kind == b.kind && a.at == b.at && a.node_time == b.node_time && a.node == b.node &&
+         a.user == b.user && a.device == b.device && a.peer == b.peer && a.channel == b.channel &&
+         a.seq == b.seq && a.inbox_seq == b.inbox_seq && a.flag == b.flag && a.text == b.text &&
+         a.detail == b.detail;
+}
+
+}  // namespace
+
+std::optional<Divergence> first_divergence(const History& first, const History& second) {
+  const std::size_t common = std::min(first.size(), second.size());
+  for (std::size_t i = 0; i < common; ++i) {
+    if (!same_record(first[i], second[i])) return Divergence{i, first[i], second[i]};
+  }
+  if (first.size() == second.size()) return std::nullopt;
+  Divergence divergence{common, std::nullopt, std::nullopt};
+  if (common < first.size()) divergence.first = first[common];
+  if (common < second.size()) divergence.second = second[common];
+  return divergence;
 }
 
 std::string to_json(const Record& r) {

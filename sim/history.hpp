@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,5 +71,15 @@ using History = std::vector<Record>;
 std::uint64_t trace_hash(const History& history);
 // One line of JSON for a record (the --trace format, documented in docs/scenarios.md).
 std::string to_json(const Record& record);
+
+// Where two runs of one seed first differ (--check-determinism): the index of the first
+// record that differs in a field the trace hash covers, and each run's record there (none
+// when that run ended before it). Nothing when the histories are equal.
+struct Divergence {
+  std::size_t index = 0;
+  std::optional<Record> first;
+  std::optional<Record> second;
+};
+std::optional<Divergence> first_divergence(const History& first, const History& second);
 
 }  // namespace parley::sim

@@ -192,3 +192,35 @@ duration_s = 1
 
 }  // namespace
 }  // namespace parley::sim
+
+namespace parley::sim {
+namespace {
+
+// --check-determinism's report: where two histories part, and what each run recorded there.
+TEST(FirstDivergence, NamesTheFirstDifferingRecordOrTheEndOfTheShorterRun) {
+  const Scenario s = load_scenario(std::string(PARLEY_SCENARIOS_DIR) + "/two_friends.toml");
+  const RunResult run = run_simulation(s, 1, {});
+  ASSERT_GT(run.history.size(), 10u);
+  EXPECT_FALSE(first_divergence(run.history, run_simulation(s, 1, {}).history)) << "a seed replays";
+
+  History changed = run.history;
+  changed[7].inbox_seq += 1;  // a field to_json may leave out still counts
+  const auto at_seven = first_divergence(run.history, changed);
+  ASSERT_TRUE(at_seven);
+  EXPECT_EQ(at_seven->index, 7u);
+  ASSERT_TRUE(at_seven->first && at_seven->second);
+  EXPECT_EQ(at_seven->second->inbox_seq, run.history[7].inbox_seq + 1);
+
+  History shorter(run.history.begin(), run.history.begin() + 5);
+  const auto ended = first_divergence(run.history, shorter);
+  ASSERT_TRUE(ended);
+  EXPECT_EQ(ended->index, 5u);
+  EXPECT_TRUE(ended->first.has_value());
+  EXPECT_FALSE(ended->second.has_value()) << "the second run had ended";
+
+  const auto other_seed = first_divergence(run.history, run_simulation(s, 2, {}).history);
+  ASSERT_TRUE(other_seed) << "another seed is another run";
+}
+
+}  // namespace
+}  // namespace parley::sim
