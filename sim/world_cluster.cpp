@@ -173,9 +173,7 @@ void World::stop_serving(Node& node, const std::string& why) {
     at(when, [this, id] { drop_link(id, false); });
   }
   node.links.clear();
-  const bool anyone_serving = std::any_of(nodes_.begin(), nodes_.end(),
-                                          [](const auto& n) { return n->up && n->token != 0; });
-  if (!anyone_serving && leaderless_since_ == 0) leaderless_since_ = now_;
+  note_if_leaderless();
   const std::uint32_t index = node.index;
   at(now_, [this, index] { elect(index); });  // resign now, as the elector thread wakes
 }
@@ -246,6 +244,20 @@ void World::commit_replicated(Node& node) {
     node.batch_records.clear();
   }
   stop_serving(node, refused);
+}
+
+// The shard's leader as the directory names it, if it is up and serving; else nullptr.
+Node* World::serving_leader() {
+  const auto leader = etcd_->leader_node(now_);
+  Node* node = leader ? nodes_[*leader].get() : nullptr;
+  return node != nullptr && node->up && node->token != 0 ? node : nullptr;
+}
+
+// A leader stopped serving: if no replica serves now, the shard is leaderless from now.
+void World::note_if_leaderless() {
+  const bool anyone_serving = std::any_of(nodes_.begin(), nodes_.end(),
+                                          [](const auto& n) { return n->up && n->token != 0; });
+  if (!anyone_serving && leaderless_since_ == 0) leaderless_since_ = now_;
 }
 
 // A record about one replica (not the shard: `node` is the replica's index).

@@ -16,7 +16,7 @@
 // a simulated leader never answers `overloaded` or `not_leader`, so the relay's "refused
 // replay: attach again" rule runs in tests/relay_session_test.cpp only.
 #include <algorithm>
-#include <limits>
+#include <optional>
 #include <string>
 
 #include "sim/world_impl.hpp"
@@ -41,28 +41,21 @@ void World::build_gateways() {
 bool World::connect_through_gateway(std::size_t d) {
   Device& dev = devices_[d];
   const HostId client = device_host(dev.user, dev.index);
-  std::uint32_t best = std::numeric_limits<std::uint32_t>::max();
+  std::optional<std::uint32_t> best;
   for (std::uint32_t g = 0; g < gateways_.size(); ++g) {
     if (!gateways_[g].up || !reachable(client, gateway_host(g))) continue;
-    if (best == std::numeric_limits<std::uint32_t>::max() ||
-        gateways_[g].clients.size() < gateways_[best].clients.size()) {
-      best = g;
-    }
+    if (!best || gateways_[g].clients.size() < gateways_[*best].clients.size()) best = g;
   }
-  const auto leader = etcd_->leader_node(now_);
-  if (best == std::numeric_limits<std::uint32_t>::max() || !leader || !nodes_[*leader]->up ||
-      nodes_[*leader]->token == 0) {
-    return false;
-  }
+  if (!best || serving_leader() == nullptr) return false;
   const ConnectionId id = next_connection_++;
   ClientLink link;
   link.device = d;
-  link.gateway = best;
-  link.gateway_generation = gateways_[best].generation;
+  link.gateway = *best;
+  link.gateway_generation = gateways_[*best].generation;
   link.last_to_gateway = link.last_to_client = now_;
   link.session.on_hello(0, dev.cursor);
   client_links_.put(id, std::move(link));
-  gateways_[best].clients.insert(id);
+  gateways_[*best].clients.insert(id);
   dev.link = id;
   gateway_attach(id);
   return true;
@@ -145,9 +138,8 @@ void World::schedule_attach(ConnectionId id, TimeUs delay) {
 // engine's Connected at the client's acked cursor) and the unanswered sends.
 void World::gateway_attach(ConnectionId id) {
   ClientLink& link = *client_links_.find(id);
-  const auto leader = etcd_->leader_node(now_);
-  Node* node = leader ? nodes_[*leader].get() : nullptr;
-  if (node == nullptr || !node->up || node->token == 0) {
+  Node* node = serving_leader();
+  if (node == nullptr) {
     if (++link.attempts >= kMaxAttachAttempts) return drop_client_link(id);  // "no leader"
     return schedule_attach(id, kAttachRetry);
   }

@@ -242,6 +242,8 @@ class World {
   void sample_replicas();
   void finish_cluster();
   void cluster_fault(const Fault& fault, const std::string& where);
+  Node* serving_leader();
+  void note_if_leaderless();
 
   // ---- node records (world_records.cpp) ----------------------------------------------------
   Record node_record(const Node& node, RecordKind kind, TimeUs local) const;

@@ -169,9 +169,7 @@ void World::crash(std::uint32_t index, TimeUs restart_after, const char* why) {
     if (batch_open) *node.bound = node.bound_before_batch;  // nothing of it was logged
     const bool was_leading = node.token != 0;
     node.token = 0;
-    const bool anyone_serving = std::any_of(nodes_.begin(), nodes_.end(),
-                                            [](const auto& n) { return n->up && n->token != 0; });
-    if (was_leading && !anyone_serving && leaderless_since_ == 0) leaderless_since_ = now_;
+    if (was_leading) note_if_leaderless();
     node.give_up = 0;
     node.ready = false;
     node.elector.reset();
