@@ -165,8 +165,12 @@ void print_summary(const Scenario& s, const RunResult& r, double wall_seconds) {
   const Metrics& m = r.metrics;
   const double simulated_s = static_cast<double>(m.simulated) / 1e6;
   std::printf("parley sim %s seed=%" PRIu64 "\n", s.file.c_str(), r.seed);
-  std::printf("  world: %" PRIu64 " users x %u devices on %u node(s), %.0f s + %.0f s settle\n",
-              s.users, s.devices_per_user, s.nodes, static_cast<double>(s.duration) / 1e6,
+  std::uint64_t devices = 0;
+  for (std::uint64_t user = 1; user <= s.users; ++user)
+    devices += parley::sim::devices_of(s, user);
+  std::printf("  world: %" PRIu64 " users, %" PRIu64
+              " devices, on %u node(s), %.0f s + %.0f s settle\n",
+              s.users, devices, s.nodes, static_cast<double>(s.duration) / 1e6,
               static_cast<double>(s.settle) / 1e6);
   std::printf("  messages: sent %" PRIu64 ", acked %" PRIu64 " (%" PRIu64
               " resends answered as duplicates), refused %" PRIu64 ", delivered %" PRIu64 "\n",

@@ -143,6 +143,12 @@ void read_expect(const Section& expect, Scenario& s) {
   expect.read("delivered_min", s.delivered_min, 0, kNoMax);
   expect.read("acked_min", s.acked_min, 0, kNoMax);
   expect.read("connects_max", s.connects_max, 0, kNoMax);
+  expect.read_number("delivery_ms_max", s.delivery_ms_max, 0);
+  expect.read("duplicate_acks_min", s.duplicate_acks_min, 0, kNoMax);
+  expect.read("refused_max", s.refused_max, 0, kNoMax);
+  expect.read("presence_changes_max", s.presence_changes_max, 0, kNoMax);
+  expect.read("presence_events_max", s.presence_events_max, 0, kNoMax);
+  expect.read("deliver_batch_max", s.deliver_batch_max, 0, kNoMax);
 }
 
 // Reads [name] with `read` if the file has it.
@@ -178,10 +184,20 @@ Scenario parse_scenario(std::string_view text, const std::string& file) {
   with_table(root, source, "cluster", [&](const Section& t) { read_cluster(t, s); });
   // [social] before [[fault]]: faults name its groups.
   with_table(root, source, "social", [&](const Section& t) { read_social(t, source, s); });
-  with_table(root, source, "traffic", [&](const Section& t) { read_traffic(t, s); });
+  // [[user]] before [traffic] and [[fault]]: bursts and hosts name its users' devices.
+  read_user_settings(root, source, s);
+  with_table(root, source, "traffic", [&](const Section& t) {
+    read_traffic(t, s);
+    read_bursts(t, source, s);
+  });
   read_faults(root, source, s);
+  read_sends(root, source, s);
   with_table(root, source, "random_faults", [&](const Section& t) { read_random_faults(t, s); });
-  with_table(root, source, "expect", [&](const Section& t) { read_expect(t, s); });
+  with_table(root, source, "expect", [&](const Section& t) {
+    read_expect(t, s);
+    read_scoped_expects(t, source, s);
+    read_errors_max(t, source, s);
+  });
   with_table(root, source, "push_gateway", [&](const Section& t) { read_push_gateway(t, s); });
   return s;
 }

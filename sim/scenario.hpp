@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -75,7 +76,66 @@ struct Fault {
   std::optional<std::uint32_t> member;   // etcd_kill
   std::optional<bool> lands;             // append_unknown (unset: drawn from the seed)
   std::optional<std::uint32_t> gateway;  // kill_gateway
-  std::size_t line = 0;                  // where the fault was declared, for messages
+  // Group actions: the user who issues it (unset: the group's admin at that moment; for
+  // leave_group, `user`).
+  std::optional<std::uint64_t> by;
+  // partition: a name a `heal` may name to undo this partition alone; heal: the partition
+  // it undoes (empty: every partition).
+  std::string partition;
+  // A duration drawn uniformly from [duration, duration_max] each time the fault fires.
+  std::optional<TimeUs> duration_max;
+  // Repeating: the fault fires at `at`, then again after a gap drawn uniformly from
+  // [every, every_max] (every_max unset: exactly `every`), while the time is <= `until`
+  // (unset: the world's duration).
+  std::optional<TimeUs> every;
+  std::optional<TimeUs> every_max;
+  std::optional<TimeUs> until;
+  std::size_t line = 0;  // where the fault was declared, for messages
+};
+
+// [[send]]: one message of chosen text, from a chosen device at a chosen time, on top of the
+// random traffic.
+struct ScriptedSend {
+  TimeUs at = 0;
+  std::uint64_t user = 0;    // the sender
+  std::uint32_t device = 1;  // the sender's device that composes it
+  std::uint64_t to = 0;      // a 1:1 peer, or 0 with `group`
+  std::string group;         // a group's name
+  std::string text;          // repeated `repeat` times
+  std::uint32_t repeat = 1;
+  // What must become of it: "acked", or the error code it must be refused with.
+  std::optional<std::string> outcome;
+  std::size_t line = 0;
+};
+
+// [[traffic.burst]]: users each send `messages` at random moments within [at, at + duration]
+// (all at `at` when duration is 0).
+struct Burst {
+  TimeUs at = 0;
+  TimeUs duration = 0;
+  std::uint32_t messages = 0;
+  std::vector<std::uint64_t> users;  // empty: every user
+};
+
+// [[user]]: settings for some users, in place of the world's.
+struct UserSettings {
+  std::vector<std::uint64_t> users;
+  std::optional<std::uint32_t> devices;
+  std::optional<double> messages_per_minute;
+  // The interval the user's apps heartbeat at (unset: what the node tells them); 0: never.
+  std::optional<TimeUs> heartbeat_interval;
+  std::size_t line = 0;
+};
+
+// [[expect.user]] and [[expect.group]]: targets for one user's devices, or one group.
+struct ScopedExpect {
+  std::uint64_t user = 0;  // [[expect.user]]
+  std::string group;       // [[expect.group]]
+  std::optional<std::uint64_t> pushes_min;
+  std::optional<std::uint64_t> pushes_max;
+  std::optional<std::uint64_t> delivered_min;
+  std::optional<std::uint64_t> delivered_max;
+  std::optional<double> delivery_ms_max;
 };
 
 struct GroupSpec {
@@ -146,6 +206,13 @@ struct Scenario {
   // Bursts: at `burst_at`, every user sends `burst_messages` at once.
   std::optional<TimeUs> burst_at;
   std::uint32_t burst_messages = 0;
+  std::vector<Burst> bursts;  // [[traffic.burst]]
+
+  // [[user]]
+  std::vector<UserSettings> user_settings;
+
+  // [[send]]
+  std::vector<ScriptedSend> sends;
 
   // [[fault]]
   std::vector<Fault> faults;
@@ -172,7 +239,20 @@ struct Scenario {
   std::optional<std::uint64_t> delivered_min;
   std::optional<std::uint64_t> acked_min;
   std::optional<std::uint64_t> connects_max;  // devices' successful (re)connects
+  std::optional<double> delivery_ms_max;      // the slowest delivery
+  std::optional<std::uint64_t> duplicate_acks_min;
+  std::optional<std::uint64_t> refused_max;
+  std::optional<std::uint64_t> presence_changes_max;
+  std::optional<std::uint64_t> presence_events_max;
+  std::optional<std::uint64_t> deliver_batch_max;   // most entries in one Deliver frame
+  std::map<std::string, std::uint64_t> errors_max;  // error frames received, by code
+  std::vector<ScopedExpect> user_expects;           // [[expect.user]]
+  std::vector<ScopedExpect> group_expects;          // [[expect.group]]
 };
+
+// The devices `user` has: the last [[user]] naming the user with `devices`, else [world]
+// devices_per_user.
+std::uint32_t devices_of(const Scenario& s, std::uint64_t user);
 
 // Reads a scenario file. Throws ScenarioError "FILE:LINE: ..." for a parse error, a value of
 // the wrong type or range, an unknown key or table, or a reference to a user, node or group

@@ -11,12 +11,14 @@ namespace parley::sim::reader {
 namespace {
 
 // [[fault]] keys besides at_s and kind; bit i of a mask stands for kFaultOptions[i].
-constexpr std::array<std::string_view, 12> kFaultOptions = {
-    "hosts",     "node",  "duration_s", "step_ms", "commit_ms", "offset_ms",
-    "drift_ppm", "group", "user",       "member",  "lands",     "gateway"};
-constexpr std::array<std::string_view, 14> kFaultKeys = {
-    "at_s",      "kind",      "hosts", "node", "duration_s", "step_ms", "commit_ms",
-    "offset_ms", "drift_ppm", "group", "user", "member",     "lands",   "gateway"};
+constexpr std::array<std::string_view, 15> kFaultOptions = {
+    "hosts", "node",   "duration_s", "step_ms", "commit_ms", "offset_ms", "drift_ppm",     "group",
+    "user",  "member", "lands",      "gateway", "by",        "partition", "duration_max_s"};
+// Besides the options: at_s and kind, and the repetition keys every kind takes.
+constexpr std::array<std::string_view, 20> kFaultKeys = {
+    "at_s",      "kind",      "hosts",          "node",    "duration_s",  "step_ms", "commit_ms",
+    "offset_ms", "drift_ppm", "group",          "user",    "member",      "lands",   "gateway",
+    "by",        "partition", "duration_max_s", "every_s", "every_max_s", "until_s"};
 enum FaultOption : unsigned {
   kHosts = 1u << 0,
   kNode = 1u << 1,
@@ -30,6 +32,9 @@ enum FaultOption : unsigned {
   kMember = 1u << 9,
   kLands = 1u << 10,
   kGateway = 1u << 11,
+  kBy = 1u << 12,
+  kPartition = 1u << 13,
+  kDurationMax = 1u << 14,
 };
 
 struct KindRule {
@@ -42,8 +47,8 @@ struct KindRule {
 
 constexpr std::array<KindRule, 21> kKindRules = {{
     {"disconnect", FaultKind::disconnect, kHosts, 0},
-    {"partition", FaultKind::partition, kHosts, 0},
-    {"heal", FaultKind::heal, 0, 0},
+    {"partition", FaultKind::partition, kHosts, kDuration | kPartition},
+    {"heal", FaultKind::heal, 0, kPartition},
     {"swizzle", FaultKind::swizzle, kHosts, kStep},
     {"crash", FaultKind::crash, kDuration, kNode},
     {"clock", FaultKind::clock, kHosts, kOffset | kDrift},
@@ -51,8 +56,8 @@ constexpr std::array<KindRule, 21> kKindRules = {{
     {"slow_commit", FaultKind::slow_commit, kCommit | kDuration, kNode},
     {"logout", FaultKind::logout, kHosts | kDuration, 0},
     {"leave_group", FaultKind::leave_group, kUser | kGroup, 0},
-    {"add_member", FaultKind::add_member, kUser | kGroup, 0},
-    {"remove_member", FaultKind::remove_member, kUser | kGroup, 0},
+    {"add_member", FaultKind::add_member, kUser | kGroup, kBy},
+    {"remove_member", FaultKind::remove_member, kUser | kGroup, kBy},
     {"gateway_down", FaultKind::gateway_down, 0, 0},
     {"gateway_up", FaultKind::gateway_up, 0, 0},
     {"commit_failure", FaultKind::commit_failure, kDuration, kNode},
@@ -78,6 +83,10 @@ constexpr bool lists_agree() {
   }
   for (std::size_t i = 0; i < kFaultOptions.size(); ++i) {
     if (kFaultKeys[i + 2] != kFaultOptions[i]) return false;
+  }
+  // A kind that takes a duration may draw it from a range.
+  for (const KindRule& rule : kKindRules) {
+    if (((rule.required | rule.optional) & kDurationMax) != 0) return false;
   }
   return true;
 }
@@ -127,9 +136,10 @@ void add_device(const Section& fault, const toml::node& value, std::string_view 
     fail_host(fault, value, "bad host " + show_value(value) + " (expected device:U/K)");
   }
   check_user(fault, value, *user, s);
-  if (*device < 1 || *device > s.devices_per_user) {
+  if (*device < 1 || *device > devices_of(s, *user)) {
     fail_host_range(fault, value,
-                    "devices are 1 to " + std::to_string(s.devices_per_user) + " per user");
+                    "user " + std::to_string(*user) + "'s devices are 1 to " +
+                        std::to_string(devices_of(s, *user)));
   }
   add_once(hosts.devices, {*user, static_cast<std::uint32_t>(*device)});
 }
@@ -199,7 +209,9 @@ void check_options(const Section& fault, const KindRule& rule) {
     const auto it = std::find(kFaultOptions.begin(), kFaultOptions.end(), key);
     if (it == kFaultOptions.end()) continue;  // at_s or kind
     const unsigned bit = 1u << static_cast<unsigned>(it - kFaultOptions.begin());
-    if (((rule.required | rule.optional) & bit) != 0) continue;
+    unsigned allowed = rule.required | rule.optional;
+    if ((allowed & kDuration) != 0) allowed |= kDurationMax;
+    if ((allowed & bit) != 0) continue;
     fault.fail_unprefixed(line,
                           "key '" + std::string(key) + "' does not apply to " + a_fault(kind));
   }
@@ -219,6 +231,42 @@ void read_fault_target(const Section& fault, const Scenario& s, Fault& out) {
       fault.fail(line_of(*fault.get("group")), "group: no group named '" + *group + "'");
     }
     out.group = *group;
+  }
+}
+
+// duration_max_s, and the repetition: every_s, every_max_s, until_s.
+void read_ranges(const Section& fault, const Scenario& s, Fault& out) {
+  if (fault.has("duration_max_s")) {
+    if (!fault.has("duration_s")) fault.fail_missing("duration_s", " with duration_max_s");
+    fault.read_time("duration_max_s", out.duration_max, kPositive);
+    fault.require_order({"duration_s", out.duration, 1'000'000},
+                        {"duration_max_s", *out.duration_max, 1'000'000}, false);
+  }
+  for (std::string_view key : {"every_max_s", "until_s"}) {
+    if (fault.has(key) && !fault.has("every_s")) {
+      fault.fail_missing("every_s", " with " + std::string(key));
+    }
+  }
+  fault.read_time("every_s", out.every, kPositive);
+  fault.read_time("every_max_s", out.every_max, kPositive);
+  if (out.every_max) {
+    fault.require_order({"every_s", *out.every, 1'000'000},
+                        {"every_max_s", *out.every_max, 1'000'000}, false);
+  }
+  fault.read_time("until_s", out.until, {0, false, s.duration});
+  // Bounds the schedule: a fault firing every microsecond for days would never end.
+  constexpr TimeUs kMaxFirings = 100'000;
+  if (out.every && (out.until.value_or(s.duration) - out.at) / *out.every > kMaxFirings) {
+    fault.fail(fault.key_line("every_s"), "every_s: the fault would fire more than " +
+                                              std::to_string(kMaxFirings) +
+                                              " times; make every_s longer");
+  }
+  if (out.until) {
+    fault.require_order({"at_s", out.at, 1'000'000}, {"until_s", *out.until, 1'000'000}, false);
+  }
+  // A partition that fires again before it healed would pile up cuts nobody heals.
+  if (out.every && out.kind == FaultKind::partition && !fault.has("duration_s")) {
+    fault.fail_missing("duration_s", " for a repeating 'partition' fault");
   }
 }
 
@@ -248,12 +296,22 @@ Fault read_fault(const Section& fault, const Scenario& s) {
     fault.read("member", member, 0, static_cast<std::int64_t>(s.etcd_members) - 1);
     out.member = member;
   }
+  if (fault.has("by")) {
+    std::uint64_t by = 0;
+    fault.read("by", by, 1, static_cast<std::int64_t>(s.users));
+    out.by = by;
+  }
+  if (const auto partition = fault.string("partition")) {
+    if (partition->empty()) fault.fail_value("partition", *fault.get("partition"), "a name", true);
+    out.partition = *partition;
+  }
   if (fault.has("lands")) {
     bool lands = false;
     fault.read_bool("lands", lands);
     out.lands = lands;
   }
   fault.read_time("duration_s", out.duration, kPositive);
+  read_ranges(fault, s, out);
   fault.read_time("step_ms", out.step, kPositive);
   fault.read_time("commit_ms", out.commit, kNonNegative);
   fault.read_time("offset_ms", out.offset, kAnySign);
@@ -267,7 +325,17 @@ void read_faults(const Section& root, const Source& source, Scenario& s) {
   const toml::array* faults = find_table_array(root, "fault", "[[fault]]");
   if (faults == nullptr) return;
   for (const toml::node& element : *faults) {
-    s.faults.push_back(read_fault(Section(source, *element.as_table(), "[[fault]]"), s));
+    const Section section(source, *element.as_table(), "[[fault]]");
+    Fault fault = read_fault(section, s);
+    const auto names_it = [&](const Fault& f) {
+      return f.kind == FaultKind::partition && f.partition == fault.partition;
+    };
+    if (fault.kind == FaultKind::heal && !fault.partition.empty() &&
+        std::none_of(s.faults.begin(), s.faults.end(), names_it)) {
+      section.fail(line_of(*section.get("partition")),
+                   "partition: no earlier 'partition' fault is named '" + fault.partition + "'");
+    }
+    s.faults.push_back(std::move(fault));
   }
 }
 

@@ -43,9 +43,9 @@ constexpr std::int64_t kMaxDriftPpm = 100'000;
 constexpr double kNoLimit = std::numeric_limits<double>::infinity();
 constexpr std::size_t kMaxShownCodePoints = 40;  // of a string quoted back in a message
 
-constexpr std::array<std::string_view, 10> kTables = {
-    "world",   "network", "node",          "cluster", "social",
-    "traffic", "fault",   "random_faults", "expect",  "push_gateway"};
+constexpr std::array<std::string_view, 12> kTables = {
+    "world", "network", "node",          "cluster", "social",       "traffic",
+    "user",  "fault",   "random_faults", "send",    "push_gateway", "expect"};
 constexpr std::array<std::string_view, 7> kClusterKeys = {
     "replicas",  "gateways",  "etcd_members",    "lease_ttl_s",
     "append_ms", "follow_ms", "etcd_election_ms"};
@@ -62,19 +62,34 @@ constexpr std::array<std::string_view, 9> kNodeKeys = {
 constexpr std::array<std::string_view, 3> kSocialKeys = {"contacts", "contacts_per_user", "group"};
 constexpr std::array<std::string_view, 4> kContactModes = {"none", "all", "ring", "random"};
 constexpr std::array<std::string_view, 3> kGroupKeys = {"name", "creator", "members"};
-constexpr std::array<std::string_view, 6> kTrafficKeys = {"messages_per_user_per_minute",
+constexpr std::array<std::string_view, 7> kTrafficKeys = {"messages_per_user_per_minute",
                                                           "group_percent",
                                                           "text_min",
                                                           "text_max",
                                                           "burst_at_s",
-                                                          "burst_messages"};
+                                                          "burst_messages",
+                                                          "burst"};
 constexpr std::array<std::string_view, 7> kRandomFaultKeys = {
     "disconnects_per_minute", "partitions_per_minute", "partition_max_s",
     "crashes_per_minute",     "crash_max_s",           "clock_skew_max_ms",
     "clock_drift_max_ppm"};
-constexpr std::array<std::string_view, 8> kExpectKeys = {
-    "p99_delivery_ms_max", "p50_delivery_ms_max", "presence_flaps_max", "pushes_min",
-    "pushes_max",          "delivered_min",       "acked_min",          "connects_max"};
+constexpr std::array<std::string_view, 17> kExpectKeys = {"p99_delivery_ms_max",
+                                                          "p50_delivery_ms_max",
+                                                          "delivery_ms_max",
+                                                          "presence_flaps_max",
+                                                          "pushes_min",
+                                                          "pushes_max",
+                                                          "delivered_min",
+                                                          "acked_min",
+                                                          "connects_max",
+                                                          "duplicate_acks_min",
+                                                          "refused_max",
+                                                          "presence_changes_max",
+                                                          "presence_events_max",
+                                                          "deliver_batch_max",
+                                                          "errors_max",
+                                                          "user",
+                                                          "group"};
 
 // A list of words, comma-separated, for messages.
 std::string join(Keys words);
@@ -326,5 +341,11 @@ const toml::array* find_table_array(const Section& parent, std::string_view key,
 void read_social(const Section& social, const Source& source, Scenario& s);  // scenario_social.cpp
 void read_traffic(const Section& traffic, Scenario& s);                      // scenario_social.cpp
 void read_faults(const Section& root, const Source& source, Scenario& s);    // scenario_faults.cpp
+// scenario_scripted.cpp:
+void read_sends(const Section& root, const Source& source, Scenario& s);
+void read_bursts(const Section& traffic, const Source& source, Scenario& s);
+void read_user_settings(const Section& root, const Source& source, Scenario& s);
+void read_scoped_expects(const Section& expect, const Source& source, Scenario& s);
+void read_errors_max(const Section& expect, const Source& source, Scenario& s);
 
 }  // namespace parley::sim::reader

@@ -67,8 +67,8 @@ void World::record(Record r) {
   r.at = now_;
   history_.push_back(std::move(r));
 }
-void World::fault_record(const std::string& text) {
-  ++metrics_.faults;
+void World::fault_record(const std::string& text, bool injected) {
+  if (injected) ++metrics_.faults;
   Record r;
   r.kind = RecordKind::fault;
   r.text = text;
@@ -103,15 +103,26 @@ std::uint32_t World::home_of(UserId user) const {
 
 void World::build_users() {
   users_.resize(scenario_.users + 1);
+  std::vector<std::uint32_t> devices(scenario_.users + 1, scenario_.devices_per_user);
+  for (UserId u = 1; u <= scenario_.users; ++u) {
+    users_[u].rate = scenario_.messages_per_user_per_minute;
+  }
+  for (const UserSettings& settings : scenario_.user_settings) {  // later ones win
+    for (UserId u : settings.users) {
+      if (settings.devices) devices[u] = *settings.devices;
+      if (settings.messages_per_minute) users_[u].rate = *settings.messages_per_minute;
+      if (settings.heartbeat_interval) users_[u].heartbeat = settings.heartbeat_interval;
+    }
+  }
   for (UserId u = 1; u <= scenario_.users; ++u) {
     User& user = users_[u];
     user.id = u;
     user.node = home_of(u);
-    for (std::uint32_t k = 1; k <= scenario_.devices_per_user; ++k) {
+    for (std::uint32_t k = 1; k <= devices[u]; ++k) {
       Device device;
       device.user = u;
       device.index = k;
-      device.id = (u - 1) * scenario_.devices_per_user + k;
+      device.id = devices_.size() + 1;  // as provision() adds them: in user, then index order
       device.node = user.node;
       device.backoff = scenario_.reconnect_min;
       if (scenario_.clock_skew_max_ms > 0 || scenario_.clock_drift_max_ppm > 0) {
@@ -179,9 +190,9 @@ void World::provision() {
       for (UserId u = 1; u <= scenario_.users; ++u) {
         const auto user = engine.create_user("u" + std::to_string(u), now);
         PARLEY_ASSERT(std::get<UserId>(user) == u);
-        for (std::uint32_t k = 1; k <= scenario_.devices_per_user; ++k) {
-          const auto device = engine.add_device(u, "d" + std::to_string(k), now);
-          PARLEY_ASSERT(std::get<DeviceId>(device) == (u - 1) * scenario_.devices_per_user + k);
+        for (std::size_t d : users_[u].devices) {
+          const auto device = engine.add_device(u, "d" + std::to_string(devices_[d].index), now);
+          PARLEY_ASSERT(std::get<DeviceId>(device) == devices_[d].id);
         }
       }
       for (UserId u = 1; u <= scenario_.users; ++u) {
@@ -232,9 +243,8 @@ void World::schedule_start() {
       schedule_cluster(node->index);
     at(1'000'000, [this] { sample_replicas(); });
   }
-  if (scenario_.messages_per_user_per_minute > 0) {
-    for (UserId u = 1; u <= scenario_.users; ++u)
-      schedule_traffic(u);
+  for (UserId u = 1; u <= scenario_.users; ++u) {
+    if (users_[u].rate > 0) schedule_traffic(u);
   }
   if (scenario_.burst_at) {
     at(*scenario_.burst_at, [this] {
@@ -243,6 +253,10 @@ void World::schedule_start() {
           compose(u);
       }
     });
+  }
+  schedule_bursts();
+  for (std::size_t i = 0; i < scenario_.sends.size(); ++i) {
+    at(scenario_.sends[i].at, [this, i] { scripted_send(i); });
   }
   // The creator's app creates each group once it is connected.
   for (const GroupSpec& group : scenario_.groups) {

@@ -100,7 +100,9 @@ void World::transmit(std::size_t d, const PendingSend& send) {
 }
 
 void World::schedule_heartbeat(std::size_t d) {
-  const TimeUs interval = devices_[d].clock.global_interval(scenario_.heartbeat_interval);
+  const TimeUs local = users_[devices_[d].user].heartbeat.value_or(scenario_.heartbeat_interval);
+  if (local == 0) return;  // an app that never heartbeats
+  const TimeUs interval = devices_[d].clock.global_interval(local);
   at(now_ + interval, [this, d] {
     if (devices_[d].state == DeviceState::online) to_server(d, client::Heartbeat{});
     schedule_heartbeat(d);
@@ -124,7 +126,9 @@ void World::on_event(std::size_t d, server::Event event) {
             groups_by_name_[purpose.substr(6)] = e.channel;
           }
         } else if constexpr (std::is_same_v<T, server::Ok>) {
-          if (take_request(device, e.request) == "token") device.token_registered = true;
+          const std::string purpose = take_request(device, e.request);
+          if (purpose == "token") device.token_registered = true;
+          if (purpose.starts_with("action:")) fault_record(purpose.substr(7) + ": ok", false);
         } else if constexpr (std::is_same_v<T, server::Presence>) {
           ++metrics_.presence_events;
         } else {
@@ -144,6 +148,8 @@ std::string World::take_request(Device& device, RequestId id) {
 
 void World::on_deliver(std::size_t d, const server::Deliver& deliver) {
   Device& device = devices_[d];
+  metrics_.largest_deliver =
+      std::max<std::uint64_t>(metrics_.largest_deliver, deliver.entries.size());
   for (const InboxEntry& entry : deliver.entries) {
     Record r;
     r.kind = RecordKind::delivered;
@@ -160,7 +166,14 @@ void World::on_deliver(std::size_t d, const server::Deliver& deliver) {
     learn_membership(device.user, entry.message);
     if (entry.message.kind == MessageKind::text) {
       const auto sent = first_sent_.find({entry.message.sender, entry.message.client_msg_id});
-      if (sent != first_sent_.end()) latencies_.push_back(now_ - sent->second);
+      if (sent != first_sent_.end()) {
+        const TimeUs latency = now_ - sent->second;
+        latencies_.push_back(latency);
+        TimeUs& by_user = slowest_by_user_[device.user];
+        by_user = std::max(by_user, latency);
+        TimeUs& by_channel = slowest_by_channel_[entry.message.channel];
+        by_channel = std::max(by_channel, latency);
+      }
     }
   }
   to_server(d, client::Ack{device.cursor});
@@ -200,6 +213,9 @@ void World::on_failure(std::size_t d, const server::Failure& failure) {
   Device& device = devices_[d];
   ++metrics_.errors[std::string(to_string(failure.code))];
   const std::string purpose = take_request(device, failure.request);
+  if (purpose.starts_with("action:")) {
+    fault_record(purpose.substr(7) + ": refused " + std::string(to_string(failure.code)), false);
+  }
   if (purpose.rfind("send:", 0) != 0) return;
   const std::string client_msg_id = purpose.substr(5);
   Record r;

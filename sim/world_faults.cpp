@@ -2,6 +2,8 @@
 #include "sim/world_impl.hpp"
 
 #include <algorithm>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -33,9 +35,25 @@ std::vector<HostId> World::hosts_in(const HostSet& hosts) const {
   return found;
 }
 
+// Each fault at its time; a repeating one again after each drawn gap until `until`. A
+// duration range is drawn per firing. Drawn here, in file order, so that a scenario without
+// ranges draws nothing and its runs stay as they were.
 void World::schedule_faults() {
   for (const Fault& fault : scenario_.faults) {
-    at(fault.at, [this, fault] { inject(fault); });
+    const auto fire_at = [&](TimeUs when) {
+      Fault firing = fault;
+      if (fault.duration_max) firing.duration = rng_.between(fault.duration, *fault.duration_max);
+      at(when, [this, firing] { inject(firing); });
+    };
+    if (!fault.every) {
+      fire_at(fault.at);
+      continue;
+    }
+    const TimeUs until = fault.until.value_or(scenario_.duration);
+    const TimeUs every_max = fault.every_max.value_or(*fault.every);
+    for (TimeUs when = fault.at; when <= until; when += rng_.between(*fault.every, every_max)) {
+      fire_at(when);
+    }
   }
 }
 
@@ -47,16 +65,17 @@ void World::inject(const Fault& fault) {
       drop_links_of(hosts_in(fault.hosts));
       break;
     case FaultKind::partition: {
-      fault_record(where + "partition");
-      const unsigned side = ++next_partition_;
-      for (HostId host : hosts_in(fault.hosts))
-        partition_[host] = side;
-      drop_links_of({});
+      fault_record(where + "partition" +
+                   (fault.partition.empty() ? "" : " '" + fault.partition + "'") +
+                   (fault.duration > 0 ? " for " + std::to_string(fault.duration) + " us" : ""));
+      const unsigned id = cut(hosts_in(fault.hosts), fault.partition);
+      if (fault.duration > 0) at(now_ + fault.duration, [this, id] { uncut(id); });
       break;
     }
     case FaultKind::heal:
-      fault_record(where + "heal");
-      partition_.clear();
+      fault_record(where + "heal" +
+                   (fault.partition.empty() ? "" : " partition '" + fault.partition + "'"));
+      heal(fault.partition);
       break;
     case FaultKind::swizzle:
       swizzle(hosts_in(fault.hosts), fault.step);
@@ -148,19 +167,18 @@ void World::step_clocks(const Fault& fault) {
 // Cuts the hosts off one by one, then restores them in a random order.
 void World::swizzle(std::vector<HostId> hosts, TimeUs step) {
   fault_record("swizzle over " + std::to_string(hosts.size()) + " hosts");
+  // Each host's own cut, so that restoring it leaves any other partition in place.
+  auto cuts = std::make_shared<std::map<HostId, unsigned>>();
   TimeUs when = now_;
   for (HostId host : hosts) {
-    at(when, [this, host] {
-      partition_[host] = ++next_partition_;
-      drop_links_of({});
-    });
+    at(when, [this, host, cuts] { (*cuts)[host] = cut({host}); });
     when += step;
   }
   for (std::size_t i = hosts.size(); i > 1; --i) {
     std::swap(hosts[i - 1], hosts[rng_.below(i)]);
   }
   for (HostId host : hosts) {
-    at(when, [this, host] { partition_.erase(host); });
+    at(when, [this, host, cuts] { uncut((*cuts)[host]); });
     when += step;
   }
 }
@@ -182,6 +200,18 @@ void World::login(std::size_t d) {
   connect(d);
 }
 
+// "group action at line 12: add_member of user 5 to 'team' by user 3 (the admin)".
+std::string World::describe_group_action(const Fault& fault, UserId actor) const {
+  std::string text = "group action at line " + std::to_string(fault.line) + ": ";
+  const std::string group = "'" + fault.group + "'";
+  const std::string user = "user " + std::to_string(fault.user);
+  if (fault.kind == FaultKind::leave_group) return text + "leave_group of " + group + " by " + user;
+  text += fault.kind == FaultKind::add_member ? "add_member of " + user + " to " + group
+                                              : "remove_member of " + user + " from " + group;
+  if (actor == 0) return text + " by the admin (nobody)";
+  return text + " by user " + std::to_string(actor) + (fault.by ? "" : " (the admin)");
+}
+
 void World::group_action(const Fault& fault) {
   const auto group = groups_by_name_.find(fault.group);
   const GroupSpec* spec = nullptr;
@@ -190,8 +220,9 @@ void World::group_action(const Fault& fault) {
   }
   if (spec == nullptr) return;  // the loader rejects unknown groups
   // A fault that acts for a role acts for whoever holds it now: after a hand-over the
-  // group's admin is the successor, not the creator.
-  const UserId actor = fault.kind == FaultKind::leave_group ? fault.user
+  // group's admin is the successor, not the creator. `by` names the actor instead.
+  const UserId actor = fault.by                               ? *fault.by
+                       : fault.kind == FaultKind::leave_group ? fault.user
                        : group == groups_by_name_.end()
                            ? 0
                            : admin_of(group->second, home_of(spec->creator));
@@ -201,18 +232,23 @@ void World::group_action(const Fault& fault) {
       if (devices_[d].state == DeviceState::online) online = d;
     }
   }
+  const std::string action = describe_group_action(fault, actor);
   if (group == groups_by_name_.end() || !online) {
-    fault_record("skipped group action at line " + std::to_string(fault.line) +
-                 ": the group or its actor is not online");
+    fault_record("skipped " + action + ": " +
+                 (group == groups_by_name_.end() ? "the group does not exist yet"
+                  : actor == 0                   ? "nobody is left in the group"
+                               : "user " + std::to_string(actor) + " has no device online"));
     return;
   }
-  fault_record("group action at line " + std::to_string(fault.line));
+  fault_record(action);
+  // The reply (Ok or an error frame) adds a record with the outcome (World::on_event).
+  const std::string purpose = "action:" + action;
   if (fault.kind == FaultKind::leave_group) {
-    request(*online, "leave", client::LeaveGroup{0, group->second});
+    request(*online, purpose, client::LeaveGroup{0, group->second});
   } else if (fault.kind == FaultKind::add_member) {
-    request(*online, "add", client::AddMember{0, group->second, fault.user});
+    request(*online, purpose, client::AddMember{0, group->second, fault.user});
   } else {
-    request(*online, "remove", client::RemoveMember{0, group->second, fault.user});
+    request(*online, purpose, client::RemoveMember{0, group->second, fault.user});
   }
 }
 
@@ -254,15 +290,11 @@ void World::schedule_random_faults() {
     const TimeUs length = rng_.between(1, scenario_.partition_max);
     at(t, [this, u, length] {
       fault_record("random partition of user " + std::to_string(u));
-      const unsigned side = ++next_partition_;
-      for (std::size_t d : users_[u].devices) {
-        partition_[device_host(u, devices_[d].index)] = side;
-      }
-      drop_links_of({});
-      at(now_ + length, [this, u] {
-        for (std::size_t d : users_[u].devices)
-          partition_.erase(device_host(u, devices_[d].index));
-      });
+      std::vector<HostId> hosts;
+      for (std::size_t d : users_[u].devices)
+        hosts.push_back(device_host(u, devices_[d].index));
+      const unsigned id = cut(std::move(hosts));
+      at(now_ + length, [this, id] { uncut(id); });
     });
   });
   per_minute(scenario_.crashes_per_minute, [&](TimeUs t) {
@@ -278,7 +310,7 @@ void World::schedule_random_faults() {
 // At the end of `duration`: faults heal, crashed nodes restart, logged-out devices log in.
 void World::settle() {
   fault_record("settle: heal everything");
-  partition_.clear();
+  heal("");
   gateway_down_ = false;
   for (auto& node : nodes_) {
     node->store->stall_commits(0, 0);  // slow disks recover

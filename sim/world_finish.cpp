@@ -2,7 +2,9 @@
 #include "sim/world_impl.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <string>
 
@@ -78,6 +80,7 @@ RunResult World::finish() {
   summarize_latency();
   metrics_.simulated = end_;
   result.metrics = metrics_;
+  result.expectation_failures = check_scripted();
   result.trace_hash = trace_hash(history_);
   result.history = std::move(history_);
   return result;
@@ -96,13 +99,23 @@ void World::summarize_latency() {
 }
 
 // ---- expectations ------------------------------------------------------------------------
+std::string show_number(double value) {
+  char text[64];
+  if (value == std::floor(value) && std::fabs(value) < 1e15) {
+    std::snprintf(text, sizeof text, "%.0f", value);
+  } else {
+    std::snprintf(text, sizeof text, "%.1f", value);
+  }
+  return text;
+}
+
 std::vector<std::string> check_expectations(const Scenario& s, const Metrics& m,
                                             const CheckResult& check) {
   std::vector<std::string> failures;
   const auto at_most = [&](const char* what, double value, std::optional<double> limit) {
     if (limit && value > *limit) {
-      failures.push_back(std::string(what) + " = " + std::to_string(value) + " > " +
-                         std::to_string(*limit));
+      failures.push_back(std::string(what) + " = " + show_number(value) + " > " +
+                         show_number(*limit));
     }
   };
   const auto at_least = [&](const char* what, std::uint64_t value,
@@ -125,6 +138,27 @@ std::vector<std::string> check_expectations(const Scenario& s, const Metrics& m,
   at_least("delivered", m.delivered, s.delivered_min);
   at_least("acked", m.acked, s.acked_min);
   at_most("connects", static_cast<double>(m.connects), as_double(s.connects_max));
+  at_most("slowest delivery (ms)", m.max_delivery_ms, s.delivery_ms_max);
+  at_least("duplicate acks", m.duplicate_acks, s.duplicate_acks_min);
+  at_most("refused", static_cast<double>(m.refused), as_double(s.refused_max));
+  at_most("presence changes", static_cast<double>(m.presence_changes),
+          as_double(s.presence_changes_max));
+  at_most("presence events", static_cast<double>(m.presence_events),
+          as_double(s.presence_events_max));
+  at_most("largest deliver batch", static_cast<double>(m.largest_deliver),
+          as_double(s.deliver_batch_max));
+  std::uint64_t all_errors = 0;
+  for (const auto& [code, count] : m.errors)
+    all_errors += count;
+  for (const auto& [code, max] : s.errors_max) {
+    const auto found = m.errors.find(code);
+    const std::uint64_t count =
+        code == "any" ? all_errors : (found == m.errors.end() ? 0 : found->second);
+    if (count > max) {
+      failures.push_back("error frames " + code + " = " + std::to_string(count) + " > " +
+                         std::to_string(max));
+    }
+  }
   return failures;
 }
 
@@ -136,7 +170,11 @@ RunResult run_simulation(const Scenario& scenario, std::uint64_t seed, const Sim
   detail::World world(scenario, seed, options);
   RunResult result = world.run();
   result.seed = seed;
-  result.expectation_failures = detail::check_expectations(scenario, result.metrics, result.check);
+  std::vector<std::string> failures =
+      detail::check_expectations(scenario, result.metrics, result.check);
+  failures.insert(failures.end(), result.expectation_failures.begin(),
+                  result.expectation_failures.end());
+  result.expectation_failures = std::move(failures);
   return result;
 }
 

@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -103,6 +104,10 @@ struct Device {
 struct User {
   UserId id = 0;
   std::uint32_t node = 0;
+  // [[user]] settings, else the world's: messages a minute, and how often the apps heartbeat
+  // (unset: as the node says; 0: never).
+  double rate = 0;
+  std::optional<TimeUs> heartbeat;
   std::vector<std::size_t> devices;  // indexes into World::devices_
   std::vector<UserId> friends;
   std::set<ChannelId> groups;  // groups the user knows they are in, from their inbox
@@ -146,11 +151,16 @@ struct ClientLink {
 // a node's own, or in a cluster the shard's (every replica's engine holds the same).
 struct Bound {
   IdSet engine_links;
-  std::map<ConnectionId, UserId> user;       // engine_links' users
+  std::map<ConnectionId, UserId> user;  // engine_links' users
+  // ... and devices: what a request on the connection is a sign of life of, known from the
+  // Connected input, so even after the network dropped the link (a frame the node had
+  // queued before the drop still counts in the engine).
+  std::map<ConnectionId, DeviceId> device;
   std::map<UserId, std::uint32_t> per_user;  // users with a connection bound
   void clear() {
     engine_links.clear();
     user.clear();
+    device.clear();
     per_user.clear();
   }
 };
@@ -203,7 +213,8 @@ class World {
   void at(TimeUs when, std::function<void()> action);
   std::size_t expected_records() const;
   void record(Record r);
-  void fault_record(const std::string& text);
+  // A `fault` record; `injected` counts it among the faults (an outcome's note does not).
+  void fault_record(const std::string& text, bool injected = true);
 
   // ---- setup (world.cpp) -------------------------------------------------------------------
   void build_nodes();
@@ -249,7 +260,7 @@ class World {
   Record node_record(const Node& node, RecordKind kind, TimeUs local) const;
   void record_input(Node& node, const Input& input, TimeUs local);
   void record_effect(Node& node, const Effect& effect, TimeUs local);
-  void bind(Node& node, ConnectionId connection, UserId user, TimeUs local);
+  void bind(Node& node, ConnectionId connection, DeviceId device, TimeUs local);
   void unbind(Node& node, ConnectionId connection, TimeUs local);
   void connection_record(Node& node, UserId user, bool connected, TimeUs local);
 
@@ -258,6 +269,9 @@ class World {
 
   // ---- network (world_network.cpp) ---------------------------------------------------------
   bool reachable(HostId a, HostId b) const;
+  unsigned cut(std::vector<HostId> hosts, std::string name = "");
+  void uncut(unsigned id);
+  void heal(const std::string& name);  // every partition with the name; "" every one
   TimeUs transit();
   void to_node(ConnectionId id, client::Request request);
   void to_client(ConnectionId id, server::Event event);
@@ -303,6 +317,12 @@ class World {
   void schedule_traffic(UserId user);
   std::string random_text();
   void compose(UserId u);
+  void queue_send(std::size_t d, PendingSend send);
+
+  // ---- scripted: [[send]], bursts, scoped expectations (world_script.cpp) -------------------
+  void schedule_bursts();
+  void scripted_send(std::size_t index);
+  std::vector<std::string> check_scripted() const;
 
   // ---- faults (world_faults.cpp) -----------------------------------------------------------
   std::vector<std::size_t> devices_in(const HostSet& hosts) const;
@@ -315,6 +335,7 @@ class World {
   void logout(std::size_t d, TimeUs duration);
   void login(std::size_t d);
   void group_action(const Fault& fault);
+  std::string describe_group_action(const Fault& fault, UserId actor) const;
   UserId admin_of(ChannelId group, std::uint32_t index);
   void schedule_random_faults();
   void settle();
@@ -341,18 +362,31 @@ class World {
   std::vector<Device> devices_;
   IdMap<Link> links_;
   ConnectionId next_connection_ = 1;
-  std::map<HostId, unsigned> partition_;
+  // Partitions in place: each cuts its hosts off from every host outside it, so two hosts
+  // reach each other when they are in exactly the same partitions (world_network.cpp).
+  struct Cut {
+    std::vector<HostId> hosts;
+    std::string name;  // a [[fault]]'s `partition`, for a heal that names it
+  };
+  std::map<unsigned, Cut> cuts_;
+  std::map<HostId, std::vector<unsigned>> partition_;  // host -> its cuts, ascending
   unsigned next_partition_ = 0;
   std::map<std::size_t, std::vector<GroupSpec>> pending_groups_;
   std::map<std::string, ChannelId> groups_by_name_;
   std::map<std::pair<UserId, std::string>, TimeUs> first_sent_;
   std::vector<TimeUs> latencies_;
+  std::map<UserId, TimeUs> slowest_by_user_;        // the slowest delivery to each user
+  std::map<ChannelId, TimeUs> slowest_by_channel_;  // ... in each channel
+  std::vector<std::string> scripted_ids_;           // [[send]] i's client_msg_id ("": none)
   TimeUs max_commit_ = 0;
   bool gateway_down_ = false;
   std::set<std::pair<std::uint32_t, std::uint64_t>> delivered_pushes_;
   Metrics metrics_;
   History history_;
 };
+
+// A number for an expectation's message: "3", "57.7".
+std::string show_number(double value);
 
 // The [expect] targets the run missed (world_finish.cpp).
 std::vector<std::string> check_expectations(const Scenario& s, const Metrics& m,

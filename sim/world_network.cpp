@@ -7,11 +7,45 @@
 namespace parley::sim::detail {
 
 bool World::reachable(HostId a, HostId b) const {
-  const auto side = [this](HostId host) {
+  static const std::vector<unsigned> kNone;
+  const auto cuts = [this](HostId host) -> const std::vector<unsigned>& {
     const auto found = partition_.find(host);
-    return found == partition_.end() ? 0u : found->second;
+    return found == partition_.end() ? kNone : found->second;
   };
-  return side(a) == side(b);
+  return cuts(a) == cuts(b);
+}
+
+// Cuts `hosts` off from every host outside them, closing every connection that now
+// crosses a cut; returns the cut's id for uncut().
+unsigned World::cut(std::vector<HostId> hosts, std::string name) {
+  const unsigned id = ++next_partition_;
+  for (HostId host : hosts)
+    partition_[host].push_back(id);  // ids only grow: each host's list stays sorted
+  cuts_[id] = Cut{std::move(hosts), std::move(name)};
+  drop_links_of({});
+  return id;
+}
+
+// Undoes one cut (nothing if it was healed already); other cuts stay.
+void World::uncut(unsigned id) {
+  const auto found = cuts_.find(id);
+  if (found == cuts_.end()) return;
+  for (HostId host : found->second.hosts) {
+    auto in = partition_.find(host);
+    if (in == partition_.end()) continue;
+    std::erase(in->second, id);
+    if (in->second.empty()) partition_.erase(in);
+  }
+  cuts_.erase(found);
+}
+
+void World::heal(const std::string& name) {
+  std::vector<unsigned> healed;
+  for (const auto& [id, cut] : cuts_) {
+    if (name.empty() || cut.name == name) healed.push_back(id);
+  }
+  for (unsigned id : healed)
+    uncut(id);
 }
 
 TimeUs World::transit() {

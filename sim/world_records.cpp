@@ -30,14 +30,15 @@ void World::record_input(Node& node, const Input& input, TimeUs local) {
   if (request == nullptr) {
     node.bound->engine_links.insert(connection);
     const DeviceId id = std::get<Connected>(input).device;
-    if (id >= 1 && id <= devices_.size()) bind(node, connection, devices_[id - 1].user, local);
+    if (id >= 1 && id <= devices_.size()) bind(node, connection, id, local);
   }
-  const Link* link = links_.find(connection);
-  if (link == nullptr || !node.bound->engine_links.contains(connection)) return;
-  const Device& device = devices_[link->device];
+  // The device from the node's own view, not the network's link: a frame the node queued
+  // before a partition dropped the link is still a sign of life to the engine.
+  const auto device = node.bound->device.find(connection);
+  if (device == node.bound->device.end() || !node.bound->engine_links.contains(connection)) return;
   Record life = node_record(node, RecordKind::life, local);
-  life.user = device.user;
-  life.device = device.id;
+  life.user = devices_[device->second - 1].user;
+  life.device = device->second;
   node.batch_records.push_back(life);
   if (request == nullptr) return;
   if (std::holds_alternative<client::Logout>(*request)) {
@@ -74,10 +75,13 @@ void World::record_effect(Node& node, const Effect& effect, TimeUs local) {
     node.batch_records.push_back(r);
   } else if (const auto* send = std::get_if<SendEvent>(&effect)) {
     const auto* ack = std::get_if<server::SendAck>(&send->event);
-    const Link* link = links_.find(send->connection);
-    if (ack == nullptr || ack->duplicate || link == nullptr) return;
+    if (ack == nullptr || ack->duplicate) return;
+    // The sender from the node's own view, as for signs of life: the network may have
+    // dropped the link since the send arrived, and the message is appended all the same.
+    const auto sender = node.bound->user.find(send->connection);
+    if (sender == node.bound->user.end()) return;
     Record r = node_record(node, RecordKind::append, local);
-    r.user = devices_[link->device].user;
+    r.user = sender->second;
     r.channel = ack->channel;
     r.seq = ack->seq;
     node.batch_records.push_back(r);
@@ -86,8 +90,10 @@ void World::record_effect(Node& node, const Effect& effect, TimeUs local) {
 
 // Whether a user has a connection bound in the engine, for the checker's push rule: a
 // record when it changes.
-void World::bind(Node& node, ConnectionId connection, UserId user, TimeUs local) {
+void World::bind(Node& node, ConnectionId connection, DeviceId device, TimeUs local) {
+  const UserId user = devices_[device - 1].user;
   if (!node.bound->user.emplace(connection, user).second) return;
+  node.bound->device.emplace(connection, device);
   if (node.bound->per_user[user]++ == 0) connection_record(node, user, true, local);
 }
 
@@ -96,6 +102,7 @@ void World::unbind(Node& node, ConnectionId connection, TimeUs local) {
   if (found == node.bound->user.end()) return;
   const UserId user = found->second;
   node.bound->user.erase(found);
+  node.bound->device.erase(connection);
   if (--node.bound->per_user[user] > 0) return;
   node.bound->per_user.erase(user);
   connection_record(node, user, false, local);

@@ -8,8 +8,7 @@
 namespace parley::sim::detail {
 
 void World::schedule_traffic(UserId user) {
-  const auto mean =
-      static_cast<TimeUs>(static_cast<double>(kMinute) / scenario_.messages_per_user_per_minute);
+  const auto mean = static_cast<TimeUs>(static_cast<double>(kMinute) / users_[user].rate);
   // Apps open during the first second; people start writing once they have.
   at(std::max(now_, kTrafficStart) + rng_.gap(mean), [this, user] {
     if (now_ >= scenario_.duration) return;
@@ -50,6 +49,13 @@ void World::compose(UserId u) {
   send.client_msg_id = "u" + std::to_string(u) + "d" + std::to_string(device.index) + "m" +
                        std::to_string(++device.composed);
   send.text = random_text();
+  queue_send(d, std::move(send));
+}
+
+// The app records the message as sent and transmits it now, or on its next connect.
+void World::queue_send(std::size_t d, PendingSend send) {
+  Device& device = devices_[d];
+  const UserId u = device.user;
   Record r;
   r.kind = RecordKind::sent;
   r.user = u;
@@ -60,7 +66,7 @@ void World::compose(UserId u) {
   record(std::move(r));
   ++metrics_.sent;
   first_sent_[{u, send.client_msg_id}] = now_;
-  device.unacked.push_back(send);
+  device.unacked.push_back(std::move(send));
   if (device.state == DeviceState::online) transmit(d, device.unacked.back());
 }
 

@@ -261,6 +261,53 @@ TEST_F(CheckerTest, SilentUserNotShownOfflineIsReported) {
   EXPECT_TRUE(reports(result, 4)) << all(result);
 }
 
+// The violation cites user 2's own last sign of life (the life record at 20 s), not the
+// record of user 1's that brought the deadline up.
+TEST_F(CheckerTest, SilentUserViolationCitesTheUsersLastSignOfLife) {
+  History h = clean();
+  for (TimeUs t = 25 * kSecond; t <= 60 * kSecond; t += 5 * kSecond) {
+    h.push_back(rec(RecordKind::life, t, 1, 1));
+  }
+  const auto result = check(h);
+  ASSERT_TRUE(reports(result, 4)) << all(result);
+  const Violation& v = result.violations.front();
+  ASSERT_LT(v.record, h.size());
+  EXPECT_EQ(h[v.record].kind, RecordKind::life);
+  EXPECT_EQ(h[v.record].user, 2u);
+  EXPECT_EQ(h[v.record].node_time, 20 * kSecond);
+  EXPECT_NE(v.message.find("user 2's last sign of life"), std::string::npos) << v.message;
+}
+
+// A refusal is final: a refused send found in the store is a violation of invariant 1...
+// The clean history plus user 1's send "a3", refused with `code`.
+History with_refused_send(History h, const std::string& code) {
+  Record sent = rec(RecordKind::sent, 0, 1, 1);
+  sent.text = "a3";
+  h.push_back(sent);
+  Record refused = rec(RecordKind::refused, kSecond, 1, 1);
+  refused.text = "a3";
+  refused.detail = code;
+  h.push_back(refused);
+  return h;
+}
+
+TEST_F(CheckerTest, RefusedSendInTheStoreIsReported) {
+  const History h = with_refused_send(clean(), "message_too_long");
+  EXPECT_TRUE(check(h).violations.empty()) << all(check(h));
+  contents.channels[1].messages.push_back(message(1, 3, MessageKind::text, 1, "a3"));
+  const auto result = check(h);
+  EXPECT_TRUE(reports(result, 1)) << all(result);
+}
+
+// ... except a refusal that means "not now" (a gateway's not_leader during a failover), after
+// which the app retries the same send.
+TEST_F(CheckerTest, NotLeaderRefusalMayStillLand) {
+  const History h = with_refused_send(clean(), "not_leader");
+  contents.channels[1].messages.push_back(message(1, 3, MessageKind::text, 1, "a3"));
+  const auto result = check(h);
+  EXPECT_FALSE(reports(result, 1)) << all(result);
+}
+
 TEST_F(CheckerTest, OfflineOnTimeIsFine) {
   History h = clean();
   Record offline = rec(RecordKind::presence, 50 * kSecond, 2);  // seen at 20 s + 30 s

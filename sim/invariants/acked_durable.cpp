@@ -1,7 +1,9 @@
 // Invariant 1, no acked message is lost: every ack names a message that is in its sender's
-// node's final store, with that sender and client_msg_id; and once the run settles, every
-// send was acked or refused.
+// node's final store, with that sender and client_msg_id; a send refused as invalid left
+// nothing in the store; and once the run settles, every send was acked or refused.
 #include "sim/invariants/invariant.hpp"
+
+#include <tuple>
 
 namespace parley::sim::invariants {
 namespace {
@@ -13,7 +15,10 @@ class AckedDurable final : public Invariant {
   void record(std::size_t i, Report& report) override {
     const Record& r = run_.history[i];
     if (r.kind == RecordKind::sent) unanswered_.emplace(std::pair{r.user, r.text}, i);
-    if (r.kind == RecordKind::refused) unanswered_.erase({r.user, r.text});
+    if (r.kind == RecordKind::refused) {
+      unanswered_.erase({r.user, r.text});
+      refused_stored(i, report);
+    }
     if (r.kind != RecordKind::acked) return;
     unanswered_.erase({r.user, r.text});
     const std::uint32_t node = run_.home_of(r.user);
@@ -46,7 +51,28 @@ class AckedDurable final : public Invariant {
   }
 
  private:
+  // A refusal is final: nothing of the send may be stored. Except the refusals that mean
+  // "not now" (a gateway's not_leader during a failover, overloaded, rate_limited), after
+  // which the same send may still land, as the app retries it or an unknown append lands.
+  void refused_stored(std::size_t i, Report& report) {
+    const Record& r = run_.history[i];
+    if (r.detail == "not_leader" || r.detail == "overloaded" || r.detail == "rate_limited") return;
+    if (stored_.empty()) {
+      for (std::uint32_t node = 0; node < run_.nodes.size(); ++node) {
+        for (const auto& [channel, log] : run_.nodes[node].channels) {
+          for (const auto& message : log.messages)
+            stored_.insert({node, message.sender, message.client_msg_id});
+        }
+      }
+      stored_.insert({UINT32_MAX, 0, ""});  // built, even for empty stores
+    }
+    if (stored_.contains({run_.home_of(r.user), r.user, r.text})) {
+      report.add(1, "send " + r.text + " was refused (" + r.detail + ") but is in the store", i);
+    }
+  }
+
   const Run& run_;
+  std::set<std::tuple<std::uint32_t, UserId, std::string>> stored_;   // (node, sender, id)
   std::map<std::pair<UserId, std::string>, std::size_t> unanswered_;  // -> its `sent` record
 };
 

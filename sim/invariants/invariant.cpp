@@ -6,9 +6,10 @@
 namespace parley::sim::invariants {
 namespace {
 
-std::string describe_record(const History& history, std::size_t index) {
+std::string describe_record(const History& history, std::size_t index, const std::string& role) {
   if (index >= history.size()) return "";
-  return " [record " + std::to_string(index) + ": " + to_json(history[index]) + "]";
+  return " [record " + std::to_string(index) + (role.empty() ? "" : ", " + role) + ": " +
+         to_json(history[index]) + "]";
 }
 
 }  // namespace
@@ -28,9 +29,10 @@ const std::vector<UserId>* Run::recipients(const MessageKey& key) const {
   return &std::prev(past)->second;
 }
 
-void Report::add(int invariant, const std::string& message, std::size_t record) {
+void Report::add(int invariant, const std::string& message, std::size_t record,
+                 const std::string& role) {
   result_.violations.push_back(
-      Violation{invariant, message + describe_record(history_, record), record});
+      Violation{invariant, message + describe_record(history_, record, role), record});
 }
 
 std::size_t end_of_pushes(const History& history, std::size_t index) {

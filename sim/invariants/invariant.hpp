@@ -60,8 +60,11 @@ struct Run {
 class Report {
  public:
   Report(const History& history, CheckResult& result) : history_(history), result_(result) {}
-  // `record` is the index of the first offending record, or SIZE_MAX.
-  void add(int invariant, const std::string& message, std::size_t record);
+  // `record` is the index of the record the violation is about, or SIZE_MAX; `role` says
+  // what that record is to the violation ("the append that owed the push"), so a record of
+  // another user (a sender's append for a recipient's missing push) is not read as unrelated.
+  void add(int invariant, const std::string& message, std::size_t record,
+           const std::string& role = "");
   // A user shown offline while a device of theirs was heartbeating (invariant 4).
   void flap() { ++result_.presence_flaps; }
 

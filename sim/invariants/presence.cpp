@@ -37,7 +37,7 @@ class Presence final : public Invariant {
     switch (r.kind) {
       case RecordKind::life:
         expire_check(model, r.node_time, r.at, i, report);
-        seen(model, r.device, r.user, r.node_time, r.at);
+        seen(model, r.device, r.user, r.node_time, r.at, i);
         break;
       case RecordKind::logout:
         model.devices[r.device].live = false;
@@ -50,7 +50,7 @@ class Presence final : public Invariant {
       case RecordKind::crash:
         // The node forgot every connection and device; who was shown online is durable.
         model.devices.for_each([](DeviceId, DeviceModel& device) {
-          device = DeviceModel{device.user, 0, 0, false};
+          device = DeviceModel{device.user, 0, 0, false, SIZE_MAX};
         });
         break;
       case RecordKind::restart:
@@ -58,7 +58,7 @@ class Presence final : public Invariant {
         // each of their devices had just shown life.
         for (const DeviceRef& device : run_.devices) {
           if (run_.home_of(device.user) != r.node || !model.online[device.user]) continue;
-          seen(model, device.device, device.user, r.node_time, r.at);
+          seen(model, device.device, device.user, r.node_time, r.at, i);
         }
         break;
       default:
@@ -84,6 +84,7 @@ class Presence final : public Invariant {
     TimeUs last_seen = 0;     // node time
     TimeUs last_seen_at = 0;  // simulated time
     bool live = false;
+    std::size_t last_record = SIZE_MAX;  // the record of the last sign of life
   };
   struct Deadline {
     TimeUs at;
@@ -131,11 +132,14 @@ class Presence final : public Invariant {
         continue;
       }
       if (model.online[user] && user_devices_dead_by(model, user, now, now_at)) {
+        // Cite the user's own last sign of life, not the record that happened to bring the
+        // deadline up: that one is usually another user's.
+        const auto [last_seen, last_record] = last_sign_of_life(model, user);
         report.add(4,
-                   "user " + std::to_string(user) + " silent since " +
-                       std::to_string(due.last_seen) + " (node time) is still shown online at " +
-                       std::to_string(now),
-                   index);
+                   "user " + std::to_string(user) + " silent since " + std::to_string(last_seen) +
+                       " (node time) is still shown online at " + std::to_string(now) +
+                       " (noticed at record " + std::to_string(index) + ")",
+                   last_record, "user " + std::to_string(user) + "'s last sign of life");
         model.devices.for_each([&](DeviceId, DeviceModel& device) {
           if (device.user == user) device.live = false;
         });
@@ -143,8 +147,21 @@ class Presence final : public Invariant {
     }
   }
 
-  void seen(NodeModel& model, DeviceId id, UserId user, TimeUs node_time, TimeUs at) const {
+  // The newest sign of life of any of the user's devices (node time) and its record.
+  std::pair<TimeUs, std::size_t> last_sign_of_life(NodeModel& model, UserId user) const {
+    std::pair<TimeUs, std::size_t> last{0, SIZE_MAX};
+    model.devices.for_each([&](DeviceId, const DeviceModel& device) {
+      if (device.user == user && (last.second == SIZE_MAX || device.last_seen > last.first)) {
+        last = {device.last_seen, device.last_record};
+      }
+    });
+    return last;
+  }
+
+  void seen(NodeModel& model, DeviceId id, UserId user, TimeUs node_time, TimeUs at,
+            std::size_t index) const {
     DeviceModel& device = model.devices[id];
+    if (node_time >= device.last_seen) device.last_record = index;
     device.user = user;
     device.live = true;
     device.last_seen = std::max(device.last_seen, node_time);
@@ -169,7 +186,7 @@ class Presence final : public Invariant {
                        " simulated) but device " + std::to_string(id) + " showed life at " +
                        std::to_string(device.last_seen) + " (" +
                        std::to_string(device.last_seen_at) + ")",
-                   i);
+                   i, "the offline presence");
       }
       device.live = false;
     });

@@ -127,7 +127,7 @@ class Push final : public Invariant {
                        std::to_string(device) + ") for channel " + std::to_string(channel) +
                        " when shown offline: a message reached them while none of their "
                        "devices was connected, and none received it",
-                   i);
+                   i, "the offline presence");
       }
     }
     for (const auto& [channel, device] : actual) {
@@ -136,7 +136,7 @@ class Push final : public Invariant {
                    "unexpected push to user " + std::to_string(r.user) + " (device " +
                        std::to_string(device) + ") for channel " + std::to_string(channel) +
                        " when shown offline: nothing was owed",
-                   i);
+                   i, "the offline presence");
       }
     }
   }
@@ -170,7 +170,7 @@ class Push final : public Invariant {
                    "no push to offline user " + std::to_string(user) + " (device " +
                        std::to_string(device) + ") for " + std::to_string(r.channel) + "/" +
                        std::to_string(r.seq),
-                   i);
+                   i, "the append of the message, by user " + std::to_string(r.user));
       }
     }
     for (const auto& [user, device] : actual) {
@@ -179,7 +179,7 @@ class Push final : public Invariant {
                    "unexpected push to user " + std::to_string(user) + " (device " +
                        std::to_string(device) + ") for " + std::to_string(r.channel) + "/" +
                        std::to_string(r.seq) + (model.online[user] ? ": the user is online" : ""),
-                   i);
+                   i, "the append of the message, by user " + std::to_string(r.user));
       }
     }
   }
