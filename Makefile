@@ -90,7 +90,7 @@ bench-cluster: build
 # The fault-injection suite over many seeds, with a line per seed as it goes.
 SOAK_SEEDS ?= 1..1000
 soak: build
-	@set -e; for scenario in scenarios/*.toml; do \
+	@set -e; for scenario in scenarios/*.toml scenarios/soak/*.toml; do \
 	  $(BUILD_DIR)/cli/parley sim $$scenario --seeds $(SOAK_SEEDS); \
 	done
 

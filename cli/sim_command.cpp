@@ -165,12 +165,9 @@ void print_summary(const Scenario& s, const RunResult& r, double wall_seconds) {
   const Metrics& m = r.metrics;
   const double simulated_s = static_cast<double>(m.simulated) / 1e6;
   std::printf("parley sim %s seed=%" PRIu64 "\n", s.file.c_str(), r.seed);
-  std::uint64_t devices = 0;
-  for (std::uint64_t user = 1; user <= s.users; ++user)
-    devices += parley::sim::devices_of(s, user);
   std::printf("  world: %" PRIu64 " users, %" PRIu64
               " devices, on %u node(s), %.0f s + %.0f s settle\n",
-              s.users, devices, s.nodes, static_cast<double>(s.duration) / 1e6,
+              s.users, m.devices, s.nodes, static_cast<double>(s.duration) / 1e6,
               static_cast<double>(s.settle) / 1e6);
   std::printf("  messages: sent %" PRIu64 ", acked %" PRIu64 " (%" PRIu64
               " resends answered as duplicates), refused %" PRIu64 ", delivered %" PRIu64 "\n",
@@ -185,6 +182,10 @@ void print_summary(const Scenario& s, const RunResult& r, double wall_seconds) {
   std::printf("  faults injected: %" PRIu64 " (node crashes %" PRIu64 ", failed commits %" PRIu64
               "), connects %" PRIu64 "\n",
               m.faults, m.crashes, m.commit_failures, m.connects);
+  if (m.history_pages > 0) {
+    std::printf("  history: %" PRIu64 " pages, %" PRIu64 " messages read\n", m.history_pages,
+                m.history_reads);
+  }
   if (s.replicas > 0) {
     std::printf("  cluster: %u replicas, %u gateways; %" PRIu64 " leaderships won, %" PRIu64
                 " step-downs, longest without a leader %.0f ms; log: %" PRIu64 " appends, %" PRIu64

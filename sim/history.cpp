@@ -65,6 +65,8 @@ const char* to_string(RecordKind kind) {
       return "logged";
     case RecordKind::replica:
       return "replica";
+    case RecordKind::read:
+      return "read";
   }
   return "unknown";
 }

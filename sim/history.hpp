@@ -44,6 +44,8 @@ enum class RecordKind : std::uint8_t {
   logged,   // node appended log entry `seq` with token `inbox_seq`
   replica,  // node's replica: text "state" (applied index `seq`, state digest `inbox_seq`;
             // flag: the final one, after the run), "crash" or "restart"
+  read,     // client: device read message (channel, seq) from `peer` in a history page;
+            // detail: the message kind
 };
 const char* to_string(RecordKind kind);
 

@@ -22,7 +22,7 @@ class ScenarioError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Hosts that faults act on. Users are numbered 1..users, their devices 1..devices_per_user,
+// Hosts that faults act on. Users are numbered 1..users, their devices 1..devices_of(user),
 // nodes 0..nodes-1. Text forms (in scenario files): "node:0", "user:3" (every device of
 // user 3), "device:3/2" (user 3's second device), "users" (every device of every user),
 // "nodes" (every node).
@@ -36,8 +36,9 @@ struct HostSet {
 
 enum class FaultKind : std::uint8_t {
   disconnect,      // hosts: drop every connection they have (clients reconnect with backoff)
-  partition,       // hosts: cut them off from every host not in the set until `heal`
-  heal,            // undo every partition
+  partition,       // hosts: cut them off from every host not in the set until a `heal`
+                   // (of every partition, or of its `partition` name) or for `duration`
+  heal,            // undo every partition, or those named `partition`
   swizzle,         // hosts: cut one by one every `step`, then restore in a random order
   crash,           // node: crash (loses the uncommitted batch); restarts after `duration`
   clock,           // hosts: set clock offset (`offset`) and drift (`drift_ppm`)
@@ -207,6 +208,12 @@ struct Scenario {
   std::optional<TimeUs> burst_at;
   std::uint32_t burst_messages = 0;
   std::vector<Burst> bursts;  // [[traffic.burst]]
+  // Apps that page back through a chat's history: each user starts a walk this often, on
+  // an online device, from the newest message of a chat it has seen, `history_page_size`
+  // messages a page, at most `history_walk_pages` pages.
+  double history_walks_per_user_per_minute = 0;
+  std::uint32_t history_page_size = 20;
+  std::uint32_t history_walk_pages = 5;
 
   // [[user]]
   std::vector<UserSettings> user_settings;

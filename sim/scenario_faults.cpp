@@ -256,7 +256,7 @@ void read_ranges(const Section& fault, const Scenario& s, Fault& out) {
   fault.read_time("until_s", out.until, {0, false, s.duration});
   // Bounds the schedule: a fault firing every microsecond for days would never end.
   constexpr TimeUs kMaxFirings = 100'000;
-  if (out.every && (out.until.value_or(s.duration) - out.at) / *out.every > kMaxFirings) {
+  if (out.every && (out.until.value_or(s.duration) - out.at) / *out.every >= kMaxFirings) {
     fault.fail(fault.key_line("every_s"), "every_s: the fault would fire more than " +
                                               std::to_string(kMaxFirings) +
                                               " times; make every_s longer");
@@ -300,6 +300,7 @@ Fault read_fault(const Section& fault, const Scenario& s) {
     std::uint64_t by = 0;
     fault.read("by", by, 1, static_cast<std::int64_t>(s.users));
     out.by = by;
+    if (!out.group.empty()) check_same_node(fault, "by", s, by, creator_of(s, out.group));
   }
   if (const auto partition = fault.string("partition")) {
     if (partition->empty()) fault.fail_value("partition", *fault.get("partition"), "a name", true);

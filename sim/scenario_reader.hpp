@@ -62,13 +62,16 @@ constexpr std::array<std::string_view, 9> kNodeKeys = {
 constexpr std::array<std::string_view, 3> kSocialKeys = {"contacts", "contacts_per_user", "group"};
 constexpr std::array<std::string_view, 4> kContactModes = {"none", "all", "ring", "random"};
 constexpr std::array<std::string_view, 3> kGroupKeys = {"name", "creator", "members"};
-constexpr std::array<std::string_view, 7> kTrafficKeys = {"messages_per_user_per_minute",
-                                                          "group_percent",
-                                                          "text_min",
-                                                          "text_max",
-                                                          "burst_at_s",
-                                                          "burst_messages",
-                                                          "burst"};
+constexpr std::array<std::string_view, 10> kTrafficKeys = {"messages_per_user_per_minute",
+                                                           "group_percent",
+                                                           "text_min",
+                                                           "text_max",
+                                                           "burst_at_s",
+                                                           "burst_messages",
+                                                           "burst",
+                                                           "history_walks_per_user_per_minute",
+                                                           "history_page_size",
+                                                           "history_walk_pages"};
 constexpr std::array<std::string_view, 7> kRandomFaultKeys = {
     "disconnects_per_minute", "partitions_per_minute", "partition_max_s",
     "crashes_per_minute",     "crash_max_s",           "clock_skew_max_ms",
@@ -347,5 +350,8 @@ void read_bursts(const Section& traffic, const Source& source, Scenario& s);
 void read_user_settings(const Section& root, const Source& source, Scenario& s);
 void read_scoped_expects(const Section& expect, const Source& source, Scenario& s);
 void read_errors_max(const Section& expect, const Source& source, Scenario& s);
+void check_same_node(const Section& section, std::string_view key, const Scenario& s,
+                     std::uint64_t user, std::uint64_t other);
+std::uint64_t creator_of(const Scenario& s, const std::string& group);
 
 }  // namespace parley::sim::reader

@@ -28,6 +28,31 @@ void check_group(const Section& section, const Scenario& s, const std::string& n
   }
 }
 
+}  // namespace
+
+std::uint64_t creator_of(const Scenario& s, const std::string& group) {
+  for (const GroupSpec& spec : s.groups) {
+    if (spec.name == group) return spec.creator;
+  }
+  return 0;
+}
+
+// Until nodes exchange messages, a chat lives on one node: the sender must live where the
+// peer (or the group's creator) does, as the simulator's groups must (docs/scenarios.md,
+// Nodes).
+void check_same_node(const Section& section, std::string_view key, const Scenario& s,
+                     std::uint64_t user, std::uint64_t other) {
+  if (s.replicas > 0 || s.nodes <= 1) return;
+  const auto home = [&](std::uint64_t u) { return (u - 1) % s.nodes; };
+  if (home(user) == home(other)) return;
+  section.fail(section.key_line(key),
+               std::string(key) + ": user " + std::to_string(user) + " lives on node " +
+                   std::to_string(home(user)) + " and user " + std::to_string(other) + " on node " +
+                   std::to_string(home(other)) + "; cross-node chat is not simulated yet");
+}
+
+namespace {
+
 std::uint64_t read_user_id(const Section& section, std::string_view key, const toml::node& value,
                            const Scenario& s) {
   const std::string expected = "a user id from 1 to " + std::to_string(s.users);
@@ -86,10 +111,14 @@ ScriptedSend read_send(const Section& send, const Scenario& s) {
   if (send.has("to") == send.has("group")) {
     send.fail(send.line(), "names its chat with exactly one of 'to' (a user) and 'group'");
   }
-  if (send.has("to")) out.to = read_user_id(send, "to", *send.get("to"), s);
+  if (send.has("to")) {
+    out.to = read_user_id(send, "to", *send.get("to"), s);
+    check_same_node(send, "to", s, out.user, out.to);
+  }
   if (const auto group = send.string("group")) {
     check_group(send, s, *group);
     out.group = *group;
+    check_same_node(send, "group", s, out.user, creator_of(s, *group));
   }
   if (!send.has("text")) send.fail_missing("text");
   out.text = *send.string("text");
@@ -112,6 +141,14 @@ Burst read_burst(const Section& burst, const Scenario& s) {
   if (!burst.has("messages")) burst.fail_missing("messages");
   burst.read("messages", out.messages, 0, kMaxU32);
   out.users = read_users(burst, "users", s);
+  // A burst with a duration schedules each message up front: bound them.
+  constexpr std::uint64_t kMaxBurstMessages = 10'000'000;
+  const std::uint64_t users = out.users.empty() ? s.users : out.users.size();
+  if (users * out.messages > kMaxBurstMessages) {
+    burst.fail(burst.key_line("messages"),
+               "messages: " + std::to_string(users) + " users x " + std::to_string(out.messages) +
+                   " messages is more than " + std::to_string(kMaxBurstMessages));
+  }
   return out;
 }
 

@@ -127,6 +127,10 @@ void read_traffic(const Section& traffic, Scenario& s) {
   traffic.require_order({"text_min", s.text_min}, {"text_max", s.text_max}, false);
   traffic.read_time("burst_at_s", s.burst_at, {0, false, s.duration});
   traffic.read("burst_messages", s.burst_messages, 0, kMaxU32);
+  traffic.read_number("history_walks_per_user_per_minute", s.history_walks_per_user_per_minute, 0);
+  traffic.read("history_page_size", s.history_page_size, 1,
+               static_cast<std::int64_t>(engine::limits::kMaxHistoryPage));
+  traffic.read("history_walk_pages", s.history_walk_pages, 1, 1000);
 }
 
 }  // namespace parley::sim::reader

@@ -135,6 +135,7 @@ void World::build_users() {
       devices_.push_back(std::move(device));
     }
   }
+  metrics_.devices = devices_.size();
   build_friends();
 }
 
@@ -245,6 +246,10 @@ void World::schedule_start() {
   }
   for (UserId u = 1; u <= scenario_.users; ++u) {
     if (users_[u].rate > 0) schedule_traffic(u);
+  }
+  if (scenario_.history_walks_per_user_per_minute > 0) {
+    for (UserId u = 1; u <= scenario_.users; ++u)
+      schedule_history_walk(u);
   }
   if (scenario_.burst_at) {
     at(*scenario_.burst_at, [this] {

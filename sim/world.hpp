@@ -48,7 +48,10 @@ struct Metrics {
   std::uint64_t duplicate_acks = 0;  // resends answered with the original
   std::uint64_t refused = 0;
   std::uint64_t delivered = 0;        // inbox entries received by devices
+  std::uint64_t devices = 0;          // in the world ([[user]] may vary them per user)
   std::uint64_t largest_deliver = 0;  // most entries in one Deliver frame
+  std::uint64_t history_pages = 0;    // history pages received by devices
+  std::uint64_t history_reads = 0;    // messages in them
   std::uint64_t presence_events = 0;  // Presence events received by devices
   std::uint64_t presence_changes = 0;
   std::uint64_t pushes = 0;            // intents written

@@ -131,6 +131,8 @@ void World::on_event(std::size_t d, server::Event event) {
           if (purpose.starts_with("action:")) fault_record(purpose.substr(7) + ": ok", false);
         } else if constexpr (std::is_same_v<T, server::Presence>) {
           ++metrics_.presence_events;
+        } else if constexpr (std::is_same_v<T, server::HistoryPage>) {
+          on_history_page(d, e, take_request(device, e.request));
         } else {
           if constexpr (requires { e.request; }) take_request(device, e.request);
         }
@@ -164,6 +166,7 @@ void World::on_deliver(std::size_t d, const server::Deliver& deliver) {
     ++metrics_.delivered;
     if (entry.inbox_seq == device.cursor + 1) device.cursor = entry.inbox_seq;
     learn_membership(device.user, entry.message);
+    users_[device.user].chats.insert(entry.message.channel);
     if (entry.message.kind == MessageKind::text) {
       const auto sent = first_sent_.find({entry.message.sender, entry.message.client_msg_id});
       if (sent != first_sent_.end()) {
@@ -171,7 +174,7 @@ void World::on_deliver(std::size_t d, const server::Deliver& deliver) {
         latencies_.push_back(latency);
         TimeUs& by_user = slowest_by_user_[device.user];
         by_user = std::max(by_user, latency);
-        TimeUs& by_channel = slowest_by_channel_[entry.message.channel];
+        TimeUs& by_channel = slowest_by_channel_[{home_of(device.user), entry.message.channel}];
         by_channel = std::max(by_channel, latency);
       }
     }

@@ -69,7 +69,12 @@ void World::inject(const Fault& fault) {
                    (fault.partition.empty() ? "" : " '" + fault.partition + "'") +
                    (fault.duration > 0 ? " for " + std::to_string(fault.duration) + " us" : ""));
       const unsigned id = cut(hosts_in(fault.hosts), fault.partition);
-      if (fault.duration > 0) at(now_ + fault.duration, [this, id] { uncut(id); });
+      if (fault.duration > 0) {
+        at(now_ + fault.duration, [this, id, line = fault.line] {
+          fault_record("partition of line " + std::to_string(line) + " ends", false);
+          uncut(id);
+        });
+      }
       break;
     }
     case FaultKind::heal:

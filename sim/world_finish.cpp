@@ -101,12 +101,12 @@ void World::summarize_latency() {
 // ---- expectations ------------------------------------------------------------------------
 std::string show_number(double value) {
   char text[64];
-  if (value == std::floor(value) && std::fabs(value) < 1e15) {
-    std::snprintf(text, sizeof text, "%.0f", value);
-  } else {
-    std::snprintf(text, sizeof text, "%.1f", value);
-  }
-  return text;
+  std::snprintf(text, sizeof text, "%.3f", value);
+  std::string shown = text;  // "57.685", "2000.040", "3.000": trailing zeros go
+  while (shown.back() == '0')
+    shown.pop_back();
+  if (shown.back() == '.') shown.pop_back();
+  return shown;
 }
 
 std::vector<std::string> check_expectations(const Scenario& s, const Metrics& m,

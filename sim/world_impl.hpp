@@ -111,6 +111,7 @@ struct User {
   std::vector<std::size_t> devices;  // indexes into World::devices_
   std::vector<UserId> friends;
   std::set<ChannelId> groups;  // groups the user knows they are in, from their inbox
+  std::set<ChannelId> chats;   // every chat the user's inbox named, groups left included
 };
 
 // A connection on a node: a device's own, or a gateway's upstream for a device's client
@@ -318,6 +319,9 @@ class World {
   std::string random_text();
   void compose(UserId u);
   void queue_send(std::size_t d, PendingSend send);
+  void schedule_history_walk(UserId user);
+  void start_history_walk(UserId user);
+  void on_history_page(std::size_t d, const server::HistoryPage& page, const std::string& purpose);
 
   // ---- scripted: [[send]], bursts, scoped expectations (world_script.cpp) -------------------
   void schedule_bursts();
@@ -375,9 +379,10 @@ class World {
   std::map<std::string, ChannelId> groups_by_name_;
   std::map<std::pair<UserId, std::string>, TimeUs> first_sent_;
   std::vector<TimeUs> latencies_;
-  std::map<UserId, TimeUs> slowest_by_user_;        // the slowest delivery to each user
-  std::map<ChannelId, TimeUs> slowest_by_channel_;  // ... in each channel
-  std::vector<std::string> scripted_ids_;           // [[send]] i's client_msg_id ("": none)
+  std::map<UserId, TimeUs> slowest_by_user_;  // the slowest delivery to each user
+  // ... in each channel, by (node, channel): channel ids are per node's store
+  std::map<std::pair<std::uint32_t, ChannelId>, TimeUs> slowest_by_channel_;
+  std::vector<std::string> scripted_ids_;  // [[send]] i's client_msg_id ("": none)
   TimeUs max_commit_ = 0;
   bool gateway_down_ = false;
   std::set<std::pair<std::uint32_t, std::uint64_t>> delivered_pushes_;

@@ -3,6 +3,7 @@
 // scripted send.
 #include "sim/world_impl.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace parley::sim::detail {
@@ -54,13 +55,18 @@ void World::scripted_send(std::size_t index) {
     fault_record("skipped " + where + ": the device is logged out", false);
     return;
   }
+  // Named after the [[send]]'s line, so the trace shows which it was; sends written on one
+  // line (an inline array) add their index to stay distinct.
   send.client_msg_id = "u" + std::to_string(spec.user) + "d" + std::to_string(spec.device) + "s" +
                        std::to_string(spec.line);
+  const auto same_line = [&](const ScriptedSend& other) { return other.line == spec.line; };
+  if (std::count_if(scenario_.sends.begin(), scenario_.sends.end(), same_line) > 1) {
+    send.client_msg_id += "i" + std::to_string(index);
+  }
   send.text.reserve(spec.text.size() * spec.repeat);
   for (std::uint32_t i = 0; i < spec.repeat; ++i)
     send.text += spec.text;
   scripted_ids_[index] = send.client_msg_id;
-  ++device.composed;
   queue_send(d, std::move(send));
 }
 
@@ -116,14 +122,14 @@ std::vector<std::string> World::check_scripted() const {
     }
   }
   std::map<UserId, Tally> by_user;
-  std::map<ChannelId, Tally> by_channel;
+  std::map<std::pair<std::uint32_t, ChannelId>, Tally> by_channel;  // channel ids are per node
   for (const Record& r : history_) {
     if (r.kind == RecordKind::push) {
       ++by_user[r.user].pushes;
-      ++by_channel[r.channel].pushes;
+      ++by_channel[{home_of(r.user), r.channel}].pushes;
     } else if (r.kind == RecordKind::delivered) {
       ++by_user[r.user].delivered;
-      ++by_channel[r.channel].delivered;
+      ++by_channel[{home_of(r.user), r.channel}].delivered;
     }
   }
   const auto slowest = [](const auto& map, auto key) {
@@ -136,10 +142,14 @@ std::vector<std::string> World::check_scripted() const {
   }
   for (const ScopedExpect& expect : scenario_.group_expects) {
     const auto group = groups_by_name_.find(expect.group);
-    const ChannelId channel = group == groups_by_name_.end() ? 0 : group->second;
-    check_scope("group '" + expect.group + "'", expect,
-                channel == 0 ? Tally{} : by_channel[channel], slowest(slowest_by_channel_, channel),
-                failures);
+    UserId creator = 0;
+    for (const GroupSpec& spec : scenario_.groups) {
+      if (spec.name == expect.group) creator = spec.creator;
+    }
+    const std::pair<std::uint32_t, ChannelId> key{
+        home_of(creator), group == groups_by_name_.end() ? 0 : group->second};
+    check_scope("group '" + expect.group + "'", expect, key.second == 0 ? Tally{} : by_channel[key],
+                slowest(slowest_by_channel_, key), failures);
   }
   return failures;
 }

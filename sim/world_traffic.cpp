@@ -71,3 +71,55 @@ void World::queue_send(std::size_t d, PendingSend send) {
 }
 
 }  // namespace parley::sim::detail
+
+namespace parley::sim::detail {
+
+// People scrolling back through a chat: a walk of up to `history_walk_pages` pages, from the
+// newest message back, on one of the user's online devices.
+void World::schedule_history_walk(UserId user) {
+  const auto mean = static_cast<TimeUs>(static_cast<double>(kMinute) /
+                                        scenario_.history_walks_per_user_per_minute);
+  at(std::max(now_, kTrafficStart) + rng_.gap(mean), [this, user] {
+    if (now_ >= scenario_.duration) return;
+    start_history_walk(user);
+    schedule_history_walk(user);
+  });
+}
+
+void World::start_history_walk(UserId u) {
+  const User& user = users_[u];
+  if (user.chats.empty()) return;
+  const std::size_t d = user.devices[rng_.below(user.devices.size())];
+  if (devices_[d].state != DeviceState::online) return;
+  auto chat = user.chats.begin();
+  std::advance(chat, static_cast<long>(rng_.below(user.chats.size())));
+  request(d, "history:1", client::History{0, *chat, 0, scenario_.history_page_size});
+}
+
+// What the page showed the user, for the checker (members only, stored), then the next page
+// back while there is one and the walk has pages left.
+void World::on_history_page(std::size_t d, const server::HistoryPage& page,
+                            const std::string& purpose) {
+  if (!purpose.starts_with("history:")) return;
+  const Device& device = devices_[d];
+  ++metrics_.history_pages;
+  for (const Message& message : page.messages) {
+    Record r;
+    r.kind = RecordKind::read;
+    r.user = device.user;
+    r.device = device.id;
+    r.peer = message.sender;
+    r.channel = message.channel;
+    r.seq = message.seq;
+    r.detail = to_string(message.kind);
+    record(std::move(r));
+    ++metrics_.history_reads;
+  }
+  const auto pages = static_cast<std::uint32_t>(std::stoul(purpose.substr(8)));
+  if (!page.has_more || page.messages.empty() || pages >= scenario_.history_walk_pages) return;
+  if (device.state != DeviceState::online) return;
+  request(d, "history:" + std::to_string(pages + 1),
+          client::History{0, page.channel, page.messages.front().seq, scenario_.history_page_size});
+}
+
+}  // namespace parley::sim::detail

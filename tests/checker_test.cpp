@@ -225,6 +225,24 @@ TEST_F(CheckerTest, DeliveryToARemovedMemberIsReported) {
   EXPECT_TRUE(reports(result, 3)) << all(result);
 }
 
+// A history page (`read` records) is held to the same membership windows as the inbox, and
+// may show only stored messages.
+TEST_F(CheckerTest, HistoryReadOutsideTheMembershipWindowIsReported) {
+  History h = clean();
+  Record read = rec(RecordKind::read, 0, 2, 2);
+  read.channel = 2;
+  read.seq = 2;  // user 2's own removal: readable
+  h.push_back(read);
+  EXPECT_TRUE(check(h).violations.empty()) << all(check(h));
+  read.seq = 3;  // posted after the removal
+  h.push_back(read);
+  auto result = check(h);
+  EXPECT_TRUE(reports(result, 3)) << all(result);
+  h.back().seq = 9;  // never stored
+  result = check(h);
+  EXPECT_TRUE(reports(result, 1)) << all(result);
+}
+
 TEST_F(CheckerTest, NeverAckedSendIsReported) {
   History h = clean();
   Record sent = rec(RecordKind::sent, 0, 2, 2);

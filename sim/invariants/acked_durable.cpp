@@ -3,6 +3,9 @@
 // nothing in the store; and once the run settles, every send was acked or refused.
 #include "sim/invariants/invariant.hpp"
 
+#include <algorithm>
+#include <array>
+#include <string_view>
 #include <tuple>
 
 namespace parley::sim::invariants {
@@ -51,12 +54,17 @@ class AckedDurable final : public Invariant {
   }
 
  private:
-  // A refusal is final: nothing of the send may be stored. Except the refusals that mean
-  // "not now" (a gateway's not_leader during a failover, overloaded, rate_limited), after
-  // which the same send may still land, as the app retries it or an unknown append lands.
+  // A send refused for what it holds or where it goes is refused for good: nothing of it may
+  // be stored. Other refusals (not_leader during a failover, overloaded, a connection-level
+  // code) say nothing of the content, and the same send may still land (an append whose
+  // outcome was unknown, then found in the log), so they are not checked.
   void refused_stored(std::size_t i, Report& report) {
     const Record& r = run_.history[i];
-    if (r.detail == "not_leader" || r.detail == "overloaded" || r.detail == "rate_limited") return;
+    static constexpr std::array<std::string_view, 9> kFinal = {
+        "message_empty",         "message_too_long", "invalid_utf8",
+        "invalid_client_msg_id", "bad_request",      "unknown_user",
+        "unknown_channel",       "not_a_member",     "blocked"};
+    if (std::find(kFinal.begin(), kFinal.end(), r.detail) == kFinal.end()) return;
     if (stored_.empty()) {
       for (std::uint32_t node = 0; node < run_.nodes.size(); ++node) {
         for (const auto& [channel, log] : run_.nodes[node].channels) {

@@ -11,12 +11,14 @@ class DeliveredDurable final : public Invariant {
 
   void record(std::size_t i, Report& report) override {
     const Record& r = run_.history[i];
-    if (r.kind != RecordKind::delivered || !receipts_.first(r)) return;
+    const bool read = r.kind == RecordKind::read;
+    if (!read && (r.kind != RecordKind::delivered || !receipts_.first(r))) return;
     if (run_.recipients({run_.home_of(r.user), r.channel, r.seq}) != nullptr) return;
     report.add(1,
-               "device " + std::to_string(r.device) + " received " + std::to_string(r.channel) +
-                   "/" + std::to_string(r.seq) +
-                   ", which is not in the store (delivered before durable?)",
+               "device " + std::to_string(r.device) + (read ? " read " : " received ") +
+                   std::to_string(r.channel) + "/" + std::to_string(r.seq) +
+                   ", which is not in the store (" +
+                   (read ? "a history page showed it" : "delivered before durable?") + ")",
                i);
   }
 

@@ -1,5 +1,6 @@
 // Invariant 3, members only: nobody receives a message of a channel they were not a member
-// of at its seq (a removed member receives the event of their own removal, nothing after).
+// of at its seq (a removed member receives the event of their own removal, nothing after),
+// in their inbox or in a history page (`read` records: the membership windows).
 // Membership comes from the committed channel sequences (Run::recipients), not from what
 // the engine says.
 #include "sim/invariants/invariant.hpp"
@@ -15,13 +16,15 @@ class MembersOnly final : public Invariant {
 
   void record(std::size_t i, Report& report) override {
     const Record& r = run_.history[i];
-    if (r.kind != RecordKind::delivered || !receipts_.first(r)) return;
+    const bool read = r.kind == RecordKind::read;
+    if (!read && (r.kind != RecordKind::delivered || !receipts_.first(r))) return;
     const auto* who = run_.recipients({run_.home_of(r.user), r.channel, r.seq});
     if (who == nullptr) return;  // not in the store: delivered_durable.cpp reports it
     if (std::find(who->begin(), who->end(), r.user) != who->end()) return;
     report.add(3,
-               "user " + std::to_string(r.user) + " received " + std::to_string(r.channel) + "/" +
-                   std::to_string(r.seq) + " without being a member at that seq",
+               "user " + std::to_string(r.user) + (read ? " read " : " received ") +
+                   std::to_string(r.channel) + "/" + std::to_string(r.seq) +
+                   (read ? " in a history page" : "") + " without being a member at that seq",
                i);
   }
 

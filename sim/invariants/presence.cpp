@@ -151,7 +151,8 @@ class Presence final : public Invariant {
   std::pair<TimeUs, std::size_t> last_sign_of_life(NodeModel& model, UserId user) const {
     std::pair<TimeUs, std::size_t> last{0, SIZE_MAX};
     model.devices.for_each([&](DeviceId, const DeviceModel& device) {
-      if (device.user == user && (last.second == SIZE_MAX || device.last_seen > last.first)) {
+      if (device.user != user || !device.live) return;
+      if (last.second == SIZE_MAX || device.last_seen > last.first) {
         last = {device.last_seen, device.last_record};
       }
     });
