@@ -370,6 +370,7 @@ void add_sim_command(CLI::App& app) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
   sim->add_flag("--quiet", args->quiet, "Print only failures and the closing tally");
   sim->get_option("--seeds")->excludes("--seed");
+  sim->get_option("--seeds")->excludes("--trace");
   sim->callback([args] { std::exit(run(*args)); });
 }
 

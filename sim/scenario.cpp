@@ -148,6 +148,7 @@ void read_expect(const Section& expect, Scenario& s) {
   expect.read("refused_max", s.refused_max, 0, kNoMax);
   expect.read("presence_changes_max", s.presence_changes_max, 0, kNoMax);
   expect.read("presence_events_max", s.presence_events_max, 0, kNoMax);
+  expect.read("presence_repeats_max", s.presence_repeats_max, 0, kNoMax);
   expect.read("deliver_batch_max", s.deliver_batch_max, 0, kNoMax);
 }
 

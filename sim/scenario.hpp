@@ -80,6 +80,8 @@ struct Fault {
   // Group actions: the user who issues it (unset: the group's admin at that moment; for
   // leave_group, `user`).
   std::optional<std::uint64_t> by;
+  // Group actions: what each firing must come to: "ok", or the error code it is refused with.
+  std::optional<std::string> outcome;
   // partition: a name a `heal` may name to undo this partition alone; heal: the partition
   // it undoes (empty: every partition).
   std::string partition;
@@ -251,6 +253,7 @@ struct Scenario {
   std::optional<std::uint64_t> refused_max;
   std::optional<std::uint64_t> presence_changes_max;
   std::optional<std::uint64_t> presence_events_max;
+  std::optional<std::uint64_t> presence_repeats_max;
   std::optional<std::uint64_t> deliver_batch_max;   // most entries in one Deliver frame
   std::map<std::string, std::uint64_t> errors_max;  // error frames received, by code
   std::vector<ScopedExpect> user_expects;           // [[expect.user]]

@@ -5,20 +5,22 @@
 #include <limits>
 #include <string>
 
+#include "engine/types.hpp"
 #include "sim/scenario_reader.hpp"
 
 namespace parley::sim::reader {
 namespace {
 
 // [[fault]] keys besides at_s and kind; bit i of a mask stands for kFaultOptions[i].
-constexpr std::array<std::string_view, 15> kFaultOptions = {
-    "hosts", "node",   "duration_s", "step_ms", "commit_ms", "offset_ms", "drift_ppm",     "group",
-    "user",  "member", "lands",      "gateway", "by",        "partition", "duration_max_s"};
+constexpr std::array<std::string_view, 16> kFaultOptions = {
+    "hosts",     "node",      "duration_s",     "step_ms", "commit_ms", "offset_ms",
+    "drift_ppm", "group",     "user",           "member",  "lands",     "gateway",
+    "by",        "partition", "duration_max_s", "outcome"};
 // Besides the options: at_s and kind, and the repetition keys every kind takes.
-constexpr std::array<std::string_view, 20> kFaultKeys = {
-    "at_s",      "kind",      "hosts",          "node",    "duration_s",  "step_ms", "commit_ms",
-    "offset_ms", "drift_ppm", "group",          "user",    "member",      "lands",   "gateway",
-    "by",        "partition", "duration_max_s", "every_s", "every_max_s", "until_s"};
+constexpr std::array<std::string_view, 21> kFaultKeys = {
+    "at_s",      "kind",      "hosts",          "node",    "duration_s", "step_ms",     "commit_ms",
+    "offset_ms", "drift_ppm", "group",          "user",    "member",     "lands",       "gateway",
+    "by",        "partition", "duration_max_s", "outcome", "every_s",    "every_max_s", "until_s"};
 enum FaultOption : unsigned {
   kHosts = 1u << 0,
   kNode = 1u << 1,
@@ -35,6 +37,7 @@ enum FaultOption : unsigned {
   kBy = 1u << 12,
   kPartition = 1u << 13,
   kDurationMax = 1u << 14,
+  kOutcome = 1u << 15,
 };
 
 struct KindRule {
@@ -55,9 +58,9 @@ constexpr std::array<KindRule, 21> kKindRules = {{
     {"clock_step", FaultKind::clock_step, kHosts | kOffset, 0},
     {"slow_commit", FaultKind::slow_commit, kCommit | kDuration, kNode},
     {"logout", FaultKind::logout, kHosts | kDuration, 0},
-    {"leave_group", FaultKind::leave_group, kUser | kGroup, 0},
-    {"add_member", FaultKind::add_member, kUser | kGroup, kBy},
-    {"remove_member", FaultKind::remove_member, kUser | kGroup, kBy},
+    {"leave_group", FaultKind::leave_group, kUser | kGroup, kOutcome},
+    {"add_member", FaultKind::add_member, kUser | kGroup, kBy | kOutcome},
+    {"remove_member", FaultKind::remove_member, kUser | kGroup, kBy | kOutcome},
     {"gateway_down", FaultKind::gateway_down, 0, 0},
     {"gateway_up", FaultKind::gateway_up, 0, 0},
     {"commit_failure", FaultKind::commit_failure, kDuration, kNode},
@@ -277,7 +280,7 @@ Fault read_fault(const Section& fault, const Scenario& s) {
   const KindRule& rule = read_kind(fault);
   out.kind = rule.kind;
   if (!fault.has("at_s")) fault.fail_missing("at_s");
-  fault.read_time("at_s", out.at, {0, false, s.duration});
+  out.at = *fault.moment("at_s", s.duration);
   check_options(fault, rule);
   if (rule.cluster_only && s.replicas == 0) {
     fault.fail(fault.line(), a_fault(rule.name) + " needs a cluster: add [cluster] replicas");
@@ -301,6 +304,13 @@ Fault read_fault(const Section& fault, const Scenario& s) {
     fault.read("by", by, 1, static_cast<std::int64_t>(s.users));
     out.by = by;
     if (!out.group.empty()) check_same_node(fault, "by", s, by, creator_of(s, out.group));
+  }
+  if (const auto outcome = fault.string("outcome")) {
+    if (*outcome != "ok" && !engine::error_code_from_string(*outcome)) {
+      fault.fail_value("outcome", *fault.get("outcome"),
+                       "\"ok\" or an error code (docs/protocol.md), e.g. \"not_admin\"", true);
+    }
+    out.outcome = *outcome;
   }
   if (const auto partition = fault.string("partition")) {
     if (partition->empty()) fault.fail_value("partition", *fault.get("partition"), "a name", true);

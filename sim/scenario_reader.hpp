@@ -76,7 +76,7 @@ constexpr std::array<std::string_view, 7> kRandomFaultKeys = {
     "disconnects_per_minute", "partitions_per_minute", "partition_max_s",
     "crashes_per_minute",     "crash_max_s",           "clock_skew_max_ms",
     "clock_drift_max_ppm"};
-constexpr std::array<std::string_view, 17> kExpectKeys = {"p99_delivery_ms_max",
+constexpr std::array<std::string_view, 18> kExpectKeys = {"p99_delivery_ms_max",
                                                           "p50_delivery_ms_max",
                                                           "delivery_ms_max",
                                                           "presence_flaps_max",
@@ -89,6 +89,7 @@ constexpr std::array<std::string_view, 17> kExpectKeys = {"p99_delivery_ms_max",
                                                           "refused_max",
                                                           "presence_changes_max",
                                                           "presence_events_max",
+                                                          "presence_repeats_max",
                                                           "deliver_batch_max",
                                                           "errors_max",
                                                           "user",
@@ -258,6 +259,16 @@ class Section {
   }
   void read_time(std::string_view key, std::optional<TimeUs>& out, const TimeBounds& bounds) const {
     if (const auto value = time(key, bounds)) out = *value;
+  }
+  // A moment of the run: 0 to [world] duration_s, which the message names as the bound.
+  std::optional<TimeUs> moment(std::string_view key, TimeUs duration) const {
+    const auto value = time(key, kNonNegative);
+    if (value && *value > duration) {
+      fail(line_of(*get(key)), std::string(key) + ": expected a number of seconds from 0 to " +
+                                   format_number(static_cast<double>(duration) / 1e6) +
+                                   " ([world] duration_s), got " + show_value(*get(key)));
+    }
+    return value;
   }
 
   // An integer or a finite float from min to max.

@@ -103,11 +103,21 @@ ScriptedSend read_send(const Section& send, const Scenario& s) {
   ScriptedSend out;
   out.line = send.line();
   if (!send.has("at_s")) send.fail_missing("at_s");
-  send.read_time("at_s", out.at, {0, false, s.duration});
+  out.at = *send.moment("at_s", s.duration);
   if (!send.has("user")) send.fail_missing("user");
   out.user = read_user_id(send, "user", *send.get("user"), s);
   const std::uint32_t devices = devices_of(s, out.user);
-  send.read("device", out.device, 1, devices);
+  if (const toml::node* device = send.get("device")) {
+    const auto* index = device->as_integer();
+    if (index == nullptr || index->get() < 1 || index->get() > devices) {
+      send.fail_value("device", *device,
+                      "a device of user " + std::to_string(out.user) + ", 1 to " +
+                          std::to_string(devices) +
+                          " ([world] devices_per_user, or the user's [[user]] devices)",
+                      index != nullptr);
+    }
+    out.device = static_cast<std::uint32_t>(index->get());
+  }
   if (send.has("to") == send.has("group")) {
     send.fail(send.line(), "names its chat with exactly one of 'to' (a user) and 'group'");
   }
@@ -136,7 +146,7 @@ Burst read_burst(const Section& burst, const Scenario& s) {
   burst.reject_unknown(kBurstKeys);
   Burst out;
   if (!burst.has("at_s")) burst.fail_missing("at_s");
-  burst.read_time("at_s", out.at, {0, false, s.duration});
+  out.at = *burst.moment("at_s", s.duration);
   burst.read_time("duration_s", out.duration, kNonNegative);
   if (!burst.has("messages")) burst.fail_missing("messages");
   burst.read("messages", out.messages, 0, kMaxU32);

@@ -125,7 +125,7 @@ void read_traffic(const Section& traffic, Scenario& s) {
   traffic.read("text_min", s.text_min, 1, max_text);
   traffic.read("text_max", s.text_max, 1, max_text);
   traffic.require_order({"text_min", s.text_min}, {"text_max", s.text_max}, false);
-  traffic.read_time("burst_at_s", s.burst_at, {0, false, s.duration});
+  if (const auto at = traffic.moment("burst_at_s", s.duration)) s.burst_at = *at;
   traffic.read("burst_messages", s.burst_messages, 0, kMaxU32);
   traffic.read_number("history_walks_per_user_per_minute", s.history_walks_per_user_per_minute, 0);
   traffic.read("history_page_size", s.history_page_size, 1,

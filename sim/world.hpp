@@ -27,6 +27,7 @@ enum class PlantedBug {
   unfenced_append,        // the simulated etcd checks an append's index but not its token
   follower_skips_index,   // replica 1 applies entry i + 1 as entry i, once
   relay_skips_replay,     // a gateway re-attaches without resending the unacked sends
+  presence_sent_twice,    // a node sends each presence event twice (a re-announcement)
 };
 
 struct SimOptions {
@@ -53,6 +54,8 @@ struct Metrics {
   std::uint64_t history_pages = 0;    // history pages received by devices
   std::uint64_t history_reads = 0;    // messages in them
   std::uint64_t presence_events = 0;  // Presence events received by devices
+  // ... that told a connection what it had last been told already (a re-announcement)
+  std::uint64_t presence_repeats = 0;
   std::uint64_t presence_changes = 0;
   std::uint64_t pushes = 0;            // intents written
   std::uint64_t pushes_delivered = 0;  // accepted by the simulated gateway (first time per id)

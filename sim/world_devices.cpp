@@ -128,9 +128,17 @@ void World::on_event(std::size_t d, server::Event event) {
         } else if constexpr (std::is_same_v<T, server::Ok>) {
           const std::string purpose = take_request(device, e.request);
           if (purpose == "token") device.token_registered = true;
-          if (purpose.starts_with("action:")) fault_record(purpose.substr(7) + ": ok", false);
+          if (purpose.starts_with("action:")) action_answered(purpose, "ok");
+        } else if constexpr (std::is_same_v<T, server::PresenceList>) {
+          device.presence_known.clear();
+          for (const server::PresenceEntry& entry : e.entries)
+            device.presence_known[entry.user] = entry.online;
         } else if constexpr (std::is_same_v<T, server::Presence>) {
           ++metrics_.presence_events;
+          const auto [known, first] =
+              device.presence_known.try_emplace(e.entry.user, e.entry.online);
+          if (!first && known->second == e.entry.online) ++metrics_.presence_repeats;
+          known->second = e.entry.online;
         } else if constexpr (std::is_same_v<T, server::HistoryPage>) {
           on_history_page(d, e, take_request(device, e.request));
         } else {
@@ -138,6 +146,16 @@ void World::on_event(std::size_t d, server::Event event) {
         }
       },
       event);
+}
+
+// A group action's reply: its outcome in the trace and for the fault's `outcome`. `purpose`
+// is "action:LINE:TEXT"; `outcome` "ok" or the error code.
+void World::action_answered(const std::string& purpose, std::string_view outcome) {
+  const std::size_t colon = purpose.find(':', 7);
+  const std::size_t line = std::stoul(purpose.substr(7, colon - 7));
+  action_outcomes_[line].emplace_back(outcome);
+  const std::string said = outcome == "ok" ? "ok" : "refused " + std::string(outcome);
+  fault_record(purpose.substr(colon + 1) + ": " + said, false);
 }
 
 std::string World::take_request(Device& device, RequestId id) {
@@ -216,9 +234,8 @@ void World::on_failure(std::size_t d, const server::Failure& failure) {
   Device& device = devices_[d];
   ++metrics_.errors[std::string(to_string(failure.code))];
   const std::string purpose = take_request(device, failure.request);
-  if (purpose.starts_with("action:")) {
-    fault_record(purpose.substr(7) + ": refused " + std::string(to_string(failure.code)), false);
-  }
+  if (purpose.starts_with("action:")) action_answered(purpose, to_string(failure.code));
+
   if (purpose.rfind("send:", 0) != 0) return;
   const std::string client_msg_id = purpose.substr(5);
   Record r;

@@ -239,6 +239,7 @@ void World::group_action(const Fault& fault) {
   }
   const std::string action = describe_group_action(fault, actor);
   if (group == groups_by_name_.end() || !online) {
+    action_outcomes_[fault.line].push_back("skipped");
     fault_record("skipped " + action + ": " +
                  (group == groups_by_name_.end() ? "the group does not exist yet"
                   : actor == 0                   ? "nobody is left in the group"
@@ -247,7 +248,7 @@ void World::group_action(const Fault& fault) {
   }
   fault_record(action);
   // The reply (Ok or an error frame) adds a record with the outcome (World::on_event).
-  const std::string purpose = "action:" + action;
+  const std::string purpose = "action:" + std::to_string(fault.line) + ":" + action;
   if (fault.kind == FaultKind::leave_group) {
     request(*online, purpose, client::LeaveGroup{0, group->second});
   } else if (fault.kind == FaultKind::add_member) {

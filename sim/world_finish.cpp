@@ -145,6 +145,8 @@ std::vector<std::string> check_expectations(const Scenario& s, const Metrics& m,
           as_double(s.presence_changes_max));
   at_most("presence events", static_cast<double>(m.presence_events),
           as_double(s.presence_events_max));
+  at_most("presence repeats", static_cast<double>(m.presence_repeats),
+          as_double(s.presence_repeats_max));
   at_most("largest deliver batch", static_cast<double>(m.largest_deliver),
           as_double(s.deliver_batch_max));
   std::uint64_t all_errors = 0;

@@ -99,6 +99,9 @@ struct Device {
   std::map<RequestId, std::string> requests;  // request id -> what it was ("send:ID", ...)
   std::vector<PendingSend> unacked;           // in the order composed
   std::uint64_t composed = 0;
+  // What this connection was last told of each friend's presence (the snapshot after the
+  // welcome, then events): an event that tells it again is a repeat (Metrics).
+  std::map<UserId, bool> presence_known;
 };
 
 struct User {
@@ -308,6 +311,7 @@ class World {
   void schedule_heartbeat(std::size_t d);
   void on_event(std::size_t d, server::Event event);
   static std::string take_request(Device& device, RequestId id);
+  void action_answered(const std::string& purpose, std::string_view outcome);
   void on_deliver(std::size_t d, const server::Deliver& deliver);
   void learn_membership(UserId user, const Message& message);
   void on_send_ack(std::size_t d, const server::SendAck& ack);
@@ -383,6 +387,8 @@ class World {
   // ... in each channel, by (node, channel): channel ids are per node's store
   std::map<std::pair<std::uint32_t, ChannelId>, TimeUs> slowest_by_channel_;
   std::vector<std::string> scripted_ids_;  // [[send]] i's client_msg_id ("": none)
+  // Each group action's outcomes, by its fault's line: "ok", an error code, or "skipped".
+  std::map<std::size_t, std::vector<std::string>> action_outcomes_;
   TimeUs max_commit_ = 0;
   bool gateway_down_ = false;
   std::set<std::pair<std::uint32_t, std::uint64_t>> delivered_pushes_;

@@ -121,7 +121,12 @@ void World::flush_soon(Node& node) {
 void World::release(Node& node, Effects effects) {
   host::release(std::move(effects),
                 host::Overloaded{
-                    [&](SendEvent&& send) { to_client(send.connection, std::move(send.event)); },
+                    [&](SendEvent&& send) {
+                      const bool twice = options_.planted_bug == PlantedBug::presence_sent_twice &&
+                                         std::holds_alternative<server::Presence>(send.event);
+                      if (twice) to_client(send.connection, send.event);  // PLANTED BUG
+                      to_client(send.connection, std::move(send.event));
+                    },
                     [&](CloseConnection&& close) {
                       node.links.erase(close.connection);
                       const ConnectionId id = close.connection;

@@ -121,6 +121,21 @@ std::vector<std::string> World::check_scripted() const {
                          ", expected " + *spec.outcome);
     }
   }
+  for (const Fault& fault : scenario_.faults) {
+    if (!fault.outcome) continue;
+    const auto found = action_outcomes_.find(fault.line);
+    if (found == action_outcomes_.end()) {
+      failures.push_back("group action at line " + std::to_string(fault.line) +
+                         ": no answer, expected " + *fault.outcome);
+      continue;
+    }
+    for (const std::string& got : found->second) {
+      if (got == *fault.outcome) continue;
+      failures.push_back("group action at line " + std::to_string(fault.line) + ": outcome " + got +
+                         ", expected " + *fault.outcome);
+      break;
+    }
+  }
   std::map<UserId, Tally> by_user;
   std::map<std::pair<std::uint32_t, ChannelId>, Tally> by_channel;  // channel ids are per node
   for (const Record& r : history_) {

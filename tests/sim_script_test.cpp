@@ -283,11 +283,13 @@ kind = "add_member"
 group = "g"
 user = 4
 by = 1
+outcome = "ok"
 [[fault]]
 at_s = 15
 kind = "add_member"
 group = "g"
 user = 4
+outcome = "ok"
 )");
   EXPECT_TRUE(result.check.violations.empty()) << violations(result);
   EXPECT_TRUE(has_fault_text(result, "group action at line 14: leave_group of 'g' by user 1: ok"));
@@ -295,7 +297,10 @@ user = 4
                              "group action at line 19: add_member of user 4 to 'g' by user 1: "
                              "refused not_a_member"));
   EXPECT_TRUE(has_fault_text(
-      result, "group action at line 25: add_member of user 4 to 'g' by user 2 (the admin): ok"));
+      result, "group action at line 26: add_member of user 4 to 'g' by user 2 (the admin): ok"));
+  // The fault's `outcome` holds each action to what it must come to.
+  EXPECT_EQ(result.expectation_failures,
+            std::vector<std::string>{"group action at line 19: outcome not_a_member, expected ok"});
 }
 
 // [[expect.user]] and [[expect.group]] hold each user and group to its own targets, and the
@@ -399,6 +404,43 @@ user = 3
   }
   EXPECT_TRUE(before);
   EXPECT_TRUE(after);
+}
+
+// presence_repeats_max catches a re-announcement: with a planted bug that sends every
+// presence event twice, the repeats are counted and the expectation fails; without it a
+// world with restarts has none.
+TEST(PresenceRepeats, ARepeatedPresenceEventIsCounted) {
+  const Scenario scenario = parse_scenario(R"(
+[world]
+users = 6
+devices_per_user = 2
+duration_s = 60
+settle_s = 20
+[[fault]]
+at_s = 5
+kind = "crash"
+duration_s = 1
+every_s = 10
+[[fault]]
+at_s = 20
+kind = "partition"
+hosts = "user:2"
+duration_s = 40
+[expect]
+presence_repeats_max = 0
+)",
+                                           "repeats.toml");
+  const RunResult clean = run_simulation(scenario, 1, {});
+  EXPECT_TRUE(clean.check.violations.empty()) << violations(clean);
+  EXPECT_TRUE(clean.expectation_failures.empty()) << violations(clean);
+  EXPECT_GT(clean.metrics.presence_events, 0u);  // user 2 went offline and came back
+  EXPECT_EQ(clean.metrics.presence_repeats, 0u);
+  SimOptions planted;
+  planted.planted_bug = PlantedBug::presence_sent_twice;
+  const RunResult twice = run_simulation(scenario, 1, planted);
+  EXPECT_EQ(twice.metrics.presence_repeats, twice.metrics.presence_events / 2);
+  ASSERT_EQ(twice.expectation_failures.size(), 1u);
+  EXPECT_EQ(twice.expectation_failures[0].rfind("presence repeats = ", 0), 0u);
 }
 
 }  // namespace
