@@ -229,10 +229,7 @@ void read_fault_target(const Section& fault, const Scenario& s, Fault& out) {
   fault.read("node", out.node, 0, static_cast<std::int64_t>(s.nodes) - 1);
   fault.read("user", out.user, 1, static_cast<std::int64_t>(s.users));
   if (const auto group = fault.string("group")) {
-    const auto known = [&](const GroupSpec& spec) { return spec.name == *group; };
-    if (std::none_of(s.groups.begin(), s.groups.end(), known)) {
-      fault.fail(line_of(*fault.get("group")), "group: no group named '" + *group + "'");
-    }
+    check_group(fault, s, *group);
     out.group = *group;
   }
 }

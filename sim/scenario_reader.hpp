@@ -364,5 +364,7 @@ void read_errors_max(const Section& expect, const Source& source, Scenario& s);
 void check_same_node(const Section& section, std::string_view key, const Scenario& s,
                      std::uint64_t user, std::uint64_t other);
 std::uint64_t creator_of(const Scenario& s, const std::string& group);
+// Fails at the section's `group` key unless a [[social.group]] has this name.
+void check_group(const Section& section, const Scenario& s, const std::string& name);
 
 }  // namespace parley::sim::reader
