@@ -62,6 +62,8 @@ void TerminalClient::show_held_events() {
         note_nameless(message);
     } else if (const auto* presence = std::get_if<server::Presence>(&event)) {
       if (!names_.contains(presence->entry.user)) nameless_users_.insert(presence->entry.user);
+    } else if (const auto* typing = std::get_if<server::Typing>(&event)) {
+      if (!names_.contains(typing->user)) nameless_users_.insert(typing->user);
     } else if (const auto* list = std::get_if<server::PresenceList>(&event)) {
       for (const auto& entry : list->entries)
         if (!names_.contains(entry.user)) nameless_users_.insert(entry.user);
@@ -92,6 +94,7 @@ bool TerminalClient::mentions_unknown(const server::Event& event) const {
     return std::any_of(page->messages.begin(), page->messages.end(), unknown_in);
   if (const auto* presence = std::get_if<server::Presence>(&event))
     return unknown_user(presence->entry.user);
+  if (const auto* typing = std::get_if<server::Typing>(&event)) return unknown_user(typing->user);
   if (const auto* list = std::get_if<server::PresenceList>(&event)) {
     return std::any_of(list->entries.begin(), list->entries.end(),
                        [&](const auto& entry) { return unknown_user(entry.user); });
@@ -122,6 +125,10 @@ void TerminalClient::show(const server::Event& event) {
         "); /to USER to start");
   } else if (const auto* unread = std::get_if<server::UnreadCounts>(&event)) {
     show_unread(*unread);
+  } else if (const auto* typing = std::get_if<server::Typing>(&event)) {
+    // Starts only: a line per stop would double the noise; a message or silence ends it.
+    if (typing->typing)
+      say("* " + name_of(typing->user) + " is typing in " + channel_label(typing->channel) + "...");
   }
 }
 

@@ -122,6 +122,7 @@ class TerminalClient {
   // Commands.
   void run_ready_commands(StdinLines& input);
   void command(const std::string& line);
+  void send_typing(const std::vector<std::string>& args);
   void open_direct_chat(const std::string& name);
   void open_group(const std::string& name);
   void create_group(const std::vector<std::string>& args);

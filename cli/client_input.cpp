@@ -56,7 +56,8 @@ engine::RequestId TerminalClient::request(client::Request request) {
         if constexpr (requires { typed.request; }) typed.request = id;
       },
       request);
-  if (engine::request_id(request) != 0) {
+  // A typing indicator has no answer unless it is refused: nothing to wait for or resend.
+  if (engine::request_id(request) != 0 && !std::holds_alternative<client::Typing>(request)) {
     unanswered_.insert(id);
     in_flight_.emplace(id, request);
   }
@@ -98,10 +99,27 @@ void TerminalClient::command(const std::string& line) {
     who_contact_lists_.insert(request(client::ListContacts{}));
   } else if (verb == "/unread") {
     request(client::QueryUnread{});
+  } else if (verb == "/typing") {
+    send_typing(args);
   } else {
     client_error("unknown command '" + verb +
-                 "' (try /to, /group, /create, /add, /history, /who, /unread, /quit)");
+                 "' (try /to, /group, /create, /add, /history, /who, /unread, /typing, /quit)");
   }
+}
+
+// The others in the open chat see "NAME is typing…" for 6 s (docs/protocol.md, "Typing
+// indicators"); `/typing stop` takes it back. A terminal cannot see keystrokes, so this is
+// by hand.
+void TerminalClient::send_typing(const std::vector<std::string>& args) {
+  const bool stop = args.size() == 1 && args[0] == "stop";
+  if (args.size() > 1 || (args.size() == 1 && !stop)) {
+    return client_error("usage: /typing [stop]");
+  }
+  if (channel_ == 0) {
+    return client_error(peer_ == 0 ? "no chat open: /to USER or /group NAME first"
+                                   : "send a first message: this chat has no channel yet");
+  }
+  request(client::Typing{0, channel_, !stop});
 }
 
 void TerminalClient::open_direct_chat(const std::string& name) {

@@ -182,6 +182,10 @@ void print_summary(const Scenario& s, const RunResult& r, double wall_seconds) {
   std::printf("  faults injected: %" PRIu64 " (node crashes %" PRIu64 ", failed commits %" PRIu64
               "), connects %" PRIu64 "\n",
               m.faults, m.crashes, m.commit_failures, m.connects);
+  if (m.typing_sent > 0 || m.typing_events > 0) {
+    std::printf("  typing: %" PRIu64 " starts and stops sent, %" PRIu64 " typing events received\n",
+                m.typing_sent, m.typing_events);
+  }
   if (m.history_pages > 0) {
     std::printf("  history: %" PRIu64 " pages, %" PRIu64 " messages read\n", m.history_pages,
                 m.history_reads);

@@ -82,7 +82,10 @@ class RelaySession {
       unacked_sends_.insert_or_assign(engine::request_id(request), payload);
       return attached_ ? ClientAction::forward : ClientAction::absorbed;
     }
-    if (std::holds_alternative<client::Heartbeat>(request)) {
+    // Neither has an answer to wait for (a typing indicator's is only a failure), and both
+    // are moot by the time an upstream is back: forwarded, or dropped while detached.
+    if (std::holds_alternative<client::Heartbeat>(request) ||
+        std::holds_alternative<client::Typing>(request)) {
       return attached_ ? ClientAction::forward : ClientAction::absorbed;
     }
     if (!attached_) return ClientAction::refuse;

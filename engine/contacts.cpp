@@ -37,6 +37,18 @@ bool blocks(const Records& records, UserId from, UserId to) {
   return contact && contact->state == ContactState::blocked;
 }
 
+std::optional<Error> block_between(const Context& context, UserId peer) {
+  if (blocks(context.records, context.user(), peer)) {
+    return Error{ErrorCode::blocked,
+                 "you blocked user " + std::to_string(peer) + "; unblock them to send"};
+  }
+  if (blocks(context.records, peer, context.user())) {
+    return Error{ErrorCode::blocked,
+                 "user " + std::to_string(peer) + " does not accept messages from you"};
+  }
+  return std::nullopt;
+}
+
 void handle(Context& context, const client::ChangeContact& change) {
   Records& records = context.records;
   const UserId me = context.user();

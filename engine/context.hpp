@@ -13,6 +13,7 @@
 //   presence.cpp  Heartbeat, QueryPresence, Tick; announcing changes (and PresenceTracker)
 //   push.cpp      RegisterPushToken, UnregisterPushToken, PushResult; intents, owed pushes
 //   unread.cpp    QueryUnread; unread counts and the read position
+//   typing.cpp    Typing: ephemeral indicators, throttled, never stored
 //   accounts.cpp  Logout, SignUp, IssueToken, SignOut, ChangePassword; users, devices,
 //                 credentials, tokens, signing out
 //
@@ -66,6 +67,10 @@ struct State {
   PresenceTracker presence;
   AwayRecords away;
   bool presence_restored = true;  // open() clears it until restore_presence() runs
+  // Typing indicators being shown, by (channel, user): when the last start was forwarded.
+  // Memory only, never stored: ephemeral by design, and a replica that lost it (a restart,
+  // a new cluster leader) forwards at most one start early. Entries go at their TTL (Tick).
+  std::map<std::pair<ChannelId, UserId>, TimeUs> typing;
   // EngineConfig::durable_sessions: connections changed by the current input
   // (note_session), written at its end (persist_memory).
   std::vector<ConnectionId> changed_sessions;
@@ -112,6 +117,7 @@ void handle(Context& context, const client::RegisterPushToken& registration);  /
 void handle(Context& context, const client::UnregisterPushToken& unregister);  // push.cpp
 void handle(Context& context, const client::QueryUnread& query);               // unread.cpp
 void handle(Context& context, const client::ListChannels& list);               // channels.cpp
+void handle(Context& context, const client::Typing& typing);                   // typing.cpp
 
 // ---- Inputs other than requests ---------------------------------------------------------------
 Effects on_connected(State& state, const Connected& input, TimeUs now);  // sync.cpp
@@ -164,6 +170,9 @@ UserId direct_peer(const Context& context, ChannelId channel);
 // ---- contacts.cpp -----------------------------------------------------------------------------
 // `from` blocked `to`.
 bool blocks(const Records& records, UserId from, UserId to);
+// Nothing goes into a 1:1 channel between the context's user and `peer` (a message, a
+// typing indicator) when either of the two blocked the other: the `blocked` error to give.
+std::optional<Error> block_between(const Context& context, UserId peer);
 
 // ---- presence.cpp: announcing presence --------------------------------------------------------
 // Tells a user's online friends about a presence change and persists it; a user shown
@@ -181,6 +190,13 @@ void defer_push(State& state, UserId user, const MessageRecord& message, InboxSe
 void push_pending(State& state, UserId user, TimeUs now, Effects& out);
 void clear_read_pushes(State& state, UserId user, InboxSeq read_position);
 void restore_presence(State& state, TimeUs now);
+
+// ---- typing.cpp -------------------------------------------------------------------------------
+// `user` sent a message to `channel`: their indicator there ends (receivers hide it on the
+// message), so their next start is forwarded at once.
+void end_typing(State& state, ChannelId channel, UserId user);
+// Forgets indicators older than their TTL (each Tick).
+void expire_typing(State& state, TimeUs now);
 
 // ---- unread.cpp -------------------------------------------------------------------------------
 // One more unread message for `user` in `channel` (and in their total).

@@ -76,6 +76,11 @@ struct EventText {
     return "user=" + n(e.user) + (e.online ? " online" : " offline") +
            " last_active=" + std::to_string(e.last_active_at);
   }
+  std::string operator()(const server::Typing& e) const {
+    return "typing channel=" + n(e.channel) + " user=" + n(e.user) +
+           (e.typing ? " started ttl_ms=" + n(static_cast<std::uint64_t>(e.ttl_us / 1000))
+                     : " stopped");
+  }
   std::string operator()(const server::Failure& e) const {
     return "error req=" + n(e.request) + " code=" + std::string(to_string(e.code)) + " (" +
            e.message + ")";

@@ -67,7 +67,8 @@ Effects on_stateless(State& state, const Stateless& input, TimeUs now) {
   const client::Request& request = input.request;
   const bool needs_connection = std::holds_alternative<client::Ack>(request) ||
                                 std::holds_alternative<client::Logout>(request) ||
-                                std::holds_alternative<client::Heartbeat>(request);
+                                std::holds_alternative<client::Heartbeat>(request) ||
+                                std::holds_alternative<client::Typing>(request);
   if (needs_connection) {
     out.push_back(SendEvent{0, server::Failure{request_id(request), ErrorCode::bad_request,
                                                "this request needs a WebSocket connection"}});

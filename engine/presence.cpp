@@ -169,6 +169,7 @@ void handle(Context& context, const client::QueryPresence& query) {
 
 Effects on_tick(State& state, TimeUs now) {
   Effects out;
+  expire_typing(state, now);
   std::vector<PresenceChange> changes;
   state.presence.expire(now, changes);
   for (const PresenceChange& change : changes)

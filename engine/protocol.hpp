@@ -101,9 +101,21 @@ struct ListChannels {
   ChannelId after = 0;
   std::uint32_t limit = limits::kDefaultChannelPage;
 };
-using Request = std::variant<Send, Ack, History, CreateGroup, AddMember, RemoveMember, LeaveGroup,
-                             Logout, Heartbeat, ChangeContact, ListContacts, QueryPresence,
-                             RegisterPushToken, UnregisterPushToken, QueryUnread, ListChannels>;
+// The user is typing in `channel` (typing = true: sent again every limits::kTypingRefreshUs
+// while they type) or stopped (false: the composer was cleared). Ephemeral: nothing is
+// stored; the other active members' live connections get a server::Typing, at most one start
+// per (channel, user) per limits::kTypingMinGapUs (extra ones are dropped, not refused). No
+// answer on success. Failures: bad_request (channel 0, or over HTTP), unknown_channel,
+// not_a_member, blocked (a 1:1 channel where either side blocked the other).
+struct Typing {
+  RequestId request = 0;
+  ChannelId channel = 0;
+  bool typing = true;
+};
+using Request =
+    std::variant<Send, Ack, History, CreateGroup, AddMember, RemoveMember, LeaveGroup, Logout,
+                 Heartbeat, ChangeContact, ListContacts, QueryPresence, RegisterPushToken,
+                 UnregisterPushToken, QueryUnread, ListChannels, Typing>;
 }  // namespace client
 
 // The request id a reply to `request` carries (0 for an Ack, which has no reply).
@@ -211,8 +223,18 @@ struct ChannelList {
   std::vector<ChannelSummary> channels;  // ascending channel id
   bool more = false;  // channels with a higher id follow: ask again with after = the last one
 };
+// `user` started typing in `channel` (typing = true: show "typing…" for at most `ttl_us`
+// unless renewed) or stopped (false: hide it now). A message from `user` in `channel` also
+// ends it. Never stored, never replayed: only live connections of the channel's other active
+// members get it.
+struct Typing {
+  ChannelId channel = 0;
+  UserId user = 0;
+  bool typing = true;
+  TimeUs ttl_us = 0;
+};
 using Event = std::variant<Welcome, Deliver, SendAck, GroupCreated, HistoryPage, Ok, Failure,
-                           Presence, PresenceList, ContactList, UnreadCounts, ChannelList>;
+                           Presence, PresenceList, ContactList, UnreadCounts, ChannelList, Typing>;
 }  // namespace server
 
 }  // namespace parley::engine

@@ -29,19 +29,6 @@ std::optional<Error> check_client_msg_id(std::string_view id) {
   return std::nullopt;
 }
 
-// Nobody sends into a 1:1 channel when either of the two blocked the other.
-std::optional<Error> block_between(const Context& context, UserId peer) {
-  if (blocks(context.records, context.user(), peer)) {
-    return Error{ErrorCode::blocked,
-                 "you blocked user " + std::to_string(peer) + "; unblock them to send"};
-  }
-  if (blocks(context.records, peer, context.user())) {
-    return Error{ErrorCode::blocked,
-                 "user " + std::to_string(peer) + " does not accept messages from you"};
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 void handle(Context& context, const client::Send& send) {
@@ -82,6 +69,7 @@ void handle(Context& context, const client::Send& send) {
   message.text = send.text;
   records.put_idempotent_send(context.user(), send.client_msg_id, {channel->id, message.seq});
   context.reply(server::SendAck{send.request, channel->id, message.seq, context.now, false});
+  end_typing(context.state, channel->id, context.user());
   append(context, *channel, std::move(message), records.active_members(channel->id));
 }
 

@@ -49,7 +49,7 @@ struct CheckConfig {
 };
 
 struct Violation {
-  int invariant = 0;  // 1-5, 7, 8, as numbered in docs/invariants.md
+  int invariant = 0;  // 1-5, 7-9, as numbered in docs/invariants.md
   std::string message;
   std::size_t record = SIZE_MAX;  // index of the first offending record, if any
 };

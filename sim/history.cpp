@@ -67,6 +67,8 @@ const char* to_string(RecordKind kind) {
       return "replica";
     case RecordKind::read:
       return "read";
+    case RecordKind::typing:
+      return "typing";
   }
   return "unknown";
 }

@@ -46,6 +46,8 @@ enum class RecordKind : std::uint8_t {
             // flag: the final one, after the run), "crash" or "restart"
   read,     // client: device read message (channel, seq) from `peer` in a history page;
             // detail: the message kind
+  typing,   // node: told user/device that `peer` started (flag) or stopped typing in channel;
+            // detail "request": user/device (= peer) asked to stop typing in channel
 };
 const char* to_string(RecordKind kind);
 

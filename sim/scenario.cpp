@@ -149,6 +149,7 @@ void read_expect(const Section& expect, Scenario& s) {
   expect.read("presence_changes_max", s.presence_changes_max, 0, kNoMax);
   expect.read("presence_events_max", s.presence_events_max, 0, kNoMax);
   expect.read("presence_repeats_max", s.presence_repeats_max, 0, kNoMax);
+  expect.read("typing_events_min", s.typing_events_min, 0, kNoMax);
   expect.read("deliver_batch_max", s.deliver_batch_max, 0, kNoMax);
 }
 

@@ -204,7 +204,11 @@ struct Scenario {
   // [traffic]
   double messages_per_user_per_minute = 6.0;
   std::uint32_t group_percent = 30;  // share of sends that go to a group the user is in
-  std::uint32_t text_min = 1;        // code points
+  // Share of messages the user is seen typing first (issue 19): a typing start, 1 to 6 s of
+  // typing (a refresh every 3 s), then the message, or a stop instead one time in five
+  // (they gave up). Only in chats whose channel the app knows, on an online device.
+  std::uint32_t typing_percent = 0;
+  std::uint32_t text_min = 1;  // code points
   std::uint32_t text_max = 200;
   // Bursts: at `burst_at`, every user sends `burst_messages` at once.
   std::optional<TimeUs> burst_at;
@@ -254,6 +258,7 @@ struct Scenario {
   std::optional<std::uint64_t> presence_changes_max;
   std::optional<std::uint64_t> presence_events_max;
   std::optional<std::uint64_t> presence_repeats_max;
+  std::optional<std::uint64_t> typing_events_min;   // Typing events received by devices
   std::optional<std::uint64_t> deliver_batch_max;   // most entries in one Deliver frame
   std::map<std::string, std::uint64_t> errors_max;  // error frames received, by code
   std::vector<ScopedExpect> user_expects;           // [[expect.user]]

@@ -28,6 +28,7 @@ enum class PlantedBug {
   follower_skips_index,   // replica 1 applies entry i + 1 as entry i, once
   relay_skips_replay,     // a gateway re-attaches without resending the unacked sends
   presence_sent_twice,    // a node sends each presence event twice (a re-announcement)
+  typing_sent_twice,      // a node fans each typing event out twice (a repeat inside 3 s)
 };
 
 struct SimOptions {
@@ -54,6 +55,8 @@ struct Metrics {
   std::uint64_t history_pages = 0;    // history pages received by devices
   std::uint64_t history_reads = 0;    // messages in them
   std::uint64_t presence_events = 0;  // Presence events received by devices
+  std::uint64_t typing_sent = 0;      // typing starts and stops the apps sent
+  std::uint64_t typing_events = 0;    // Typing events received by devices
   // ... that told a connection what it had last been told already (a re-announcement)
   std::uint64_t presence_repeats = 0;
   std::uint64_t presence_changes = 0;

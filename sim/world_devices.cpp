@@ -139,6 +139,8 @@ void World::on_event(std::size_t d, server::Event event) {
               device.presence_known.try_emplace(e.entry.user, e.entry.online);
           if (!first && known->second == e.entry.online) ++metrics_.presence_repeats;
           known->second = e.entry.online;
+        } else if constexpr (std::is_same_v<T, server::Typing>) {
+          ++metrics_.typing_events;
         } else if constexpr (std::is_same_v<T, server::HistoryPage>) {
           on_history_page(d, e, take_request(device, e.request));
         } else {
@@ -227,6 +229,11 @@ void World::on_send_ack(std::size_t d, const server::SendAck& ack) {
   r.text = client_msg_id;
   record(std::move(r));
   if (ack.duplicate) ++metrics_.duplicate_acks;
+  for (const PendingSend& send : device.unacked) {
+    if (send.client_msg_id == client_msg_id && send.peer != 0) {
+      users_[device.user].direct_chats[send.peer] = ack.channel;
+    }
+  }
   forget_send(device, client_msg_id, true);
 }
 

@@ -115,6 +115,7 @@ struct User {
   std::vector<UserId> friends;
   std::set<ChannelId> groups;  // groups the user knows they are in, from their inbox
   std::set<ChannelId> chats;   // every chat the user's inbox named, groups left included
+  std::map<UserId, ChannelId> direct_chats;  // 1:1 channels by peer, from the sends' acks
 };
 
 // A connection on a node: a device's own, or a gateway's upstream for a device's client
@@ -264,6 +265,10 @@ class World {
   Record node_record(const Node& node, RecordKind kind, TimeUs local) const;
   void record_input(Node& node, const Input& input, TimeUs local);
   void record_effect(Node& node, const Effect& effect, TimeUs local);
+  void type_then_send(std::size_t d, PendingSend send);
+  void send_typing(std::size_t d, ChannelId channel, bool typing);
+  void typing_record(Node& node, ConnectionId connection, const server::Typing& typing,
+                     TimeUs local);
   void bind(Node& node, ConnectionId connection, DeviceId device, TimeUs local);
   void unbind(Node& node, ConnectionId connection, TimeUs local);
   void connection_record(Node& node, UserId user, bool connected, TimeUs local);

@@ -124,7 +124,12 @@ void World::release(Node& node, Effects effects) {
                     [&](SendEvent&& send) {
                       const bool twice = options_.planted_bug == PlantedBug::presence_sent_twice &&
                                          std::holds_alternative<server::Presence>(send.event);
-                      if (twice) to_client(send.connection, send.event);  // PLANTED BUG
+                      const bool typing_twice =
+                          options_.planted_bug == PlantedBug::typing_sent_twice &&
+                          std::holds_alternative<server::Typing>(send.event);
+                      if (twice || typing_twice) {
+                        to_client(send.connection, send.event);  // PLANTED BUG
+                      }
                       to_client(send.connection, std::move(send.event));
                     },
                     [&](CloseConnection&& close) {

@@ -49,6 +49,15 @@ void World::record_input(Node& node, const Input& input, TimeUs local) {
   const bool registers = std::holds_alternative<client::RegisterPushToken>(*request);
   const bool drops = std::holds_alternative<client::UnregisterPushToken>(*request) ||
                      std::holds_alternative<client::Logout>(*request);
+  if (const auto* typing = std::get_if<client::Typing>(&*request); typing && !typing->typing) {
+    // A stop ends the indicator in the engine even when nobody is told of it (invariant 9).
+    Record stop = life;
+    stop.kind = RecordKind::typing;
+    stop.peer = life.user;
+    stop.channel = typing->channel;
+    stop.detail = "request";
+    node.batch_records.push_back(stop);
+  }
   if (registers || drops) {
     Record token = life;
     token.kind = RecordKind::token;
@@ -74,6 +83,9 @@ void World::record_effect(Node& node, const Effect& effect, TimeUs local) {
     r.seq = push->intent.seq;
     node.batch_records.push_back(r);
   } else if (const auto* send = std::get_if<SendEvent>(&effect)) {
+    if (const auto* typing = std::get_if<server::Typing>(&send->event)) {
+      return typing_record(node, send->connection, *typing, local);
+    }
     const auto* ack = std::get_if<server::SendAck>(&send->event);
     if (ack == nullptr || ack->duplicate) return;
     // The sender from the node's own view, as for signs of life: the network may have
@@ -85,6 +97,23 @@ void World::record_effect(Node& node, const Effect& effect, TimeUs local) {
     r.channel = ack->channel;
     r.seq = ack->seq;
     node.batch_records.push_back(r);
+  }
+}
+
+// A typing event the engine sent a connection, with the engine's time (invariant 9).
+void World::typing_record(Node& node, ConnectionId connection, const server::Typing& typing,
+                          TimeUs local) {
+  const auto device = node.bound->device.find(connection);
+  if (device == node.bound->device.end()) return;
+  Record r = node_record(node, RecordKind::typing, local);
+  r.user = devices_[device->second - 1].user;
+  r.device = device->second;
+  r.peer = typing.user;
+  r.channel = typing.channel;
+  r.flag = typing.typing;
+  node.batch_records.push_back(r);
+  if (options_.planted_bug == PlantedBug::typing_sent_twice) {
+    node.batch_records.push_back(r);  // PLANTED BUG: the same fanout again
   }
 }
 

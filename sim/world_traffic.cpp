@@ -49,7 +49,38 @@ void World::compose(UserId u) {
   send.client_msg_id = "u" + std::to_string(u) + "d" + std::to_string(device.index) + "m" +
                        std::to_string(++device.composed);
   send.text = random_text();
+  if (scenario_.typing_percent > 0 && rng_.below(100) < scenario_.typing_percent) {
+    return type_then_send(d, std::move(send));
+  }
   queue_send(d, std::move(send));
+}
+
+// The user types for 1 to 6 s first, the app saying so every 3 s (docs/protocol.md,
+// "Typing indicators"), then sends, or one time in five clears the composer instead.
+void World::type_then_send(std::size_t d, PendingSend send) {
+  const User& user = users_[devices_[d].user];
+  ChannelId channel = send.channel;
+  if (channel == 0) {
+    const auto known = user.direct_chats.find(send.peer);
+    if (known != user.direct_chats.end()) channel = known->second;
+  }
+  if (channel == 0 || devices_[d].state != DeviceState::online)
+    return queue_send(d, std::move(send));
+  const TimeUs typing_for = 1'000'000 + static_cast<TimeUs>(rng_.below(5'000'001));
+  const bool gives_up = rng_.below(5) == 0;
+  for (TimeUs after = 0; after < typing_for; after += engine::limits::kTypingRefreshUs) {
+    at(now_ + after, [this, d, channel] { send_typing(d, channel, true); });
+  }
+  at(now_ + typing_for, [this, d, channel, gives_up, send = std::move(send)]() mutable {
+    if (!gives_up) return queue_send(d, std::move(send));
+    send_typing(d, channel, false);
+  });
+}
+
+void World::send_typing(std::size_t d, ChannelId channel, bool typing) {
+  if (devices_[d].state != DeviceState::online) return;
+  ++metrics_.typing_sent;
+  to_server(d, client::Typing{0, channel, typing});
 }
 
 // The app records the message as sent and transmits it now, or on its next connect.

@@ -52,6 +52,17 @@ exec 3>"$dir/alice.in"
 wait_for '"deliver".*"text":"hello alice"' "$dir/alice2.out" || fail "alice missed the backlog"
 printf '/to alice\nare you there?\n' | script --name bob --password 'bob password' >"$dir/bob2.out"
 wait_for '"deliver".*"text":"are you there?"' "$dir/alice2.out" || fail "alice got no live delivery"
+# /typing in the open chat reaches alice's live connection; with no chat open it is refused
+# before anything is sent.
+printf '/typing
+' | script --name bob --password 'bob password' >"$dir/bob_notyping.out"
+grep -q '^{"clientError":{"message":"no chat open' "$dir/bob_notyping.out" ||
+  fail "/typing with no chat open gave no clientError"
+printf '/to alice
+/typing
+' | script --name bob --password 'bob password' >"$dir/bob_typing.out"
+wait_for '^{"typing":{"channel":"1","user":"2","typing":true,"ttlUs":"6000000"}}$' \
+  "$dir/alice2.out" || fail "alice did not see bob typing"
 printf '/to bob\n/history\n/to nobody\n/frobnicate\n' >&3
 exec 3>&-
 wait "$alice_pid" || fail "alice's client exited non-zero"
@@ -88,8 +99,24 @@ grep -q 'unauthorized' "$dir/wrong.err" || fail "no reason on stderr for the ref
 
 # 6. Interactive mode prints people's words with names, and ends at stdin's end. (The
 #    backlog comes before /group is answered, so only /history shows the group unmarked.)
-printf '/group climbers\n/history\n/who\n' |
-  client --name bob --password 'bob password' >"$dir/bob3.txt" || fail "interactive bob failed"
+#    Alice, connected meanwhile, types in the group; bob's client names her and the group.
+mkfifo "$dir/alice4.in"
+script --name alice --password 'alice password' <"$dir/alice4.in" >"$dir/alice4.out" &
+alice_pid=$!
+exec 3>"$dir/alice4.in"
+printf '/group climbers\n' >&3
+wait_for '"channelList"' "$dir/alice4.out" || fail "alice's second client did not open the group"
+{
+  printf '/group climbers\n/history\n/who\n'
+  wait_for '^\* alice: ' "$dir/bob3.txt" || true
+  printf '/typing\n' >&3
+  wait_for 'is typing' "$dir/bob3.txt" || true
+} | client --name bob --password 'bob password' >"$dir/bob3.txt" || fail "interactive bob failed"
+exec 3>&-
+wait "$alice_pid" || true
+alice_pid=""
+grep -q '^\* alice is typing in "climbers"\.\.\.$' "$dir/bob3.txt" ||
+  fail "interactive mode did not show alice typing in the group"
 grep -q '^\[[0-9:]*\] \* alice created group "climbers" with you$' "$dir/bob3.txt" ||
   fail "interactive mode did not describe the group's creation"
 grep -q '^\[[0-9:]*\] alice: first post$' "$dir/bob3.txt" ||

@@ -90,6 +90,8 @@ bool same(const client::Request& a, const client::Request& b) {
           return x.request == y.request && x.after == y.after;
         } else if constexpr (std::is_same_v<T, client::ListChannels>) {
           return x.request == y.request && x.after == y.after && x.limit == y.limit;
+        } else if constexpr (std::is_same_v<T, client::Typing>) {
+          return x.request == y.request && x.channel == y.channel && x.typing == y.typing;
         } else {
           static_assert(std::is_same_v<T, client::Logout> ||
                         std::is_same_v<T, client::ListContacts> ||
@@ -142,6 +144,9 @@ bool same(const server::Event& a, const server::Event& b) {
           return x.request == y.request && same_list(x.contacts, y.contacts);
         } else if constexpr (std::is_same_v<T, server::ChannelList>) {
           return x.request == y.request && same_list(x.channels, y.channels) && x.more == y.more;
+        } else if constexpr (std::is_same_v<T, server::Typing>) {
+          return x.channel == y.channel && x.user == y.user && x.typing == y.typing &&
+                 x.ttl_us == y.ttl_us;
         } else {
           static_assert(std::is_same_v<T, server::UnreadCounts>);
           return x.request == y.request && x.total == y.total && x.channels == y.channels &&
@@ -265,6 +270,8 @@ std::vector<ClientFrame> all_client_frames() {
       client::QueryUnread{28, kMaxU64},
       client::ListChannels{29, 41, 100},
       client::ListChannels{30, 0, 1},
+      client::Typing{31, 5, true},
+      client::Typing{32, kMaxU64, false},
   };
 }
 
@@ -318,6 +325,8 @@ std::vector<server::Event> all_server_events() {
            {6, engine::ChannelKind::group, "Caf\xC3\xA9", 2, 12, true, {{2, "alice"}}},
            {7, engine::ChannelKind::group, "old", 4, 3, false, {}}}},
       server::ChannelList{19, {}},
+      server::Typing{5, 2, true, 6'000'000},
+      server::Typing{kMaxU64, kMaxU64, false, kMaxI64},
       server::UnreadCounts{20, 900, {{8, 1}}, true},
       server::ChannelList{
           21, {{8, engine::ChannelKind::direct, "", 0, 1, true, {{2, "alice"}}}}, true},

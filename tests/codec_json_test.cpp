@@ -83,6 +83,20 @@ TEST(CodecJson, PagingFieldsDefaultForOlderClients) {
   EXPECT_EQ(std::get<client::QueryUnread>(unread).after, 0u);
 }
 
+// Typing frames as docs/protocol.md shows them; a start is the default, so
+// {"typing":{"channel":"9"}} means "typing" (in binary too: the schema's default is true).
+TEST(CodecJson, TypingFrames) {
+  EXPECT_EQ(encode_client_frame(client::Typing{18, 9, true}, Encoding::json),
+            R"({"typing":{"request":"18","channel":"9","typing":true}})");
+  EXPECT_EQ(encode_server_event(server::Typing{9, 3, false, 6'000'000}, Encoding::json),
+            R"({"typing":{"channel":"9","user":"3","typing":false,"ttlUs":"6000000"}})");
+  const auto start = request_of(decode_client_ok(R"({"typing":{"channel":"9"}})", Encoding::json));
+  EXPECT_TRUE(same(start, client::Typing{0, 9, true}));
+  const auto stop = request_of(decode_client_ok(
+      R"({"typing":{"request":"2","channel":"9","typing":false}})", Encoding::json));
+  EXPECT_TRUE(same(stop, client::Typing{2, 9, false}));
+}
+
 TEST(CodecJson, HandWrittenSendDecodes) {
   const auto frame = decode_client_ok(
       R"({"send":{"request":"7","peer":"2","clientMsgId":"c1","text":"hi"}})", Encoding::json);

@@ -177,6 +177,43 @@ TEST(Node, PresenceChangesReachAFriend) {
   }
 }
 
+// Typing indicators over real sockets, in both encodings: a start reaches the peer's live
+// connection and not the typist's own, a refused one is answered with its request id.
+TEST(Node, TypingReachesThePeerInBothEncodings) {
+  NodeProcess node;
+  sign_up(node, "alice");
+  sign_up(node, "bob");
+  sign_up(node, "carol");
+  const Account alice = log_in(node, "alice");
+  const Account bob = log_in(node, "bob");
+  const Account carol = log_in(node, "carol");
+  Device a(node, alice, 0, net::Encoding::binary);
+  Device b(node, bob, 0, net::Encoding::json);
+  a.send(client::Send{a.next_request(), 0, bob.user, "t1", "hi"});
+  const auto ack = a.wait_for<server::SendAck>();
+  a.send(client::Typing{a.next_request(), ack.channel, true});
+  const auto started = b.wait_for<server::Typing>();
+  EXPECT_EQ(started.channel, ack.channel);
+  EXPECT_EQ(started.user, alice.user);
+  EXPECT_TRUE(started.typing);
+  EXPECT_EQ(started.ttl_us, engine::limits::kTypingTtlUs);
+  b.send(client::Typing{b.next_request(), ack.channel, true});
+  EXPECT_EQ(a.wait_for<server::Typing>().user, bob.user);
+  a.send(client::Typing{a.next_request(), ack.channel, false});
+  EXPECT_FALSE(b.wait_for<server::Typing>().typing);
+  // carol is not in the chat: refused, and nobody hears of it.
+  Device c(node, carol, 0, net::Encoding::json);
+  const RequestId refused = c.next_request();
+  c.send(client::Typing{refused, ack.channel, true});
+  const auto failure = std::get<server::Failure>(c.reply(refused));
+  EXPECT_EQ(failure.code, ErrorCode::not_a_member);
+  a.settle();
+  for (const auto& event : a.others) {
+    const auto* typing = std::get_if<server::Typing>(&event);
+    EXPECT_TRUE(typing == nullptr || typing->user != carol.user);
+  }
+}
+
 TEST(Node, BadFramesAndBadTokensGetTheDocumentedErrors) {
   NodeProcess node;
   sign_up(node, "alice");

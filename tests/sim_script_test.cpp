@@ -445,3 +445,43 @@ presence_repeats_max = 0
 
 }  // namespace
 }  // namespace parley::sim
+
+namespace parley::sim {
+namespace {
+
+// Typing in the simulator (scenarios/typing.toml): apps send starts and stops, devices
+// receive typing events, and invariant 9 holds. A planted bug that fans every typing event
+// out twice breaks it, with the record cited.
+TEST(Typing, InvariantNineCatchesATypingEventSentTwice) {
+  const Scenario scenario = parse_scenario(R"(
+[world]
+users = 4
+devices_per_user = 2
+duration_s = 40
+settle_s = 10
+[social]
+contacts = "all"
+[[social.group]]
+name = "g"
+creator = 1
+members = [2, 3, 4]
+[traffic]
+messages_per_user_per_minute = 20
+typing_percent = 100
+)",
+                                           "typing.toml");
+  const RunResult clean = run_simulation(scenario, 1, {});
+  EXPECT_TRUE(clean.check.violations.empty()) << violations(clean);
+  EXPECT_GT(clean.metrics.typing_sent, 0u);
+  EXPECT_GT(clean.metrics.typing_events, 0u);
+  SimOptions planted;
+  planted.planted_bug = PlantedBug::typing_sent_twice;
+  const RunResult twice = run_simulation(scenario, 1, planted);
+  ASSERT_FALSE(twice.check.violations.empty());
+  EXPECT_EQ(twice.check.violations[0].invariant, 9);
+  EXPECT_NE(twice.check.violations[0].message.find("twice in one fanout"), std::string::npos)
+      << twice.check.violations[0].message;
+}
+
+}  // namespace
+}  // namespace parley::sim

@@ -140,6 +140,14 @@ class Interpreter {
       submit(args, client::Logout{request_id(args)}, out);
     } else if (name == "heartbeat") {
       submit(args, client::Heartbeat{}, out);
+    } else if (name == "typing") {
+      const RequestId request = request_id(args);
+      const ChannelId channel = parse_number(required_key(args, "channel"));
+      const auto state = args.positional(1).value_or("start");
+      if (state != "start" && state != "stop") {
+        throw TranscriptError("typing takes start or stop, not " + std::string(state));
+      }
+      submit(args, client::Typing{request, channel, state == "start"}, out);
     } else if (name == "contact") {
       const RequestId request = request_id(args);
       const std::string action = args.required(1, "action (add, remove, block, unblock)");

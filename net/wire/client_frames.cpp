@@ -91,6 +91,12 @@ void fill_client_frame(wire::ClientFrame::Builder out, const ClientFrame& frame)
             l.setAfter(r.after);
             l.setLimit(r.limit);
           },
+          [&](const client::Typing& r) {
+            auto t = out.initTyping();
+            t.setRequest(r.request);
+            t.setChannel(r.channel);
+            t.setTyping(r.typing);
+          },
       },
       std::get<engine::client::Request>(frame));
 }
@@ -176,6 +182,11 @@ ClientFrame read_client_frame(wire::ClientFrame::Reader in, engine::RequestId& r
       const auto l = in.getListChannels();
       request = l.getRequest();
       return client::Request{client::ListChannels{request, l.getAfter(), l.getLimit()}};
+    }
+    case wire::ClientFrame::TYPING: {
+      const auto t = in.getTyping();
+      request = t.getRequest();
+      return client::Request{client::Typing{request, t.getChannel(), t.getTyping()}};
     }
   }
   throw BadFrame("unknown client frame type " + std::to_string(static_cast<unsigned>(in.which())) +

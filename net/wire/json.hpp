@@ -32,10 +32,10 @@ inline constexpr std::string_view kHelloName = "hello";
 inline constexpr auto kRequestNames = std::to_array<std::string_view>(
     {"send", "ack", "history", "createGroup", "addMember", "removeMember", "leaveGroup", "logout",
      "heartbeat", "changeContact", "listContacts", "queryPresence", "registerPushToken",
-     "unregisterPushToken", "queryUnread", "listChannels"});
+     "unregisterPushToken", "queryUnread", "listChannels", "typing"});
 inline constexpr auto kEventNames = std::to_array<std::string_view>(
     {"welcome", "deliver", "sendAck", "groupCreated", "historyPage", "ok", "failure", "presence",
-     "presenceList", "contactList", "unreadCounts", "channelList"});
+     "presenceList", "contactList", "unreadCounts", "channelList", "typing"});
 static_assert(kRequestNames.size() == std::variant_size_v<engine::client::Request>);
 static_assert(kEventNames.size() == std::variant_size_v<engine::server::Event>);
 

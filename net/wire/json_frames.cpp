@@ -198,6 +198,13 @@ void read(Reader& r, Value& v, client::ListChannels& l) {
   });
 }
 
+void read(Reader& r, Value& v, client::Typing& t) {
+  r.object(v, [&](std::string_view key, Value& x) {
+    return read_field(r, key, x, field("request", t.request), field("channel", t.channel),
+                      field("typing", t.typing));
+  });
+}
+
 // ---- Server events ---------------------------------------------------------------------------
 
 void read(Reader& r, Value& v, server::Welcome& w) {
@@ -238,6 +245,13 @@ void read(Reader& r, Value& v, server::HistoryPage& h) {
 
 void read(Reader& r, Value& v, server::Presence& p) {
   read(r, v, p.entry);
+}
+
+void read(Reader& r, Value& v, server::Typing& t) {
+  r.object(v, [&](std::string_view key, Value& x) {
+    return read_field(r, key, x, field("channel", t.channel), field("user", t.user),
+                      field("typing", t.typing), field("ttlUs", t.ttl_us));
+  });
 }
 
 void read(Reader& r, Value& v, server::PresenceList& p) {

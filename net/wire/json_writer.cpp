@@ -347,6 +347,14 @@ void put(Writer& w, const client::ListChannels& r) {
   });
 }
 
+void put(Writer& w, const client::Typing& r) {
+  w.object([&] {
+    w.field("request", r.request);
+    w.field("channel", r.channel);
+    w.field("typing", r.typing);
+  });
+}
+
 // ---- Server events ---------------------------------------------------------------------------
 
 void put(Writer& w, const server::Welcome& e) {
@@ -400,6 +408,15 @@ void put(Writer& w, const server::Failure& e) {
 
 void put(Writer& w, const server::Presence& e) {
   put(w, e.entry);
+}
+
+void put(Writer& w, const server::Typing& e) {
+  w.object([&] {
+    w.field("channel", e.channel);
+    w.field("user", e.user);
+    w.field("typing", e.typing);
+    w.field("ttlUs", e.ttl_us);
+  });
 }
 
 void put(Writer& w, const server::PresenceList& e) {

@@ -139,6 +139,13 @@ struct RegisterPushToken {
   token @2 :Text;
 }
 
+struct Typing {
+  # The user is typing (typing = true, repeated every 3 s while they type) or stopped (false).
+  request @0 :UInt64;            # echoed only in a failure: success has no answer
+  channel @1 :UInt64;
+  typing @2 :Bool = true;
+}
+
 struct ClientFrame {
   union {
     unset @0 :Void;              # never valid: refused as a malformed frame
@@ -159,6 +166,7 @@ struct ClientFrame {
     unregisterPushToken @15 :RequestOnly;
     queryUnread @16 :QueryUnread;
     listChannels @17 :ListChannels;
+    typing @18 :Typing;
   }
 }
 
@@ -274,6 +282,13 @@ struct ChannelList {
   more @2 :Bool;                 # more channels follow: ask again with after = the last one
 }
 
+struct TypingEvent {
+  channel @0 :UInt64;
+  user @1 :UInt64;               # who is typing
+  typing @2 :Bool;               # true: show "typing…"; false: hide it now
+  ttlUs @3 :Int64;               # hide it after this long unless renewed (6,000,000)
+}
+
 struct ServerFrame {
   union {
     unset @0 :Void;              # never sent
@@ -289,5 +304,6 @@ struct ServerFrame {
     contactList @10 :ContactList;
     unreadCounts @11 :UnreadCounts;
     channelList @12 :ChannelList;
+    typing @13 :TypingEvent;
   }
 }

@@ -58,6 +58,13 @@ void fill_server_frame(wire::ServerFrame::Builder out, const engine::server::Eve
                    f.setMessage(wire_text(e.message));
                  },
                  [&](const server::Presence& e) { fill_presence(out.initPresence(), e.entry); },
+                 [&](const server::Typing& e) {
+                   auto t = out.initTyping();
+                   t.setChannel(e.channel);
+                   t.setUser(e.user);
+                   t.setTyping(e.typing);
+                   t.setTtlUs(e.ttl_us);
+                 },
                  [&](const server::PresenceList& e) {
                    auto p = out.initPresenceList();
                    p.setRequest(e.request);
@@ -158,6 +165,10 @@ engine::server::Event read_server_frame(wire::ServerFrame::Reader in, engine::Re
     }
     case wire::ServerFrame::PRESENCE:
       return server::Presence{read_presence(in.getPresence())};
+    case wire::ServerFrame::TYPING: {
+      const auto t = in.getTyping();
+      return server::Typing{t.getChannel(), t.getUser(), t.getTyping(), t.getTtlUs()};
+    }
     case wire::ServerFrame::PRESENCE_LIST: {
       const auto p = in.getPresenceList();
       request = p.getRequest();

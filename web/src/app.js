@@ -188,6 +188,16 @@ function presenceLine(user) {
   return presence.online ? 'online' : `last active ${ago(presence.lastActiveAt)}`;
 }
 
+// "alice is typing…", "alice and bob are typing…", "3 people are typing…", or '' for nobody.
+function typingLine(channelId) {
+  const typists = client.typists(channelId);
+  const name = (user) => client.names.get(user) ?? `user ${user}`;
+  if (typists.length === 0) return '';
+  if (typists.length === 1) return `${name(typists[0])} is typing…`;
+  if (typists.length === 2) return `${name(typists[0])} and ${name(typists[1])} are typing…`;
+  return `${typists.length} people are typing…`;
+}
+
 function lastMessage(channel) {
   const messages = client.sortedMessages(channel);
   return messages.length ? messages[messages.length - 1] : null;
@@ -202,6 +212,9 @@ function renderChats() {
       const unread = client.unread.get(channel.id) ?? 0;
       const last = lastMessage(channel);
       const peer = channel.kind === 'direct' ? client.peerOf(channel) : null;
+      // A chat that is not open says who types in it in place of its last message.
+      const typing = current?.channel !== channel.id && client.typists(channel.id).length > 0;
+      const preview = !channel.active ? 'you left' : last?.kind === 'text' ? last.text.slice(0, 60) : '';
       return h(
         'li',
         {
@@ -214,7 +227,13 @@ function renderChats() {
           'span',
           { class: 'name' },
           client.title(channel),
-          h('small', {}, !channel.active ? 'you left' : last?.kind === 'text' ? last.text.slice(0, 60) : ''),
+          typing
+            ? h(
+                'small',
+                { class: 'typing', dataset: { testid: 'chat-typing' } },
+                peer ? 'typing…' : typingLine(channel.id),
+              )
+            : h('small', {}, preview),
         ),
         unread ? h('span', { class: 'badge', dataset: { testid: 'unread' } }, String(unread)) : null,
       );
@@ -284,6 +303,7 @@ function renderChat() {
   $('members-toggle').hidden = !isGroup || !channel.active;
   if (isGroup) renderMembers(channel);
   renderMessages(channel, peer);
+  $('typing').textContent = channel ? typingLine(channel.id) : '';
   $('composer-text').disabled = channel ? !channel.active : false;
 }
 
@@ -373,7 +393,7 @@ function sendMessage(event) {
   const text = $('composer-text').value;
   if (!text.trim() || !current) return;
   client.send(current.channel ? { channel: current.channel } : { peer: current.peer }, text);
-  $('composer-text').value = '';
+  $('composer-text').value = ''; // no input event, and no stop: the node ends typing at the message
   scrollToBottom();
 }
 
@@ -433,6 +453,9 @@ function wire() {
   $('composer').addEventListener('submit', sendMessage);
   $('composer-text').addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && !event.shiftKey) sendMessage(event);
+  });
+  $('composer-text').addEventListener('input', () => {
+    if (client && current?.channel) client.composing(current.channel, $('composer-text').value);
   });
   $('contact-form').addEventListener('submit', addContact);
   $('new-group').addEventListener('click', showGroupForm);

@@ -11,11 +11,17 @@
 //    (docs/cluster.md, "Gateways"); when discovery itself does not answer, it tries the next
 //    gateway discovery named before.
 //
+// Typing indicators are live only (docs/protocol.md, "Typing indicators"): what others type
+// is held in memory with a timer per person, and never stored.
+//
 // Ids stay strings (they are 64-bit); comparisons go through BigInt.
 
 const HISTORY_PAGE = 30;
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 10_000;
+const TYPING_REFRESH_MS = 3000; // a start is repeated this often while the person types
+const TYPING_TTL_MS = 6000; // used when a typing frame names no ttlUs
+const TYPING_REQUESTS_HELD = 32; // ids of recent typing frames, to recognise their failures
 
 const ERROR_TEXT = {
   message_too_long: 'That message is too long: at most 99,999 characters.',
@@ -75,6 +81,9 @@ export class ChatClient extends EventTarget {
     this.stopped = false;
     this.liveFrom = 0n; // inbox entries above this arrived live (count as new unread)
     this.refreshTimer = null;
+    this.typing = new Map(); // channel id -> Map(user id -> expiry timer): who types there
+    this.typingOut = null; // {channel, at}: the chat this person types in, and its last start
+    this.typingRequests = new Map(); // request id -> channel, for typing frames sent lately
     this.loadSync();
   }
 
@@ -189,6 +198,11 @@ export class ChatClient extends EventTarget {
     this.welcomed = false;
     clearInterval(this.heartbeatTimer);
     this.failPending('disconnected');
+    // No stop can reach us while disconnected: start over from nobody typing. Our own
+    // typing starts afresh (a start at once) at the first keystroke after the reconnect.
+    this.clearTyping();
+    this.typingOut = null;
+    this.typingRequests.clear();
     if (ws) {
       ws.onopen = ws.onmessage = ws.onclose = null;
       try {
@@ -266,6 +280,8 @@ export class ChatClient extends EventTarget {
         return this.onPresence(body);
       case 'sendAck':
         return this.onSendAck(body);
+      case 'typing':
+        return this.onTyping(body);
       case 'failure':
         if (this.onFailure(body)) return;
         break;
@@ -274,6 +290,11 @@ export class ChatClient extends EventTarget {
       // The node was too busy to take the hello: start over after a backoff.
       this.dropSocket();
       return this.scheduleReconnect();
+    }
+    if (kind === 'failure' && this.typingRequests.delete(body.request)) {
+      // A refused typing frame (a block, a chat just left): nothing to show the person.
+      console.debug(`typing refused: ${body.code} ${body.message ?? ''}`);
+      return;
     }
     const waiter = this.pending.get(body.request);
     if (!waiter) return;
@@ -406,6 +427,11 @@ export class ChatClient extends EventTarget {
   applyMessage(message, live) {
     const channel = this.ensureChannel(message.channel);
     channel.messages.set(message.seq, message);
+    // A message from a typist ends their indicator; so does leaving or being removed.
+    this.stopTyping(channel.id, message.sender);
+    if (message.kind === 'member_left' || message.kind === 'member_removed') {
+      for (const user of message.users ?? []) this.stopTyping(channel.id, user);
+    }
     if (message.sender === this.me && message.clientMsgId) this.acked.delete(message.clientMsgId);
     if (channel.kind === 'unknown' || message.kind !== 'text') this.refreshChannelsSoon();
     const fromOther = message.kind === 'text' && message.sender !== this.me;
@@ -490,6 +516,8 @@ export class ChatClient extends EventTarget {
   }
 
   open(channelId) {
+    // Leaving a chat with something written in it: the others there stop seeing "typing".
+    if (this.typingOut && this.typingOut.channel !== channelId) this.composing(this.typingOut.channel, '');
     this.viewing = channelId;
     if (channelId && this.unread.delete(channelId)) this.saveSync();
     const channel = channelId && this.channels.get(channelId);
@@ -536,6 +564,8 @@ export class ChatClient extends EventTarget {
     };
     this.outbox.push(item);
     this.saveSync();
+    // The node ends the typing indicator at the message; the next keystroke starts anew.
+    if (item.channel !== '0' && this.typingOut?.channel === item.channel) this.typingOut = null;
     if (this.welcomed) this.transmitSend(item);
     this.changed();
     return item;
@@ -597,6 +627,77 @@ export class ChatClient extends EventTarget {
     this.outbox = this.outbox.filter((item) => item.clientMsgId !== clientMsgId);
     this.saveSync();
     this.changed();
+  }
+
+  // ---- Typing indicators ----------------------------------------------------------------------
+  // The composer of `channelId` now holds `text` (called on every input event). A start goes
+  // out at the first keystroke and then at most once per TYPING_REFRESH_MS while typing goes
+  // on; a stop when the composer becomes empty. A chat without a channel yet (a first message
+  // to a contact) sends nothing.
+  composing(channelId, text) {
+    if (!channelId || channelId === '0') return;
+    if (text.trim() === '') {
+      if (this.typingOut?.channel !== channelId) return;
+      this.typingOut = null;
+      this.transmitTyping(channelId, false);
+      return;
+    }
+    const now = Date.now();
+    if (this.typingOut?.channel === channelId && now - this.typingOut.at < TYPING_REFRESH_MS) return;
+    if (this.transmitTyping(channelId, true)) this.typingOut = { channel: channelId, at: now };
+  }
+
+  // Fire and forget: a typing frame has no answer unless it is refused, so it leaves no
+  // pending promise. Its id is kept (the last few only) so that a refusal is recognised.
+  transmitTyping(channelId, typing) {
+    if (!this.welcomed) return false;
+    const id = String(this.nextRequest++);
+    this.typingRequests.set(id, channelId);
+    if (this.typingRequests.size > TYPING_REQUESTS_HELD) {
+      this.typingRequests.delete(this.typingRequests.keys().next().value);
+    }
+    return this.transmit({ typing: { request: id, channel: channelId, typing } });
+  }
+
+  onTyping(event) {
+    if (event.user === this.me) return; // not echoed, but a stray one must not show
+    if (!event.typing) {
+      if (this.stopTyping(event.channel, event.user)) this.changed();
+      return;
+    }
+    let typists = this.typing.get(event.channel);
+    if (!typists) this.typing.set(event.channel, (typists = new Map()));
+    const known = typists.has(event.user);
+    clearTimeout(typists.get(event.user));
+    const ttl = event.ttlUs ? Number(event.ttlUs) / 1000 : TYPING_TTL_MS;
+    typists.set(
+      event.user,
+      setTimeout(() => {
+        if (this.stopTyping(event.channel, event.user)) this.changed();
+      }, ttl),
+    );
+    if (!this.names.has(event.user)) this.refreshChannelsSoon();
+    if (!known) this.changed(); // a refresh of someone already shown changes nothing drawn
+  }
+
+  // Hides `user`'s indicator in `channelId`; true if one was shown.
+  stopTyping(channelId, user) {
+    const typists = this.typing.get(channelId);
+    if (!typists?.has(user)) return false;
+    clearTimeout(typists.get(user));
+    typists.delete(user);
+    if (typists.size === 0) this.typing.delete(channelId);
+    return true;
+  }
+
+  clearTyping() {
+    for (const typists of this.typing.values()) for (const timer of typists.values()) clearTimeout(timer);
+    this.typing.clear();
+  }
+
+  // Who is typing in `channelId`, in the order they started.
+  typists(channelId) {
+    return [...(this.typing.get(channelId)?.keys() ?? [])];
   }
 
   // ---- Groups and contacts ----------------------------------------------------------------
