@@ -126,9 +126,7 @@ void TerminalClient::show(const server::Event& event) {
   } else if (const auto* unread = std::get_if<server::UnreadCounts>(&event)) {
     show_unread(*unread);
   } else if (const auto* typing = std::get_if<server::Typing>(&event)) {
-    // Starts only: a line per stop would double the noise; a message or silence ends it.
-    if (typing->typing)
-      say("* " + name_of(typing->user) + " is typing in " + channel_label(typing->channel) + "...");
+    show_typing(*typing);
   }
 }
 
@@ -153,7 +151,29 @@ void TerminalClient::show_unread(const server::UnreadCounts& unread) {
 }
 
 // "[12:01:05] bob: hello" in the open chat; elsewhere it says where.
+// One line when someone starts typing; nothing for their refreshes (every 3 s while they
+// type) nor for a stop: a line per stop would double the noise.
+void TerminalClient::show_typing(const server::Typing& typing) {
+  const auto key = std::make_pair(typing.channel, typing.user);
+  if (!typing.typing) {
+    typing_seen_.erase(key);
+    return;
+  }
+  const auto now = Clock::now();
+  const auto ttl = std::chrono::microseconds(typing.ttl_us);
+  std::erase_if(typing_seen_, [&](const auto& entry) {
+    return entry.first != key && now - entry.second >= ttl;  // stretches that ended quietly
+  });
+  const auto seen = typing_seen_.find(key);
+  const bool ongoing = seen != typing_seen_.end() && now - seen->second < ttl;
+  typing_seen_[key] = now;
+  if (!ongoing) {
+    say("* " + name_of(typing.user) + " is typing in " + channel_label(typing.channel) + "...");
+  }
+}
+
 void TerminalClient::show_message(const engine::Message& message) {
+  typing_seen_.erase({message.channel, message.sender});
   std::string where;
   if (message.channel != channel_) {
     const auto peer = direct_peers_.find(message.channel);

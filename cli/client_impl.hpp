@@ -123,6 +123,7 @@ class TerminalClient {
   void run_ready_commands(StdinLines& input);
   void command(const std::string& line);
   void send_typing(const std::vector<std::string>& args);
+  void show_typing(const engine::server::Typing& typing);
   void open_direct_chat(const std::string& name);
   void open_group(const std::string& name);
   void create_group(const std::vector<std::string>& args);
@@ -208,6 +209,9 @@ class TerminalClient {
   std::set<engine::RequestId> name_requests_;
   std::vector<server::Event> held_;
   Clock::time_point held_since_;
+  // Who is typing where, since when (by this clock): one line per stretch of typing, not per
+  // refresh. A stop, a message from them there, or the ttl ends a stretch.
+  std::map<std::pair<engine::ChannelId, engine::UserId>, Clock::time_point> typing_seen_;
   std::set<engine::UserId> nameless_users_;  // still unknown after a lookup: not asked again
   std::set<engine::ChannelId> nameless_channels_;
 };

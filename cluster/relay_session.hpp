@@ -82,11 +82,14 @@ class RelaySession {
       unacked_sends_.insert_or_assign(engine::request_id(request), payload);
       return attached_ ? ClientAction::forward : ClientAction::absorbed;
     }
-    // Neither has an answer to wait for (a typing indicator's is only a failure), and both
-    // are moot by the time an upstream is back: forwarded, or dropped while detached.
-    if (std::holds_alternative<client::Heartbeat>(request) ||
-        std::holds_alternative<client::Typing>(request)) {
+    // Neither has an answer to wait for, and both are moot by the time an upstream is back:
+    // forwarded, or dropped while detached. A typing indicator's only answer is a failure,
+    // which during a resume would read as the upstream's own (on_event): dropped then too.
+    if (std::holds_alternative<client::Heartbeat>(request)) {
       return attached_ ? ClientAction::forward : ClientAction::absorbed;
+    }
+    if (std::holds_alternative<client::Typing>(request)) {
+      return attached_ && !resuming_ ? ClientAction::forward : ClientAction::absorbed;
     }
     if (!attached_) return ClientAction::refuse;
     unanswered_.insert(engine::request_id(request));

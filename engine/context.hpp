@@ -67,10 +67,17 @@ struct State {
   PresenceTracker presence;
   AwayRecords away;
   bool presence_restored = true;  // open() clears it until restore_presence() runs
-  // Typing indicators being shown, by (channel, user): when the last start was forwarded.
-  // Memory only, never stored: ephemeral by design, and a replica that lost it (a restart,
-  // a new cluster leader) forwards at most one start early. Entries go at their TTL (Tick).
-  std::map<std::pair<ChannelId, UserId>, TimeUs> typing;
+  // Typing indicators by (channel, user): when the last start was forwarded, and whether it
+  // is shown (no stop since). Memory only, never written to the store: ephemeral by design.
+  // A restarted engine has lost it and forwards at most one start early; cluster followers
+  // replay the Typing inputs from the log and hold the same entries as the leader.
+  // Entries go at their TTL (Tick), or at a message from the user in the channel.
+  struct TypingShown {
+    TimeUs started_at = 0;  // the last start forwarded
+    TimeUs allowance = 0;   // starts forwardable after a stop, in time (typing.cpp)
+    bool shown = true;
+  };
+  std::map<std::pair<ChannelId, UserId>, TypingShown> typing;
   // EngineConfig::durable_sessions: connections changed by the current input
   // (note_session), written at its end (persist_memory).
   std::vector<ConnectionId> changed_sessions;

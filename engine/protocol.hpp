@@ -103,8 +103,8 @@ struct ListChannels {
 };
 // The user is typing in `channel` (typing = true: sent again every limits::kTypingRefreshUs
 // while they type) or stopped (false: the composer was cleared). Ephemeral: nothing is
-// stored; the other active members' live connections get a server::Typing, at most one start
-// per (channel, user) per limits::kTypingMinGapUs (extra ones are dropped, not refused). No
+// stored; the other active members' live connections get a server::Typing, throttled per
+// (channel, user) by engine/typing.cpp (extra ones are dropped, not refused). No
 // answer on success. Failures: bad_request (channel 0, or over HTTP), unknown_channel,
 // not_a_member, blocked (a 1:1 channel where either side blocked the other).
 struct Typing {

@@ -49,9 +49,10 @@ inline constexpr std::size_t kMaxUnreadPage = 500;
 inline constexpr std::size_t kPushPreviewCodePoints = 120;
 inline constexpr std::size_t kMaxPushTokenBytes = 4'096;
 // Typing indicators (docs/engine.md, rule 18): a client repeats typing = true every
-// kTypingRefreshUs while its user types; the engine forwards at most one start per
-// (channel, user) per kTypingMinGapUs (less than the refresh, so a refresh delayed or hurried
-// by the network still goes through); receivers hide an indicator not renewed within
+// kTypingRefreshUs while its user types; the engine forwards a refresh of a shown indicator
+// at most once per (channel, user) per kTypingMinGapUs (less than the refresh, so a refresh
+// delayed or hurried by the network still goes through), and starts after stops at that
+// rate too (two at once); receivers hide an indicator not renewed within
 // kTypingTtlUs (two refreshes: one lost frame does not make it flicker). Signal's figures
 // are 10 s and 15 s; chat feels livelier with shorter ones.
 inline constexpr std::int64_t kTypingRefreshUs = 3'000'000;

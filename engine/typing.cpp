@@ -3,9 +3,12 @@
 // A client says Typing{channel, typing: true} every limits::kTypingRefreshUs (3 s) while its
 // user types, and typing: false when the composer is cleared. The engine forwards a start to
 // the live connections of the channel's other active members at most once per
-// limits::kTypingMinGapUs (2 s) per (channel, user), a stop only when a start is being
-// shown, and nothing else: a client that sends a start per keystroke costs its peers one
-// frame per two seconds at most. Receivers
+// limits::kTypingMinGapUs (2 s) per (channel, user) while it is shown, a new start after a
+// stop at once while an allowance of two starts per gap lasts (take_start), and a stop only
+// while a start is shown: a client that sends a start per keystroke, or alternates starts
+// and stops, costs its peers a start and a stop per two seconds, after at most two at once.
+// A message from the user ends the indicator and resets all of it (messages are bounded on
+// their own). Receivers
 // hide an indicator after its ttl, or at a stop, or at a message from its user.
 #include "engine/context.hpp"
 
@@ -14,11 +17,18 @@ namespace {
 
 using TypingKey = std::pair<ChannelId, UserId>;
 
-// Whether a start may go out now: none is being shown, or the shown one is old enough to
-// refresh.
-bool start_due(const State& state, const TypingKey& key, TimeUs now) {
-  const auto shown = state.typing.find(key);
-  return shown == state.typing.end() || now - shown->second >= limits::kTypingMinGapUs;
+// Whether a start may go out now, taking its cost from the allowance if so. While a start is
+// shown, a new one is a refresh: due once the gap has passed. After a stop, a new start is
+// news, and goes out while the allowance lasts: it refills at one start per gap, up to two,
+// so a person who clears the composer and types again is shown at once, and a client
+// alternating starts and stops gets two starts through and then one per gap.
+bool take_start(State::TypingShown& last, TimeUs now) {
+  const TimeUs elapsed = now - last.started_at;
+  if (last.shown && elapsed < limits::kTypingMinGapUs) return false;
+  const TimeUs allowance = std::min(last.allowance + elapsed, 2 * limits::kTypingMinGapUs);
+  if (allowance < limits::kTypingMinGapUs) return false;
+  last = {now, allowance - limits::kTypingMinGapUs, true};
+  return true;
 }
 
 void forward(Context& context, const ChannelRecord& channel, bool typing) {
@@ -36,7 +46,8 @@ void handle(Context& context, const client::Typing& typing) {
   }
   const auto channel = member_channel(context, typing.request, typing.channel);
   if (!channel) return;
-  if (channel->kind == ChannelKind::direct) {
+  // A stop is never refused for a block: it takes back an indicator shown before the block.
+  if (typing.typing && channel->kind == ChannelKind::direct) {
     if (auto error = block_between(context, direct_peer(context, channel->id))) {
       return context.fail(typing.request, *error);
     }
@@ -44,11 +55,18 @@ void handle(Context& context, const client::Typing& typing) {
   State& state = context.state;
   const TypingKey key{channel->id, context.user()};
   if (typing.typing) {
-    if (!start_due(state, key, context.now)) return;  // throttled: the shown one still holds
-    state.typing[key] = context.now;
+    const auto last =
+        state.typing
+            .try_emplace(key, State::TypingShown{context.now, 2 * limits::kTypingMinGapUs, false})
+            .first;
+    if (!take_start(last->second, context.now)) return;  // throttled: dropped, not refused
     forward(context, *channel, true);
   } else {
-    if (state.typing.erase(key) == 0) return;  // nothing shown: nothing to take back
+    const auto last = state.typing.find(key);
+    const bool shown = last != state.typing.end() && last->second.shown &&
+                       context.now - last->second.started_at < limits::kTypingTtlUs;
+    if (!shown) return;          // nothing to take back: receivers hid it at the ttl
+    last->second.shown = false;  // kept for the gap until it expires
     forward(context, *channel, false);
   }
 }
@@ -58,8 +76,9 @@ void end_typing(State& state, ChannelId channel, UserId user) {
 }
 
 void expire_typing(State& state, TimeUs now) {
-  std::erase_if(state.typing,
-                [now](const auto& entry) { return now - entry.second >= limits::kTypingTtlUs; });
+  std::erase_if(state.typing, [now](const auto& entry) {
+    return now - entry.second.started_at >= limits::kTypingTtlUs;
+  });
 }
 
 }  // namespace parley::engine::detail

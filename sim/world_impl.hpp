@@ -97,7 +97,7 @@ struct Device {
   Clock clock;
   RequestId next_request = 1;
   std::map<RequestId, std::string> requests;  // request id -> what it was ("send:ID", ...)
-  std::vector<PendingSend> unacked;           // in the order composed
+  std::vector<PendingSend> unacked;           // in the order queued (a typed message queues late)
   std::uint64_t composed = 0;
   // What this connection was last told of each friend's presence (the snapshot after the
   // welcome, then events): an event that tells it again is a repeat (Metrics).

@@ -50,7 +50,8 @@ void World::record_input(Node& node, const Input& input, TimeUs local) {
   const bool drops = std::holds_alternative<client::UnregisterPushToken>(*request) ||
                      std::holds_alternative<client::Logout>(*request);
   if (const auto* typing = std::get_if<client::Typing>(&*request); typing && !typing->typing) {
-    // A stop ends the indicator in the engine even when nobody is told of it (invariant 9).
+    // A stop changes what the engine forwards next even when nobody is told of it
+    // (invariant 9).
     Record stop = life;
     stop.kind = RecordKind::typing;
     stop.peer = life.user;

@@ -212,6 +212,9 @@ TEST(Node, TypingReachesThePeerInBothEncodings) {
     const auto* typing = std::get_if<server::Typing>(&event);
     EXPECT_TRUE(typing == nullptr || typing->user != carol.user);
   }
+  // Three typing frames went out: alice's start and stop to bob, bob's start to alice.
+  const auto metrics = node.http().request("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("parley_typing_events_total 3\n"), std::string::npos) << metrics;
 }
 
 TEST(Node, BadFramesAndBadTokensGetTheDocumentedErrors) {

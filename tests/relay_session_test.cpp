@@ -116,6 +116,21 @@ TEST(RelaySession, OtherRequestsInFlightAreAnsweredNotLeaderAndRefusedWhileDetac
   EXPECT_TRUE(session.attach().sends.empty()) << "only sends are replayed";
 }
 
+// A typing indicator waits for no answer (it is never in flight), goes nowhere while
+// detached, and none is forwarded while a resume waits for its welcome: its only answer, a
+// failure, would then read as the new upstream refusing the resume.
+TEST(RelaySession, TypingIsForwardedOnlyWhileAttachedAndNotResuming) {
+  Session session = welcomed(0);
+  EXPECT_EQ(session.on_request(client::Typing{41, 5, true}, "typing"), Client::forward);
+  EXPECT_TRUE(session.detach().empty()) << "a typing frame is never waiting for an answer";
+  EXPECT_EQ(session.on_request(client::Typing{42, 5, true}, "typing"), Client::absorbed);
+  session.attach();
+  EXPECT_EQ(session.on_request(client::Typing{43, 5, true}, "typing"), Client::absorbed);
+  server::Event welcome = server::Welcome{};
+  EXPECT_EQ(session.on_event(welcome), Upstream::drop);
+  EXPECT_EQ(session.on_request(client::Typing{44, 5, false}, "typing"), Client::forward);
+}
+
 TEST(RelaySession, ALeaderRefusingTheReplayMeansAttachAgain) {
   Session session = welcomed(0);
   EXPECT_EQ(session.on_request(send(31, "a"), "frame-a"), Client::forward);

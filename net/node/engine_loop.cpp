@@ -258,6 +258,8 @@ void EngineLoop::release(Effects effects) {
                         shared_.metrics.messages_delivered += deliver->entries.size();
                       } else if (std::holds_alternative<server::Presence>(send.event)) {
                         ++shared_.metrics.presence_events;
+                      } else if (std::holds_alternative<server::Typing>(send.event)) {
+                        ++shared_.metrics.typing_events;
                       } else if (const auto* ack = std::get_if<server::SendAck>(&send.event)) {
                         if (!ack->duplicate) ++shared_.metrics.messages_sent;
                       } else if (const auto* failure = std::get_if<server::Failure>(&send.event)) {

@@ -285,7 +285,7 @@ struct ChannelList {
 struct TypingEvent {
   channel @0 :UInt64;
   user @1 :UInt64;               # who is typing
-  typing @2 :Bool;               # true: show "typing…"; false: hide it now
+  typing @2 :Bool = true;        # true: show "typing…"; false: hide it now
   ttlUs @3 :Int64;               # hide it after this long unless renewed (6,000,000)
 }
 

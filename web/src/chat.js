@@ -427,8 +427,9 @@ export class ChatClient extends EventTarget {
   applyMessage(message, live) {
     const channel = this.ensureChannel(message.channel);
     channel.messages.set(message.seq, message);
-    // A message from a typist ends their indicator; so does leaving or being removed.
-    this.stopTyping(channel.id, message.sender);
+    // A message from a typist ends their indicator (a live one: a backlog message, caught up
+    // after a reconnect, is older than what they type now); so does leaving or being removed.
+    if (live) this.stopTyping(channel.id, message.sender);
     if (message.kind === 'member_left' || message.kind === 'member_removed') {
       for (const user of message.users ?? []) this.stopTyping(channel.id, user);
     }
