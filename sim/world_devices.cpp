@@ -229,12 +229,8 @@ void World::on_send_ack(std::size_t d, const server::SendAck& ack) {
   r.text = client_msg_id;
   record(std::move(r));
   if (ack.duplicate) ++metrics_.duplicate_acks;
-  for (const PendingSend& send : device.unacked) {
-    if (send.client_msg_id == client_msg_id && send.peer != 0) {
-      users_[device.user].direct_chats[send.peer] = ack.channel;
-    }
-  }
-  forget_send(device, client_msg_id, true);
+  const UserId peer = forget_send(device, client_msg_id, true);
+  if (peer != 0) users_[device.user].direct_chats[peer] = ack.channel;
 }
 
 void World::on_failure(std::size_t d, const server::Failure& failure) {
@@ -256,13 +252,15 @@ void World::on_failure(std::size_t d, const server::Failure& failure) {
   forget_send(device, client_msg_id, false);
 }
 
-void World::forget_send(Device& device, const std::string& client_msg_id, bool acked) {
+UserId World::forget_send(Device& device, const std::string& client_msg_id, bool acked) {
   const auto found =
       std::find_if(device.unacked.begin(), device.unacked.end(),
                    [&](const PendingSend& s) { return s.client_msg_id == client_msg_id; });
-  if (found == device.unacked.end()) return;  // an earlier copy was answered already
+  if (found == device.unacked.end()) return 0;  // an earlier copy was answered already
+  const UserId peer = found->peer;
   device.unacked.erase(found);
   if (acked) ++metrics_.acked;
+  return peer;
 }
 
 }  // namespace parley::sim::detail

@@ -321,7 +321,9 @@ class World {
   void learn_membership(UserId user, const Message& message);
   void on_send_ack(std::size_t d, const server::SendAck& ack);
   void on_failure(std::size_t d, const server::Failure& failure);
-  void forget_send(Device& device, const std::string& client_msg_id, bool acked);
+  // Drops the answered send from the device's unacked list; its peer (0: sent to a channel,
+  // or answered already).
+  UserId forget_send(Device& device, const std::string& client_msg_id, bool acked);
 
   // ---- traffic (world_traffic.cpp) ---------------------------------------------------------
   void schedule_traffic(UserId user);

@@ -443,12 +443,6 @@ presence_repeats_max = 0
   EXPECT_EQ(twice.expectation_failures[0].rfind("presence repeats = ", 0), 0u);
 }
 
-}  // namespace
-}  // namespace parley::sim
-
-namespace parley::sim {
-namespace {
-
 // Typing in the simulator (scenarios/typing.toml): apps send starts and stops, devices
 // receive typing events, and invariant 9 holds. A planted bug that fans every typing event
 // out twice breaks it, with the record cited.
