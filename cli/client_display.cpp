@@ -127,6 +127,12 @@ void TerminalClient::show(const server::Event& event) {
     show_unread(*unread);
   } else if (const auto* typing = std::get_if<server::Typing>(&event)) {
     show_typing(*typing);
+  } else if (const auto* receipt = std::get_if<server::Receipt>(&event)) {
+    show_receipt(*receipt);
+  } else if (const auto* receipts = std::get_if<server::Receipts>(&event)) {
+    show_receipts(*receipts);
+  } else if (const auto* settings = std::get_if<server::Settings>(&event)) {
+    show_settings(*settings);
   }
 }
 

@@ -64,11 +64,15 @@ void TerminalClient::react(const server::Event& event) {
       ws_->send(client::Request{client::Ack{deliver->entries.back().inbox_seq}}, encoding_);
     }
     for (const auto& entry : deliver->entries) {
+      note_seen(entry.message.channel, entry.message.seq);
       if (entry.message.kind == engine::MessageKind::group_created)
         channel_labels_[entry.message.channel] = "\"" + entry.message.text + "\"";
     }
   } else if (const auto* ack = std::get_if<server::SendAck>(&event)) {
     on_send_ack(*ack);
+  } else if (const auto* page = std::get_if<server::HistoryPage>(&event)) {
+    for (const auto& message : page->messages)
+      note_seen(message.channel, message.seq);
   } else if (const auto* created = std::get_if<server::GroupCreated>(&event)) {
     on_group_created(*created);
   } else if (const auto* list = std::get_if<server::ChannelList>(&event)) {
@@ -84,6 +88,8 @@ void TerminalClient::react(const server::Event& event) {
 }
 
 void TerminalClient::on_send_ack(const server::SendAck& ack) {
+  engine::Seq& last = last_sent_[ack.channel];
+  last = std::max(last, ack.seq);
   const auto sent = peer_sends_.find(ack.request);
   if (sent == peer_sends_.end()) return;
   const engine::UserId peer = sent->second;

@@ -123,6 +123,15 @@ class TerminalClient {
   void run_ready_commands(StdinLines& input);
   void command(const std::string& line);
   void send_typing(const std::vector<std::string>& args);
+  // Receipts (client_receipts.cpp).
+  bool require_channel() const;
+  void mark_read(const std::vector<std::string>& args);
+  void query_receipts(const std::vector<std::string>& args);
+  void change_read_receipts(const std::vector<std::string>& args);
+  void note_seen(engine::ChannelId channel, engine::Seq seq);
+  void show_receipt(const server::Receipt& receipt);
+  void show_receipts(const server::Receipts& receipts);
+  void show_settings(const server::Settings& settings);
   void show_typing(const engine::server::Typing& typing);
   void open_direct_chat(const std::string& name);
   void open_group(const std::string& name);
@@ -214,6 +223,11 @@ class TerminalClient {
   std::map<std::pair<engine::ChannelId, engine::UserId>, Clock::time_point> typing_seen_;
   std::set<engine::UserId> nameless_users_;  // still unknown after a lookup: not asked again
   std::set<engine::ChannelId> nameless_channels_;
+  // Receipts: the newest seq shown per channel (what /read marks), this client's newest
+  // message per channel (what /receipts counts readers of), and /receipts queries.
+  std::map<engine::ChannelId, engine::Seq> newest_seen_;
+  std::map<engine::ChannelId, engine::Seq> last_sent_;
+  std::set<engine::RequestId> receipt_queries_;
 };
 
 }  // namespace parley::cli::detail

@@ -101,9 +101,16 @@ void TerminalClient::command(const std::string& line) {
     request(client::QueryUnread{});
   } else if (verb == "/typing") {
     send_typing(args);
+  } else if (verb == "/read") {
+    mark_read(args);
+  } else if (verb == "/receipts") {
+    query_receipts(args);
+  } else if (verb == "/readreceipts") {
+    change_read_receipts(args);
   } else {
     client_error("unknown command '" + verb +
-                 "' (try /to, /group, /create, /add, /history, /who, /unread, /typing, /quit)");
+                 "' (try /to, /group, /create, /add, /history, /who, /unread, /typing, /read, "
+                 "/receipts, /readreceipts, /quit)");
   }
 }
 
@@ -115,10 +122,7 @@ void TerminalClient::send_typing(const std::vector<std::string>& args) {
   if (args.size() > 1 || (args.size() == 1 && !stop)) {
     return client_error("usage: /typing [stop]");
   }
-  if (channel_ == 0) {
-    return client_error(peer_ == 0 ? "no chat open: /to USER or /group NAME first"
-                                   : "send a first message: this chat has no channel yet");
-  }
+  if (!require_channel()) return;
   request(client::Typing{0, channel_, !stop});
 }
 

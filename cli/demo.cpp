@@ -114,6 +114,10 @@ int run_demo(std::size_t messages_per_side, std::ostream& out) {
   host.input(Received{1, client::ChangeContact{request++, client::ContactAction::add, bob}});
   host.input(Received{3, client::ChangeContact{request++, client::ContactAction::add, alice}});
 
+  out << "\n# bob reads the 1:1 chat: alice's devices see it read, his unread count drops\n";
+  host.input(Received{3, client::MarkRead{request++, 1, 2 * messages_per_side}});
+  host.input(Received{3, client::QueryUnread{request++, 0}});
+
   out << "\n# bob registers a push token and closes the app; 30 s later he is offline\n";
   host.input(Received{3, client::RegisterPushToken{request++, "apns", "demo-token"}});
   host.input(Disconnected{3});

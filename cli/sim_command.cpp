@@ -186,6 +186,10 @@ void print_summary(const Scenario& s, const RunResult& r, double wall_seconds) {
     std::printf("  typing: %" PRIu64 " starts and stops sent, %" PRIu64 " typing events received\n",
                 m.typing_sent, m.typing_events);
   }
+  if (m.marks_sent > 0 || m.receipt_events > 0) {
+    std::printf("  receipts: %" PRIu64 " markRead sent, %" PRIu64 " receipt events received\n",
+                m.marks_sent, m.receipt_events);
+  }
   if (m.history_pages > 0) {
     std::printf("  history: %" PRIu64 " pages, %" PRIu64 " messages read\n", m.history_pages,
                 m.history_reads);

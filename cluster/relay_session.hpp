@@ -12,8 +12,10 @@
 // - Deliveries the client was already given are dropped, so are a second welcome; the
 //   client's acks go upstream only as far as the current upstream delivered (an ack past
 //   what a connection was sent is an error at the leader).
-// - Other requests in flight when the upstream is lost (history, contacts...) are answered
-//   `not_leader` ("retry"): they are not replayed, as their answer may have been lost.
+// - Other requests in flight when the upstream is lost (history, contacts, markRead,
+//   settings...) are answered `not_leader` ("retry"): they are not replayed, as their answer
+//   may have been lost. Events that answer nothing (presence, typing, receipts, settings
+//   changed on another device) pass to the client and settle no request.
 // - A leader that refuses the link's own replay (overloaded, not_leader) means "try another
 //   upstream": the caller re-attaches.
 #pragma once
@@ -127,6 +129,13 @@ class RelaySession {
                     [&](const engine::InboxEntry& entry) { return entry.inbox_seq <= delivered_; });
       if (deliver->entries.empty()) return UpstreamAction::drop;
       delivered_ = deliver->entries.back().inbox_seq;
+      return UpstreamAction::pass;
+    }
+    // Settings with request 0 tell of a change made on another device of the user: an event
+    // like a receipt, typing or presence (none of which names a request), not the answer to a
+    // request of this client's that happens to have id 0.
+    if (const auto* settings = std::get_if<server::Settings>(&event);
+        settings != nullptr && settings->request == 0) {
       return UpstreamAction::pass;
     }
     std::visit(

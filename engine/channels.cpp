@@ -13,7 +13,8 @@ std::optional<server::ChannelSummary> summarize_channel(const Context& context, 
   const auto membership = records.member(id, context.user());
   if (!channel || !membership) return std::nullopt;
   server::ChannelSummary summary{
-      id, channel->kind, channel->name, channel->admin, channel->last_seq, true, {}};
+      id, channel->kind, channel->name, channel->admin, channel->last_seq, true, {}, 0};
+  summary.read_seq = records.receipt(id, context.user()).read_seq;
   if (membership->state != MemberState::active) {
     summary.active = false;
     summary.last_seq = membership->left_seq;

@@ -12,7 +12,8 @@
 //   contacts.cpp  ChangeContact, ListContacts; blocks
 //   presence.cpp  Heartbeat, QueryPresence, Tick; announcing changes (and PresenceTracker)
 //   push.cpp      RegisterPushToken, UnregisterPushToken, PushResult; intents, owed pushes
-//   unread.cpp    QueryUnread; unread counts and the read position
+//   unread.cpp    QueryUnread; unread counts and the delivered position
+//   receipts.cpp  MarkRead, QueryReceipts, Settings; delivered and read positions per channel
 //   typing.cpp    Typing: ephemeral indicators, throttled, never stored
 //   accounts.cpp  Logout, SignUp, IssueToken, SignOut, ChangePassword; users, devices,
 //                 credentials, tokens, signing out
@@ -125,6 +126,9 @@ void handle(Context& context, const client::UnregisterPushToken& unregister);  /
 void handle(Context& context, const client::QueryUnread& query);               // unread.cpp
 void handle(Context& context, const client::ListChannels& list);               // channels.cpp
 void handle(Context& context, const client::Typing& typing);                   // typing.cpp
+void handle(Context& context, const client::MarkRead& mark);                   // receipts.cpp
+void handle(Context& context, const client::QueryReceipts& query);             // receipts.cpp
+void handle(Context& context, const client::Settings& settings);               // receipts.cpp
 
 // ---- Inputs other than requests ---------------------------------------------------------------
 Effects on_connected(State& state, const Connected& input, TimeUs now);  // sync.cpp
@@ -206,11 +210,19 @@ void end_typing(State& state, ChannelId channel, UserId user);
 void expire_typing(State& state, TimeUs now);
 
 // ---- unread.cpp -------------------------------------------------------------------------------
-// One more unread message for `user` in `channel` (and in their total).
-void count_unread(State& state, UserId user, ChannelId channel);
-// The context's user's devices have everything up to `acked`: moves the read position there,
-// taking the entries it passes off the unread counts.
-void advance_read_position(Context& context, InboxSeq acked);
+// The context's user's devices have everything up to `acked`: moves the delivered position
+// (read_positions) there, moves the channels' delivered_seq (note_delivered) and clears the
+// pushes those entries were owed. Unread counts move at MarkRead, not here (rule 19).
+void advance_delivered(Context& context, InboxSeq acked);
+
+// ---- receipts.cpp -----------------------------------------------------------------------------
+// One more unread message for `user`: `seq` in `channel` (and one more in their total).
+void count_unread(State& state, UserId user, ChannelId channel, Seq seq);
+// `sender` sent text message `seq` to `channel`: receipts of it concern them.
+void note_sent(State& state, ChannelId channel, UserId sender, Seq seq);
+// The user's devices stored `entries` (just acked): moves their delivered_seq in each
+// channel the entries are from, and tells the senders concerned.
+void note_delivered(State& state, UserId user, const std::vector<InboxRef>& entries, Effects& out);
 
 // ---- accounts.cpp -----------------------------------------------------------------------------
 Effects sign_out_devices(State& state, UserId user, const std::vector<DeviceId>& devices,

@@ -64,7 +64,8 @@ struct EventText {
     for (const auto& channel : e.channels) {
       text += " [" + n(channel.channel) +
               (channel.kind == ChannelKind::group ? " group " + channel.name : " direct") +
-              " last=" + n(channel.last_seq) + (channel.active ? "" : " left");
+              " last=" + n(channel.last_seq) + (channel.active ? "" : " left") +
+              (channel.read_seq != 0 ? " read=" + n(channel.read_seq) : "");
       for (const auto& member : channel.members)
         text += " " + n(member.user);
       text += "]";
@@ -80,6 +81,21 @@ struct EventText {
     return "typing channel=" + n(e.channel) + " user=" + n(e.user) +
            (e.typing ? " started ttl_ms=" + n(static_cast<std::uint64_t>(e.ttl_us / 1000))
                      : " stopped");
+  }
+  std::string operator()(const server::Receipt& e) const {
+    return "receipt channel=" + n(e.channel) + " " + receipt(e.entry);
+  }
+  std::string operator()(const server::Receipts& e) const {
+    std::string text = "receipts req=" + n(e.request) + " channel=" + n(e.channel);
+    for (const auto& item : e.entries)
+      text += " [" + receipt(item) + "]";
+    return text;
+  }
+  std::string operator()(const server::Settings& e) const {
+    return "settings req=" + n(e.request) + " read_receipts=" + (e.read_receipts ? "on" : "off");
+  }
+  static std::string receipt(const server::ReceiptEntry& e) {
+    return "user=" + n(e.user) + " delivered=" + n(e.delivered_seq) + " read=" + n(e.read_seq);
   }
   std::string operator()(const server::Failure& e) const {
     return "error req=" + n(e.request) + " code=" + std::string(to_string(e.code)) + " (" +

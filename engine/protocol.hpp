@@ -5,6 +5,7 @@
 // credentials. docs/protocol.md describes each one on the wire.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -112,10 +113,34 @@ struct Typing {
   ChannelId channel = 0;
   bool typing = true;
 };
-using Request =
-    std::variant<Send, Ack, History, CreateGroup, AddMember, RemoveMember, LeaveGroup, Logout,
-                 Heartbeat, ChangeContact, ListContacts, QueryPresence, RegisterPushToken,
-                 UnregisterPushToken, QueryUnread, ListChannels, Typing>;
+// The user has seen `channel` up to `seq` (receipts, docs/engine.md rule 19): their read
+// position there moves up to it (never back), the messages it passes leave the unread
+// counts, their other devices get a server::Receipt, and so do the members whose messages
+// it passes (unless either side turned read receipts off: then they learn delivery only).
+// Answered by Ok. Failures: bad_request (seq 0, or past the last seq the user may read:
+// the channel's newest, or for a former member the event that removed them),
+// unknown_channel, not_a_member (never a member).
+struct MarkRead {
+  RequestId request = 0;
+  ChannelId channel = 0;
+  Seq seq = 0;
+};
+// Every active member's delivered and read positions in `channel`: answered by Receipts.
+// Failures: unknown_channel, not_a_member (active members only).
+struct QueryReceipts {
+  RequestId request = 0;
+  ChannelId channel = 0;
+};
+// The user's settings: with `read_receipts` set, changes it first. Answered by Settings,
+// which the user's other live devices get too (request 0) when it changed.
+struct Settings {
+  RequestId request = 0;
+  std::optional<bool> read_receipts;
+};
+using Request = std::variant<Send, Ack, History, CreateGroup, AddMember, RemoveMember, LeaveGroup,
+                             Logout, Heartbeat, ChangeContact, ListContacts, QueryPresence,
+                             RegisterPushToken, UnregisterPushToken, QueryUnread, ListChannels,
+                             Typing, MarkRead, QueryReceipts, Settings>;
 }  // namespace client
 
 // The request id a reply to `request` carries (0 for an Ack, which has no reply).
@@ -217,6 +242,7 @@ struct ChannelSummary {
   // Active members in ascending user id (a 1:1 channel: both users, or one when it is your
   // own); empty when `active` is false, since a former member is not shown later changes.
   std::vector<ChannelMember> members;
+  Seq read_seq = 0;  // your read position here (MarkRead), synced across your devices
 };
 struct ChannelList {
   RequestId request = 0;
@@ -233,8 +259,36 @@ struct Typing {
   bool typing = true;
   TimeUs ttl_us = 0;
 };
+// One member's receipt positions in a channel: every message with seq <= delivered_seq is
+// stored on at least one of their devices; every one with seq <= read_seq was seen
+// (read_seq <= delivered_seq). read_seq is 0 when it is not shared: the member, or you,
+// turned read receipts off.
+struct ReceiptEntry {
+  UserId user = 0;
+  Seq delivered_seq = 0;
+  Seq read_seq = 0;
+};
+// A member's positions moved: sent live to the members whose messages the move passed, and
+// for a read, to the reader's other devices (how read positions sync). Not replayed: a
+// client that was away asks QueryReceipts.
+struct Receipt {
+  ChannelId channel = 0;
+  ReceiptEntry entry;
+};
+// Answers QueryReceipts: the active members in ascending user id.
+struct Receipts {
+  RequestId request = 0;
+  ChannelId channel = 0;
+  std::vector<ReceiptEntry> entries;
+};
+// Answers client::Settings; request 0 when another of the user's devices changed them.
+struct Settings {
+  RequestId request = 0;
+  bool read_receipts = true;
+};
 using Event = std::variant<Welcome, Deliver, SendAck, GroupCreated, HistoryPage, Ok, Failure,
-                           Presence, PresenceList, ContactList, UnreadCounts, ChannelList, Typing>;
+                           Presence, PresenceList, ContactList, UnreadCounts, ChannelList, Typing,
+                           Receipt, Receipts, Settings>;
 }  // namespace server
 
 }  // namespace parley::engine

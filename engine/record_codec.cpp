@@ -381,4 +381,23 @@ TimeUs decode_online(std::string_view bytes) {
   return static_cast<TimeUs>(decode_fields(bytes, 1, Table::online_users)[0]);
 }
 
+std::string encode_receipt(const ReceiptRecord& receipt) {
+  return encode_fields({receipt.delivered_seq, receipt.read_seq, receipt.last_sent_seq});
+}
+
+ReceiptRecord decode_receipt(std::string_view bytes) {
+  const auto fields = decode_fields(bytes, 3, Table::receipts);
+  return ReceiptRecord{fields[0], fields[1], fields[2]};
+}
+
+// Bit 0 set: read receipts off (so an all-zero record is the defaults).
+std::string encode_settings(const UserSettings& settings) {
+  return encode_fields({settings.read_receipts ? 0u : 1u});
+}
+
+UserSettings decode_settings(std::string_view bytes) {
+  const std::uint64_t flags = decode_fields(bytes, 1, Table::settings)[0];
+  return UserSettings{(flags & 1u) == 0};
+}
+
 }  // namespace parley::engine::codec

@@ -141,6 +141,12 @@ PendingPush decode_pending_push(std::string_view bytes, ChannelId channel);
 std::string encode_online(TimeUs last_active);
 TimeUs decode_online(std::string_view bytes);
 
+// receipts (8-byte fields) and settings (a flags field; absent flags read as defaults).
+std::string encode_receipt(const ReceiptRecord& receipt);
+ReceiptRecord decode_receipt(std::string_view bytes);
+std::string encode_settings(const UserSettings& settings);
+UserSettings decode_settings(std::string_view bytes);
+
 // One record by key: nothing when absent, otherwise `decode(bytes)`.
 template <typename Decode>
 auto read_record(const Store& store, Table table, std::string_view key, Decode decode)

@@ -145,4 +145,20 @@ struct PendingPush {
   friend bool operator==(const PendingPush&, const PendingPush&) = default;
 };
 
+// A member's receipt positions in a channel (rule 19): delivered_seq, the highest seq one
+// of their devices acked (or they read); read_seq, the highest they marked read
+// (read_seq <= delivered_seq); last_sent_seq, their newest text message there, which says
+// whom a move of another member's positions concerns (receipts.cpp).
+struct ReceiptRecord {
+  Seq delivered_seq = 0;
+  Seq read_seq = 0;
+  Seq last_sent_seq = 0;
+  friend bool operator==(const ReceiptRecord&, const ReceiptRecord&) = default;
+};
+
+struct UserSettings {
+  bool read_receipts = true;  // share read positions (and see others')
+  friend bool operator==(const UserSettings&, const UserSettings&) = default;
+};
+
 }  // namespace parley::engine

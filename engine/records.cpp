@@ -15,6 +15,7 @@ void Records::ensure_format() {
     store_.put(Table::meta, "user_groups_index", encode_counter(1));
     store_.put(Table::meta, "user_names_folded", encode_counter(1));
     store_.put(Table::meta, "device_tokens_index", encode_counter(1));
+    store_.put(Table::meta, "unread_entries_index", encode_counter(1));
     return;
   }
   const std::uint64_t version = decode_counter(*stored, Table::meta);
@@ -36,6 +37,10 @@ void Records::ensure_format() {
   if (!store_.get(Table::meta, "device_tokens_index")) {
     build_device_token_index();
     store_.put(Table::meta, "device_tokens_index", encode_counter(1));
+  }
+  if (!store_.get(Table::meta, "unread_entries_index")) {
+    build_unread_entries();
+    store_.put(Table::meta, "unread_entries_index", encode_counter(1));
   }
 }
 

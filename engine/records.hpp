@@ -106,8 +106,23 @@ class Records {
   // Up to `limit` of them with channel id > after.
   std::vector<std::pair<ChannelId, std::uint64_t>> unread_channels(UserId user, ChannelId after,
                                                                    std::size_t limit) const;
+  // The highest inbox entry any of the user's devices acked (delivered, not read: rule 19).
   InboxSeq read_position(UserId user) const;
   void put_read_position(UserId user, InboxSeq position);
+
+  // ---- records_receipts.cpp: unread entries, receipt positions, settings -----------------
+  // The user's messages counted unread in `channel`, one key each (rule 19: unread counts
+  // move when the user reads, not when a device acks).
+  void put_unread_entry(UserId user, ChannelId channel, Seq seq);
+  // Erases the user's unread entries in `channel` with seq <= upto; returns how many.
+  std::uint64_t take_unread_entries(UserId user, ChannelId channel, Seq upto);
+  // Zeroes when absent.
+  ReceiptRecord receipt(ChannelId channel, UserId user) const;
+  void put_receipt(ChannelId channel, UserId user, const ReceiptRecord& receipt);
+  // Every receipt row of the channel (its members, past and present), ascending user id.
+  std::vector<std::pair<UserId, ReceiptRecord>> receipts_of(ChannelId channel) const;
+  UserSettings settings(UserId user) const;  // the defaults when absent
+  void put_settings(UserId user, const UserSettings& settings);
 
   // ---- records_contacts.cpp: contacts and last-seen times --------------------------------
   std::optional<ContactRecord> contact(UserId user, UserId other) const;
@@ -153,7 +168,8 @@ class Records {
  private:
   void build_group_index();
   void build_device_token_index();
-  void fold_name_keys();  // user_names by folded name, for stores written before
+  void fold_name_keys();        // user_names by folded name, for stores written before
+  void build_unread_entries();  // unread_entries, for stores whose acks moved unread counts
 
   // `bytes`, once they decode back to `value` (only checked with check_encoding_): an
   // encoder that drifts from its decoder fails at the write, not when a restart reads it.

@@ -94,12 +94,13 @@ void append(Context& context, ChannelRecord& channel, MessageRecord message,
   const MessageId id{channel.id, message.seq};
   records.put_message(message);
   const bool is_text = message.kind == MessageKind::text;
+  if (is_text) note_sent(state, channel.id, message.sender, message.seq);
   std::vector<InboxSeq> inbox_seqs;
   inbox_seqs.reserve(to.size());
   for (UserId user : to) {
     const bool counts_unread = is_text && user != message.sender;
     inbox_seqs.push_back(records.append_inbox(user, id, counts_unread));
-    if (counts_unread) count_unread(state, user, channel.id);
+    if (counts_unread) count_unread(state, user, channel.id, message.seq);
   }
   for (UserId user : to)
     deliver_live(state, user, context.out);

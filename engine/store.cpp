@@ -69,6 +69,12 @@ constexpr std::string_view name_of(Table table) {
       return "live_devices";
     case Table::live_users:
       return "live_users";
+    case Table::unread_entries:
+      return "unread_entries";
+    case Table::receipts:
+      return "receipts";
+    case Table::settings:
+      return "settings";
   }
   return {};
 }

@@ -37,7 +37,7 @@ enum class Table : std::uint8_t {
   push_outbox,      // intent id -> PushIntent, until a delivery worker sends it
   push_collapse,    // (user, channel) -> time of the last intent
   unread,           // (user, channel) -> count; channel 0 holds the user's total
-  read_positions,   // user -> highest inbox seq acked by any of the user's devices
+  read_positions,   // user -> highest inbox seq acked by any of the user's devices (delivered)
   credentials,      // user -> password hash (opaque to the engine: argon2id, by the node)
   tokens,           // hash of a device token -> TokenRecord
   online_users,     // user -> last_active_at, while the user is shown online (restarts)
@@ -48,10 +48,14 @@ enum class Table : std::uint8_t {
   sessions,      // connection id -> SessionRecord: a live connection and its window
   live_devices,  // device -> LiveDeviceRecord: a device presence holds alive
   live_users,    // user -> last_active_at, while presence holds the user online
+  // Receipts (engine/receipts.cpp, rule 19):
+  unread_entries,  // (user, channel, seq) -> "": a message counted unread, until read
+  receipts,        // (channel, user) -> ReceiptRecord: delivered, read, last sent
+  settings,        // user -> UserSettings
 };
 // The last table: tables run from meta (0) to it without gaps. A new table goes after it and
 // moves it (engine/store.cpp checks it against table_name's switch).
-inline constexpr Table kLastTable = Table::live_users;
+inline constexpr Table kLastTable = Table::settings;
 inline constexpr std::size_t kTableCount = static_cast<std::size_t>(kLastTable) + 1;
 // The table's name (LMDB's database name, and error texts); "unknown" for no table.
 std::string_view table_name(Table table);

@@ -81,7 +81,7 @@ void handle(Context& context, const client::Ack& ack) {
   if (context.records.device_cursor(connection.device) < ack.inbox_seq) {
     context.records.put_device_cursor(connection.device, ack.inbox_seq);
   }
-  advance_read_position(context, ack.inbox_seq);
+  advance_delivered(context, ack.inbox_seq);
   pump(context.state, context.connection_id, connection, context.out);
 }
 

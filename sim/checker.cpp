@@ -66,6 +66,11 @@ const char* Checker::invariant_name(int invariant) {
       return "7 (fencing: each log index appended once, in order, by the newest leader)";
     case 8:
       return "8 (replicas at the same log index hold the same state; all apply the whole log)";
+    case 9:
+      return "9 (typing: no echo to the typist, start fanouts throttled per chat and typist)";
+    case 10:
+      return "10 (receipts: no read before delivery or before it was marked, only to senders "
+             "concerned, never backwards)";
   }
   return "unknown";
 }

@@ -1,7 +1,8 @@
 // The invariant checker: reads a run's whole history (never a sample) and the nodes' final
-// stores, and reports every violation of invariants 1-5, 7 and 8 (docs/invariants.md). (Invariant
-// 6, replay, is checked by running a seed twice and comparing trace hashes.) Each invariant is its
-// own unit in sim/invariants/, and sim/invariants/list.cpp is the one list of them that runs.
+// stores, and reports every violation of invariants 1-5 and 7-10 (docs/invariants.md).
+// (Invariant 6, replay, is checked by running a seed twice and comparing trace hashes.) Each
+// invariant is its own unit in sim/invariants/, and sim/invariants/list.cpp is the one list of
+// them that runs.
 //
 // It trusts nothing the engine says about membership or presence: it rebuilds who should
 // have received what from the committed channel sequences, and who was online from the
@@ -49,7 +50,7 @@ struct CheckConfig {
 };
 
 struct Violation {
-  int invariant = 0;  // 1-5, 7-9, as numbered in docs/invariants.md
+  int invariant = 0;  // 1-5, 7-10, as numbered in docs/invariants.md
   std::string message;
   std::size_t record = SIZE_MAX;  // index of the first offending record, if any
 };

@@ -69,6 +69,10 @@ const char* to_string(RecordKind kind) {
       return "read";
     case RecordKind::typing:
       return "typing";
+    case RecordKind::marked:
+      return "marked";
+    case RecordKind::receipt:
+      return "receipt";
   }
   return "unknown";
 }
@@ -127,7 +131,7 @@ std::string to_json(const Record& r) {
                            r.kind == RecordKind::crash || r.kind == RecordKind::restart ||
                            r.kind == RecordKind::gateway || r.kind == RecordKind::connection ||
                            r.kind == RecordKind::leader || r.kind == RecordKind::logged ||
-                           r.kind == RecordKind::replica;
+                           r.kind == RecordKind::replica || r.kind == RecordKind::receipt;
   if (node_record) {
     line["node"] = r.node;
     line["node_time_us"] = r.node_time;

@@ -1,8 +1,9 @@
 // What happened in a simulated run, in the order it happened: the input of the invariant
 // checker, the source of the trace hash, and the --trace file.
 //
-// Node records (life, logout, token, presence, push, append) are written when the node's
-// batch commits, in the order the engine produced them, so a crash drops them with the batch.
+// Node records (life, logout, token, presence, push, append, typing, receipt) are written
+// when the node's batch commits, in the order the engine produced them, so a crash drops them
+// with the batch.
 // Their `node_time` is the node's clock, the `now` the engine saw.
 #pragma once
 
@@ -48,6 +49,9 @@ enum class RecordKind : std::uint8_t {
             // detail: the message kind
   typing,   // node: told user/device that `peer` started (flag) or stopped typing in channel;
             // detail "request": user/device (= peer) asked to stop typing in channel
+  marked,   // client: user/device marked channel read up to seq (sent MarkRead)
+  receipt,  // node: told user/device that `peer`'s receipt positions in channel moved:
+            // seq = peer's delivered_seq, inbox_seq = peer's read_seq (0: not shared)
 };
 const char* to_string(RecordKind kind);
 

@@ -208,6 +208,10 @@ struct Scenario {
   // typing (a refresh every 3 s), then the message, or a stop instead one time in five
   // (they gave up). Only in chats whose channel the app knows, on an online device.
   std::uint32_t typing_percent = 0;
+  // Share of text messages from others a device receives that the person reads (receipts,
+  // engine rule 19): 0.5 to 5 s later, if the device is still online, the app sends
+  // MarkRead up to the message's seq.
+  std::uint32_t read_percent = 0;
   std::uint32_t text_min = 1;  // code points
   std::uint32_t text_max = 200;
   // Bursts: at `burst_at`, every user sends `burst_messages` at once.
@@ -259,6 +263,7 @@ struct Scenario {
   std::optional<std::uint64_t> presence_events_max;
   std::optional<std::uint64_t> presence_repeats_max;
   std::optional<std::uint64_t> typing_events_min;   // Typing events received by devices
+  std::optional<std::uint64_t> receipt_events_min;  // Receipt events received by devices
   std::optional<std::uint64_t> deliver_batch_max;   // most entries in one Deliver frame
   std::map<std::string, std::uint64_t> errors_max;  // error frames received, by code
   std::vector<ScopedExpect> user_expects;           // [[expect.user]]

@@ -62,7 +62,7 @@ constexpr std::array<std::string_view, 9> kNodeKeys = {
 constexpr std::array<std::string_view, 3> kSocialKeys = {"contacts", "contacts_per_user", "group"};
 constexpr std::array<std::string_view, 4> kContactModes = {"none", "all", "ring", "random"};
 constexpr std::array<std::string_view, 3> kGroupKeys = {"name", "creator", "members"};
-constexpr std::array<std::string_view, 11> kTrafficKeys = {"messages_per_user_per_minute",
+constexpr std::array<std::string_view, 12> kTrafficKeys = {"messages_per_user_per_minute",
                                                            "group_percent",
                                                            "text_min",
                                                            "text_max",
@@ -72,12 +72,13 @@ constexpr std::array<std::string_view, 11> kTrafficKeys = {"messages_per_user_pe
                                                            "history_walks_per_user_per_minute",
                                                            "history_page_size",
                                                            "history_walk_pages",
-                                                           "typing_percent"};
+                                                           "typing_percent",
+                                                           "read_percent"};
 constexpr std::array<std::string_view, 7> kRandomFaultKeys = {
     "disconnects_per_minute", "partitions_per_minute", "partition_max_s",
     "crashes_per_minute",     "crash_max_s",           "clock_skew_max_ms",
     "clock_drift_max_ppm"};
-constexpr std::array<std::string_view, 19> kExpectKeys = {"p99_delivery_ms_max",
+constexpr std::array<std::string_view, 20> kExpectKeys = {"p99_delivery_ms_max",
                                                           "p50_delivery_ms_max",
                                                           "delivery_ms_max",
                                                           "presence_flaps_max",
@@ -92,6 +93,7 @@ constexpr std::array<std::string_view, 19> kExpectKeys = {"p99_delivery_ms_max",
                                                           "presence_events_max",
                                                           "presence_repeats_max",
                                                           "typing_events_min",
+                                                          "receipt_events_min",
                                                           "deliver_batch_max",
                                                           "errors_max",
                                                           "user",

@@ -29,6 +29,8 @@ enum class PlantedBug {
   relay_skips_replay,     // a gateway re-attaches without resending the unacked sends
   presence_sent_twice,    // a node sends each presence event twice (a re-announcement)
   typing_sent_twice,      // a node fans each typing event out twice (a repeat inside 3 s)
+  read_receipt_early,     // a node sends each Receipt with read_seq = delivered_seq (a read
+                          // claimed at delivery)
 };
 
 struct SimOptions {
@@ -57,6 +59,8 @@ struct Metrics {
   std::uint64_t presence_events = 0;  // Presence events received by devices
   std::uint64_t typing_sent = 0;      // typing starts and stops the apps sent
   std::uint64_t typing_events = 0;    // Typing events received by devices
+  std::uint64_t marks_sent = 0;       // MarkRead requests the apps sent (read_percent)
+  std::uint64_t receipt_events = 0;   // Receipt events received by devices
   // ... that told a connection what it had last been told already (a re-announcement)
   std::uint64_t presence_repeats = 0;
   std::uint64_t presence_changes = 0;

@@ -141,6 +141,8 @@ void World::on_event(std::size_t d, server::Event event) {
           known->second = e.entry.online;
         } else if constexpr (std::is_same_v<T, server::Typing>) {
           ++metrics_.typing_events;
+        } else if constexpr (std::is_same_v<T, server::Receipt>) {
+          ++metrics_.receipt_events;
         } else if constexpr (std::is_same_v<T, server::HistoryPage>) {
           on_history_page(d, e, take_request(device, e.request));
         } else {
@@ -187,6 +189,7 @@ void World::on_deliver(std::size_t d, const server::Deliver& deliver) {
     if (entry.inbox_seq == device.cursor + 1) device.cursor = entry.inbox_seq;
     learn_membership(device.user, entry.message);
     users_[device.user].chats.insert(entry.message.channel);
+    maybe_read_later(d, entry.message);
     if (entry.message.kind == MessageKind::text) {
       const auto sent = first_sent_.find({entry.message.sender, entry.message.client_msg_id});
       if (sent != first_sent_.end()) {
@@ -200,6 +203,31 @@ void World::on_deliver(std::size_t d, const server::Deliver& deliver) {
     }
   }
   to_server(d, client::Ack{device.cursor});
+}
+
+// Drawn from the PRNG only with read_percent set: other scenarios' runs stay as they were.
+void World::maybe_read_later(std::size_t d, const Message& message) {
+  if (scenario_.read_percent == 0 || message.kind != MessageKind::text) return;
+  if (message.sender == devices_[d].user) return;
+  if (rng_.below(100) >= scenario_.read_percent) return;
+  const TimeUs after = rng_.between(500'000, 5'000'000);
+  at(now_ + after,
+     [this, d, channel = message.channel, seq = message.seq] { mark_read(d, channel, seq); });
+}
+
+// The app marks the chat read up to `seq` (answered by Ok), if the device is still online.
+void World::mark_read(std::size_t d, ChannelId channel, Seq seq) {
+  const Device& device = devices_[d];
+  if (device.state != DeviceState::online) return;
+  Record r;
+  r.kind = RecordKind::marked;
+  r.user = device.user;
+  r.device = device.id;
+  r.channel = channel;
+  r.seq = seq;
+  record(std::move(r));
+  ++metrics_.marks_sent;
+  request(d, "read", client::MarkRead{0, channel, seq});
 }
 
 void World::learn_membership(UserId user, const Message& message) {

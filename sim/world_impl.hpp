@@ -269,6 +269,8 @@ class World {
   void send_typing(std::size_t d, ChannelId channel, bool typing);
   void typing_record(Node& node, ConnectionId connection, const server::Typing& typing,
                      TimeUs local);
+  void receipt_record(Node& node, ConnectionId connection, const server::Receipt& receipt,
+                      TimeUs local);
   void bind(Node& node, ConnectionId connection, DeviceId device, TimeUs local);
   void unbind(Node& node, ConnectionId connection, TimeUs local);
   void connection_record(Node& node, UserId user, bool connected, TimeUs local);
@@ -318,6 +320,10 @@ class World {
   static std::string take_request(Device& device, RequestId id);
   void action_answered(const std::string& purpose, std::string_view outcome);
   void on_deliver(std::size_t d, const server::Deliver& deliver);
+  // read_percent: the person reads a text message from someone else 0.5 to 5 s after it
+  // arrived, and the app marks the chat read up to it (mark_read) if still online.
+  void maybe_read_later(std::size_t d, const Message& message);
+  void mark_read(std::size_t d, ChannelId channel, Seq seq);
   void learn_membership(UserId user, const Message& message);
   void on_send_ack(std::size_t d, const server::SendAck& ack);
   void on_failure(std::size_t d, const server::Failure& failure);

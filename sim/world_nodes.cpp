@@ -8,6 +8,16 @@
 #include "host/release.hpp"
 
 namespace parley::sim::detail {
+namespace {
+
+// PlantedBug::read_receipt_early: a receipt event says the member read what was delivered.
+void claim_read_at_delivery(server::Event& event) {
+  if (auto* receipt = std::get_if<server::Receipt>(&event)) {
+    receipt->entry.read_seq = receipt->entry.delivered_seq;
+  }
+}
+
+}  // namespace
 
 TimeUs World::node_time(Node& node) {
   return std::max(node.time_floor,
@@ -129,6 +139,9 @@ void World::release(Node& node, Effects effects) {
                           std::holds_alternative<server::Typing>(send.event);
                       if (twice || typing_twice) {
                         to_client(send.connection, send.event);  // PLANTED BUG
+                      }
+                      if (options_.planted_bug == PlantedBug::read_receipt_early) {
+                        claim_read_at_delivery(send.event);  // PLANTED BUG
                       }
                       to_client(send.connection, std::move(send.event));
                     },

@@ -1,6 +1,6 @@
 // What the nodes saw, as history records for the checker (sim/history.hpp): signs of life,
-// logouts, token changes, presence, pushes, appends and bound connections. They join the
-// node's batch and reach the history only when it commits.
+// logouts, token changes, presence, pushes, appends, typing and receipt events sent, and
+// bound connections. They join the node's batch and reach the history only when it commits.
 #include "sim/world_impl.hpp"
 
 namespace parley::sim::detail {
@@ -87,6 +87,9 @@ void World::record_effect(Node& node, const Effect& effect, TimeUs local) {
     if (const auto* typing = std::get_if<server::Typing>(&send->event)) {
       return typing_record(node, send->connection, *typing, local);
     }
+    if (const auto* receipt = std::get_if<server::Receipt>(&send->event)) {
+      return receipt_record(node, send->connection, *receipt, local);
+    }
     const auto* ack = std::get_if<server::SendAck>(&send->event);
     if (ack == nullptr || ack->duplicate) return;
     // The sender from the node's own view, as for signs of life: the network may have
@@ -116,6 +119,25 @@ void World::typing_record(Node& node, ConnectionId connection, const server::Typ
   if (options_.planted_bug == PlantedBug::typing_sent_twice) {
     node.batch_records.push_back(r);  // PLANTED BUG: the same fanout again
   }
+}
+
+// A receipt event the engine sent a connection (invariant 10): the recipient as user/device,
+// the member whose positions moved as peer, delivered_seq as seq and read_seq as inbox_seq.
+void World::receipt_record(Node& node, ConnectionId connection, const server::Receipt& receipt,
+                           TimeUs local) {
+  const auto device = node.bound->device.find(connection);
+  if (device == node.bound->device.end()) return;
+  Record r = node_record(node, RecordKind::receipt, local);
+  r.user = devices_[device->second - 1].user;
+  r.device = device->second;
+  r.peer = receipt.entry.user;
+  r.channel = receipt.channel;
+  r.seq = receipt.entry.delivered_seq;
+  r.inbox_seq = receipt.entry.read_seq;
+  if (options_.planted_bug == PlantedBug::read_receipt_early) {
+    r.inbox_seq = r.seq;  // PLANTED BUG: as release() sends it, read claimed at delivery
+  }
+  node.batch_records.push_back(r);
 }
 
 // Whether a user has a connection bound in the engine, for the checker's push rule: a

@@ -63,6 +63,16 @@ printf '/to alice
 ' | script --name bob --password 'bob password' >"$dir/bob_typing.out"
 wait_for '^{"typing":{"channel":"1","user":"2","typing":true,"ttlUs":"6000000"}}$' \
   "$dir/alice2.out" || fail "alice did not see bob typing"
+# Receipts: alice marks the chat read up to bob's second message; bob asks and sees it, and
+# turns read receipts off (and on again).
+printf '/to bob\n/read\n' >&3
+wait_for '^{"ok":' "$dir/alice2.out" || fail "alice's /read was not answered ok"
+printf '/to alice\n/receipts\n/readreceipts off\n/readreceipts on\n' |
+  script --name bob --password 'bob password' >"$dir/bob_receipts.out"
+grep -q '"receipts".*{"user":"1","deliveredSeq":"2","readSeq":"2"}' "$dir/bob_receipts.out" ||
+  fail "bob's /receipts did not show alice's read position"
+grep -q '^{"settings":{"request":"[0-9]*","readReceipts":false}}$' "$dir/bob_receipts.out" ||
+  fail "/readreceipts off was not answered"
 printf '/to bob\n/history\n/to nobody\n/frobnicate\n' >&3
 exec 3>&-
 wait "$alice_pid" || fail "alice's client exited non-zero"
@@ -107,8 +117,8 @@ exec 3>"$dir/alice4.in"
 printf '/group climbers\n' >&3
 wait_for '"channelList"' "$dir/alice4.out" || fail "alice's second client did not open the group"
 {
-  printf '/group climbers\n/history\n/who\n'
-  wait_for '^\* alice: ' "$dir/bob3.txt" || true
+  printf '/group climbers\n/history\n/who\n/receipts\n'
+  wait_for '^\* alice: delivered' "$dir/bob3.txt" || true
   printf '/typing\n' >&3
   wait_for 'is typing' "$dir/bob3.txt" || true
 } | client --name bob --password 'bob password' >"$dir/bob3.txt" || fail "interactive bob failed"
@@ -121,6 +131,8 @@ grep -q '^\[[0-9:]*\] \* alice created group "climbers" with you$' "$dir/bob3.tx
   fail "interactive mode did not describe the group's creation"
 grep -q '^\[[0-9:]*\] alice: first post$' "$dir/bob3.txt" ||
   fail "interactive mode did not show alice's post"
+grep -q '^\* alice: delivered up to #[0-9]*, ' "$dir/bob3.txt" ||
+  fail "/receipts did not show alice's positions in the group"
 grep -q '^\* alice: \(online\|offline\), last active ' "$dir/bob3.txt" ||
   fail "/who did not show alice's presence"
 echo "client test passed"

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -43,7 +44,11 @@ bool same(const server::ChannelMember& a, const server::ChannelMember& b) {
 }
 bool same(const server::ChannelSummary& a, const server::ChannelSummary& b) {
   return a.channel == b.channel && a.kind == b.kind && a.name == b.name && a.admin == b.admin &&
-         a.last_seq == b.last_seq && a.active == b.active && same_list(a.members, b.members);
+         a.last_seq == b.last_seq && a.active == b.active && same_list(a.members, b.members) &&
+         a.read_seq == b.read_seq;
+}
+bool same(const server::ReceiptEntry& a, const server::ReceiptEntry& b) {
+  return a.user == b.user && a.delivered_seq == b.delivered_seq && a.read_seq == b.read_seq;
 }
 
 template <typename T>
@@ -92,6 +97,12 @@ bool same(const client::Request& a, const client::Request& b) {
           return x.request == y.request && x.after == y.after && x.limit == y.limit;
         } else if constexpr (std::is_same_v<T, client::Typing>) {
           return x.request == y.request && x.channel == y.channel && x.typing == y.typing;
+        } else if constexpr (std::is_same_v<T, client::MarkRead>) {
+          return x.request == y.request && x.channel == y.channel && x.seq == y.seq;
+        } else if constexpr (std::is_same_v<T, client::QueryReceipts>) {
+          return x.request == y.request && x.channel == y.channel;
+        } else if constexpr (std::is_same_v<T, client::Settings>) {
+          return x.request == y.request && x.read_receipts == y.read_receipts;
         } else {
           static_assert(std::is_same_v<T, client::Logout> ||
                         std::is_same_v<T, client::ListContacts> ||
@@ -147,6 +158,13 @@ bool same(const server::Event& a, const server::Event& b) {
         } else if constexpr (std::is_same_v<T, server::Typing>) {
           return x.channel == y.channel && x.user == y.user && x.typing == y.typing &&
                  x.ttl_us == y.ttl_us;
+        } else if constexpr (std::is_same_v<T, server::Receipt>) {
+          return x.channel == y.channel && same(x.entry, y.entry);
+        } else if constexpr (std::is_same_v<T, server::Receipts>) {
+          return x.request == y.request && x.channel == y.channel &&
+                 same_list(x.entries, y.entries);
+        } else if constexpr (std::is_same_v<T, server::Settings>) {
+          return x.request == y.request && x.read_receipts == y.read_receipts;
         } else {
           static_assert(std::is_same_v<T, server::UnreadCounts>);
           return x.request == y.request && x.total == y.total && x.channels == y.channels &&
@@ -272,6 +290,14 @@ std::vector<ClientFrame> all_client_frames() {
       client::ListChannels{30, 0, 1},
       client::Typing{31, 5, true},
       client::Typing{32, kMaxU64, false},
+      client::MarkRead{33, 5, 12},
+      client::MarkRead{kMaxU64, kMaxU64, kMaxU64},
+      client::MarkRead{0, 0, 0},
+      client::QueryReceipts{34, 5},
+      client::QueryReceipts{kMaxU64, kMaxU64},
+      client::Settings{35, std::nullopt},
+      client::Settings{36, true},
+      client::Settings{37, false},
   };
 }
 
@@ -325,8 +351,17 @@ std::vector<server::Event> all_server_events() {
            {6, engine::ChannelKind::group, "Caf\xC3\xA9", 2, 12, true, {{2, "alice"}}},
            {7, engine::ChannelKind::group, "old", 4, 3, false, {}}}},
       server::ChannelList{19, {}},
+      server::ChannelList{22,
+                          {{9, engine::ChannelKind::group, "g", 2, 40, true, {{2, "alice"}}, 38},
+                           {10, engine::ChannelKind::direct, "", 0, kMaxU64, false, {}, kMaxU64}}},
       server::Typing{5, 2, true, 6'000'000},
       server::Typing{kMaxU64, kMaxU64, false, kMaxI64},
+      server::Receipt{5, {3, 12, 10}},
+      server::Receipt{kMaxU64, {kMaxU64, kMaxU64, 0}},
+      server::Receipts{23, 5, {{2, 12, 12}, {3, 12, 0}, {kMaxU64, 1, 1}}},
+      server::Receipts{24, kMaxU64, {}},
+      server::Settings{25, true},
+      server::Settings{0, false},
       server::UnreadCounts{20, 900, {{8, 1}}, true},
       server::ChannelList{
           21, {{8, engine::ChannelKind::direct, "", 0, 1, true, {{2, "alice"}}}}, true},

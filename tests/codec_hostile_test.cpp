@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <string>
 #include <variant>
@@ -87,6 +88,28 @@ TEST(CodecHostile, DecodeErrorNamesTheRequestWhenKnown) {
   const auto error = decode_client_error(change_contact, Encoding::binary);
   EXPECT_EQ(error.request, 12u);
   EXPECT_NE(error.message.find("contact action"), std::string::npos) << error.message;
+}
+
+// A settings request's union holds a member this node does not know (no later version adds
+// one: a new setting is a union of its own): refused, naming the request, not taken for a
+// query.
+TEST(CodecHostile, UnknownSettingsChangeIsRefused) {
+  // Settings{9, false} and Settings{9, unchanged} differ only in the union's tag.
+  const std::string set = encode_client_frame(client::Settings{9, false}, Encoding::binary);
+  std::string unknown = encode_client_frame(client::Settings{9, std::nullopt}, Encoding::binary);
+  ASSERT_EQ(set.size(), unknown.size());
+  std::size_t tags = 0;
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    if (set[i] == unknown[i]) continue;
+    ASSERT_EQ(set[i], 1);
+    unknown[i] = 2;  // past readReceipts, the union's last member
+    ++tags;
+  }
+  ASSERT_EQ(tags, 1u);
+  const auto error = decode_client_error(unknown, Encoding::binary);
+  EXPECT_EQ(error.request, 9u);
+  EXPECT_NE(error.message.find("unknown read receipts setting 2"), std::string::npos)
+      << error.message;
 }
 
 TEST(CodecHostile, BadBinaryIsADecodeError) {

@@ -1,6 +1,7 @@
 // The wire codec (net/wire/codec.hpp): the JSON text format, exact and hand-written.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -55,9 +56,9 @@ TEST(CodecJson, ExactTextOfFrames) {
           Encoding::json),
       R"({"channelList":{"request":"17","channels":[{"channel":"9","kind":"group",)"
       R"("name":"Climbing","admin":"2","lastSeq":"3","active":true,"members":[)"
-      R"({"user":"2","name":"alice"},{"user":"3","name":"bob"}]},{"channel":"7",)"
+      R"({"user":"2","name":"alice"},{"user":"3","name":"bob"}],"readSeq":"0"},{"channel":"7",)"
       R"("kind":"direct","name":"","admin":"0","lastSeq":"12","active":false,)"
-      R"("members":[]}],"more":false}})");
+      R"("members":[],"readSeq":"0"}],"more":false}})");
   EXPECT_EQ(encode_client_frame(client::ListChannels{17}, Encoding::json),
             R"({"listChannels":{"request":"17","after":"0","limit":50}})");
   EXPECT_EQ(encode_client_frame(client::ListChannels{17, 9, 100}, Encoding::json),
@@ -95,6 +96,119 @@ TEST(CodecJson, TypingFrames) {
   const auto stop = request_of(decode_client_ok(
       R"({"typing":{"request":"2","channel":"9","typing":false}})", Encoding::json));
   EXPECT_TRUE(same(stop, client::Typing{2, 9, false}));
+}
+
+// Receipt frames as docs/protocol.md shows them. A settings request without readReceipts
+// (or with the union's Void member, `unchanged`, after it) only asks; the codec writes the
+// Void member as JsonCodec did, as null.
+TEST(CodecJson, ReceiptFrames) {
+  EXPECT_EQ(encode_client_frame(client::MarkRead{19, 9, 12}, Encoding::json),
+            R"({"markRead":{"request":"19","channel":"9","seq":"12"}})");
+  EXPECT_EQ(encode_client_frame(client::QueryReceipts{20, 9}, Encoding::json),
+            R"({"queryReceipts":{"request":"20","channel":"9"}})");
+  EXPECT_EQ(encode_client_frame(client::Settings{21, false}, Encoding::json),
+            R"({"settings":{"request":"21","readReceipts":false}})");
+  EXPECT_EQ(encode_client_frame(client::Settings{22, std::nullopt}, Encoding::json),
+            R"({"settings":{"request":"22","unchanged":null}})");
+  EXPECT_EQ(encode_server_event(server::Receipt{9, {3, 12, 10}}, Encoding::json),
+            R"({"receipt":{"channel":"9","user":"3","deliveredSeq":"12","readSeq":"10"}})");
+  EXPECT_EQ(encode_server_event(server::Receipts{20, 9, {{2, 12, 12}, {3, 12, 0}}}, Encoding::json),
+            R"({"receipts":{"request":"20","channel":"9","entries":[)"
+            R"({"user":"2","deliveredSeq":"12","readSeq":"12"},)"
+            R"({"user":"3","deliveredSeq":"12","readSeq":"0"}]}})");
+  EXPECT_EQ(encode_server_event(server::Settings{0, false}, Encoding::json),
+            R"({"settings":{"request":"0","readReceipts":false}})");
+  EXPECT_EQ(
+      encode_server_event(
+          server::ChannelList{17, {{7, engine::ChannelKind::direct, "", 0, 12, true, {}, 11}}},
+          Encoding::json),
+      R"({"channelList":{"request":"17","channels":[{"channel":"7","kind":"direct",)"
+      R"("name":"","admin":"0","lastSeq":"12","active":true,"members":[],)"
+      R"("readSeq":"11"}],"more":false}})");
+
+  const auto request = [](const char* json) {
+    return request_of(decode_client_ok(json, Encoding::json));
+  };
+  EXPECT_TRUE(same(request(R"({"markRead":{"request":"19","channel":"9","seq":"12"}})"),
+                   client::MarkRead{19, 9, 12}));
+  // Numbers for integers, unknown fields ignored, and a missing field is 0 (the engine
+  // refuses channel 0 or seq 0), as in every frame.
+  EXPECT_TRUE(same(request(R"({"markRead":{"request":19,"channel":9,"seq":12,"v":[2]}})"),
+                   client::MarkRead{19, 9, 12}));
+  EXPECT_TRUE(
+      same(request(R"({"markRead":{"request":"19","seq":"12"}})"), client::MarkRead{19, 0, 12}));
+  EXPECT_TRUE(same(request(R"({"queryReceipts":{"request":"20","channel":"9"}})"),
+                   client::QueryReceipts{20, 9}));
+  EXPECT_TRUE(same(request(R"({"queryReceipts":{}})"), client::QueryReceipts{0, 0}));
+  EXPECT_TRUE(
+      same(request(R"({"settings":{"request":"21"}})"), client::Settings{21, std::nullopt}));
+  EXPECT_TRUE(same(request(R"({"settings":{"request":"21","readReceipts":true}})"),
+                   client::Settings{21, true}));
+  EXPECT_TRUE(same(request(R"({"settings":{"request":"21","readReceipts":false}})"),
+                   client::Settings{21, false}));
+  // The union is its last member named: `unchanged` takes any value.
+  EXPECT_TRUE(same(request(R"({"settings":{"readReceipts":true,"unchanged":{"x":1}}})"),
+                   client::Settings{0, std::nullopt}));
+  EXPECT_TRUE(same(request(R"({"settings":{"unchanged":null,"readReceipts":false}})"),
+                   client::Settings{0, false}));
+
+  // Server events: an omitted readReceipts is true (the schema's default, as the engine's);
+  // a channel summary from before receipts has readSeq 0.
+  auto settings = decode_server_event(R"({"settings":{"request":"4"}})", Encoding::json);
+  ASSERT_TRUE(std::holds_alternative<server::Event>(settings));
+  EXPECT_TRUE(same(std::get<server::Event>(settings), server::Settings{4, true}));
+  auto list = decode_server_event(
+      R"({"channelList":{"request":"1","channels":[{"channel":"4","lastSeq":"3"}]}})",
+      Encoding::json);
+  ASSERT_TRUE(std::holds_alternative<server::Event>(list));
+  EXPECT_EQ(std::get<server::ChannelList>(std::get<server::Event>(list)).channels.at(0).read_seq,
+            0u);
+  auto receipt =
+      decode_server_event(R"({"receipt":{"channel":"9","user":"3","readSeq":5}})", Encoding::json);
+  ASSERT_TRUE(std::holds_alternative<server::Event>(receipt));
+  EXPECT_TRUE(same(std::get<server::Event>(receipt), server::Receipt{9, {3, 0, 5}}));
+
+  // Malformed: refused as the same field of an older frame is, naming the request.
+  const auto refused = [](const char* json, const char* like) {
+    SCOPED_TRACE(json);
+    const DecodeError error = decode_client_error(json, Encoding::json);
+    const DecodeError older = decode_client_error(like, Encoding::json);
+    EXPECT_EQ(error.message, older.message);
+    EXPECT_EQ(error.request, older.request);
+    EXPECT_FALSE(error.message.empty());
+  };
+  refused(R"({"markRead":{"request":"5","channel":"9","seq":"x"}})",
+          R"({"history":{"request":"5","channel":"9","beforeSeq":"x"}})");
+  refused(R"({"markRead":{"request":"5","channel":"9","seq":-1}})",
+          R"({"history":{"request":"5","channel":"9","beforeSeq":-1}})");
+  refused(R"({"markRead":{"request":"5","channel":true,"seq":"1"}})",
+          R"({"leaveGroup":{"request":"5","channel":true}})");
+  refused(R"({"queryReceipts":{"request":"6","channel":"9.5"}})",
+          R"({"leaveGroup":{"request":"6","channel":"9.5"}})");
+  refused(R"({"queryReceipts":[]})", R"({"leaveGroup":[]})");
+  refused(R"({"settings":{"request":"7","readReceipts":"yes"}})",
+          R"({"typing":{"request":"7","typing":"yes"}})");
+  refused(R"({"settings":{"request":"7","readReceipts":null}})",
+          R"({"typing":{"request":"7","typing":null}})");
+  refused(R"({"settings":{"request":"7","readReceipts":1}})",
+          R"({"typing":{"request":"7","typing":1}})");
+  refused(R"({"settings":{"request":"7","unchanged":nul}})",
+          R"({"typing":{"request":"7","future":nul}})");
+  EXPECT_EQ(
+      decode_client_error(R"({"settings":{"request":"7","readReceipts":"yes"}})", Encoding::json)
+          .message,
+      "malformed JSON frame: Expected boolean value");
+  EXPECT_EQ(
+      decode_client_error(R"({"markRead":{"request":"5","seq":"x"}})", Encoding::json).request, 5u);
+  EXPECT_EQ(
+      decode_server_error(R"({"receipts":{"request":"4","entries":{}}})", Encoding::json).request,
+      4u);
+  EXPECT_FALSE(
+      decode_server_error(R"({"receipt":{"channel":"9","deliveredSeq":"-2"}})", Encoding::json)
+          .message.empty());
+  EXPECT_FALSE(
+      decode_server_error(R"({"settings":{"request":"1","readReceipts":"true"}})", Encoding::json)
+          .message.empty());
 }
 
 TEST(CodecJson, HandWrittenSendDecodes) {

@@ -153,7 +153,8 @@ TEST_F(Push, InvalidTokensAreRefusedAndStoreNothing) {
   EXPECT_EQ(h.fingerprint(), before);
 }
 
-TEST(Unread, CountsAgreeAcrossDevicesAndFollowTheHighestAck) {
+// Rule 19: acks are delivery; the counts move when the user reads, on any device.
+TEST(Unread, CountsAgreeAcrossDevicesAndFollowTheHighestRead) {
   Harness h;
   const UserId alice = h.user("alice");
   const UserId bob = h.user("bob");
@@ -179,17 +180,25 @@ TEST(Unread, CountsAgreeAcrossDevicesAndFollowTheHighestAck) {
   EXPECT_EQ(on_laptop.total, on_phone.total);
   EXPECT_EQ(on_laptop.channels, on_phone.channels);
 
-  // The phone acks up to the third direct message: inbox = created, dm, dm, dm, ...
-  h.request(phone, client::Ack{4});
+  // Every device stored everything: still unread, nobody has looked.
+  h.drain(phone);
+  h.drain(laptop);
+  EXPECT_EQ(query(phone).total, 5u);
+  // The phone shows the 1:1 chat up to its third message.
+  const auto read = [&](ConnectionId connection, ChannelId channel, Seq seq) {
+    return h.group_op(connection, client::MarkRead{0, channel, seq});
+  };
+  EXPECT_TRUE(std::holds_alternative<server::Ok>(read(phone, pair, 3)));
   on_phone = query(phone);
   on_laptop = query(laptop);
   EXPECT_EQ(on_phone.total, 2u);
   EXPECT_EQ(on_phone.channels, (std::vector<std::pair<ChannelId, std::uint64_t>>{{group, 2}}));
   EXPECT_EQ(on_laptop.channels, on_phone.channels) << "read position syncs across devices";
-  // A lower ack from the laptop does not move the read position back.
-  h.request(laptop, client::Ack{2});
+  // A lower read from the laptop does not move the read position back.
+  EXPECT_TRUE(std::holds_alternative<server::Ok>(read(laptop, pair, 1)));
   EXPECT_EQ(query(laptop).total, 2u);
-  h.ack_latest(laptop);
+  // The group up to bob's own message (seq 4: created, two posts, his).
+  EXPECT_TRUE(std::holds_alternative<server::Ok>(read(laptop, group, 4)));
   EXPECT_EQ(query(phone).total, 0u);
   EXPECT_TRUE(query(phone).channels.empty());
   (void)alice;

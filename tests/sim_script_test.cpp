@@ -477,5 +477,52 @@ typing_percent = 100
       << twice.check.violations[0].message;
 }
 
+// Receipts in the simulator (scenarios/receipts.toml): apps mark what their people read,
+// devices receive receipt events, and invariant 10 holds. A planted bug that makes every
+// receipt event claim a read at delivery (read_seq = delivered_seq) breaks it: the read
+// position told passes what the reader had marked read.
+TEST(Receipts, InvariantTenCatchesAReadClaimedAtDelivery) {
+  const Scenario scenario = parse_scenario(R"(
+[world]
+users = 4
+devices_per_user = 2
+duration_s = 30
+settle_s = 10
+[social]
+contacts = "all"
+[[social.group]]
+name = "g"
+creator = 1
+members = [2, 3, 4]
+[traffic]
+messages_per_user_per_minute = 20
+group_percent = 50
+read_percent = 60
+[[fault]]
+at_s = 5
+kind = "disconnect"
+hosts = "device:2/1"
+every_s = 7
+)",
+                                           "receipts.toml");
+  const RunResult clean = run_simulation(scenario, 1, {});
+  EXPECT_TRUE(clean.check.violations.empty()) << violations(clean);
+  EXPECT_GT(clean.metrics.marks_sent, 0u);
+  EXPECT_GT(clean.metrics.receipt_events, 0u);
+  EXPECT_EQ(records(clean, RecordKind::marked).size(), clean.metrics.marks_sent);
+  const auto receipts = records(clean, RecordKind::receipt);
+  EXPECT_TRUE(std::any_of(receipts.begin(), receipts.end(), [](const Record* r) {
+    return r->inbox_seq != 0;
+  })) << "no receipt told a read position";
+  SimOptions planted;
+  planted.planted_bug = PlantedBug::read_receipt_early;
+  const RunResult early = run_simulation(scenario, 1, planted);
+  ASSERT_FALSE(early.check.violations.empty());
+  EXPECT_EQ(early.check.violations[0].invariant, 10);
+  EXPECT_NE(early.check.violations[0].message.find("had marked the channel read only up to"),
+            std::string::npos)
+      << early.check.violations[0].message;
+}
+
 }  // namespace
 }  // namespace parley::sim

@@ -148,6 +148,25 @@ class Interpreter {
         throw TranscriptError("typing takes start or stop, not " + std::string(state));
       }
       submit(args, client::Typing{request, channel, state == "start"}, out);
+    } else if (name == "read") {
+      const RequestId request = request_id(args);
+      submit(args,
+             client::MarkRead{request, parse_number(required_key(args, "channel")),
+                              parse_number(required_key(args, "seq"))},
+             out);
+    } else if (name == "receipts") {
+      const RequestId request = request_id(args);
+      submit(args, client::QueryReceipts{request, parse_number(required_key(args, "channel"))},
+             out);
+    } else if (name == "settings") {
+      client::Settings settings{request_id(args), std::nullopt};
+      if (auto receipts = args.key("read_receipts")) {
+        if (*receipts != "on" && *receipts != "off") {
+          throw TranscriptError("read_receipts takes on or off, not " + std::string(*receipts));
+        }
+        settings.read_receipts = *receipts == "on";
+      }
+      submit(args, settings, out);
     } else if (name == "contact") {
       const RequestId request = request_id(args);
       const std::string action = args.required(1, "action (add, remove, block, unblock)");

@@ -64,6 +64,8 @@ std::string Metrics::render() const {
   counter(out, "parley_presence_events_total", "Presence frames sent to devices",
           presence_events.load());
   counter(out, "parley_typing_events_total", "Typing frames sent to devices", typing_events.load());
+  counter(out, "parley_receipt_events_total", "Receipt frames sent to devices",
+          receipt_events.load());
   counter(out, "parley_push_intents_total", "Push intents written to the outbox",
           push_intents.load());
   counter(out, "parley_http_requests_total", "HTTP requests served", http_requests.load());

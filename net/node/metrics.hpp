@@ -20,6 +20,7 @@ class Metrics {
   std::atomic<std::uint64_t> presence_changes{0};
   std::atomic<std::uint64_t> presence_events{0};  // Presence frames to devices
   std::atomic<std::uint64_t> typing_events{0};    // Typing frames to devices
+  std::atomic<std::uint64_t> receipt_events{0};   // Receipt frames to devices
   std::atomic<std::uint64_t> push_intents{0};
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> committed_inputs{0};

@@ -1,6 +1,8 @@
 // Client frames <-> parley.capnp's ClientFrame (frames.hpp).
 #include "net/wire/frames.hpp"
 
+#include <optional>
+#include <string>
 #include <type_traits>
 #include <variant>
 
@@ -97,6 +99,26 @@ void fill_client_frame(wire::ClientFrame::Builder out, const ClientFrame& frame)
             t.setChannel(r.channel);
             t.setTyping(r.typing);
           },
+          [&](const client::MarkRead& r) {
+            auto m = out.initMarkRead();
+            m.setRequest(r.request);
+            m.setChannel(r.channel);
+            m.setSeq(r.seq);
+          },
+          [&](const client::QueryReceipts& r) {
+            auto q = out.initQueryReceipts();
+            q.setRequest(r.request);
+            q.setChannel(r.channel);
+          },
+          [&](const client::Settings& r) {
+            auto s = out.initSettings();
+            s.setRequest(r.request);
+            if (r.read_receipts) {
+              s.setReadReceipts(*r.read_receipts);
+            } else {
+              s.setUnchanged();
+            }
+          },
       },
       std::get<engine::client::Request>(frame));
 }
@@ -187,6 +209,32 @@ ClientFrame read_client_frame(wire::ClientFrame::Reader in, engine::RequestId& r
       const auto t = in.getTyping();
       request = t.getRequest();
       return client::Request{client::Typing{request, t.getChannel(), t.getTyping()}};
+    }
+    case wire::ClientFrame::MARK_READ: {
+      const auto m = in.getMarkRead();
+      request = m.getRequest();
+      return client::Request{client::MarkRead{request, m.getChannel(), m.getSeq()}};
+    }
+    case wire::ClientFrame::QUERY_RECEIPTS: {
+      const auto q = in.getQueryReceipts();
+      request = q.getRequest();
+      return client::Request{client::QueryReceipts{request, q.getChannel()}};
+    }
+    case wire::ClientFrame::SETTINGS: {
+      const auto s = in.getSettings();
+      request = s.getRequest();
+      client::Settings settings{request, std::nullopt};
+      switch (s.which()) {
+        case wire::SettingsRequest::UNCHANGED:
+          break;
+        case wire::SettingsRequest::READ_RECEIPTS:
+          settings.read_receipts = s.getReadReceipts();
+          break;
+        default:  // a change this node does not know: refused rather than taken for a query
+          throw BadFrame("unknown read receipts setting " +
+                         std::to_string(static_cast<unsigned>(s.which())));
+      }
+      return client::Request{settings};
     }
   }
   throw BadFrame("unknown client frame type " + std::to_string(static_cast<unsigned>(in.which())) +

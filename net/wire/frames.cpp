@@ -162,6 +162,7 @@ void fill_channel_summary(wire::ChannelSummary::Builder out,
     members[i].setUser(summary.members[i].user);
     members[i].setName(wire_text(summary.members[i].name));
   }
+  out.setReadSeq(summary.read_seq);
 }
 
 engine::server::ChannelSummary read_channel_summary(wire::ChannelSummary::Reader in) {
@@ -171,7 +172,8 @@ engine::server::ChannelSummary read_channel_summary(wire::ChannelSummary::Reader
                                          in.getAdmin(),
                                          in.getLastSeq(),
                                          in.getActive(),
-                                         {}};
+                                         {},
+                                         in.getReadSeq()};
   summary.members.reserve(in.getMembers().size());
   for (const auto member : in.getMembers())
     summary.members.push_back({member.getUser(), text_of(member.getName())});

@@ -32,10 +32,13 @@ inline constexpr std::string_view kHelloName = "hello";
 inline constexpr auto kRequestNames = std::to_array<std::string_view>(
     {"send", "ack", "history", "createGroup", "addMember", "removeMember", "leaveGroup", "logout",
      "heartbeat", "changeContact", "listContacts", "queryPresence", "registerPushToken",
-     "unregisterPushToken", "queryUnread", "listChannels", "typing"});
+     "unregisterPushToken", "queryUnread", "listChannels", "typing",
+     // Receipts (docs/protocol.md#receipts).
+     "markRead", "queryReceipts", "settings"});
 inline constexpr auto kEventNames = std::to_array<std::string_view>(
     {"welcome", "deliver", "sendAck", "groupCreated", "historyPage", "ok", "failure", "presence",
-     "presenceList", "contactList", "unreadCounts", "channelList", "typing"});
+     "presenceList", "contactList", "unreadCounts", "channelList", "typing", "receipt", "receipts",
+     "settings"});
 static_assert(kRequestNames.size() == std::variant_size_v<engine::client::Request>);
 static_assert(kEventNames.size() == std::variant_size_v<engine::server::Event>);
 

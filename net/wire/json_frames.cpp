@@ -80,7 +80,15 @@ void read(Reader& r, Value& v, server::ChannelSummary& s) {
   r.object(v, [&](std::string_view key, Value& x) {
     return read_field(r, key, x, field("channel", s.channel), field("kind", s.kind),
                       field("name", s.name), field("admin", s.admin), field("lastSeq", s.last_seq),
-                      field("active", s.active), field("members", s.members));
+                      field("active", s.active), field("members", s.members),
+                      field("readSeq", s.read_seq));
+  });
+}
+
+void read(Reader& r, Value& v, server::ReceiptEntry& e) {
+  r.object(v, [&](std::string_view key, Value& x) {
+    return read_field(r, key, x, field("user", e.user), field("deliveredSeq", e.delivered_seq),
+                      field("readSeq", e.read_seq));
   });
 }
 
@@ -205,6 +213,38 @@ void read(Reader& r, Value& v, client::Typing& t) {
   });
 }
 
+void read(Reader& r, Value& v, client::MarkRead& m) {
+  r.object(v, [&](std::string_view key, Value& x) {
+    return read_field(r, key, x, field("request", m.request), field("channel", m.channel),
+                      field("seq", m.seq));
+  });
+}
+
+void read(Reader& r, Value& v, client::QueryReceipts& q) {
+  r.object(v, [&](std::string_view key, Value& x) {
+    return read_field(r, key, x, field("request", q.request), field("channel", q.channel));
+  });
+}
+
+// SettingsRequest: its union is whichever member came last, `unchanged` (Void: any value) if
+// none did.
+void read(Reader& r, Value& v, client::Settings& s) {
+  r.object(v, [&](std::string_view key, Value& x) {
+    if (key == "unchanged") {
+      r.skip(x);
+      s.read_receipts.reset();
+      return true;
+    }
+    if (key == "readReceipts") {
+      bool read_receipts = false;
+      r.read(x, read_receipts);
+      s.read_receipts = read_receipts;
+      return true;
+    }
+    return read_field(r, key, x, field("request", s.request));
+  });
+}
+
 // ---- Server events ---------------------------------------------------------------------------
 
 void read(Reader& r, Value& v, server::Welcome& w) {
@@ -251,6 +291,29 @@ void read(Reader& r, Value& v, server::Typing& t) {
   r.object(v, [&](std::string_view key, Value& x) {
     return read_field(r, key, x, field("channel", t.channel), field("user", t.user),
                       field("typing", t.typing), field("ttlUs", t.ttl_us));
+  });
+}
+
+// Receipt: a ReceiptEntry's fields beside the channel.
+void read(Reader& r, Value& v, server::Receipt& e) {
+  r.object(v, [&](std::string_view key, Value& x) {
+    return read_field(r, key, x, field("channel", e.channel), field("user", e.entry.user),
+                      field("deliveredSeq", e.entry.delivered_seq),
+                      field("readSeq", e.entry.read_seq));
+  });
+}
+
+void read(Reader& r, Value& v, server::Receipts& e) {
+  r.object(v, [&](std::string_view key, Value& x) {
+    return read_field(r, key, x, field("request", e.request), field("channel", e.channel),
+                      field("entries", e.entries));
+  });
+}
+
+void read(Reader& r, Value& v, server::Settings& e) {
+  r.object(v, [&](std::string_view key, Value& x) {
+    return read_field(r, key, x, field("request", e.request),
+                      field("readReceipts", e.read_receipts));
   });
 }
 

@@ -6,6 +6,7 @@
 // does not judge UTF-8 (the engine only ever hands it valid UTF-8).
 #include <array>
 #include <charconv>
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -134,6 +135,9 @@ void put(Writer& w, std::uint32_t value) {
 void put(Writer& w, bool value) {
   w.literal(value ? "true" : "false");
 }
+void put(Writer& w, std::nullptr_t) {  // a Void union member
+  w.literal("null");
+}
 void put(Writer& w, std::string_view value) {
   w.text(value);
 }
@@ -221,6 +225,15 @@ void put(Writer& w, const server::ChannelSummary& s) {
     w.field("lastSeq", s.last_seq);
     w.field("active", s.active);
     w.field("members", s.members);
+    w.field("readSeq", s.read_seq);
+  });
+}
+
+void put(Writer& w, const server::ReceiptEntry& e) {
+  w.object([&] {
+    w.field("user", e.user);
+    w.field("deliveredSeq", e.delivered_seq);
+    w.field("readSeq", e.read_seq);
   });
 }
 
@@ -355,6 +368,33 @@ void put(Writer& w, const client::Typing& r) {
   });
 }
 
+void put(Writer& w, const client::MarkRead& r) {
+  w.object([&] {
+    w.field("request", r.request);
+    w.field("channel", r.channel);
+    w.field("seq", r.seq);
+  });
+}
+
+void put(Writer& w, const client::QueryReceipts& r) {
+  w.object([&] {
+    w.field("request", r.request);
+    w.field("channel", r.channel);
+  });
+}
+
+// SettingsRequest: the union's member as JsonCodec writes it, Void as null.
+void put(Writer& w, const client::Settings& r) {
+  w.object([&] {
+    w.field("request", r.request);
+    if (r.read_receipts) {
+      w.field("readReceipts", *r.read_receipts);
+    } else {
+      w.field("unchanged", nullptr);
+    }
+  });
+}
+
 // ---- Server events ---------------------------------------------------------------------------
 
 void put(Writer& w, const server::Welcome& e) {
@@ -416,6 +456,30 @@ void put(Writer& w, const server::Typing& e) {
     w.field("user", e.user);
     w.field("typing", e.typing);
     w.field("ttlUs", e.ttl_us);
+  });
+}
+
+void put(Writer& w, const server::Receipt& e) {
+  w.object([&] {
+    w.field("channel", e.channel);
+    w.field("user", e.entry.user);
+    w.field("deliveredSeq", e.entry.delivered_seq);
+    w.field("readSeq", e.entry.read_seq);
+  });
+}
+
+void put(Writer& w, const server::Receipts& e) {
+  w.object([&] {
+    w.field("request", e.request);
+    w.field("channel", e.channel);
+    w.field("entries", e.entries);
+  });
+}
+
+void put(Writer& w, const server::Settings& e) {
+  w.object([&] {
+    w.field("request", e.request);
+    w.field("readReceipts", e.read_receipts);
   });
 }
 

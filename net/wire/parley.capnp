@@ -146,6 +146,31 @@ struct Typing {
   typing @2 :Bool = true;
 }
 
+struct MarkRead {
+  # The user has seen `channel` up to `seq`: their read position there moves up to it.
+  request @0 :UInt64;
+  channel @1 :UInt64;
+  seq @2 :UInt64;                # 1 to the newest seq you may read
+}
+
+struct QueryReceipts {
+  request @0 :UInt64;
+  channel @1 :UInt64;
+}
+
+struct SettingsRequest {
+  # Answered by Settings, after changing the settings that are set. Each setting is a union
+  # whose first member, Void, leaves it unchanged: what an all-zero struct and a JSON object
+  # without the setting read as, so a plain {"settings":{"request":"N"}} only asks. A later
+  # setting is another such union beside this one, never a member of it: an older node
+  # ignores it rather than refusing the frame.
+  request @0 :UInt64;
+  union {
+    unchanged @1 :Void;          # read receipts stay as they are (JSON: omit readReceipts)
+    readReceipts @2 :Bool;       # share read positions (true) or not (false)
+  }
+}
+
 struct ClientFrame {
   union {
     unset @0 :Void;              # never valid: refused as a malformed frame
@@ -167,6 +192,9 @@ struct ClientFrame {
     queryUnread @16 :QueryUnread;
     listChannels @17 :ListChannels;
     typing @18 :Typing;
+    markRead @19 :MarkRead;
+    queryReceipts @20 :QueryReceipts;
+    settings @21 :SettingsRequest;
   }
 }
 
@@ -274,6 +302,7 @@ struct ChannelSummary {
   lastSeq @4 :UInt64;            # the newest seq you may read
   active @5 :Bool;               # false once removed from or having left the group
   members @6 :List(ChannelMember);  # active members, ascending user; [] when not active
+  readSeq @7 :UInt64;            # your read position here (markRead), the same on every device
 }
 
 struct ChannelList {
@@ -287,6 +316,31 @@ struct TypingEvent {
   user @1 :UInt64;               # who is typing
   typing @2 :Bool = true;        # true: show "typing…"; false: hide it now
   ttlUs @3 :Int64;               # hide it after this long unless renewed (6,000,000)
+}
+
+struct ReceiptEntry {
+  user @0 :UInt64;
+  deliveredSeq @1 :UInt64;       # every message up to here is stored on one of their devices
+  readSeq @2 :UInt64;            # every message up to here was seen; 0 when not shared
+}
+
+struct Receipt {
+  # A member's positions in a channel moved (ReceiptEntry's fields, beside the channel).
+  channel @0 :UInt64;
+  user @1 :UInt64;
+  deliveredSeq @2 :UInt64;
+  readSeq @3 :UInt64;
+}
+
+struct Receipts {
+  request @0 :UInt64;
+  channel @1 :UInt64;
+  entries @2 :List(ReceiptEntry);  # the active members, ascending user
+}
+
+struct Settings {
+  request @0 :UInt64;            # 0: changed on another of your devices
+  readReceipts @1 :Bool = true;
 }
 
 struct ServerFrame {
@@ -305,5 +359,8 @@ struct ServerFrame {
     unreadCounts @11 :UnreadCounts;
     channelList @12 :ChannelList;
     typing @13 :TypingEvent;
+    receipt @14 :Receipt;
+    receipts @15 :Receipts;
+    settings @16 :Settings;
   }
 }

@@ -65,6 +65,29 @@ void fill_server_frame(wire::ServerFrame::Builder out, const engine::server::Eve
                    t.setTyping(e.typing);
                    t.setTtlUs(e.ttl_us);
                  },
+                 [&](const server::Receipt& e) {
+                   auto r = out.initReceipt();
+                   r.setChannel(e.channel);
+                   r.setUser(e.entry.user);
+                   r.setDeliveredSeq(e.entry.delivered_seq);
+                   r.setReadSeq(e.entry.read_seq);
+                 },
+                 [&](const server::Receipts& e) {
+                   auto r = out.initReceipts();
+                   r.setRequest(e.request);
+                   r.setChannel(e.channel);
+                   auto entries = r.initEntries(list_size(e.entries.size()));
+                   for (unsigned i = 0; i < entries.size(); ++i) {
+                     entries[i].setUser(e.entries[i].user);
+                     entries[i].setDeliveredSeq(e.entries[i].delivered_seq);
+                     entries[i].setReadSeq(e.entries[i].read_seq);
+                   }
+                 },
+                 [&](const server::Settings& e) {
+                   auto s = out.initSettings();
+                   s.setRequest(e.request);
+                   s.setReadReceipts(e.read_receipts);
+                 },
                  [&](const server::PresenceList& e) {
                    auto p = out.initPresenceList();
                    p.setRequest(e.request);
@@ -168,6 +191,26 @@ engine::server::Event read_server_frame(wire::ServerFrame::Reader in, engine::Re
     case wire::ServerFrame::TYPING: {
       const auto t = in.getTyping();
       return server::Typing{t.getChannel(), t.getUser(), t.getTyping(), t.getTtlUs()};
+    }
+    case wire::ServerFrame::RECEIPT: {
+      const auto r = in.getReceipt();
+      return server::Receipt{r.getChannel(), {r.getUser(), r.getDeliveredSeq(), r.getReadSeq()}};
+    }
+    case wire::ServerFrame::RECEIPTS: {
+      const auto r = in.getReceipts();
+      request = r.getRequest();
+      server::Receipts receipts{request, r.getChannel(), {}};
+      const auto entries = r.getEntries();
+      receipts.entries.reserve(entries.size());
+      for (const auto entry : entries) {
+        receipts.entries.push_back({entry.getUser(), entry.getDeliveredSeq(), entry.getReadSeq()});
+      }
+      return receipts;
+    }
+    case wire::ServerFrame::SETTINGS: {
+      const auto s = in.getSettings();
+      request = s.getRequest();
+      return server::Settings{request, s.getReadReceipts()};
     }
     case wire::ServerFrame::PRESENCE_LIST: {
       const auto p = in.getPresenceList();

@@ -98,6 +98,7 @@ std::unique_ptr<Invariant> push(const Run& run);               // 5: push.cpp
 std::unique_ptr<Invariant> fencing(const Run& run);            // 7: replication.cpp
 std::unique_ptr<Invariant> replicas_agree(const Run& run);     // 8: replication.cpp
 std::unique_ptr<Invariant> typing(const Run& run);             // 9: typing.cpp
+std::unique_ptr<Invariant> receipts(const Run& run);           // 10: receipts.cpp
 
 // ---- shared by more than one invariant --------------------------------------------------
 

@@ -21,8 +21,9 @@ std::vector<Pass> all(const Run& run) {
   // What each node did about presence (4) and pushes (5), replayed record by record.
   passes[2].push_back(presence(run));
   passes[2].push_back(push(run));
-  // What each node told connections about typing (9).
+  // What each node told connections about typing (9) and receipts (10).
   passes[2].push_back(typing(run));
+  passes[2].push_back(receipts(run));
   // A clustered world's log and replicas: fencing (7), replicas agree (8).
   passes[3].push_back(fencing(run));
   passes[3].push_back(replicas_agree(run));

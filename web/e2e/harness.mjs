@@ -124,6 +124,18 @@ export async function addContact(page, name) {
   await page.waitForSelector(`[data-testid=contact][data-name="${name}"]`);
 }
 
+// Signs each of `people` ({page, name}) up, then makes the first a mutual contact of each
+// of the others and waits until it sees them online: the start of every multi-person test.
+export async function signUpAsFriends(people) {
+  for (const person of people) await signUp(person.page, person.name);
+  const [hub, ...others] = people;
+  for (const person of others) {
+    await addContact(hub.page, person.name);
+    await addContact(person.page, hub.name);
+    await contact(hub.page, person.name).and(hub.page.locator('[data-online=true]')).waitFor();
+  }
+}
+
 export const contact = (page, name) => page.locator(`[data-testid=contact][data-name="${name}"]`);
 
 export async function openContact(page, name) {
@@ -159,4 +171,32 @@ export async function waitForMessages(page, expected, timeout = 10_000) {
 export async function screenshot(page, name) {
   await mkdir(outputDir(), { recursive: true });
   await page.screenshot({ path: join(outputDir(), `${name}.png`) });
+}
+
+// Every frame a page's WebSockets send and receive, parsed, in order.
+export function recordFrames(page) {
+  const frames = { sent: [], received: [] };
+  const parse = (payload) => {
+    try {
+      return JSON.parse(String(payload));
+    } catch {
+      return {};
+    }
+  };
+  page.on('websocket', (ws) => {
+    ws.on('framesent', ({ payload }) => frames.sent.push(parse(payload)));
+    ws.on('framereceived', ({ payload }) => frames.received.push(parse(payload)));
+  });
+  return frames;
+}
+
+// Polls `predicate` (a plain function, e.g. over recorded frames) until it returns something.
+export async function waitUntil(what, predicate, timeout = 10_000) {
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    const found = predicate();
+    if (found) return found;
+    await sleep(25);
+  }
+  throw new Error(`timed out waiting for ${what}`);
 }

@@ -6,17 +6,17 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  addContact,
-  contact,
   launchBrowser,
   newPerson,
   openChat,
   openContact,
+  recordFrames,
   screenshot,
   send,
-  signUp,
+  signUpAsFriends,
   startNode,
   waitForMessages,
+  waitUntil,
 } from './harness.mjs';
 
 let node;
@@ -25,33 +25,6 @@ let alice;
 let bob;
 let carol;
 let dave;
-
-// Every frame a page's WebSockets send and receive, parsed, in order.
-function recordFrames(page) {
-  const frames = { sent: [], received: [] };
-  const parse = (payload) => {
-    try {
-      return JSON.parse(String(payload));
-    } catch {
-      return {};
-    }
-  };
-  page.on('websocket', (ws) => {
-    ws.on('framesent', ({ payload }) => frames.sent.push(parse(payload)));
-    ws.on('framereceived', ({ payload }) => frames.received.push(parse(payload)));
-  });
-  return frames;
-}
-
-async function waitUntil(what, predicate, timeout = 10_000) {
-  const deadline = Date.now() + timeout;
-  while (Date.now() < deadline) {
-    const found = predicate();
-    if (found) return found;
-    await sleep(25);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const typingLine = (page) => page.locator('#typing').textContent();
 
@@ -99,19 +72,12 @@ before(async () => {
   carol = await newPerson(browser, node);
   dave = await newPerson(browser, node);
   for (const person of [alice, bob, carol, dave]) person.frames = recordFrames(person.page);
-  await signUp(alice.page, 'alice');
-  await signUp(bob.page, 'bob');
-  await signUp(carol.page, 'carol');
-  await signUp(dave.page, 'dave');
-  for (const [person, name] of [
-    [bob, 'bob'],
-    [carol, 'carol'],
-    [dave, 'dave'],
-  ]) {
-    await addContact(alice.page, name);
-    await addContact(person.page, 'alice');
-    await contact(alice.page, name).and(alice.page.locator('[data-online=true]')).waitFor();
-  }
+  await signUpAsFriends([
+    { page: alice.page, name: 'alice' },
+    { page: bob.page, name: 'bob' },
+    { page: carol.page, name: 'carol' },
+    { page: dave.page, name: 'dave' },
+  ]);
 });
 
 after(async () => {

@@ -1,7 +1,8 @@
 // The page: log in / sign up, then the chat list, contacts and one open chat. All protocol
 // work is in chat.js; this file only draws its state and forwards what the person does.
 import { api, ApiError } from './api.js';
-import { ChatClient, describeError } from './chat.js';
+import { ChatClient } from './chat.js';
+import { describeError } from './errors.js';
 
 const $ = (id) => document.getElementById(id);
 const SESSION_KEY = 'parley.session';
@@ -36,6 +37,8 @@ function clock(us) {
 
 let client = null;
 let current = null; // {channel} or {peer}: the open chat
+let readersOf = null; // {channel, seq}: the message whose readers are listed
+let settingBusy = false; // a change of the read receipts setting is on its way
 let toastTimer = null;
 
 function toast(text) {
@@ -153,6 +156,7 @@ async function logOut() {
 
 function openChat(target) {
   current = target;
+  readersOf = null;
   client.open(target.channel ?? null);
   $('app').classList.add('show-chat');
   $('members-panel').hidden = true;
@@ -173,6 +177,7 @@ function render() {
   if (!client) return;
   $('status').textContent = STATUS_TEXT[client.status] ?? client.status;
   $('status').dataset.state = client.status;
+  renderSettings();
   renderChats();
   renderContacts();
   renderChat();
@@ -190,7 +195,7 @@ function presenceLine(user) {
 
 // "alice is typing…", "alice and bob are typing…", "3 people are typing…", or '' for nobody.
 function typingLine(channelId) {
-  const typists = client.typists(channelId);
+  const typists = client.typing.typists(channelId);
   const name = (user) => client.names.get(user) ?? `user ${user}`;
   if (typists.length === 0) return '';
   if (typists.length === 1) return `${name(typists[0])} is typing…`;
@@ -213,7 +218,7 @@ function renderChats() {
       const last = lastMessage(channel);
       const peer = channel.kind === 'direct' ? client.peerOf(channel) : null;
       // A chat that is not open says who types in it in place of its last message.
-      const typing = current?.channel !== channel.id && client.typists(channel.id).length > 0;
+      const typing = current?.channel !== channel.id && client.typing.typists(channel.id).length > 0;
       const preview = !channel.active ? 'you left' : last?.kind === 'text' ? last.text.slice(0, 60) : '';
       return h(
         'li',
@@ -239,7 +244,7 @@ function renderChats() {
       );
     }),
   );
-  const total = client.unreadTotal();
+  const total = [...client.unread.values()].reduce((sum, count) => sum + count, 0);
   $('unread-total').hidden = total === 0;
   $('unread-total').textContent = String(total);
   document.title = total ? `(${total}) parley` : 'parley';
@@ -303,6 +308,7 @@ function renderChat() {
   $('members-toggle').hidden = !isGroup || !channel.active;
   if (isGroup) renderMembers(channel);
   renderMessages(channel, peer);
+  renderReaders(channel);
   $('typing').textContent = channel ? typingLine(channel.id) : '';
   $('composer-text').disabled = channel ? !channel.active : false;
 }
@@ -318,7 +324,7 @@ function renderMembers(channel) {
         admin && user !== client.me
           ? h(
               'button',
-              { type: 'button', class: 'link', onclick: () => client.removeMember(channel.id, user).catch((e) => toast(e.message)) },
+              { type: 'button', class: 'link', onclick: () => client.changeGroup('removeMember', { channel: channel.id, user }).catch((e) => toast(e.message)) },
               'Remove',
             )
           : null,
@@ -356,22 +362,25 @@ function renderMessages(channel, peer) {
       { class: `message${mine ? ' mine' : ''}`, dataset: { seq: message.seq, testid: 'message' } },
       group && !mine ? h('span', { class: 'sender' }, name(message.sender)) : null,
       h('span', { class: 'text' }, message.text),
-      h('span', { class: 'meta' }, clock(message.serverTime)),
+      h('span', { class: 'meta' }, clock(message.serverTime), ...(mine ? receiptMarks(channel, message.seq) : [])),
     );
   });
   const held = new Set(channel ? [...channel.messages.values()].map((m) => m.clientMsgId) : []);
   for (const item of client.outgoing(channel?.id, peer)) {
     if (held.has(item.clientMsgId)) continue;
+    // Stored (acked) but not yet delivered back to this device: ✓ already.
+    const stored = !item.error && item.seq && client.channels.get(item.channel);
     items.push(
       h(
         'li',
-        { class: `message mine ${item.error ? 'failed' : 'pending'}`, dataset: { testid: item.error ? 'failed' : 'pending' } },
+        { class: `message mine ${item.error ? 'failed' : stored ? '' : 'pending'}`, dataset: { testid: item.error ? 'failed' : 'pending' } },
         h('span', { class: 'text' }, item.text.length > 2000 ? `${item.text.slice(0, 2000)}…` : item.text),
         h(
           'span',
           { class: 'meta' },
-          item.error ? `Not sent: ${item.error} ` : 'sending…',
+          item.error ? `Not sent: ${item.error} ` : stored ? clock(item.sentAt * 1000) : 'sending…',
           item.error ? h('button', { type: 'button', class: 'link', onclick: () => client.dismiss(item.clientMsgId) }, 'Dismiss') : null,
+          ...(stored ? receiptMarks(stored, item.seq) : []),
         ),
       ),
     );
@@ -380,6 +389,82 @@ function renderMessages(channel, peer) {
   $('load-older').hidden = !channel || !channel.loaded || !channel.hasMore;
   if (atBottom) scrollToBottom();
   else if (box.scrollTop < 40) box.scrollTop += box.scrollHeight - heightBefore; // older page prepended
+}
+
+// ---- Receipts (docs/web.md, "Receipts") ------------------------------------------------------
+const RECEIPT_TEXT = { sent: 'Sent', delivered: 'Delivered', read: 'Read' };
+
+// The ticks on our message `seq`: ✓ stored, ✓✓ on every other member's device, blue ✓✓ read
+// by all; in a group also "read by N of M" once someone read it, which lists them.
+function receiptMarks(channel, seq) {
+  const { state, readers, of } = client.receipts.status(channel, seq);
+  const ticks = h(
+    'span',
+    { class: 'receipt', title: RECEIPT_TEXT[state], 'aria-label': RECEIPT_TEXT[state], dataset: { state, testid: 'receipt' } },
+    state === 'sent' ? '✓' : '✓✓',
+  );
+  if (channel.kind !== 'group' || readers.length === 0) return [ticks];
+  const open = readersOf?.channel === channel.id && readersOf.seq === seq;
+  const readBy = h(
+    'button',
+    {
+      type: 'button',
+      class: 'link read-by',
+      'aria-expanded': String(open),
+      dataset: { testid: 'read-by', read: String(readers.length), of: String(of) },
+      onclick: () => {
+        readersOf = open ? null : { channel: channel.id, seq };
+        render();
+      },
+    },
+    `read by ${readers.length} of ${of}`,
+  );
+  return [ticks, readBy];
+}
+
+// The list behind "read by N of M": who read the message, then who has it but did not read
+// it yet, then who does not have it yet. It follows their receipts while it is open.
+function renderReaders(channel) {
+  const panel = $('readers-panel');
+  const message = channel && readersOf?.channel === channel.id ? channel.messages.get(readersOf.seq) : null;
+  panel.hidden = !message;
+  if (!message) return;
+  const { readers, of } = client.receipts.status(channel, message.seq);
+  const members = channel.members.filter((user) => user !== client.me);
+  const rank = (user) => client.receipts.memberState(channel.id, user, message.seq);
+  const order = { read: 0, delivered: 1, sent: 2 };
+  const label = { read: 'read', delivered: 'delivered, not read yet', sent: 'not delivered yet' };
+  members.sort((a, b) => order[rank(a)] - order[rank(b)]);
+  $('readers-title').textContent = `“${message.text.slice(0, 40)}” read by ${readers.length} of ${of}`;
+  $('readers').replaceChildren(
+    ...members.map((user) =>
+      h(
+        'li',
+        { dataset: { user, state: rank(user), testid: 'reader' } },
+        h('span', { class: 'name' }, client.names.get(user) ?? `user ${user}`, h('small', {}, label[rank(user)])),
+      ),
+    ),
+  );
+}
+
+// The read receipts toggle: the node's value, left alone while a change is on its way.
+function renderSettings() {
+  const value = client.receipts.readReceipts;
+  $('read-receipts').disabled = value === null || settingBusy;
+  if (!settingBusy) $('read-receipts').checked = value !== false;
+}
+
+async function changeReadReceipts() {
+  settingBusy = true;
+  render();
+  try {
+    await client.receipts.setReadReceipts($('read-receipts').checked);
+  } catch (error) {
+    toast(error.code ? error.message : 'Not connected: the setting was not changed.');
+  } finally {
+    settingBusy = false;
+    render();
+  }
 }
 
 function scrollToBottom() {
@@ -436,12 +521,12 @@ async function addMember(event) {
   event.preventDefault();
   const user = $('member-add').value;
   if (!user || !current?.channel) return;
-  await client.addMember(current.channel, user).catch((error) => toast(error.message));
+  await client.changeGroup('addMember', { channel: current.channel, user }).catch((error) => toast(error.message));
 }
 
 async function leaveGroup() {
   if (!current?.channel) return;
-  await client.leaveGroup(current.channel).catch((error) => toast(error.message));
+  await client.changeGroup('leaveGroup', { channel: current.channel }).catch((error) => toast(error.message));
   $('members-panel').hidden = true;
 }
 
@@ -450,12 +535,18 @@ function wire() {
   $('tab-signup').addEventListener('click', () => setAuthMode('signup'));
   $('auth-form').addEventListener('submit', submitAuth);
   $('logout').addEventListener('click', logOut);
+  $('settings-toggle').addEventListener('click', () => ($('settings-panel').hidden = !$('settings-panel').hidden));
+  $('read-receipts').addEventListener('change', changeReadReceipts);
+  $('readers-close').addEventListener('click', () => {
+    readersOf = null;
+    render();
+  });
   $('composer').addEventListener('submit', sendMessage);
   $('composer-text').addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && !event.shiftKey) sendMessage(event);
   });
   $('composer-text').addEventListener('input', () => {
-    if (client && current?.channel) client.composing(current.channel, $('composer-text').value);
+    if (client && current?.channel) client.typing.composing(current.channel, $('composer-text').value);
   });
   $('contact-form').addEventListener('submit', addContact);
   $('new-group').addEventListener('click', showGroupForm);
@@ -466,6 +557,7 @@ function wire() {
   $('leave-group').addEventListener('click', leaveGroup);
   $('back').addEventListener('click', () => {
     current = null;
+    readersOf = null;
     client.open(null);
     $('app').classList.remove('show-chat');
   });

@@ -11,37 +11,18 @@
 //    (docs/cluster.md, "Gateways"); when discovery itself does not answer, it tries the next
 //    gateway discovery named before.
 //
-// Typing indicators are live only (docs/protocol.md, "Typing indicators"): what others type
-// is held in memory with a timer per person, and never stored.
+// Typing indicators (typing.js) and receipts with the unread counts they drive
+// (receipts.js) have modules of their own; this file routes their frames to them.
 //
 // Ids stay strings (they are 64-bit); comparisons go through BigInt.
+
+import { describeError } from './errors.js';
+import { Receipts } from './receipts.js';
+import { Typing } from './typing.js';
 
 const HISTORY_PAGE = 30;
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 10_000;
-const TYPING_REFRESH_MS = 3000; // a start is repeated this often while the person types
-const TYPING_TTL_MS = 6000; // used when a typing frame names no ttlUs
-const TYPING_REQUESTS_HELD = 32; // ids of recent typing frames, to recognise their failures
-
-const ERROR_TEXT = {
-  message_too_long: 'That message is too long: at most 99,999 characters.',
-  message_empty: 'An empty message cannot be sent.',
-  not_a_member: 'You are not a member of this chat any more.',
-  blocked: 'You cannot message this person.',
-  unknown_user: 'There is no such user.',
-  already_member: 'That person is already in the group.',
-  group_full: 'The group is full: at most 100 members.',
-  not_admin: 'Only the group admin can change its members.',
-  invalid_name: 'That name is not allowed.',
-  too_many_contacts: 'You have too many contacts.',
-  rate_limited: 'You are sending too fast. Slow down a little.',
-  overloaded: 'The server is busy. Trying again shortly.',
-  invalid_utf8: 'The message contains invalid characters.',
-};
-
-export function describeError(code, fallback) {
-  return ERROR_TEXT[code] ?? fallback ?? `Something went wrong (${code}).`;
-}
 
 function big(id) {
   return BigInt(id ?? 0);
@@ -81,9 +62,8 @@ export class ChatClient extends EventTarget {
     this.stopped = false;
     this.liveFrom = 0n; // inbox entries above this arrived live (count as new unread)
     this.refreshTimer = null;
-    this.typing = new Map(); // channel id -> Map(user id -> expiry timer): who types there
-    this.typingOut = null; // {channel, at}: the chat this person types in, and its last start
-    this.typingRequests = new Map(); // request id -> channel, for typing frames sent lately
+    this.typing = new Typing(this); // who types where, and our own typing frames
+    this.receipts = new Receipts(this); // positions, our read position, the setting
     this.loadSync();
   }
 
@@ -113,6 +93,7 @@ export class ChatClient extends EventTarget {
   }
 
   changed() {
+    this.receipts.markReadIfDue();
     this.dispatchEvent(new Event('change'));
   }
   notify(message) {
@@ -124,6 +105,7 @@ export class ChatClient extends EventTarget {
     this.stopped = false;
     addEventListener('offline', this.onBrowserOffline);
     addEventListener('online', this.onBrowserOnline);
+    this.receipts.attach();
     this.connect();
   }
 
@@ -131,6 +113,7 @@ export class ChatClient extends EventTarget {
     this.stopped = true;
     removeEventListener('offline', this.onBrowserOffline);
     removeEventListener('online', this.onBrowserOnline);
+    this.receipts.detach();
     clearTimeout(this.reconnectTimer);
     this.dropSocket();
   }
@@ -198,11 +181,7 @@ export class ChatClient extends EventTarget {
     this.welcomed = false;
     clearInterval(this.heartbeatTimer);
     this.failPending('disconnected');
-    // No stop can reach us while disconnected: start over from nobody typing. Our own
-    // typing starts afresh (a start at once) at the first keystroke after the reconnect.
-    this.clearTyping();
-    this.typingOut = null;
-    this.typingRequests.clear();
+    this.typing.reset();
     if (ws) {
       ws.onopen = ws.onmessage = ws.onclose = null;
       try {
@@ -281,7 +260,12 @@ export class ChatClient extends EventTarget {
       case 'sendAck':
         return this.onSendAck(body);
       case 'typing':
-        return this.onTyping(body);
+        return this.typing.onEvent(body);
+      case 'receipt':
+        return this.receipts.onReceipt(body);
+      case 'settings':
+        if (body.request === '0') return this.receipts.applySettings(body);
+        break;
       case 'failure':
         if (this.onFailure(body)) return;
         break;
@@ -291,11 +275,7 @@ export class ChatClient extends EventTarget {
       this.dropSocket();
       return this.scheduleReconnect();
     }
-    if (kind === 'failure' && this.typingRequests.delete(body.request)) {
-      // A refused typing frame (a block, a chat just left): nothing to show the person.
-      console.debug(`typing refused: ${body.code} ${body.message ?? ''}`);
-      return;
-    }
+    if (kind === 'failure' && this.typing.refused(body)) return;
     const waiter = this.pending.get(body.request);
     if (!waiter) return;
     this.pending.delete(body.request);
@@ -330,23 +310,8 @@ export class ChatClient extends EventTarget {
     this.heartbeatTimer = setInterval(() => this.transmit({ heartbeat: {} }), interval);
     this.refreshChannels();
     this.refreshContacts();
-    this.loadUnread('0');
+    this.receipts.onWelcome();
     for (const item of this.outbox) this.transmitSend(item);
-  }
-
-  // Unread counts come in pages of at most 500 chats: ask again after the last while `more`.
-  loadUnread(after) {
-    this.request('queryUnread', { after }).then((counts) => {
-      for (const { channel, count } of counts.channels) {
-        this.unread.set(channel, Math.max(this.unread.get(channel) ?? 0, Number(count)));
-      }
-      if (this.viewing) this.unread.delete(this.viewing);
-      this.saveSync();
-      this.changed();
-      if (counts.more && counts.channels.length > 0) {
-        this.loadUnread(counts.channels[counts.channels.length - 1].channel);
-      }
-    }, () => {});
   }
 
   // A hello with a cursor past the head (a store reset under us) or a device that no
@@ -427,18 +392,10 @@ export class ChatClient extends EventTarget {
   applyMessage(message, live) {
     const channel = this.ensureChannel(message.channel);
     channel.messages.set(message.seq, message);
-    // A message from a typist ends their indicator (a live one: a backlog message, caught up
-    // after a reconnect, is older than what they type now); so does leaving or being removed.
-    if (live) this.stopTyping(channel.id, message.sender);
-    if (message.kind === 'member_left' || message.kind === 'member_removed') {
-      for (const user of message.users ?? []) this.stopTyping(channel.id, user);
-    }
+    this.typing.onMessage(message, live);
     if (message.sender === this.me && message.clientMsgId) this.acked.delete(message.clientMsgId);
     if (channel.kind === 'unknown' || message.kind !== 'text') this.refreshChannelsSoon();
-    const fromOther = message.kind === 'text' && message.sender !== this.me;
-    if (fromOther && live && this.viewing !== channel.id) {
-      this.unread.set(channel.id, (this.unread.get(channel.id) ?? 0) + 1);
-    }
+    this.receipts.onMessage(message, live);
   }
 
   refreshChannelsSoon() {
@@ -471,6 +428,7 @@ export class ChatClient extends EventTarget {
         members: summary.members.map((m) => m.user),
       });
       for (const member of summary.members) this.names.set(member.user, member.name);
+      this.receipts.onSummary(summary);
     }
     this.changed();
   }
@@ -516,13 +474,14 @@ export class ChatClient extends EventTarget {
     return [...channel.messages.values()].sort((a, b) => (big(a.seq) < big(b.seq) ? -1 : 1));
   }
 
+  // The chat on screen: its unread count goes and markRead follows (receipts.js) while the
+  // page is visible; the members' receipt positions are asked afresh.
   open(channelId) {
-    // Leaving a chat with something written in it: the others there stop seeing "typing".
-    if (this.typingOut && this.typingOut.channel !== channelId) this.composing(this.typingOut.channel, '');
+    this.typing.leaving(channelId);
     this.viewing = channelId;
-    if (channelId && this.unread.delete(channelId)) this.saveSync();
     const channel = channelId && this.channels.get(channelId);
     if (channel && !channel.loaded) this.loadOlder(channelId);
+    if (channelId) this.receipts.query(channelId);
     this.changed();
   }
 
@@ -546,12 +505,6 @@ export class ChatClient extends EventTarget {
     }
   }
 
-  unreadTotal() {
-    let total = 0;
-    for (const count of this.unread.values()) total += count;
-    return total;
-  }
-
   // ---- Sending ------------------------------------------------------------------------------
   // target: {channel} or {peer}. The message waits in the outbox until the node acks it.
   send(target, text) {
@@ -565,8 +518,7 @@ export class ChatClient extends EventTarget {
     };
     this.outbox.push(item);
     this.saveSync();
-    // The node ends the typing indicator at the message; the next keystroke starts anew.
-    if (item.channel !== '0' && this.typingOut?.channel === item.channel) this.typingOut = null;
+    this.typing.sent(item.channel);
     if (this.welcomed) this.transmitSend(item);
     this.changed();
     return item;
@@ -590,6 +542,7 @@ export class ChatClient extends EventTarget {
     const [item] = this.outbox.splice(index, 1);
     this.saveSync();
     item.channel = ack.channel;
+    item.seq = ack.seq; // stored: ✓ (receipts.js) until it reaches the others
     const channel = this.ensureChannel(ack.channel);
     if (!channel.messages.has(ack.seq)) this.acked.set(item.clientMsgId, item);
     if (channel.kind === 'unknown') this.refreshChannelsSoon();
@@ -630,93 +583,15 @@ export class ChatClient extends EventTarget {
     this.changed();
   }
 
-  // ---- Typing indicators ----------------------------------------------------------------------
-  // The composer of `channelId` now holds `text` (called on every input event). A start goes
-  // out at the first keystroke and then at most once per TYPING_REFRESH_MS while typing goes
-  // on; a stop when the composer becomes empty. A chat without a channel yet (a first message
-  // to a contact) sends nothing.
-  composing(channelId, text) {
-    if (!channelId || channelId === '0') return;
-    if (text.trim() === '') {
-      if (this.typingOut?.channel !== channelId) return;
-      this.typingOut = null;
-      this.transmitTyping(channelId, false);
-      return;
-    }
-    const now = Date.now();
-    if (this.typingOut?.channel === channelId && now - this.typingOut.at < TYPING_REFRESH_MS) return;
-    if (this.transmitTyping(channelId, true)) this.typingOut = { channel: channelId, at: now };
-  }
-
-  // Fire and forget: a typing frame has no answer unless it is refused, so it leaves no
-  // pending promise. Its id is kept (the last few only) so that a refusal is recognised.
-  transmitTyping(channelId, typing) {
-    if (!this.welcomed) return false;
-    const id = String(this.nextRequest++);
-    this.typingRequests.set(id, channelId);
-    if (this.typingRequests.size > TYPING_REQUESTS_HELD) {
-      this.typingRequests.delete(this.typingRequests.keys().next().value);
-    }
-    return this.transmit({ typing: { request: id, channel: channelId, typing } });
-  }
-
-  onTyping(event) {
-    if (event.user === this.me) return; // not echoed, but a stray one must not show
-    if (!event.typing) {
-      if (this.stopTyping(event.channel, event.user)) this.changed();
-      return;
-    }
-    let typists = this.typing.get(event.channel);
-    if (!typists) this.typing.set(event.channel, (typists = new Map()));
-    const known = typists.has(event.user);
-    clearTimeout(typists.get(event.user));
-    const ttl = event.ttlUs ? Number(event.ttlUs) / 1000 : TYPING_TTL_MS;
-    typists.set(
-      event.user,
-      setTimeout(() => {
-        if (this.stopTyping(event.channel, event.user)) this.changed();
-      }, ttl),
-    );
-    if (!this.names.has(event.user)) this.refreshChannelsSoon();
-    if (!known) this.changed(); // a refresh of someone already shown changes nothing drawn
-  }
-
-  // Hides `user`'s indicator in `channelId`; true if one was shown.
-  stopTyping(channelId, user) {
-    const typists = this.typing.get(channelId);
-    if (!typists?.has(user)) return false;
-    clearTimeout(typists.get(user));
-    typists.delete(user);
-    if (typists.size === 0) this.typing.delete(channelId);
-    return true;
-  }
-
-  clearTyping() {
-    for (const typists of this.typing.values()) for (const timer of typists.values()) clearTimeout(timer);
-    this.typing.clear();
-  }
-
-  // Who is typing in `channelId`, in the order they started.
-  typists(channelId) {
-    return [...(this.typing.get(channelId)?.keys() ?? [])];
-  }
-
   // ---- Groups and contacts ----------------------------------------------------------------
   async createGroup(name, members) {
     const created = await this.request('createGroup', { name, members });
     await this.refreshChannels();
     return created.channel;
   }
-  async addMember(channel, user) {
-    await this.request('addMember', { channel, user });
-    await this.refreshChannels();
-  }
-  async removeMember(channel, user) {
-    await this.request('removeMember', { channel, user });
-    await this.refreshChannels();
-  }
-  async leaveGroup(channel) {
-    await this.request('leaveGroup', { channel });
+  // `addMember{channel, user}`, `removeMember{channel, user}` or `leaveGroup{channel}`.
+  async changeGroup(frame, fields) {
+    await this.request(frame, fields);
     await this.refreshChannels();
   }
   async changeContact(user, action) {

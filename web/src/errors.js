@@ -1,0 +1,21 @@
+// What the person reads for the protocol's stable error codes (the `failure` codes of docs/protocol.md).
+
+const ERROR_TEXT = {
+  message_too_long: 'That message is too long: at most 99,999 characters.',
+  message_empty: 'An empty message cannot be sent.',
+  not_a_member: 'You are not a member of this chat any more.',
+  blocked: 'You cannot message this person.',
+  unknown_user: 'There is no such user.',
+  already_member: 'That person is already in the group.',
+  group_full: 'The group is full: at most 100 members.',
+  not_admin: 'Only the group admin can change its members.',
+  invalid_name: 'That name is not allowed.',
+  too_many_contacts: 'You have too many contacts.',
+  rate_limited: 'You are sending too fast. Slow down a little.',
+  overloaded: 'The server is busy. Trying again shortly.',
+  invalid_utf8: 'The message contains invalid characters.',
+};
+
+export function describeError(code, fallback) {
+  return ERROR_TEXT[code] ?? fallback ?? `Something went wrong (${code}).`;
+}
