@@ -179,7 +179,10 @@ void TerminalClient::show_typing(const server::Typing& typing) {
 }
 
 void TerminalClient::show_message(const engine::Message& message) {
-  typing_seen_.erase({message.channel, message.sender});
+  // A message ends its sender's typing; an edit or delete does not (rule 20).
+  if (message.kind != engine::MessageKind::edited && message.kind != engine::MessageKind::deleted) {
+    typing_seen_.erase({message.channel, message.sender});
+  }
   std::string where;
   if (message.channel != channel_) {
     const auto peer = direct_peers_.find(message.channel);
@@ -193,7 +196,15 @@ void TerminalClient::show_message(const engine::Message& message) {
   }
   const std::string stamp = "[" + local_time(message.server_time) + "] ";
   if (message.kind == engine::MessageKind::text) {
-    say(stamp + name_of(message.sender) + where + ": " + message.text);
+    const std::string text = message.deleted           ? "(message deleted)"
+                             : message.edited_seq != 0 ? message.text + " (edited)"
+                                                       : message.text;
+    say(stamp + name_of(message.sender) + where + ": " + text);
+  } else if (message.kind == engine::MessageKind::edited ||
+             message.kind == engine::MessageKind::deleted) {
+    if (const std::string text = edit_text(message); !text.empty()) {
+      say(stamp + "* " + text + where);
+    }
   } else {
     say(stamp + "* " + message_text(message) + where);
   }
@@ -221,6 +232,9 @@ std::string TerminalClient::message_text(const engine::Message& message) const {
       return subject + " left";
     case engine::MessageKind::admin_changed:
       return subject + (subject == "you" ? " are" : " is") + " now the admin";
+    case engine::MessageKind::edited:
+    case engine::MessageKind::deleted:
+      return edit_text(message);
   }
   return sender + ": (" + std::string(engine::to_string(message.kind)) + ")";
 }

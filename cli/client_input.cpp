@@ -107,10 +107,15 @@ void TerminalClient::command(const std::string& line) {
     query_receipts(args);
   } else if (verb == "/readreceipts") {
     change_read_receipts(args);
+  } else if (verb == "/edit" || verb == "/delete") {
+    // The text is the rest of the line, spaces kept.
+    std::string rest = line.substr(verb.size());
+    rest.erase(0, rest.find_first_not_of(" \t"));
+    verb == "/edit" ? edit_message(rest) : delete_message(rest);
   } else {
     client_error("unknown command '" + verb +
                  "' (try /to, /group, /create, /add, /history, /who, /unread, /typing, /read, "
-                 "/receipts, /readreceipts, /quit)");
+                 "/receipts, /readreceipts, /edit, /delete, /quit)");
   }
 }
 

@@ -123,6 +123,11 @@ void add_serve_command(CLI::App& app) {
   scaled_flag(serve, a, "push-collapse-ms", &NodeConfig::engine,
               &EngineConfig::push_collapse_window_us, engine::TimeUs{1000},
               "At most one push intent per user and chat within this window");
+  scaled_flag(serve, a, "edit-window-s", &NodeConfig::engine, &EngineConfig::edit_window_us,
+              engine::TimeUs{1'000'000}, "How long after sending a message its sender may edit it");
+  scaled_flag(serve, a, "delete-window-s", &NodeConfig::engine, &EngineConfig::delete_window_us,
+              engine::TimeUs{1'000'000},
+              "How long after sending a message its sender may delete it for everyone");
   flag(serve, a, "delivery-batch", &NodeConfig::engine, &EngineConfig::delivery_batch,
        "Most inbox entries per deliver frame");
   flag(serve, a, "delivery-window", &NodeConfig::engine, &EngineConfig::delivery_window,

@@ -190,6 +190,11 @@ void print_summary(const Scenario& s, const RunResult& r, double wall_seconds) {
     std::printf("  receipts: %" PRIu64 " markRead sent, %" PRIu64 " receipt events received\n",
                 m.marks_sent, m.receipt_events);
   }
+  if (m.edits_sent > 0 || m.deletes_sent > 0 || m.revisions > 0) {
+    std::printf("  edits: %" PRIu64 " edits and %" PRIu64 " deletes sent, %" PRIu64
+                " edited and deleted entries received\n",
+                m.edits_sent, m.deletes_sent, m.revisions);
+  }
   if (m.history_pages > 0) {
     std::printf("  history: %" PRIu64 " pages, %" PRIu64 " messages read\n", m.history_pages,
                 m.history_reads);

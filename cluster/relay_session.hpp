@@ -13,9 +13,10 @@
 //   client's acks go upstream only as far as the current upstream delivered (an ack past
 //   what a connection was sent is an error at the leader).
 // - Other requests in flight when the upstream is lost (history, contacts, markRead,
-//   settings...) are answered `not_leader` ("retry"): they are not replayed, as their answer
-//   may have been lost. Events that answer nothing (presence, typing, receipts, settings
-//   changed on another device) pass to the client and settle no request.
+//   settings, editMessage, deleteMessage...) are answered `not_leader` ("retry"): they are not
+//   replayed, as their answer may have been lost (an edit or delete retried after it landed
+//   stores nothing: engine rule 20). Events that answer nothing (presence, typing, receipts,
+//   settings changed on another device) pass to the client and settle no request.
 // - A leader that refuses the link's own replay (overloaded, not_leader) means "try another
 //   upstream": the caller re-attaches.
 #pragma once

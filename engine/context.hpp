@@ -129,6 +129,8 @@ void handle(Context& context, const client::Typing& typing);                   /
 void handle(Context& context, const client::MarkRead& mark);                   // receipts.cpp
 void handle(Context& context, const client::QueryReceipts& query);             // receipts.cpp
 void handle(Context& context, const client::Settings& settings);               // receipts.cpp
+void handle(Context& context, const client::EditMessage& edit);                // edits.cpp
+void handle(Context& context, const client::DeleteMessage& remove);            // edits.cpp
 
 // ---- Inputs other than requests ---------------------------------------------------------------
 Effects on_connected(State& state, const Connected& input, TimeUs now);  // sync.cpp
@@ -161,6 +163,9 @@ void persist_memory(State& state);
 void restore_memory(State& state);
 
 // ---- send.cpp: messages entering a channel ----------------------------------------------------
+// Send's rule for text (rule 4): the failure for text that is not valid UTF-8, empty, or
+// limits::kMaxMessageCodePoints code points or more.
+std::optional<Error> check_text(std::string_view text);
 // The channel's next message (seq = last_seq + 1), sent by the context's user and device now.
 MessageRecord new_message(const Context& context, const ChannelRecord& channel, MessageKind kind);
 // Appends `message` to the channel and to every recipient's inbox (counting it unread for

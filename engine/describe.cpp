@@ -110,6 +110,9 @@ std::string describe(const Message& message) {
                      std::string(to_string(message.kind)) + " from=" + n(message.sender);
   for (UserId user : message.users)
     text += " user=" + n(user);
+  if (message.target != 0) text += " target=" + n(message.target);
+  if (message.edited_seq != 0) text += " edited=" + n(message.edited_seq);
+  if (message.deleted) text += " deleted";
   if (!message.text.empty()) {
     constexpr std::size_t kShown = 40;
     const auto shown = utf8_prefix(message.text, kShown);

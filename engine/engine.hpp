@@ -55,6 +55,11 @@ struct EngineConfig {
   enum class PushWhen : std::uint8_t { offline, disconnected } push_when = PushWhen::offline;
   // Most intents waiting in the outbox; past it new ones are dropped (PushDropped effect).
   std::uint64_t push_outbox_max = 100'000;
+  // How long after a message's server_time its sender may edit it (rule 20; 15 min, as
+  // Telegram and iMessage-style apps allow a short correction window) and delete it for
+  // everyone (48 h, close to WhatsApp's two days). A group admin deletes at any time.
+  TimeUs edit_window_us = 15LL * 60 * 1'000'000;
+  TimeUs delete_window_us = 48LL * 3600 * 1'000'000;
   // Self-checks that cost a scan or a decode per write, each throwing InvariantViolation:
   // every record written decodes back to itself, a connection's in-flight list matches its
   // byte and entry counts, a user's per-channel unread counts sum to their total. They never

@@ -34,10 +34,12 @@ enum class MessageKind : std::uint8_t {
   member_removed = 4,  // users: {removed}
   member_left = 5,     // users: {leaver}
   admin_changed = 6,   // users: {new admin}
+  edited = 7,          // target: the text message edited; text: its new text (rule 20)
+  deleted = 8,         // target: the text message deleted for everyone (rule 20)
 };
 // The highest kind: a stored message of any higher kind reads back as corrupt, so a new kind
 // must move this (the static_assert below insists once to_string names it).
-inline constexpr MessageKind kLastMessageKind = MessageKind::admin_changed;
+inline constexpr MessageKind kLastMessageKind = MessageKind::deleted;
 
 constexpr std::string_view to_string(MessageKind kind) {
   switch (kind) {
@@ -53,6 +55,10 @@ constexpr std::string_view to_string(MessageKind kind) {
       return "member_left";
     case MessageKind::admin_changed:
       return "admin_changed";
+    case MessageKind::edited:
+      return "edited";
+    case MessageKind::deleted:
+      return "deleted";
   }
   return "unknown";
 }
@@ -86,6 +92,15 @@ struct MessageRecord {
   std::string client_msg_id;
   std::string text;
   std::vector<UserId> users;
+  // Edits and deletes (docs/engine.md, rule 20). `target`: for an `edited` or `deleted`
+  // entry, the seq of the text message it changes; 0 otherwise. `edited_seq`: for a text
+  // message, the `edited` entry whose text it now holds (0: never edited); for an `edited`
+  // entry, the newer edit that superseded it, whose text replaced its own (which is then
+  // erased; 0 while it is the newest). `deleted`: the text message was deleted for
+  // everyone, or the `edited` entry that held its text was; the text is gone from the store.
+  Seq target = 0;
+  Seq edited_seq = 0;
+  bool deleted = false;
   friend bool operator==(const MessageRecord&, const MessageRecord&) = default;
 };
 

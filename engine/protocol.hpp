@@ -137,10 +137,34 @@ struct Settings {
   RequestId request = 0;
   std::optional<bool> read_receipts;
 };
+// Replaces the text of the user's text message `seq` in `channel` for everyone (rule 20):
+// the channel gets an `edited` entry (target = seq, the new text) and the original holds
+// the new text from then on. Answered by Ok, also when the text is the one it has (then
+// nothing is stored). Failures: unknown_channel, not_a_member (active members only),
+// unknown_message (no text message `seq` the user may read), not_your_message, too_late
+// (EngineConfig::edit_window_us after the original's server_time), message_deleted,
+// blocked (a 1:1 chat where either side blocked the other), and Send's text failures.
+struct EditMessage {
+  RequestId request = 0;
+  ChannelId channel = 0;
+  Seq seq = 0;
+  std::string text;
+};
+// Deletes text message `seq` of `channel` for everyone (rule 20): the user's own within
+// EngineConfig::delete_window_us of its server_time, or any in a group the user is the
+// admin of. The channel gets a `deleted` entry (target = seq) and the original's text, and
+// that of every `edited` entry of it, is erased from the store. Answered by Ok, also when
+// it was deleted already (then nothing is stored). Failures: unknown_channel,
+// not_a_member, unknown_message, not_your_message, too_late.
+struct DeleteMessage {
+  RequestId request = 0;
+  ChannelId channel = 0;
+  Seq seq = 0;
+};
 using Request = std::variant<Send, Ack, History, CreateGroup, AddMember, RemoveMember, LeaveGroup,
                              Logout, Heartbeat, ChangeContact, ListContacts, QueryPresence,
                              RegisterPushToken, UnregisterPushToken, QueryUnread, ListChannels,
-                             Typing, MarkRead, QueryReceipts, Settings>;
+                             Typing, MarkRead, QueryReceipts, Settings, EditMessage, DeleteMessage>;
 }  // namespace client
 
 // The request id a reply to `request` carries (0 for an Ack, which has no reply).

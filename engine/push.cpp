@@ -102,6 +102,8 @@ void push_pending(State& state, UserId user, TimeUs now, Effects& out) {
     state.away.erase_pending(user, pending.channel);
     const auto message = state.records.message({pending.channel, pending.seq});
     PARLEY_ASSERT(message.has_value());
+    // Deleted for everyone since it arrived (rule 20): nothing left to notify about.
+    if (message->deleted) continue;
     push_message(state, user, *message, now, out);
   }
 }

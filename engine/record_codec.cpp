@@ -177,6 +177,11 @@ std::string encode_message(const MessageRecord& message) {
       .u64(message.users.size());
   for (UserId user : message.users)
     writer.u64(user);
+  // Edit and delete fields (rule 20) follow only when set, so every message written before
+  // them, and every message never edited, keeps its bytes (docs/storage.md).
+  if (message.target != 0 || message.edited_seq != 0 || message.deleted) {
+    writer.u64(message.target).u64(message.edited_seq).u64(message.deleted ? 1 : 0);
+  }
   return writer.take();
 }
 
@@ -196,6 +201,13 @@ MessageRecord decode_message(std::string_view bytes) {
   message.users.reserve(user_count);
   for (std::uint64_t i = 0; i < user_count; ++i)
     message.users.push_back(reader.u64());
+  if (!reader.done()) {
+    message.target = reader.u64();
+    message.edited_seq = reader.u64();
+    const std::uint64_t deleted = reader.u64();
+    if (deleted > 1) reader.fail("deleted flag out of range");
+    message.deleted = deleted == 1;
+  }
   reader.finish();
   return message;
 }

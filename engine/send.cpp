@@ -5,7 +5,6 @@
 #include "engine/utf8.hpp"
 
 namespace parley::engine::detail {
-namespace {
 
 std::optional<Error> check_text(std::string_view text) {
   const auto code_points = utf8_code_points(text);
@@ -19,6 +18,8 @@ std::optional<Error> check_text(std::string_view text) {
   }
   return std::nullopt;
 }
+
+namespace {
 
 std::optional<Error> check_client_msg_id(std::string_view id) {
   if (id.empty() || id.size() > limits::kMaxClientMsgIdBytes || !utf8_code_points(id)) {

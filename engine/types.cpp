@@ -71,6 +71,14 @@ constexpr std::string_view name_of(ErrorCode code) {
       return "too_many_groups";
     case ErrorCode::not_leader:
       return "not_leader";
+    case ErrorCode::unknown_message:
+      return "unknown_message";
+    case ErrorCode::not_your_message:
+      return "not_your_message";
+    case ErrorCode::too_late:
+      return "too_late";
+    case ErrorCode::message_deleted:
+      return "message_deleted";
   }
   return {};
 }

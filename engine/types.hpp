@@ -97,11 +97,16 @@ enum class ErrorCode : std::uint16_t {
   too_many_devices,  // a user has at most limits::kMaxDevicesPerUser devices
   too_many_groups,   // a user is in at most limits::kMaxGroupsPerUser groups at once
   not_leader,        // a cluster node that does not lead now: go through /v1/discover
+  // Edits and deletes (docs/engine.md, rule 20).
+  unknown_message,   // no text message with that seq the user may read in the channel
+  not_your_message,  // an edit of another's message, or their delete by a non-admin
+  too_late,          // the edit or delete window of the message has closed
+  message_deleted,   // an edit of a message deleted for everyone
 };
 
 // The highest code: codes run from bad_request (1) to it without gaps. engine/types.cpp
 // checks it against to_string's switch, so a new code must move it (see covers_exactly).
-inline constexpr ErrorCode kLastErrorCode = ErrorCode::not_leader;
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::message_deleted;
 
 std::string_view to_string(ErrorCode code);
 // The code named by `text` (as to_string spells it), if any.

@@ -1,5 +1,5 @@
 // The invariant checker: reads a run's whole history (never a sample) and the nodes' final
-// stores, and reports every violation of invariants 1-5 and 7-10 (docs/invariants.md).
+// stores, and reports every violation of invariants 1-5 and 7-11 (docs/invariants.md).
 // (Invariant 6, replay, is checked by running a seed twice and comparing trace hashes.) Each
 // invariant is its own unit in sim/invariants/, and sim/invariants/list.cpp is the one list of
 // them that runs.
@@ -50,7 +50,7 @@ struct CheckConfig {
 };
 
 struct Violation {
-  int invariant = 0;  // 1-5, 7-10, as numbered in docs/invariants.md
+  int invariant = 0;  // 1-5, 7-11, as numbered in docs/invariants.md
   std::string message;
   std::size_t record = SIZE_MAX;  // index of the first offending record, if any
 };

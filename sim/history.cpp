@@ -73,6 +73,8 @@ const char* to_string(RecordKind kind) {
       return "marked";
     case RecordKind::receipt:
       return "receipt";
+    case RecordKind::revised:
+      return "revised";
   }
   return "unknown";
 }

@@ -52,6 +52,7 @@ enum class RecordKind : std::uint8_t {
   marked,   // client: user/device marked channel read up to seq (sent MarkRead)
   receipt,  // node: told user/device that `peer`'s receipt positions in channel moved:
             // seq = peer's delivered_seq, inbox_seq = peer's read_seq (0: not shared)
+  revised,  // client: user/device asked to edit (!flag) or delete (flag) message (channel, seq)
 };
 const char* to_string(RecordKind kind);
 
@@ -59,6 +60,8 @@ const char* to_string(RecordKind kind);
 // millions of records.
 struct Record {
   RecordKind kind = RecordKind::fault;
+  // Per kind (above); for delivered and read of a text message: it came as a tombstone,
+  // deleted for everyone with no text left (rule 20).
   bool flag = false;
   std::uint32_t node = 0;
   TimeUs at = 0;         // global simulated time

@@ -151,6 +151,7 @@ void read_expect(const Section& expect, Scenario& s) {
   expect.read("presence_repeats_max", s.presence_repeats_max, 0, kNoMax);
   expect.read("typing_events_min", s.typing_events_min, 0, kNoMax);
   expect.read("receipt_events_min", s.receipt_events_min, 0, kNoMax);
+  expect.read("revisions_min", s.revisions_min, 0, kNoMax);
   expect.read("deliver_batch_max", s.deliver_batch_max, 0, kNoMax);
 }
 

@@ -212,6 +212,11 @@ struct Scenario {
   // engine rule 19): 0.5 to 5 s later, if the device is still online, the app sends
   // MarkRead up to the message's seq.
   std::uint32_t read_percent = 0;
+  // Shares of the user's own text messages that they edit (1 to 20 s after the SendAck: a
+  // new text) and delete for everyone (2 to 60 s after), on the device that sent them, if it
+  // is still online then (edits and deletes, engine rule 20). Drawn independently.
+  std::uint32_t edit_percent = 0;
+  std::uint32_t delete_percent = 0;
   std::uint32_t text_min = 1;  // code points
   std::uint32_t text_max = 200;
   // Bursts: at `burst_at`, every user sends `burst_messages` at once.
@@ -264,6 +269,7 @@ struct Scenario {
   std::optional<std::uint64_t> presence_repeats_max;
   std::optional<std::uint64_t> typing_events_min;   // Typing events received by devices
   std::optional<std::uint64_t> receipt_events_min;  // Receipt events received by devices
+  std::optional<std::uint64_t> revisions_min;       // edited and deleted entries devices received
   std::optional<std::uint64_t> deliver_batch_max;   // most entries in one Deliver frame
   std::map<std::string, std::uint64_t> errors_max;  // error frames received, by code
   std::vector<ScopedExpect> user_expects;           // [[expect.user]]

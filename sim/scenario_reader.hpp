@@ -62,7 +62,7 @@ constexpr std::array<std::string_view, 9> kNodeKeys = {
 constexpr std::array<std::string_view, 3> kSocialKeys = {"contacts", "contacts_per_user", "group"};
 constexpr std::array<std::string_view, 4> kContactModes = {"none", "all", "ring", "random"};
 constexpr std::array<std::string_view, 3> kGroupKeys = {"name", "creator", "members"};
-constexpr std::array<std::string_view, 12> kTrafficKeys = {"messages_per_user_per_minute",
+constexpr std::array<std::string_view, 14> kTrafficKeys = {"messages_per_user_per_minute",
                                                            "group_percent",
                                                            "text_min",
                                                            "text_max",
@@ -73,12 +73,14 @@ constexpr std::array<std::string_view, 12> kTrafficKeys = {"messages_per_user_pe
                                                            "history_page_size",
                                                            "history_walk_pages",
                                                            "typing_percent",
-                                                           "read_percent"};
+                                                           "read_percent",
+                                                           "edit_percent",
+                                                           "delete_percent"};
 constexpr std::array<std::string_view, 7> kRandomFaultKeys = {
     "disconnects_per_minute", "partitions_per_minute", "partition_max_s",
     "crashes_per_minute",     "crash_max_s",           "clock_skew_max_ms",
     "clock_drift_max_ppm"};
-constexpr std::array<std::string_view, 20> kExpectKeys = {"p99_delivery_ms_max",
+constexpr std::array<std::string_view, 21> kExpectKeys = {"p99_delivery_ms_max",
                                                           "p50_delivery_ms_max",
                                                           "delivery_ms_max",
                                                           "presence_flaps_max",
@@ -94,6 +96,7 @@ constexpr std::array<std::string_view, 20> kExpectKeys = {"p99_delivery_ms_max",
                                                           "presence_repeats_max",
                                                           "typing_events_min",
                                                           "receipt_events_min",
+                                                          "revisions_min",
                                                           "deliver_batch_max",
                                                           "errors_max",
                                                           "user",

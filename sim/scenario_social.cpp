@@ -123,6 +123,8 @@ void read_traffic(const Section& traffic, Scenario& s) {
   traffic.read("group_percent", s.group_percent, 0, 100);
   traffic.read("typing_percent", s.typing_percent, 0, 100);
   traffic.read("read_percent", s.read_percent, 0, 100);
+  traffic.read("edit_percent", s.edit_percent, 0, 100);
+  traffic.read("delete_percent", s.delete_percent, 0, 100);
   const auto max_text = static_cast<std::int64_t>(engine::limits::kMaxMessageCodePoints);
   traffic.read("text_min", s.text_min, 1, max_text);
   traffic.read("text_max", s.text_max, 1, max_text);

@@ -31,6 +31,8 @@ enum class PlantedBug {
   typing_sent_twice,      // a node fans each typing event out twice (a repeat inside 3 s)
   read_receipt_early,     // a node sends each Receipt with read_seq = delivered_seq (a read
                           // claimed at delivery)
+  revision_sent_twice,    // a node sends each Deliver holding an edited or deleted entry twice
+  deleted_text_served,    // a node gives deleted messages their text back in what it sends
 };
 
 struct SimOptions {
@@ -61,6 +63,9 @@ struct Metrics {
   std::uint64_t typing_events = 0;    // Typing events received by devices
   std::uint64_t marks_sent = 0;       // MarkRead requests the apps sent (read_percent)
   std::uint64_t receipt_events = 0;   // Receipt events received by devices
+  std::uint64_t edits_sent = 0;       // EditMessage requests the apps sent (edit_percent)
+  std::uint64_t deletes_sent = 0;     // DeleteMessage requests the apps sent (delete_percent)
+  std::uint64_t revisions = 0;        // `edited` and `deleted` entries received by devices
   // ... that told a connection what it had last been told already (a re-announcement)
   std::uint64_t presence_repeats = 0;
   std::uint64_t presence_changes = 0;

@@ -184,8 +184,10 @@ void World::on_deliver(std::size_t d, const server::Deliver& deliver) {
     r.seq = entry.message.seq;
     r.inbox_seq = entry.inbox_seq;
     r.detail = to_string(entry.message.kind);
+    r.flag = is_tombstone(entry.message);
     record(std::move(r));
     ++metrics_.delivered;
+    if (entry.message.target != 0) ++metrics_.revisions;
     if (entry.inbox_seq == device.cursor + 1) device.cursor = entry.inbox_seq;
     learn_membership(device.user, entry.message);
     users_[device.user].chats.insert(entry.message.channel);
@@ -257,6 +259,7 @@ void World::on_send_ack(std::size_t d, const server::SendAck& ack) {
   r.text = client_msg_id;
   record(std::move(r));
   if (ack.duplicate) ++metrics_.duplicate_acks;
+  if (!ack.duplicate) maybe_revise_later(d, ack.channel, ack.seq);
   const UserId peer = forget_send(device, client_msg_id, true);
   if (peer != 0) users_[device.user].direct_chats[peer] = ack.channel;
 }

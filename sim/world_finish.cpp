@@ -149,6 +149,7 @@ std::vector<std::string> check_expectations(const Scenario& s, const Metrics& m,
           as_double(s.presence_repeats_max));
   at_least("typing events", m.typing_events, s.typing_events_min);
   at_least("receipt events", m.receipt_events, s.receipt_events_min);
+  at_least("edited and deleted entries", m.revisions, s.revisions_min);
   at_most("largest deliver batch", static_cast<double>(m.largest_deliver),
           as_double(s.deliver_batch_max));
   std::uint64_t all_errors = 0;

@@ -324,6 +324,13 @@ class World {
   // arrived, and the app marks the chat read up to it (mark_read) if still online.
   void maybe_read_later(std::size_t d, const Message& message);
   void mark_read(std::size_t d, ChannelId channel, Seq seq);
+  // edit_percent / delete_percent (world_edits.cpp): after the SendAck of one of its own
+  // text messages, the app may edit it or delete it for everyone later (revise).
+  void maybe_revise_later(std::size_t d, ChannelId channel, Seq seq);
+  static bool is_tombstone(const Message& message) {
+    return message.kind == MessageKind::text && message.deleted && message.text.empty();
+  }
+  void revise(std::size_t d, ChannelId channel, Seq seq, bool remove);
   void learn_membership(UserId user, const Message& message);
   void on_send_ack(std::size_t d, const server::SendAck& ack);
   void on_failure(std::size_t d, const server::Failure& failure);

@@ -17,6 +17,31 @@ void claim_read_at_delivery(server::Event& event) {
   }
 }
 
+// PlantedBug::revision_sent_twice: the event is a Deliver holding an edited or deleted entry.
+bool holds_revision(const server::Event& event) {
+  const auto* deliver = std::get_if<server::Deliver>(&event);
+  if (deliver == nullptr) return false;
+  return std::any_of(deliver->entries.begin(), deliver->entries.end(),
+                     [](const InboxEntry& entry) { return entry.message.target != 0; });
+}
+
+// PlantedBug::deleted_text_served: deleted messages get a text back, as if it had only been
+// hidden.
+void serve_deleted_text(server::Event& event) {
+  const auto restore = [](Message& message) {
+    if (message.kind != MessageKind::text || !message.deleted) return;
+    message.deleted = false;
+    message.text = "text that was deleted";
+  };
+  if (auto* deliver = std::get_if<server::Deliver>(&event)) {
+    for (InboxEntry& entry : deliver->entries)
+      restore(entry.message);
+  } else if (auto* page = std::get_if<server::HistoryPage>(&event)) {
+    for (Message& message : page->messages)
+      restore(message);
+  }
+}
+
 }  // namespace
 
 TimeUs World::node_time(Node& node) {
@@ -129,45 +154,50 @@ void World::flush_soon(Node& node) {
 // A committed batch's effects, in order, through the one exhaustive dispatcher
 // (host/release.hpp): an effect the simulator does not handle fails to compile.
 void World::release(Node& node, Effects effects) {
-  host::release(std::move(effects),
-                host::Overloaded{
-                    [&](SendEvent&& send) {
-                      const bool twice = options_.planted_bug == PlantedBug::presence_sent_twice &&
-                                         std::holds_alternative<server::Presence>(send.event);
-                      const bool typing_twice =
-                          options_.planted_bug == PlantedBug::typing_sent_twice &&
-                          std::holds_alternative<server::Typing>(send.event);
-                      if (twice || typing_twice) {
-                        to_client(send.connection, send.event);  // PLANTED BUG
-                      }
-                      if (options_.planted_bug == PlantedBug::read_receipt_early) {
-                        claim_read_at_delivery(send.event);  // PLANTED BUG
-                      }
-                      to_client(send.connection, std::move(send.event));
-                    },
-                    [&](CloseConnection&& close) {
-                      node.links.erase(close.connection);
-                      const ConnectionId id = close.connection;
-                      // The client sees the close after the frames already on the way.
-                      const Link* link = links_.find(id);
-                      if (link == nullptr) return;
-                      const TimeUs when = std::max(now_ + scenario_.latency, link->last_to_client);
-                      if (link->relay != 0) {  // the gateway passes the close on
-                        return at(when, [this, id] { upstream_closed_by_leader(id); });
-                      }
-                      at(when, [this, id] { drop_link(id, false); });
-                    },
-                    [&](PushNotification&& push) {
-                      ++metrics_.pushes;
-                      push_attempt(node.index, push.intent, 1);
-                    },
-                    [&](PresenceChange&&) { ++metrics_.presence_changes; },
-                    // The outbox was full: nothing to deliver (the node's metrics count it).
-                    [&](PushDropped&&) {},
-                    // The simulator submits no account inputs; a host that does reads the
-                    // result from the span Core::run returned, so nothing is left to do here.
-                    [&](AccountResult&&) {},
-                });
+  host::release(
+      std::move(effects),
+      host::Overloaded{
+          [&](SendEvent&& send) {
+            const bool twice = options_.planted_bug == PlantedBug::presence_sent_twice &&
+                               std::holds_alternative<server::Presence>(send.event);
+            const bool typing_twice = options_.planted_bug == PlantedBug::typing_sent_twice &&
+                                      std::holds_alternative<server::Typing>(send.event);
+            const bool revision_twice = options_.planted_bug == PlantedBug::revision_sent_twice &&
+                                        holds_revision(send.event);
+            if (twice || typing_twice || revision_twice) {
+              to_client(send.connection, send.event);  // PLANTED BUG
+            }
+            if (options_.planted_bug == PlantedBug::read_receipt_early) {
+              claim_read_at_delivery(send.event);  // PLANTED BUG
+            }
+            if (options_.planted_bug == PlantedBug::deleted_text_served) {
+              serve_deleted_text(send.event);  // PLANTED BUG
+            }
+            to_client(send.connection, std::move(send.event));
+          },
+          [&](CloseConnection&& close) {
+            node.links.erase(close.connection);
+            const ConnectionId id = close.connection;
+            // The client sees the close after the frames already on the way.
+            const Link* link = links_.find(id);
+            if (link == nullptr) return;
+            const TimeUs when = std::max(now_ + scenario_.latency, link->last_to_client);
+            if (link->relay != 0) {  // the gateway passes the close on
+              return at(when, [this, id] { upstream_closed_by_leader(id); });
+            }
+            at(when, [this, id] { drop_link(id, false); });
+          },
+          [&](PushNotification&& push) {
+            ++metrics_.pushes;
+            push_attempt(node.index, push.intent, 1);
+          },
+          [&](PresenceChange&&) { ++metrics_.presence_changes; },
+          // The outbox was full: nothing to deliver (the node's metrics count it).
+          [&](PushDropped&&) {},
+          // The simulator submits no account inputs; a host that does reads the
+          // result from the span Core::run returned, so nothing is left to do here.
+          [&](AccountResult&&) {},
+      });
 }
 
 // The node's process dies: the open batch is lost (host::Core::abort), with the queued

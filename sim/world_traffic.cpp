@@ -143,6 +143,7 @@ void World::on_history_page(std::size_t d, const server::HistoryPage& page,
     r.channel = message.channel;
     r.seq = message.seq;
     r.detail = to_string(message.kind);
+    r.flag = is_tombstone(message);
     record(std::move(r));
     ++metrics_.history_reads;
   }

@@ -96,6 +96,23 @@ grep -q '"channelList".*"name":"climbers"' "$dir/alice3.out" || fail "/group lis
 grep -q '"deliver".*"channel":"2".*"text":"/slash"' "$dir/alice3.out" ||
   fail "//slash did not reach the group as /slash"
 
+# Edits and deletes: alice posts two more lines (seqs 4 and 5), edits #4 and deletes #5;
+# bob may do neither to her messages.
+printf '/group climbers\nto be edited\nto be deleted\n' |
+  script --name alice --password 'alice password' >"$dir/alice_posts.out"
+grep -q '^{"sendAck":{"request":"[0-9]*","channel":"2","seq":"5",' "$dir/alice_posts.out" ||
+  fail "alice's two posts were not acked as seqs 4 and 5"
+printf '/group climbers\n/edit #4 edited text\n/delete #5\n' |
+  script --name alice --password 'alice password' >"$dir/alice_edits.out"
+grep -q '"deliver".*"kind":"edited".*"text":"edited text".*"target":"4"' "$dir/alice_edits.out" ||
+  fail "/edit #4 delivered no edited entry"
+grep -q '"deliver".*"kind":"deleted".*"target":"5"' "$dir/alice_edits.out" ||
+  fail "/delete #5 delivered no deleted entry"
+[ "$(grep -c '^{"ok":' "$dir/alice_edits.out")" = 2 ] || fail "/edit and /delete were not both ok"
+printf '/group climbers\n/delete #4\n' | script --name bob --password 'bob password' >"$dir/bob_delete.out"
+grep -q '^{"failure":{"request":"[0-9]*","code":"not_your_message",' "$dir/bob_delete.out" ||
+  fail "bob deleting alice's message was not refused"
+
 # Every stdout line in script mode is one JSON object.
 if grep -v '^{.*}$' "$dir"/*.out; then fail "a non-JSON line on stdout in script mode"; fi
 
@@ -131,6 +148,10 @@ grep -q '^\[[0-9:]*\] \* alice created group "climbers" with you$' "$dir/bob3.tx
   fail "interactive mode did not describe the group's creation"
 grep -q '^\[[0-9:]*\] alice: first post$' "$dir/bob3.txt" ||
   fail "interactive mode did not show alice's post"
+grep -q '^\[[0-9:]*\] alice: edited text (edited)$' "$dir/bob3.txt" ||
+  fail "interactive mode did not show the edited text marked edited"
+grep -q '^\[[0-9:]*\] alice: (message deleted)$' "$dir/bob3.txt" ||
+  fail "interactive mode did not show the deleted message as deleted"
 grep -q '^\* alice: delivered up to #[0-9]*, ' "$dir/bob3.txt" ||
   fail "/receipts did not show alice's positions in the group"
 grep -q '^\* alice: \(online\|offline\), last active ' "$dir/bob3.txt" ||

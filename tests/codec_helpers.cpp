@@ -26,9 +26,7 @@ template <typename T>
 bool same_list(const std::vector<T>& a, const std::vector<T>& b);
 
 bool same(const Message& a, const Message& b) {
-  return a.channel == b.channel && a.seq == b.seq && a.kind == b.kind && a.sender == b.sender &&
-         a.sender_device == b.sender_device && a.server_time == b.server_time &&
-         a.client_msg_id == b.client_msg_id && a.text == b.text && a.users == b.users;
+  return a == b;  // every field, the edit and delete ones included
 }
 bool same(const engine::InboxEntry& a, const engine::InboxEntry& b) {
   return a.inbox_seq == b.inbox_seq && same(a.message, b.message);
@@ -103,6 +101,11 @@ bool same(const client::Request& a, const client::Request& b) {
           return x.request == y.request && x.channel == y.channel;
         } else if constexpr (std::is_same_v<T, client::Settings>) {
           return x.request == y.request && x.read_receipts == y.read_receipts;
+        } else if constexpr (std::is_same_v<T, client::EditMessage>) {
+          return x.request == y.request && x.channel == y.channel && x.seq == y.seq &&
+                 x.text == y.text;
+        } else if constexpr (std::is_same_v<T, client::DeleteMessage>) {
+          return x.request == y.request && x.channel == y.channel && x.seq == y.seq;
         } else {
           static_assert(std::is_same_v<T, client::Logout> ||
                         std::is_same_v<T, client::ListContacts> ||
@@ -257,6 +260,27 @@ Message event_message(std::uint64_t channel, std::uint64_t seq, MessageKind kind
   return m;
 }
 
+namespace {
+
+// An `edited` or `deleted` entry of `target` (rule 20).
+Message edit_entry(std::uint64_t channel, std::uint64_t seq, MessageKind kind, std::uint64_t target,
+                   std::string text) {
+  Message m = event_message(channel, seq, kind, {}, std::move(text));
+  m.target = target;
+  return m;
+}
+
+// A text message deleted for everyone after edit `edited_seq`: no text left.
+Message tombstone(std::uint64_t channel, std::uint64_t seq, std::uint64_t edited_seq) {
+  Message m = event_message(channel, seq, MessageKind::text, {}, "");
+  m.edited_seq = edited_seq;
+  m.deleted = true;
+  m.client_msg_id = "c-" + std::to_string(seq);
+  return m;
+}
+
+}  // namespace
+
 std::vector<ClientFrame> all_client_frames() {
   return {
       Hello{3, 99},
@@ -298,6 +322,10 @@ std::vector<ClientFrame> all_client_frames() {
       client::Settings{35, std::nullopt},
       client::Settings{36, true},
       client::Settings{37, false},
+      client::EditMessage{38, 5, 12, kTrickyText},
+      client::EditMessage{kMaxU64, kMaxU64, kMaxU64, ""},
+      client::DeleteMessage{39, 5, 12},
+      client::DeleteMessage{0, 0, 0},
   };
 }
 
@@ -327,6 +355,9 @@ std::vector<server::Event> all_server_events() {
                               event_message(6, 4, MessageKind::member_left, {12}),
                               event_message(6, 5, MessageKind::admin_changed, {12}),
                               text_message(6, 6, kTrickyText),
+                              edit_entry(6, 7, MessageKind::edited, 6, "edited \xE2\x9C\x93"),
+                              edit_entry(6, 8, MessageKind::deleted, 6, ""),
+                              tombstone(6, 6, 7),
                           },
                           true},
       server::HistoryPage{11, 6, {}, false},

@@ -41,7 +41,8 @@ TEST(CodecJson, ExactTextOfFrames) {
                 Encoding::json),
             R"({"deliver":{"entries":[{"inboxSeq":"3","message":{"channel":"6","seq":"2",)"
             R"("kind":"member_added","sender":"11","senderDevice":"21","serverTime":"42",)"
-            R"("clientMsgId":"","text":"","users":["14"]}}]}})");
+            R"("clientMsgId":"","text":"","users":["14"],"target":"0","editedSeq":"0",)"
+            R"("deleted":false}}]}})");
   EXPECT_EQ(
       encode_server_event(server::ContactList{1, {{2, "al", engine::ContactState::blocked, false}}},
                           Encoding::json),
@@ -96,6 +97,45 @@ TEST(CodecJson, TypingFrames) {
   const auto stop = request_of(decode_client_ok(
       R"({"typing":{"request":"2","channel":"9","typing":false}})", Encoding::json));
   EXPECT_TRUE(same(stop, client::Typing{2, 9, false}));
+}
+
+// Edit and delete frames as docs/protocol.md shows them; a message from before edits (no
+// target, editedSeq or deleted) reads as unedited.
+TEST(CodecJson, EditAndDeleteFrames) {
+  EXPECT_EQ(encode_client_frame(client::EditMessage{22, 7, 12, "10:30?"}, Encoding::json),
+            R"({"editMessage":{"request":"22","channel":"7","seq":"12","text":"10:30?"}})");
+  EXPECT_EQ(encode_client_frame(client::DeleteMessage{23, 7, 12}, Encoding::json),
+            R"({"deleteMessage":{"request":"23","channel":"7","seq":"12"}})");
+  EXPECT_TRUE(same(
+      request_of(decode_client_ok(
+          R"({"deleteMessage":{"request":23,"channel":"7","seq":"12","x":1}})", Encoding::json)),
+      client::DeleteMessage{23, 7, 12}));
+  Message edited = event_message(7, 13, MessageKind::edited, {}, "10:30?");
+  edited.target = 12;
+  EXPECT_EQ(encode_server_event(server::Deliver{{{44, edited}}}, Encoding::json),
+            R"({"deliver":{"entries":[{"inboxSeq":"44","message":{"channel":"7","seq":"13",)"
+            R"("kind":"edited","sender":"11","senderDevice":"21","serverTime":"42",)"
+            R"("clientMsgId":"","text":"10:30?","users":[],"target":"12","editedSeq":"0",)"
+            R"("deleted":false}}]}})");
+  auto old = decode_server_event(
+      R"({"historyPage":{"request":"3","channel":"7","messages":[{"channel":"7","seq":"12",)"
+      R"("kind":"text","sender":"2","text":"hi"}]}})",
+      Encoding::json);
+  ASSERT_TRUE(std::holds_alternative<server::Event>(old));
+  const auto& page = std::get<server::HistoryPage>(std::get<server::Event>(old));
+  ASSERT_EQ(page.messages.size(), 1u);
+  EXPECT_EQ(page.messages[0].target, 0u);
+  EXPECT_EQ(page.messages[0].edited_seq, 0u);
+  EXPECT_FALSE(page.messages[0].deleted);
+  Message tombstone = page.messages[0];
+  tombstone.text.clear();
+  tombstone.deleted = true;
+  tombstone.edited_seq = 13;
+  auto back = decode_server_event(
+      encode_server_event(server::HistoryPage{3, 7, {tombstone}, false}, Encoding::json),
+      Encoding::json);
+  ASSERT_TRUE(std::holds_alternative<server::Event>(back));
+  EXPECT_TRUE(same(std::get<server::Event>(back), server::HistoryPage{3, 7, {tombstone}, false}));
 }
 
 // Receipt frames as docs/protocol.md shows them. A settings request without readReceipts

@@ -161,6 +161,20 @@ TEST(RelaySession, ReceiptRequestsWaitForTheirAnswersAndReceiptEventsAnswerNothi
   EXPECT_EQ(session.attach().sends, (std::vector<std::string>{"frame-s0"}));
 }
 
+// editMessage and deleteMessage wait for their ok like any request; when the upstream is
+// lost first they are answered not_leader (detach lists them), not replayed: a retry after
+// one landed stores nothing (engine rule 20). The entries themselves come as deliveries.
+TEST(RelaySession, EditsAndDeletesWaitForTheirOkAndAreNotReplayed) {
+  Session session = welcomed(0);
+  EXPECT_EQ(session.on_request(client::EditMessage{61, 5, 3, "new"}, "edit"), Client::forward);
+  EXPECT_EQ(session.on_request(client::DeleteMessage{62, 5, 3}, "delete"), Client::forward);
+  EXPECT_EQ(session.on_request(client::DeleteMessage{63, 5, 4}, "delete"), Client::forward);
+  server::Event edited = server::Ok{61};
+  EXPECT_EQ(session.on_event(edited), Upstream::pass);
+  EXPECT_EQ(session.detach(), (std::vector<RequestId>{62, 63}));
+  EXPECT_TRUE(session.attach().sends.empty());
+}
+
 TEST(RelaySession, ALeaderRefusingTheReplayMeansAttachAgain) {
   Session session = welcomed(0);
   EXPECT_EQ(session.on_request(send(31, "a"), "frame-a"), Client::forward);

@@ -167,6 +167,8 @@ class Interpreter {
         settings.read_receipts = *receipts == "on";
       }
       submit(args, settings, out);
+    } else if (name == "edit" || name == "delete") {
+      edit_or_delete(name, args, out);
     } else if (name == "contact") {
       const RequestId request = request_id(args);
       const std::string action = args.required(1, "action (add, remove, block, unblock)");
@@ -393,6 +395,18 @@ class Interpreter {
       send.client_msg_id = id ? replace_all(*id, "{i}", n) : "m" + std::to_string(next_msg_++);
       send.text = replace_all(text, "{i}", n);
       submit(args, send, out);
+    }
+  }
+
+  // edit CONN "TEXT" channel=C seq=S | delete CONN channel=C seq=S (rule 20).
+  void edit_or_delete(std::string_view name, Args& args, std::vector<std::string>& out) {
+    const RequestId request = request_id(args);
+    const ChannelId channel = parse_number(required_key(args, "channel"));
+    const Seq seq = parse_number(required_key(args, "seq"));
+    if (name == "edit") {
+      submit(args, client::EditMessage{request, channel, seq, args.required(1, "text")}, out);
+    } else {
+      submit(args, client::DeleteMessage{request, channel, seq}, out);
     }
   }
 

@@ -65,7 +65,9 @@ std::string engine_settings(const engine::EngineConfig& c) {
       << "presence_timeout_us=" << c.presence_timeout_us << "\n"
       << "push_collapse_window_us=" << c.push_collapse_window_us << "\n"
       << "push_when=" << static_cast<int>(c.push_when) << "\n"
-      << "push_outbox_max=" << c.push_outbox_max << "\n";
+      << "push_outbox_max=" << c.push_outbox_max << "\n"
+      << "edit_window_us=" << c.edit_window_us << "\n"
+      << "delete_window_us=" << c.delete_window_us << "\n";
   return out.str();
 }
 

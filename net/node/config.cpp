@@ -43,6 +43,11 @@ std::map<std::string, Setter> setters(NodeConfig& c) {
       field = value_of<engine::TimeUs>(n, key) * 1000;
     };
   };
+  const auto seconds = [&](const char* key, engine::TimeUs& field) {
+    s[key] = [&field, key](const toml::node& n) {
+      field = value_of<engine::TimeUs>(n, key) * 1'000'000;
+    };
+  };
   text("listen", c.listen);
   text("data", c.data);
   text("public_url", c.public_url);
@@ -82,6 +87,8 @@ std::map<std::string, Setter> setters(NodeConfig& c) {
   millis("heartbeat_interval_ms", c.engine.heartbeat_interval_us);
   millis("presence_timeout_ms", c.engine.presence_timeout_us);
   millis("push_collapse_ms", c.engine.push_collapse_window_us);
+  seconds("edit_window_s", c.engine.edit_window_us);
+  seconds("delete_window_s", c.engine.delete_window_us);
   text("etcd", c.etcd);
   text("node_name", c.node_name);
   text("peer_address", c.peer_address);

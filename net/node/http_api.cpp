@@ -59,9 +59,11 @@ http::status status_for(ErrorCode code) {
     case ErrorCode::not_admin:
     case ErrorCode::blocked:
     case ErrorCode::not_visible:
+    case ErrorCode::not_your_message:
       return http::status::forbidden;
     case ErrorCode::unknown_user:
     case ErrorCode::unknown_channel:
+    case ErrorCode::unknown_message:
       return http::status::not_found;
     case ErrorCode::overloaded:
     case ErrorCode::not_leader:

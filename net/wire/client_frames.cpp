@@ -119,6 +119,19 @@ void fill_client_frame(wire::ClientFrame::Builder out, const ClientFrame& frame)
               s.setUnchanged();
             }
           },
+          [&](const client::EditMessage& r) {
+            auto e = out.initEditMessage();
+            e.setRequest(r.request);
+            e.setChannel(r.channel);
+            e.setSeq(r.seq);
+            e.setText(wire_text(r.text));
+          },
+          [&](const client::DeleteMessage& r) {
+            auto d = out.initDeleteMessage();
+            d.setRequest(r.request);
+            d.setChannel(r.channel);
+            d.setSeq(r.seq);
+          },
       },
       std::get<engine::client::Request>(frame));
 }
@@ -235,6 +248,17 @@ ClientFrame read_client_frame(wire::ClientFrame::Reader in, engine::RequestId& r
                          std::to_string(static_cast<unsigned>(s.which())));
       }
       return client::Request{settings};
+    }
+    case wire::ClientFrame::EDIT_MESSAGE: {
+      const auto e = in.getEditMessage();
+      request = e.getRequest();
+      return client::Request{
+          client::EditMessage{request, e.getChannel(), e.getSeq(), text_of(e.getText())}};
+    }
+    case wire::ClientFrame::DELETE_MESSAGE: {
+      const auto d = in.getDeleteMessage();
+      request = d.getRequest();
+      return client::Request{client::DeleteMessage{request, d.getChannel(), d.getSeq()}};
     }
   }
   throw BadFrame("unknown client frame type " + std::to_string(static_cast<unsigned>(in.which())) +

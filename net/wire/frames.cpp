@@ -42,6 +42,10 @@ wire::MessageKind to_wire(engine::MessageKind kind) {
       return wire::MessageKind::MEMBER_LEFT;
     case engine::MessageKind::admin_changed:
       return wire::MessageKind::ADMIN_CHANGED;
+    case engine::MessageKind::edited:
+      return wire::MessageKind::EDITED;
+    case engine::MessageKind::deleted:
+      return wire::MessageKind::DELETED;
   }
   throw std::invalid_argument("unknown message kind " + std::to_string(static_cast<int>(kind)));
 }
@@ -60,6 +64,10 @@ engine::MessageKind from_wire(wire::MessageKind kind) {
       return engine::MessageKind::member_left;
     case wire::MessageKind::ADMIN_CHANGED:
       return engine::MessageKind::admin_changed;
+    case wire::MessageKind::EDITED:
+      return engine::MessageKind::edited;
+    case wire::MessageKind::DELETED:
+      return engine::MessageKind::deleted;
   }
   throw BadFrame("unknown message kind " + std::to_string(static_cast<unsigned>(kind)));
 }
@@ -190,6 +198,9 @@ void fill_message(wire::Message::Builder out, const engine::Message& message) {
   out.setClientMsgId(wire_text(message.client_msg_id));
   out.setText(wire_text(message.text));
   set_ids(out.initUsers(list_size(message.users.size())), message.users);
+  out.setTarget(message.target);
+  out.setEditedSeq(message.edited_seq);
+  out.setDeleted(message.deleted);
 }
 
 engine::Message read_message(wire::Message::Reader in) {
@@ -203,6 +214,9 @@ engine::Message read_message(wire::Message::Reader in) {
   message.client_msg_id = text_of(in.getClientMsgId());
   message.text = text_of(in.getText());
   message.users = ids_of(in.getUsers());
+  message.target = in.getTarget();
+  message.edited_seq = in.getEditedSeq();
+  message.deleted = in.getDeleted();
   return message;
 }
 

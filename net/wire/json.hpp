@@ -34,7 +34,9 @@ inline constexpr auto kRequestNames = std::to_array<std::string_view>(
      "heartbeat", "changeContact", "listContacts", "queryPresence", "registerPushToken",
      "unregisterPushToken", "queryUnread", "listChannels", "typing",
      // Receipts (docs/protocol.md#receipts).
-     "markRead", "queryReceipts", "settings"});
+     "markRead", "queryReceipts", "settings",
+     // Edits and deletes (docs/protocol.md#editing-and-deleting).
+     "editMessage", "deleteMessage"});
 inline constexpr auto kEventNames = std::to_array<std::string_view>(
     {"welcome", "deliver", "sendAck", "groupCreated", "historyPage", "ok", "failure", "presence",
      "presenceList", "contactList", "unreadCounts", "channelList", "typing", "receipt", "receipts",
@@ -48,8 +50,9 @@ template <typename Enum>
 struct EnumNames;
 template <>
 struct EnumNames<engine::MessageKind> {
-  static constexpr std::array<std::string_view, 6> names = {
-      "text", "group_created", "member_added", "member_removed", "member_left", "admin_changed"};
+  static constexpr std::array<std::string_view, 8> names = {
+      "text",        "group_created", "member_added", "member_removed",
+      "member_left", "admin_changed", "edited",       "deleted"};
   static constexpr unsigned first = 1;
   static constexpr const char* what = "message kind";
 };

@@ -38,7 +38,8 @@ void read(Reader& r, Value& v, engine::Message& m) {
                       field("kind", m.kind), field("sender", m.sender),
                       field("senderDevice", m.sender_device), field("serverTime", m.server_time),
                       field("clientMsgId", m.client_msg_id), field("text", m.text),
-                      field("users", m.users));
+                      field("users", m.users), field("target", m.target),
+                      field("editedSeq", m.edited_seq), field("deleted", m.deleted));
   });
 }
 
@@ -223,6 +224,20 @@ void read(Reader& r, Value& v, client::MarkRead& m) {
 void read(Reader& r, Value& v, client::QueryReceipts& q) {
   r.object(v, [&](std::string_view key, Value& x) {
     return read_field(r, key, x, field("request", q.request), field("channel", q.channel));
+  });
+}
+
+void read(Reader& r, Value& v, client::EditMessage& e) {
+  r.object(v, [&](std::string_view key, Value& x) {
+    return read_field(r, key, x, field("request", e.request), field("channel", e.channel),
+                      field("seq", e.seq), field("text", e.text));
+  });
+}
+
+void read(Reader& r, Value& v, client::DeleteMessage& d) {
+  r.object(v, [&](std::string_view key, Value& x) {
+    return read_field(r, key, x, field("request", d.request), field("channel", d.channel),
+                      field("seq", d.seq));
   });
 }
 

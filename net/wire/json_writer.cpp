@@ -174,6 +174,9 @@ void put(Writer& w, const engine::Message& m) {
     w.field("clientMsgId", m.client_msg_id);
     w.field("text", m.text);
     w.field("users", m.users);
+    w.field("target", m.target);
+    w.field("editedSeq", m.edited_seq);
+    w.field("deleted", m.deleted);
   });
 }
 
@@ -383,6 +386,23 @@ void put(Writer& w, const client::QueryReceipts& r) {
   });
 }
 
+void put(Writer& w, const client::EditMessage& r) {
+  w.object([&] {
+    w.field("request", r.request);
+    w.field("channel", r.channel);
+    w.field("seq", r.seq);
+    w.field("text", r.text);
+  });
+}
+
+void put(Writer& w, const client::DeleteMessage& r) {
+  w.object([&] {
+    w.field("request", r.request);
+    w.field("channel", r.channel);
+    w.field("seq", r.seq);
+  });
+}
+
 // SettingsRequest: the union's member as JsonCodec writes it, Void as null.
 void put(Writer& w, const client::Settings& r) {
   w.object([&] {
@@ -517,7 +537,7 @@ void put(Writer& w, const server::ChannelList& e) {
 // Room for the frame's punctuation and numbers, plus its text (which grows when escaped).
 constexpr std::size_t kBaseCapacity = 256;
 std::size_t text_bytes(const engine::Message& m) {
-  return 256 + m.client_msg_id.size() + m.text.size() + 24 * m.users.size();
+  return 320 + m.client_msg_id.size() + m.text.size() + 24 * m.users.size();
 }
 
 std::size_t capacity_of(const server::Event& event) {

@@ -37,6 +37,8 @@ enum MessageKind {
   memberRemoved @3 $Json.name("member_removed");  # users: [removed]
   memberLeft @4 $Json.name("member_left");        # users: [leaver]
   adminChanged @5 $Json.name("admin_changed");    # users: [new admin]
+  edited @6 $Json.name("edited");                 # target: the message edited; text: its new text
+  deleted @7 $Json.name("deleted");               # target: the message deleted for everyone
 }
 
 struct Message {
@@ -49,6 +51,10 @@ struct Message {
   clientMsgId @6 :Text;          # empty for membership events
   text @7 :Text;
   users @8 :List(UInt64);
+  # Edits and deletes (docs/protocol.md#editing-and-deleting).
+  target @9 :UInt64;             # edited/deleted: the seq of the message they change
+  editedSeq @10 :UInt64;         # text: the edited entry whose text it holds; edited: the newer edit that superseded it
+  deleted @11 :Bool;             # the text was deleted for everyone (text is empty)
 }
 
 # ---- Client -> node -------------------------------------------------------------------------
@@ -158,6 +164,21 @@ struct QueryReceipts {
   channel @1 :UInt64;
 }
 
+struct EditMessage {
+  # Replaces the text of your text message `seq` for everyone; answered by ok.
+  request @0 :UInt64;
+  channel @1 :UInt64;
+  seq @2 :UInt64;
+  text @3 :Text;
+}
+
+struct DeleteMessage {
+  # Deletes text message `seq` for everyone (yours, or any as a group's admin); answered by ok.
+  request @0 :UInt64;
+  channel @1 :UInt64;
+  seq @2 :UInt64;
+}
+
 struct SettingsRequest {
   # Answered by Settings, after changing the settings that are set. Each setting is a union
   # whose first member, Void, leaves it unchanged: what an all-zero struct and a JSON object
@@ -195,6 +216,8 @@ struct ClientFrame {
     markRead @19 :MarkRead;
     queryReceipts @20 :QueryReceipts;
     settings @21 :SettingsRequest;
+    editMessage @22 :EditMessage;
+    deleteMessage @23 :DeleteMessage;
   }
 }
 

@@ -99,6 +99,7 @@ std::unique_ptr<Invariant> fencing(const Run& run);            // 7: replication
 std::unique_ptr<Invariant> replicas_agree(const Run& run);     // 8: replication.cpp
 std::unique_ptr<Invariant> typing(const Run& run);             // 9: typing.cpp
 std::unique_ptr<Invariant> receipts(const Run& run);           // 10: receipts.cpp
+std::unique_ptr<Invariant> edits(const Run& run);              // 11: edits.cpp
 
 // ---- shared by more than one invariant --------------------------------------------------
 

@@ -24,6 +24,8 @@ std::vector<Pass> all(const Run& run) {
   // What each node told connections about typing (9) and receipts (10).
   passes[2].push_back(typing(run));
   passes[2].push_back(receipts(run));
+  // What the stores hold of edits and deletes, and what devices saw after a delete (11).
+  passes[2].push_back(edits(run));
   // A clustered world's log and replicas: fencing (7), replicas agree (8).
   passes[3].push_back(fencing(run));
   passes[3].push_back(replicas_agree(run));

@@ -2,23 +2,22 @@
 // work is in chat.js; this file only draws its state and forwards what the person does.
 import { api, ApiError } from './api.js';
 import { ChatClient } from './chat.js';
+import { $, h } from './dom.js';
+import { Edits } from './edits.js';
+import {
+  cancelEdit,
+  editingNow,
+  isEditing,
+  keepFocus,
+  leaveChat,
+  messageActions,
+  submitEdit,
+  syncEditing,
+  wireEdits,
+} from './edits-ui.js';
 import { describeError } from './errors.js';
 
-const $ = (id) => document.getElementById(id);
 const SESSION_KEY = 'parley.session';
-
-// Builds an element: h('li', {class: 'x', onclick}, 'text', child).
-function h(tag, attrs = {}, ...children) {
-  const element = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key.startsWith('on')) element.addEventListener(key.slice(2), value);
-    else if (key === 'dataset') Object.assign(element.dataset, value);
-    else element.setAttribute(key, value === true ? '' : value);
-  }
-  element.append(...children.filter((child) => child !== null && child !== undefined));
-  return element;
-}
 
 function ago(ms) {
   if (!ms) return 'never';
@@ -127,6 +126,7 @@ async function startApp(session) {
   $('auth').hidden = true;
   $('app').hidden = false;
   $('me').textContent = `Signed in as ${session.name}`;
+  leaveChat();
   current = null;
   client.start();
   render();
@@ -155,6 +155,7 @@ async function logOut() {
 }
 
 function openChat(target) {
+  leaveChat();
   current = target;
   readersOf = null;
   client.open(target.channel ?? null);
@@ -203,11 +204,6 @@ function typingLine(channelId) {
   return `${typists.length} people are typing…`;
 }
 
-function lastMessage(channel) {
-  const messages = client.sortedMessages(channel);
-  return messages.length ? messages[messages.length - 1] : null;
-}
-
 function renderChats() {
   const list = $('chats');
   const channels = [...client.channels.values()].filter((c) => c.kind !== 'unknown');
@@ -215,11 +211,12 @@ function renderChats() {
   list.replaceChildren(
     ...channels.map((channel) => {
       const unread = client.unread.get(channel.id) ?? 0;
-      const last = lastMessage(channel);
+      const last = client.edits.last(channel); // an edit or a delete is not a message of its own
       const peer = channel.kind === 'direct' ? client.peerOf(channel) : null;
       // A chat that is not open says who types in it in place of its last message.
       const typing = current?.channel !== channel.id && client.typing.typists(channel.id).length > 0;
-      const preview = !channel.active ? 'you left' : last?.kind === 'text' ? last.text.slice(0, 60) : '';
+      const gone = channel.active && last?.deleted === true;
+      const preview = !channel.active ? 'you left' : gone ? 'message deleted' : last?.kind === 'text' ? last.text.slice(0, 60) : '';
       return h(
         'li',
         {
@@ -238,7 +235,7 @@ function renderChats() {
                 { class: 'typing', dataset: { testid: 'chat-typing' } },
                 peer ? 'typing…' : typingLine(channel.id),
               )
-            : h('small', {}, preview),
+            : h('small', { class: gone ? 'deleted' : null, dataset: { testid: 'chat-preview' } }, preview),
         ),
         unread ? h('span', { class: 'badge', dataset: { testid: 'unread' } }, String(unread)) : null,
       );
@@ -307,6 +304,7 @@ function renderChat() {
   const isGroup = channel?.kind === 'group';
   $('members-toggle').hidden = !isGroup || !channel.active;
   if (isGroup) renderMembers(channel);
+  syncEditing(channel);
   renderMessages(channel, peer);
   renderReaders(channel);
   $('typing').textContent = channel ? typingLine(channel.id) : '';
@@ -352,21 +350,35 @@ function renderMessages(channel, peer) {
   const name = (user) => (user === client.me ? 'You' : (client.names.get(user) ?? `user ${user}`));
   const object = (user) => (user === client.me ? 'you' : name(user));
   const group = channel?.kind === 'group';
-  const items = (channel ? client.sortedMessages(channel) : []).map((message) => {
+  const items = (channel ? client.edits.shown(channel) : []).map((message) => {
     if (message.kind !== 'text') {
       return h('li', { class: 'event', dataset: { seq: message.seq } }, EVENT_TEXT[message.kind]?.(message, name, object) ?? message.kind);
     }
     const mine = message.sender === client.me;
+    // A message deleted for everyone is a tombstone: no text, no ticks, no actions.
+    const deleted = message.deleted === true;
+    const edited = Edits.edited(message);
+    const dataset = { seq: message.seq, testid: 'message' };
+    if (edited) dataset.edited = 'true';
+    if (deleted) dataset.deleted = 'true';
+    const editing = isEditing(channel.id, message.seq);
     return h(
       'li',
-      { class: `message${mine ? ' mine' : ''}`, dataset: { seq: message.seq, testid: 'message' } },
+      { class: `message${mine ? ' mine' : ''}${deleted ? ' deleted' : ''}${editing ? ' editing' : ''}`, dataset },
       group && !mine ? h('span', { class: 'sender' }, name(message.sender)) : null,
-      h('span', { class: 'text' }, message.text),
-      h('span', { class: 'meta' }, clock(message.serverTime), ...(mine ? receiptMarks(channel, message.seq) : [])),
+      h('span', { class: 'text' }, deleted ? 'This message was deleted' : message.text),
+      h(
+        'span',
+        { class: 'meta' },
+        edited ? h('span', { class: 'edited', dataset: { testid: 'edited' } }, 'edited') : null,
+        clock(message.serverTime),
+        ...(mine && !deleted ? receiptMarks(channel, message.seq) : []),
+      ),
+      ...(deleted ? [] : messageActions(channel, message)),
     );
   });
   const held = new Set(channel ? [...channel.messages.values()].map((m) => m.clientMsgId) : []);
-  for (const item of client.outgoing(channel?.id, peer)) {
+  for (const item of client.outbox.outgoing(channel?.id, peer)) {
     if (held.has(item.clientMsgId)) continue;
     // Stored (acked) but not yet delivered back to this device: ✓ already.
     const stored = !item.error && item.seq && client.channels.get(item.channel);
@@ -379,13 +391,13 @@ function renderMessages(channel, peer) {
           'span',
           { class: 'meta' },
           item.error ? `Not sent: ${item.error} ` : stored ? clock(item.sentAt * 1000) : 'sending…',
-          item.error ? h('button', { type: 'button', class: 'link', onclick: () => client.dismiss(item.clientMsgId) }, 'Dismiss') : null,
+          item.error ? h('button', { type: 'button', class: 'link', onclick: () => client.outbox.dismiss(item.clientMsgId) }, 'Dismiss') : null,
           ...(stored ? receiptMarks(stored, item.seq) : []),
         ),
       ),
     );
   }
-  $('message-list').replaceChildren(...items);
+  keepFocus($('message-list'), () => $('message-list').replaceChildren(...items));
   $('load-older').hidden = !channel || !channel.loaded || !channel.hasMore;
   if (atBottom) scrollToBottom();
   else if (box.scrollTop < 40) box.scrollTop += box.scrollHeight - heightBefore; // older page prepended
@@ -426,7 +438,8 @@ function receiptMarks(channel, seq) {
 // it yet, then who does not have it yet. It follows their receipts while it is open.
 function renderReaders(channel) {
   const panel = $('readers-panel');
-  const message = channel && readersOf?.channel === channel.id ? channel.messages.get(readersOf.seq) : null;
+  let message = channel && readersOf?.channel === channel.id ? channel.messages.get(readersOf.seq) : null;
+  if (message?.deleted === true) message = null; // deleted for everyone: nothing to list
   panel.hidden = !message;
   if (!message) return;
   const { readers, of } = client.receipts.status(channel, message.seq);
@@ -475,9 +488,10 @@ function scrollToBottom() {
 // ---- What the person does ----------------------------------------------------------------------
 function sendMessage(event) {
   event.preventDefault();
+  if (submitEdit()) return; // editing a message: Enter saves it (edits-ui.js)
   const text = $('composer-text').value;
   if (!text.trim() || !current) return;
-  client.send(current.channel ? { channel: current.channel } : { peer: current.peer }, text);
+  client.outbox.send(current.channel ? { channel: current.channel } : { peer: current.peer }, text);
   $('composer-text').value = ''; // no input event, and no stop: the node ends typing at the message
   scrollToBottom();
 }
@@ -543,11 +557,14 @@ function wire() {
   });
   $('composer').addEventListener('submit', sendMessage);
   $('composer-text').addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && cancelEdit()) event.preventDefault();
     if (event.key === 'Enter' && !event.shiftKey) sendMessage(event);
   });
   $('composer-text').addEventListener('input', () => {
-    if (client && current?.channel) client.typing.composing(current.channel, $('composer-text').value);
+    // An edit is not typing: the others see no indicator for it.
+    if (client && current?.channel && !editingNow()) client.typing.composing(current.channel, $('composer-text').value);
   });
+  wireEdits({ client: () => client, render, toast });
   $('contact-form').addEventListener('submit', addContact);
   $('new-group').addEventListener('click', showGroupForm);
   $('group-cancel').addEventListener('click', () => ($('group-form').hidden = true));
@@ -556,6 +573,7 @@ function wire() {
   $('member-form').addEventListener('submit', addMember);
   $('leave-group').addEventListener('click', leaveGroup);
   $('back').addEventListener('click', () => {
+    leaveChat();
     current = null;
     readersOf = null;
     client.open(null);

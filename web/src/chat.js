@@ -11,12 +11,15 @@
 //    (docs/cluster.md, "Gateways"); when discovery itself does not answer, it tries the next
 //    gateway discovery named before.
 //
-// Typing indicators (typing.js) and receipts with the unread counts they drive
-// (receipts.js) have modules of their own; this file routes their frames to them.
+// The outbox (outbox.js), typing indicators (typing.js), receipts with the unread counts
+// they drive (receipts.js), and edits and deletes (edits.js) have modules of their own;
+// this file routes their frames to them.
 //
 // Ids stay strings (they are 64-bit); comparisons go through BigInt.
 
+import { Edits } from './edits.js';
 import { describeError } from './errors.js';
+import { Outbox } from './outbox.js';
 import { Receipts } from './receipts.js';
 import { Typing } from './typing.js';
 
@@ -26,12 +29,6 @@ const RECONNECT_MAX_MS = 10_000;
 
 function big(id) {
   return BigInt(id ?? 0);
-}
-
-function randomId() {
-  const bytes = new Uint8Array(9);
-  crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 export class ChatClient extends EventTarget {
@@ -57,13 +54,13 @@ export class ChatClient extends EventTarget {
     this.welcomed = false;
     this.nextRequest = 1;
     this.pending = new Map(); // request id -> {resolve, reject, clientMsgId?}
-    this.acked = new Map(); // clientMsgId -> outbox item acked but not yet delivered here
     this.attempt = 0;
     this.stopped = false;
     this.liveFrom = 0n; // inbox entries above this arrived live (count as new unread)
     this.refreshTimer = null;
     this.typing = new Typing(this); // who types where, and our own typing frames
     this.receipts = new Receipts(this); // positions, our read position, the setting
+    this.edits = new Edits(this); // edits and deletes for everyone, and who may make them
     this.loadSync();
   }
 
@@ -78,7 +75,7 @@ export class ChatClient extends EventTarget {
     this.fresh = stored === null;
     const saved = JSON.parse(stored ?? '{}');
     this.cursor = big(saved.cursor);
-    this.outbox = saved.outbox ?? [];
+    this.outbox = new Outbox(this, saved.outbox ?? []); // sends not acked yet
     this.unread = new Map(Object.entries(saved.unread ?? {}));
   }
   saveSync() {
@@ -86,7 +83,7 @@ export class ChatClient extends EventTarget {
       this.syncKey,
       JSON.stringify({
         cursor: this.cursor.toString(),
-        outbox: this.outbox,
+        outbox: this.outbox.items,
         unread: Object.fromEntries(this.unread),
       }),
     );
@@ -258,7 +255,7 @@ export class ChatClient extends EventTarget {
       case 'presence':
         return this.onPresence(body);
       case 'sendAck':
-        return this.onSendAck(body);
+        return this.outbox.onSendAck(body);
       case 'typing':
         return this.typing.onEvent(body);
       case 'receipt':
@@ -280,7 +277,7 @@ export class ChatClient extends EventTarget {
     if (!waiter) return;
     this.pending.delete(body.request);
     if (waiter.clientMsgId) {
-      if (kind === 'failure') this.onSendRefused(waiter, body);
+      if (kind === 'failure') this.outbox.onRefused(waiter, body);
       return;
     }
     if (kind === 'failure') {
@@ -311,7 +308,7 @@ export class ChatClient extends EventTarget {
     this.refreshChannels();
     this.refreshContacts();
     this.receipts.onWelcome();
-    for (const item of this.outbox) this.transmitSend(item);
+    this.outbox.resendAll();
   }
 
   // A hello with a cursor past the head (a store reset under us) or a device that no
@@ -323,7 +320,7 @@ export class ChatClient extends EventTarget {
       this.saveSync();
     } else if (failure.code === 'rate_limited') {
       // The dropped frame may have been a send: resend what is unacked (deduplicated).
-      this.resendSoon();
+      this.outbox.resendSoon();
     } else if (failure.code !== 'unknown_device') {
       this.notify(describeError(failure.code, failure.message));
     }
@@ -389,12 +386,15 @@ export class ChatClient extends EventTarget {
     return channel;
   }
 
+  // An edit or a delete changes the message it targets and nothing else: it is never
+  // unread and ends no typing indicator (edits.js).
   applyMessage(message, live) {
     const channel = this.ensureChannel(message.channel);
-    channel.messages.set(message.seq, message);
+    const change = this.edits.merge(channel, message);
+    if (channel.kind === 'unknown' || (!change && message.kind !== 'text')) this.refreshChannelsSoon();
+    if (change) return;
     this.typing.onMessage(message, live);
-    if (message.sender === this.me && message.clientMsgId) this.acked.delete(message.clientMsgId);
-    if (channel.kind === 'unknown' || message.kind !== 'text') this.refreshChannelsSoon();
+    this.outbox.delivered(message);
     this.receipts.onMessage(message, live);
   }
 
@@ -494,7 +494,7 @@ export class ChatClient extends EventTarget {
     channel.loading = true;
     try {
       const page = await this.request('history', { channel: channelId, beforeSeq, limit: HISTORY_PAGE });
-      for (const message of page.messages) channel.messages.set(message.seq, message);
+      for (const message of page.messages) this.edits.merge(channel, message);
       channel.hasMore = page.hasMore;
       channel.loaded = true;
     } catch (error) {
@@ -503,84 +503,6 @@ export class ChatClient extends EventTarget {
       channel.loading = false;
       this.changed();
     }
-  }
-
-  // ---- Sending ------------------------------------------------------------------------------
-  // target: {channel} or {peer}. The message waits in the outbox until the node acks it.
-  send(target, text) {
-    const item = {
-      clientMsgId: `${this.session.device}-${randomId()}`,
-      channel: target.channel ?? '0',
-      peer: target.peer ?? '0',
-      text,
-      sentAt: Date.now(),
-      error: null,
-    };
-    this.outbox.push(item);
-    this.saveSync();
-    this.typing.sent(item.channel);
-    if (this.welcomed) this.transmitSend(item);
-    this.changed();
-    return item;
-  }
-
-  transmitSend(item) {
-    if (item.error) return;
-    const id = String(this.nextRequest++);
-    this.pending.set(id, { clientMsgId: item.clientMsgId });
-    this.transmit({
-      send: { request: id, channel: item.channel, peer: item.peer, clientMsgId: item.clientMsgId, text: item.text },
-    });
-  }
-
-  onSendAck(ack) {
-    const waiter = this.pending.get(ack.request);
-    this.pending.delete(ack.request);
-    if (!waiter?.clientMsgId) return;
-    const index = this.outbox.findIndex((item) => item.clientMsgId === waiter.clientMsgId);
-    if (index < 0) return;
-    const [item] = this.outbox.splice(index, 1);
-    this.saveSync();
-    item.channel = ack.channel;
-    item.seq = ack.seq; // stored: ✓ (receipts.js) until it reaches the others
-    const channel = this.ensureChannel(ack.channel);
-    if (!channel.messages.has(ack.seq)) this.acked.set(item.clientMsgId, item);
-    if (channel.kind === 'unknown') this.refreshChannelsSoon();
-    this.dispatchEvent(new CustomEvent('sent', { detail: { peer: item.peer, channel: ack.channel } }));
-    this.changed();
-  }
-
-  // Sends still on their way to `channel` (or to `peer` before the 1:1 channel exists).
-  outgoing(channelId, peer) {
-    const all = [...this.outbox, ...this.acked.values()];
-    return all.filter((item) =>
-      channelId ? item.channel === channelId : item.channel === '0' && item.peer === peer,
-    );
-  }
-
-  resendSoon() {
-    clearTimeout(this.resendTimer);
-    this.resendTimer = setTimeout(() => {
-      if (this.welcomed) for (const item of this.outbox) this.transmitSend(item);
-    }, 1000);
-  }
-
-  // A refused send stays where it was written, marked with the reason; a send refused only
-  // because the node was busy is tried again.
-  onSendRefused(waiter, failure) {
-    const item = this.outbox.find((i) => i.clientMsgId === waiter.clientMsgId);
-    if (!item) return;
-    if (failure.code === 'overloaded' || failure.code === 'rate_limited') return this.resendSoon();
-    item.error = describeError(failure.code, failure.message);
-    this.saveSync();
-    this.notify(item.error);
-    this.changed();
-  }
-
-  dismiss(clientMsgId) {
-    this.outbox = this.outbox.filter((item) => item.clientMsgId !== clientMsgId);
-    this.saveSync();
-    this.changed();
   }
 
   // ---- Groups and contacts ----------------------------------------------------------------

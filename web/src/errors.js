@@ -14,6 +14,10 @@ const ERROR_TEXT = {
   rate_limited: 'You are sending too fast. Slow down a little.',
   overloaded: 'The server is busy. Trying again shortly.',
   invalid_utf8: 'The message contains invalid characters.',
+  unknown_message: 'That message is not there to change.',
+  not_your_message: 'You can only change your own messages.',
+  too_late: 'Too late: a message can be edited for 15 minutes and deleted for 48 hours.',
+  message_deleted: 'That message was deleted.',
 };
 
 export function describeError(code, fallback) {

@@ -8,12 +8,15 @@
 //    about ourselves (another of our devices read) and the `markRead`s sent from here.
 //  - `markRead` goes out when the open chat is on screen (the page visible) and shows a
 //    message from someone else past our read position, with the newest seq shown: once per
-//    move, never for a seq at or below what was already sent.
+//    move, never for a seq at or below what was already sent. An edit or a delete
+//    (edits.js) alone sends none: it is not a message to read.
 //  - Unread counts: the node's (`queryUnread`, counting from the read position) after each
 //    welcome, plus what arrives live while the chat is not being read; a read anywhere
 //    clears or recounts them.
 //  - The setting `readReceipts` (on by default): off, our reads are not shared and we see
 //    no one's. The node enforces that; the client also draws no "read" while it is off.
+
+import { isChange } from './edits.js';
 
 const big = (id) => BigInt(id ?? 0);
 const max = (a, b) => (a > b ? a : b);
@@ -84,7 +87,7 @@ export class Receipts {
       const seq = big(message.seq);
       if (seq <= from) continue;
       newest = max(newest, seq);
-      if (message.sender !== client.me) news = true;
+      if (message.sender !== client.me && !isChange(message)) news = true; // not an edit or delete
     }
     if (!news) return;
     this.marking.set(id, newest);

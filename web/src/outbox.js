@@ -1,0 +1,119 @@
+// The outbox (docs/web.md, "Devices, sync and reconnects"): a message is written here, and
+// kept in sessionStorage with the cursor, before anything is sent. It is resent after every
+// reconnect with its original clientMsgId (the node answers a resend of a stored message with
+// `duplicate: true`) until a `sendAck` says it is stored; it is then held as acked, shown
+// with ✓, until its delivery comes back to this device.
+
+import { describeError } from './errors.js';
+
+function randomId() {
+  const bytes = new Uint8Array(9);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export class Outbox {
+  // client: the ChatClient (its connection, requests, persistence and events); items: the
+  // unacked sends kept in sessionStorage.
+  constructor(client, items = []) {
+    this.client = client;
+    this.items = items; // not acked yet, in the order written
+    this.acked = new Map(); // clientMsgId -> item acked but not yet delivered here
+  }
+
+  // target: {channel} or {peer}. The message waits here until the node acks it.
+  send(target, text) {
+    const client = this.client;
+    const item = {
+      clientMsgId: `${client.session.device}-${randomId()}`,
+      channel: target.channel ?? '0',
+      peer: target.peer ?? '0',
+      text,
+      sentAt: Date.now(),
+      error: null,
+    };
+    this.items.push(item);
+    client.saveSync();
+    client.typing.sent(item.channel);
+    if (client.welcomed) this.transmit(item);
+    client.changed();
+    return item;
+  }
+
+  transmit(item) {
+    if (item.error) return;
+    const client = this.client;
+    const id = String(client.nextRequest++);
+    client.pending.set(id, { clientMsgId: item.clientMsgId });
+    client.transmit({
+      send: { request: id, channel: item.channel, peer: item.peer, clientMsgId: item.clientMsgId, text: item.text },
+    });
+  }
+
+  // After a welcome: everything not acked goes again, with the same ids.
+  resendAll() {
+    for (const item of this.items) this.transmit(item);
+  }
+
+  resendSoon() {
+    clearTimeout(this.resendTimer);
+    this.resendTimer = setTimeout(() => {
+      if (this.client.welcomed) this.resendAll();
+    }, 1000);
+  }
+
+  onSendAck(ack) {
+    const client = this.client;
+    const waiter = client.pending.get(ack.request);
+    client.pending.delete(ack.request);
+    if (!waiter?.clientMsgId) return;
+    const index = this.items.findIndex((item) => item.clientMsgId === waiter.clientMsgId);
+    if (index < 0) return;
+    const [item] = this.items.splice(index, 1);
+    client.saveSync();
+    item.channel = ack.channel;
+    item.seq = ack.seq; // stored: ✓ (receipts.js) until it reaches the others
+    const channel = client.ensureChannel(ack.channel);
+    if (!channel.messages.has(ack.seq)) this.acked.set(item.clientMsgId, item);
+    if (channel.kind === 'unknown') client.refreshChannelsSoon();
+    client.dispatchEvent(new CustomEvent('sent', { detail: { peer: item.peer, channel: ack.channel } }));
+    client.changed();
+  }
+
+  // A refused send stays where it was written, marked with the reason; a send refused only
+  // because the node was busy is tried again.
+  onRefused(waiter, failure) {
+    const client = this.client;
+    const item = this.items.find((i) => i.clientMsgId === waiter.clientMsgId);
+    if (!item) return;
+    if (failure.code === 'overloaded' || failure.code === 'rate_limited') return this.resendSoon();
+    item.error = describeError(failure.code, failure.message);
+    client.saveSync();
+    client.notify(item.error);
+    client.changed();
+  }
+
+  // Our own message came back in a delivery: it is drawn from there now.
+  delivered(message) {
+    if (message.sender === this.client.me && message.clientMsgId) this.acked.delete(message.clientMsgId);
+  }
+
+  // Message `seq` of `channelId` was deleted for everyone: its text goes from here too.
+  forget(channelId, seq) {
+    for (const [id, item] of this.acked) if (item.channel === channelId && item.seq === seq) this.acked.delete(id);
+  }
+
+  // Sends still on their way to `channel` (or to `peer` before the 1:1 channel exists).
+  outgoing(channelId, peer) {
+    const all = [...this.items, ...this.acked.values()];
+    return all.filter((item) =>
+      channelId ? item.channel === channelId : item.channel === '0' && item.peer === peer,
+    );
+  }
+
+  dismiss(clientMsgId) {
+    this.items = this.items.filter((item) => item.clientMsgId !== clientMsgId);
+    this.client.saveSync();
+    this.client.changed();
+  }
+}
