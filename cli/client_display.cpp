@@ -108,8 +108,10 @@ void TerminalClient::show(const server::Event& event) {
       show_message(entry.message);
   } else if (const auto* page = std::get_if<server::HistoryPage>(&event)) {
     if (page->messages.empty()) say("* no messages yet");
-    for (const auto& message : page->messages)
-      show_message(message);
+    for (const auto& message : page->messages) {
+      // A page holds each message in its latest state: its edits and deletes add nothing.
+      if (message.target == 0) show_message(message);
+    }
     if (page->has_more) say("* (older messages exist: /history N shows up to 100)");
   } else if (const auto* presence = std::get_if<server::Presence>(&event)) {
     say("* " + name_of(presence->entry.user) +
@@ -202,8 +204,9 @@ void TerminalClient::show_message(const engine::Message& message) {
     say(stamp + name_of(message.sender) + where + ": " + text);
   } else if (message.kind == engine::MessageKind::edited ||
              message.kind == engine::MessageKind::deleted) {
-    if (const std::string text = edit_text(message); !text.empty()) {
-      say(stamp + "* " + text + where);
+    // A terminal cannot change a line it printed: the edit or delete gets a line of its own.
+    if (const std::string text = edit_text(message, where); !text.empty()) {
+      say(stamp + "* " + text);
     }
   } else {
     say(stamp + "* " + message_text(message) + where);
@@ -234,7 +237,7 @@ std::string TerminalClient::message_text(const engine::Message& message) const {
       return subject + (subject == "you" ? " are" : " is") + " now the admin";
     case engine::MessageKind::edited:
     case engine::MessageKind::deleted:
-      return edit_text(message);
+      return edit_text(message, "");
   }
   return sender + ": (" + std::string(engine::to_string(message.kind)) + ")";
 }

@@ -10,10 +10,9 @@ namespace parley::cli::detail {
 
 namespace {
 
-// "#12" -> 12; anything else -> 0.
+// "#12" -> 12; "#0", "#x", "#" -> 0.
 engine::Seq seq_argument(const std::string& word) {
-  if (word.size() < 2 || word[0] != '#') return 0;
-  if (word.find_first_not_of("0123456789", 1) != std::string::npos) return 0;
+  if (word.size() < 2 || word.find_first_not_of("0123456789", 1) != std::string::npos) return 0;
   try {
     return std::stoull(word.substr(1));
   } catch (const std::out_of_range&) {
@@ -23,52 +22,57 @@ engine::Seq seq_argument(const std::string& word) {
 
 }  // namespace
 
-// The message a /edit or /delete names: `#N` as its first word, else this client's newest
-// message in the open chat. 0 (with the error said) when there is none.
-engine::Seq TerminalClient::edit_target(const std::string& rest, std::string& after) const {
+// The message a /edit or /delete names: `#N` as its first word, else the newest message this
+// client sent in the open chat that the node acked. 0 (with the error said) when there is
+// none, or when the first word starts with '#' but is no seq: a typo must not edit the
+// wrong message.
+engine::Seq TerminalClient::edit_target(const std::string& verb, const std::string& rest,
+                                        std::string& after) const {
   const auto space = rest.find(' ');
-  const engine::Seq named = seq_argument(rest.substr(0, space));
-  if (named != 0) {
+  const std::string first = rest.substr(0, space);
+  const std::string usage = verb == "/edit" ? "/edit [#N] TEXT" : "/delete [#N]";
+  if (!first.empty() && first[0] == '#') {
+    const engine::Seq named = seq_argument(first);
+    if (named == 0) client_error("usage: " + usage + " (#N is a message's seq: 1 or more)");
     after = space == std::string::npos ? "" : rest.substr(space + 1);
     return named;
   }
   after = rest;
   const auto sent = last_sent_.find(channel_);
   if (sent != last_sent_.end()) return sent->second;
-  client_error("you have sent nothing in this chat from here: name the message, /edit #N TEXT");
+  client_error("no message of yours acked in this chat from here yet: name one, " + usage);
   return 0;
 }
 
-// `/edit [#N] TEXT`: everyone in the chat sees the new text, marked edited.
+// `/edit [#N] TEXT`: everyone in the chat sees the new text, marked edited. The `edited`
+// entry the node delivers says so (no separate line for the `ok`).
 void TerminalClient::edit_message(const std::string& rest) {
   if (!require_channel()) return;
   std::string text;
-  const engine::Seq seq = edit_target(rest, text);
+  const engine::Seq seq = edit_target("/edit", rest, text);
   if (seq == 0) return;
   if (text.empty()) return client_error("usage: /edit [#N] TEXT");
-  const auto id = request(client::EditMessage{0, channel_, seq, text});
-  ok_notes_[id] = "* edited #" + std::to_string(seq);
+  request(client::EditMessage{0, channel_, seq, text});
 }
 
 // `/delete [#N]`: the message is replaced by "deleted" for everyone, its text gone.
 void TerminalClient::delete_message(const std::string& rest) {
   if (!require_channel()) return;
   std::string extra;
-  const engine::Seq seq = edit_target(rest, extra);
+  const engine::Seq seq = edit_target("/delete", rest, extra);
   if (seq == 0) return;
   if (!extra.empty()) return client_error("usage: /delete [#N]");
-  const auto id = request(client::DeleteMessage{0, channel_, seq});
-  ok_notes_[id] = "* deleted #" + std::to_string(seq);
+  request(client::DeleteMessage{0, channel_, seq});
 }
 
-// An `edited` or `deleted` entry in words; empty for a superseded edit (a newer one follows).
-std::string TerminalClient::edit_text(const engine::Message& message) const {
+std::string TerminalClient::edit_text(const engine::Message& message,
+                                      const std::string& where) const {
   const std::string who = name_of(message.sender);
   const std::string target = "#" + std::to_string(message.target);
-  if (message.kind == engine::MessageKind::deleted) return who + " deleted " + target;
-  if (message.edited_seq != 0) return "";
-  if (message.deleted) return who + " edited " + target + " (since deleted)";
-  return who + " edited " + target + ": " + message.text;
+  if (message.kind == engine::MessageKind::deleted) return who + " deleted " + target + where;
+  if (message.edited_seq != 0) return "";  // superseded: the newer edit follows
+  if (message.deleted) return who + " edited " + target + where + " (since deleted)";
+  return who + " edited " + target + where + ": " + message.text;
 }
 
 }  // namespace parley::cli::detail

@@ -134,10 +134,13 @@ class TerminalClient {
   void show_settings(const server::Settings& settings);
   void show_typing(const engine::server::Typing& typing);
   // Edits and deletes (client_edits.cpp).
-  engine::Seq edit_target(const std::string& rest, std::string& after) const;
+  engine::Seq edit_target(const std::string& verb, const std::string& rest,
+                          std::string& after) const;
   void edit_message(const std::string& rest);
   void delete_message(const std::string& rest);
-  std::string edit_text(const engine::Message& message) const;
+  // "alice edited #7 in "trip": new text"; empty for a superseded edit. `where` as in
+  // show_message (" in ...", " to you", or empty for the open chat).
+  std::string edit_text(const engine::Message& message, const std::string& where) const;
   void open_direct_chat(const std::string& name);
   void open_group(const std::string& name);
   void create_group(const std::vector<std::string>& args);

@@ -102,7 +102,7 @@ printf '/group climbers\nto be edited\nto be deleted\n' |
   script --name alice --password 'alice password' >"$dir/alice_posts.out"
 grep -q '^{"sendAck":{"request":"[0-9]*","channel":"2","seq":"5",' "$dir/alice_posts.out" ||
   fail "alice's two posts were not acked as seqs 4 and 5"
-printf '/group climbers\n/edit #4 edited text\n/delete #5\n' |
+printf '/group climbers\n/edit #x typo\n/edit #4 edited text\n/delete #5\n' |
   script --name alice --password 'alice password' >"$dir/alice_edits.out"
 grep -q '"deliver".*"kind":"edited".*"text":"edited text".*"target":"4"' "$dir/alice_edits.out" ||
   fail "/edit #4 delivered no edited entry"
@@ -112,6 +112,11 @@ grep -q '"deliver".*"kind":"deleted".*"target":"5"' "$dir/alice_edits.out" ||
 printf '/group climbers\n/delete #4\n' | script --name bob --password 'bob password' >"$dir/bob_delete.out"
 grep -q '^{"failure":{"request":"[0-9]*","code":"not_your_message",' "$dir/bob_delete.out" ||
   fail "bob deleting alice's message was not refused"
+grep -q '^{"clientError":{"message":"usage: /edit \[#N\] TEXT (#N is' "$dir/alice_edits.out" ||
+  fail "/edit #x was not refused as a usage error"
+printf '/group climbers\n/delete\n' | script --name bob --password 'bob password' >"$dir/bob_delete2.out"
+grep -q '^{"clientError":{"message":"no message of yours acked in this chat from here yet: name one, /delete \[#N\]"}}$' \
+  "$dir/bob_delete2.out" || fail "/delete with nothing of bob's acked here gave no clientError"
 
 # Every stdout line in script mode is one JSON object.
 if grep -v '^{.*}$' "$dir"/*.out; then fail "a non-JSON line on stdout in script mode"; fi
