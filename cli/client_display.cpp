@@ -9,10 +9,6 @@
 
 namespace parley::cli::detail {
 
-namespace {
-
-// Local wall-clock time of a node timestamp (microseconds since the Unix epoch): the time
-// alone for today, with the date otherwise.
 std::string local_time(engine::TimeUs at_us) {
   const auto at = static_cast<std::time_t>(at_us / 1'000'000);
   const std::time_t now = std::time(nullptr);
@@ -25,8 +21,6 @@ std::string local_time(engine::TimeUs at_us) {
   std::strftime(text, sizeof text, same_day ? "%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &when);
   return text;
 }
-
-}  // namespace
 
 // ---- Interactive output ------------------------------------------------------------------
 
@@ -135,6 +129,8 @@ void TerminalClient::show(const server::Event& event) {
     show_receipts(*receipts);
   } else if (const auto* settings = std::get_if<server::Settings>(&event)) {
     show_settings(*settings);
+  } else if (const auto* mute = std::get_if<server::ChannelMute>(&event)) {
+    show_mute(*mute);
   }
 }
 
@@ -201,7 +197,8 @@ void TerminalClient::show_message(const engine::Message& message) {
     const std::string text = message.deleted           ? "(message deleted)"
                              : message.edited_seq != 0 ? message.text + " (edited)"
                                                        : message.text;
-    say(stamp + name_of(message.sender) + where + ": " + text);
+    say(stamp + name_of(message.sender) + where + reply_text(message) + ": " + text +
+        mention_text(message));
   } else if (message.kind == engine::MessageKind::edited ||
              message.kind == engine::MessageKind::deleted) {
     // A terminal cannot change a line it printed: the edit or delete gets a line of its own.

@@ -8,9 +8,6 @@
 
 namespace parley::cli::detail {
 
-namespace {
-
-// "#12" -> 12; "#0", "#x", "#" -> 0.
 engine::Seq seq_argument(const std::string& word) {
   if (word.size() < 2 || word.find_first_not_of("0123456789", 1) != std::string::npos) return 0;
   try {
@@ -19,8 +16,6 @@ engine::Seq seq_argument(const std::string& word) {
     return 0;
   }
 }
-
-}  // namespace
 
 // The message a /edit or /delete names: `#N` as its first word, else the newest message this
 // client sent in the open chat that the node acked. 0 (with the error said) when there is

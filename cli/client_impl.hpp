@@ -93,6 +93,12 @@ class StdinLines {
   std::thread reader_;
 };
 
+// "#12" -> 12; "#0", "#x", "#" -> 0 (client_edits.cpp).
+engine::Seq seq_argument(const std::string& word);
+// Local wall-clock time of a node timestamp (microseconds since the Unix epoch): the time
+// alone for today, with the date otherwise (client_display.cpp).
+std::string local_time(engine::TimeUs at_us);
+
 class TerminalClient {
  public:
   TerminalClient(const ClientOptions& options, const ServerAddress& address)
@@ -133,6 +139,14 @@ class TerminalClient {
   void show_receipts(const server::Receipts& receipts);
   void show_settings(const server::Settings& settings);
   void show_typing(const engine::server::Typing& typing);
+  // Replies, mentions and mute (client_replies.cpp).
+  void reply(const std::string& rest);
+  void mute(const std::vector<std::string>& args);
+  void show_mute(const server::ChannelMute& mute);
+  // " (re #3 alice: lunch?)" for a reply, else empty.
+  std::string reply_text(const engine::Message& message) const;
+  // " [mentions you]" when the message names this user, else empty.
+  std::string mention_text(const engine::Message& message) const;
   // Edits and deletes (client_edits.cpp).
   engine::Seq edit_target(const std::string& verb, const std::string& rest,
                           std::string& after) const;

@@ -112,10 +112,16 @@ void TerminalClient::command(const std::string& line) {
     std::string rest = line.substr(verb.size());
     rest.erase(0, rest.find_first_not_of(" \t"));
     verb == "/edit" ? edit_message(rest) : delete_message(rest);
+  } else if (verb == "/reply") {
+    std::string rest = line.substr(verb.size());
+    rest.erase(0, rest.find_first_not_of(" \t"));
+    reply(rest);
+  } else if (verb == "/mute") {
+    mute(args);
   } else {
     client_error("unknown command '" + verb +
                  "' (try /to, /group, /create, /add, /history, /who, /unread, /typing, /read, "
-                 "/receipts, /readreceipts, /edit, /delete, /quit)");
+                 "/receipts, /readreceipts, /edit, /delete, /reply, /mute, /quit)");
   }
 }
 

@@ -190,6 +190,11 @@ void print_summary(const Scenario& s, const RunResult& r, double wall_seconds) {
     std::printf("  receipts: %" PRIu64 " markRead sent, %" PRIu64 " receipt events received\n",
                 m.marks_sent, m.receipt_events);
   }
+  if (m.replies_sent > 0 || m.mentions_sent > 0 || m.mutes_sent > 0) {
+    std::printf("  replies: %" PRIu64 " replies and %" PRIu64 " mentions sent, %" PRIu64
+                " mutes and unmutes\n",
+                m.replies_sent, m.mentions_sent, m.mutes_sent);
+  }
   if (m.edits_sent > 0 || m.deletes_sent > 0 || m.revisions > 0) {
     std::printf("  edits: %" PRIu64 " edits and %" PRIu64 " deletes sent, %" PRIu64
                 " edited and deleted entries received\n",

@@ -139,6 +139,11 @@ class RelaySession {
         settings != nullptr && settings->request == 0) {
       return UpstreamAction::pass;
     }
+    // A mute made on another device likewise (request 0).
+    if (const auto* mute = std::get_if<server::ChannelMute>(&event);
+        mute != nullptr && mute->request == 0) {
+      return UpstreamAction::pass;
+    }
     std::visit(
         [&](const auto& typed) {
           if constexpr (requires { typed.request; }) {

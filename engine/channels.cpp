@@ -15,6 +15,9 @@ std::optional<server::ChannelSummary> summarize_channel(const Context& context, 
   server::ChannelSummary summary{
       id, channel->kind, channel->name, channel->admin, channel->last_seq, true, {}, 0};
   summary.read_seq = records.receipt(id, context.user()).read_seq;
+  const auto mute = mute_state(0, id, *membership, context.now);
+  summary.muted_until = mute.muted_until;
+  summary.muted_forever = mute.forever;
   if (membership->state != MemberState::active) {
     summary.active = false;
     summary.last_seq = membership->left_seq;

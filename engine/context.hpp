@@ -131,6 +131,7 @@ void handle(Context& context, const client::QueryReceipts& query);             /
 void handle(Context& context, const client::Settings& settings);               // receipts.cpp
 void handle(Context& context, const client::EditMessage& edit);                // edits.cpp
 void handle(Context& context, const client::DeleteMessage& remove);            // edits.cpp
+void handle(Context& context, const client::MuteChannel& mute);                // replies.cpp
 
 // ---- Inputs other than requests ---------------------------------------------------------------
 Effects on_connected(State& state, const Connected& input, TimeUs now);  // sync.cpp
@@ -235,6 +236,27 @@ Effects sign_out_devices(State& state, UserId user, const std::vector<DeviceId>&
 Outcome<UserId> create_user(State& state, std::string_view name, TimeUs now);
 Outcome<DeviceId> add_device(State& state, UserId user, std::string_view label, TimeUs now);
 Effects revoke_device_tokens(State& state, UserId user, DeviceId device);
+
+// ---- replies.cpp: replies, mentions, mute (rule 21) -------------------------------------------
+// `seq` lies in one of the member's membership windows (rule 8): the current one (to the
+// newest message while active, to the event that removed them otherwise) or an earlier one.
+bool in_windows(const MemberRecord& member, Seq seq);
+// The active members of a group `text` names as @name (not the sender), ascending; none in a
+// 1:1 channel.
+std::vector<UserId> find_mentions(const Records& records, const ChannelRecord& channel,
+                                  std::string_view text, UserId sender);
+// Why `user` may not reply to `seq` of `channel` (0: a channel not made yet): unknown_message,
+// message_deleted; nothing when they may.
+std::optional<Error> check_reply(const Records& records, UserId user, ChannelId channel, Seq seq);
+// Sets a served reply's quote: its original as `reader` may see it now.
+void fill_quote(const Records& records, UserId reader, Message& message);
+// The member's mute of the channel lasts at `now`.
+bool muted(const MemberRecord& member, TimeUs now);
+// `user` is to be pushed `message` at `now`: it mentions them, or they did not mute its channel.
+bool wants_push(const Records& records, UserId user, const MessageRecord& message, TimeUs now);
+// What a ChannelMute says of `member`'s mute at `now`.
+server::ChannelMute mute_state(RequestId request, ChannelId channel, const MemberRecord& member,
+                               TimeUs now);
 
 // ---- Self-checks (EngineConfig::check_invariants; nothing when it is off) ---------------------
 // sync.cpp: in_flight holds acked + 1 to sent_upto in order, and in_flight_bytes is its sum.

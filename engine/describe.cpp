@@ -62,10 +62,14 @@ struct EventText {
   std::string operator()(const server::ChannelList& e) const {
     std::string text = "channels req=" + n(e.request);
     for (const auto& channel : e.channels) {
-      text += " [" + n(channel.channel) +
-              (channel.kind == ChannelKind::group ? " group " + channel.name : " direct") +
-              " last=" + n(channel.last_seq) + (channel.active ? "" : " left") +
-              (channel.read_seq != 0 ? " read=" + n(channel.read_seq) : "");
+      text +=
+          " [" + n(channel.channel) +
+          (channel.kind == ChannelKind::group ? " group " + channel.name : " direct") +
+          " last=" + n(channel.last_seq) + (channel.active ? "" : " left") +
+          (channel.read_seq != 0 ? " read=" + n(channel.read_seq) : "") +
+          (channel.muted_forever ? " muted=forever" : "") +
+          (channel.muted_until != 0 ? " muted=" + n(static_cast<std::uint64_t>(channel.muted_until))
+                                    : "");
       for (const auto& member : channel.members)
         text += " " + n(member.user);
       text += "]";
@@ -94,6 +98,10 @@ struct EventText {
   std::string operator()(const server::Settings& e) const {
     return "settings req=" + n(e.request) + " read_receipts=" + (e.read_receipts ? "on" : "off");
   }
+  std::string operator()(const server::ChannelMute& e) const {
+    return "mute req=" + n(e.request) + " channel=" + n(e.channel) +
+           (e.forever ? " forever" : " until=" + n(static_cast<std::uint64_t>(e.muted_until)));
+  }
   static std::string receipt(const server::ReceiptEntry& e) {
     return "user=" + n(e.user) + " delivered=" + n(e.delivered_seq) + " read=" + n(e.read_seq);
   }
@@ -105,6 +113,19 @@ struct EventText {
 
 }  // namespace
 
+namespace {
+
+std::string quote(const Quote& q) {
+  if (q.unavailable) return "(unavailable)";
+  if (q.deleted) return "(" + n(q.sender) + " deleted)";
+  constexpr std::size_t kShown = 20;
+  const auto shown = utf8_prefix(q.text, kShown);
+  return "(" + n(q.sender) + (q.edited ? " edited" : "") + " \"" + std::string(shown) +
+         (shown.size() < q.text.size() ? "...\")" : "\")");
+}
+
+}  // namespace
+
 std::string describe(const Message& message) {
   std::string text = n(message.channel) + "/" + n(message.seq) + " " +
                      std::string(to_string(message.kind)) + " from=" + n(message.sender);
@@ -113,6 +134,10 @@ std::string describe(const Message& message) {
   if (message.target != 0) text += " target=" + n(message.target);
   if (message.edited_seq != 0) text += " edited=" + n(message.edited_seq);
   if (message.deleted) text += " deleted";
+  for (UserId user : message.mentions)
+    text += " mention=" + n(user);
+  if (message.reply_to != 0)
+    text += " reply=" + n(message.reply_to) + " quote=" + quote(message.quote);
   if (!message.text.empty()) {
     constexpr std::size_t kShown = 40;
     const auto shown = utf8_prefix(message.text, kShown);

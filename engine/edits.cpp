@@ -14,16 +14,6 @@
 namespace parley::engine::detail {
 namespace {
 
-// `seq` lies in one of an active member's membership windows (rule 8): their current one,
-// from the event that made them a member to the newest message, or an earlier one.
-bool in_windows(const MemberRecord& member, Seq seq) {
-  if (seq >= member.joined_seq) return true;
-  for (const auto& [from, to] : member.earlier) {
-    if (seq >= from && seq <= to) return true;
-  }
-  return false;
-}
-
 struct Target {
   ChannelRecord channel;
   MessageRecord message;
@@ -50,15 +40,12 @@ std::optional<Target> find_target(Context& context, RequestId request, ChannelId
   return Target{std::move(*channel), std::move(*message)};
 }
 
-std::string minutes(TimeUs us) {
-  return std::to_string(us / 60'000'000) + " minutes";
-}
-
 // Erases an `edited` entry's text, for a newer edit (`by`) or a delete (`by` 0).
 void erase_edit_entry(Records& records, ChannelId channel, Seq seq, Seq by) {
   auto entry = records.message({channel, seq});
   PARLEY_ASSERT(entry.has_value() && entry->kind == MessageKind::edited);
   entry->text.clear();
+  entry->mentions.clear();  // who a text named is part of the text
   if (by != 0) {
     entry->edited_seq = by;
   } else {
@@ -79,7 +66,7 @@ std::optional<Error> check_edit(const Context& context, const Target& target,
   const TimeUs window = context.state.config.edit_window_us;
   if (context.now - original.server_time > window) {
     return Error{ErrorCode::too_late,
-                 "a message can be edited for " + minutes(window) + " after it was sent"};
+                 "a message can be edited for " + describe_duration(window) + " after it was sent"};
   }
   if (auto error = check_text(edit.text)) return error;
   if (target.channel.kind == ChannelKind::direct) {
@@ -101,10 +88,12 @@ void handle(Context& context, const client::EditMessage& edit) {
   MessageRecord entry = new_message(context, target->channel, MessageKind::edited);
   entry.target = original.seq;
   entry.text = edit.text;
+  entry.mentions = find_mentions(records, target->channel, edit.text, context.user());
   if (original.edited_seq != 0) {
     erase_edit_entry(records, original.channel, original.edited_seq, entry.seq);
   }
   original.text = edit.text;
+  original.mentions = entry.mentions;
   original.edited_seq = entry.seq;
   records.put_message(original);
   context.reply(server::Ok{edit.request});
@@ -127,16 +116,16 @@ void handle(Context& context, const client::DeleteMessage& remove) {
   if (original.deleted) return context.reply(server::Ok{remove.request});
   const TimeUs window = context.state.config.delete_window_us;
   if (!admin && context.now - original.server_time > window) {
-    return context.fail(remove.request,
-                        {ErrorCode::too_late, "a message can be deleted for everyone for " +
-                                                  std::to_string(window / 3'600'000'000) +
-                                                  " hours after it was sent"});
+    return context.fail(remove.request, {ErrorCode::too_late,
+                                         "a message can be deleted for everyone for " +
+                                             describe_duration(window) + " after it was sent"});
   }
   Records& records = context.records;
   if (original.edited_seq != 0) {
     erase_edit_entry(records, original.channel, original.edited_seq, 0);
   }
   original.text.clear();
+  original.mentions.clear();
   original.deleted = true;
   records.put_message(original);
   MessageRecord entry = new_message(context, target->channel, MessageKind::deleted);

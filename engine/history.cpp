@@ -58,8 +58,11 @@ void handle(Context& context, const client::History& history) {
   const auto member = context.records.member(history.channel, context.user());
   if (!member) return context.fail(history.request, not_a_member(history.channel));
   // Only the member's windows: nothing before they joined, nor while they were out (rule 8).
-  context.reply(history_page(context.records, history, *channel, *member,
-                             context.state.config.history_page_bytes));
+  auto page = history_page(context.records, history, *channel, *member,
+                           context.state.config.history_page_bytes);
+  for (Message& message : page.messages)
+    fill_quote(context.records, context.user(), message);
+  context.reply(std::move(page));
 }
 
 }  // namespace detail

@@ -82,6 +82,17 @@ static_assert(covers_exactly(ContactState::contact, kLastContactState,
                              [](ContactState s) { return to_string(s) != "unknown"; }),
               "contact states run from contact to kLastContactState: move kLastContactState");
 
+// What a reply quotes (rule 21): the replied-to message as the reader may see it now,
+// filled in each time the engine serves the reply (fill_quotes), never stored.
+struct Quote {
+  UserId sender = 0;         // 0 when unavailable
+  std::string text;          // its latest text, at most limits::kQuoteCodePoints code points
+  bool edited = false;       // it was edited (text is the newest version)
+  bool deleted = false;      // deleted for everyone since; text is empty
+  bool unavailable = false;  // outside the reader's membership windows; sender 0, no text
+  friend bool operator==(const Quote&, const Quote&) = default;
+};
+
 struct MessageRecord {
   ChannelId channel = 0;
   Seq seq = 0;
@@ -101,6 +112,13 @@ struct MessageRecord {
   Seq target = 0;
   Seq edited_seq = 0;
   bool deleted = false;
+  // Replies and mentions (rule 21). `reply_to`: the seq of the text message of the same
+  // channel this one replies to (0: none). `mentions`: for a group's text message or edit,
+  // the active members it names as @name, ascending, never the sender; empty otherwise.
+  // `quote`: only in what the engine serves, never stored (see Quote).
+  Seq reply_to = 0;
+  std::vector<UserId> mentions;
+  Quote quote;
   friend bool operator==(const MessageRecord&, const MessageRecord&) = default;
 };
 

@@ -21,13 +21,14 @@ namespace client {
 // Exactly one of `channel` (an existing channel) or `peer` (a user: their 1:1 channel, made
 // on first use) is non-zero. Answered by SendAck, or a Failure: invalid_client_msg_id,
 // invalid_utf8, message_empty, message_too_long, bad_request, unknown_user, unknown_channel,
-// not_a_member, blocked.
+// not_a_member, blocked; for a reply, unknown_message and message_deleted (rule 21).
 struct Send {
   RequestId request = 0;
   ChannelId channel = 0;
   UserId peer = 0;
   std::string client_msg_id;  // 1 to limits::kMaxClientMsgIdBytes bytes of UTF-8
   std::string text;           // 1 to limits::kMaxMessageCodePoints code points of UTF-8
+  Seq reply_to = 0;           // a text message of the channel this replies to; 0: none
 };
 // Moves the device's cursor: every inbox entry up to `inbox_seq` was received and stored.
 struct Ack {
@@ -161,10 +162,21 @@ struct DeleteMessage {
   ChannelId channel = 0;
   Seq seq = 0;
 };
-using Request = std::variant<Send, Ack, History, CreateGroup, AddMember, RemoveMember, LeaveGroup,
-                             Logout, Heartbeat, ChangeContact, ListContacts, QueryPresence,
-                             RegisterPushToken, UnregisterPushToken, QueryUnread, ListChannels,
-                             Typing, MarkRead, QueryReceipts, Settings, EditMessage, DeleteMessage>;
+// Mutes `channel` for the user (rule 21): for `for_us` from now (1 to limits::kMaxMuteUs),
+// or `forever`; neither unmutes it. While muted, only messages mentioning the user push.
+// Answered by ChannelMute, which the user's other live devices get too (request 0).
+// Failures: bad_request (for_us out of range, or both set), unknown_channel, not_a_member.
+struct MuteChannel {
+  RequestId request = 0;
+  ChannelId channel = 0;
+  TimeUs for_us = 0;
+  bool forever = false;
+};
+using Request =
+    std::variant<Send, Ack, History, CreateGroup, AddMember, RemoveMember, LeaveGroup, Logout,
+                 Heartbeat, ChangeContact, ListContacts, QueryPresence, RegisterPushToken,
+                 UnregisterPushToken, QueryUnread, ListChannels, Typing, MarkRead, QueryReceipts,
+                 Settings, EditMessage, DeleteMessage, MuteChannel>;
 }  // namespace client
 
 // The request id a reply to `request` carries (0 for an Ack, which has no reply).
@@ -266,7 +278,9 @@ struct ChannelSummary {
   // Active members in ascending user id (a 1:1 channel: both users, or one when it is your
   // own); empty when `active` is false, since a former member is not shown later changes.
   std::vector<ChannelMember> members;
-  Seq read_seq = 0;  // your read position here (MarkRead), synced across your devices
+  Seq read_seq = 0;            // your read position here (MarkRead), synced across your devices
+  TimeUs muted_until = 0;      // engine time your timed mute ends; 0: none (or forever)
+  bool muted_forever = false;  // muted until you unmute
 };
 struct ChannelList {
   RequestId request = 0;
@@ -310,9 +324,18 @@ struct Settings {
   RequestId request = 0;
   bool read_receipts = true;
 };
+// The user's mute of `channel` now (rule 21): answers MuteChannel, and goes with request 0
+// to the user's other live devices. muted_until: engine time the mute ends (0: not muted,
+// or muted forever).
+struct ChannelMute {
+  RequestId request = 0;
+  ChannelId channel = 0;
+  TimeUs muted_until = 0;
+  bool forever = false;
+};
 using Event = std::variant<Welcome, Deliver, SendAck, GroupCreated, HistoryPage, Ok, Failure,
                            Presence, PresenceList, ContactList, UnreadCounts, ChannelList, Typing,
-                           Receipt, Receipts, Settings>;
+                           Receipt, Receipts, Settings, ChannelMute>;
 }  // namespace server
 
 }  // namespace parley::engine

@@ -65,6 +65,8 @@ bool pushable(const State& state, UserId user) {
 void push_message(State& state, UserId user, const MessageRecord& message, TimeUs now,
                   Effects& out) {
   Records& records = state.records;
+  // Muted since it was owed, and not a mention of them (rule 21).
+  if (!wants_push(records, user, message, now)) return;
   const auto last = records.push_collapse(user, message.channel);
   if (last && now - *last < state.config.push_collapse_window_us) return;
   const auto tokens = records.push_tokens(user);

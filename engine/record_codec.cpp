@@ -138,11 +138,13 @@ ChannelRecord decode_channel(std::string_view bytes) {
 std::string encode_member(const MemberRecord& member) {
   Writer writer;
   writer.u64(static_cast<std::uint64_t>(member.state)).u64(member.joined_seq).u64(member.left_seq);
-  if (!member.earlier.empty()) {  // absent for a first membership: older records read alike
+  // Absent for a first membership that was never muted: older records read alike.
+  if (!member.earlier.empty() || member.muted_until != 0) {
     writer.u64(member.earlier.size());
     for (const auto& [joined, left] : member.earlier)
       writer.u64(joined).u64(left);
   }
+  if (member.muted_until != 0) writer.i64(member.muted_until);
   return writer.take();
 }
 
@@ -154,10 +156,16 @@ MemberRecord decode_member(std::string_view bytes) {
   member.left_seq = reader.u64();
   if (!reader.done()) {
     const std::uint64_t count = reader.u64();
-    if (count == 0 || count > kMaxEarlierWindows) reader.fail("bad membership window count");
+    if (count > kMaxEarlierWindows) reader.fail("bad membership window count");
     for (std::uint64_t i = 0; i < count; ++i) {
       const Seq joined = reader.u64();
       member.earlier.emplace_back(joined, reader.u64());
+    }
+    if (!reader.done()) {
+      member.muted_until = reader.i64();
+      if (member.muted_until <= 0) reader.fail("mute end out of range");
+    } else if (count == 0) {
+      reader.fail("bad membership window count");
     }
   }
   reader.finish();
@@ -179,8 +187,15 @@ std::string encode_message(const MessageRecord& message) {
     writer.u64(user);
   // Edit and delete fields (rule 20) follow only when set, so every message written before
   // them, and every message never edited, keeps its bytes (docs/storage.md).
-  if (message.target != 0 || message.edited_seq != 0 || message.deleted) {
+  const bool replies = message.reply_to != 0 || !message.mentions.empty();
+  if (message.target != 0 || message.edited_seq != 0 || message.deleted || replies) {
     writer.u64(message.target).u64(message.edited_seq).u64(message.deleted ? 1 : 0);
+  }
+  // Reply and mention fields (rule 21), likewise only when set.
+  if (replies) {
+    writer.u64(message.reply_to).u64(message.mentions.size());
+    for (UserId user : message.mentions)
+      writer.u64(user);
   }
   return writer.take();
 }
@@ -207,6 +222,13 @@ MessageRecord decode_message(std::string_view bytes) {
     const std::uint64_t deleted = reader.u64();
     if (deleted > 1) reader.fail("deleted flag out of range");
     message.deleted = deleted == 1;
+  }
+  if (!reader.done()) {
+    message.reply_to = reader.u64();
+    const std::uint64_t mention_count = reader.u64();
+    if (mention_count > limits::kMaxGroupMembers) reader.fail("too many mentions");
+    for (std::uint64_t i = 0; i < mention_count; ++i)
+      message.mentions.push_back(reader.u64());
   }
   reader.finish();
   return message;

@@ -64,8 +64,12 @@ struct MemberRecord {
   // removed or left and was added again: the only other seqs they may read. At most
   // kMaxEarlierWindows (the oldest are forgotten past it, and become unreadable).
   std::vector<std::pair<Seq, Seq>> earlier;
+  // The member's mute of the channel (rule 21): engine time at which it ends (0: not muted,
+  // kMutedForever: until they unmute). While it lasts, only mentions of them push.
+  TimeUs muted_until = 0;
   friend bool operator==(const MemberRecord&, const MemberRecord&) = default;
 };
+inline constexpr TimeUs kMutedForever = INT64_MAX;
 inline constexpr std::size_t kMaxEarlierWindows = 100;
 
 // One inbox entry: a reference to a channel message, and whether it counts as unread for

@@ -54,6 +54,12 @@ void handle(Context& context, const client::Send& send) {
   if (send.peer != 0) {
     if (!records.user(send.peer)) return context.fail(send.request, unknown_user(send.peer));
     if (auto error = block_between(context, send.peer)) return context.fail(send.request, *error);
+    if (send.reply_to != 0) {  // checked before the channel is made: a refusal stores nothing
+      const auto id = records.direct_channel(context.user(), send.peer).value_or(0);
+      if (auto error = check_reply(records, context.user(), id, send.reply_to)) {
+        return context.fail(send.request, *error);
+      }
+    }
     channel = direct_channel_with(context, send.peer);
   } else {
     auto found = member_channel(context, send.request, send.channel);
@@ -63,11 +69,18 @@ void handle(Context& context, const client::Send& send) {
         return context.fail(send.request, *error);
       }
     }
+    if (send.reply_to != 0) {
+      if (auto error = check_reply(records, context.user(), found->id, send.reply_to)) {
+        return context.fail(send.request, *error);
+      }
+    }
     channel = std::move(found);
   }
   MessageRecord message = new_message(context, *channel, MessageKind::text);
   message.client_msg_id = send.client_msg_id;
   message.text = send.text;
+  message.reply_to = send.reply_to;
+  message.mentions = find_mentions(records, *channel, send.text, context.user());
   records.put_idempotent_send(context.user(), send.client_msg_id, {channel->id, message.seq});
   context.reply(server::SendAck{send.request, channel->id, message.seq, context.now, false});
   end_typing(context.state, channel->id, context.user());
@@ -109,6 +122,9 @@ void append(Context& context, ChannelRecord& channel, MessageRecord message,
   for (std::size_t i = 0; i < to.size(); ++i) {
     const UserId user = to[i];
     if (user == message.sender) continue;
+    // Muted and not mentioned (rule 21): no push now, and none owed for later, so a mention
+    // owed earlier in the channel is not replaced by a message that would not push.
+    if (!wants_push(records, user, message, context.now)) continue;
     if (pushable(state, user)) {
       push_message(state, user, message, context.now, context.out);
     } else if (!state.connections_by_user.contains(user)) {

@@ -103,4 +103,21 @@ std::optional<ErrorCode> error_code_from_string(std::string_view text) {
   return std::nullopt;
 }
 
+std::string describe_duration(TimeUs us) {
+  struct Unit {
+    TimeUs us;
+    const char* name;
+  };
+  constexpr Unit kUnits[] = {
+      {3'600'000'000, "hour"}, {60'000'000, "minute"}, {1'000'000, "second"}};
+  for (const Unit& unit : kUnits) {
+    if (us >= unit.us && us % unit.us == 0) {
+      const TimeUs n = us / unit.us;
+      return std::to_string(n) + " " + unit.name + (n == 1 ? "" : "s");
+    }
+  }
+  if (us % 1000 == 0) return std::to_string(us / 1000) + " ms";
+  return std::to_string(us) + " µs";
+}
+
 }  // namespace parley::engine

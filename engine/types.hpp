@@ -47,6 +47,15 @@ inline constexpr std::uint32_t kMaxChannelPage = 100;
 // Non-zero channel counts per unreadCounts answer; past it the answer says `more`.
 inline constexpr std::size_t kMaxUnreadPage = 500;
 inline constexpr std::size_t kPushPreviewCodePoints = 120;
+// A reply's quote carries this much of the original's text (rule 21): enough for the two
+// lines a quote block shows, without a reply of a long message doubling a delivery.
+inline constexpr std::size_t kQuoteCodePoints = 200;
+// Distinct @words of one text looked up as member names (rule 21): a group has at most
+// kMaxGroupMembers members to name, and a hostile text cannot cost more reads than this.
+inline constexpr std::size_t kMaxMentionNames = 2 * kMaxGroupMembers;
+// The longest timed mute (rule 21): a year, leap day included; longer is `forever`. (The
+// bad_request message says "366 days".)
+inline constexpr std::int64_t kMaxMuteUs = 366LL * 24 * 3'600'000'000;
 inline constexpr std::size_t kMaxPushTokenBytes = 4'096;
 // Typing indicators (docs/engine.md, rule 18): a client repeats typing = true every
 // kTypingRefreshUs while its user types; the engine forwards a refresh of a shown indicator
@@ -118,6 +127,10 @@ bool valid_user_name(std::string_view name);
 // A user name's key in user_names: ASCII letters folded to lower case, so names are unique
 // regardless of case ("Bob" and "bob" are one name) while UserRecord keeps the spelling.
 std::string fold_user_name(std::string_view name);
+
+// A duration for people, in the largest whole unit that divides it: "48 hours", "15 minutes",
+// "1 minute", "30 seconds", "250 ms", "7 µs" (failure messages name configured windows with it).
+std::string describe_duration(TimeUs us);
 
 struct Error {
   ErrorCode code = ErrorCode::bad_request;

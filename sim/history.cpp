@@ -75,6 +75,8 @@ const char* to_string(RecordKind kind) {
       return "receipt";
     case RecordKind::revised:
       return "revised";
+    case RecordKind::muted:
+      return "muted";
   }
   return "unknown";
 }
@@ -133,7 +135,8 @@ std::string to_json(const Record& r) {
                            r.kind == RecordKind::crash || r.kind == RecordKind::restart ||
                            r.kind == RecordKind::gateway || r.kind == RecordKind::connection ||
                            r.kind == RecordKind::leader || r.kind == RecordKind::logged ||
-                           r.kind == RecordKind::replica || r.kind == RecordKind::receipt;
+                           r.kind == RecordKind::replica || r.kind == RecordKind::receipt ||
+                           r.kind == RecordKind::muted;
   if (node_record) {
     line["node"] = r.node;
     line["node_time_us"] = r.node_time;

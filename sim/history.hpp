@@ -53,6 +53,8 @@ enum class RecordKind : std::uint8_t {
   receipt,  // node: told user/device that `peer`'s receipt positions in channel moved:
             // seq = peer's delivered_seq, inbox_seq = peer's read_seq (0: not shared)
   revised,  // client: user/device asked to edit (!flag) or delete (flag) message (channel, seq)
+  muted,    // node: user's mute of channel is now: flag forever, else until node time seq (0:
+            // not muted)
 };
 const char* to_string(RecordKind kind);
 

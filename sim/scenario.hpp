@@ -217,6 +217,15 @@ struct Scenario {
   // is still online then (edits and deletes, engine rule 20). Drawn independently.
   std::uint32_t edit_percent = 0;
   std::uint32_t delete_percent = 0;
+  // Replies, mentions and mute (engine rule 21). reply_percent: share of the user's messages
+  // that reply to the newest text message the user received in that chat (when there is
+  // one). mention_percent: share of group messages that begin by naming a friend of the
+  // user ("@u7 ..."; a mention only if the friend is in the group). mute_percent: share of
+  // the chats a person mutes, decided at the first message they receive there: 1 to 5 s
+  // later, for 5 to 30 s or forever (even odds), a forever mute lifted 10 to 40 s later.
+  std::uint32_t reply_percent = 0;
+  std::uint32_t mention_percent = 0;
+  std::uint32_t mute_percent = 0;
   std::uint32_t text_min = 1;  // code points
   std::uint32_t text_max = 200;
   // Bursts: at `burst_at`, every user sends `burst_messages` at once.

@@ -62,7 +62,7 @@ constexpr std::array<std::string_view, 9> kNodeKeys = {
 constexpr std::array<std::string_view, 3> kSocialKeys = {"contacts", "contacts_per_user", "group"};
 constexpr std::array<std::string_view, 4> kContactModes = {"none", "all", "ring", "random"};
 constexpr std::array<std::string_view, 3> kGroupKeys = {"name", "creator", "members"};
-constexpr std::array<std::string_view, 14> kTrafficKeys = {"messages_per_user_per_minute",
+constexpr std::array<std::string_view, 17> kTrafficKeys = {"messages_per_user_per_minute",
                                                            "group_percent",
                                                            "text_min",
                                                            "text_max",
@@ -75,7 +75,10 @@ constexpr std::array<std::string_view, 14> kTrafficKeys = {"messages_per_user_pe
                                                            "typing_percent",
                                                            "read_percent",
                                                            "edit_percent",
-                                                           "delete_percent"};
+                                                           "delete_percent",
+                                                           "reply_percent",
+                                                           "mention_percent",
+                                                           "mute_percent"};
 constexpr std::array<std::string_view, 7> kRandomFaultKeys = {
     "disconnects_per_minute", "partitions_per_minute", "partition_max_s",
     "crashes_per_minute",     "crash_max_s",           "clock_skew_max_ms",

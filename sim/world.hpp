@@ -32,7 +32,9 @@ enum class PlantedBug {
   read_receipt_early,     // a node sends each Receipt with read_seq = delivered_seq (a read
                           // claimed at delivery)
   revision_sent_twice,    // a node sends each Deliver holding an edited or deleted entry twice
-  deleted_text_served,    // a node gives deleted messages their text back in what it sends
+  deleted_text_served,    // a node gives deleted messages their text back in what it sends,
+                          // quotes of them included
+  mention_unpushed,       // a node drops the pushes of mentions to users who muted the chat
 };
 
 struct SimOptions {
@@ -66,6 +68,9 @@ struct Metrics {
   std::uint64_t edits_sent = 0;       // EditMessage requests the apps sent (edit_percent)
   std::uint64_t deletes_sent = 0;     // DeleteMessage requests the apps sent (delete_percent)
   std::uint64_t revisions = 0;        // `edited` and `deleted` entries received by devices
+  std::uint64_t replies_sent = 0;     // sends with a reply_to (reply_percent)
+  std::uint64_t mentions_sent = 0;    // group sends naming a friend (mention_percent)
+  std::uint64_t mutes_sent = 0;       // MuteChannel requests, unmutes included (mute_percent)
   // ... that told a connection what it had last been told already (a re-announcement)
   std::uint64_t presence_repeats = 0;
   std::uint64_t presence_changes = 0;

@@ -96,7 +96,7 @@ void World::on_connected(std::size_t d) {
 
 void World::transmit(std::size_t d, const PendingSend& send) {
   request(d, "send:" + send.client_msg_id,
-          client::Send{0, send.channel, send.peer, send.client_msg_id, send.text});
+          client::Send{0, send.channel, send.peer, send.client_msg_id, send.text, send.reply_to});
 }
 
 void World::schedule_heartbeat(std::size_t d) {
@@ -185,6 +185,7 @@ void World::on_deliver(std::size_t d, const server::Deliver& deliver) {
     r.inbox_seq = entry.inbox_seq;
     r.detail = to_string(entry.message.kind);
     r.flag = is_tombstone(entry.message);
+    r.text = quote_state(entry.message);
     record(std::move(r));
     ++metrics_.delivered;
     if (entry.message.target != 0) ++metrics_.revisions;
@@ -192,6 +193,11 @@ void World::on_deliver(std::size_t d, const server::Deliver& deliver) {
     learn_membership(device.user, entry.message);
     users_[device.user].chats.insert(entry.message.channel);
     maybe_read_later(d, entry.message);
+    maybe_mute_later(d, entry.message);
+    if (entry.message.kind == MessageKind::text && entry.message.sender != device.user) {
+      Seq& newest = users_[device.user].newest_text[entry.message.channel];
+      newest = std::max(newest, entry.message.seq);
+    }
     if (entry.message.kind == MessageKind::text) {
       const auto sent = first_sent_.find({entry.message.sender, entry.message.client_msg_id});
       if (sent != first_sent_.end()) {

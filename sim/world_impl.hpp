@@ -79,6 +79,8 @@ struct PendingSend {
   ChannelId channel = 0;
   UserId peer = 0;
   std::string text;
+  Seq reply_to = 0;
+  UserId mention = 0;  // the friend the text begins by naming (mention_percent)
 };
 
 enum class DeviceState : std::uint8_t { offline, connecting, online, logged_out };
@@ -116,6 +118,8 @@ struct User {
   std::set<ChannelId> groups;  // groups the user knows they are in, from their inbox
   std::set<ChannelId> chats;   // every chat the user's inbox named, groups left included
   std::map<UserId, ChannelId> direct_chats;  // 1:1 channels by peer, from the sends' acks
+  std::map<ChannelId, Seq> newest_text;      // the newest text message received, per chat
+  std::set<ChannelId> mute_decided;          // chats mute_percent was drawn for
 };
 
 // A connection on a node: a device's own, or a gateway's upstream for a device's client
@@ -330,6 +334,14 @@ class World {
   static bool is_tombstone(const Message& message) {
     return message.kind == MessageKind::text && message.deleted && message.text.empty();
   }
+  // A delivered or read reply's quote, for invariant 11: "quote:SEQ:" then "text" (it
+  // carries text), "deleted" or "unavailable" (it carries none); empty for other messages.
+  static std::string quote_state(const Message& message) {
+    if (message.reply_to == 0) return "";
+    const engine::Quote& q = message.quote;
+    const char* state = !q.text.empty() ? "text" : q.unavailable ? "unavailable" : "deleted";
+    return "quote:" + std::to_string(message.reply_to) + ":" + state;
+  }
   void revise(std::size_t d, ChannelId channel, Seq seq, bool remove);
   void learn_membership(UserId user, const Message& message);
   void on_send_ack(std::size_t d, const server::SendAck& ack);
@@ -342,6 +354,13 @@ class World {
   void schedule_traffic(UserId user);
   std::string random_text();
   void compose(UserId u);
+  // Replies, mentions and mute (world_replies.cpp, world_traffic.cpp).
+  void choose_reply_and_mention(UserId u, bool to_group, PendingSend& send);
+  void maybe_mute_later(std::size_t d, const Message& message);
+  void send_mute(std::size_t d, ChannelId channel, TimeUs for_us, bool forever);
+  void mute_record(Node& node, ConnectionId connection, const server::ChannelMute& mute,
+                   TimeUs local);
+  bool muted_on_node(const Node& node, UserId user, ChannelId channel, TimeUs local) const;
   void queue_send(std::size_t d, PendingSend send);
   void schedule_history_walk(UserId user);
   void start_history_walk(UserId user);
@@ -402,6 +421,9 @@ class World {
   std::map<std::size_t, std::vector<GroupSpec>> pending_groups_;
   std::map<std::string, ChannelId> groups_by_name_;
   std::map<std::pair<UserId, std::string>, TimeUs> first_sent_;
+  // Each node's mutes as its answers said (node, user, channel) -> until (kMutedForever:
+  // forever), for PlantedBug::mention_unpushed.
+  std::map<std::tuple<std::uint32_t, UserId, ChannelId>, TimeUs> node_mutes_;
   std::vector<TimeUs> latencies_;
   std::map<UserId, TimeUs> slowest_by_user_;  // the slowest delivery to each user
   // ... in each channel, by (node, channel): channel ids are per node's store

@@ -33,12 +33,21 @@ void serve_deleted_text(server::Event& event) {
     message.deleted = false;
     message.text = "text that was deleted";
   };
+  const auto restore_quote = [](Message& message) {
+    if (message.reply_to == 0 || !message.quote.deleted) return;
+    message.quote.deleted = false;
+    message.quote.text = "text that was deleted";
+  };
   if (auto* deliver = std::get_if<server::Deliver>(&event)) {
-    for (InboxEntry& entry : deliver->entries)
+    for (InboxEntry& entry : deliver->entries) {
       restore(entry.message);
+      restore_quote(entry.message);
+    }
   } else if (auto* page = std::get_if<server::HistoryPage>(&event)) {
-    for (Message& message : page->messages)
+    for (Message& message : page->messages) {
       restore(message);
+      restore_quote(message);
+    }
   }
 }
 

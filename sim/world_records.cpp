@@ -77,6 +77,11 @@ void World::record_effect(Node& node, const Effect& effect, TimeUs local) {
     r.flag = change->online;
     node.batch_records.push_back(r);
   } else if (const auto* push = std::get_if<PushNotification>(&effect)) {
+    // Only a mention pushes to a user who muted the chat (rule 21).
+    if (options_.planted_bug == PlantedBug::mention_unpushed &&
+        muted_on_node(node, push->intent.user, push->intent.channel, local)) {
+      return;  // PLANTED BUG: the mention's push is never recorded as sent
+    }
     Record r = node_record(node, RecordKind::push, local);
     r.user = push->intent.user;
     r.device = push->intent.device;
@@ -89,6 +94,9 @@ void World::record_effect(Node& node, const Effect& effect, TimeUs local) {
     }
     if (const auto* receipt = std::get_if<server::Receipt>(&send->event)) {
       return receipt_record(node, send->connection, *receipt, local);
+    }
+    if (const auto* mute = std::get_if<server::ChannelMute>(&send->event)) {
+      return mute_record(node, send->connection, *mute, local);
     }
     const auto* ack = std::get_if<server::SendAck>(&send->event);
     if (ack == nullptr || ack->duplicate) return;

@@ -49,6 +49,7 @@ void World::compose(UserId u) {
   send.client_msg_id = "u" + std::to_string(u) + "d" + std::to_string(device.index) + "m" +
                        std::to_string(++device.composed);
   send.text = random_text();
+  choose_reply_and_mention(u, to_group, send);
   if (scenario_.typing_percent > 0 && rng_.below(100) < scenario_.typing_percent) {
     return type_then_send(d, std::move(send));
   }
@@ -83,6 +84,32 @@ void World::send_typing(std::size_t d, ChannelId channel, bool typing) {
   to_server(d, client::Typing{0, channel, typing});
 }
 
+// reply_percent and mention_percent (world_replies.cpp's rates): the app makes the send a
+// reply to the newest text message the user received in that chat, and a group send name a
+// friend. Drawn from the PRNG only with the rate set: other scenarios' runs stay as they were.
+void World::choose_reply_and_mention(UserId u, bool to_group, PendingSend& send) {
+  User& user = users_[u];
+  if (scenario_.reply_percent > 0 && rng_.below(100) < scenario_.reply_percent) {
+    ChannelId channel = send.channel;
+    if (channel == 0) {
+      const auto known = user.direct_chats.find(send.peer);
+      if (known != user.direct_chats.end()) channel = known->second;
+    }
+    const auto newest = user.newest_text.find(channel);
+    if (channel != 0 && newest != user.newest_text.end()) {
+      send.reply_to = newest->second;
+      ++metrics_.replies_sent;
+    }
+  }
+  if (to_group && !user.friends.empty() && scenario_.mention_percent > 0 &&
+      rng_.below(100) < scenario_.mention_percent) {
+    const UserId named = user.friends[rng_.below(user.friends.size())];
+    send.text = "@u" + std::to_string(named) + " " + send.text;
+    send.mention = named;
+    ++metrics_.mentions_sent;
+  }
+}
+
 // The app records the message as sent and transmits it now, or on its next connect.
 void World::queue_send(std::size_t d, PendingSend send) {
   Device& device = devices_[d];
@@ -94,6 +121,7 @@ void World::queue_send(std::size_t d, PendingSend send) {
   r.channel = send.channel;
   r.peer = send.peer;
   r.text = send.client_msg_id;
+  if (send.mention != 0) r.detail = "mention:" + std::to_string(send.mention);
   record(std::move(r));
   ++metrics_.sent;
   first_sent_[{u, send.client_msg_id}] = now_;
@@ -144,6 +172,7 @@ void World::on_history_page(std::size_t d, const server::HistoryPage& page,
     r.seq = message.seq;
     r.detail = to_string(message.kind);
     r.flag = is_tombstone(message);
+    r.text = quote_state(message);
     record(std::move(r));
     ++metrics_.history_reads;
   }

@@ -118,6 +118,21 @@ printf '/group climbers\n/delete\n' | script --name bob --password 'bob password
 grep -q '^{"clientError":{"message":"no message of yours acked in this chat from here yet: name one, /delete \[#N\]"}}$' \
   "$dir/bob_delete2.out" || fail "/delete with nothing of bob's acked here gave no clientError"
 
+# Replies, mentions and mute: bob replies to alice's edited #4 naming her; a reply to the
+# deleted #5 is refused; /mute answers with the mute, and a bad duration is a usage error.
+printf '/group climbers\n/reply #4 agreed @alice\n/reply #5 too late\n/mute 1h\n/mute soon\n/mute off\n' |
+  script --name bob --password 'bob password' >"$dir/bob_replies.out"
+grep -q '"deliver".*"text":"agreed @alice".*"replyTo":"4","mentions":\["1"\],"quote":{"sender":"1","text":"edited text","edited":true,' \
+  "$dir/bob_replies.out" || fail "/reply #4 delivered no reply quoting the edited text and mentioning alice"
+grep -q '^{"failure":{"request":"[0-9]*","code":"message_deleted",' "$dir/bob_replies.out" ||
+  fail "/reply to the deleted #5 was not refused message_deleted"
+grep -q '^{"channelMute":{"request":"[0-9]*","channel":"[0-9]*","mutedUntil":"[1-9][0-9]*","forever":false}}$' \
+  "$dir/bob_replies.out" || fail "/mute 1h got no channelMute with its end"
+grep -q '^{"channelMute":{"request":"[0-9]*","channel":"[0-9]*","mutedUntil":"0","forever":false}}$' \
+  "$dir/bob_replies.out" || fail "/mute off got no channelMute saying unmuted"
+grep -q '^{"clientError":{"message":"usage: /mute DURATION' "$dir/bob_replies.out" ||
+  fail "/mute soon was not a usage error"
+
 # Every stdout line in script mode is one JSON object.
 if grep -v '^{.*}$' "$dir"/*.out; then fail "a non-JSON line on stdout in script mode"; fi
 
@@ -157,6 +172,8 @@ grep -q '^\[[0-9:]*\] alice: edited text (edited)$' "$dir/bob3.txt" ||
   fail "interactive mode did not show the edited text marked edited"
 grep -q '^\[[0-9:]*\] alice: (message deleted)$' "$dir/bob3.txt" ||
   fail "interactive mode did not show the deleted message as deleted"
+grep -q '^\[[0-9:]*\] you (re #4 alice: edited text): agreed @alice$' "$dir/bob3.txt" ||
+  fail "interactive mode did not show bob's reply with its quote"
 grep -q '^\* alice: delivered up to #[0-9]*, ' "$dir/bob3.txt" ||
   fail "/receipts did not show alice's positions in the group"
 grep -q '^\* alice: \(online\|offline\), last active ' "$dir/bob3.txt" ||

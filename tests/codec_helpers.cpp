@@ -43,7 +43,8 @@ bool same(const server::ChannelMember& a, const server::ChannelMember& b) {
 bool same(const server::ChannelSummary& a, const server::ChannelSummary& b) {
   return a.channel == b.channel && a.kind == b.kind && a.name == b.name && a.admin == b.admin &&
          a.last_seq == b.last_seq && a.active == b.active && same_list(a.members, b.members) &&
-         a.read_seq == b.read_seq;
+         a.read_seq == b.read_seq && a.muted_until == b.muted_until &&
+         a.muted_forever == b.muted_forever;
 }
 bool same(const server::ReceiptEntry& a, const server::ReceiptEntry& b) {
   return a.user == b.user && a.delivered_seq == b.delivered_seq && a.read_seq == b.read_seq;
@@ -68,7 +69,7 @@ bool same(const client::Request& a, const client::Request& b) {
         const T& y = std::get<T>(b);
         if constexpr (std::is_same_v<T, client::Send>) {
           return x.request == y.request && x.channel == y.channel && x.peer == y.peer &&
-                 x.client_msg_id == y.client_msg_id && x.text == y.text;
+                 x.client_msg_id == y.client_msg_id && x.text == y.text && x.reply_to == y.reply_to;
         } else if constexpr (std::is_same_v<T, client::Ack>) {
           return x.inbox_seq == y.inbox_seq;
         } else if constexpr (std::is_same_v<T, client::History>) {
@@ -106,6 +107,9 @@ bool same(const client::Request& a, const client::Request& b) {
                  x.text == y.text;
         } else if constexpr (std::is_same_v<T, client::DeleteMessage>) {
           return x.request == y.request && x.channel == y.channel && x.seq == y.seq;
+        } else if constexpr (std::is_same_v<T, client::MuteChannel>) {
+          return x.request == y.request && x.channel == y.channel && x.for_us == y.for_us &&
+                 x.forever == y.forever;
         } else {
           static_assert(std::is_same_v<T, client::Logout> ||
                         std::is_same_v<T, client::ListContacts> ||
@@ -168,6 +172,9 @@ bool same(const server::Event& a, const server::Event& b) {
                  same_list(x.entries, y.entries);
         } else if constexpr (std::is_same_v<T, server::Settings>) {
           return x.request == y.request && x.read_receipts == y.read_receipts;
+        } else if constexpr (std::is_same_v<T, server::ChannelMute>) {
+          return x.request == y.request && x.channel == y.channel &&
+                 x.muted_until == y.muted_until && x.forever == y.forever;
         } else {
           static_assert(std::is_same_v<T, server::UnreadCounts>);
           return x.request == y.request && x.total == y.total && x.channels == y.channels &&
@@ -279,6 +286,16 @@ Message tombstone(std::uint64_t channel, std::uint64_t seq, std::uint64_t edited
   return m;
 }
 
+// A reply (to `reply_to`, quoted as `quote`) that mentions users 12 and 13.
+Message reply(std::uint64_t channel, std::uint64_t seq, std::uint64_t reply_to,
+              engine::Quote quote) {
+  Message m = text_message(channel, seq, "@bob @Carol see \xE2\x9C\x93");
+  m.reply_to = reply_to;
+  m.mentions = {12, 13};
+  m.quote = std::move(quote);
+  return m;
+}
+
 }  // namespace
 
 std::vector<ClientFrame> all_client_frames() {
@@ -326,6 +343,12 @@ std::vector<ClientFrame> all_client_frames() {
       client::EditMessage{kMaxU64, kMaxU64, kMaxU64, ""},
       client::DeleteMessage{39, 5, 12},
       client::DeleteMessage{0, 0, 0},
+      client::Send{40, 5, 0, "c2", "yes", 12},
+      client::Send{41, 0, 3, "c3", "@bob", kMaxU64},
+      client::MuteChannel{42, 5, 3'600'000'000, false},
+      client::MuteChannel{43, 5, 0, true},
+      client::MuteChannel{44, kMaxU64, kMinI64, false},
+      client::MuteChannel{0, 0, 0, false},
   };
 }
 
@@ -393,6 +416,18 @@ std::vector<server::Event> all_server_events() {
       server::Receipts{24, kMaxU64, {}},
       server::Settings{25, true},
       server::Settings{0, false},
+      server::ChannelMute{26, 5, 1'700'000'000'000'000, false},
+      server::ChannelMute{0, kMaxU64, 0, true},
+      server::ChannelMute{27, 5, kMaxI64, false},
+      server::Deliver{{
+          {105, reply(6, 9, 6, {11, kTrickyText, true, false, false})},
+          {106, reply(6, 10, 7, {11, "", false, true, false})},
+          {107, reply(6, 11, 2, {0, "", false, false, true})},
+      }},
+      server::ChannelList{
+          28,
+          {{9, engine::ChannelKind::group, "g", 2, 40, true, {{2, "alice"}}, 38, 0, true},
+           {10, engine::ChannelKind::direct, "", 0, 7, true, {{2, "alice"}}, 0, kMaxI64, false}}},
       server::UnreadCounts{20, 900, {{8, 1}}, true},
       server::ChannelList{
           21, {{8, engine::ChannelKind::direct, "", 0, 1, true, {{2, "alice"}}}}, true},

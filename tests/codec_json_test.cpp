@@ -13,7 +13,8 @@ namespace {
 
 TEST(CodecJson, ExactTextOfFrames) {
   EXPECT_EQ(encode_client_frame(client::Send{7, 0, 2, "c1", "hi"}, Encoding::json),
-            R"({"send":{"request":"7","channel":"0","peer":"2","clientMsgId":"c1","text":"hi"}})");
+            R"({"send":{"request":"7","channel":"0","peer":"2","clientMsgId":"c1","text":"hi",)"
+            R"("replyTo":"0"}})");
   EXPECT_EQ(encode_client_frame(Hello{1, 0}, Encoding::json),
             R"({"hello":{"request":"1","cursor":"0"}})");
   EXPECT_EQ(encode_client_frame(client::Heartbeat{}, Encoding::json), R"({"heartbeat":{}})");
@@ -42,7 +43,7 @@ TEST(CodecJson, ExactTextOfFrames) {
             R"({"deliver":{"entries":[{"inboxSeq":"3","message":{"channel":"6","seq":"2",)"
             R"("kind":"member_added","sender":"11","senderDevice":"21","serverTime":"42",)"
             R"("clientMsgId":"","text":"","users":["14"],"target":"0","editedSeq":"0",)"
-            R"("deleted":false}}]}})");
+            R"("deleted":false,"replyTo":"0","mentions":[]}}]}})");
   EXPECT_EQ(
       encode_server_event(server::ContactList{1, {{2, "al", engine::ContactState::blocked, false}}},
                           Encoding::json),
@@ -57,9 +58,10 @@ TEST(CodecJson, ExactTextOfFrames) {
           Encoding::json),
       R"({"channelList":{"request":"17","channels":[{"channel":"9","kind":"group",)"
       R"("name":"Climbing","admin":"2","lastSeq":"3","active":true,"members":[)"
-      R"({"user":"2","name":"alice"},{"user":"3","name":"bob"}],"readSeq":"0"},{"channel":"7",)"
+      R"({"user":"2","name":"alice"},{"user":"3","name":"bob"}],"readSeq":"0",)"
+      R"("mutedUntil":"0","mutedForever":false},{"channel":"7",)"
       R"("kind":"direct","name":"","admin":"0","lastSeq":"12","active":false,)"
-      R"("members":[],"readSeq":"0"}],"more":false}})");
+      R"("members":[],"readSeq":"0","mutedUntil":"0","mutedForever":false}],"more":false}})");
   EXPECT_EQ(encode_client_frame(client::ListChannels{17}, Encoding::json),
             R"({"listChannels":{"request":"17","after":"0","limit":50}})");
   EXPECT_EQ(encode_client_frame(client::ListChannels{17, 9, 100}, Encoding::json),
@@ -99,8 +101,8 @@ TEST(CodecJson, TypingFrames) {
   EXPECT_TRUE(same(stop, client::Typing{2, 9, false}));
 }
 
-// Edit and delete frames as docs/protocol.md shows them; a message from before edits (no
-// target, editedSeq or deleted) reads as unedited.
+// Edit and delete frames as docs/protocol.md shows them; a message from before edits and
+// replies (no target, editedSeq, deleted, replyTo or mentions) reads as unedited.
 TEST(CodecJson, EditAndDeleteFrames) {
   EXPECT_EQ(encode_client_frame(client::EditMessage{22, 7, 12, "10:30?"}, Encoding::json),
             R"({"editMessage":{"request":"22","channel":"7","seq":"12","text":"10:30?"}})");
@@ -116,7 +118,7 @@ TEST(CodecJson, EditAndDeleteFrames) {
             R"({"deliver":{"entries":[{"inboxSeq":"44","message":{"channel":"7","seq":"13",)"
             R"("kind":"edited","sender":"11","senderDevice":"21","serverTime":"42",)"
             R"("clientMsgId":"","text":"10:30?","users":[],"target":"12","editedSeq":"0",)"
-            R"("deleted":false}}]}})");
+            R"("deleted":false,"replyTo":"0","mentions":[]}}]}})");
   auto old = decode_server_event(
       R"({"historyPage":{"request":"3","channel":"7","messages":[{"channel":"7","seq":"12",)"
       R"("kind":"text","sender":"2","text":"hi"}]}})",
@@ -127,6 +129,8 @@ TEST(CodecJson, EditAndDeleteFrames) {
   EXPECT_EQ(page.messages[0].target, 0u);
   EXPECT_EQ(page.messages[0].edited_seq, 0u);
   EXPECT_FALSE(page.messages[0].deleted);
+  EXPECT_EQ(page.messages[0].reply_to, 0u);  // nor a reply, nor mentions (rule 21)
+  EXPECT_TRUE(page.messages[0].mentions.empty());
   Message tombstone = page.messages[0];
   tombstone.text.clear();
   tombstone.deleted = true;
@@ -136,6 +140,52 @@ TEST(CodecJson, EditAndDeleteFrames) {
       Encoding::json);
   ASSERT_TRUE(std::holds_alternative<server::Event>(back));
   EXPECT_TRUE(same(std::get<server::Event>(back), server::HistoryPage{3, 7, {tombstone}, false}));
+}
+
+// Reply and mute frames exactly as docs/protocol.md's examples show them; a quote is
+// written only for a reply.
+TEST(CodecJson, ReplyAndMuteFrames) {
+  EXPECT_EQ(encode_client_frame(client::Send{24, 9, 0, "a7", "@bob yes, 10:30", 3}, Encoding::json),
+            R"({"send":{"request":"24","channel":"9","peer":"0","clientMsgId":"a7",)"
+            R"("text":"@bob yes, 10:30","replyTo":"3"}})");
+  Message reply;
+  reply.channel = 9;
+  reply.seq = 4;
+  reply.sender = 2;
+  reply.sender_device = 5;
+  reply.server_time = 1732790120000000;
+  reply.client_msg_id = "a7";
+  reply.text = "@bob yes, 10:30";
+  reply.reply_to = 3;
+  reply.mentions = {3};
+  reply.quote = {3, "Saturday at 10?", false, false, false};
+  EXPECT_EQ(
+      encode_server_event(server::Deliver{{{46, reply}}}, Encoding::json),
+      R"({"deliver":{"entries":[{"inboxSeq":"46","message":{"channel":"9","seq":"4","kind":"text",)"
+      R"("sender":"2","senderDevice":"5","serverTime":"1732790120000000","clientMsgId":"a7",)"
+      R"("text":"@bob yes, 10:30","users":[],"target":"0","editedSeq":"0","deleted":false,)"
+      R"("replyTo":"3","mentions":["3"],"quote":{"sender":"3","text":"Saturday at 10?",)"
+      R"("edited":false,"deleted":false,"unavailable":false}}}]}})");
+  Message plain = reply;
+  plain.reply_to = 0;
+  const std::string plain_json =
+      encode_server_event(server::Deliver{{{46, plain}}}, Encoding::json);
+  EXPECT_EQ(plain_json.find("quote"), std::string::npos) << plain_json;
+  EXPECT_EQ(
+      encode_client_frame(client::MuteChannel{25, 9, 3'600'000'000, false}, Encoding::json),
+      R"({"muteChannel":{"request":"25","channel":"9","forUs":"3600000000","forever":false}})");
+  EXPECT_EQ(
+      encode_server_event(server::ChannelMute{25, 9, 1732793720000000, false}, Encoding::json),
+      R"({"channelMute":{"request":"25","channel":"9","mutedUntil":"1732793720000000",)"
+      R"("forever":false}})");
+  // As the protocol's prose writes them: forever alone, and neither (an unmute).
+  EXPECT_TRUE(
+      same(request_of(decode_client_ok(
+               R"({"muteChannel":{"request":"25","channel":"9","forever":true}})", Encoding::json)),
+           client::MuteChannel{25, 9, 0, true}));
+  EXPECT_TRUE(same(request_of(decode_client_ok(R"({"muteChannel":{"request":"25","channel":"9"}})",
+                                               Encoding::json)),
+                   client::MuteChannel{25, 9, 0, false}));
 }
 
 // Receipt frames as docs/protocol.md shows them. A settings request without readReceipts
@@ -164,7 +214,7 @@ TEST(CodecJson, ReceiptFrames) {
           Encoding::json),
       R"({"channelList":{"request":"17","channels":[{"channel":"7","kind":"direct",)"
       R"("name":"","admin":"0","lastSeq":"12","active":true,"members":[],)"
-      R"("readSeq":"11"}],"more":false}})");
+      R"("readSeq":"11","mutedUntil":"0","mutedForever":false}],"more":false}})");
 
   const auto request = [](const char* json) {
     return request_of(decode_client_ok(json, Encoding::json));

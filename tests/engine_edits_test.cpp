@@ -166,6 +166,16 @@ TEST(Edits, WindowsCloseForTheSenderButNotForTheGroupAdmin) {
   EXPECT_EQ(message(h, group, bobs.seq).text, "bob's");
 }
 
+// The too_late message names the configured window in words, whatever its size.
+TEST(Edits, RefusalsNameTheWindowInTheLargestWholeUnit) {
+  EXPECT_EQ(engine::describe_duration(48 * 60 * kMinute), "48 hours");
+  EXPECT_EQ(engine::describe_duration(15 * kMinute), "15 minutes");
+  EXPECT_EQ(engine::describe_duration(kMinute), "1 minute");
+  EXPECT_EQ(engine::describe_duration(90'000'000), "90 seconds");
+  EXPECT_EQ(engine::describe_duration(250'000), "250 ms");
+  EXPECT_EQ(engine::describe_duration(7), "7 µs");
+}
+
 TEST(Edits, ThePushAUserWasOwedForADeletedMessageIsNotSent) {
   EngineConfig config;
   config.push_when = EngineConfig::PushWhen::offline;

@@ -2,6 +2,7 @@
 // input, and an entry that does not decode is refused (a replica must stop, not guess).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -85,12 +86,20 @@ TEST(InputCodec, AnEntryThatDoesNotDecodeIsRefused) {
 }
 
 // The fuzzer's seeds (tests/fuzz/corpus/log_entry, written by hand to the format above)
-// are valid entries: the fuzzer starts from real batches of every kind.
+// are valid entries: the fuzzer starts from real batches of every kind. A request that
+// gained a field (Send's replyTo) still decodes from an older seed but encodes longer:
+// PARLEY_REWRITE=1 rewrites the seeds as the codec writes them now.
 TEST(InputCodec, TheFuzzSeedsAreValidEntries) {
   std::size_t seeds = 0;
   for (const auto& file : std::filesystem::directory_iterator(PARLEY_LOG_ENTRY_CORPUS)) {
     std::ifstream in(file.path(), std::ios::binary);
     const std::string bytes{std::istreambuf_iterator<char>(in), {}};
+    if (std::getenv("PARLEY_REWRITE") != nullptr) {
+      std::ofstream(file.path(), std::ios::binary | std::ios::trunc)
+          << encode_batch(decode_batch(bytes));
+      ++seeds;
+      continue;
+    }
     EXPECT_NO_THROW(decode_batch(bytes)) << file.path();
     EXPECT_EQ(encode_batch(decode_batch(bytes)), bytes) << file.path();
     ++seeds;

@@ -20,7 +20,17 @@ constexpr std::uint64_t kBig = 1ull << 63;
 const std::string kBinary("caf\xc3\xa9\0x", 7);
 
 MessageRecord sample_message(MessageKind kind) {
-  return MessageRecord{7, 300, kind, kBig, 9, -5, "c-1", kBinary, {1, 2, kBig}};
+  MessageRecord message;
+  message.channel = 7;
+  message.seq = 300;
+  message.kind = kind;
+  message.sender = kBig;
+  message.sender_device = 9;
+  message.server_time = -5;
+  message.client_msg_id = "c-1";
+  message.text = kBinary;
+  message.users = {1, 2, kBig};
+  return message;
 }
 
 // One round trip per table: true when the table's value type decodes back to itself.
@@ -53,8 +63,14 @@ bool round_trips(Table table) {
     case Table::members: {
       const MemberRecord first{MemberState::active, 4, 0, {}};
       const MemberRecord again{MemberState::removed, 9, 12, {{1, 3}, {5, kBig}}};
+      MemberRecord muted = first;  // a mute with no earlier windows, and one with them
+      muted.muted_until = kMutedForever;
+      MemberRecord muted_again = again;
+      muted_again.muted_until = 1;
       return decode_member(encode_member(first)) == first &&
-             decode_member(encode_member(again)) == again;
+             decode_member(encode_member(again)) == again &&
+             decode_member(encode_member(muted)) == muted &&
+             decode_member(encode_member(muted_again)) == muted_again;
     }
     case Table::messages: {
       for (auto raw = static_cast<int>(MessageKind::text);
@@ -62,7 +78,17 @@ bool round_trips(Table table) {
         const MessageRecord message = sample_message(static_cast<MessageKind>(raw));
         if (!(decode_message(encode_message(message)) == message)) return false;
       }
-      return true;
+      // A reply with mentions, alone and after the edit fields (rule 21).
+      MessageRecord reply = sample_message(MessageKind::text);
+      reply.reply_to = kBig;
+      reply.mentions = {3, kBig};
+      MessageRecord edited_reply = reply;
+      edited_reply.edited_seq = 301;
+      MessageRecord mention_only = sample_message(MessageKind::text);
+      mention_only.mentions = {4};
+      return decode_message(encode_message(reply)) == reply &&
+             decode_message(encode_message(edited_reply)) == edited_reply &&
+             decode_message(encode_message(mention_only)) == mention_only;
     }
     case Table::inboxes: {
       const InboxRef entry{kBig, {3, 4}, true};
@@ -168,6 +194,19 @@ TEST(RecordCodec, EnumsPastTheirLastValueReadAsCorrupt) {
   ContactRecord contact;
   contact.state = static_cast<ContactState>(static_cast<int>(kLastContactState) + 1);
   EXPECT_THROW((void)decode_contact(encode_contact(contact)), StoreError);
+}
+
+// An earlier-window count of 0 is how a mute of a first membership is written: without the
+// mute after it, it is corruption; so is a mute end that is not a time.
+TEST(RecordCodec, AMuteFieldOutOfShapeReadsAsCorrupt) {
+  MemberRecord member{MemberState::active, 1, 0, {}};
+  member.muted_until = 5;
+  const std::string bytes = encode_member(member);
+  EXPECT_EQ(decode_member(bytes), member);
+  EXPECT_THROW((void)decode_member(bytes.substr(0, bytes.size() - 1)),
+               StoreError);  // 5: one varint byte
+  member.muted_until = -3;
+  EXPECT_THROW((void)decode_member(encode_member(member)), StoreError);
 }
 
 TEST(RecordCodec, TruncatedOrPaddedValuesReadAsCorrupt) {

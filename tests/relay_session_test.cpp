@@ -161,6 +161,21 @@ TEST(RelaySession, ReceiptRequestsWaitForTheirAnswersAndReceiptEventsAnswerNothi
   EXPECT_EQ(session.attach().sends, (std::vector<std::string>{"frame-s0"}));
 }
 
+// muteChannel waits for its channelMute; a channelMute with request 0 (a mute made on
+// another device) answers nothing, even a request the client numbered 0.
+TEST(RelaySession, MutesWaitForTheirAnswerAndMutesFromElsewhereAnswerNothing) {
+  Session session = welcomed(0);
+  EXPECT_EQ(session.on_request(client::MuteChannel{71, 5, 0, true}, "mute"), Client::forward);
+  EXPECT_EQ(session.on_request(client::MuteChannel{0, 6, 1'000'000, false}, "mute"),
+            Client::forward);
+  server::Event elsewhere = server::ChannelMute{0, 7, 0, true};
+  EXPECT_EQ(session.on_event(elsewhere), Upstream::pass);
+  server::Event answer = server::ChannelMute{71, 5, 0, true};
+  EXPECT_EQ(session.on_event(answer), Upstream::pass);
+  EXPECT_EQ(session.detach(), (std::vector<RequestId>{0}))
+      << "the mute from elsewhere did not answer request 0";
+}
+
 // editMessage and deleteMessage wait for their ok like any request; when the upstream is
 // lost first they are answered not_leader (detach lists them), not replayed: a retry after
 // one landed stores nothing (engine rule 20). The entries themselves come as deliveries.

@@ -10,24 +10,13 @@
 
 #include "sim/scenario.hpp"
 #include "sim/world.hpp"
+#include "tests/sim_helpers.hpp"
 
 namespace parley::sim {
 namespace {
 
-std::string violations(const RunResult& r) {
-  std::string text;
-  for (const auto& v : r.check.violations)
-    text += std::to_string(v.invariant) + ": " + v.message + "\n";
-  for (const auto& f : r.expectation_failures)
-    text += f + "\n";
-  return text;
-}
-
-std::size_t count(const RunResult& r, RecordKind kind, const std::string& detail = "") {
-  return static_cast<std::size_t>(std::count_if(
-      r.history.begin(), r.history.end(),
-      [&](const Record& x) { return x.kind == kind && (detail.empty() || x.detail == detail); }));
-}
+using testing::count;
+using testing::violations;
 
 // Small enough to run three times in a test; history walks re-read deleted messages.
 Scenario edits_scenario() {

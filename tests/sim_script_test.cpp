@@ -10,31 +10,19 @@
 
 #include "sim/scenario.hpp"
 #include "sim/world.hpp"
+#include "tests/sim_helpers.hpp"
 
 namespace parley::sim {
 namespace {
+
+using testing::count;
+using testing::records;
+using testing::violations;
 
 constexpr TimeUs kSecond = 1'000'000;
 
 RunResult run(const std::string& text, std::uint64_t seed = 1) {
   return run_simulation(parse_scenario(text, "inline.toml"), seed, {});
-}
-
-std::string violations(const RunResult& r) {
-  std::string text;
-  for (const auto& v : r.check.violations)
-    text += v.message + "\n";
-  for (const auto& f : r.expectation_failures)
-    text += f + "\n";
-  return text;
-}
-
-std::vector<const Record*> records(const RunResult& r, RecordKind kind) {
-  std::vector<const Record*> found;
-  for (const Record& record : r.history) {
-    if (record.kind == kind) found.push_back(&record);
-  }
-  return found;
 }
 
 bool has_fault_text(const RunResult& r, const std::string& text) {

@@ -169,6 +169,8 @@ class Interpreter {
       submit(args, settings, out);
     } else if (name == "edit" || name == "delete") {
       edit_or_delete(name, args, out);
+    } else if (name == "mute") {
+      mute(args, out);
     } else if (name == "contact") {
       const RequestId request = request_id(args);
       const std::string action = args.required(1, "action (add, remove, block, unblock)");
@@ -394,6 +396,7 @@ class Interpreter {
       send.channel = channel ? parse_number(*channel) : 0;
       send.client_msg_id = id ? replace_all(*id, "{i}", n) : "m" + std::to_string(next_msg_++);
       send.text = replace_all(text, "{i}", n);
+      send.reply_to = parse_number(args.key("reply").value_or("0"));
       submit(args, send, out);
     }
   }
@@ -408,6 +411,20 @@ class Interpreter {
     } else {
       submit(args, client::DeleteMessage{request, channel, seq}, out);
     }
+  }
+
+  // mute CONN channel=C for=SECONDS | forever | off (rule 21).
+  void mute(Args& args, std::vector<std::string>& out) {
+    client::MuteChannel mute{request_id(args), parse_number(required_key(args, "channel"))};
+    const auto how = args.positional(1).value_or("");
+    if (how == "forever") {
+      mute.forever = true;
+    } else if (auto seconds = args.key("for")) {
+      mute.for_us = static_cast<TimeUs>(parse_number(*seconds)) * 1'000'000;
+    } else if (how != "off") {
+      throw TranscriptError("mute takes for=SECONDS, forever or off");
+    }
+    submit(args, mute, out);
   }
 
   // Acks the newest delivered entry until the connection is sent nothing new.

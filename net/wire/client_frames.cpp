@@ -27,6 +27,7 @@ void fill_client_frame(wire::ClientFrame::Builder out, const ClientFrame& frame)
             s.setPeer(r.peer);
             s.setClientMsgId(wire_text(r.client_msg_id));
             s.setText(wire_text(r.text));
+            s.setReplyTo(r.reply_to);
           },
           [&](const client::Ack& r) { out.initAck().setInboxSeq(r.inbox_seq); },
           [&](const client::History& r) {
@@ -132,6 +133,13 @@ void fill_client_frame(wire::ClientFrame::Builder out, const ClientFrame& frame)
             d.setChannel(r.channel);
             d.setSeq(r.seq);
           },
+          [&](const client::MuteChannel& r) {
+            auto m = out.initMuteChannel();
+            m.setRequest(r.request);
+            m.setChannel(r.channel);
+            m.setForUs(r.for_us);
+            m.setForever(r.forever);
+          },
       },
       std::get<engine::client::Request>(frame));
 }
@@ -150,7 +158,8 @@ ClientFrame read_client_frame(wire::ClientFrame::Reader in, engine::RequestId& r
       const auto s = in.getSend();
       request = s.getRequest();
       return client::Request{client::Send{request, s.getChannel(), s.getPeer(),
-                                          text_of(s.getClientMsgId()), text_of(s.getText())}};
+                                          text_of(s.getClientMsgId()), text_of(s.getText()),
+                                          s.getReplyTo()}};
     }
     case wire::ClientFrame::ACK:
       return client::Request{client::Ack{in.getAck().getInboxSeq()}};
@@ -259,6 +268,12 @@ ClientFrame read_client_frame(wire::ClientFrame::Reader in, engine::RequestId& r
       const auto d = in.getDeleteMessage();
       request = d.getRequest();
       return client::Request{client::DeleteMessage{request, d.getChannel(), d.getSeq()}};
+    }
+    case wire::ClientFrame::MUTE_CHANNEL: {
+      const auto m = in.getMuteChannel();
+      request = m.getRequest();
+      return client::Request{
+          client::MuteChannel{request, m.getChannel(), m.getForUs(), m.getForever()}};
     }
   }
   throw BadFrame("unknown client frame type " + std::to_string(static_cast<unsigned>(in.which())) +

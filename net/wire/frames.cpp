@@ -171,6 +171,8 @@ void fill_channel_summary(wire::ChannelSummary::Builder out,
     members[i].setName(wire_text(summary.members[i].name));
   }
   out.setReadSeq(summary.read_seq);
+  out.setMutedUntil(summary.muted_until);
+  out.setMutedForever(summary.muted_forever);
 }
 
 engine::server::ChannelSummary read_channel_summary(wire::ChannelSummary::Reader in) {
@@ -181,7 +183,9 @@ engine::server::ChannelSummary read_channel_summary(wire::ChannelSummary::Reader
                                          in.getLastSeq(),
                                          in.getActive(),
                                          {},
-                                         in.getReadSeq()};
+                                         in.getReadSeq(),
+                                         in.getMutedUntil(),
+                                         in.getMutedForever()};
   summary.members.reserve(in.getMembers().size());
   for (const auto member : in.getMembers())
     summary.members.push_back({member.getUser(), text_of(member.getName())});
@@ -201,6 +205,16 @@ void fill_message(wire::Message::Builder out, const engine::Message& message) {
   out.setTarget(message.target);
   out.setEditedSeq(message.edited_seq);
   out.setDeleted(message.deleted);
+  out.setReplyTo(message.reply_to);
+  set_ids(out.initMentions(list_size(message.mentions.size())), message.mentions);
+  if (message.reply_to != 0) {
+    auto quote = out.initQuote();
+    quote.setSender(message.quote.sender);
+    quote.setText(wire_text(message.quote.text));
+    quote.setEdited(message.quote.edited);
+    quote.setDeleted(message.quote.deleted);
+    quote.setUnavailable(message.quote.unavailable);
+  }
 }
 
 engine::Message read_message(wire::Message::Reader in) {
@@ -217,6 +231,13 @@ engine::Message read_message(wire::Message::Reader in) {
   message.target = in.getTarget();
   message.edited_seq = in.getEditedSeq();
   message.deleted = in.getDeleted();
+  message.reply_to = in.getReplyTo();
+  message.mentions = ids_of(in.getMentions());
+  if (in.hasQuote()) {
+    const auto quote = in.getQuote();
+    message.quote = {quote.getSender(), text_of(quote.getText()), quote.getEdited(),
+                     quote.getDeleted(), quote.getUnavailable()};
+  }
   return message;
 }
 

@@ -36,11 +36,13 @@ inline constexpr auto kRequestNames = std::to_array<std::string_view>(
      // Receipts (docs/protocol.md#receipts).
      "markRead", "queryReceipts", "settings",
      // Edits and deletes (docs/protocol.md#editing-and-deleting).
-     "editMessage", "deleteMessage"});
+     "editMessage", "deleteMessage",
+     // Muting (docs/protocol.md#muting).
+     "muteChannel"});
 inline constexpr auto kEventNames = std::to_array<std::string_view>(
     {"welcome", "deliver", "sendAck", "groupCreated", "historyPage", "ok", "failure", "presence",
      "presenceList", "contactList", "unreadCounts", "channelList", "typing", "receipt", "receipts",
-     "settings"});
+     "settings", "channelMute"});
 static_assert(kRequestNames.size() == std::variant_size_v<engine::client::Request>);
 static_assert(kEventNames.size() == std::variant_size_v<engine::server::Event>);
 

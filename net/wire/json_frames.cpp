@@ -31,15 +31,24 @@ namespace server = engine::server;
 
 // ---- Shared structs --------------------------------------------------------------------------
 
+void read(Reader& r, Value& v, engine::Quote& q) {
+  r.object(v, [&](std::string_view key, Value& x) {
+    return read_field(r, key, x, field("sender", q.sender), field("text", q.text),
+                      field("edited", q.edited), field("deleted", q.deleted),
+                      field("unavailable", q.unavailable));
+  });
+}
+
 void read(Reader& r, Value& v, engine::Message& m) {
   m = engine::Message{};  // a repeated "message" replaces the first
   r.object(v, [&](std::string_view key, Value& x) {
-    return read_field(r, key, x, field("channel", m.channel), field("seq", m.seq),
-                      field("kind", m.kind), field("sender", m.sender),
-                      field("senderDevice", m.sender_device), field("serverTime", m.server_time),
-                      field("clientMsgId", m.client_msg_id), field("text", m.text),
-                      field("users", m.users), field("target", m.target),
-                      field("editedSeq", m.edited_seq), field("deleted", m.deleted));
+    return read_field(
+        r, key, x, field("channel", m.channel), field("seq", m.seq), field("kind", m.kind),
+        field("sender", m.sender), field("senderDevice", m.sender_device),
+        field("serverTime", m.server_time), field("clientMsgId", m.client_msg_id),
+        field("text", m.text), field("users", m.users), field("target", m.target),
+        field("editedSeq", m.edited_seq), field("deleted", m.deleted), field("replyTo", m.reply_to),
+        field("mentions", m.mentions), field("quote", m.quote));
   });
 }
 
@@ -82,7 +91,8 @@ void read(Reader& r, Value& v, server::ChannelSummary& s) {
     return read_field(r, key, x, field("channel", s.channel), field("kind", s.kind),
                       field("name", s.name), field("admin", s.admin), field("lastSeq", s.last_seq),
                       field("active", s.active), field("members", s.members),
-                      field("readSeq", s.read_seq));
+                      field("readSeq", s.read_seq), field("mutedUntil", s.muted_until),
+                      field("mutedForever", s.muted_forever));
   });
 }
 
@@ -105,7 +115,7 @@ void read(Reader& r, Value& v, client::Send& s) {
   r.object(v, [&](std::string_view key, Value& x) {
     return read_field(r, key, x, field("request", s.request), field("channel", s.channel),
                       field("peer", s.peer), field("clientMsgId", s.client_msg_id),
-                      field("text", s.text));
+                      field("text", s.text), field("replyTo", s.reply_to));
   });
 }
 
@@ -241,6 +251,13 @@ void read(Reader& r, Value& v, client::DeleteMessage& d) {
   });
 }
 
+void read(Reader& r, Value& v, client::MuteChannel& m) {
+  r.object(v, [&](std::string_view key, Value& x) {
+    return read_field(r, key, x, field("request", m.request), field("channel", m.channel),
+                      field("forUs", m.for_us), field("forever", m.forever));
+  });
+}
+
 // SettingsRequest: its union is whichever member came last, `unchanged` (Void: any value) if
 // none did.
 void read(Reader& r, Value& v, client::Settings& s) {
@@ -329,6 +346,13 @@ void read(Reader& r, Value& v, server::Settings& e) {
   r.object(v, [&](std::string_view key, Value& x) {
     return read_field(r, key, x, field("request", e.request),
                       field("readReceipts", e.read_receipts));
+  });
+}
+
+void read(Reader& r, Value& v, server::ChannelMute& e) {
+  r.object(v, [&](std::string_view key, Value& x) {
+    return read_field(r, key, x, field("request", e.request), field("channel", e.channel),
+                      field("mutedUntil", e.muted_until), field("forever", e.forever));
   });
 }
 

@@ -163,6 +163,16 @@ void put(Writer& w, Enum value) {
 
 // ---- Shared structs --------------------------------------------------------------------------
 
+void put(Writer& w, const engine::Quote& q) {
+  w.object([&] {
+    w.field("sender", q.sender);
+    w.field("text", q.text);
+    w.field("edited", q.edited);
+    w.field("deleted", q.deleted);
+    w.field("unavailable", q.unavailable);
+  });
+}
+
 void put(Writer& w, const engine::Message& m) {
   w.object([&] {
     w.field("channel", m.channel);
@@ -177,6 +187,9 @@ void put(Writer& w, const engine::Message& m) {
     w.field("target", m.target);
     w.field("editedSeq", m.edited_seq);
     w.field("deleted", m.deleted);
+    w.field("replyTo", m.reply_to);
+    w.field("mentions", m.mentions);
+    if (m.reply_to != 0) w.field("quote", m.quote);  // only a reply has one
   });
 }
 
@@ -229,6 +242,8 @@ void put(Writer& w, const server::ChannelSummary& s) {
     w.field("active", s.active);
     w.field("members", s.members);
     w.field("readSeq", s.read_seq);
+    w.field("mutedUntil", s.muted_until);
+    w.field("mutedForever", s.muted_forever);
   });
 }
 
@@ -256,6 +271,7 @@ void put(Writer& w, const client::Send& r) {
     w.field("peer", r.peer);
     w.field("clientMsgId", r.client_msg_id);
     w.field("text", r.text);
+    w.field("replyTo", r.reply_to);
   });
 }
 
@@ -403,6 +419,15 @@ void put(Writer& w, const client::DeleteMessage& r) {
   });
 }
 
+void put(Writer& w, const client::MuteChannel& r) {
+  w.object([&] {
+    w.field("request", r.request);
+    w.field("channel", r.channel);
+    w.field("forUs", r.for_us);
+    w.field("forever", r.forever);
+  });
+}
+
 // SettingsRequest: the union's member as JsonCodec writes it, Void as null.
 void put(Writer& w, const client::Settings& r) {
   w.object([&] {
@@ -500,6 +525,15 @@ void put(Writer& w, const server::Settings& e) {
   w.object([&] {
     w.field("request", e.request);
     w.field("readReceipts", e.read_receipts);
+  });
+}
+
+void put(Writer& w, const server::ChannelMute& e) {
+  w.object([&] {
+    w.field("request", e.request);
+    w.field("channel", e.channel);
+    w.field("mutedUntil", e.muted_until);
+    w.field("forever", e.forever);
   });
 }
 

@@ -55,6 +55,18 @@ struct Message {
   target @9 :UInt64;             # edited/deleted: the seq of the message they change
   editedSeq @10 :UInt64;         # text: the edited entry whose text it holds; edited: the newer edit that superseded it
   deleted @11 :Bool;             # the text was deleted for everyone (text is empty)
+  # Replies and mentions (docs/protocol.md#replies-and-mentions).
+  replyTo @12 :UInt64;           # the seq of the message this one replies to; 0: none
+  mentions @13 :List(UInt64);    # group members named as @name, ascending
+  quote @14 :Quote;              # replyTo != 0: the original as the reader may see it now
+}
+
+struct Quote {
+  sender @0 :UInt64;             # 0 when unavailable
+  text @1 :Text;                 # the original's latest text, at most 200 code points
+  edited @2 :Bool;
+  deleted @3 :Bool;              # deleted for everyone since: show "deleted"
+  unavailable @4 :Bool;          # outside the reader's membership windows
 }
 
 # ---- Client -> node -------------------------------------------------------------------------
@@ -70,6 +82,7 @@ struct Send {
   peer @2 :UInt64;
   clientMsgId @3 :Text;
   text @4 :Text;
+  replyTo @5 :UInt64;            # a text message of the channel this replies to; 0: none
 }
 
 struct Ack {
@@ -179,6 +192,15 @@ struct DeleteMessage {
   seq @2 :UInt64;
 }
 
+struct MuteChannel {
+  # Mutes the channel for forUs µs (1 µs to 366 days) or forever; neither: unmutes it.
+  # Answered by ChannelMute.
+  request @0 :UInt64;
+  channel @1 :UInt64;
+  forUs @2 :Int64;
+  forever @3 :Bool;
+}
+
 struct SettingsRequest {
   # Answered by Settings, after changing the settings that are set. Each setting is a union
   # whose first member, Void, leaves it unchanged: what an all-zero struct and a JSON object
@@ -218,6 +240,7 @@ struct ClientFrame {
     settings @21 :SettingsRequest;
     editMessage @22 :EditMessage;
     deleteMessage @23 :DeleteMessage;
+    muteChannel @24 :MuteChannel;
   }
 }
 
@@ -326,6 +349,8 @@ struct ChannelSummary {
   active @5 :Bool;               # false once removed from or having left the group
   members @6 :List(ChannelMember);  # active members, ascending user; [] when not active
   readSeq @7 :UInt64;            # your read position here (markRead), the same on every device
+  mutedUntil @8 :Int64;          # node time (µs) your timed mute ends; 0: none or forever
+  mutedForever @9 :Bool;         # muted until you unmute
 }
 
 struct ChannelList {
@@ -366,6 +391,13 @@ struct Settings {
   readReceipts @1 :Bool = true;
 }
 
+struct ChannelMute {
+  request @0 :UInt64;            # 0: changed on another of your devices
+  channel @1 :UInt64;
+  mutedUntil @2 :Int64;          # node time (µs) the mute ends; 0: not muted, or forever
+  forever @3 :Bool;
+}
+
 struct ServerFrame {
   union {
     unset @0 :Void;              # never sent
@@ -385,5 +417,6 @@ struct ServerFrame {
     receipt @14 :Receipt;
     receipts @15 :Receipts;
     settings @16 :Settings;
+    channelMute @17 :ChannelMute;
   }
 }

@@ -88,6 +88,13 @@ void fill_server_frame(wire::ServerFrame::Builder out, const engine::server::Eve
                    s.setRequest(e.request);
                    s.setReadReceipts(e.read_receipts);
                  },
+                 [&](const server::ChannelMute& e) {
+                   auto m = out.initChannelMute();
+                   m.setRequest(e.request);
+                   m.setChannel(e.channel);
+                   m.setMutedUntil(e.muted_until);
+                   m.setForever(e.forever);
+                 },
                  [&](const server::PresenceList& e) {
                    auto p = out.initPresenceList();
                    p.setRequest(e.request);
@@ -211,6 +218,11 @@ engine::server::Event read_server_frame(wire::ServerFrame::Reader in, engine::Re
       const auto s = in.getSettings();
       request = s.getRequest();
       return server::Settings{request, s.getReadReceipts()};
+    }
+    case wire::ServerFrame::CHANNEL_MUTE: {
+      const auto m = in.getChannelMute();
+      request = m.getRequest();
+      return server::ChannelMute{request, m.getChannel(), m.getMutedUntil(), m.getForever()};
     }
     case wire::ServerFrame::PRESENCE_LIST: {
       const auto p = in.getPresenceList();

@@ -6,7 +6,8 @@
 //   message's, unless the message was deleted;
 // - a deleted message has no text left in the store, nor has any edit of it;
 // - once a device received the `deleted` entry of a message, every later copy of that
-//   message it receives, delivered or in a history page, is a tombstone without text.
+//   message it receives, delivered or in a history page, is a tombstone without text, and
+//   so is every later quote of it in a reply (rule 21): the quote says "deleted".
 // That every edited and deleted entry reaches every device of every member exactly once and
 // in order is invariant 2's (delivery_order.cpp): they are channel messages like any other.
 #include <map>
@@ -49,7 +50,9 @@ class Edits final : public Invariant {
       if (found != deletes_.end()) seen_deleted_[{r.device, r.channel, found->second}] = r.seq;
       return;
     }
-    if (r.detail != "text" || r.flag) return;
+    if (r.detail != "text") return;
+    check_quote(i, report);
+    if (r.flag) return;
     const auto deleted = seen_deleted_.find({r.device, r.channel, r.seq});
     if (deleted == seen_deleted_.end()) return;
     report.add(11,
@@ -57,6 +60,22 @@ class Edits final : public Invariant {
                    (r.kind == RecordKind::read ? " read " : " received ") + id(r.channel, r.seq) +
                    " with its text after it had received its delete (" +
                    id(r.channel, deleted->second) + ")",
+               i);
+  }
+
+  // A reply's quote (its record's text "quote:SEQ:STATE") carries no text of a message the
+  // device already knows was deleted.
+  void check_quote(std::size_t i, Report& report) const {
+    const Record& r = run_.history[i];
+    if (!r.text.starts_with("quote:") || !r.text.ends_with(":text")) return;
+    const Seq quoted = std::stoull(r.text.substr(6));
+    const auto deleted = seen_deleted_.find({r.device, r.channel, quoted});
+    if (deleted == seen_deleted_.end()) return;
+    report.add(11,
+               "device " + std::to_string(r.device) +
+                   (r.kind == RecordKind::read ? " read " : " received ") + id(r.channel, r.seq) +
+                   " quoting the text of " + id(r.channel, quoted) +
+                   " after it had received its delete (" + id(r.channel, deleted->second) + ")",
                i);
   }
 

@@ -7,16 +7,52 @@
 // shown offline (right after that presence record), unless a device of the user received it
 // first. A received message may still be pushed then (its ack can be lost with the
 // connection), but nothing else may. And once settled, every intent reached the gateway.
+//
+// Mute (rule 21), from the node's `muted` records: while a user's mute of a chat lasts, a
+// message there pushes them (now or when owed) only if it mentions them, and a mention
+// must push like any message. Whom a message mentions comes from the app's own `sent`
+// record (the friend it named), joined to the message by the sender's `acked` record; a
+// message whose ack never reached its app has an unknown mention: a muted user may or may
+// not get a push for it. A push owed for a message deleted for everyone before it came due
+// is not sent (rule 20), by the `deleted` entries' node times in the stores.
 #include "sim/invariants/invariant.hpp"
 
 #include <algorithm>
+#include <map>
+#include <string>
+#include <tuple>
 
 namespace parley::sim::invariants {
 namespace {
 
+enum class Mention : std::uint8_t { no, yes, unknown };
+
 class Push final : public Invariant {
  public:
-  explicit Push(const Run& run) : run_(run), config_(run.config), models_(run.nodes.size()) {}
+  explicit Push(const Run& run) : run_(run), config_(run.config), models_(run.nodes.size()) {
+    std::map<std::pair<UserId, std::string>, UserId> named;  // (sender, client_msg_id)
+    for (const Record& r : run_.history) {
+      if (r.kind == RecordKind::sent) {
+        named[{r.user, r.text}] =
+            r.detail.starts_with("mention:") ? std::stoull(r.detail.substr(8)) : 0;
+      } else if (r.kind == RecordKind::acked) {
+        const auto found = named.find({r.user, r.text});
+        if (found != named.end())
+          mentions_[{run_.home_of(r.user), r.channel, r.seq}] = found->second;
+      }
+    }
+    // A push owed for a message deleted since is not sent (rule 20): when each was, by the
+    // node's clock, from the stores' `deleted` entries.
+    for (std::uint32_t node = 0; node < run_.nodes.size(); ++node) {
+      for (const auto& [channel, log] : run_.nodes[node].channels) {
+        for (const engine::MessageRecord& m : log.messages) {
+          if (m.kind == engine::MessageKind::deleted) {
+            deleted_at_[{node, channel, m.target}] = m.server_time;
+          }
+        }
+      }
+    }
+  }
 
   void record(std::size_t i, Report& report) override {
     if (i < skip_) return;  // an append's or an offline's pushes, read with it
@@ -52,6 +88,9 @@ class Push final : public Invariant {
         report.add(5, "push without a message appended, or its user shown offline, just before it",
                    i);
         break;
+      case RecordKind::muted:
+        model.muted[{r.user, r.channel}] = r.flag ? INT64_MAX : static_cast<TimeUs>(r.seq);
+        break;
       case RecordKind::crash:
         // The node forgot every connection; who was shown online is durable.
         model.connected.clear();
@@ -75,8 +114,9 @@ class Push final : public Invariant {
 
  private:
   struct Owed {
-    Seq seq = 0;            // the newest message of the channel owed a push
-    bool required = false;  // no device of the user received it (yet)
+    Seq seq = 0;                    // the newest message of the channel owed a push
+    bool required = false;          // no device of the user received it (yet)
+    Mention mention = Mention::no;  // whether it mentions the user
   };
   struct NodeModel {
     std::map<UserId, bool> online;
@@ -84,7 +124,19 @@ class Push final : public Invariant {
     std::map<UserId, std::set<DeviceId>> tokens;
     std::map<std::pair<UserId, ChannelId>, TimeUs> last_push;
     std::map<std::pair<UserId, ChannelId>, Owed> owed;
+    std::map<std::pair<UserId, ChannelId>, TimeUs> muted;  // until (INT64_MAX: forever)
   };
+
+  bool muted(const NodeModel& model, UserId user, ChannelId channel, TimeUs at) const {
+    const auto found = model.muted.find({user, channel});
+    return found != model.muted.end() && at < found->second;
+  }
+
+  Mention mention_of(const Record& append, UserId user) const {
+    const auto found = mentions_.find({append.node, append.channel, append.seq});
+    if (found == mentions_.end()) return Mention::unknown;
+    return found->second == user ? Mention::yes : Mention::no;
+  }
 
   // The push records right after record `i` (end_of_pushes): who got one, and when, for the
   // collapse window. Later records start past them.
@@ -105,15 +157,24 @@ class Push final : public Invariant {
     const Record& r = run_.history[i];
     std::set<std::pair<ChannelId, DeviceId>> expected;
     std::set<std::pair<ChannelId, DeviceId>> allowed;
+    std::set<ChannelId> mentioned;  // the message owed mentions the user
     for (auto it = model.owed.lower_bound({r.user, 0});
          it != model.owed.end() && it->first.first == r.user;) {
       const ChannelId channel = it->first.second;
       const auto last = model.last_push.find({r.user, channel});
       const bool collapsed =
           last != model.last_push.end() && r.node_time - last->second < config_.push_collapse;
+      // Muted since: only a mention pushes, and one not known to be may or may not.
+      const Mention mention = it->second.mention;
+      if (mention == Mention::yes) mentioned.insert(channel);
+      const auto deleted = deleted_at_.find({r.node, channel, it->second.seq});
+      const bool gone = deleted != deleted_at_.end() && deleted->second <= r.node_time;
+      const bool silenced =
+          gone || (muted(model, r.user, channel, r.node_time) && mention != Mention::yes);
+      const bool may = !silenced || mention == Mention::unknown;
       for (DeviceId device : model.tokens[r.user]) {
-        allowed.insert({channel, device});
-        if (it->second.required && !collapsed) expected.insert({channel, device});
+        if (may) allowed.insert({channel, device});
+        if (it->second.required && !collapsed && !silenced) expected.insert({channel, device});
       }
       it = model.owed.erase(it);
     }
@@ -125,8 +186,10 @@ class Push final : public Invariant {
         report.add(5,
                    "no push to user " + std::to_string(r.user) + " (device " +
                        std::to_string(device) + ") for channel " + std::to_string(channel) +
-                       " when shown offline: a message reached them while none of their "
-                       "devices was connected, and none received it",
+                       " when shown offline: a message" +
+                       (mentioned.contains(channel) ? std::string(", which mentions them,") : "") +
+                       " reached them while none of their devices was connected, and none "
+                       "received it",
                    i, "the offline presence");
       }
     }
@@ -147,11 +210,25 @@ class Push final : public Invariant {
     const Record& r = run_.history[i];
     const auto* who = run_.recipients({r.node, r.channel, r.seq});
     std::set<std::pair<UserId, DeviceId>> expected;
+    std::set<std::pair<UserId, DeviceId>> allowed;  // muted, with the mention unknown
     if (who != nullptr) {
       for (UserId user : *who) {
         if (user == r.user) continue;
+        const Mention mention = mention_of(r, user);
+        if (muted(model, user, r.channel, r.node_time) && mention != Mention::yes) {
+          // Not pushed, nor owed (an earlier mention owed stays owed), unless it is an
+          // unknown mention: then either may be.
+          if (mention == Mention::no) continue;
+          if (model.online[user]) {
+            if (!model.connected[user]) model.owed[{user, r.channel}] = Owed{r.seq, false, mention};
+            continue;
+          }
+          for (DeviceId device : model.tokens[user])
+            allowed.insert({user, device});
+          continue;
+        }
         if (model.online[user]) {
-          if (!model.connected[user]) model.owed[{user, r.channel}] = Owed{r.seq, true};
+          if (!model.connected[user]) model.owed[{user, r.channel}] = Owed{r.seq, true, mention};
           continue;
         }
         const auto last = model.last_push.find({user, r.channel});
@@ -169,16 +246,20 @@ class Push final : public Invariant {
         report.add(5,
                    "no push to offline user " + std::to_string(user) + " (device " +
                        std::to_string(device) + ") for " + std::to_string(r.channel) + "/" +
-                       std::to_string(r.seq),
+                       std::to_string(r.seq) +
+                       (mention_of(r, user) == Mention::yes ? ", which mentions them" : ""),
                    i, "the append of the message, by user " + std::to_string(r.user));
       }
     }
     for (const auto& [user, device] : actual) {
-      if (!expected.contains({user, device})) {
+      if (!expected.contains({user, device}) && !allowed.contains({user, device})) {
         report.add(5,
                    "unexpected push to user " + std::to_string(user) + " (device " +
                        std::to_string(device) + ") for " + std::to_string(r.channel) + "/" +
-                       std::to_string(r.seq) + (model.online[user] ? ": the user is online" : ""),
+                       std::to_string(r.seq) +
+                       (model.online[user]                           ? ": the user is online"
+                        : muted(model, user, r.channel, r.node_time) ? ": the user muted the chat"
+                                                                     : ""),
                    i, "the append of the message, by user " + std::to_string(r.user));
       }
     }
@@ -187,7 +268,12 @@ class Push final : public Invariant {
   const Run& run_;
   const CheckConfig& config_;
   std::vector<NodeModel> models_;
-  std::size_t skip_ = 0;  // records before this one were read ahead with an earlier record
+  std::size_t skip_ = 0;
+  // (node, channel, seq) -> the user its app named (0: none), for messages whose ack came.
+  std::map<std::tuple<std::uint32_t, ChannelId, Seq>, UserId> mentions_;
+  // (node, channel, seq) -> the node time the message was deleted for everyone.
+  std::map<std::tuple<std::uint32_t, ChannelId, Seq>, TimeUs>
+      deleted_at_;  // records before this one were read ahead with an earlier record
 };
 
 }  // namespace

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  PRESENCE_TIMEOUT_MS,
   addContact,
   contact,
   launchBrowser,
@@ -11,11 +10,13 @@ import {
   newPerson,
   openChat,
   openContact,
+  PRESENCE_TIMEOUT_MS,
   screenshot,
   send,
   shownMessages,
   signUp,
   startNode,
+  tearDown,
   waitForMessages,
 } from './harness.mjs';
 
@@ -32,11 +33,7 @@ before(async () => {
   bob = await newPerson(browser, node);
 });
 
-after(async () => {
-  await browser?.close();
-  const code = await node?.stop();
-  assert.equal(code, 0, `the node should stop cleanly on SIGTERM; its log:\n${node?.log()}`);
-});
+after(() => tearDown(browser, node));
 
 test('two people sign up, add each other, see each other online and chat both ways', async () => {
   await screenshot(alice.page, 'login');

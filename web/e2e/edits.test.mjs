@@ -2,22 +2,32 @@
 // "Editing and deleting"; docs/web.md, "Editing and deleting"): alice edits her message and
 // bob, her other device, bob after a reload and a new device of bob's all show the new
 // text marked "edited"; she deletes one and every page shows a tombstone, with the text gone
-// from bob's page; only the sender (and in a group the admin, for deleting) is offered the
-// actions; an empty edit is not sent, and an edit the node refuses says why.
+// from bob's page; only the sender (and in a group the admin, for deleting) is offered Edit
+// and Delete (anyone, Reply); an empty edit is not sent, and an edit the node refuses says why.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  launchBrowser,
+  actionsOn,
+  badge,
+  bubble,
+  chatItem,
+  createGroup,
+  delivered,
   logIn,
   newPerson,
+  noToast,
+  openChannel,
   openChat,
   openContact,
+  openMenu,
   recordFrames,
   screenshot,
   send,
-  signUpAsFriends,
-  startNode,
+  sentFrames,
+  seqOf,
+  startFriends,
+  tearDown,
   waitForMessages,
   waitUntil,
 } from './harness.mjs';
@@ -34,19 +44,7 @@ let bob2; // a second device of bob's (another browser)
 let direct; // alice and bob's 1:1 channel
 let group; // alice's group with bob and carol
 
-const bubble = (page, seq) => page.locator(`#message-list [data-testid=message][data-seq="${seq}"]`);
-const seqOf = (page, text) =>
-  page.locator('[data-testid=message]', { hasText: text }).first().getAttribute('data-seq');
-const chatItem = (page, channel) => page.locator(`[data-testid=chat-item][data-channel="${channel}"]`);
 const preview = (page, channel) => chatItem(page, channel).locator('[data-testid=chat-preview]').textContent();
-const badge = (page, channel) => chatItem(page, channel).locator('[data-testid=unread]');
-const sentFrames = (person, name) => person.frames.sent.filter((f) => f[name]).map((f) => f[name]);
-const delivered = (person) => person.frames.received.flatMap((f) => f.deliver?.entries ?? []).map((e) => e.message);
-
-async function openChannel(page, channel) {
-  await chatItem(page, channel).click();
-  await page.waitForSelector('#chat-view:not([hidden])');
-}
 
 // What message `seq` of the open chat shows: its text and whether it is marked edited/deleted.
 const describe = (page, seq) =>
@@ -77,27 +75,6 @@ async function waitForBubble(page, seq, { text, edited = false, deleted = false 
       `expected message ${seq} to show ${JSON.stringify({ text, edited, deleted })}, it shows ${await describe(page, seq)}`,
     );
   }
-}
-
-// The actions a page offers on message `seq`: [] when there is no ⋯ button, else the
-// menu's items ('edit', 'delete'); the menu is closed again.
-async function actionsOn(page, seq) {
-  const toggle = bubble(page, seq).locator('[data-testid=message-actions]');
-  if ((await toggle.count()) === 0) return [];
-  await bubble(page, seq).hover();
-  await toggle.click();
-  const menu = bubble(page, seq).locator('[data-testid=actions-menu]');
-  await menu.waitFor();
-  const items = await menu.locator('[role=menuitem]').evaluateAll((all) => all.map((b) => b.dataset.action));
-  await page.keyboard.press('Escape');
-  await menu.waitFor({ state: 'detached' });
-  return items;
-}
-
-async function openMenu(page, seq) {
-  await bubble(page, seq).hover();
-  await bubble(page, seq).locator('[data-testid=message-actions]').click();
-  await bubble(page, seq).locator('[data-testid=actions-menu]').waitFor();
 }
 
 // Edit → the text in the composer under the edit bar; `text` replaces it (not saved yet).
@@ -134,32 +111,15 @@ async function answerTo(person, frame, seq) {
   );
 }
 
-const noToast = async (...people) => {
-  for (const person of people) {
-    const toast = person.page.locator('#toast');
-    assert.equal(await toast.isVisible(), false, `no error shown: ${await toast.textContent()}`);
-  }
-};
-
 before(async () => {
-  node = await startNode();
-  browser = await launchBrowser();
-  alice = await newPerson(browser, node);
-  bob = await newPerson(browser, node);
-  carol = await newPerson(browser, node);
-  for (const person of [alice, bob, carol]) person.frames = recordFrames(person.page);
-  await signUpAsFriends([
-    { page: alice.page, name: 'alice' },
-    { page: bob.page, name: 'bob' },
-    { page: carol.page, name: 'carol' },
-  ]);
+  ({
+    node,
+    browser,
+    people: { alice, bob, carol },
+  } = await startFriends(['alice', 'bob', 'carol']));
 });
 
-after(async () => {
-  await browser?.close();
-  const code = await node?.stop();
-  assert.equal(code, 0, `the node should stop cleanly on SIGTERM; its log:\n${node?.log()}`);
-});
+after(() => tearDown(browser, node));
 
 test('alice edits her message: bob and her other device show the new text, marked edited', async () => {
   await openContact(alice.page, 'bob');
@@ -181,14 +141,16 @@ test('alice edits her message: bob and her other device show the new text, marke
   await openChat(alice2.page, 'bob');
   await waitForMessages(alice2.page, ['Meet at 10?', 'Bring the rope']);
 
-  // Only the sender is offered the actions: bob has none on alice's messages.
-  assert.deepEqual(await actionsOn(bob.page, first), []);
-  assert.deepEqual(await actionsOn(alice.page, first), ['edit', 'delete']);
+  // Only the sender is offered Edit and Delete: bob may only reply to alice's messages.
+  assert.deepEqual(await actionsOn(bob.page, first), ['reply']);
+  assert.deepEqual(await actionsOn(alice.page, first), ['reply', 'edit', 'delete']);
 
-  // The menu works from the keyboard: Enter opens it on Edit, Down moves, Esc closes it.
+  // The menu works from the keyboard: Enter opens it on Reply, Down moves, Esc closes it.
   const toggle = bubble(alice.page, first).locator('[data-testid=message-actions]');
   await toggle.focus();
   await alice.page.keyboard.press('Enter');
+  await alice.page.locator('[data-testid=reply-message]:focus').waitFor();
+  await alice.page.keyboard.press('ArrowDown');
   await alice.page.locator('[data-testid=edit-message]:focus').waitFor();
   await alice.page.keyboard.press('ArrowDown');
   await alice.page.locator('[data-testid=delete-message]:focus').waitFor();
@@ -291,7 +253,7 @@ test('alice deletes for everyone: a tombstone everywhere, and the text is gone f
   assert.ok((await answerTo(alice, 'deleteMessage', seq)).ok, 'the node took the delete');
   for (const page of [alice.page, alice2.page, bob.page, bob2.page]) {
     await waitForBubble(page, seq, { text: TOMBSTONE, deleted: true });
-    // A tombstone has no ticks and no actions.
+    // A tombstone has no ticks and no actions (not even Reply).
     assert.equal(await bubble(page, seq).locator('[data-testid=message-actions]').count(), 0);
     assert.equal(await bubble(page, seq).locator('[data-testid=receipt]').count(), 0);
   }
@@ -319,15 +281,8 @@ test('alice deletes for everyone: a tombstone everywhere, and the text is gone f
 });
 
 test('in a group, the admin deletes anyone’s message; the others only their own', async () => {
-  await alice.page.click('#new-group');
-  await alice.page.fill('#group-name', 'Crag crew');
-  for (const name of ['bob', 'carol']) {
-    await alice.page.locator('#group-members label', { hasText: name }).locator('input').check();
-  }
-  await alice.page.click('#group-form button[type=submit]');
-  await alice.page.locator('#chat-title', { hasText: 'Crag crew' }).waitFor();
-  group = alice.frames.received.findLast((f) => f.groupCreated)?.groupCreated.channel;
-  assert.ok(group);
+  group = await createGroup(alice.page, 'Crag crew', ['bob', 'carol']);
+  assert.equal(group, alice.frames.received.findLast((f) => f.groupCreated)?.groupCreated.channel);
 
   // bob writes; carol has no chat open, so it is unread for her.
   await chatItem(bob.page, group).waitFor();
@@ -338,8 +293,8 @@ test('in a group, the admin deletes anyone’s message; the others only their ow
   await badge(carol.page, group).filter({ hasText: '1' }).waitFor();
 
   // bob may edit and delete his own; alice, the admin, may delete it but not edit it.
-  assert.deepEqual(await actionsOn(bob.page, seq), ['edit', 'delete']);
-  assert.deepEqual(await actionsOn(alice.page, seq), ['delete']);
+  assert.deepEqual(await actionsOn(bob.page, seq), ['reply', 'edit', 'delete']);
+  assert.deepEqual(await actionsOn(alice.page, seq), ['reply', 'delete']);
 
   // bob edits it: carol's list shows the new text, and the edit is not one more unread.
   await editMessage(bob.page, seq, 'Anyone has a spare harness? Size M');
@@ -376,14 +331,14 @@ test('in a group, the admin deletes anyone’s message; the others only their ow
   await waitForBubble(carol.page, seq, { text: TOMBSTONE, deleted: true });
   assert.ok(!(await carol.page.content()).includes('spare harness'));
 
-  // carol writes: the admin may delete it, bob (not the admin) may do nothing with it.
+  // carol writes: the admin may delete it, bob (not the admin) may only reply to it.
   await send(carol.page, 'I have one');
   await waitForMessages(alice.page, [TOMBSTONE, 'I have one']);
   await waitForMessages(bob.page, [TOMBSTONE, 'I have one']);
   const hers = await seqOf(alice.page, 'I have one');
-  assert.deepEqual(await actionsOn(alice.page, hers), ['delete']);
-  assert.deepEqual(await actionsOn(bob.page, hers), []);
-  assert.deepEqual(await actionsOn(carol.page, hers), ['edit', 'delete']);
+  assert.deepEqual(await actionsOn(alice.page, hers), ['reply', 'delete']);
+  assert.deepEqual(await actionsOn(bob.page, hers), ['reply']);
+  assert.deepEqual(await actionsOn(carol.page, hers), ['reply', 'edit', 'delete']);
   await noToast(alice, bob, carol);
 });
 

@@ -4,6 +4,7 @@
 //   PARLEY_BIN       the parley binary
 //   PARLEY_WEB_ROOT  the built web client (web/dist)
 //   PARLEY_E2E_OUT   where screenshots go
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -136,6 +137,36 @@ export async function signUpAsFriends(people) {
   }
 }
 
+// A node, a browser and one person per name, each recording their frames, signed up and
+// friends of the first (signUpAsFriends): what most tests start from.
+export async function startFriends(names) {
+  const node = await startNode();
+  const browser = await launchBrowser();
+  const people = {};
+  for (const name of names) {
+    const person = await newPerson(browser, node);
+    person.frames = recordFrames(person.page);
+    people[name] = person;
+  }
+  await signUpAsFriends(names.map((name) => ({ page: people[name].page, name })));
+  return { node, browser, people };
+}
+
+// Closes the browser and stops the node, which must exit cleanly on SIGTERM.
+export async function tearDown(browser, node) {
+  await browser?.close();
+  const code = await node?.stop();
+  assert.equal(code, 0, `the node should stop cleanly on SIGTERM; its log:\n${node?.log()}`);
+}
+
+// Fails when any of the people's pages shows an error toast.
+export async function noToast(...people) {
+  for (const person of people) {
+    const toast = person.page.locator('#toast');
+    assert.equal(await toast.isVisible(), false, `no error shown: ${await toast.textContent()}`);
+  }
+}
+
 export const contact = (page, name) => page.locator(`[data-testid=contact][data-name="${name}"]`);
 
 export async function openContact(page, name) {
@@ -200,3 +231,118 @@ export async function waitUntil(what, predicate, timeout = 10_000) {
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+// ---- Chats, messages and frames by id ---------------------------------------------------------
+export const chatItem = (page, channel) => page.locator(`[data-testid=chat-item][data-channel="${channel}"]`);
+export const badge = (page, channel) => chatItem(page, channel).locator('[data-testid=unread]');
+
+export async function openChannel(page, channel) {
+  await chatItem(page, channel).click();
+  await page.waitForSelector('#chat-view:not([hidden])');
+}
+
+// Message `seq` of the open chat, and the seq of the first message showing `text`.
+export const bubble = (page, seq) => page.locator(`#message-list [data-testid=message][data-seq="${seq}"]`);
+export const seqOf = (page, text) =>
+  page.locator('[data-testid=message]', { hasText: text }).first().getAttribute('data-seq');
+
+// The frames named `name` a person ({frames: recordFrames(page)}) sent, and the messages
+// delivered to them.
+export const sentFrames = (person, name) => person.frames.sent.filter((f) => f[name]).map((f) => f[name]);
+export const delivered = (person) =>
+  person.frames.received.flatMap((f) => f.deliver?.entries ?? []).map((e) => e.message);
+
+// Creates group `name` with the contacts `members` (names) from the form; it opens. Its
+// channel id comes back (the chat list's selected row).
+export async function createGroup(page, name, members) {
+  await page.click('#new-group');
+  await page.fill('#group-name', name);
+  for (const member of members) {
+    await page.locator('#group-members label', { hasText: member }).locator('input').check();
+  }
+  await page.click('#group-form button[type=submit]');
+  await page.locator('#chat-title', { hasText: name }).waitFor();
+  const row = page.locator('[data-testid=chat-item].selected', { hasText: name });
+  return row.getAttribute('data-channel');
+}
+
+// ---- A message's ⋯ menu ---------------------------------------------------------------------
+export async function openMenu(page, seq) {
+  await bubble(page, seq).hover();
+  await bubble(page, seq).locator('[data-testid=message-actions]').click();
+  await bubble(page, seq).locator('[data-testid=actions-menu]').waitFor();
+}
+
+// The actions a page offers on message `seq`: [] when there is no ⋯ button, else the
+// menu's items ('reply', 'edit', 'delete'); the menu is closed again.
+export async function actionsOn(page, seq) {
+  const toggle = bubble(page, seq).locator('[data-testid=message-actions]');
+  if ((await toggle.count()) === 0) return [];
+  await openMenu(page, seq);
+  const menu = bubble(page, seq).locator('[data-testid=actions-menu]');
+  const items = await menu.locator('[role=menuitem]').evaluateAll((all) => all.map((b) => b.dataset.action));
+  await page.keyboard.press('Escape');
+  await menu.waitFor({ state: 'detached' });
+  return items;
+}
+
+// ---- A device without a page ------------------------------------------------------------------
+// Another device of user `name`, speaking the protocol's JSON frames itself (as the command
+// line client would), from a blank page of its own: for what the page offers no way to do.
+// `request(kind, fields)` resolves with the answer's {kind: body}; `received` holds every frame.
+export async function rawDevice(browser, node, name, password = 'correct horse battery') {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${node.url}/v1/discover`); // same origin as the node, no client running
+  await page.evaluate(
+    async ({ name, password }) => {
+      const post = (path, body, token) =>
+        fetch(path, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+          body: JSON.stringify(body),
+        }).then((r) => r.json());
+      const login = await post('/v1/login', { name, password, device_label: 'raw' });
+      const url = `ws://${location.host}/v1/ws?token=${encodeURIComponent(login.token)}`;
+      const ws = new WebSocket(url);
+      window.raw = { ws, received: [], waiters: [], next: 100 };
+      ws.onmessage = (event) => {
+        const frame = JSON.parse(event.data);
+        window.raw.received.push(frame);
+        const body = Object.values(frame)[0];
+        if (frame.deliver) ws.send(JSON.stringify({ ack: { inboxSeq: frame.deliver.entries.at(-1).inboxSeq } }));
+        for (const waiter of window.raw.waiters.splice(0)) {
+          if (body?.request === waiter.id) waiter.resolve(frame);
+          else window.raw.waiters.push(waiter);
+        }
+      };
+      await new Promise((resolve, reject) => {
+        ws.onopen = () => ws.send(JSON.stringify({ hello: { request: '1', cursor: '0' } }));
+        ws.onerror = reject;
+        const wait = setInterval(() => {
+          if (!window.raw.received.some((f) => f.welcome)) return;
+          clearInterval(wait);
+          resolve();
+        }, 20);
+      });
+    },
+    { name, password },
+  );
+  return {
+    request: (kind, fields) =>
+      page.evaluate(
+        ({ kind, fields }) =>
+          new Promise((resolve) => {
+            const id = String(window.raw.next++);
+            window.raw.waiters.push({ id, resolve });
+            window.raw.ws.send(JSON.stringify({ [kind]: { request: id, ...fields } }));
+          }),
+        { kind, fields },
+      ),
+    received: () => page.evaluate(() => window.raw.received),
+    close: () => context.close(),
+  };
+}
+
+// The user id of the person logged in on `page`.
+export const userId = (page) => page.evaluate(() => JSON.parse(sessionStorage.getItem('parley.session')).user);

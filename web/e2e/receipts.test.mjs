@@ -9,15 +9,20 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  launchBrowser,
+  badge,
+  chatItem,
+  createGroup,
   logIn,
   newPerson,
+  openChannel,
   openContact,
   recordFrames,
   screenshot,
   send,
-  signUpAsFriends,
-  startNode,
+  seqOf,
+  startFriends,
+  tearDown,
+  userId,
   waitForMessages,
   waitUntil,
 } from './harness.mjs';
@@ -47,14 +52,6 @@ async function waitForReceipt(page, text, state, timeout = 10_000) {
   }
 }
 
-const chatItem = (page, channel) => page.locator(`[data-testid=chat-item][data-channel="${channel}"]`);
-const badge = (page, channel) => chatItem(page, channel).locator('[data-testid=unread]');
-
-async function openChannel(page, channel) {
-  await chatItem(page, channel).click();
-  await page.waitForSelector('#chat-view:not([hidden])');
-}
-
 // Shadows (or restores) the page's visibility, and tells the page it changed.
 async function setHidden(page, hidden) {
   await page.evaluate((hide) => {
@@ -66,8 +63,6 @@ async function setHidden(page, hidden) {
 
 const markReads = (person, channel) =>
   person.frames.sent.filter((f) => f.markRead?.channel === channel).map((f) => f.markRead);
-const seqOf = (page, text) => page.locator('[data-testid=message]', { hasText: text }).getAttribute('data-seq');
-const userId = (page) => page.evaluate(() => JSON.parse(sessionStorage.getItem('parley.session')).user);
 
 // The answer to the next queryReceipts `person` sends for `channel` after `from` frames.
 async function nextReceipts(person, channel, from) {
@@ -77,24 +72,14 @@ async function nextReceipts(person, channel, from) {
 }
 
 before(async () => {
-  node = await startNode();
-  browser = await launchBrowser();
-  alice = await newPerson(browser, node);
-  bob = await newPerson(browser, node);
-  carol = await newPerson(browser, node);
-  for (const person of [alice, bob, carol]) person.frames = recordFrames(person.page);
-  await signUpAsFriends([
-    { page: alice.page, name: 'alice' },
-    { page: bob.page, name: 'bob' },
-    { page: carol.page, name: 'carol' },
-  ]);
+  ({
+    node,
+    browser,
+    people: { alice, bob, carol },
+  } = await startFriends(['alice', 'bob', 'carol']));
 });
 
-after(async () => {
-  await browser?.close();
-  const code = await node?.stop();
-  assert.equal(code, 0, `the node should stop cleanly on SIGTERM; its log:\n${node?.log()}`);
-});
+after(() => tearDown(browser, node));
 
 test('1:1: ✓ when stored, ✓✓ when on bob’s device, read once bob has the chat on screen', async () => {
   // Each page asks for its setting after welcome: on, and the toggle says so.
@@ -176,15 +161,8 @@ test('1:1: ✓ when stored, ✓✓ when on bob’s device, read once bob has the
 });
 
 test('a group: “read by 1 of 2” once bob reads, and the list says it was bob', async () => {
-  await alice.page.click('#new-group');
-  await alice.page.fill('#group-name', 'Dinner club');
-  for (const name of ['bob', 'carol']) {
-    await alice.page.locator('#group-members label', { hasText: name }).locator('input').check();
-  }
-  await alice.page.click('#group-form button[type=submit]');
-  await alice.page.locator('#chat-title', { hasText: 'Dinner club' }).waitFor();
-  group = alice.frames.received.findLast((f) => f.groupCreated)?.groupCreated.channel;
-  assert.ok(group);
+  group = await createGroup(alice.page, 'Dinner club', ['bob', 'carol']);
+  assert.equal(group, alice.frames.received.findLast((f) => f.groupCreated)?.groupCreated.channel);
 
   // bob has his 1:1 chat open and carol none: it reaches both, and nobody has read it.
   await send(alice.page, 'Who is in on Friday?');

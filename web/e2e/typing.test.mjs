@@ -6,15 +6,13 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  launchBrowser,
-  newPerson,
+  createGroup,
   openChat,
   openContact,
-  recordFrames,
   screenshot,
   send,
-  signUpAsFriends,
-  startNode,
+  startFriends,
+  tearDown,
   waitForMessages,
   waitUntil,
 } from './harness.mjs';
@@ -65,26 +63,14 @@ function keepTyping(page, text) {
 const typingFrames = (frames, direction) => frames[direction].filter((f) => f.typing).map((f) => f.typing);
 
 before(async () => {
-  node = await startNode();
-  browser = await launchBrowser();
-  alice = await newPerson(browser, node);
-  bob = await newPerson(browser, node);
-  carol = await newPerson(browser, node);
-  dave = await newPerson(browser, node);
-  for (const person of [alice, bob, carol, dave]) person.frames = recordFrames(person.page);
-  await signUpAsFriends([
-    { page: alice.page, name: 'alice' },
-    { page: bob.page, name: 'bob' },
-    { page: carol.page, name: 'carol' },
-    { page: dave.page, name: 'dave' },
-  ]);
+  ({
+    node,
+    browser,
+    people: { alice, bob, carol, dave },
+  } = await startFriends(['alice', 'bob', 'carol', 'dave']));
 });
 
-after(async () => {
-  await browser?.close();
-  const code = await node?.stop();
-  assert.equal(code, 0, `the node should stop cleanly on SIGTERM; its log:\n${node?.log()}`);
-});
+after(() => tearDown(browser, node));
 
 test('alice typing to bob shows on his page until she clears the composer, pauses, or sends', async () => {
   // A first message to a contact has no channel yet: typing it sends no typing frame.
@@ -151,13 +137,7 @@ test('alice typing to bob shows on his page until she clears the composer, pause
 });
 
 test('in a group bob sees who is typing: one name, two names, then a count', async () => {
-  await alice.page.click('#new-group');
-  await alice.page.fill('#group-name', 'Climbing');
-  for (const name of ['bob', 'carol', 'dave']) {
-    await alice.page.locator('#group-members label', { hasText: name }).locator('input').check();
-  }
-  await alice.page.click('#group-form button[type=submit]');
-  await alice.page.locator('#chat-title', { hasText: 'Climbing' }).waitFor();
+  await createGroup(alice.page, 'Climbing', ['bob', 'carol', 'dave']);
   await openChat(carol.page, 'Climbing');
   await openChat(dave.page, 'Climbing');
 

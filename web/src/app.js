@@ -16,6 +16,19 @@ import {
   wireEdits,
 } from './edits-ui.js';
 import { describeError } from './errors.js';
+import { mentionNodes, mentionsOf, suggestionKeys, wireMentions } from './mentions.js';
+import { mutedIcon, renderMute, wireMute } from './mute-ui.js';
+import { closeReaders, receiptMarks, renderReaders, renderSettings, wireReceipts } from './receipts-ui.js';
+import {
+  cancelReply,
+  isFlashing,
+  leaveReply,
+  quoteBlock,
+  startReply,
+  syncReplying,
+  takeReply,
+  wireReplies,
+} from './replies-ui.js';
 
 const SESSION_KEY = 'parley.session';
 
@@ -36,8 +49,6 @@ function clock(us) {
 
 let client = null;
 let current = null; // {channel} or {peer}: the open chat
-let readersOf = null; // {channel, seq}: the message whose readers are listed
-let settingBusy = false; // a change of the read receipts setting is on its way
 let toastTimer = null;
 
 function toast(text) {
@@ -127,6 +138,7 @@ async function startApp(session) {
   $('app').hidden = false;
   $('me').textContent = `Signed in as ${session.name}`;
   leaveChat();
+  leaveReply();
   current = null;
   client.start();
   render();
@@ -156,8 +168,9 @@ async function logOut() {
 
 function openChat(target) {
   leaveChat();
+  leaveReply();
+  closeReaders();
   current = target;
-  readersOf = null;
   client.open(target.channel ?? null);
   $('app').classList.add('show-chat');
   $('members-panel').hidden = true;
@@ -211,6 +224,7 @@ function renderChats() {
   list.replaceChildren(
     ...channels.map((channel) => {
       const unread = client.unread.get(channel.id) ?? 0;
+      const muted = client.mutes.muted(channel.id); // still counted, in a grey badge
       const last = client.edits.last(channel); // an edit or a delete is not a message of its own
       const peer = channel.kind === 'direct' ? client.peerOf(channel) : null;
       // A chat that is not open says who types in it in place of its last message.
@@ -221,7 +235,7 @@ function renderChats() {
         'li',
         {
           class: `clickable${current?.channel === channel.id ? ' selected' : ''}`,
-          dataset: { channel: channel.id, testid: 'chat-item' },
+          dataset: { channel: channel.id, testid: 'chat-item', muted: String(muted) },
           onclick: () => openChat({ channel: channel.id }),
         },
         peer ? h('span', { class: `dot${presenceOf(peer)?.online ? ' online' : ''}` }) : h('span', { class: 'dot group' }),
@@ -237,11 +251,13 @@ function renderChats() {
               )
             : h('small', { class: gone ? 'deleted' : null, dataset: { testid: 'chat-preview' } }, preview),
         ),
-        unread ? h('span', { class: 'badge', dataset: { testid: 'unread' } }, String(unread)) : null,
+        mutedIcon(client, channel),
+        unread ? h('span', { class: `badge${muted ? ' muted' : ''}`, dataset: { testid: 'unread' } }, String(unread)) : null,
       );
     }),
   );
-  const total = [...client.unread.values()].reduce((sum, count) => sum + count, 0);
+  // Muted chats draw no attention: they are left out of the total and the tab's title.
+  const total = [...client.unread].reduce((sum, [id, count]) => (client.mutes.muted(id) ? sum : sum + count), 0);
   $('unread-total').hidden = total === 0;
   $('unread-total').textContent = String(total);
   document.title = total ? `(${total}) parley` : 'parley';
@@ -305,6 +321,8 @@ function renderChat() {
   $('members-toggle').hidden = !isGroup || !channel.active;
   if (isGroup) renderMembers(channel);
   syncEditing(channel);
+  syncReplying(channel);
+  renderMute(channel);
   renderMessages(channel, peer);
   renderReaders(channel);
   $('typing').textContent = channel ? typingLine(channel.id) : '';
@@ -361,12 +379,22 @@ function renderMessages(channel, peer) {
     const dataset = { seq: message.seq, testid: 'message' };
     if (edited) dataset.edited = 'true';
     if (deleted) dataset.deleted = 'true';
+    const mentioned = group && mentionsOf(message, client.me); // mentions.js
+    if (mentioned) dataset.mentioned = 'true';
+    if (isFlashing(channel.id, message.seq)) dataset.highlighted = 'true'; // a quote of it was clicked
     const editing = isEditing(channel.id, message.seq);
+    const text = deleted
+      ? ['This message was deleted']
+      : group
+        ? mentionNodes(message.text, message.mentions, client.names, client.me)
+        : [message.text];
+    const classes = `${mine ? ' mine' : ''}${deleted ? ' deleted' : ''}${editing ? ' editing' : ''}${mentioned ? ' mentioned' : ''}`;
     return h(
       'li',
-      { class: `message${mine ? ' mine' : ''}${deleted ? ' deleted' : ''}${editing ? ' editing' : ''}`, dataset },
+      { class: `message${classes}`, dataset },
       group && !mine ? h('span', { class: 'sender' }, name(message.sender)) : null,
-      h('span', { class: 'text' }, deleted ? 'This message was deleted' : message.text),
+      deleted ? null : quoteBlock(channel, message), // replies-ui.js
+      h('span', { class: 'text' }, ...text),
       h(
         'span',
         { class: 'meta' },
@@ -386,6 +414,7 @@ function renderMessages(channel, peer) {
       h(
         'li',
         { class: `message mine ${item.error ? 'failed' : stored ? '' : 'pending'}`, dataset: { testid: item.error ? 'failed' : 'pending' } },
+        channel ? quoteBlock(channel, item) : null,
         h('span', { class: 'text' }, item.text.length > 2000 ? `${item.text.slice(0, 2000)}…` : item.text),
         h(
           'span',
@@ -403,83 +432,6 @@ function renderMessages(channel, peer) {
   else if (box.scrollTop < 40) box.scrollTop += box.scrollHeight - heightBefore; // older page prepended
 }
 
-// ---- Receipts (docs/web.md, "Receipts") ------------------------------------------------------
-const RECEIPT_TEXT = { sent: 'Sent', delivered: 'Delivered', read: 'Read' };
-
-// The ticks on our message `seq`: ✓ stored, ✓✓ on every other member's device, blue ✓✓ read
-// by all; in a group also "read by N of M" once someone read it, which lists them.
-function receiptMarks(channel, seq) {
-  const { state, readers, of } = client.receipts.status(channel, seq);
-  const ticks = h(
-    'span',
-    { class: 'receipt', title: RECEIPT_TEXT[state], 'aria-label': RECEIPT_TEXT[state], dataset: { state, testid: 'receipt' } },
-    state === 'sent' ? '✓' : '✓✓',
-  );
-  if (channel.kind !== 'group' || readers.length === 0) return [ticks];
-  const open = readersOf?.channel === channel.id && readersOf.seq === seq;
-  const readBy = h(
-    'button',
-    {
-      type: 'button',
-      class: 'link read-by',
-      'aria-expanded': String(open),
-      dataset: { testid: 'read-by', read: String(readers.length), of: String(of) },
-      onclick: () => {
-        readersOf = open ? null : { channel: channel.id, seq };
-        render();
-      },
-    },
-    `read by ${readers.length} of ${of}`,
-  );
-  return [ticks, readBy];
-}
-
-// The list behind "read by N of M": who read the message, then who has it but did not read
-// it yet, then who does not have it yet. It follows their receipts while it is open.
-function renderReaders(channel) {
-  const panel = $('readers-panel');
-  let message = channel && readersOf?.channel === channel.id ? channel.messages.get(readersOf.seq) : null;
-  if (message?.deleted === true) message = null; // deleted for everyone: nothing to list
-  panel.hidden = !message;
-  if (!message) return;
-  const { readers, of } = client.receipts.status(channel, message.seq);
-  const members = channel.members.filter((user) => user !== client.me);
-  const rank = (user) => client.receipts.memberState(channel.id, user, message.seq);
-  const order = { read: 0, delivered: 1, sent: 2 };
-  const label = { read: 'read', delivered: 'delivered, not read yet', sent: 'not delivered yet' };
-  members.sort((a, b) => order[rank(a)] - order[rank(b)]);
-  $('readers-title').textContent = `“${message.text.slice(0, 40)}” read by ${readers.length} of ${of}`;
-  $('readers').replaceChildren(
-    ...members.map((user) =>
-      h(
-        'li',
-        { dataset: { user, state: rank(user), testid: 'reader' } },
-        h('span', { class: 'name' }, client.names.get(user) ?? `user ${user}`, h('small', {}, label[rank(user)])),
-      ),
-    ),
-  );
-}
-
-// The read receipts toggle: the node's value, left alone while a change is on its way.
-function renderSettings() {
-  const value = client.receipts.readReceipts;
-  $('read-receipts').disabled = value === null || settingBusy;
-  if (!settingBusy) $('read-receipts').checked = value !== false;
-}
-
-async function changeReadReceipts() {
-  settingBusy = true;
-  render();
-  try {
-    await client.receipts.setReadReceipts($('read-receipts').checked);
-  } catch (error) {
-    toast(error.code ? error.message : 'Not connected: the setting was not changed.');
-  } finally {
-    settingBusy = false;
-    render();
-  }
-}
-
 function scrollToBottom() {
   const box = $('messages');
   box.scrollTop = box.scrollHeight;
@@ -491,7 +443,8 @@ function sendMessage(event) {
   if (submitEdit()) return; // editing a message: Enter saves it (edits-ui.js)
   const text = $('composer-text').value;
   if (!text.trim() || !current) return;
-  client.outbox.send(current.channel ? { channel: current.channel } : { peer: current.peer }, text);
+  const replyTo = current.channel ? takeReply(current.channel) : '0'; // the reply bar goes
+  client.outbox.send(current.channel ? { channel: current.channel } : { peer: current.peer }, text, replyTo);
   $('composer-text').value = ''; // no input event, and no stop: the node ends typing at the message
   scrollToBottom();
 }
@@ -550,21 +503,21 @@ function wire() {
   $('auth-form').addEventListener('submit', submitAuth);
   $('logout').addEventListener('click', logOut);
   $('settings-toggle').addEventListener('click', () => ($('settings-panel').hidden = !$('settings-panel').hidden));
-  $('read-receipts').addEventListener('change', changeReadReceipts);
-  $('readers-close').addEventListener('click', () => {
-    readersOf = null;
-    render();
-  });
+  wireReceipts({ client: () => client, render, toast });
   $('composer').addEventListener('submit', sendMessage);
   $('composer-text').addEventListener('keydown', (event) => {
-    if (event.key === 'Escape' && cancelEdit()) event.preventDefault();
+    if (suggestionKeys(event)) return; // the @name list took the key (mentions.js)
+    if (event.key === 'Escape' && (cancelEdit() || cancelReply())) event.preventDefault();
     if (event.key === 'Enter' && !event.shiftKey) sendMessage(event);
   });
   $('composer-text').addEventListener('input', () => {
     // An edit is not typing: the others see no indicator for it.
     if (client && current?.channel && !editingNow()) client.typing.composing(current.channel, $('composer-text').value);
   });
-  wireEdits({ client: () => client, render, toast });
+  wireEdits({ client: () => client, render, toast, reply: startReply, cancelReply });
+  wireReplies({ client: () => client, render, toast });
+  wireMute({ client: () => client, render, toast });
+  wireMentions({ client: () => client, channel: () => (client && current?.channel ? client.channels.get(current.channel) : null) });
   $('contact-form').addEventListener('submit', addContact);
   $('new-group').addEventListener('click', showGroupForm);
   $('group-cancel').addEventListener('click', () => ($('group-form').hidden = true));
@@ -574,8 +527,9 @@ function wire() {
   $('leave-group').addEventListener('click', leaveGroup);
   $('back').addEventListener('click', () => {
     leaveChat();
+    leaveReply();
+    closeReaders();
     current = null;
-    readersOf = null;
     client.open(null);
     $('app').classList.remove('show-chat');
   });

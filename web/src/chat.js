@@ -12,13 +12,15 @@
 //    gateway discovery named before.
 //
 // The outbox (outbox.js), typing indicators (typing.js), receipts with the unread counts
-// they drive (receipts.js), and edits and deletes (edits.js) have modules of their own;
-// this file routes their frames to them.
+// they drive (receipts.js), edits and deletes with the quotes of replies (edits.js,
+// replies.js) and mutes (mutes.js) have modules of their own; this file routes their frames
+// to them.
 //
 // Ids stay strings (they are 64-bit); comparisons go through BigInt.
 
 import { Edits } from './edits.js';
 import { describeError } from './errors.js';
+import { Mutes } from './mutes.js';
 import { Outbox } from './outbox.js';
 import { Receipts } from './receipts.js';
 import { Typing } from './typing.js';
@@ -61,6 +63,7 @@ export class ChatClient extends EventTarget {
     this.typing = new Typing(this); // who types where, and our own typing frames
     this.receipts = new Receipts(this); // positions, our read position, the setting
     this.edits = new Edits(this); // edits and deletes for everyone, and who may make them
+    this.mutes = new Mutes(this); // which chats are muted, and until when
     this.loadSync();
   }
 
@@ -111,6 +114,7 @@ export class ChatClient extends EventTarget {
     removeEventListener('offline', this.onBrowserOffline);
     removeEventListener('online', this.onBrowserOnline);
     this.receipts.detach();
+    this.mutes.stop();
     clearTimeout(this.reconnectTimer);
     this.dropSocket();
   }
@@ -262,6 +266,9 @@ export class ChatClient extends EventTarget {
         return this.receipts.onReceipt(body);
       case 'settings':
         if (body.request === '0') return this.receipts.applySettings(body);
+        break;
+      case 'channelMute':
+        if (body.request === '0') return this.mutes.apply(body); // another of our devices
         break;
       case 'failure':
         if (this.onFailure(body)) return;
@@ -429,6 +436,7 @@ export class ChatClient extends EventTarget {
       });
       for (const member of summary.members) this.names.set(member.user, member.name);
       this.receipts.onSummary(summary);
+      this.mutes.onSummary(summary);
     }
     this.changed();
   }

@@ -1,5 +1,5 @@
 // The page's side of editing and deleting (docs/web.md, "Editing and deleting"): the ⋯
-// button on a message and its menu, editing in the composer under an "Editing message — Esc
+// button on a message and its menu (which also offers Reply, replies-ui.js), editing in the composer under an "Editing message — Esc
 // to cancel" bar, and the "Delete for everyone?" dialog. The protocol side, and who may do
 // what, is edits.js; app.js draws the bubbles and calls in here.
 
@@ -9,7 +9,7 @@ import { $, h } from './dom.js';
 // busy) the text stays in the composer to be fixed or tried again.
 const KEEP_EDITING = new Set(['message_too_long', 'message_empty', 'invalid_utf8', 'overloaded', 'rate_limited']);
 
-let ctx = null; // {client(), render(), toast(text)} from app.js
+let ctx = null; // {client(), render(), toast(text), reply(channel, message), cancelReply()} from app.js
 let menuFor = null; // {channel, seq}: the message whose menu is open
 let editing = null; // {channel, seq, draft}: the message being edited, and the composer's text before
 let saving = false; // the editMessage is on its way
@@ -42,13 +42,17 @@ export function wireEdits(context) {
 }
 
 // ---- The ⋯ menu ------------------------------------------------------------------------------
+// Anyone's text message can be replied to while it is not deleted and we are in the chat.
+const canReply = (channel, message) => message.kind === 'text' && message.deleted !== true && channel.active !== false;
+
 // The actions on text message `message` of `channel` for its bubble: the ⋯ button, and the
 // menu under it while open; nothing when this person may do nothing with it.
 export function messageActions(channel, message) {
   const edits = client().edits;
+  const reply = canReply(channel, message);
   const canEdit = edits.canEdit(channel, message);
   const canDelete = edits.canDelete(channel, message);
-  if (!canEdit && !canDelete) return [];
+  if (!reply && !canEdit && !canDelete) return [];
   const open = same(menuFor, channel.id, message.seq);
   const toggle = h(
     'button',
@@ -65,7 +69,7 @@ export function messageActions(channel, message) {
         if (open) return closeMenu(true);
         menuFor = { channel: channel.id, seq: message.seq };
         ctx.render();
-        focusAction(message.seq, canEdit ? 'edit' : 'delete');
+        focusAction(message.seq, reply ? 'reply' : canEdit ? 'edit' : 'delete');
       },
     },
     '⋯',
@@ -76,6 +80,7 @@ export function messageActions(channel, message) {
   const menu = h(
     'div',
     { role: 'menu', class: 'actions-menu', 'aria-label': 'Message actions', dataset: { testid: 'actions-menu' }, onkeydown: menuKeys },
+    reply ? item('reply', 'Reply', () => startReply(channel, message)) : null,
     canEdit ? item('edit', 'Edit', () => startEdit(channel, message)) : null,
     canDelete ? item('delete', 'Delete for everyone', () => askDelete(channel, message)) : null,
   );
@@ -112,6 +117,11 @@ export function keepFocus(list, draw) {
   if (seq) focusAction(seq, action);
 }
 
+function startReply(channel, message) {
+  menuFor = null;
+  ctx.reply(channel, message);
+}
+
 // ---- Editing in the composer -----------------------------------------------------------------
 export const isEditing = (channelId, seq) => same(editing, channelId, seq);
 export const editingNow = () => editing !== null;
@@ -119,6 +129,7 @@ export const editingNow = () => editing !== null;
 function startEdit(channel, message) {
   const text = $('composer-text');
   menuFor = null;
+  ctx.cancelReply(); // editing and replying exclude each other
   const draft = editing ? editing.draft : text.value;
   client().typing.composing(channel.id, ''); // an edit is not typing: a start out is taken back
   editing = { channel: channel.id, seq: message.seq, draft };

@@ -15,9 +15,14 @@
 //    later (a history page asked before the change) still comes out in its newest state.
 //  - Any copy of a text message is merged into what is held the same way: deleted beats
 //    everything, then the highest `editedSeq` wins.
+//  - A reply's quote (replies.js) follows its original: storing a reply, or applying an
+//    edit or a delete, brings the quotes held of that message up to date. An edit's
+//    `mentions` replace the original's, as its text does.
 //  - Who may: the sender edits a text message for 15 minutes after its serverTime and
 //    deletes it for 48 hours; a group's admin deletes any message of the group at any time.
 //    The node enforces that; here it only decides which actions the page offers.
+
+import { quoteNow, replyToOf, sameQuote } from './replies.js';
 
 const EDIT_WINDOW_MS = 15 * 60 * 1000;
 const DELETE_WINDOW_MS = 48 * 60 * 60 * 1000;
@@ -58,6 +63,7 @@ export class Edits {
     const held = channel.messages.get(target);
     if (held?.kind === 'text') this.store(channel, held);
     else if (known.deleted) this.forget(channel, target);
+    this.requote(channel, target);
     return true;
   }
 
@@ -66,19 +72,37 @@ export class Edits {
     const held = channel.messages.get(message.seq);
     const known = this.changes.get(channel.id)?.get(message.seq);
     if (message.deleted === true || held?.deleted === true || known?.deleted) {
-      const tombstone = { ...message, text: '', deleted: true };
+      // Nothing of a deleted text stays: not its mentions, not what it quoted.
+      const { quote, ...rest } = message;
+      const tombstone = { ...rest, text: '', deleted: true, mentions: [] };
       channel.messages.set(message.seq, tombstone);
       this.forget(channel, message.seq);
       return;
     }
     let newest = message;
-    const edit = known?.edit && { text: known.edit.text, editedSeq: known.edit.seq };
+    const edit = known?.edit && { text: known.edit.text, editedSeq: known.edit.seq, mentions: known.edit.mentions };
     for (const copy of [held, edit]) {
       if (copy && big(copy.editedSeq) > big(newest.editedSeq)) {
         newest = { ...newest, text: copy.text, editedSeq: String(copy.editedSeq) };
+        if (copy.mentions) newest.mentions = copy.mentions;
       }
     }
-    channel.messages.set(message.seq, newest);
+    channel.messages.set(message.seq, this.quoted(channel, newest));
+  }
+
+  // `message` with its quote as of now (replies.js): the same object if that changes nothing.
+  quoted(channel, message) {
+    const quote = quoteNow(channel, message, this.changes.get(channel.id)?.get(replyToOf(message)));
+    return quote === null || sameQuote(quote, message.quote) ? message : { ...message, quote };
+  }
+
+  // The replies held to message `target` of `channel` follow what just happened to it.
+  requote(channel, target) {
+    for (const message of channel.messages.values()) {
+      if (message.kind !== 'text' || replyToOf(message) !== target) continue;
+      const fresh = this.quoted(channel, message);
+      if (fresh !== message) channel.messages.set(message.seq, fresh);
+    }
   }
 
   // Message `seq` of `channel` was deleted for everyone: no text of it stays in memory.

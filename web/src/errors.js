@@ -23,3 +23,14 @@ const ERROR_TEXT = {
 export function describeError(code, fallback) {
   return ERROR_TEXT[code] ?? fallback ?? `Something went wrong (${code}).`;
 }
+
+// A reply's own refusals name the message it replied to, not one to change.
+const REPLY_ERROR_TEXT = {
+  unknown_message: 'The message you replied to is not there.',
+  message_deleted: 'The message you replied to was deleted.',
+};
+
+// What a refused send says; `reply`: it replied to a message.
+export function describeSendError(code, fallback, reply) {
+  return (reply && REPLY_ERROR_TEXT[code]) || describeError(code, fallback);
+}

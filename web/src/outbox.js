@@ -2,9 +2,10 @@
 // kept in sessionStorage with the cursor, before anything is sent. It is resent after every
 // reconnect with its original clientMsgId (the node answers a resend of a stored message with
 // `duplicate: true`) until a `sendAck` says it is stored; it is then held as acked, shown
-// with ✓, until its delivery comes back to this device.
+// with ✓, until its delivery comes back to this device. A reply keeps its `replyTo` through
+// every resend (the node answers a resend with the original's coordinates anyway).
 
-import { describeError } from './errors.js';
+import { describeSendError } from './errors.js';
 
 function randomId() {
   const bytes = new Uint8Array(9);
@@ -21,14 +22,16 @@ export class Outbox {
     this.acked = new Map(); // clientMsgId -> item acked but not yet delivered here
   }
 
-  // target: {channel} or {peer}. The message waits here until the node acks it.
-  send(target, text) {
+  // target: {channel} or {peer}; replyTo: the seq of the message it replies to ("0": none).
+  // The message waits here until the node acks it.
+  send(target, text, replyTo = '0') {
     const client = this.client;
     const item = {
       clientMsgId: `${client.session.device}-${randomId()}`,
       channel: target.channel ?? '0',
       peer: target.peer ?? '0',
       text,
+      replyTo: String(replyTo),
       sentAt: Date.now(),
       error: null,
     };
@@ -45,9 +48,9 @@ export class Outbox {
     const client = this.client;
     const id = String(client.nextRequest++);
     client.pending.set(id, { clientMsgId: item.clientMsgId });
-    client.transmit({
-      send: { request: id, channel: item.channel, peer: item.peer, clientMsgId: item.clientMsgId, text: item.text },
-    });
+    const send = { request: id, channel: item.channel, peer: item.peer, clientMsgId: item.clientMsgId, text: item.text };
+    if ((item.replyTo ?? '0') !== '0') send.replyTo = item.replyTo;
+    client.transmit({ send });
   }
 
   // After a welcome: everything not acked goes again, with the same ids.
@@ -87,7 +90,7 @@ export class Outbox {
     const item = this.items.find((i) => i.clientMsgId === waiter.clientMsgId);
     if (!item) return;
     if (failure.code === 'overloaded' || failure.code === 'rate_limited') return this.resendSoon();
-    item.error = describeError(failure.code, failure.message);
+    item.error = describeSendError(failure.code, failure.message, (item.replyTo ?? '0') !== '0');
     client.saveSync();
     client.notify(item.error);
     client.changed();
