@@ -243,6 +243,11 @@ class TerminalClient {
   // Who is typing where, since when (by this clock): one line per stretch of typing, not per
   // refresh. A stop, a message from them there, or the ttl ends a stretch.
   std::map<std::pair<engine::ChannelId, engine::UserId>, Clock::time_point> typing_seen_;
+  // Messages printed already in their edited state: (channel, seq) -> the edit they showed,
+  // so the `edited` entry that follows in a backlog adds no second line. Forgotten past
+  // kShownEditsMax entries (a line printed twice is the worst that can happen then).
+  std::map<std::pair<engine::ChannelId, engine::Seq>, engine::Seq> shown_edits_;
+  static constexpr std::size_t kShownEditsMax = 10'000;
   std::set<engine::UserId> nameless_users_;  // still unknown after a lookup: not asked again
   std::set<engine::ChannelId> nameless_channels_;
   // Receipts: the newest seq shown per channel (what /read marks), this client's newest

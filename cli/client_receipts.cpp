@@ -18,7 +18,7 @@ std::string number(engine::Seq seq) {
 
 bool TerminalClient::require_channel() const {
   if (channel_ != 0) return true;
-  client_error(peer_ == 0 ? "no chat open: /to USER or /group NAME first"
+  client_error(peer_ == 0 ? "no chat is open: use /to USER or /group NAME"
                           : "send a first message: this chat has no channel yet");
   return false;
 }

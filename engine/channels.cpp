@@ -15,14 +15,15 @@ std::optional<server::ChannelSummary> summarize_channel(const Context& context, 
   server::ChannelSummary summary{
       id, channel->kind, channel->name, channel->admin, channel->last_seq, true, {}, 0};
   summary.read_seq = records.receipt(id, context.user()).read_seq;
-  const auto mute = mute_state(0, id, *membership, context.now);
-  summary.muted_until = mute.muted_until;
-  summary.muted_forever = mute.forever;
   if (membership->state != MemberState::active) {
     summary.active = false;
     summary.last_seq = membership->left_seq;
     return summary;
   }
+  // A mute is an active member's: it ends when they leave or are removed.
+  const auto mute = mute_state(0, id, *membership, context.now);
+  summary.muted_until = mute.muted_until;
+  summary.muted_forever = mute.forever;
   for (UserId member : records.active_members(id)) {
     const auto user = records.user(member);
     PARLEY_ASSERT(user.has_value());

@@ -248,8 +248,10 @@ std::vector<UserId> find_mentions(const Records& records, const ChannelRecord& c
 // Why `user` may not reply to `seq` of `channel` (0: a channel not made yet): unknown_message,
 // message_deleted; nothing when they may.
 std::optional<Error> check_reply(const Records& records, UserId user, ChannelId channel, Seq seq);
-// Sets a served reply's quote: its original as `reader` may see it now.
-void fill_quote(const Records& records, UserId reader, Message& message);
+// A message as the engine serves it to `reader` (a delivery, a history page): a reply gets
+// its quote, the original as `reader` may see it now; an `edited` entry of a message outside
+// the reader's membership windows loses its text and mentions.
+void present(const Records& records, UserId reader, Message& message);
 // The member's mute of the channel lasts at `now`.
 bool muted(const MemberRecord& member, TimeUs now);
 // `user` is to be pushed `message` at `now`: it mentions them, or they did not mute its channel.

@@ -126,6 +126,7 @@ void handle(Context& context, const client::DeleteMessage& remove) {
   }
   original.text.clear();
   original.mentions.clear();
+  original.reply_to = 0;  // a tombstone quotes nothing
   original.deleted = true;
   records.put_message(original);
   MessageRecord entry = new_message(context, target->channel, MessageKind::deleted);

@@ -69,6 +69,7 @@ void end_membership(Context& context, ChannelRecord& channel, UserId user, Membe
                     Seq seq) {
   member.state = MemberState::removed;
   member.left_seq = seq;
+  member.muted_until = 0;  // a mute ends with the membership (rule 21)
   context.records.put_member(channel.id, user, member);
   context.records.set_group_member(user, channel.id, false);
   PARLEY_ASSERT(channel.member_count > 0);

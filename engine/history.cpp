@@ -61,7 +61,7 @@ void handle(Context& context, const client::History& history) {
   auto page = history_page(context.records, history, *channel, *member,
                            context.state.config.history_page_bytes);
   for (Message& message : page.messages)
-    fill_quote(context.records, context.user(), message);
+    present(context.records, context.user(), message);
   context.reply(std::move(page));
 }
 

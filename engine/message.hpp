@@ -83,7 +83,7 @@ static_assert(covers_exactly(ContactState::contact, kLastContactState,
               "contact states run from contact to kLastContactState: move kLastContactState");
 
 // What a reply quotes (rule 21): the replied-to message as the reader may see it now,
-// filled in each time the engine serves the reply (fill_quotes), never stored.
+// filled in each time the engine serves the reply (present, replies.cpp), never stored.
 struct Quote {
   UserId sender = 0;         // 0 when unavailable
   std::string text;          // its latest text, at most limits::kQuoteCodePoints code points

@@ -108,9 +108,19 @@ std::optional<Error> check_reply(const Records& records, UserId user, ChannelId 
   return std::nullopt;
 }
 
-void fill_quote(const Records& records, UserId reader, Message& message) {
-  if (message.reply_to == 0) return;
+void present(const Records& records, UserId reader, Message& message) {
+  const bool edit = message.kind == MessageKind::edited;
+  if (message.reply_to == 0 && !edit) return;
   const auto member = records.member(message.channel, reader);
+  if (edit) {
+    // An edit of a message outside the reader's windows (posted before they joined) must
+    // not hand them its new text: they may not read the message it changes (rule 8).
+    if (!member || !in_windows(*member, message.target)) {
+      message.text.clear();
+      message.mentions.clear();
+    }
+    return;
+  }
   const auto original = member && in_windows(*member, message.reply_to)
                             ? records.message({message.channel, message.reply_to})
                             : std::nullopt;
@@ -144,9 +154,14 @@ server::ChannelMute mute_state(RequestId request, ChannelId channel, const Membe
 }
 
 void handle(Context& context, const client::MuteChannel& mute) {
-  if (mute.for_us < 0 || mute.for_us > limits::kMaxMuteUs || (mute.forever && mute.for_us != 0)) {
+  if (mute.forever && mute.for_us != 0) {
     return context.fail(mute.request, {ErrorCode::bad_request,
-                                       "mute for 1 µs to 366 days (forUs), or forever, not both"});
+                                       "a mute is for a time (forUs) or forever, not both"});
+  }
+  if (mute.for_us < 0 || mute.for_us > limits::kMaxMuteUs) {
+    return context.fail(mute.request, {ErrorCode::bad_request,
+                                       "forUs is 1 µs to 366 days (0, or none, unmutes), not " +
+                                           std::to_string(mute.for_us)});
   }
   const auto channel = member_channel(context, mute.request, mute.channel);
   if (!channel) return;

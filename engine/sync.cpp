@@ -124,7 +124,7 @@ void pump(State& state, ConnectionId id, Connection& connection, Effects& out) {
       PARLEY_ASSERT(entry.inbox_seq == connection.sent_upto + deliver.entries.size() + 1);
       auto message = state.records.message(entry.message);
       PARLEY_ASSERT(message.has_value());
-      fill_quote(state.records, connection.user, *message);
+      present(state.records, connection.user, *message);
       bytes += message->text.size();
       connection.in_flight.emplace_back(entry.inbox_seq, message->text.size());
       connection.in_flight_bytes += message->text.size();

@@ -56,7 +56,7 @@ wait_for '"deliver".*"text":"are you there?"' "$dir/alice2.out" || fail "alice g
 # before anything is sent.
 printf '/typing
 ' | script --name bob --password 'bob password' >"$dir/bob_notyping.out"
-grep -q '^{"clientError":{"message":"no chat open' "$dir/bob_notyping.out" ||
+grep -q '^{"clientError":{"message":"no chat is open: use /to USER or /group NAME"}}$' "$dir/bob_notyping.out" ||
   fail "/typing with no chat open gave no clientError"
 printf '/to alice
 /typing

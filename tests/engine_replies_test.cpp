@@ -73,6 +73,40 @@ TEST(Replies, AQuoteShowsTheOriginalAsItIsNowToEachReader) {
   EXPECT_EQ(served(h, g.b, g.group, reply.seq).quote, (Quote{g.alice, "", true, true, false}));
 }
 
+// The class of the unavailable quote: whatever refers to a message outside the reader's
+// windows reveals none of its text. An edit of it reaches a later member (it is a channel
+// entry in their window) without the new text or mentions, live and in history.
+TEST(Replies, AnEditOfAMessageBeforeTheReadersWindowComesWithoutItsText) {
+  Group g;
+  Harness& h = g.h;
+  const auto before = ack_of(h.post(g.a, g.group, "before dave"));
+  ASSERT_TRUE(
+      std::holds_alternative<server::Ok>(h.group_op(g.a, client::AddMember{0, g.group, g.dave})));
+  ASSERT_TRUE(std::holds_alternative<server::Ok>(
+      h.group_op(g.a, client::EditMessage{0, g.group, before.seq, "secret @carol"})));
+  const auto live = h.delivered(g.d);
+  ASSERT_FALSE(live.empty());
+  const Message& edit = live.back().message;
+  ASSERT_EQ(edit.kind, MessageKind::edited);
+  EXPECT_EQ(edit.text, "");
+  EXPECT_TRUE(edit.mentions.empty());
+  EXPECT_EQ(served(h, g.d, g.group, edit.seq).text, "");
+  EXPECT_EQ(served(h, g.c, g.group, edit.seq).text, "secret @carol") << "carol may read it";
+}
+
+// A reply deleted for everyone is a tombstone like any other: no reply_to, no quote.
+TEST(Replies, ADeletedReplyQuotesNothing) {
+  Group g;
+  const auto original = ack_of(g.h.post(g.a, g.group, "meet at 10"));
+  const auto reply = ack_of(reply_to(g.h, g.b, g.group, 0, original.seq, "ok"));
+  ASSERT_TRUE(std::holds_alternative<server::Ok>(
+      g.h.group_op(g.b, client::DeleteMessage{0, g.group, reply.seq})));
+  const Message tombstone = served(g.h, g.c, g.group, reply.seq);
+  EXPECT_TRUE(tombstone.deleted);
+  EXPECT_EQ(tombstone.reply_to, 0u);
+  EXPECT_EQ(tombstone.quote, Quote{});
+}
+
 TEST(Replies, AQuoteCarriesAtMostTwoHundredCodePoints) {
   Group g;
   std::string long_text;
@@ -235,6 +269,22 @@ TEST(Mute, APushOwedAfterATimedMuteEndedIsSent) {
   const auto pushed = w.shown_offline();
   ASSERT_EQ(pushed.size(), 1u);
   EXPECT_EQ(pushed[0].preview, "owed");
+}
+
+// A mute ends with the membership: a removed member's list shows none, and one added back
+// starts unmuted.
+TEST(Mute, AMuteEndsWhenTheMemberLeaves) {
+  Away w;
+  Harness& h = w.h;
+  mute(h, w.b, w.group, 0, true);
+  ASSERT_TRUE(
+      std::holds_alternative<server::Ok>(h.group_op(w.a, client::RemoveMember{0, w.group, w.bob})));
+  auto list = std::get<server::ChannelList>(h.group_op(w.b, client::ListChannels{0}));
+  EXPECT_FALSE(list.channels.at(0).muted_forever);
+  ASSERT_TRUE(
+      std::holds_alternative<server::Ok>(h.group_op(w.a, client::AddMember{0, w.group, w.bob})));
+  list = std::get<server::ChannelList>(h.group_op(w.b, client::ListChannels{0}));
+  EXPECT_FALSE(list.channels.at(0).muted_forever);
 }
 
 TEST(Mute, RefusalsStoreNothing) {
