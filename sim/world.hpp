@@ -35,6 +35,8 @@ enum class PlantedBug {
   deleted_text_served,    // a node gives deleted messages their text back in what it sends,
                           // quotes of them included
   mention_unpushed,       // a node drops the pushes of mentions to users who muted the chat
+  outside_text_served,    // a node gives quotes and edits of messages outside the reader's
+                          // membership windows a text
 };
 
 struct SimOptions {

@@ -334,9 +334,13 @@ class World {
   static bool is_tombstone(const Message& message) {
     return message.kind == MessageKind::text && message.deleted && message.text.empty();
   }
-  // A delivered or read reply's quote, for invariant 11: "quote:SEQ:" then "text" (it
-  // carries text), "deleted" or "unavailable" (it carries none); empty for other messages.
+  // What a delivered or read message says of another, for invariants 3 and 11: a reply's
+  // quote, "quote:SEQ:" then "text" (it carries text), "deleted" or "unavailable" (it
+  // carries none); an `edited` entry, "edit:SEQ:text" or "edit:SEQ:empty"; else empty.
   static std::string quote_state(const Message& message) {
+    if (message.kind == MessageKind::edited) {
+      return "edit:" + std::to_string(message.target) + (message.text.empty() ? ":empty" : ":text");
+    }
     if (message.reply_to == 0) return "";
     const engine::Quote& q = message.quote;
     const char* state = !q.text.empty() ? "text" : q.unavailable ? "unavailable" : "deleted";

@@ -51,6 +51,27 @@ void serve_deleted_text(server::Event& event) {
   }
 }
 
+// PlantedBug::outside_text_served: what the engine held back from a reader outside the
+// original's windows (an unavailable quote, an edit's text) comes with a text.
+void serve_outside_text(server::Event& event) {
+  const auto leak = [](Message& message) {
+    if (message.reply_to != 0 && message.quote.unavailable) {
+      message.quote = {1, "text from outside the window", false, false, false};
+    }
+    if (message.kind == MessageKind::edited && message.text.empty() && !message.deleted &&
+        message.edited_seq == 0) {
+      message.text = "text from outside the window";
+    }
+  };
+  if (auto* deliver = std::get_if<server::Deliver>(&event)) {
+    for (InboxEntry& entry : deliver->entries)
+      leak(entry.message);
+  } else if (auto* page = std::get_if<server::HistoryPage>(&event)) {
+    for (Message& message : page->messages)
+      leak(message);
+  }
+}
+
 }  // namespace
 
 TimeUs World::node_time(Node& node) {
@@ -181,6 +202,9 @@ void World::release(Node& node, Effects effects) {
             }
             if (options_.planted_bug == PlantedBug::deleted_text_served) {
               serve_deleted_text(send.event);  // PLANTED BUG
+            }
+            if (options_.planted_bug == PlantedBug::outside_text_served) {
+              serve_outside_text(send.event);  // PLANTED BUG
             }
             to_client(send.connection, std::move(send.event));
           },

@@ -1,8 +1,9 @@
 // Replies, mentions and mute in the simulator (scenarios/replies.toml, engine rule 21): apps
-// reply, name friends and mute chats, and invariants 5 and 11 hold. Two planted bugs prove
-// the checker sees what it claims to: a node whose mentions of users who muted the chat
-// never push (invariant 5), and one that gives quotes of deleted messages their text back
-// (invariant 11).
+// reply, name friends and mute chats, and invariants 3, 5 and 11 hold. Three planted bugs
+// prove the checker sees what it claims to: a node whose mentions of users who muted the
+// chat never push (invariant 5), one that gives quotes of deleted messages their text back
+// (invariant 11), and one that gives quotes and edits of messages from outside the reader's
+// membership windows a text (invariant 3).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -66,6 +67,24 @@ TEST(Replies, InvariantElevenCatchesAQuoteThatKeptDeletedText) {
   EXPECT_TRUE(std::any_of(found.begin(), found.end(), [](const Violation& v) {
     return v.invariant == 11 && v.message.find("quoting the text of") != std::string::npos;
   })) << violations(run);
+}
+
+// Dave is out of the group for a while (scenarios/replies.toml): replies quoting, and edits
+// of, what was said meanwhile reach him without its text; a node that served it is reported
+// by invariant 3 (in the first seeds where such a quote or edit came about at all).
+TEST(Replies, InvariantThreeCatchesTextFromOutsideTheWindowInQuotesAndEdits) {
+  SimOptions planted;
+  planted.planted_bug = PlantedBug::outside_text_served;
+  const Violation* three = nullptr;
+  RunResult run;
+  for (std::uint64_t seed = 1; seed <= 10 && three == nullptr; ++seed) {
+    run = run_simulation(replies_scenario(), seed, planted);
+    three = first_of(run, 3);
+  }
+  ASSERT_NE(three, nullptr) << "no seed in 1..10 caught text served from outside a window";
+  EXPECT_NE(three->message.find("without being a member at that seq"), std::string::npos)
+      << three->message;
+  EXPECT_NE(three->message.find("got the text of"), std::string::npos) << three->message;
 }
 
 }  // namespace

@@ -14,7 +14,9 @@
 // record (the friend it named), joined to the message by the sender's `acked` record; a
 // message whose ack never reached its app has an unknown mention: a muted user may or may
 // not get a push for it. A push owed for a message deleted for everyone before it came due
-// is not sent (rule 20), by the `deleted` entries' node times in the stores.
+// is not sent (rule 20), by the `deleted` entries' node times in the stores; an owed
+// mention edited before it came due mentions no one any more (the apps' edits never name
+// anyone), by the `edited` entries' times.
 #include "sim/invariants/invariant.hpp"
 
 #include <algorithm>
@@ -48,6 +50,10 @@ class Push final : public Invariant {
         for (const engine::MessageRecord& m : log.messages) {
           if (m.kind == engine::MessageKind::deleted) {
             deleted_at_[{node, channel, m.target}] = m.server_time;
+          }
+          // The apps' edits are random text without an @: the first one unmentions.
+          if (m.kind == engine::MessageKind::edited) {
+            edited_at_.try_emplace({node, channel, m.target}, m.server_time);
           }
         }
       }
@@ -165,7 +171,9 @@ class Push final : public Invariant {
       const bool collapsed =
           last != model.last_push.end() && r.node_time - last->second < config_.push_collapse;
       // Muted since: only a mention pushes, and one not known to be may or may not.
-      const Mention mention = it->second.mention;
+      const auto edited = edited_at_.find({r.node, channel, it->second.seq});
+      const bool unmentioned = edited != edited_at_.end() && edited->second <= r.node_time;
+      const Mention mention = unmentioned ? Mention::no : it->second.mention;
       if (mention == Mention::yes) mentioned.insert(channel);
       const auto deleted = deleted_at_.find({r.node, channel, it->second.seq});
       const bool gone = deleted != deleted_at_.end() && deleted->second <= r.node_time;
@@ -268,12 +276,14 @@ class Push final : public Invariant {
   const Run& run_;
   const CheckConfig& config_;
   std::vector<NodeModel> models_;
-  std::size_t skip_ = 0;
+  std::size_t skip_ = 0;  // records before this one were read ahead with an earlier record
   // (node, channel, seq) -> the user its app named (0: none), for messages whose ack came.
   std::map<std::tuple<std::uint32_t, ChannelId, Seq>, UserId> mentions_;
   // (node, channel, seq) -> the node time the message was deleted for everyone.
-  std::map<std::tuple<std::uint32_t, ChannelId, Seq>, TimeUs>
-      deleted_at_;  // records before this one were read ahead with an earlier record
+  std::map<std::tuple<std::uint32_t, ChannelId, Seq>, TimeUs> deleted_at_;
+  // (node, channel, seq) -> the node time of the message's first edit, which took its
+  // mention away (rule 21: an edit's mentions replace the original's).
+  std::map<std::tuple<std::uint32_t, ChannelId, Seq>, TimeUs> edited_at_;
 };
 
 }  // namespace
