@@ -201,6 +201,8 @@ server::PresenceEntry presence_of(const State& state, UserId user);
 // ---- push.cpp: intents now, intents owed until the user is away, restored presence ------------
 // The user gets pushes now (EngineConfig::push_when).
 bool pushable(const State& state, UserId user);
+// One intent per token of `user` for `message`, unless collapsed. REQUIRES: the user wants
+// it (wants_push: the caller checked the mute).
 void push_message(State& state, UserId user, const MessageRecord& message, TimeUs now,
                   Effects& out);
 void defer_push(State& state, UserId user, const MessageRecord& message, InboxSeq inbox_seq);
@@ -241,6 +243,10 @@ Effects revoke_device_tokens(State& state, UserId user, DeviceId device);
 // `seq` lies in one of the member's membership windows (rule 8): the current one (to the
 // newest message while active, to the event that removed them otherwise) or an earlier one.
 bool in_windows(const MemberRecord& member, Seq seq);
+// Text message `seq` of `channel`, if it lies in the member's windows; nothing otherwise (no
+// such seq, an event, an `edited` or `deleted` entry, or outside the windows).
+std::optional<MessageRecord> readable_text(const Records& records, ChannelId channel,
+                                           const MemberRecord& member, Seq seq);
 // The active members of a group `text` names as @name (not the sender), ascending; none in a
 // 1:1 channel.
 std::vector<UserId> find_mentions(const Records& records, const ChannelRecord& channel,

@@ -27,11 +27,8 @@ std::optional<Target> find_target(Context& context, RequestId request, ChannelId
   if (!channel) return std::nullopt;
   const auto member = context.records.member(channel_id, context.user());
   PARLEY_ASSERT(member.has_value());
-  std::optional<MessageRecord> message;
-  if (seq != 0 && seq <= channel->last_seq && in_windows(*member, seq)) {
-    message = context.records.message({channel_id, seq});
-  }
-  if (!message || message->kind != MessageKind::text) {
+  auto message = readable_text(context.records, channel_id, *member, seq);
+  if (!message) {
     context.fail(request, {ErrorCode::unknown_message, "channel " + std::to_string(channel_id) +
                                                            " has no text message " +
                                                            std::to_string(seq) + " you may read"});

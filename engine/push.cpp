@@ -65,8 +65,6 @@ bool pushable(const State& state, UserId user) {
 void push_message(State& state, UserId user, const MessageRecord& message, TimeUs now,
                   Effects& out) {
   Records& records = state.records;
-  // Muted since it was owed, and not a mention of them (rule 21).
-  if (!wants_push(records, user, message, now)) return;
   const auto last = records.push_collapse(user, message.channel);
   if (last && now - *last < state.config.push_collapse_window_us) return;
   const auto tokens = records.push_tokens(user);
@@ -104,8 +102,9 @@ void push_pending(State& state, UserId user, TimeUs now, Effects& out) {
     state.away.erase_pending(user, pending.channel);
     const auto message = state.records.message({pending.channel, pending.seq});
     PARLEY_ASSERT(message.has_value());
-    // Deleted for everyone since it arrived (rule 20): nothing left to notify about.
-    if (message->deleted) continue;
+    // Deleted for everyone since it arrived (rule 20): nothing left to notify about. Muted
+    // since, and not a mention of them (rule 21): nothing either.
+    if (message->deleted || !wants_push(state.records, user, *message, now)) continue;
     push_message(state, user, *message, now, out);
   }
 }

@@ -64,6 +64,14 @@ bool in_windows(const MemberRecord& member, Seq seq) {
   });
 }
 
+std::optional<MessageRecord> readable_text(const Records& records, ChannelId channel,
+                                           const MemberRecord& member, Seq seq) {
+  if (seq == 0 || !in_windows(member, seq)) return std::nullopt;
+  auto message = records.message({channel, seq});
+  if (!message || message->kind != MessageKind::text) return std::nullopt;
+  return message;
+}
+
 std::vector<UserId> find_mentions(const Records& records, const ChannelRecord& channel,
                                   std::string_view text, UserId sender) {
   std::vector<UserId> found;
@@ -92,15 +100,13 @@ std::optional<Error> check_reply(const Records& records, UserId user, ChannelId 
   if (channel == 0) {
     return Error{ErrorCode::unknown_message, "no chat with that user yet: nothing to reply to"};
   }
-  const auto unknown = [&] {
+  const auto member = records.member(channel, user);
+  const auto original = member ? readable_text(records, channel, *member, seq) : std::nullopt;
+  if (!original) {
     return Error{ErrorCode::unknown_message, "channel " + std::to_string(channel) +
                                                  " has no text message " + std::to_string(seq) +
                                                  " you may read to reply to"};
-  };
-  const auto member = records.member(channel, user);
-  if (!member || !in_windows(*member, seq)) return unknown();
-  const auto original = records.message({channel, seq});
-  if (!original || original->kind != MessageKind::text) return unknown();
+  }
   if (original->deleted) {
     return Error{ErrorCode::message_deleted, "message " + std::to_string(seq) +
                                                  " was deleted for everyone: nothing to reply to"};
@@ -121,9 +127,8 @@ void present(const Records& records, UserId reader, Message& message) {
     }
     return;
   }
-  const auto original = member && in_windows(*member, message.reply_to)
-                            ? records.message({message.channel, message.reply_to})
-                            : std::nullopt;
+  const auto original =
+      member ? readable_text(records, message.channel, *member, message.reply_to) : std::nullopt;
   if (!original) {
     message.quote = Quote{};
     message.quote.unavailable = true;

@@ -175,17 +175,14 @@ void World::on_deliver(std::size_t d, const server::Deliver& deliver) {
   metrics_.largest_deliver =
       std::max<std::uint64_t>(metrics_.largest_deliver, deliver.entries.size());
   for (const InboxEntry& entry : deliver.entries) {
-    Record r;
-    r.kind = RecordKind::delivered;
-    r.user = device.user;
-    r.device = device.id;
+    Record r = device_record(d, RecordKind::delivered);
     r.peer = entry.message.sender;
     r.channel = entry.message.channel;
     r.seq = entry.message.seq;
     r.inbox_seq = entry.inbox_seq;
     r.detail = to_string(entry.message.kind);
     r.flag = is_tombstone(entry.message);
-    r.text = quote_state(entry.message);
+    r.text = reference_state(entry.message);
     record(std::move(r));
     ++metrics_.delivered;
     if (entry.message.target != 0) ++metrics_.revisions;
@@ -227,10 +224,7 @@ void World::maybe_read_later(std::size_t d, const Message& message) {
 void World::mark_read(std::size_t d, ChannelId channel, Seq seq) {
   const Device& device = devices_[d];
   if (device.state != DeviceState::online) return;
-  Record r;
-  r.kind = RecordKind::marked;
-  r.user = device.user;
-  r.device = device.id;
+  Record r = device_record(d, RecordKind::marked);
   r.channel = channel;
   r.seq = seq;
   record(std::move(r));
@@ -255,10 +249,7 @@ void World::on_send_ack(std::size_t d, const server::SendAck& ack) {
   const std::string purpose = take_request(device, ack.request);
   if (purpose.rfind("send:", 0) != 0) return;
   const std::string client_msg_id = purpose.substr(5);
-  Record r;
-  r.kind = RecordKind::acked;
-  r.user = device.user;
-  r.device = device.id;
+  Record r = device_record(d, RecordKind::acked);
   r.channel = ack.channel;
   r.seq = ack.seq;
   r.flag = ack.duplicate;
@@ -278,10 +269,7 @@ void World::on_failure(std::size_t d, const server::Failure& failure) {
 
   if (purpose.rfind("send:", 0) != 0) return;
   const std::string client_msg_id = purpose.substr(5);
-  Record r;
-  r.kind = RecordKind::refused;
-  r.user = device.user;
-  r.device = device.id;
+  Record r = device_record(d, RecordKind::refused);
   r.text = client_msg_id;
   r.detail = std::string(to_string(failure.code));
   record(std::move(r));

@@ -22,10 +22,7 @@ void World::maybe_revise_later(std::size_t d, ChannelId channel, Seq seq) {
 void World::revise(std::size_t d, ChannelId channel, Seq seq, bool remove) {
   const Device& device = devices_[d];
   if (device.state != DeviceState::online || now_ >= scenario_.duration) return;
-  Record r;
-  r.kind = RecordKind::revised;
-  r.user = device.user;
-  r.device = device.id;
+  Record r = device_record(d, RecordKind::revised);
   r.channel = channel;
   r.seq = seq;
   r.flag = remove;

@@ -267,6 +267,14 @@ class World {
 
   // ---- node records (world_records.cpp) ----------------------------------------------------
   Record node_record(const Node& node, RecordKind kind, TimeUs local) const;
+  // A client record of `kind` about device `d` (its user and id set).
+  Record device_record(std::size_t d, RecordKind kind) const {
+    Record r;
+    r.kind = kind;
+    r.user = devices_[d].user;
+    r.device = devices_[d].id;
+    return r;
+  }
   void record_input(Node& node, const Input& input, TimeUs local);
   void record_effect(Node& node, const Effect& effect, TimeUs local);
   void type_then_send(std::size_t d, PendingSend send);
@@ -337,7 +345,7 @@ class World {
   // What a delivered or read message says of another, for invariants 3 and 11: a reply's
   // quote, "quote:SEQ:" then "text" (it carries text), "deleted" or "unavailable" (it
   // carries none); an `edited` entry, "edit:SEQ:text" or "edit:SEQ:empty"; else empty.
-  static std::string quote_state(const Message& message) {
+  static std::string reference_state(const Message& message) {
     if (message.kind == MessageKind::edited) {
       return "edit:" + std::to_string(message.target) + (message.text.empty() ? ":empty" : ":text");
     }

@@ -114,10 +114,7 @@ void World::choose_reply_and_mention(UserId u, bool to_group, PendingSend& send)
 void World::queue_send(std::size_t d, PendingSend send) {
   Device& device = devices_[d];
   const UserId u = device.user;
-  Record r;
-  r.kind = RecordKind::sent;
-  r.user = u;
-  r.device = device.id;
+  Record r = device_record(d, RecordKind::sent);
   r.channel = send.channel;
   r.peer = send.peer;
   r.text = send.client_msg_id;
@@ -163,16 +160,13 @@ void World::on_history_page(std::size_t d, const server::HistoryPage& page,
   const Device& device = devices_[d];
   ++metrics_.history_pages;
   for (const Message& message : page.messages) {
-    Record r;
-    r.kind = RecordKind::read;
-    r.user = device.user;
-    r.device = device.id;
+    Record r = device_record(d, RecordKind::read);
     r.peer = message.sender;
     r.channel = message.channel;
     r.seq = message.seq;
     r.detail = to_string(message.kind);
     r.flag = is_tombstone(message);
-    r.text = quote_state(message);
+    r.text = reference_state(message);
     record(std::move(r));
     ++metrics_.history_reads;
   }

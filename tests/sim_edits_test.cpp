@@ -20,18 +20,7 @@ using testing::violations;
 
 // Small enough to run three times in a test; history walks re-read deleted messages.
 Scenario edits_scenario() {
-  return parse_scenario(R"(
-[world]
-users = 4
-devices_per_user = 2
-duration_s = 40
-settle_s = 10
-[social]
-contacts = "all"
-[[social.group]]
-name = "g"
-creator = 1
-members = [2, 3, 4]
+  return parse_scenario(testing::four_friends_in_a_group(40) + R"(
 [traffic]
 messages_per_user_per_minute = 20
 group_percent = 50

@@ -30,6 +30,15 @@ inline std::vector<const Record*> records(const RunResult& r, RecordKind kind) {
   return found;
 }
 
+// The [world] and [social] of the small scenarios the feature tests run: four users with two
+// devices each, all friends, in one group "g" that user 1 made, for `duration_s` seconds
+// and 10 s of settling. A test appends its [traffic] and faults.
+inline std::string four_friends_in_a_group(int duration_s) {
+  return "[world]\nusers = 4\ndevices_per_user = 2\nduration_s = " + std::to_string(duration_s) +
+         "\nsettle_s = 10\n[social]\ncontacts = \"all\"\n[[social.group]]\nname = \"g\"\n"
+         "creator = 1\nmembers = [2, 3, 4]\n";
+}
+
 // How many records of `kind` the trace holds, only those whose detail is `detail` if given.
 inline std::size_t count(const RunResult& r, RecordKind kind, const std::string& detail = "") {
   return static_cast<std::size_t>(std::count_if(

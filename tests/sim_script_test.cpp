@@ -435,18 +435,7 @@ presence_repeats_max = 0
 // receive typing events, and invariant 9 holds. A planted bug that fans every typing event
 // out twice breaks it, with the record cited.
 TEST(Typing, InvariantNineCatchesATypingEventSentTwice) {
-  const Scenario scenario = parse_scenario(R"(
-[world]
-users = 4
-devices_per_user = 2
-duration_s = 40
-settle_s = 10
-[social]
-contacts = "all"
-[[social.group]]
-name = "g"
-creator = 1
-members = [2, 3, 4]
+  const Scenario scenario = parse_scenario(testing::four_friends_in_a_group(40) + R"(
 [traffic]
 messages_per_user_per_minute = 20
 typing_percent = 100
@@ -470,18 +459,7 @@ typing_percent = 100
 // receipt event claim a read at delivery (read_seq = delivered_seq) breaks it: the read
 // position told passes what the reader had marked read.
 TEST(Receipts, InvariantTenCatchesAReadClaimedAtDelivery) {
-  const Scenario scenario = parse_scenario(R"(
-[world]
-users = 4
-devices_per_user = 2
-duration_s = 30
-settle_s = 10
-[social]
-contacts = "all"
-[[social.group]]
-name = "g"
-creator = 1
-members = [2, 3, 4]
+  const Scenario scenario = parse_scenario(testing::four_friends_in_a_group(30) + R"(
 [traffic]
 messages_per_user_per_minute = 20
 group_percent = 50

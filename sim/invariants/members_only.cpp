@@ -32,7 +32,7 @@ class MembersOnly final : public Invariant {
   }
 
  private:
-  // "quote:SEQ:text" or "edit:SEQ:text" (sim/world_impl.hpp, quote_state): text of SEQ.
+  // "quote:SEQ:text" or "edit:SEQ:text" (sim/world_impl.hpp, reference_state): text of SEQ.
   void check_quoted(std::size_t i, Report& report) const {
     const Record& r = run_.history[i];
     const bool quote = r.text.starts_with("quote:");
