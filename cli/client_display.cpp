@@ -201,8 +201,9 @@ void TerminalClient::show_message(const engine::Message& message) {
     const std::string text = message.deleted           ? "(message deleted)"
                              : message.edited_seq != 0 ? message.text + " (edited)"
                                                        : message.text;
-    say(stamp + name_of(message.sender) + where + reply_text(message) + ": " + text +
-        mention_text(message));
+    // "#N": the seq /reply, /edit and /delete name the message by.
+    say(stamp + "#" + std::to_string(message.seq) + " " + name_of(message.sender) + where +
+        reply_text(message) + ": " + text + mention_text(message));
   } else if (message.kind == engine::MessageKind::edited ||
              message.kind == engine::MessageKind::deleted) {
     // A terminal cannot change a line it printed: the edit or delete gets a line of its own.

@@ -166,13 +166,13 @@ grep -q '^\* alice is typing in "climbers"\.\.\.$' "$dir/bob3.txt" ||
   fail "interactive mode did not show alice typing in the group"
 grep -q '^\[[0-9:]*\] \* alice created group "climbers" with you$' "$dir/bob3.txt" ||
   fail "interactive mode did not describe the group's creation"
-grep -q '^\[[0-9:]*\] alice: first post$' "$dir/bob3.txt" ||
+grep -q '^\[[0-9:]*\] #[0-9]* alice: first post$' "$dir/bob3.txt" ||
   fail "interactive mode did not show alice's post"
-grep -q '^\[[0-9:]*\] alice: edited text (edited)$' "$dir/bob3.txt" ||
+grep -q '^\[[0-9:]*\] #[0-9]* alice: edited text (edited)$' "$dir/bob3.txt" ||
   fail "interactive mode did not show the edited text marked edited"
-grep -q '^\[[0-9:]*\] alice: (message deleted)$' "$dir/bob3.txt" ||
+grep -q '^\[[0-9:]*\] #[0-9]* alice: (message deleted)$' "$dir/bob3.txt" ||
   fail "interactive mode did not show the deleted message as deleted"
-grep -q '^\[[0-9:]*\] you (re #4 alice: edited text): agreed @alice$' "$dir/bob3.txt" ||
+grep -q '^\[[0-9:]*\] #[0-9]* you (re #4 alice: edited text): agreed @alice$' "$dir/bob3.txt" ||
   fail "interactive mode did not show bob's reply with its quote"
 grep -q '^\* alice: delivered up to #[0-9]*, ' "$dir/bob3.txt" ||
   fail "/receipts did not show alice's positions in the group"
