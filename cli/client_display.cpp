@@ -131,6 +131,8 @@ void TerminalClient::show(const server::Event& event) {
     show_settings(*settings);
   } else if (const auto* mute = std::get_if<server::ChannelMute>(&event)) {
     show_mute(*mute);
+  } else if (const auto* answered = std::get_if<server::RequestAnswered>(&event)) {
+    show_request_answered(*answered);
   }
 }
 
@@ -203,7 +205,7 @@ void TerminalClient::show_message(const engine::Message& message) {
                                                        : message.text;
     // "#N": the seq /reply, /edit and /delete name the message by.
     say(stamp + "#" + std::to_string(message.seq) + " " + name_of(message.sender) + where +
-        reply_text(message) + ": " + text + mention_text(message));
+        reply_text(message) + request_mark(message) + ": " + text + mention_text(message));
   } else if (message.kind == engine::MessageKind::edited ||
              message.kind == engine::MessageKind::deleted) {
     // A terminal cannot change a line it printed: the edit or delete gets a line of its own.

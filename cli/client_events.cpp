@@ -50,11 +50,13 @@ void TerminalClient::on_event(const server::Event& event) {
     who_contact_lists_.erase(answered);
     who_presence_queries_.erase(answered);
     ok_notes_.erase(answered);
+    request_lists_.erase(answered);
     if (name_requests_.erase(answered) && name_requests_.empty()) show_held_events();
   }
 }
 
 void TerminalClient::react(const server::Event& event) {
+  note_requests(event);
   if (const auto* welcome = std::get_if<server::Welcome>(&event)) {
     heartbeat_us_ = welcome->heartbeat_interval_us;
   } else if (const auto* deliver = std::get_if<server::Deliver>(&event)) {
@@ -138,10 +140,12 @@ void TerminalClient::on_channel_list(const server::ChannelList& list) {
     };
     pass_on(direct_lookups_);
     pass_on(group_lookups_);
+    collect_requests(list, next);
     if (name_requests_.erase(list.request)) name_requests_.insert(next);
     if (chat_decider_ == list.request) chat_decider_ = next;
     return;
   }
+  collect_requests(list, std::nullopt);
   if (name_requests_.erase(list.request) && name_requests_.empty()) show_held_events();
   if (const auto direct = direct_lookups_.find(list.request); direct != direct_lookups_.end()) {
     const engine::UserId peer = direct->second;

@@ -147,6 +147,17 @@ class TerminalClient {
   std::string reply_text(const engine::Message& message) const;
   // " [mentions you]" when the message names this user, else empty.
   std::string mention_text(const engine::Message& message) const;
+  // Message requests and blocking (client_requests.cpp).
+  void list_requests();
+  void answer_request(client::RequestAnswer answer);
+  void block(const std::string& name, bool unblock);
+  // A /requests answer's page; `next_page`: the request id of the page asked for after it.
+  void collect_requests(const server::ChannelList& list,
+                        std::optional<engine::RequestId> next_page);
+  void show_request_answered(const server::RequestAnswered& answered);
+  void note_requests(const server::Event& event);
+  // " [request]" for someone else's message in a chat that is a message request for you.
+  std::string request_mark(const engine::Message& message) const;
   // Edits and deletes (client_edits.cpp).
   engine::Seq edit_target(const std::string& verb, const std::string& rest,
                           std::string& after) const;
@@ -255,6 +266,10 @@ class TerminalClient {
   std::map<engine::ChannelId, engine::Seq> newest_seen_;
   std::map<engine::ChannelId, engine::Seq> last_sent_;
   std::set<engine::RequestId> receipt_queries_;
+  // Message requests: the chats the node said are requests for you, and /requests answers
+  // being gathered page by page (the labels so far).
+  std::set<engine::ChannelId> request_channels_;
+  std::map<engine::RequestId, std::vector<std::string>> request_lists_;
 };
 
 }  // namespace parley::cli::detail

@@ -118,10 +118,20 @@ void TerminalClient::command(const std::string& line) {
     reply(rest);
   } else if (verb == "/mute") {
     mute(args);
+  } else if (verb == "/requests") {
+    list_requests();
+  } else if (verb == "/accept" || verb == "/decline") {
+    if (!args.empty()) return client_error("usage: " + verb + " (answers the open chat)");
+    answer_request(verb == "/accept" ? client::RequestAnswer::accept
+                                     : client::RequestAnswer::delete_);
+  } else if (verb == "/block" || verb == "/unblock") {
+    if (args.size() != 1) return client_error("usage: " + verb + " USER");
+    block(args[0], verb == "/unblock");
   } else {
     client_error("unknown command '" + verb +
                  "' (try /to, /group, /create, /add, /history, /who, /unread, /typing, /read, "
-                 "/receipts, /readreceipts, /edit, /delete, /reply, /mute, /quit)");
+                 "/receipts, /readreceipts, /edit, /delete, /reply, /mute, /requests, /accept, "
+                 "/decline, /block, /unblock, /quit)");
   }
 }
 

@@ -195,6 +195,10 @@ void print_summary(const Scenario& s, const RunResult& r, double wall_seconds) {
                 " mutes and unmutes\n",
                 m.replies_sent, m.mentions_sent, m.mutes_sent);
   }
+  if (m.stranger_sent > 0 || m.accepts_sent > 0) {
+    std::printf("  requests: %" PRIu64 " messages to strangers, %" PRIu64 " requests accepted\n",
+                m.stranger_sent, m.accepts_sent);
+  }
   if (m.edits_sent > 0 || m.deletes_sent > 0 || m.revisions > 0) {
     std::printf("  edits: %" PRIu64 " edits and %" PRIu64 " deletes sent, %" PRIu64
                 " edited and deleted entries received\n",

@@ -144,6 +144,11 @@ class RelaySession {
         mute != nullptr && mute->request == 0) {
       return UpstreamAction::pass;
     }
+    // And a message request answered on another device (request 0).
+    if (const auto* answered = std::get_if<server::RequestAnswered>(&event);
+        answered != nullptr && answered->request == 0) {
+      return UpstreamAction::pass;
+    }
     std::visit(
         [&](const auto& typed) {
           if constexpr (requires { typed.request; }) {

@@ -11,10 +11,14 @@ std::optional<server::ChannelSummary> summarize_channel(const Context& context, 
   const Records& records = context.records;
   const auto channel = records.channel(id);
   const auto membership = records.member(id, context.user());
-  if (!channel || !membership) return std::nullopt;
+  if (!channel || !membership || deleted_request(*channel, *membership)) return std::nullopt;
   server::ChannelSummary summary{
       id, channel->kind, channel->name, channel->admin, channel->last_seq, true, {}, 0};
   summary.read_seq = records.receipt(id, context.user()).read_seq;
+  summary.request = membership->request;
+  if (channel->kind == ChannelKind::direct && membership->joined_seq > 0) {
+    summary.cleared_seq = membership->joined_seq - 1;  // a deleted request (rule 22)
+  }
   if (membership->state != MemberState::active) {
     summary.active = false;
     summary.last_seq = membership->left_seq;
@@ -73,7 +77,11 @@ ChannelRecord direct_channel_with(Context& context, UserId peer) {
   records.put_channel(channel);
   records.put_direct_channel(me, peer, channel.id);
   records.put_member(channel.id, me, {MemberState::active, 0, 0, {}});
-  records.put_member(channel.id, peer, {MemberState::active, 0, 0, {}});
+  if (peer != me) {
+    MemberRecord theirs{MemberState::active, 0, 0, {}};
+    theirs.request = starts_as_request(records, peer, me);  // rule 22
+    records.put_member(channel.id, peer, theirs);
+  }
   return channel;
 }
 

@@ -49,26 +49,32 @@ std::optional<Error> block_between(const Context& context, UserId peer) {
   return std::nullopt;
 }
 
-void handle(Context& context, const client::ChangeContact& change) {
+std::optional<Error> check_contact_change(const Context& context, client::ContactAction action,
+                                          UserId other) {
+  const Records& records = context.records;
+  const UserId me = context.user();
+  if (other == me) return Error{ErrorCode::bad_request, "you cannot be your own contact"};
+  if (!records.user(other)) return unknown_user(other);
+  const bool adds_entry = !records.contact(me, other) && (action == client::ContactAction::add ||
+                                                          action == client::ContactAction::block);
+  if (adds_entry && records.contacts_of(me).size() >= limits::kMaxContacts) {
+    return Error{ErrorCode::too_many_contacts, "a user has at most " +
+                                                   std::to_string(limits::kMaxContacts) +
+                                                   " contacts and blocked users"};
+  }
+  return std::nullopt;
+}
+
+void change_contact(Context& context, client::ContactAction action, UserId other) {
   Records& records = context.records;
   const UserId me = context.user();
-  const UserId other = change.user;
-  if (other == me) {
-    return context.fail(change.request, {ErrorCode::bad_request, "you cannot be your own contact"});
-  }
-  if (!records.user(other)) return context.fail(change.request, unknown_user(other));
-  const auto existing = records.contact(me, other);
-  const bool adds_entry = !existing && (change.action == client::ContactAction::add ||
-                                        change.action == client::ContactAction::block);
-  if (adds_entry && records.contacts_of(me).size() >= limits::kMaxContacts) {
-    return context.fail(change.request,
-                        {ErrorCode::too_many_contacts, "a user has at most " +
-                                                           std::to_string(limits::kMaxContacts) +
-                                                           " contacts and blocked users"});
-  }
   const bool were_friends = records.friends(me, other);
-  apply_contact_change(context, change.action, other, existing);
-  context.reply(server::Ok{change.request});
+  apply_contact_change(context, action, other, records.contact(me, other));
+  // Rule 22: a contact's 1:1 chat is accepted; one whose peer stops being a contact (removed
+  // or blocked) becomes a request again, so their messages stop reaching the chat list.
+  if (action != client::ContactAction::unblock) {
+    set_direct_request(records, me, other, action != client::ContactAction::add);
+  }
   const bool are_friends = records.friends(me, other);
   if (are_friends == were_friends) return;
   // Presence starts or stops flowing between the two, in both directions at once.
@@ -78,6 +84,14 @@ void handle(Context& context, const client::ChangeContact& change) {
                context.out);
   send_to_user(state, other, server::Presence{are_friends ? presence_of(state, me) : hidden(me)},
                context.out);
+}
+
+void handle(Context& context, const client::ChangeContact& change) {
+  if (auto error = check_contact_change(context, change.action, change.user)) {
+    return context.fail(change.request, *error);
+  }
+  context.reply(server::Ok{change.request});
+  change_contact(context, change.action, change.user);
 }
 
 void handle(Context& context, const client::ListContacts& list) {
@@ -100,6 +114,7 @@ void Engine::provision_contact(UserId user, UserId other, TimeUs since) {
   PARLEY_ASSERT(user != other);
   PARLEY_ASSERT(records.user(user).has_value() && records.user(other).has_value());
   records.put_contact(user, other, {ContactState::contact, since});
+  detail::set_direct_request(records, user, other, false);  // a contact's chat is no request
 }
 
 }  // namespace parley::engine

@@ -10,6 +10,7 @@
 //   groups.cpp    CreateGroup, AddMember, RemoveMember, LeaveGroup; admin hand-over
 //   channels.cpp  ListChannels; channel lookups shared by send and groups; 1:1 channels
 //   contacts.cpp  ChangeContact, ListContacts; blocks
+//   requests.cpp  AnswerRequest; which chats are message requests (rule 22)
 //   presence.cpp  Heartbeat, QueryPresence, Tick; announcing changes (and PresenceTracker)
 //   push.cpp      RegisterPushToken, UnregisterPushToken, PushResult; intents, owed pushes
 //   unread.cpp    QueryUnread; unread counts and the delivered position
@@ -132,6 +133,7 @@ void handle(Context& context, const client::Settings& settings);               /
 void handle(Context& context, const client::EditMessage& edit);                // edits.cpp
 void handle(Context& context, const client::DeleteMessage& remove);            // edits.cpp
 void handle(Context& context, const client::MuteChannel& mute);                // replies.cpp
+void handle(Context& context, const client::AnswerRequest& answer);            // requests.cpp
 
 // ---- Inputs other than requests ---------------------------------------------------------------
 Effects on_connected(State& state, const Connected& input, TimeUs now);  // sync.cpp
@@ -190,6 +192,19 @@ bool blocks(const Records& records, UserId from, UserId to);
 // Nothing goes into a 1:1 channel between the context's user and `peer` (a message, a
 // typing indicator) when either of the two blocked the other: the `blocked` error to give.
 std::optional<Error> block_between(const Context& context, UserId peer);
+// Why the context's user may not apply `action` to `other`: bad_request (themself),
+// unknown_user, too_many_contacts (an entry past limits::kMaxContacts).
+std::optional<Error> check_contact_change(const Context& context, client::ContactAction action,
+                                          UserId other);
+// Applies a checked change: the contact entry, the 1:1 chat's request flag (rule 22: add
+// accepts it, remove and block make it a request again), and presence both ways when the
+// two start or stop being friends.
+void change_contact(Context& context, client::ContactAction action, UserId other);
+
+// ---- groups.cpp -------------------------------------------------------------------------------
+// The context's user leaves group `channel` (an active member): a member_left event, after
+// `answer` is replied, then an admin hand-over if they were its admin.
+void leave_group(Context& context, ChannelRecord& channel, server::Event answer);
 
 // ---- presence.cpp: announcing presence --------------------------------------------------------
 // Tells a user's online friends about a presence change and persists it; a user shown
@@ -265,6 +280,19 @@ bool wants_push(const Records& records, UserId user, const MessageRecord& messag
 // What a ChannelMute says of `member`'s mute at `now`.
 server::ChannelMute mute_state(RequestId request, ChannelId channel, const MemberRecord& member,
                                TimeUs now);
+
+// ---- requests.cpp: message requests (rule 22) ---------------------------------------------------
+// `user` holds `other` as a contact (not blocked, not absent).
+bool is_contact(const Records& records, UserId user, UserId other);
+// A chat `actor` makes with `user` (a 1:1 chat's first send, a group they are put in) is a
+// message request for `user`: `actor` is someone else and not their contact.
+bool starts_as_request(const Records& records, UserId user, UserId actor);
+// Sets whether `user`'s 1:1 chat with `peer`, if there is one, is a message request for them.
+void set_direct_request(Records& records, UserId user, UserId peer, bool request);
+// A member who sends in a chat that is a request for them accepts it.
+void accept_by_sending(Records& records, ChannelId channel, UserId user);
+// channelList leaves the chat out for the member: a request they deleted (rule 22).
+bool deleted_request(const ChannelRecord& channel, const MemberRecord& member);
 
 // ---- Self-checks (EngineConfig::check_invariants; nothing when it is off) ---------------------
 // sync.cpp: in_flight holds acked + 1 to sent_upto in order, and in_flight_bytes is its sum.

@@ -69,7 +69,9 @@ struct EventText {
           (channel.read_seq != 0 ? " read=" + n(channel.read_seq) : "") +
           (channel.muted_forever ? " muted=forever" : "") +
           (channel.muted_until != 0 ? " muted=" + n(static_cast<std::uint64_t>(channel.muted_until))
-                                    : "");
+                                    : "") +
+          (channel.request ? " request" : "") +
+          (channel.cleared_seq != 0 ? " cleared=" + n(channel.cleared_seq) : "");
       for (const auto& member : channel.members)
         text += " " + n(member.user);
       text += "]";
@@ -97,6 +99,11 @@ struct EventText {
   }
   std::string operator()(const server::Settings& e) const {
     return "settings req=" + n(e.request) + " read_receipts=" + (e.read_receipts ? "on" : "off");
+  }
+  std::string operator()(const server::RequestAnswered& e) const {
+    return "request-answered req=" + n(e.request) + " channel=" + n(e.channel) +
+           (e.answer == client::RequestAnswer::accept ? " accept" : " delete") +
+           (e.cleared_seq != 0 ? " cleared=" + n(e.cleared_seq) : "");
   }
   std::string operator()(const server::ChannelMute& e) const {
     return "mute req=" + n(e.request) + " channel=" + n(e.channel) +

@@ -127,7 +127,9 @@ void handle(Context& context, const client::CreateGroup& create) {
   event.text = create.name;
   event.users = founders;
   for (UserId user : founders) {
-    records.put_member(channel.id, user, {MemberState::active, event.seq, 0, {}});
+    MemberRecord member{MemberState::active, event.seq, 0, {}};
+    member.request = starts_as_request(records, user, context.user());  // rule 22
+    records.put_member(channel.id, user, member);
     records.set_group_member(user, channel.id, true);
   }
   context.reply(server::GroupCreated{create.request, channel.id});
@@ -153,6 +155,7 @@ void handle(Context& context, const client::AddMember& add) {
   MessageRecord event = new_message(context, *channel, MessageKind::member_added);
   event.users = {add.user};
   MemberRecord joined{MemberState::active, event.seq, 0, {}};
+  joined.request = starts_as_request(records, add.user, context.user());  // rule 22
   if (existing) {  // added again: the windows they were in before stay readable, no more
     joined.earlier = existing->earlier;
     joined.earlier.emplace_back(existing->joined_seq, existing->left_seq);
@@ -189,21 +192,25 @@ void handle(Context& context, const client::RemoveMember& remove) {
 }
 
 void handle(Context& context, const client::LeaveGroup& leave) {
-  Records& records = context.records;
   auto channel = member_channel(context, leave.request, leave.channel);
   if (!channel) return;
   if (channel->kind != ChannelKind::group) {
     return context.fail(leave.request, {ErrorCode::not_a_group, "one cannot leave a 1:1 chat"});
   }
+  leave_group(context, *channel, server::Ok{leave.request});
+}
+
+void leave_group(Context& context, ChannelRecord& channel, server::Event answer) {
+  Records& records = context.records;
   const UserId leaver = context.user();
-  MessageRecord event = new_message(context, *channel, MessageKind::member_left);
+  MessageRecord event = new_message(context, channel, MessageKind::member_left);
   event.users = {leaver};
-  end_membership(context, *channel, leaver, *records.member(channel->id, leaver), event.seq);
-  context.reply(server::Ok{leave.request});
-  auto recipients = records.active_members(channel->id);
+  end_membership(context, channel, leaver, *records.member(channel.id, leaver), event.seq);
+  context.reply(std::move(answer));
+  auto recipients = records.active_members(channel.id);
   recipients.push_back(leaver);
-  append(context, *channel, std::move(event), recipients);
-  if (channel->admin == leaver) hand_over_admin(context, *channel);
+  append(context, channel, std::move(event), recipients);
+  if (channel.admin == leaver) hand_over_admin(context, channel);
 }
 
 }  // namespace parley::engine::detail

@@ -172,11 +172,22 @@ struct MuteChannel {
   TimeUs for_us = 0;
   bool forever = false;
 };
+// The user's answer to a message request (rule 22): accept it (a 1:1 chat's peer becomes a
+// contact) or delete it (a 1:1 chat is cleared up to its newest message and left out of the
+// channel list until a newer one; a group is left). Answered by RequestAnswered, which the
+// user's other live devices get too (request 0). Failures: unknown_channel, not_a_member,
+// bad_request (delete of a chat that is not a request), too_many_contacts (accept).
+enum class RequestAnswer : std::uint8_t { accept, delete_ };
+struct AnswerRequest {
+  RequestId request = 0;
+  ChannelId channel = 0;
+  RequestAnswer answer = RequestAnswer::accept;
+};
 using Request =
     std::variant<Send, Ack, History, CreateGroup, AddMember, RemoveMember, LeaveGroup, Logout,
                  Heartbeat, ChangeContact, ListContacts, QueryPresence, RegisterPushToken,
                  UnregisterPushToken, QueryUnread, ListChannels, Typing, MarkRead, QueryReceipts,
-                 Settings, EditMessage, DeleteMessage, MuteChannel>;
+                 Settings, EditMessage, DeleteMessage, MuteChannel, AnswerRequest>;
 }  // namespace client
 
 // The request id a reply to `request` carries (0 for an Ack, which has no reply).
@@ -281,6 +292,8 @@ struct ChannelSummary {
   Seq read_seq = 0;            // your read position here (MarkRead), synced across your devices
   TimeUs muted_until = 0;      // engine time your timed mute ends; 0: none (or forever)
   bool muted_forever = false;  // muted until you unmute
+  bool request = false;        // a message request for you (rule 22): no badge, no push
+  Seq cleared_seq = 0;         // a 1:1 request you deleted: its seqs up to here are cleared
 };
 struct ChannelList {
   RequestId request = 0;
@@ -333,9 +346,17 @@ struct ChannelMute {
   TimeUs muted_until = 0;
   bool forever = false;
 };
+// Answers client::AnswerRequest, and goes with request 0 to the user's other live devices.
+// cleared_seq: for a deleted 1:1 request, the newest seq cleared for the user (else 0).
+struct RequestAnswered {
+  RequestId request = 0;
+  ChannelId channel = 0;
+  client::RequestAnswer answer = client::RequestAnswer::accept;
+  Seq cleared_seq = 0;
+};
 using Event = std::variant<Welcome, Deliver, SendAck, GroupCreated, HistoryPage, Ok, Failure,
                            Presence, PresenceList, ContactList, UnreadCounts, ChannelList, Typing,
-                           Receipt, Receipts, Settings, ChannelMute>;
+                           Receipt, Receipts, Settings, ChannelMute, RequestAnswered>;
 }  // namespace server
 
 }  // namespace parley::engine

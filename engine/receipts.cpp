@@ -20,6 +20,14 @@ bool shares_reads(const Records& records, UserId user) {
   return records.settings(user).read_receipts;
 }
 
+// A user's reads in a chat that is a message request for them tell no one (rule 22): the
+// sender of a request is not told it was seen.
+bool shares_reads_in(const Records& records, ChannelId channel, UserId user) {
+  if (!shares_reads(records, user)) return false;
+  const auto member = records.member(channel, user);
+  return !member || !member->request;
+}
+
 bool active_member(const Records& records, ChannelId channel, UserId user) {
   const auto member = records.member(channel, user);
   return member && member->state == MemberState::active;
@@ -80,7 +88,7 @@ std::map<UserId, News> senders_passed(const Records& records, ChannelId channel,
 void tell_senders(State& state, ChannelId channel, UserId mover, const ReceiptRecord& before,
                   const ReceiptRecord& after, Effects& out) {
   const Records& records = state.records;
-  const bool mover_shares = shares_reads(records, mover);
+  const bool mover_shares = shares_reads_in(records, channel, mover);
   for (const auto& [member, news] : senders_passed(records, channel, mover, before, after)) {
     if (!state.connections_by_user.contains(member)) continue;
     const bool shared = mover_shares && shares_reads(records, member);
@@ -182,7 +190,8 @@ void handle(Context& context, const client::QueryReceipts& query) {
   server::Receipts answer{query.request, query.channel, {}};
   for (UserId member : records.active_members(query.channel)) {
     const ReceiptRecord row = records.receipt(query.channel, member);
-    const bool shown = member == context.user() || (asker_shares && shares_reads(records, member));
+    const bool shown = member == context.user() ||
+                       (asker_shares && shares_reads_in(records, query.channel, member));
     answer.entries.push_back({member, row.delivered_seq, shown ? row.read_seq : 0});
   }
   context.reply(std::move(answer));

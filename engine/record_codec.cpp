@@ -138,13 +138,15 @@ ChannelRecord decode_channel(std::string_view bytes) {
 std::string encode_member(const MemberRecord& member) {
   Writer writer;
   writer.u64(static_cast<std::uint64_t>(member.state)).u64(member.joined_seq).u64(member.left_seq);
-  // Absent for a first membership that was never muted: older records read alike.
-  if (!member.earlier.empty() || member.muted_until != 0) {
+  // Absent for a first membership that was never muted nor a request: older records read
+  // alike.
+  if (!member.earlier.empty() || member.muted_until != 0 || member.request) {
     writer.u64(member.earlier.size());
     for (const auto& [joined, left] : member.earlier)
       writer.u64(joined).u64(left);
   }
-  if (member.muted_until != 0) writer.i64(member.muted_until);
+  if (member.muted_until != 0 || member.request) writer.i64(member.muted_until);
+  if (member.request) writer.u64(1);
   return writer.take();
 }
 
@@ -163,7 +165,13 @@ MemberRecord decode_member(std::string_view bytes) {
     }
     if (!reader.done()) {
       member.muted_until = reader.i64();
-      if (member.muted_until <= 0) reader.fail("mute end out of range");
+      if (member.muted_until < 0) reader.fail("mute end out of range");
+      if (!reader.done()) {
+        if (reader.u64() != 1) reader.fail("bad request flag");
+        member.request = true;
+      } else if (member.muted_until == 0) {
+        reader.fail("mute end out of range");
+      }
     } else if (count == 0) {
       reader.fail("bad membership window count");
     }

@@ -67,6 +67,11 @@ struct MemberRecord {
   // The member's mute of the channel (rule 21): engine time at which it ends (0: not muted,
   // kMutedForever: until they unmute). While it lasts, only mentions of them push.
   TimeUs muted_until = 0;
+  // The channel is a message request for the member (rule 22): set when a non-contact made
+  // the 1:1 chat or added them to the group, or they removed or blocked the 1:1 peer;
+  // cleared when they accept it or send in it. Its messages do not count unread for them
+  // nor push them, and their reads are not shared.
+  bool request = false;
   friend bool operator==(const MemberRecord&, const MemberRecord&) = default;
 };
 inline constexpr TimeUs kMutedForever = INT64_MAX;

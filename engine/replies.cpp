@@ -142,8 +142,9 @@ bool muted(const MemberRecord& member, TimeUs now) {
 }
 
 bool wants_push(const Records& records, UserId user, const MessageRecord& message, TimeUs now) {
-  if (std::binary_search(message.mentions.begin(), message.mentions.end(), user)) return true;
   const auto member = records.member(message.channel, user);
+  if (member && member->request) return false;  // a message request never pushes (rule 22)
+  if (std::binary_search(message.mentions.begin(), message.mentions.end(), user)) return true;
   return !member || !muted(*member, now);
 }
 

@@ -21,6 +21,11 @@ std::optional<Error> check_text(std::string_view text) {
 
 namespace {
 
+bool in_request(const Records& records, ChannelId channel, UserId user) {
+  const auto member = records.member(channel, user);
+  return member && member->request;
+}
+
 std::optional<Error> check_client_msg_id(std::string_view id) {
   if (id.empty() || id.size() > limits::kMaxClientMsgIdBytes || !utf8_code_points(id)) {
     return Error{ErrorCode::invalid_client_msg_id,
@@ -76,6 +81,7 @@ void handle(Context& context, const client::Send& send) {
     }
     channel = std::move(found);
   }
+  accept_by_sending(records, channel->id, context.user());  // a reply accepts a request
   MessageRecord message = new_message(context, *channel, MessageKind::text);
   message.client_msg_id = send.client_msg_id;
   message.text = send.text;
@@ -112,7 +118,9 @@ void append(Context& context, ChannelRecord& channel, MessageRecord message,
   std::vector<InboxSeq> inbox_seqs;
   inbox_seqs.reserve(to.size());
   for (UserId user : to) {
-    const bool counts_unread = is_text && user != message.sender;
+    // Not in a chat that is a message request for them (rule 22).
+    const bool counts_unread =
+        is_text && user != message.sender && !in_request(records, channel.id, user);
     inbox_seqs.push_back(records.append_inbox(user, id, counts_unread));
     if (counts_unread) count_unread(state, user, channel.id, message.seq);
   }

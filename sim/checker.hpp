@@ -47,10 +47,14 @@ struct CheckConfig {
   std::int64_t node_drift_ppm = 0;
   // The run healed and settled: everyone must have everything.
   bool liveness = true;
+  // The scenario's contacts: contacts[user] holds, ascending, whom `user` holds as a contact
+  // (empty past the users it covers). Which chats are message requests follows from it
+  // (engine rule 22; invariants 5 and 12).
+  std::vector<std::vector<UserId>> contacts;
 };
 
 struct Violation {
-  int invariant = 0;  // 1-5, 7-11, as numbered in docs/invariants.md
+  int invariant = 0;  // 1-5, 7-12, as numbered in docs/invariants.md
   std::string message;
   std::size_t record = SIZE_MAX;  // index of the first offending record, if any
 };

@@ -77,6 +77,10 @@ const char* to_string(RecordKind kind) {
       return "revised";
     case RecordKind::muted:
       return "muted";
+    case RecordKind::answered:
+      return "answered";
+    case RecordKind::unread:
+      return "unread";
   }
   return "unknown";
 }
@@ -136,7 +140,7 @@ std::string to_json(const Record& r) {
                            r.kind == RecordKind::gateway || r.kind == RecordKind::connection ||
                            r.kind == RecordKind::leader || r.kind == RecordKind::logged ||
                            r.kind == RecordKind::replica || r.kind == RecordKind::receipt ||
-                           r.kind == RecordKind::muted;
+                           r.kind == RecordKind::muted || r.kind == RecordKind::answered;
   if (node_record) {
     line["node"] = r.node;
     line["node_time_us"] = r.node_time;

@@ -41,20 +41,22 @@ enum class RecordKind : std::uint8_t {
   connection,  // node: user now has (flag) or no longer has (!flag) a connection bound in the
                // engine (from the inputs and closes the node handled)
   // A clustered world's replicas ([cluster]); `node` is the replica, not the shard:
-  leader,   // node won (flag) or gave up leadership with token `seq`; text: why
-  logged,   // node appended log entry `seq` with token `inbox_seq`
-  replica,  // node's replica: text "state" (applied index `seq`, state digest `inbox_seq`;
-            // flag: the final one, after the run), "crash" or "restart"
-  read,     // client: device read message (channel, seq) from `peer` in a history page;
-            // detail: the message kind
-  typing,   // node: told user/device that `peer` started (flag) or stopped typing in channel;
-            // detail "request": user/device (= peer) asked to stop typing in channel
-  marked,   // client: user/device marked channel read up to seq (sent MarkRead)
-  receipt,  // node: told user/device that `peer`'s receipt positions in channel moved:
-            // seq = peer's delivered_seq, inbox_seq = peer's read_seq (0: not shared)
-  revised,  // client: user/device asked to edit (!flag) or delete (flag) message (channel, seq)
-  muted,    // node: user's mute of channel is now: flag forever, else until node time seq (0:
-            // not muted)
+  leader,    // node won (flag) or gave up leadership with token `seq`; text: why
+  logged,    // node appended log entry `seq` with token `inbox_seq`
+  replica,   // node's replica: text "state" (applied index `seq`, state digest `inbox_seq`;
+             // flag: the final one, after the run), "crash" or "restart"
+  read,      // client: device read message (channel, seq) from `peer` in a history page;
+             // detail: the message kind
+  typing,    // node: told user/device that `peer` started (flag) or stopped typing in channel;
+             // detail "request": user/device (= peer) asked to stop typing in channel
+  marked,    // client: user/device marked channel read up to seq (sent MarkRead)
+  receipt,   // node: told user/device that `peer`'s receipt positions in channel moved:
+             // seq = peer's delivered_seq, inbox_seq = peer's read_seq (0: not shared)
+  revised,   // client: user/device asked to edit (!flag) or delete (flag) message (channel, seq)
+  muted,     // node: user's mute of channel is now: flag forever, else until node time seq (0:
+             // not muted)
+  answered,  // node: user answered the message request of channel: flag accept, else delete
+  unread,    // client: user/device was told the unread count `seq` of channel (0: the total)
 };
 const char* to_string(RecordKind kind);
 

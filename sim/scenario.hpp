@@ -226,6 +226,13 @@ struct Scenario {
   std::uint32_t reply_percent = 0;
   std::uint32_t mention_percent = 0;
   std::uint32_t mute_percent = 0;
+  // Message requests (engine rule 22). stranger_percent: share of the user's 1:1 messages
+  // that go to a random user of their node who is not their contact (a message request for
+  // them). accept_percent: share of those request chats the person written to accepts, 1
+  // to 5 s after the first message they receive there. With stranger_percent set, apps ask
+  // queryUnread after each welcome (`unread` records, invariant 12).
+  std::uint32_t stranger_percent = 0;
+  std::uint32_t accept_percent = 0;
   std::uint32_t text_min = 1;  // code points
   std::uint32_t text_max = 200;
   // Bursts: at `burst_at`, every user sends `burst_messages` at once.

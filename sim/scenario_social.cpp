@@ -128,6 +128,8 @@ void read_traffic(const Section& traffic, Scenario& s) {
   traffic.read("reply_percent", s.reply_percent, 0, 100);
   traffic.read("mention_percent", s.mention_percent, 0, 100);
   traffic.read("mute_percent", s.mute_percent, 0, 100);
+  traffic.read("stranger_percent", s.stranger_percent, 0, 100);
+  traffic.read("accept_percent", s.accept_percent, 0, 100);
   const auto max_text = static_cast<std::int64_t>(engine::limits::kMaxMessageCodePoints);
   traffic.read("text_min", s.text_min, 1, max_text);
   traffic.read("text_max", s.text_max, 1, max_text);

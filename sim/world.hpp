@@ -37,6 +37,9 @@ enum class PlantedBug {
   mention_unpushed,       // a node drops the pushes of mentions to users who muted the chat
   outside_text_served,    // a node gives quotes and edits of messages outside the reader's
                           // membership windows a text
+  request_pushed,         // a node pushes each message of a stranger's 1:1 chat to its
+                          // recipient's devices as well (a message request that pushes)
+  request_counted,        // a node counts a stranger's 1:1 chat unread in queryUnread
 };
 
 struct SimOptions {
@@ -73,6 +76,8 @@ struct Metrics {
   std::uint64_t replies_sent = 0;     // sends with a reply_to (reply_percent)
   std::uint64_t mentions_sent = 0;    // group sends naming a friend (mention_percent)
   std::uint64_t mutes_sent = 0;       // MuteChannel requests, unmutes included (mute_percent)
+  std::uint64_t stranger_sent = 0;    // 1:1 sends to a non-contact (stranger_percent)
+  std::uint64_t accepts_sent = 0;     // AnswerRequest accepts the apps sent (accept_percent)
   // ... that told a connection what it had last been told already (a re-announcement)
   std::uint64_t presence_repeats = 0;
   std::uint64_t presence_changes = 0;

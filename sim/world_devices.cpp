@@ -92,6 +92,17 @@ void World::on_connected(std::size_t d) {
   }
   for (const PendingSend& send : device.unacked)
     transmit(d, send);
+  device.unread_asked = false;  // an answer lost with the last connection never comes
+  ask_unread(d);
+}
+
+// An app that may hold message requests keeps its unread badge up to date: it asks after
+// each welcome and each delivery, one question at a time (invariant 12 reads the answers).
+void World::ask_unread(std::size_t d) {
+  Device& device = devices_[d];
+  if (scenario_.stranger_percent == 0 || device.unread_asked) return;
+  device.unread_asked = true;
+  request(d, "unread", client::QueryUnread{});
 }
 
 void World::transmit(std::size_t d, const PendingSend& send) {
@@ -145,6 +156,11 @@ void World::on_event(std::size_t d, server::Event event) {
           ++metrics_.receipt_events;
         } else if constexpr (std::is_same_v<T, server::HistoryPage>) {
           on_history_page(d, e, take_request(device, e.request));
+        } else if constexpr (std::is_same_v<T, server::UnreadCounts>) {
+          if (take_request(device, e.request) == "unread") {
+            device.unread_asked = false;
+            on_unread(d, e);
+          }
         } else {
           if constexpr (requires { e.request; }) take_request(device, e.request);
         }
@@ -191,6 +207,8 @@ void World::on_deliver(std::size_t d, const server::Deliver& deliver) {
     users_[device.user].chats.insert(entry.message.channel);
     maybe_read_later(d, entry.message);
     maybe_mute_later(d, entry.message);
+    maybe_accept_later(d, entry.message);
+    ask_unread(d);
     if (entry.message.kind == MessageKind::text && entry.message.sender != device.user) {
       Seq& newest = users_[device.user].newest_text[entry.message.channel];
       newest = std::max(newest, entry.message.seq);
@@ -259,6 +277,10 @@ void World::on_send_ack(std::size_t d, const server::SendAck& ack) {
   if (!ack.duplicate) maybe_revise_later(d, ack.channel, ack.seq);
   const UserId peer = forget_send(device, client_msg_id, true);
   if (peer != 0) users_[device.user].direct_chats[peer] = ack.channel;
+  if (const auto stranger = stranger_sends_.find({device.user, client_msg_id});
+      stranger != stranger_sends_.end()) {
+    stranger_chats_[{users_[device.user].node, ack.channel}] = stranger->second;
+  }
 }
 
 void World::on_failure(std::size_t d, const server::Failure& failure) {

@@ -67,6 +67,9 @@ RunResult World::finish() {
   check.presence_slack =
       scenario_.tick + scenario_.batch_wait + std::max(scenario_.commit, max_commit_) + 1000;
   check.push_collapse = scenario_.push_collapse;
+  check.contacts.resize(users_.size());
+  for (UserId u = 1; u < users_.size(); ++u)
+    check.contacts[u] = users_[u].friends;  // sorted by build_friends
   for (const Fault& fault : scenario_.faults) {
     const bool on_nodes = fault.hosts.all_nodes || !fault.hosts.nodes.empty();
     if (fault.kind == FaultKind::clock && on_nodes) {

@@ -80,7 +80,8 @@ struct PendingSend {
   UserId peer = 0;
   std::string text;
   Seq reply_to = 0;
-  UserId mention = 0;  // the friend the text begins by naming (mention_percent)
+  UserId mention = 0;     // the friend the text begins by naming (mention_percent)
+  bool stranger = false;  // `peer` is not the user's contact (stranger_percent)
 };
 
 enum class DeviceState : std::uint8_t { offline, connecting, online, logged_out };
@@ -94,6 +95,7 @@ struct Device {
   ConnectionId link = 0;
   InboxSeq cursor = 0;  // what the device has stored
   bool token_registered = false;
+  bool unread_asked = false;  // a queryUnread is on its way (stranger_percent apps)
   TimeUs backoff = 0;
   std::uint64_t attempt = 0;  // invalidates stale scheduled reconnects
   Clock clock;
@@ -120,6 +122,7 @@ struct User {
   std::map<UserId, ChannelId> direct_chats;  // 1:1 channels by peer, from the sends' acks
   std::map<ChannelId, Seq> newest_text;      // the newest text message received, per chat
   std::set<ChannelId> mute_decided;          // chats mute_percent was drawn for
+  std::set<ChannelId> accept_decided;        // request chats accept_percent was drawn for
 };
 
 // A connection on a node: a device's own, or a gateway's upstream for a device's client
@@ -373,6 +376,18 @@ class World {
   void mute_record(Node& node, ConnectionId connection, const server::ChannelMute& mute,
                    TimeUs local);
   bool muted_on_node(const Node& node, UserId user, ChannelId channel, TimeUs local) const;
+  // Message requests (world_requests.cpp).
+  std::optional<UserId> random_stranger(UserId u);
+  std::optional<UserId> maybe_stranger(UserId u);
+  void maybe_accept_later(std::size_t d, const Message& message);
+  void answered_record(Node& node, ConnectionId connection, const server::RequestAnswered& answered,
+                       TimeUs local);
+  void on_unread(std::size_t d, const server::UnreadCounts& counts);
+  void ask_unread(std::size_t d);
+  // PlantedBug::request_pushed / request_counted: what a node that ignored requests would
+  // have said besides.
+  void push_request_anyway(Node& node, const server::SendAck& ack, UserId sender, TimeUs local);
+  void count_requests_anyway(ConnectionId connection, server::Event& event);
   void queue_send(std::size_t d, PendingSend send);
   void schedule_history_walk(UserId user);
   void start_history_walk(UserId user);
@@ -436,6 +451,10 @@ class World {
   // Each node's mutes as its answers said (node, user, channel) -> until (kMutedForever:
   // forever), for PlantedBug::mention_unpushed.
   std::map<std::tuple<std::uint32_t, UserId, ChannelId>, TimeUs> node_mutes_;
+  // Stranger chats from the senders' acks: (node, channel) -> the user written to, for the
+  // planted request bugs.
+  std::map<std::pair<std::uint32_t, ChannelId>, UserId> stranger_chats_;
+  std::map<std::pair<UserId, std::string>, UserId> stranger_sends_;  // (sender, id) -> to
   std::vector<TimeUs> latencies_;
   std::map<UserId, TimeUs> slowest_by_user_;  // the slowest delivery to each user
   // ... in each channel, by (node, channel): channel ids are per node's store

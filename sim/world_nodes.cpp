@@ -206,6 +206,9 @@ void World::release(Node& node, Effects effects) {
             if (options_.planted_bug == PlantedBug::outside_text_served) {
               serve_outside_text(send.event);  // PLANTED BUG
             }
+            if (options_.planted_bug == PlantedBug::request_counted) {
+              count_requests_anyway(send.connection, send.event);  // PLANTED BUG
+            }
             to_client(send.connection, std::move(send.event));
           },
           [&](CloseConnection&& close) {

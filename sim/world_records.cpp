@@ -98,6 +98,9 @@ void World::record_effect(Node& node, const Effect& effect, TimeUs local) {
     if (const auto* mute = std::get_if<server::ChannelMute>(&send->event)) {
       return mute_record(node, send->connection, *mute, local);
     }
+    if (const auto* answered = std::get_if<server::RequestAnswered>(&send->event)) {
+      return answered_record(node, send->connection, *answered, local);
+    }
     const auto* ack = std::get_if<server::SendAck>(&send->event);
     if (ack == nullptr || ack->duplicate) return;
     // The sender from the node's own view, as for signs of life: the network may have
@@ -109,6 +112,9 @@ void World::record_effect(Node& node, const Effect& effect, TimeUs local) {
     r.channel = ack->channel;
     r.seq = ack->seq;
     node.batch_records.push_back(r);
+    if (options_.planted_bug == PlantedBug::request_pushed) {
+      push_request_anyway(node, *ack, sender->second, local);  // PLANTED BUG
+    }
   }
 }
 

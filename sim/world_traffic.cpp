@@ -41,6 +41,10 @@ void World::compose(UserId u) {
     auto it = user.groups.begin();
     std::advance(it, static_cast<long>(rng_.below(user.groups.size())));
     send.channel = *it;
+  } else if (const auto stranger = maybe_stranger(u)) {
+    send.peer = *stranger;
+    send.stranger = true;
+    ++metrics_.stranger_sent;
   } else if (!user.friends.empty()) {
     send.peer = user.friends[rng_.below(user.friends.size())];
   } else {
@@ -54,6 +58,15 @@ void World::compose(UserId u) {
     return type_then_send(d, std::move(send));
   }
   queue_send(d, std::move(send));
+}
+
+// stranger_percent of 1:1 messages go to a stranger (drawn only with the rate set, so other
+// scenarios' runs stay as they were).
+std::optional<UserId> World::maybe_stranger(UserId u) {
+  if (scenario_.stranger_percent == 0 || rng_.below(100) >= scenario_.stranger_percent) {
+    return std::nullopt;
+  }
+  return random_stranger(u);
 }
 
 // The user types for 1 to 6 s first, the app saying so every 3 s (docs/protocol.md,
@@ -119,6 +132,10 @@ void World::queue_send(std::size_t d, PendingSend send) {
   r.peer = send.peer;
   r.text = send.client_msg_id;
   if (send.mention != 0) r.detail = "mention:" + std::to_string(send.mention);
+  if (send.stranger) {
+    r.detail = "stranger";
+    stranger_sends_[{u, send.client_msg_id}] = send.peer;
+  }
   record(std::move(r));
   ++metrics_.sent;
   first_sent_[{u, send.client_msg_id}] = now_;

@@ -62,6 +62,7 @@ class CheckerTest : public ::testing::Test {
     config.presence_timeout = 30 * kSecond;
     config.presence_slack = kSecond;
     config.push_collapse = 10 * kSecond;
+    config.contacts = {{}, {2}, {1}};  // alice and bob are contacts: no message requests
   }
 
   // Everything right: both users online throughout, every send acked, every device synced.

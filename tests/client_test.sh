@@ -63,9 +63,12 @@ printf '/to alice
 ' | script --name bob --password 'bob password' >"$dir/bob_typing.out"
 wait_for '^{"typing":{"channel":"1","user":"2","typing":true,"ttlUs":"6000000"}}$' \
   "$dir/alice2.out" || fail "alice did not see bob typing"
-# Receipts: alice marks the chat read up to bob's second message; bob asks and sees it, and
-# turns read receipts off (and on again).
-printf '/to bob\n/read\n' >&3
+# Receipts: bob is not alice's contact, so his chat is a message request for her, where her
+# reads tell no one: she accepts it, marks it read up to bob's second message; bob asks and
+# sees it, and turns read receipts off (and on again).
+printf '/to bob\n/accept\n/read\n' >&3
+wait_for '^{"requestAnswered":{"request":"[0-9]*","channel":"1","answer":"accept","clearedSeq":"0"}}$' \
+  "$dir/alice2.out" || fail "alice's /accept was not answered"
 wait_for '^{"ok":' "$dir/alice2.out" || fail "alice's /read was not answered ok"
 printf '/to alice\n/receipts\n/readreceipts off\n/readreceipts on\n' |
   script --name bob --password 'bob password' >"$dir/bob_receipts.out"
@@ -132,6 +135,32 @@ grep -q '^{"channelMute":{"request":"[0-9]*","channel":"[0-9]*","mutedUntil":"0"
   "$dir/bob_replies.out" || fail "/mute off got no channelMute saying unmuted"
 grep -q '^{"clientError":{"message":"usage: /mute DURATION' "$dir/bob_replies.out" ||
   fail "/mute soon was not a usage error"
+
+# Message requests: carol and dave, strangers to bob, write to him. Bob's /requests lists
+# both, his backlog marks their messages [request]; he accepts carol's and then blocks her,
+# and declines dave's (cleared up to #1).
+printf '/to bob\nhi bob, I am carol\n' |
+  script --name carol --password 'carol password' --signup >"$dir/carol.out"
+printf '/to bob\nbuy followers now\n' |
+  script --name dave --password 'dave password' --signup >"$dir/dave.out"
+printf '/requests\n/to carol\n/accept\n/block carol\n' |
+  client --name bob --password 'bob password' >"$dir/bob_requests.txt" || fail "bob's /requests failed"
+grep -q '^\* 2 message requests: chat with carol, chat with dave (open one, then /accept or /decline)$' \
+  "$dir/bob_requests.txt" || fail "/requests did not list carol's and dave's chats"
+grep -q '^\[[0-9:]*\] #1 carol \[request\]: hi bob, I am carol$' "$dir/bob_requests.txt" ||
+  fail "carol's message in the open chat was not marked as a request"
+grep -q '^\[[0-9:]*\] #1 dave to you \[request\]: buy followers now$' "$dir/bob_requests.txt" ||
+  fail "dave's message was not marked as a request"
+grep -q '^\* accepted chat with carol$' "$dir/bob_requests.txt" || fail "/accept was not answered"
+grep -q '^\* blocked carol: neither of you can message the other$' "$dir/bob_requests.txt" ||
+  fail "/block was not answered"
+printf '/to bob\nstill there?\n' |
+  script --name carol --password 'carol password' >"$dir/carol2.out"
+grep -q '^{"failure":{"request":"[0-9]*","code":"blocked",' "$dir/carol2.out" ||
+  fail "a blocked user's message was not refused"
+printf '/to dave\n/decline\n/requests\n' | script --name bob --password 'bob password' >"$dir/bob_decline.out"
+grep -q '^{"requestAnswered":{"request":"[0-9]*","channel":"[0-9]*","answer":"delete","clearedSeq":"1"}}$' \
+  "$dir/bob_decline.out" || fail "/decline got no requestAnswered clearing #1"
 
 # Every stdout line in script mode is one JSON object.
 if grep -v '^{.*}$' "$dir"/*.out; then fail "a non-JSON line on stdout in script mode"; fi

@@ -44,7 +44,8 @@ bool same(const server::ChannelSummary& a, const server::ChannelSummary& b) {
   return a.channel == b.channel && a.kind == b.kind && a.name == b.name && a.admin == b.admin &&
          a.last_seq == b.last_seq && a.active == b.active && same_list(a.members, b.members) &&
          a.read_seq == b.read_seq && a.muted_until == b.muted_until &&
-         a.muted_forever == b.muted_forever;
+         a.muted_forever == b.muted_forever && a.request == b.request &&
+         a.cleared_seq == b.cleared_seq;
 }
 bool same(const server::ReceiptEntry& a, const server::ReceiptEntry& b) {
   return a.user == b.user && a.delivered_seq == b.delivered_seq && a.read_seq == b.read_seq;
@@ -110,6 +111,8 @@ bool same(const client::Request& a, const client::Request& b) {
         } else if constexpr (std::is_same_v<T, client::MuteChannel>) {
           return x.request == y.request && x.channel == y.channel && x.for_us == y.for_us &&
                  x.forever == y.forever;
+        } else if constexpr (std::is_same_v<T, client::AnswerRequest>) {
+          return x.request == y.request && x.channel == y.channel && x.answer == y.answer;
         } else {
           static_assert(std::is_same_v<T, client::Logout> ||
                         std::is_same_v<T, client::ListContacts> ||
@@ -175,6 +178,9 @@ bool same(const server::Event& a, const server::Event& b) {
         } else if constexpr (std::is_same_v<T, server::ChannelMute>) {
           return x.request == y.request && x.channel == y.channel &&
                  x.muted_until == y.muted_until && x.forever == y.forever;
+        } else if constexpr (std::is_same_v<T, server::RequestAnswered>) {
+          return x.request == y.request && x.channel == y.channel && x.answer == y.answer &&
+                 x.cleared_seq == y.cleared_seq;
         } else {
           static_assert(std::is_same_v<T, server::UnreadCounts>);
           return x.request == y.request && x.total == y.total && x.channels == y.channels &&
@@ -349,6 +355,8 @@ std::vector<ClientFrame> all_client_frames() {
       client::MuteChannel{43, 5, 0, true},
       client::MuteChannel{44, kMaxU64, kMinI64, false},
       client::MuteChannel{0, 0, 0, false},
+      client::AnswerRequest{45, 5, client::RequestAnswer::accept},
+      client::AnswerRequest{kMaxU64, kMaxU64, client::RequestAnswer::delete_},
   };
 }
 
@@ -419,6 +427,21 @@ std::vector<server::Event> all_server_events() {
       server::ChannelMute{26, 5, 1'700'000'000'000'000, false},
       server::ChannelMute{0, kMaxU64, 0, true},
       server::ChannelMute{27, 5, kMaxI64, false},
+      server::RequestAnswered{28, 5, client::RequestAnswer::accept, 0},
+      server::RequestAnswered{0, kMaxU64, client::RequestAnswer::delete_, kMaxU64},
+      server::ChannelList{29,
+                          {{11,
+                            engine::ChannelKind::direct,
+                            "",
+                            0,
+                            7,
+                            true,
+                            {{2, "a"}, {3, "b"}},
+                            0,
+                            0,
+                            false,
+                            true,
+                            6}}},
       server::Deliver{{
           {105, reply(6, 9, 6, {11, kTrickyText, true, false, false})},
           {106, reply(6, 10, 7, {11, "", false, true, false})},

@@ -59,9 +59,9 @@ TEST(CodecJson, ExactTextOfFrames) {
       R"({"channelList":{"request":"17","channels":[{"channel":"9","kind":"group",)"
       R"("name":"Climbing","admin":"2","lastSeq":"3","active":true,"members":[)"
       R"({"user":"2","name":"alice"},{"user":"3","name":"bob"}],"readSeq":"0",)"
-      R"("mutedUntil":"0","mutedForever":false},{"channel":"7",)"
+      R"("mutedUntil":"0","mutedForever":false,"request":false,"clearedSeq":"0"},{"channel":"7",)"
       R"("kind":"direct","name":"","admin":"0","lastSeq":"12","active":false,)"
-      R"("members":[],"readSeq":"0","mutedUntil":"0","mutedForever":false}],"more":false}})");
+      R"("members":[],"readSeq":"0","mutedUntil":"0","mutedForever":false,"request":false,"clearedSeq":"0"}],"more":false}})");
   EXPECT_EQ(encode_client_frame(client::ListChannels{17}, Encoding::json),
             R"({"listChannels":{"request":"17","after":"0","limit":50}})");
   EXPECT_EQ(encode_client_frame(client::ListChannels{17, 9, 100}, Encoding::json),
@@ -214,7 +214,7 @@ TEST(CodecJson, ReceiptFrames) {
           Encoding::json),
       R"({"channelList":{"request":"17","channels":[{"channel":"7","kind":"direct",)"
       R"("name":"","admin":"0","lastSeq":"12","active":true,"members":[],)"
-      R"("readSeq":"11","mutedUntil":"0","mutedForever":false}],"more":false}})");
+      R"("readSeq":"11","mutedUntil":"0","mutedForever":false,"request":false,"clearedSeq":"0"}],"more":false}})");
 
   const auto request = [](const char* json) {
     return request_of(decode_client_ok(json, Encoding::json));

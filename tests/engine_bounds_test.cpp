@@ -49,6 +49,7 @@ T answer(const server::Event& event) {
 void strangers_write_to(Harness& h, UserId to, int count) {
   for (int i = 0; i < count; ++i) {
     const UserId stranger = h.user("stranger" + std::to_string(i));
+    h.befriend(to, stranger);  // a contact's message counts unread (rule 22)
     h.stateless(stranger, h.device(stranger),
                 client::Send{1, 0, to, "c" + std::to_string(i), "hello"});
   }

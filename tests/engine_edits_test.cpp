@@ -182,6 +182,7 @@ TEST(Edits, ThePushAUserWasOwedForADeletedMessageIsNotSent) {
   Harness h(config);
   const UserId alice = h.user("alice");
   const UserId bob = h.user("bob");
+  h.befriend(alice, bob);
   const ConnectionId a = h.connect(h.device(alice));
   const DeviceId phone = h.device(bob);
   const ConnectionId b = h.connect(phone);

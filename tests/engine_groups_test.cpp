@@ -103,6 +103,7 @@ TEST_F(Groups, HistoryPagesBackThroughTheChannel) {
 // A new device learns its chat list from listChannels: a 1:1 channel's peer and a group's
 // name and members, which deliveries alone do not tell it.
 TEST_F(Groups, ListChannelsNamesPeersGroupsAndFormerGroups) {
+  h.befriend(bob, carol);  // "old" is no request for carol: listed after she leaves
   const auto direct = std::get<server::SendAck>(h.send_to(a, bob, "hi bob")).channel;
   const ChannelId team = h.create_group(a, "team", {bob, carol});
   const ChannelId old = h.create_group(b, "old", {carol});

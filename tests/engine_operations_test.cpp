@@ -44,6 +44,7 @@ TEST(EngineOperations, ThePushOutboxPagesByIntentId) {
   Harness h;
   const UserId alice = h.user("alice");
   const UserId bob = h.user("bob");
+  h.befriend(alice, bob);
   const ConnectionId bobs = h.connect(h.device(bob));
   h.group_op(bobs, client::RegisterPushToken{0, "apns", "tok"});
   h.disconnect(bobs);

@@ -39,6 +39,7 @@ class Push : public ::testing::Test {
   Harness h;
   UserId alice = h.user("alice");
   UserId bob = h.user("bob");
+  bool friends = (h.befriend(alice, bob), true);  // no message request (rule 22)
   DeviceId bob_phone = h.device(bob, "phone");
   DeviceId bob_tablet = h.device(bob, "tablet");
   ConnectionId a = h.connect(h.device(alice));
@@ -91,6 +92,7 @@ TEST(PushPolicy, DisconnectedPolicyPushesAsSoonAsNoDeviceIsConnected) {
   Harness h(config);
   const UserId alice = h.user("alice");
   const UserId bob = h.user("bob");
+  h.befriend(alice, bob);
   const ConnectionId a = h.connect(h.device(alice));
   const ConnectionId phone = h.connect(h.device(bob));
   ASSERT_TRUE(std::holds_alternative<server::Ok>(register_token(h, phone, "apns", "tok")));
@@ -158,6 +160,7 @@ TEST(Unread, CountsAgreeAcrossDevicesAndFollowTheHighestRead) {
   Harness h;
   const UserId alice = h.user("alice");
   const UserId bob = h.user("bob");
+  h.befriend(alice, bob);
   const ConnectionId a = h.connect(h.device(alice));
   const ConnectionId phone = h.connect(h.device(bob, "phone"));
   const ConnectionId laptop = h.connect(h.device(bob, "laptop"));
@@ -233,6 +236,7 @@ TEST(PushOutbox, AFullOutboxDropsNewIntentsVisibly) {
   Harness h(config);
   const UserId alice = h.user("alice");
   const UserId bob = h.user("bob");
+  h.befriend(alice, bob);
   const ConnectionId a = h.connect(h.device(alice));
   const ConnectionId phone = h.connect(h.device(bob));
   ASSERT_TRUE(std::holds_alternative<server::Ok>(register_token(h, phone, "fcm", "tok")));
@@ -278,6 +282,7 @@ class DeferredPush : public ::testing::Test {
   Harness h;
   UserId alice = h.user("alice");
   UserId bob = h.user("bob");
+  bool friends = (h.befriend(alice, bob), true);  // no message request (rule 22)
   DeviceId bob_phone = h.device(bob, "phone");
   ConnectionId a = h.connect(h.device(alice));
   ConnectionId phone = 0;
@@ -380,6 +385,7 @@ TEST(RestartPresence, AUserWhoDoesNotComeBackExpiresAfterAFullTimeoutAndIsPushed
   Harness h;
   const UserId alice = h.user("alice");
   const UserId bob = h.user("bob");
+  h.befriend(alice, bob);
   const DeviceId alice_phone = h.device(alice);
   const ConnectionId phone = h.connect(h.device(bob));
   ASSERT_TRUE(std::holds_alternative<server::Ok>(

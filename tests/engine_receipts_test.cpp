@@ -24,6 +24,10 @@ server::Event read_reply(Harness& h, ConnectionId connection, RequestId id, Chan
 TEST(Receipts, UnreadCountsFollowReadPositionsNotAcks) {
   Harness h;
   std::vector<UserId> users{h.user("alice"), h.user("bob"), h.user("carol")};
+  // Everyone knows everyone: no chat here is a message request (rule 22).
+  h.befriend(users[0], users[1]);
+  h.befriend(users[0], users[2]);
+  h.befriend(users[1], users[2]);
   std::vector<ConnectionId> connections;
   for (UserId user : users)
     connections.push_back(h.connect(h.device(user)));
@@ -84,6 +88,7 @@ TEST(Receipts, AStoreFromBeforeReadPositionsGetsItsUnreadEntriesBuilt) {
   Harness h;
   const UserId alice = h.user("alice");
   const UserId bob = h.user("bob");
+  h.befriend(alice, bob);
   const ConnectionId a = h.connect(h.device(alice));
   const ConnectionId b = h.connect(h.device(bob));
   ChannelId channel = 0;

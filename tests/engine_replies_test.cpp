@@ -181,6 +181,7 @@ struct Away {
   Harness h{config};
   UserId alice = h.user("alice");
   UserId bob = h.user("bob");
+  bool friends = (h.befriend(alice, bob), true);  // no message request (rule 22)
   ConnectionId a = h.connect(h.device(alice));
   DeviceId phone = h.device(bob);
   DeviceId laptop = h.device(bob, "laptop");

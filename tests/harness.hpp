@@ -71,6 +71,18 @@ class Harness {
     return std::get<UserId>(outcome);
   }
 
+  // Makes two users each other's contacts (friends), as the simulator provisions them: their
+  // 1:1 chat is then no message request for either (rule 22).
+  void befriend(UserId one, UserId other) {
+    core_.begin(now_);
+    core_.provision([&](Engine& engine, TimeUs now) {
+      engine.provision_contact(one, other, now);
+      engine.provision_contact(other, one, now);
+      return 0;
+    });
+    core_.commit();
+  }
+
   DeviceId device(UserId user, const std::string& label = "phone") {
     core_.begin(now_);
     auto outcome = core_.provision(

@@ -65,12 +65,19 @@ std::vector<std::string> node_flags(const std::string& gateway_url) {
           "--heartbeat-interval-ms", "200"};
 }
 
-// Bob registers a push token on his phone, then the app dies without logging out; once the
-// presence timeout passes he has no online device.
-Account offline_bob(NodeProcess& node, const std::string& token = "bob-phone-token") {
+// Bob adds the users who will write to him as contacts (a stranger's chat would be a message
+// request, which never pushes: engine rule 22) and registers a push token on his phone, then
+// the app dies without logging out; once the presence timeout passes he has no online device.
+Account offline_bob(NodeProcess& node, const std::vector<UserId>& contacts,
+                    const std::string& token = "bob-phone-token") {
   sign_up(node, "bob");
   const Account bob = log_in(node, "bob");
   Device phone(node, bob);
+  for (UserId contact : contacts) {
+    const RequestId added = phone.next_request();
+    phone.send(client::ChangeContact{added, client::ContactAction::add, contact});
+    EXPECT_TRUE(std::holds_alternative<server::Ok>(phone.reply(added)));
+  }
   const RequestId id = phone.next_request();
   phone.send(client::RegisterPushToken{id, "apns", token});
   EXPECT_TRUE(std::holds_alternative<server::Ok>(phone.reply(id)));
@@ -84,7 +91,7 @@ TEST(Push, GatewayFailingFirstRequestsStillGetsExactlyOneNotification) {
   NodeProcess node(node_flags(gateway.url()));
   sign_up(node, "alice");
   const Account alice = log_in(node, "alice");
-  const Account bob = offline_bob(node);
+  const Account bob = offline_bob(node, {alice.user});
   Device a(node, alice);
   const auto ack = a.send_message(0, bob.user, "p1", "dinner at eight?");
   const auto delivered = gateway.wait_delivered(1);
@@ -138,15 +145,16 @@ TEST(Push, PendingPushesSurviveKillDashNineAndAreSentAfterRestart) {
   const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/push";
   NodeProcess node(node_flags(url));
   sign_up(node, "alice");
+  sign_up(node, "carol");
   const Account alice = log_in(node, "alice");
-  const Account bob = offline_bob(node);
+  const Account carol = log_in(node, "carol");
+  const Account bob = offline_bob(node, {alice.user, carol.user});
   {
     Device a(node, alice);
     a.send_message(0, bob.user, "k1", "first, before the crash");
   }
-  sign_up(node, "carol");
   {
-    Device c(node, log_in(node, "carol"));
+    Device c(node, carol);
     c.send_message(0, bob.user, "k2", "second, from carol");
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -169,7 +177,7 @@ TEST(Push, DeadTokenIsUnregistered) {
   sign_up(node, "carol");
   const Account alice = log_in(node, "alice");
   const Account carol = log_in(node, "carol");
-  const Account bob = offline_bob(node, "bob-old-phone");
+  const Account bob = offline_bob(node, {alice.user, carol.user}, "bob-old-phone");
   Device a(node, alice);
   a.send_message(0, bob.user, "d1", "are you there?");
   for (int i = 0; i < 100 && gateway.requests().empty(); ++i) {

@@ -67,10 +67,16 @@ bool round_trips(Table table) {
       muted.muted_until = kMutedForever;
       MemberRecord muted_again = again;
       muted_again.muted_until = 1;
+      MemberRecord request = first;  // a message request, unmuted and muted (rule 22)
+      request.request = true;
+      MemberRecord muted_request = muted_again;
+      muted_request.request = true;
       return decode_member(encode_member(first)) == first &&
              decode_member(encode_member(again)) == again &&
              decode_member(encode_member(muted)) == muted &&
-             decode_member(encode_member(muted_again)) == muted_again;
+             decode_member(encode_member(muted_again)) == muted_again &&
+             decode_member(encode_member(request)) == request &&
+             decode_member(encode_member(muted_request)) == muted_request;
     }
     case Table::messages: {
       for (auto raw = static_cast<int>(MessageKind::text);
@@ -207,6 +213,19 @@ TEST(RecordCodec, AMuteFieldOutOfShapeReadsAsCorrupt) {
                StoreError);  // 5: one varint byte
   member.muted_until = -3;
   EXPECT_THROW((void)decode_member(encode_member(member)), StoreError);
+}
+
+// A request flag is written as 1 after the mute end (0 when unmuted); any other value, or a
+// zero mute end with no flag after it, is corruption.
+TEST(RecordCodec, ARequestFlagOutOfShapeReadsAsCorrupt) {
+  MemberRecord member{MemberState::active, 1, 0, {}};
+  member.request = true;
+  const std::string bytes = encode_member(member);
+  EXPECT_EQ(decode_member(bytes), member);
+  EXPECT_THROW((void)decode_member(bytes.substr(0, bytes.size() - 1)), StoreError);
+  std::string two = bytes;
+  two.back() = 2;
+  EXPECT_THROW((void)decode_member(two), StoreError);
 }
 
 TEST(RecordCodec, TruncatedOrPaddedValuesReadAsCorrupt) {

@@ -88,6 +88,9 @@ class Interpreter {
       engine_input = false;
       for (std::size_t i = 0; i < args.positional_count(); ++i)
         out.push_back(create_user(*args.positional(i)));
+    } else if (name == "friends") {  // friends A B ...: every two are mutual contacts
+      engine_input = false;
+      out.push_back(befriend(args));
     } else if (name == "device") {
       engine_input = false;
       for (std::size_t i = 0; i < args.positional_count(); ++i)
@@ -171,6 +174,8 @@ class Interpreter {
       edit_or_delete(name, args, out);
     } else if (name == "mute") {
       mute(args, out);
+    } else if (name == "request") {
+      answer_request(args, out);
     } else if (name == "contact") {
       const RequestId request = request_id(args);
       const std::string action = args.required(1, "action (add, remove, block, unblock)");
@@ -315,6 +320,26 @@ class Interpreter {
     return name + " = user " + std::to_string(std::get<UserId>(outcome));
   }
 
+  // Provisions every two of the named users as each other's contacts (as the simulator's
+  // social graph does): their chats are no message requests (rule 22), presence flows.
+  std::string befriend(Args& args) {
+    std::vector<UserId> users;
+    std::string names;
+    for (std::size_t i = 0; i < args.positional_count(); ++i) {
+      users.push_back(user_ref(*args.positional(i)));
+      names += (i == 0 ? "" : " ") + std::string(*args.positional(i));
+    }
+    account([&] {
+      for (UserId one : users) {
+        for (UserId other : users) {
+          if (one != other) engine().provision_contact(one, other, now_);
+        }
+      }
+      return 0;
+    });
+    return names + ": friends";
+  }
+
   std::string add_device(const std::string& spec) {
     const auto slash = spec.find('/');
     if (slash == std::string::npos) throw TranscriptError("a device is user/label: " + spec);
@@ -425,6 +450,18 @@ class Interpreter {
       throw TranscriptError("mute takes for=SECONDS, forever or off");
     }
     submit(args, mute, out);
+  }
+
+  // request CONN channel=C accept | delete (rule 22).
+  void answer_request(Args& args, std::vector<std::string>& out) {
+    client::AnswerRequest answer{request_id(args), parse_number(required_key(args, "channel"))};
+    const auto how = args.positional(1).value_or("");
+    if (how == "delete") {
+      answer.answer = client::RequestAnswer::delete_;
+    } else if (how != "accept") {
+      throw TranscriptError("request takes accept or delete");
+    }
+    submit(args, answer, out);
   }
 
   // Acks the newest delivered entry until the connection is sent nothing new.

@@ -140,6 +140,12 @@ void fill_client_frame(wire::ClientFrame::Builder out, const ClientFrame& frame)
             m.setForUs(r.for_us);
             m.setForever(r.forever);
           },
+          [&](const client::AnswerRequest& r) {
+            auto a = out.initAnswerRequest();
+            a.setRequest(r.request);
+            a.setChannel(r.channel);
+            a.setAnswer(to_wire(r.answer));
+          },
       },
       std::get<engine::client::Request>(frame));
 }
@@ -274,6 +280,12 @@ ClientFrame read_client_frame(wire::ClientFrame::Reader in, engine::RequestId& r
       request = m.getRequest();
       return client::Request{
           client::MuteChannel{request, m.getChannel(), m.getForUs(), m.getForever()}};
+    }
+    case wire::ClientFrame::ANSWER_REQUEST: {
+      const auto a = in.getAnswerRequest();
+      request = a.getRequest();
+      return client::Request{
+          client::AnswerRequest{request, a.getChannel(), from_wire(a.getAnswer())}};
     }
   }
   throw BadFrame("unknown client frame type " + std::to_string(static_cast<unsigned>(in.which())) +

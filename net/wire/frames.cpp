@@ -102,6 +102,28 @@ engine::client::ContactAction from_wire(wire::ContactAction action) {
   throw BadFrame("unknown contact action " + std::to_string(static_cast<unsigned>(action)));
 }
 
+wire::RequestAnswer to_wire(engine::client::RequestAnswer answer) {
+  using engine::client::RequestAnswer;
+  switch (answer) {
+    case RequestAnswer::accept:
+      return wire::RequestAnswer::ACCEPT;
+    case RequestAnswer::delete_:
+      return wire::RequestAnswer::DELETE;
+  }
+  throw std::invalid_argument("unknown request answer " + std::to_string(static_cast<int>(answer)));
+}
+
+engine::client::RequestAnswer from_wire(wire::RequestAnswer answer) {
+  using engine::client::RequestAnswer;
+  switch (answer) {
+    case wire::RequestAnswer::ACCEPT:
+      return RequestAnswer::accept;
+    case wire::RequestAnswer::DELETE:
+      return RequestAnswer::delete_;
+  }
+  throw BadFrame("unknown request answer " + std::to_string(static_cast<unsigned>(answer)));
+}
+
 wire::ContactState to_wire(engine::ContactState state) {
   switch (state) {
     case engine::ContactState::contact:
@@ -173,6 +195,8 @@ void fill_channel_summary(wire::ChannelSummary::Builder out,
   out.setReadSeq(summary.read_seq);
   out.setMutedUntil(summary.muted_until);
   out.setMutedForever(summary.muted_forever);
+  out.setRequest(summary.request);
+  out.setClearedSeq(summary.cleared_seq);
 }
 
 engine::server::ChannelSummary read_channel_summary(wire::ChannelSummary::Reader in) {
@@ -185,7 +209,9 @@ engine::server::ChannelSummary read_channel_summary(wire::ChannelSummary::Reader
                                          {},
                                          in.getReadSeq(),
                                          in.getMutedUntil(),
-                                         in.getMutedForever()};
+                                         in.getMutedForever(),
+                                         in.getRequest(),
+                                         in.getClearedSeq()};
   summary.members.reserve(in.getMembers().size());
   for (const auto member : in.getMembers())
     summary.members.push_back({member.getUser(), text_of(member.getName())});

@@ -33,6 +33,8 @@ wire::ContactState to_wire(engine::ContactState state);
 engine::ContactState from_wire(wire::ContactState state);
 wire::ChannelKind to_wire(engine::ChannelKind kind);
 engine::ChannelKind from_wire(wire::ChannelKind kind);
+wire::RequestAnswer to_wire(engine::client::RequestAnswer answer);
+engine::client::RequestAnswer from_wire(wire::RequestAnswer answer);
 
 void set_ids(capnp::List<std::uint64_t>::Builder out, const std::vector<std::uint64_t>& ids);
 std::vector<std::uint64_t> ids_of(capnp::List<std::uint64_t>::Reader list);

@@ -38,11 +38,13 @@ inline constexpr auto kRequestNames = std::to_array<std::string_view>(
      // Edits and deletes (docs/protocol.md#editing-and-deleting).
      "editMessage", "deleteMessage",
      // Muting (docs/protocol.md#muting).
-     "muteChannel"});
+     "muteChannel",
+     // Message requests (docs/protocol.md#message-requests).
+     "answerRequest"});
 inline constexpr auto kEventNames = std::to_array<std::string_view>(
     {"welcome", "deliver", "sendAck", "groupCreated", "historyPage", "ok", "failure", "presence",
      "presenceList", "contactList", "unreadCounts", "channelList", "typing", "receipt", "receipts",
-     "settings", "channelMute"});
+     "settings", "channelMute", "requestAnswered"});
 static_assert(kRequestNames.size() == std::variant_size_v<engine::client::Request>);
 static_assert(kEventNames.size() == std::variant_size_v<engine::server::Event>);
 
@@ -63,6 +65,12 @@ struct EnumNames<engine::client::ContactAction> {
   static constexpr std::array<std::string_view, 4> names = {"add", "remove", "block", "unblock"};
   static constexpr unsigned first = 0;
   static constexpr const char* what = "contact action";
+};
+template <>
+struct EnumNames<engine::client::RequestAnswer> {
+  static constexpr std::array<std::string_view, 2> names = {"accept", "delete"};
+  static constexpr unsigned first = 0;
+  static constexpr const char* what = "request answer";
 };
 template <>
 struct EnumNames<engine::ContactState> {

@@ -92,7 +92,8 @@ void read(Reader& r, Value& v, server::ChannelSummary& s) {
                       field("name", s.name), field("admin", s.admin), field("lastSeq", s.last_seq),
                       field("active", s.active), field("members", s.members),
                       field("readSeq", s.read_seq), field("mutedUntil", s.muted_until),
-                      field("mutedForever", s.muted_forever));
+                      field("mutedForever", s.muted_forever), field("request", s.request),
+                      field("clearedSeq", s.cleared_seq));
   });
 }
 
@@ -258,6 +259,13 @@ void read(Reader& r, Value& v, client::MuteChannel& m) {
   });
 }
 
+void read(Reader& r, Value& v, client::AnswerRequest& a) {
+  r.object(v, [&](std::string_view key, Value& x) {
+    return read_field(r, key, x, field("request", a.request), field("channel", a.channel),
+                      field("answer", a.answer));
+  });
+}
+
 // SettingsRequest: its union is whichever member came last, `unchanged` (Void: any value) if
 // none did.
 void read(Reader& r, Value& v, client::Settings& s) {
@@ -353,6 +361,13 @@ void read(Reader& r, Value& v, server::ChannelMute& e) {
   r.object(v, [&](std::string_view key, Value& x) {
     return read_field(r, key, x, field("request", e.request), field("channel", e.channel),
                       field("mutedUntil", e.muted_until), field("forever", e.forever));
+  });
+}
+
+void read(Reader& r, Value& v, server::RequestAnswered& e) {
+  r.object(v, [&](std::string_view key, Value& x) {
+    return read_field(r, key, x, field("request", e.request), field("channel", e.channel),
+                      field("answer", e.answer), field("clearedSeq", e.cleared_seq));
   });
 }
 

@@ -244,6 +244,8 @@ void put(Writer& w, const server::ChannelSummary& s) {
     w.field("readSeq", s.read_seq);
     w.field("mutedUntil", s.muted_until);
     w.field("mutedForever", s.muted_forever);
+    w.field("request", s.request);
+    w.field("clearedSeq", s.cleared_seq);
   });
 }
 
@@ -419,6 +421,14 @@ void put(Writer& w, const client::DeleteMessage& r) {
   });
 }
 
+void put(Writer& w, const client::AnswerRequest& r) {
+  w.object([&] {
+    w.field("request", r.request);
+    w.field("channel", r.channel);
+    w.field("answer", r.answer);
+  });
+}
+
 void put(Writer& w, const client::MuteChannel& r) {
   w.object([&] {
     w.field("request", r.request);
@@ -534,6 +544,15 @@ void put(Writer& w, const server::ChannelMute& e) {
     w.field("channel", e.channel);
     w.field("mutedUntil", e.muted_until);
     w.field("forever", e.forever);
+  });
+}
+
+void put(Writer& w, const server::RequestAnswered& e) {
+  w.object([&] {
+    w.field("request", e.request);
+    w.field("channel", e.channel);
+    w.field("answer", e.answer);
+    w.field("clearedSeq", e.cleared_seq);
   });
 }
 

@@ -201,6 +201,19 @@ struct MuteChannel {
   forever @3 :Bool;
 }
 
+enum RequestAnswer {
+  accept @0 $Json.name("accept");
+  delete @1 $Json.name("delete");
+}
+
+struct AnswerRequest {
+  # Accepts or deletes a message request (docs/protocol.md "Message requests"). Answered by
+  # RequestAnswered.
+  request @0 :UInt64;
+  channel @1 :UInt64;
+  answer @2 :RequestAnswer;
+}
+
 struct SettingsRequest {
   # Answered by Settings, after changing the settings that are set. Each setting is a union
   # whose first member, Void, leaves it unchanged: what an all-zero struct and a JSON object
@@ -241,6 +254,7 @@ struct ClientFrame {
     editMessage @22 :EditMessage;
     deleteMessage @23 :DeleteMessage;
     muteChannel @24 :MuteChannel;
+    answerRequest @25 :AnswerRequest;
   }
 }
 
@@ -351,6 +365,8 @@ struct ChannelSummary {
   readSeq @7 :UInt64;            # your read position here (markRead), the same on every device
   mutedUntil @8 :Int64;          # node time (µs) your timed mute ends; 0: none or forever
   mutedForever @9 :Bool;         # muted until you unmute
+  request @10 :Bool;             # a message request for you: no badge, no push
+  clearedSeq @11 :UInt64;        # a 1:1 request you deleted: its seqs up to here are cleared
 }
 
 struct ChannelList {
@@ -398,6 +414,13 @@ struct ChannelMute {
   forever @3 :Bool;
 }
 
+struct RequestAnswered {
+  request @0 :UInt64;            # 0: answered on another of your devices
+  channel @1 :UInt64;
+  answer @2 :RequestAnswer;
+  clearedSeq @3 :UInt64;         # a 1:1 delete: the newest seq cleared for you; else 0
+}
+
 struct ServerFrame {
   union {
     unset @0 :Void;              # never sent
@@ -418,5 +441,6 @@ struct ServerFrame {
     receipts @15 :Receipts;
     settings @16 :Settings;
     channelMute @17 :ChannelMute;
+    requestAnswered @18 :RequestAnswered;
   }
 }

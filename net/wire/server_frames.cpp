@@ -95,6 +95,13 @@ void fill_server_frame(wire::ServerFrame::Builder out, const engine::server::Eve
                    m.setMutedUntil(e.muted_until);
                    m.setForever(e.forever);
                  },
+                 [&](const server::RequestAnswered& e) {
+                   auto a = out.initRequestAnswered();
+                   a.setRequest(e.request);
+                   a.setChannel(e.channel);
+                   a.setAnswer(to_wire(e.answer));
+                   a.setClearedSeq(e.cleared_seq);
+                 },
                  [&](const server::PresenceList& e) {
                    auto p = out.initPresenceList();
                    p.setRequest(e.request);
@@ -223,6 +230,12 @@ engine::server::Event read_server_frame(wire::ServerFrame::Reader in, engine::Re
       const auto m = in.getChannelMute();
       request = m.getRequest();
       return server::ChannelMute{request, m.getChannel(), m.getMutedUntil(), m.getForever()};
+    }
+    case wire::ServerFrame::REQUEST_ANSWERED: {
+      const auto a = in.getRequestAnswered();
+      request = a.getRequest();
+      return server::RequestAnswered{request, a.getChannel(), from_wire(a.getAnswer()),
+                                     a.getClearedSeq()};
     }
     case wire::ServerFrame::PRESENCE_LIST: {
       const auto p = in.getPresenceList();

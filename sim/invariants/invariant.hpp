@@ -14,6 +14,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -100,8 +101,34 @@ std::unique_ptr<Invariant> replicas_agree(const Run& run);     // 8: replication
 std::unique_ptr<Invariant> typing(const Run& run);             // 9: typing.cpp
 std::unique_ptr<Invariant> receipts(const Run& run);           // 10: receipts.cpp
 std::unique_ptr<Invariant> edits(const Run& run);              // 11: edits.cpp
+std::unique_ptr<Invariant> requests(const Run& run);           // 12: requests.cpp
 
 // ---- shared by more than one invariant --------------------------------------------------
+
+// Which chats are message requests for whom (engine rule 22), from the scenario's contacts,
+// the stores' messages (who made each chat or added each member, and each member's own
+// texts, which accept) and the nodes' `answered` records handed to note() so far.
+class RequestModel {
+ public:
+  explicit RequestModel(const Run& run);
+  // An `answered` record (an accept ends the request for good: the simulator changes no
+  // contacts); any other record is ignored.
+  void note(const Record& record);
+  // The chat (node, channel) is a message request for `user` at `seq`, a message of someone
+  // else's there.
+  bool request(std::uint32_t node, ChannelId channel, UserId user, Seq seq) const;
+  // ... and was one from the user's first membership on: no accept noted, no text of theirs
+  // there in the store, and everyone who put them in the chat was not their contact.
+  bool request_throughout(std::uint32_t node, ChannelId channel, UserId user) const;
+
+ private:
+  using Key = std::tuple<std::uint32_t, ChannelId, UserId>;
+  bool contact(UserId user, UserId other) const;
+  void set(const Key& key, Seq seq, bool request) { flags_[key].emplace_back(seq, request); }
+  const Run& run_;
+  std::map<Key, std::vector<std::pair<Seq, bool>>> flags_;  // ascending seq: from there on
+  std::set<Key> accepted_;
+};
 
 // Whether a `delivered` record is the device's first receipt of its (channel, seq): checks
 // of what was delivered look at first receipts only (a second one is invariant 2's).

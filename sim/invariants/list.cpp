@@ -26,6 +26,8 @@ std::vector<Pass> all(const Run& run) {
   passes[2].push_back(receipts(run));
   // What the stores hold of edits and deletes, and what devices saw after a delete (11).
   passes[2].push_back(edits(run));
+  // What queryUnread told the apps of message requests (12; their pushes are 5's).
+  passes[2].push_back(requests(run));
   // A clustered world's log and replicas: fencing (7), replicas agree (8).
   passes[3].push_back(fencing(run));
   passes[3].push_back(replicas_agree(run));

@@ -31,7 +31,8 @@ enum class Mention : std::uint8_t { no, yes, unknown };
 
 class Push final : public Invariant {
  public:
-  explicit Push(const Run& run) : run_(run), config_(run.config), models_(run.nodes.size()) {
+  explicit Push(const Run& run)
+      : run_(run), config_(run.config), models_(run.nodes.size()), requests_(run) {
     std::map<std::pair<UserId, std::string>, UserId> named;  // (sender, client_msg_id)
     for (const Record& r : run_.history) {
       if (r.kind == RecordKind::sent) {
@@ -63,6 +64,7 @@ class Push final : public Invariant {
   void record(std::size_t i, Report& report) override {
     if (i < skip_) return;  // an append's or an offline's pushes, read with it
     const Record& r = run_.history[i];
+    requests_.note(r);
     if (r.kind == RecordKind::delivered) {
       // A device of the user received it: the user read it (or the ack is on its way).
       NodeModel& home = models_[std::min<std::size_t>(run_.home_of(r.user), models_.size() - 1)];
@@ -219,9 +221,14 @@ class Push final : public Invariant {
     const auto* who = run_.recipients({r.node, r.channel, r.seq});
     std::set<std::pair<UserId, DeviceId>> expected;
     std::set<std::pair<UserId, DeviceId>> allowed;  // muted, with the mention unknown
+    std::set<UserId> requested;  // a message request for them: never pushed nor owed (rule 22)
     if (who != nullptr) {
       for (UserId user : *who) {
         if (user == r.user) continue;
+        if (requests_.request(r.node, r.channel, user, r.seq)) {
+          requested.insert(user);
+          continue;
+        }
         const Mention mention = mention_of(r, user);
         if (muted(model, user, r.channel, r.node_time) && mention != Mention::yes) {
           // Not pushed, nor owed (an earlier mention owed stays owed), unless it is an
@@ -260,6 +267,14 @@ class Push final : public Invariant {
       }
     }
     for (const auto& [user, device] : actual) {
+      if (requested.contains(user)) {
+        report.add(12,
+                   "push to user " + std::to_string(user) + " (device " + std::to_string(device) +
+                       ") for " + std::to_string(r.channel) + "/" + std::to_string(r.seq) +
+                       ", in a chat that is a message request for them",
+                   i, "the append of the message, by user " + std::to_string(r.user));
+        continue;
+      }
       if (!expected.contains({user, device}) && !allowed.contains({user, device})) {
         report.add(5,
                    "unexpected push to user " + std::to_string(user) + " (device " +
@@ -284,6 +299,7 @@ class Push final : public Invariant {
   // (node, channel, seq) -> the node time of the message's first edit, which took its
   // mention away (rule 21: an edit's mentions replace the original's).
   std::map<std::tuple<std::uint32_t, ChannelId, Seq>, TimeUs> edited_at_;
+  RequestModel requests_;  // which chats are message requests for whom (rule 22)
 };
 
 }  // namespace
