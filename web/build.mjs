@@ -1,5 +1,5 @@
 // Builds the web client into dist/ (or the directory given as the first argument): one
-// bundled, minified app.js plus index.html and style.css. No network is used at runtime:
+// bundled, minified app.js plus index.html, style.css and the icon, favicon.svg. No network is used at runtime:
 // the page talks only to the node that serves it.
 import { build } from 'esbuild';
 import { copyFile, mkdir } from 'node:fs/promises';
@@ -22,4 +22,5 @@ await build({
 });
 await copyFile(join(here, 'src/index.html'), join(out, 'index.html'));
 await copyFile(join(here, 'src/style.css'), join(out, 'style.css'));
+await copyFile(join(here, 'src/favicon.svg'), join(out, 'favicon.svg'));
 console.log(`web client built into ${out}`);

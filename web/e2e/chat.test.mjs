@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   addContact,
+  confirmAsk,
   contact,
   launchBrowser,
   logIn,
@@ -106,10 +107,11 @@ test('a third person joins a group and everyone sees its messages in the same or
   await screenshot(carol.page, 'group');
 });
 
-test("a second tab of the same person is another device and gets the same messages", async () => {
-  const secondTab = await alice.context.newPage();
-  await secondTab.goto(node.url);
-  await logIn(secondTab, 'alice'); // sessionStorage is per tab: a new device
+test('a second browser of the same person is another device and gets the same messages', async () => {
+  // Tabs of one browser share one device (tabs.test.mjs); another browser logs in as another.
+  const second = await newPerson(browser, node);
+  const secondTab = second.page;
+  await logIn(secondTab, 'alice');
   await openChat(secondTab, 'Climbing');
   const before = await shownMessages(alice.page);
   // The new device loads the chat from history.
@@ -123,7 +125,7 @@ test("a second tab of the same person is another device and gets the same messag
   await waitForMessages(alice.page, ['from bob to both tabs', 'sent from the second tab']);
   const mine = alice.page.locator('[data-testid=message].mine', { hasText: 'sent from the second tab' });
   assert.equal(await mine.count(), 1);
-  await secondTab.close();
+  await second.context.close();
 });
 
 test('messages sent while the network is cut all arrive exactly once on reconnect', async () => {
@@ -177,9 +179,10 @@ test('history loads page by page when scrolling back', async () => {
   await waitForMessages(alice.page, older.slice(-3));
   const everything = await waitForMessages(bob.page, older.slice(-3), 20_000);
 
-  // A new device of bob's starts at the inbox head and reads the chat back from history.
-  const tab = await bob.context.newPage();
-  await tab.goto(node.url);
+  // A new device of bob's (another browser) starts at the inbox head and reads the chat back
+  // from history.
+  const device = await newPerson(browser, node);
+  const tab = device.page;
   await logIn(tab, 'bob');
   await openChat(tab, 'alice');
   await waitForMessages(tab, older.slice(-30));
@@ -190,7 +193,7 @@ test('history loads page by page when scrolling back', async () => {
   }
   assert.deepEqual(await shownMessages(tab), everything, 'all of it, in order, once');
   assert.equal(await tab.locator('#load-older').isVisible(), false, 'nothing older is left');
-  await tab.close();
+  await device.context.close();
 });
 
 test('errors are shown where they happen and store nothing', async () => {
@@ -216,6 +219,7 @@ test('errors are shown where they happen and store nothing', async () => {
   await openChat(alice.page, 'Climbing');
   await alice.page.click('#members-toggle');
   await alice.page.locator('[data-testid=member]', { hasText: 'carol' }).locator('button', { hasText: 'Remove' }).click();
+  await confirmAsk(alice.page);
   await alice.page.locator('.event', { hasText: 'You removed carol' }).waitFor();
   await carol.context.setOffline(false);
   await carol.page.locator('[data-testid=failed] .meta', { hasText: 'not a member' }).waitFor();

@@ -27,6 +27,7 @@ import {
   sentFrames,
   seqOf,
   startFriends,
+  storedText,
   tearDown,
   waitForMessages,
   waitUntil,
@@ -260,11 +261,10 @@ test('alice deletes for everyone: a tombstone everywhere, and the text is gone f
   const deletion = delivered(bob).find((m) => m.kind === 'deleted' && m.target === seq);
   assert.ok(deletion, 'bob received a deleted entry');
   assert.equal(await preview(bob.page, direct), 'message deleted');
-  // Nowhere in bob's pages: not the DOM, not the tab's storage.
+  // Nowhere in bob's pages: not the DOM, not the browser's storage (the outbox included).
   for (const page of [bob.page, bob2.page, alice.page, alice2.page]) {
     assert.ok(!(await page.content()).includes('4321'), 'the deleted text is not in the page');
-    const stored = await page.evaluate(() => JSON.stringify({ ...sessionStorage }));
-    assert.ok(!stored.includes('4321'), 'the deleted text is not in sessionStorage');
+    assert.ok(!(await storedText(page)).includes('4321'), 'the deleted text is not stored in the browser');
   }
   await waitForMessages(bob.page, ['Meet at 10:30?', 'Bring the rope and the quickdraws', TOMBSTONE]);
 

@@ -344,5 +344,29 @@ export async function rawDevice(browser, node, name, password = 'correct horse b
   };
 }
 
-// The user id of the person logged in on `page`.
-export const userId = (page) => page.evaluate(() => JSON.parse(sessionStorage.getItem('parley.session')).user);
+// The user id of the person logged in on `page` (the session is the browser's: localStorage).
+export const userId = (page) => page.evaluate(() => JSON.parse(localStorage.getItem('parley.session')).user);
+
+// Answers the page's "are you sure?" dialog (confirm-ui.js) with its action button.
+export async function confirmAsk(page) {
+  await page.locator('[data-testid=ask-dialog][open]').waitFor();
+  await page.click('[data-testid=ask-ok]');
+  await page.locator('[data-testid=ask-dialog][open]').waitFor({ state: 'detached' });
+}
+
+// Everything the page keeps on this computer, as one string: sessionStorage, localStorage and
+// the outbox in IndexedDB (store.js).
+export const storedText = (page) =>
+  page.evaluate(async () => {
+    const outbox = await new Promise((resolve) => {
+      const request = indexedDB.open('parley');
+      request.onsuccess = () => {
+        const db = request.result;
+        if (!db.objectStoreNames.contains('outbox')) return resolve([]);
+        const all = db.transaction('outbox').objectStore('outbox').getAll();
+        all.onsuccess = () => resolve(all.result);
+      };
+      request.onerror = () => resolve([]);
+    });
+    return JSON.stringify({ session: { ...sessionStorage }, local: { ...localStorage }, outbox });
+  });

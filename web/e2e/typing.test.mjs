@@ -175,7 +175,7 @@ test('in a group bob sees who is typing: one name, two names, then a count', asy
 test('a refused typing frame is dropped quietly: no error is shown', async () => {
   // bob blocks alice (over the HTTP API, as another of his apps could).
   const status = await bob.page.evaluate(async () => {
-    const { token } = JSON.parse(sessionStorage.getItem('parley.session'));
+    const { token } = JSON.parse(localStorage.getItem('parley.session'));
     const response = await fetch('/v1/contacts', {
       method: 'POST',
       headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },

@@ -1,54 +1,25 @@
 // The page: log in / sign up, then the chat list, contacts and one open chat. All protocol
-// work is in chat.js; this file only draws its state and forwards what the person does.
+// work is in chat.js; this file draws its state, with the *-ui.js modules, and forwards what
+// the person does.
 import { api, ApiError } from './api.js';
 import { ChatClient } from './chat.js';
+import { askConfirm, wireConfirm } from './confirm-ui.js';
 import { $, h } from './dom.js';
-import { Edits } from './edits.js';
-import {
-  cancelEdit,
-  editingNow,
-  isEditing,
-  keepFocus,
-  leaveChat,
-  messageActions,
-  submitEdit,
-  syncEditing,
-  wireEdits,
-} from './edits-ui.js';
+import { cancelEdit, editingNow, leaveChat, submitEdit, syncEditing, wireEdits } from './edits-ui.js';
 import { describeError } from './errors.js';
-import { mentionNodes, mentionsOf, suggestionKeys, wireMentions } from './mentions.js';
-import { mutedIcon, renderMute, wireMute } from './mute-ui.js';
-import { closeReaders, receiptMarks, renderReaders, renderSettings, wireReceipts } from './receipts-ui.js';
-import {
-  cancelReply,
-  isFlashing,
-  leaveReply,
-  quoteBlock,
-  startReply,
-  syncReplying,
-  takeReply,
-  wireReplies,
-} from './replies-ui.js';
-
-const SESSION_KEY = 'parley.session';
-
-function ago(ms) {
-  if (!ms) return 'never';
-  const seconds = Math.max(0, Math.round((Date.now() - ms) / 1000));
-  if (seconds < 45) return 'just now';
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 60) return `${minutes} min ago`;
-  const hours = Math.round(minutes / 60);
-  if (hours < 24) return `${hours} h ago`;
-  return new Date(ms).toLocaleDateString();
-}
-
-function clock(us) {
-  return new Date(Number(us) / 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-}
+import { plural } from './format.js';
+import { departure, presenceLine, renderChats, renderContacts, typingLine, wireLists } from './lists-ui.js';
+import { suggestionKeys, wireMentions } from './mentions.js';
+import { onScroll, renderMessages, scrollToBottom, wireMessages } from './messages-ui.js';
+import { renderMute, wireMute } from './mute-ui.js';
+import { onUnreadMessage, renderNotifications, wireNotifications } from './notify.js';
+import { closeReaders, renderReaders, renderSettings, wireReceipts } from './receipts-ui.js';
+import { cancelReply, leaveReply, startReply, syncReplying, takeReply, wireReplies } from './replies-ui.js';
+import { claimConnection, forgetSession, savedSession, saveSession, watchTabs } from './tabs.js';
 
 let client = null;
 let current = null; // {channel} or {peer}: the open chat
+let starting = 0; // counts startApp calls: a start overtaken by another (or by stepping aside) gives up
 let toastTimer = null;
 
 function toast(text) {
@@ -62,9 +33,15 @@ function toast(text) {
 // ---- Log in / sign up ------------------------------------------------------------------
 let authMode = 'login';
 
+// One of the three screens: 'auth' (log in), 'app', or 'elsewhere' (another tab is in use).
+function showScreen(screen) {
+  $('auth').hidden = screen !== 'auth';
+  $('app').hidden = screen !== 'app';
+  $('elsewhere').hidden = screen !== 'elsewhere';
+}
+
 function showAuth(message = '') {
-  $('app').hidden = true;
-  $('auth').hidden = false;
+  showScreen('auth');
   $('auth-error').textContent = message;
   $('auth-name').focus();
 }
@@ -95,7 +72,7 @@ async function submitAuth(event) {
     if (authMode === 'signup') await api.signUp(name, password);
     const login = await api.logIn(name, password, 'web');
     const session = { name, user: String(login.user), device: String(login.device), token: login.token };
-    sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+    saveSession(session); // every tab of this browser is logged in now (tabs.js)
     $('auth-password').value = '';
     await startApp(session);
   } catch (error) {
@@ -108,6 +85,8 @@ async function submitAuth(event) {
 
 // ---- The app -----------------------------------------------------------------------------
 async function startApp(session) {
+  const attempt = ++starting;
+  claimConnection(); // the other tabs of this browser step aside: one connection per device
   // Where to connect: this node, or in a cluster the best live gateway (docs/cluster.md);
   // the client asks again before every reconnect.
   let found;
@@ -116,9 +95,12 @@ async function startApp(session) {
   } catch {
     found = { websocket: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws` };
   }
-  client = new ChatClient(session, sessionStorage, found.websocket, () => api.discover(), found.gateways ?? []);
+  if (attempt !== starting) return;
+  client?.stop();
+  client = new ChatClient(session, localStorage, found.websocket, () => api.discover(), found.gateways ?? []);
   client.addEventListener('change', render);
   client.addEventListener('notice', (event) => toast(event.detail));
+  client.addEventListener('unread-message', (event) => onUnreadMessage(event.detail));
   client.addEventListener('sent', (event) => {
     if (current?.peer && current.peer === event.detail.peer) {
       current = { channel: event.detail.channel };
@@ -134,39 +116,66 @@ async function startApp(session) {
       if (error.code === 'unauthorized') endSession('unauthorized');
     }
   });
-  $('auth').hidden = true;
-  $('app').hidden = false;
+  showScreen('app');
   $('me').textContent = `Signed in as ${session.name}`;
   leaveChat();
   leaveReply();
   current = null;
-  client.start();
+  $('app').classList.remove('show-chat');
   render();
+  await client.start();
 }
 
 const ENDINGS = {
-  replaced: 'This device connected again in another window.',
   logged_out: 'You have logged out.',
   unauthorized: 'Your session has ended. Please log in again.',
 };
 
+// The connection ended for good. `replaced`: another tab of this browser connected with the
+// same device (tabs.js), so this one steps aside; else the session is over for every tab.
 function endSession(why) {
+  if (why === 'replaced') return stepAside();
   client?.stop();
   client = null;
-  if (why !== 'replaced') sessionStorage.removeItem(SESSION_KEY);
+  forgetSession();
   showAuth(ENDINGS[why] ?? '');
 }
 
+// Another tab took the connection: this one waits, with "Use here" to take it back.
+function stepAside() {
+  starting += 1;
+  client?.stop();
+  client = null;
+  $('confirm-dialog').close();
+  $('ask-dialog').close();
+  showScreen('elsewhere');
+}
+
+// Another tab logged in (a session) or out (null).
+function sessionChanged(session) {
+  if (session) return stepAside(); // it also took the connection
+  starting += 1;
+  client?.stop();
+  client = null;
+  showAuth('You logged out in another tab.');
+}
+
 async function logOut() {
+  const unsent = client.outbox.unsent();
+  const lost = unsent ? ` ${plural(unsent, 'message')} not sent yet will be lost.` : '';
+  if (!(await askConfirm(`Log out of parley in this browser?${lost}`, 'Log out'))) return;
+  if (!client) return;
   const session = client.session;
+  starting += 1;
   await client.logout();
   client = null;
   await api.logOut(session.token).catch(() => {});
-  sessionStorage.removeItem(SESSION_KEY);
+  forgetSession(); // the other tabs follow (tabs.js)
   showAuth('');
 }
 
 function openChat(target) {
+  if (!client) return;
   leaveChat();
   leaveReply();
   closeReaders();
@@ -189,118 +198,23 @@ const STATUS_TEXT = { connecting: 'Connecting…', reconnecting: 'Reconnecting�
 
 function render() {
   if (!client) return;
+  adoptChannel();
   $('status').textContent = STATUS_TEXT[client.status] ?? client.status;
   $('status').dataset.state = client.status;
   renderSettings();
+  renderNotifications();
   renderChats();
   renderContacts();
   renderChat();
 }
 
-function presenceOf(user) {
-  return client.presence.get(user);
-}
-
-function presenceLine(user) {
-  const presence = presenceOf(user);
-  if (!presence) return '';
-  return presence.online ? 'online' : `last active ${ago(presence.lastActiveAt)}`;
-}
-
-// "alice is typing…", "alice and bob are typing…", "3 people are typing…", or '' for nobody.
-function typingLine(channelId) {
-  const typists = client.typing.typists(channelId);
-  const name = (user) => client.names.get(user) ?? `user ${user}`;
-  if (typists.length === 0) return '';
-  if (typists.length === 1) return `${name(typists[0])} is typing…`;
-  if (typists.length === 2) return `${name(typists[0])} and ${name(typists[1])} are typing…`;
-  return `${typists.length} people are typing…`;
-}
-
-function renderChats() {
-  const list = $('chats');
-  const channels = [...client.channels.values()].filter((c) => c.kind !== 'unknown');
-  channels.sort((a, b) => Number(b.lastSeq ?? 0) - Number(a.lastSeq ?? 0) || Number(b.id) - Number(a.id));
-  list.replaceChildren(
-    ...channels.map((channel) => {
-      const unread = client.unread.get(channel.id) ?? 0;
-      const muted = client.mutes.muted(channel.id); // still counted, in a grey badge
-      const last = client.edits.last(channel); // an edit or a delete is not a message of its own
-      const peer = channel.kind === 'direct' ? client.peerOf(channel) : null;
-      // A chat that is not open says who types in it in place of its last message.
-      const typing = current?.channel !== channel.id && client.typing.typists(channel.id).length > 0;
-      const gone = channel.active && last?.deleted === true;
-      const preview = !channel.active ? 'you left' : gone ? 'message deleted' : last?.kind === 'text' ? last.text.slice(0, 60) : '';
-      return h(
-        'li',
-        {
-          class: `clickable${current?.channel === channel.id ? ' selected' : ''}`,
-          dataset: { channel: channel.id, testid: 'chat-item', muted: String(muted) },
-          onclick: () => openChat({ channel: channel.id }),
-        },
-        peer ? h('span', { class: `dot${presenceOf(peer)?.online ? ' online' : ''}` }) : h('span', { class: 'dot group' }),
-        h(
-          'span',
-          { class: 'name' },
-          client.title(channel),
-          typing
-            ? h(
-                'small',
-                { class: 'typing', dataset: { testid: 'chat-typing' } },
-                peer ? 'typing…' : typingLine(channel.id),
-              )
-            : h('small', { class: gone ? 'deleted' : null, dataset: { testid: 'chat-preview' } }, preview),
-        ),
-        mutedIcon(client, channel),
-        unread ? h('span', { class: `badge${muted ? ' muted' : ''}`, dataset: { testid: 'unread' } }, String(unread)) : null,
-      );
-    }),
-  );
-  // Muted chats draw no attention: they are left out of the total and the tab's title.
-  const total = [...client.unread].reduce((sum, [id, count]) => (client.mutes.muted(id) ? sum : sum + count), 0);
-  $('unread-total').hidden = total === 0;
-  $('unread-total').textContent = String(total);
-  document.title = total ? `(${total}) parley` : 'parley';
-}
-
-function renderContacts() {
-  const list = $('contacts');
-  list.replaceChildren(
-    ...client.contacts.map((contact) => {
-      const presence = presenceOf(contact.user);
-      const blocked = contact.state === 'blocked';
-      // Presence flows only between friends, so a presence entry means they added us too
-      // (it can arrive a moment before the refreshed contact list says so).
-      const detail = blocked
-        ? 'blocked'
-        : !contact.mutual && !presence
-          ? 'waiting for them to add you'
-          : presenceLine(contact.user) || 'offline';
-      return h(
-        'li',
-        {
-          class: blocked ? '' : 'clickable',
-          dataset: { user: contact.user, name: contact.name, testid: 'contact', online: String(!!presence?.online) },
-          onclick: blocked ? undefined : () => openWith(contact.user),
-        },
-        h('span', { class: `dot${presence?.online ? ' online' : ''}`, title: presence?.online ? 'online' : 'offline' }),
-        h('span', { class: 'name' }, contact.name, h('small', { class: 'presence' }, detail)),
-        h(
-          'button',
-          {
-            type: 'button',
-            class: 'link',
-            title: `Remove ${contact.name}`,
-            onclick: (event) => {
-              event.stopPropagation();
-              client.changeContact(contact.user, blocked ? 'unblock' : 'remove').catch((e) => toast(e.message));
-            },
-          },
-          blocked ? 'Unblock' : 'Remove',
-        ),
-      );
-    }),
-  );
+// A chat opened with a contact before its 1:1 channel was known (the first message from
+// them was on its way) becomes that channel's chat once it is, so their messages show.
+function adoptChannel() {
+  const channel = current?.peer && client.directChannelWith(current.peer);
+  if (!channel) return;
+  current = { channel: channel.id };
+  client.open(channel.id); // changes, and so draws again
 }
 
 function renderChat() {
@@ -313,9 +227,7 @@ function renderChat() {
   if (peer) {
     $('chat-subtitle').textContent = presenceLine(peer);
   } else if (channel) {
-    $('chat-subtitle').textContent = channel.active
-      ? `${channel.members.length} members`
-      : 'You are no longer a member';
+    $('chat-subtitle').textContent = channel.active ? plural(channel.members.length, 'member') : gone(channel, 'You are no longer a member');
   }
   const isGroup = channel?.kind === 'group';
   $('members-toggle').hidden = !isGroup || !channel.active;
@@ -326,7 +238,23 @@ function renderChat() {
   renderMessages(channel, peer);
   renderReaders(channel);
   $('typing').textContent = channel ? typingLine(channel.id) : '';
-  $('composer-text').disabled = channel ? !channel.active : false;
+  renderComposer(channel);
+}
+
+// "<prefix>: alice removed you" / "<prefix>: you left", or the prefix alone when the event is
+// not held.
+function gone(channel, prefix) {
+  const { left, by } = departure(channel);
+  if (left) return `${prefix}: you left.`;
+  return by ? `${prefix}: ${client.names.get(by) ?? `user ${by}`} removed you.` : `${prefix}.`;
+}
+
+// A group we are out of cannot be written to: the composer says why, and looks it.
+function renderComposer(channel) {
+  const closed = channel ? !channel.active : false;
+  $('composer-text').disabled = closed;
+  $('composer-send').disabled = closed;
+  $('composer-text').placeholder = closed ? gone(channel, 'You can’t write here') : 'Write a message';
 }
 
 function renderMembers(channel) {
@@ -338,11 +266,7 @@ function renderMembers(channel) {
         { dataset: { user, testid: 'member' } },
         h('span', { class: 'name' }, client.names.get(user) ?? `user ${user}`, user === channel.admin ? h('small', {}, 'admin') : null),
         admin && user !== client.me
-          ? h(
-              'button',
-              { type: 'button', class: 'link', onclick: () => client.changeGroup('removeMember', { channel: channel.id, user }).catch((e) => toast(e.message)) },
-              'Remove',
-            )
+          ? h('button', { type: 'button', class: 'link', onclick: () => removeMember(channel, user) }, 'Remove')
           : null,
       ),
     ),
@@ -352,97 +276,12 @@ function renderMembers(channel) {
   $('member-add').replaceChildren(...candidates.map((c) => h('option', { value: c.user }, c.name)));
 }
 
-// `name` gives "You" for the reader, `object` gives "you".
-const EVENT_TEXT = {
-  group_created: (m, name) => `${name(m.sender)} created the group “${m.text}”`,
-  member_added: (m, name, object) => `${name(m.sender)} added ${m.users.map(object).join(', ')}`,
-  member_removed: (m, name, object) => `${name(m.sender)} removed ${m.users.map(object).join(', ')}`,
-  member_left: (m, name) => `${name(m.users[0] ?? m.sender)} left`,
-  admin_changed: (m, name) => `${name(m.users[0])} ${m.users[0] === client.me ? 'are' : 'is'} now the admin`,
-};
-
-function renderMessages(channel, peer) {
-  const box = $('messages');
-  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
-  const heightBefore = box.scrollHeight;
-  const name = (user) => (user === client.me ? 'You' : (client.names.get(user) ?? `user ${user}`));
-  const object = (user) => (user === client.me ? 'you' : name(user));
-  const group = channel?.kind === 'group';
-  const items = (channel ? client.edits.shown(channel) : []).map((message) => {
-    if (message.kind !== 'text') {
-      return h('li', { class: 'event', dataset: { seq: message.seq } }, EVENT_TEXT[message.kind]?.(message, name, object) ?? message.kind);
-    }
-    const mine = message.sender === client.me;
-    // A message deleted for everyone is a tombstone: no text, no ticks, no actions.
-    const deleted = message.deleted === true;
-    const edited = Edits.edited(message);
-    const dataset = { seq: message.seq, testid: 'message' };
-    if (edited) dataset.edited = 'true';
-    if (deleted) dataset.deleted = 'true';
-    const mentioned = group && mentionsOf(message, client.me); // mentions.js
-    if (mentioned) dataset.mentioned = 'true';
-    if (isFlashing(channel.id, message.seq)) dataset.highlighted = 'true'; // a quote of it was clicked
-    const editing = isEditing(channel.id, message.seq);
-    const text = deleted
-      ? ['This message was deleted']
-      : group
-        ? mentionNodes(message.text, message.mentions, client.names, client.me)
-        : [message.text];
-    const classes = `${mine ? ' mine' : ''}${deleted ? ' deleted' : ''}${editing ? ' editing' : ''}${mentioned ? ' mentioned' : ''}`;
-    return h(
-      'li',
-      { class: `message${classes}`, dataset },
-      group && !mine ? h('span', { class: 'sender' }, name(message.sender)) : null,
-      deleted ? null : quoteBlock(channel, message), // replies-ui.js
-      h('span', { class: 'text' }, ...text),
-      h(
-        'span',
-        { class: 'meta' },
-        edited ? h('span', { class: 'edited', dataset: { testid: 'edited' } }, 'edited') : null,
-        clock(message.serverTime),
-        ...(mine && !deleted ? receiptMarks(channel, message.seq) : []),
-      ),
-      ...(deleted ? [] : messageActions(channel, message)),
-    );
-  });
-  const held = new Set(channel ? [...channel.messages.values()].map((m) => m.clientMsgId) : []);
-  for (const item of client.outbox.outgoing(channel?.id, peer)) {
-    if (held.has(item.clientMsgId)) continue;
-    // Stored (acked) but not yet delivered back to this device: ✓ already.
-    const stored = !item.error && item.seq && client.channels.get(item.channel);
-    items.push(
-      h(
-        'li',
-        { class: `message mine ${item.error ? 'failed' : stored ? '' : 'pending'}`, dataset: { testid: item.error ? 'failed' : 'pending' } },
-        channel ? quoteBlock(channel, item) : null,
-        h('span', { class: 'text' }, item.text.length > 2000 ? `${item.text.slice(0, 2000)}…` : item.text),
-        h(
-          'span',
-          { class: 'meta' },
-          item.error ? `Not sent: ${item.error} ` : stored ? clock(item.sentAt * 1000) : 'sending…',
-          item.error ? h('button', { type: 'button', class: 'link', onclick: () => client.outbox.dismiss(item.clientMsgId) }, 'Dismiss') : null,
-          ...(stored ? receiptMarks(stored, item.seq) : []),
-        ),
-      ),
-    );
-  }
-  keepFocus($('message-list'), () => $('message-list').replaceChildren(...items));
-  $('load-older').hidden = !channel || !channel.loaded || !channel.hasMore;
-  if (atBottom) scrollToBottom();
-  else if (box.scrollTop < 40) box.scrollTop += box.scrollHeight - heightBefore; // older page prepended
-}
-
-function scrollToBottom() {
-  const box = $('messages');
-  box.scrollTop = box.scrollHeight;
-}
-
 // ---- What the person does ----------------------------------------------------------------------
 function sendMessage(event) {
   event.preventDefault();
   if (submitEdit()) return; // editing a message: Enter saves it (edits-ui.js)
   const text = $('composer-text').value;
-  if (!text.trim() || !current) return;
+  if (!text.trim() || !current || $('composer-text').disabled) return;
   const replyTo = current.channel ? takeReply(current.channel) : '0'; // the reply bar goes
   client.outbox.send(current.channel ? { channel: current.channel } : { peer: current.peer }, text, replyTo);
   $('composer-text').value = ''; // no input event, and no stop: the node ends typing at the message
@@ -452,6 +291,11 @@ function sendMessage(event) {
 async function addContact(event) {
   event.preventDefault();
   const name = $('contact-name').value.trim();
+  // The node refuses it with a bare bad_request: say what is wrong instead.
+  if (name.toLowerCase() === client.session.name.toLowerCase()) {
+    toast('That’s you. Add someone else by their user name.');
+    return;
+  }
   try {
     await api.changeContact(client.session.token, name, 'add');
     $('contact-name').value = '';
@@ -491,9 +335,17 @@ async function addMember(event) {
   await client.changeGroup('addMember', { channel: current.channel, user }).catch((error) => toast(error.message));
 }
 
+async function removeMember(channel, user) {
+  const name = client.names.get(user) ?? `user ${user}`;
+  if (!(await askConfirm(`Remove ${name} from “${channel.name}”? They keep what they saw until now.`, 'Remove'))) return;
+  await client?.changeGroup('removeMember', { channel: channel.id, user }).catch((error) => toast(error.message));
+}
+
 async function leaveGroup() {
-  if (!current?.channel) return;
-  await client.changeGroup('leaveGroup', { channel: current.channel }).catch((error) => toast(error.message));
+  const channel = current?.channel && client.channels.get(current.channel);
+  if (!channel) return;
+  if (!(await askConfirm(`Leave “${channel.name}”? You can only come back if the admin adds you.`, 'Leave group'))) return;
+  await client?.changeGroup('leaveGroup', { channel: channel.id }).catch((error) => toast(error.message));
   $('members-panel').hidden = true;
 }
 
@@ -502,8 +354,18 @@ function wire() {
   $('tab-signup').addEventListener('click', () => setAuthMode('signup'));
   $('auth-form').addEventListener('submit', submitAuth);
   $('logout').addEventListener('click', logOut);
+  $('use-here').addEventListener('click', () => {
+    const session = savedSession();
+    if (session) startApp(session);
+    else showAuth();
+  });
   $('settings-toggle').addEventListener('click', () => ($('settings-panel').hidden = !$('settings-panel').hidden));
-  wireReceipts({ client: () => client, render, toast });
+  const context = { client: () => client, render, toast };
+  wireConfirm();
+  wireReceipts(context);
+  wireNotifications({ client: () => client, openChat });
+  wireLists({ client: () => client, current: () => current, openChat, openWith, toast });
+  wireMessages(context);
   $('composer').addEventListener('submit', sendMessage);
   $('composer-text').addEventListener('keydown', (event) => {
     if (suggestionKeys(event)) return; // the @name list took the key (mentions.js)
@@ -514,9 +376,9 @@ function wire() {
     // An edit is not typing: the others see no indicator for it.
     if (client && current?.channel && !editingNow()) client.typing.composing(current.channel, $('composer-text').value);
   });
-  wireEdits({ client: () => client, render, toast, reply: startReply, cancelReply });
-  wireReplies({ client: () => client, render, toast });
-  wireMute({ client: () => client, render, toast });
+  wireEdits({ ...context, reply: startReply, cancelReply });
+  wireReplies(context);
+  wireMute(context);
   wireMentions({ client: () => client, channel: () => (client && current?.channel ? client.channels.get(current.channel) : null) });
   $('contact-form').addEventListener('submit', addContact);
   $('new-group').addEventListener('click', showGroupForm);
@@ -536,12 +398,14 @@ function wire() {
   $('load-older').addEventListener('click', () => current?.channel && client.loadOlder(current.channel));
   $('messages').addEventListener('scroll', () => {
     if ($('messages').scrollTop === 0 && current?.channel) client.loadOlder(current.channel);
+    onScroll();
   });
+  watchTabs({ stepAside, sessionChanged });
   // "last active" times age while nobody sends anything.
   setInterval(() => client && render(), 15_000);
 }
 
 wire();
-const saved = sessionStorage.getItem(SESSION_KEY);
-if (saved) startApp(JSON.parse(saved));
+const saved = savedSession();
+if (saved) startApp(saved);
 else showAuth();

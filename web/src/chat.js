@@ -1,11 +1,13 @@
-// The protocol side of the web client: one WebSocket per tab (each tab is its own device),
-// in the JSON form of the frames (docs/protocol.md). It owns the sync rules:
+// The protocol side of the web client: one WebSocket per browser (the tabs share one device,
+// and one tab at a time is connected: tabs.js), in the JSON form of the frames
+// (docs/protocol.md). It owns the sync rules:
 //
-//  - the cursor is the highest inbox entry this tab has applied; it is kept in
-//    sessionStorage and sent in every hello, so a reconnect gets exactly what was missed;
+//  - the cursor is the highest inbox entry this device has applied; it is kept in
+//    localStorage and sent in every hello, so a reconnect gets exactly what was missed;
 //  - deliveries at or below the cursor are dropped, so a replay never shows a message twice;
-//  - unacked sends live in an outbox (also in sessionStorage) and are resent after every
-//    reconnect with their original clientMsgId, which the node deduplicates;
+//  - unacked sends live in an outbox (in IndexedDB, outbox.js) and are resent after every
+//    reconnect, and at the next start, with their original clientMsgId, which the node
+//    deduplicates;
 //  - a dropped connection reconnects with capped, jittered exponential backoff, and asks
 //    discovery first where to: in a cluster the node it was on may be the one that died
 //    (docs/cluster.md, "Gateways"); when discovery itself does not answer, it tries the next
@@ -13,8 +15,8 @@
 //
 // The outbox (outbox.js), typing indicators (typing.js), receipts with the unread counts
 // they drive (receipts.js), edits and deletes with the quotes of replies (edits.js,
-// replies.js) and mutes (mutes.js) have modules of their own; this file routes their frames
-// to them.
+// replies.js), mutes (mutes.js) and the chat list's previews (previews.js) have modules of
+// their own; this file routes their frames to them.
 //
 // Ids stay strings (they are 64-bit); comparisons go through BigInt.
 
@@ -22,6 +24,7 @@ import { Edits } from './edits.js';
 import { describeError } from './errors.js';
 import { Mutes } from './mutes.js';
 import { Outbox } from './outbox.js';
+import { Previews } from './previews.js';
 import { Receipts } from './receipts.js';
 import { Typing } from './typing.js';
 
@@ -34,7 +37,7 @@ function big(id) {
 }
 
 export class ChatClient extends EventTarget {
-  // session: {user, device, token, name}; storage: a Storage (sessionStorage in the page);
+  // session: {user, device, token, name}; storage: a Storage (localStorage in the page);
   // discover: an async function answering GET /v1/discover ({websocket, gateways}), or null;
   // gateways: every gateway the page's discovery named (a cluster's), wsUrl among them.
   constructor(session, storage, wsUrl, discover = null, gateways = [wsUrl]) {
@@ -64,10 +67,14 @@ export class ChatClient extends EventTarget {
     this.receipts = new Receipts(this); // positions, our read position, the setting
     this.edits = new Edits(this); // edits and deletes for everyone, and who may make them
     this.mutes = new Mutes(this); // which chats are muted, and until when
+    this.outbox = new Outbox(this); // sends not acked yet (loaded from IndexedDB at start)
+    this.previews = new Previews(this); // the newest message of chats not opened yet
+    this.channelsListed = false; // listChannels answered once (the page's empty-state hint waits for it)
+    this.contactsListed = false;
     this.loadSync();
   }
 
-  // ---- Persistence (per device, in this tab) ------------------------------------------
+  // ---- Persistence (per device, shared by the browser's tabs) ---------------------------
   get syncKey() {
     return `parley.sync.${this.session.device}`;
   }
@@ -78,7 +85,6 @@ export class ChatClient extends EventTarget {
     this.fresh = stored === null;
     const saved = JSON.parse(stored ?? '{}');
     this.cursor = big(saved.cursor);
-    this.outbox = new Outbox(this, saved.outbox ?? []); // sends not acked yet
     this.unread = new Map(Object.entries(saved.unread ?? {}));
   }
   saveSync() {
@@ -86,7 +92,6 @@ export class ChatClient extends EventTarget {
       this.syncKey,
       JSON.stringify({
         cursor: this.cursor.toString(),
-        outbox: this.outbox.items,
         unread: Object.fromEntries(this.unread),
       }),
     );
@@ -101,11 +106,13 @@ export class ChatClient extends EventTarget {
   }
 
   // ---- Connection -------------------------------------------------------------------------
-  start() {
+  // The outbox is read first, so what an earlier tab left unsent goes after the welcome.
+  async start() {
     this.stopped = false;
     addEventListener('offline', this.onBrowserOffline);
     addEventListener('online', this.onBrowserOnline);
     this.receipts.attach();
+    await this.outbox.load();
     this.connect();
   }
 
@@ -402,7 +409,10 @@ export class ChatClient extends EventTarget {
     if (change) return;
     this.typing.onMessage(message, live);
     this.outbox.delivered(message);
-    this.receipts.onMessage(message, live);
+    // One more unread: the page may tell the person (notify.js).
+    if (this.receipts.onMessage(message, live)) {
+      this.dispatchEvent(new CustomEvent('unread-message', { detail: message }));
+    }
   }
 
   refreshChannelsSoon() {
@@ -438,6 +448,8 @@ export class ChatClient extends EventTarget {
       this.receipts.onSummary(summary);
       this.mutes.onSummary(summary);
     }
+    this.channelsListed = true;
+    this.previews.load();
     this.changed();
   }
 
@@ -450,6 +462,7 @@ export class ChatClient extends EventTarget {
     try {
       const list = await this.request('listContacts');
       this.contacts = list.contacts;
+      this.contactsListed = true;
       for (const contact of list.contacts) this.names.set(contact.user, contact.name);
       this.changed();
     } catch {
@@ -539,5 +552,6 @@ export class ChatClient extends EventTarget {
     }
     this.stop();
     this.storage.removeItem(this.syncKey);
+    await this.outbox.store.clear(this.session.device).catch(() => {});
   }
 }

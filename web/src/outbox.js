@@ -1,11 +1,13 @@
 // The outbox (docs/web.md, "Devices, sync and reconnects"): a message is written here, and
-// kept in sessionStorage with the cursor, before anything is sent. It is resent after every
-// reconnect with its original clientMsgId (the node answers a resend of a stored message with
-// `duplicate: true`) until a `sendAck` says it is stored; it is then held as acked, shown
-// with ✓, until its delivery comes back to this device. A reply keeps its `replyTo` through
-// every resend (the node answers a resend with the original's coordinates anyway).
+// to IndexedDB (store.js), before anything is sent. It is resent after every reconnect, and
+// when parley is next opened in this browser, with its original clientMsgId (the node
+// answers a resend of a stored message with `duplicate: true`) until a `sendAck` says it is
+// stored; it is then held as acked, shown with ✓, until its delivery comes back to this
+// device. A reply keeps its `replyTo` through every resend (the node answers a resend with
+// the original's coordinates anyway).
 
 import { describeSendError } from './errors.js';
+import { outboxStore } from './store.js';
 
 function randomId() {
   const bytes = new Uint8Array(9);
@@ -14,12 +16,47 @@ function randomId() {
 }
 
 export class Outbox {
-  // client: the ChatClient (its connection, requests, persistence and events); items: the
-  // unacked sends kept in sessionStorage.
-  constructor(client, items = []) {
+  // client: the ChatClient (its connection, requests and events); store: where the unacked
+  // sends are kept (store.js).
+  constructor(client, store = outboxStore) {
     this.client = client;
-    this.items = items; // not acked yet, in the order written
+    this.store = store;
+    this.items = []; // not acked yet, in the order written
+    this.kept = new Set(); // clientMsgIds of the items written to the store: only they are sent
     this.acked = new Map(); // clientMsgId -> item acked but not yet delivered here
+  }
+
+  // Before the first connection: the sends this device left unacked (in a tab since closed,
+  // or before a reload) are taken up again, ahead of any written since.
+  async load() {
+    let stored = [];
+    try {
+      stored = await this.store.load(this.client.session.device);
+    } catch (error) {
+      console.warn('parley: the outbox could not be read', error);
+    }
+    const held = new Set(this.items.map((item) => item.clientMsgId));
+    const earlier = stored.filter((item) => !held.has(item.clientMsgId));
+    for (const item of earlier) this.kept.add(item.clientMsgId);
+    this.items = [...earlier, ...this.items];
+    this.client.changed();
+  }
+
+  // Writes `item` to the store; resolves when it is there (or could not be: it is then sent
+  // anyway, as a tab without IndexedDB would).
+  keep(item) {
+    return this.store.put({ ...item }).then(
+      () => this.kept.add(item.clientMsgId),
+      (error) => {
+        console.warn('parley: the outbox could not be written', error);
+        this.kept.add(item.clientMsgId);
+      },
+    );
+  }
+
+  unkeep(clientMsgId) {
+    this.kept.delete(clientMsgId);
+    this.store.remove(clientMsgId).catch(() => {});
   }
 
   // target: {channel} or {peer}; replyTo: the seq of the message it replies to ("0": none).
@@ -28,6 +65,7 @@ export class Outbox {
     const client = this.client;
     const item = {
       clientMsgId: `${client.session.device}-${randomId()}`,
+      device: client.session.device,
       channel: target.channel ?? '0',
       peer: target.peer ?? '0',
       text,
@@ -36,15 +74,17 @@ export class Outbox {
       error: null,
     };
     this.items.push(item);
-    client.saveSync();
     client.typing.sent(item.channel);
-    if (client.welcomed) this.transmit(item);
+    // On disk first, then on the wire: a tab closed in between loses nothing.
+    this.keep(item).then(() => {
+      if (client.welcomed && this.items.includes(item)) this.transmit(item);
+    });
     client.changed();
     return item;
   }
 
   transmit(item) {
-    if (item.error) return;
+    if (item.error || !this.kept.has(item.clientMsgId)) return;
     const client = this.client;
     const id = String(client.nextRequest++);
     client.pending.set(id, { clientMsgId: item.clientMsgId });
@@ -73,7 +113,7 @@ export class Outbox {
     const index = this.items.findIndex((item) => item.clientMsgId === waiter.clientMsgId);
     if (index < 0) return;
     const [item] = this.items.splice(index, 1);
-    client.saveSync();
+    this.unkeep(item.clientMsgId);
     item.channel = ack.channel;
     item.seq = ack.seq; // stored: ✓ (receipts.js) until it reaches the others
     const channel = client.ensureChannel(ack.channel);
@@ -91,7 +131,8 @@ export class Outbox {
     if (!item) return;
     if (failure.code === 'overloaded' || failure.code === 'rate_limited') return this.resendSoon();
     item.error = describeSendError(failure.code, failure.message, (item.replyTo ?? '0') !== '0');
-    client.saveSync();
+    item.code = failure.code;
+    this.store.put({ ...item }).catch(() => {}); // still shown, failed, after a reload
     client.notify(item.error);
     client.changed();
   }
@@ -116,7 +157,12 @@ export class Outbox {
 
   dismiss(clientMsgId) {
     this.items = this.items.filter((item) => item.clientMsgId !== clientMsgId);
-    this.client.saveSync();
+    this.unkeep(clientMsgId);
     this.client.changed();
+  }
+
+  // How many sends are not stored by the node yet (logging out would lose them).
+  unsent() {
+    return this.items.filter((item) => !item.error).length;
   }
 }

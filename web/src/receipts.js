@@ -122,12 +122,14 @@ export class Receipts {
     return true;
   }
 
-  // A text from someone else arrived in `channelId`: unread unless it is on screen.
+  // A text from someone else arrived in `channelId`: unread unless it is on screen. True if
+  // it was counted.
   onMessage(message, live) {
     const client = this.client;
-    if (message.kind !== 'text' || message.sender === client.me || !live) return;
-    if (big(message.seq) <= this.position(message.channel) || this.reading(message.channel)) return;
+    if (message.kind !== 'text' || message.sender === client.me || !live) return false;
+    if (big(message.seq) <= this.position(message.channel) || this.reading(message.channel)) return false;
     client.unread.set(message.channel, (client.unread.get(message.channel) ?? 0) + 1);
+    return true;
   }
 
   onSummary(summary) {

@@ -108,7 +108,7 @@ export function quoteBlock(channel, message) {
     h('span', { class: 'quote-sender', dataset: { testid: 'quote-sender' } }, nameOf(quote.sender)),
     quote.deleted
       ? h('em', { class: 'quote-text', dataset: { testid: 'quote-text' } }, 'deleted')
-      : h('span', { class: 'quote-text', dataset: { testid: 'quote-text' } }, quote.text),
+      : h('span', { class: 'quote-text', dir: 'auto', dataset: { testid: 'quote-text' } }, quote.text),
   );
 }
 
