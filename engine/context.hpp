@@ -277,6 +277,8 @@ void present(const Records& records, UserId reader, Message& message);
 bool muted(const MemberRecord& member, TimeUs now);
 // `user` is to be pushed `message` at `now`: it mentions them, or they did not mute its channel.
 bool wants_push(const Records& records, UserId user, const MessageRecord& message, TimeUs now);
+// The same, from the user's member record of the message's channel.
+bool wants_push(const MemberRecord& member, UserId user, const MessageRecord& message, TimeUs now);
 // What a ChannelMute says of `member`'s mute at `now`.
 server::ChannelMute mute_state(RequestId request, ChannelId channel, const MemberRecord& member,
                                TimeUs now);

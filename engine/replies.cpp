@@ -143,9 +143,14 @@ bool muted(const MemberRecord& member, TimeUs now) {
 
 bool wants_push(const Records& records, UserId user, const MessageRecord& message, TimeUs now) {
   const auto member = records.member(message.channel, user);
-  if (member && member->request) return false;  // a message request never pushes (rule 22)
+  if (!member) return true;
+  return wants_push(*member, user, message, now);
+}
+
+bool wants_push(const MemberRecord& member, UserId user, const MessageRecord& message, TimeUs now) {
+  if (member.request) return false;  // a message request never pushes (rule 22)
   if (std::binary_search(message.mentions.begin(), message.mentions.end(), user)) return true;
-  return !member || !muted(*member, now);
+  return !muted(member, now);
 }
 
 server::ChannelMute mute_state(RequestId request, ChannelId channel, const MemberRecord& member,

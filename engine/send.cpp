@@ -21,11 +21,6 @@ std::optional<Error> check_text(std::string_view text) {
 
 namespace {
 
-bool in_request(const Records& records, ChannelId channel, UserId user) {
-  const auto member = records.member(channel, user);
-  return member && member->request;
-}
-
 std::optional<Error> check_client_msg_id(std::string_view id) {
   if (id.empty() || id.size() > limits::kMaxClientMsgIdBytes || !utf8_code_points(id)) {
     return Error{ErrorCode::invalid_client_msg_id,
@@ -116,11 +111,18 @@ void append(Context& context, ChannelRecord& channel, MessageRecord message,
   const bool is_text = message.kind == MessageKind::text;
   if (is_text) note_sent(state, channel.id, message.sender, message.seq);
   std::vector<InboxSeq> inbox_seqs;
+  std::vector<bool> wants;  // pushes `to[i]` (rules 21 and 22), from the one member read
   inbox_seqs.reserve(to.size());
+  wants.reserve(to.size());
   for (UserId user : to) {
-    // Not in a chat that is a message request for them (rule 22).
-    const bool counts_unread =
-        is_text && user != message.sender && !in_request(records, channel.id, user);
+    bool counts_unread = false;
+    if (is_text && user != message.sender) {
+      const auto member = records.member(channel.id, user);
+      counts_unread = !member || !member->request;  // not in a message request (rule 22)
+      wants.push_back(!member || wants_push(*member, user, message, context.now));
+    } else {
+      wants.push_back(false);
+    }
     inbox_seqs.push_back(records.append_inbox(user, id, counts_unread));
     if (counts_unread) count_unread(state, user, channel.id, message.seq);
   }
@@ -129,10 +131,9 @@ void append(Context& context, ChannelRecord& channel, MessageRecord message,
   if (!is_text) return;
   for (std::size_t i = 0; i < to.size(); ++i) {
     const UserId user = to[i];
-    if (user == message.sender) continue;
-    // Muted and not mentioned (rule 21): no push now, and none owed for later, so a mention
-    // owed earlier in the channel is not replaced by a message that would not push.
-    if (!wants_push(records, user, message, context.now)) continue;
+    // The sender; a request (rule 22); muted and not mentioned (rule 21): no push now, and
+    // none owed for later, so a mention owed earlier is not replaced by one that would not.
+    if (!wants[i]) continue;
     if (pushable(state, user)) {
       push_message(state, user, message, context.now, context.out);
     } else if (!state.connections_by_user.contains(user)) {
