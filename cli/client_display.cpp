@@ -196,9 +196,10 @@ void TerminalClient::show_message(const engine::Message& message) {
   }
   const std::string stamp = "[" + local_time(message.server_time) + "] ";
   if (message.kind == engine::MessageKind::text) {
-    if (message.edited_seq != 0 && !message.deleted) {
+    if (message.edited_seq != 0 || message.deleted) {
       if (shown_edits_.size() >= kShownEditsMax) shown_edits_.clear();
-      shown_edits_[{message.channel, message.seq}] = message.edited_seq;
+      shown_edits_[{message.channel, message.seq}] =
+          message.deleted ? kShownDeleted : message.edited_seq;
     }
     const std::string text = message.deleted           ? "(message deleted)"
                              : message.edited_seq != 0 ? message.text + " (edited)"

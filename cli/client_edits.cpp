@@ -64,9 +64,10 @@ std::string TerminalClient::edit_text(const engine::Message& message,
                                       const std::string& where) const {
   const std::string who = name_of(message.sender);
   const std::string target = "#" + std::to_string(message.target);
+  const auto shown = shown_edits_.find({message.channel, message.target});
+  if (shown != shown_edits_.end() && shown->second == kShownDeleted) return "";  // printed so
   if (message.kind == engine::MessageKind::deleted) return who + " deleted " + target + where;
   if (message.edited_seq != 0) return "";  // superseded: the newer edit follows
-  const auto shown = shown_edits_.find({message.channel, message.target});
   if (shown != shown_edits_.end() && shown->second >= message.seq) return "";  // printed so
   if (message.deleted) return who + " edited " + target + where + " (since deleted)";
   return who + " edited " + target + where + ": " + message.text;

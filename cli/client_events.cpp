@@ -66,6 +66,7 @@ void TerminalClient::react(const server::Event& event) {
       ws_->send(client::Request{client::Ack{deliver->entries.back().inbox_seq}}, encoding_);
     }
     for (const auto& entry : deliver->entries) {
+      echoes_due_.erase({entry.message.channel, entry.message.seq});
       note_seen(entry.message.channel, entry.message.seq);
       if (entry.message.kind == engine::MessageKind::group_created)
         channel_labels_[entry.message.channel] = "\"" + entry.message.text + "\"";
@@ -92,6 +93,7 @@ void TerminalClient::react(const server::Event& event) {
 void TerminalClient::on_send_ack(const server::SendAck& ack) {
   engine::Seq& last = last_sent_[ack.channel];
   last = std::max(last, ack.seq);
+  if (!ack.duplicate) echoes_due_.insert({ack.channel, ack.seq});
   const auto sent = peer_sends_.find(ack.request);
   if (sent == peer_sends_.end()) return;
   const engine::UserId peer = sent->second;

@@ -257,8 +257,10 @@ class TerminalClient {
   // Messages printed already in their edited state: (channel, seq) -> the edit they showed,
   // so the `edited` entry that follows in a backlog adds no second line. Forgotten past
   // kShownEditsMax entries (a line printed twice is the worst that can happen then).
+  // A message printed as deleted maps to kShownDeleted: its edits and delete add no line.
   std::map<std::pair<engine::ChannelId, engine::Seq>, engine::Seq> shown_edits_;
   static constexpr std::size_t kShownEditsMax = 10'000;
+  static constexpr engine::Seq kShownDeleted = ~engine::Seq{0};
   std::set<engine::UserId> nameless_users_;  // still unknown after a lookup: not asked again
   std::set<engine::ChannelId> nameless_channels_;
   // Receipts: the newest seq shown per channel (what /read marks), this client's newest
@@ -266,6 +268,9 @@ class TerminalClient {
   std::map<engine::ChannelId, engine::Seq> newest_seen_;
   std::map<engine::ChannelId, engine::Seq> last_sent_;
   std::set<engine::RequestId> receipt_queries_;
+  // This client's acked messages whose delivery back to it has not come yet: at stdin's
+  // end the client waits for them, so its own last line is shown.
+  std::set<std::pair<engine::ChannelId, engine::Seq>> echoes_due_;
   // Message requests: the chats the node said are requests for you, and /requests answers
   // being gathered page by page (the labels so far).
   std::set<engine::ChannelId> request_channels_;

@@ -268,6 +268,9 @@ int TerminalClient::serve(StdinLines& input) {
       }
       continue;
     }
+    // This client's own messages come back as deliveries just after their acks: wait for
+    // them too, so the last line typed is shown (a lost one gives up with the answers').
+    if (!echoes_due_.empty() && Clock::now() - *input_ended_at <= kAnswerTimeout) continue;
     if (!answered_at) answered_at = Clock::now();
     const auto linger = std::chrono::milliseconds(options_.script ? options_.linger_ms : 0);
     if (Clock::now() - *answered_at >= linger) break;

@@ -199,6 +199,9 @@ grep -q '^\[[0-9:]*\] #[0-9]* alice: first post$' "$dir/bob3.txt" ||
   fail "interactive mode did not show alice's post"
 grep -q '^\[[0-9:]*\] #[0-9]* alice: edited text (edited)$' "$dir/bob3.txt" ||
   fail "interactive mode did not show the edited text marked edited"
+if grep -q 'alice deleted #5' "$dir/bob3.txt"; then
+  fail "the backlog printed a delete line for #5, already shown as deleted"
+fi
 grep -q '^\[[0-9:]*\] #[0-9]* alice: (message deleted)$' "$dir/bob3.txt" ||
   fail "interactive mode did not show the deleted message as deleted"
 grep -q '^\[[0-9:]*\] #[0-9]* you (re #4 alice: edited text): agreed @alice$' "$dir/bob3.txt" ||
@@ -207,4 +210,9 @@ grep -q '^\* alice: delivered up to #[0-9]*, ' "$dir/bob3.txt" ||
   fail "/receipts did not show alice's positions in the group"
 grep -q '^\* alice: \(online\|offline\), last active ' "$dir/bob3.txt" ||
   fail "/who did not show alice's presence"
+# 7. Piped interactive mode shows its own last message: it waits for the delivery back.
+printf '/to alice\nlast words\n' | client --name bob --password 'bob password' >"$dir/bob_last.txt" ||
+  fail "interactive bob (last words) failed"
+grep -q '^\[[0-9:]*\] #[0-9]* you: last words$' "$dir/bob_last.txt" ||
+  fail "the client exited before showing its own last message"
 echo "client test passed"
