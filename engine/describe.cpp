@@ -165,8 +165,8 @@ std::string describe(const Effect& effect) {
     const PushIntent& intent = push->intent;
     return "push " + n(intent.id) + " user=" + n(intent.user) + " device=" + n(intent.device) +
            " " + intent.platform + " channel=" + n(intent.channel) + " seq=" + n(intent.seq) +
-           " unread=" + n(intent.unread_in_channel) + "/" + n(intent.unread_total) + " \"" +
-           intent.preview + "\"";
+           " unread=" + n(intent.unread_in_channel) + "/" + n(intent.unread_total) +
+           (intent.mentions_you ? " mention" : "") + " \"" + intent.preview + "\"";
   }
   if (const auto* dropped = std::get_if<PushDropped>(&effect)) {
     return "push_dropped user=" + n(dropped->user) + " channel=" + n(dropped->channel) +

@@ -88,6 +88,8 @@ void push_message(State& state, UserId user, const MessageRecord& message, TimeU
     intent.unread_in_channel = records.unread(user, message.channel);
     intent.unread_total = records.unread(user, 0);
     intent.created_at = now;
+    intent.mentions_you =
+        std::binary_search(message.mentions.begin(), message.mentions.end(), user);
     records.put_push_intent(intent);
     out.push_back(PushNotification{std::move(intent)});
   }

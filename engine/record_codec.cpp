@@ -302,6 +302,7 @@ std::string encode_push_intent(const PushIntent& intent) {
       .u64(intent.unread_in_channel)
       .u64(intent.unread_total)
       .i64(intent.created_at)
+      .u64(intent.mentions_you ? 1 : 0)
       .take();
 }
 
@@ -320,6 +321,8 @@ PushIntent decode_push_intent(std::string_view bytes) {
   intent.unread_in_channel = reader.u64();
   intent.unread_total = reader.u64();
   intent.created_at = reader.i64();
+  // Absent in intents written before mentions were told (read as false).
+  if (!reader.done()) intent.mentions_you = reader.u64() != 0;
   reader.finish();
   return intent;
 }

@@ -114,6 +114,9 @@ struct PushIntent {
   std::uint64_t unread_in_channel = 0;
   std::uint64_t unread_total = 0;
   TimeUs created_at = 0;
+  // The message mentions the recipient (rule 21): a phone may say "mentioned you", and it is
+  // why a muted chat pushed at all.
+  bool mentions_you = false;
   friend bool operator==(const PushIntent&, const PushIntent&) = default;
 };
 

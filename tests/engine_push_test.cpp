@@ -59,6 +59,7 @@ TEST_F(Push, OneIntentPerTokenForAUserWithNoOnlineDevice) {
     EXPECT_EQ(intent.preview, "are you there?");
     EXPECT_EQ(intent.unread_in_channel, 1u);
     EXPECT_EQ(intent.unread_total, 1u);
+    EXPECT_FALSE(intent.mentions_you) << "a 1:1 message mentions no one";
     // Written to the outbox, so a delivery worker finds it after a restart.
     const auto stored = h.read([&](Records& r) { return r.push_intent(intent.id); });
     ASSERT_TRUE(stored.has_value());

@@ -220,6 +220,7 @@ TEST(Mute, AMutedChatPushesOnlyMentionsAndStillCountsUnread) {
   ack_of(h.post(w.a, w.group, "@bob look"));
   ASSERT_EQ(h.pushes().size(), before + 1);
   EXPECT_EQ(h.pushes().back().preview, "@bob look");
+  EXPECT_TRUE(h.pushes().back().mentions_you) << "the push says why a muted chat rang";
   const auto unread = h.read([&](Records& r) { return r.unread(w.bob, w.group); });
   EXPECT_EQ(unread, 2u);
 }

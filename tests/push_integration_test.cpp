@@ -100,6 +100,7 @@ TEST(Push, GatewayFailingFirstRequestsStillGetsExactlyOneNotification) {
   const auto& push = delivered[0];
   EXPECT_EQ(std::string(push.at("preview").as_string()), "dinner at eight?");
   EXPECT_EQ(push.at("unread_total").to_number<int>(), 1);
+  EXPECT_FALSE(push.at("mentions_you").as_bool());
   EXPECT_EQ(push.at("unread_in_channel").to_number<int>(), 1);
   EXPECT_EQ(push.at("user").to_number<UserId>(), bob.user);
   EXPECT_EQ(push.at("sender").to_number<UserId>(), alice.user);

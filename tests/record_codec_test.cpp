@@ -129,7 +129,10 @@ bool round_trips(Table table) {
     }
     case Table::push_outbox: {
       const PushIntent intent{kBig, 2, 3, "fcm", "tok", 4, 5, 6, kBinary, 7, 8, -9};
-      return decode_push_intent(encode_push_intent(intent)) == intent;
+      PushIntent mention = intent;
+      mention.mentions_you = true;
+      return decode_push_intent(encode_push_intent(intent)) == intent &&
+             decode_push_intent(encode_push_intent(mention)) == mention;
     }
     case Table::credentials:
       return decode_credential(encode_credential("$argon2id$v=19$...")) == "$argon2id$v=19$..." &&

@@ -32,6 +32,7 @@ std::string push_body(const engine::PushIntent& intent) {
                                       {"preview", intent.preview},
                                       {"unread_in_channel", intent.unread_in_channel},
                                       {"unread_total", intent.unread_total},
+                                      {"mentions_you", intent.mentions_you},
                                       {"created_at_us", intent.created_at}});
 }
 
