@@ -1,0 +1,112 @@
+// Full-text search over chat messages (docs/search.md): a derived index of every text
+// message's latest text, kept in SQLite FTS5 (Debian's libsqlite3, FTS5 built in) beside a
+// node's store, rebuilt from the store when missing. The engine never touches it: hosts feed
+// it the texts each commit stored, edited or deleted, off the engine thread, and run the
+// queries the engine scoped to what the asker may read (their membership windows).
+//
+// Why SQLite FTS5 rather than Xapian: one file with transactions, BM25 ranking and
+// snippets built in, a tokenizer that folds case and diacritics (unicode61), no server, and
+// Debian ships it with every parley dependency already; Xapian would add a second on-disk
+// format and a C++ API to wrap for the same ranking.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace parley::search {
+
+using ChannelId = std::uint64_t;
+using Seq = std::uint64_t;
+using UserId = std::uint64_t;
+using TimeUs = std::int64_t;
+
+// A text message as the index keeps it: its latest text (after edits).
+struct Document {
+  ChannelId channel = 0;
+  Seq seq = 0;
+  UserId sender = 0;
+  TimeUs time = 0;  // when the node stored the message, µs since the Unix epoch
+  std::string text;
+};
+
+// Seqs [from, to] of a channel the asker may read (a membership window, engine rule 8).
+struct Window {
+  ChannelId channel = 0;
+  Seq from = 1;
+  Seq to = 0;  // inclusive
+};
+
+struct Query {
+  std::string text;             // what the person typed (see to_match_expression)
+  std::vector<Window> windows;  // only messages inside one of these are found
+  std::size_t offset = 0;       // hits to skip: the page starts after them
+  std::size_t limit = 20;       // hits per page
+};
+
+// A piece of a snippet: text, and whether it is a term the query matched (to highlight).
+struct Part {
+  std::string text;
+  bool match = false;
+  friend bool operator==(const Part&, const Part&) = default;
+};
+
+struct Hit {
+  ChannelId channel = 0;
+  Seq seq = 0;
+  UserId sender = 0;
+  TimeUs time = 0;
+  std::vector<Part> snippet;  // up to ~16 words around the best match, in order
+};
+
+struct Page {
+  std::vector<Hit> hits;  // best first: BM25 rank, then newest
+  bool more = false;      // more hits follow: ask again with offset + hits.size()
+};
+
+class SearchError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The FTS5 MATCH expression for what a person typed: every word (letters and digits, as
+// the unicode61 tokenizer splits them) must occur, the last one as a prefix ("caf" finds
+// "café"); every word is quoted, so no input is read as FTS5 syntax. At most kMaxTerms
+// words count; nothing when the text holds no word.
+inline constexpr std::size_t kMaxTerms = 16;
+std::optional<std::string> to_match_expression(std::string_view typed);
+
+class SearchIndex {
+ public:
+  // Opens (creating it if missing) the index at `path`; ":memory:" for one in memory.
+  // Throws SearchError.
+  explicit SearchIndex(const std::string& path);
+  ~SearchIndex();
+  SearchIndex(const SearchIndex&) = delete;
+  SearchIndex& operator=(const SearchIndex&) = delete;
+
+  // Writes go in transactions: many puts per commit cost one sync.
+  void begin();
+  void commit();
+  // Inserts the message, or replaces its text (an edit).
+  void put(const Document& document);
+  // Forgets the message (deleted for everyone). Nothing if it is not there.
+  void erase(ChannelId channel, Seq seq);
+  // The highest seq of `channel` indexed, 0 when none: what a rebuild resumes after.
+  Seq indexed_upto(ChannelId channel) const;
+  std::size_t size() const;
+
+  // The page of hits; an empty page for a query with no word or no window.
+  Page search(const Query& query) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace parley::search
