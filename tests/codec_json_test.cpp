@@ -142,6 +142,31 @@ TEST(CodecJson, EditAndDeleteFrames) {
   EXPECT_TRUE(same(std::get<server::Event>(back), server::HistoryPage{3, 7, {tombstone}, false}));
 }
 
+// Message request frames exactly as docs/protocol.md's examples show them, and the answer
+// spelled as an ordinal (1 is delete) or refused when it names no answer.
+TEST(CodecJson, MessageRequestFrames) {
+  EXPECT_EQ(encode_client_frame(client::AnswerRequest{26, 11, client::RequestAnswer::accept},
+                                Encoding::json),
+            R"({"answerRequest":{"request":"26","channel":"11","answer":"accept"}})");
+  EXPECT_EQ(encode_server_event(server::RequestAnswered{27, 12, client::RequestAnswer::delete_, 3},
+                                Encoding::json),
+            R"({"requestAnswered":{"request":"27","channel":"12","answer":"delete",)"
+            R"("clearedSeq":"3"}})");
+  EXPECT_TRUE(
+      same(request_of(decode_client_ok(
+               R"({"answerRequest":{"request":"27","channel":"12","answer":1}})", Encoding::json)),
+           client::AnswerRequest{27, 12, client::RequestAnswer::delete_}));
+  for (const char* bad : {R"({"answerRequest":{"request":"1","channel":"2","answer":"reject"}})",
+                          R"({"answerRequest":{"request":"1","channel":"2","answer":2}})",
+                          R"({"answerRequest":{"request":"1","channel":"2","answer":"Accept"}})"}) {
+    EXPECT_TRUE(std::holds_alternative<DecodeError>(decode_client_frame(bad, Encoding::json)))
+        << bad;
+  }
+  EXPECT_TRUE(std::holds_alternative<DecodeError>(decode_server_event(
+      R"({"requestAnswered":{"request":"1","channel":"2","answer":7,"clearedSeq":"0"}})",
+      Encoding::json)));
+}
+
 // Reply and mute frames exactly as docs/protocol.md's examples show them; a quote is
 // written only for a reply.
 TEST(CodecJson, ReplyAndMuteFrames) {

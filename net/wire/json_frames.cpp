@@ -476,6 +476,8 @@ struct ClientFrames {
     if (request == nullptr) return;
     if (const auto* change = std::get_if<client::ChangeContact>(request)) {
       json::check(change->action);
+    } else if (const auto* answer = std::get_if<client::AnswerRequest>(request)) {
+      json::check(answer->answer);
     }
   }
 };
@@ -505,6 +507,8 @@ struct ServerEvents {
     } else if (const auto* channels = std::get_if<server::ChannelList>(&event)) {
       for (const auto& channel : channels->channels)
         json::check(channel.kind);
+    } else if (const auto* answered = std::get_if<server::RequestAnswered>(&event)) {
+      json::check(answered->answer);
     }
   }
 };

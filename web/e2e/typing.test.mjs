@@ -184,7 +184,11 @@ test('a refused typing frame is dropped quietly: no error is shown', async () =>
     return response.status;
   });
   assert.equal(status, 200);
-  await openChat(bob.page, 'alice');
+  // The block makes bob's chat with alice a message request (engine rule 22). His page learns
+  // it from the presence frame that ends their friendship, and moves the chat to Requests.
+  await bob.page.locator('[data-testid=requests-entry]').click();
+  await bob.page.locator('[data-testid=request-item]', { hasText: 'alice' }).click();
+  await bob.page.locator('[data-testid=request-banner]').waitFor();
   const receivedBefore = typingFrames(bob.frames, 'received').length;
 
   await openChat(alice.page, 'bob');

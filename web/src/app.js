@@ -15,6 +15,7 @@ import { renderMute, wireMute } from './mute-ui.js';
 import { onUnreadMessage, renderNotifications, wireNotifications } from './notify.js';
 import { closeReaders, renderReaders, renderSettings, wireReceipts } from './receipts-ui.js';
 import { cancelReply, leaveReply, startReply, syncReplying, takeReply, wireReplies } from './replies-ui.js';
+import { renderRequestBanner, renderRequests, wireRequests } from './requests-ui.js';
 import { claimConnection, forgetSession, savedSession, saveSession, watchTabs } from './tabs.js';
 
 let client = null;
@@ -188,6 +189,16 @@ function openChat(target) {
   scrollToBottom();
 }
 
+// Back to no chat open (the Back button, or the open chat went away).
+function closeChat() {
+  leaveChat();
+  leaveReply();
+  closeReaders();
+  current = null;
+  client?.open(null);
+  $('app').classList.remove('show-chat');
+}
+
 function openWith(peer) {
   const channel = client.directChannelWith(peer);
   openChat(channel ? { channel: channel.id } : { peer });
@@ -199,11 +210,13 @@ const STATUS_TEXT = { connecting: 'Connectingâ€¦', reconnecting: 'Reconnectingâ€
 function render() {
   if (!client) return;
   adoptChannel();
+  if (current?.channel && !client.channels.has(current.channel)) return closeChat(); // a deleted request: draws again
   $('status').textContent = STATUS_TEXT[client.status] ?? client.status;
   $('status').dataset.state = client.status;
   renderSettings();
   renderNotifications();
   renderChats();
+  renderRequests();
   renderContacts();
   renderChat();
 }
@@ -235,6 +248,7 @@ function renderChat() {
   syncEditing(channel);
   syncReplying(channel);
   renderMute(channel);
+  renderRequestBanner(channel);
   renderMessages(channel, peer);
   renderReaders(channel);
   $('typing').textContent = channel ? typingLine(channel.id) : '';
@@ -373,12 +387,15 @@ function wire() {
     if (event.key === 'Enter' && !event.shiftKey) sendMessage(event);
   });
   $('composer-text').addEventListener('input', () => {
-    // An edit is not typing: the others see no indicator for it.
-    if (client && current?.channel && !editingNow()) client.typing.composing(current.channel, $('composer-text').value);
+    // An edit is not typing: the others see no indicator for it. Nor does a request's sender,
+    // who is told nothing until it is answered (requests.js).
+    if (!client || !current?.channel || editingNow() || client.requests.isRequest(current.channel)) return;
+    client.typing.composing(current.channel, $('composer-text').value);
   });
   wireEdits({ ...context, reply: startReply, cancelReply });
   wireReplies(context);
   wireMute(context);
+  wireRequests({ client: () => client, current: () => current, openChat, toast });
   wireMentions({ client: () => client, channel: () => (client && current?.channel ? client.channels.get(current.channel) : null) });
   $('contact-form').addEventListener('submit', addContact);
   $('new-group').addEventListener('click', showGroupForm);
@@ -387,14 +404,7 @@ function wire() {
   $('members-toggle').addEventListener('click', () => ($('members-panel').hidden = !$('members-panel').hidden));
   $('member-form').addEventListener('submit', addMember);
   $('leave-group').addEventListener('click', leaveGroup);
-  $('back').addEventListener('click', () => {
-    leaveChat();
-    leaveReply();
-    closeReaders();
-    current = null;
-    client.open(null);
-    $('app').classList.remove('show-chat');
-  });
+  $('back').addEventListener('click', closeChat);
   $('load-older').addEventListener('click', () => current?.channel && client.loadOlder(current.channel));
   $('messages').addEventListener('scroll', () => {
     if ($('messages').scrollTop === 0 && current?.channel) client.loadOlder(current.channel);

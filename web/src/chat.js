@@ -15,8 +15,8 @@
 //
 // The outbox (outbox.js), typing indicators (typing.js), receipts with the unread counts
 // they drive (receipts.js), edits and deletes with the quotes of replies (edits.js,
-// replies.js), mutes (mutes.js) and the chat list's previews (previews.js) have modules of
-// their own; this file routes their frames to them.
+// replies.js), mutes (mutes.js), message requests (requests.js) and the chat list's previews
+// (previews.js) have modules of their own; this file routes their frames to them.
 //
 // Ids stay strings (they are 64-bit); comparisons go through BigInt.
 
@@ -26,6 +26,7 @@ import { Mutes } from './mutes.js';
 import { Outbox } from './outbox.js';
 import { Previews } from './previews.js';
 import { Receipts } from './receipts.js';
+import { Requests } from './requests.js';
 import { Typing } from './typing.js';
 
 const HISTORY_PAGE = 30;
@@ -69,6 +70,9 @@ export class ChatClient extends EventTarget {
     this.mutes = new Mutes(this); // which chats are muted, and until when
     this.outbox = new Outbox(this); // sends not acked yet (loaded from IndexedDB at start)
     this.previews = new Previews(this); // the newest message of chats not opened yet
+    this.requests = new Requests(this); // chats from people who are not contacts, kept apart
+    this.addEventListener('sent', (event) => this.requests.onSent(event.detail.channel, event.detail.duplicate));
+    this.listGeneration = 0; // counts refreshChannels calls: a list drops only chats it could have named
     this.channelsListed = false; // listChannels answered once (the page's empty-state hint waits for it)
     this.contactsListed = false;
     this.loadSync();
@@ -277,6 +281,9 @@ export class ChatClient extends EventTarget {
       case 'channelMute':
         if (body.request === '0') return this.mutes.apply(body); // another of our devices
         break;
+      case 'requestAnswered':
+        if (body.request === '0') return this.requests.apply(body); // another of our devices
+        break;
       case 'failure':
         if (this.onFailure(body)) return;
         break;
@@ -394,6 +401,8 @@ export class ChatClient extends EventTarget {
         loaded: false, // a history page was fetched
         hasMore: true,
         loading: false,
+        request: null, // a message request (requests.js): null until channelList says
+        born: this.listGeneration, // the chat lists started before it was met
       };
       this.channels.set(id, channel);
     }
@@ -403,12 +412,15 @@ export class ChatClient extends EventTarget {
   // An edit or a delete changes the message it targets and nothing else: it is never
   // unread and ends no typing indicator (edits.js).
   applyMessage(message, live) {
+    if (this.requests.isCleared(message)) return; // a lagging copy of a deleted request's message
     const channel = this.ensureChannel(message.channel);
     const change = this.edits.merge(channel, message);
     if (channel.kind === 'unknown' || (!change && message.kind !== 'text')) this.refreshChannelsSoon();
     if (change) return;
     this.typing.onMessage(message, live);
     this.outbox.delivered(message);
+    // Never in a request, nor before the chat's flag is known (requests.js).
+    if (!this.requests.mayCount(channel, message, live)) return;
     // One more unread: the page may tell the person (notify.js).
     if (this.receipts.onMessage(message, live)) {
       this.dispatchEvent(new CustomEvent('unread-message', { detail: message }));
@@ -420,8 +432,10 @@ export class ChatClient extends EventTarget {
     this.refreshTimer = setTimeout(() => this.refreshChannels(), 50);
   }
 
-  // The list comes in pages (at most 100 channels each): ask until `more` is false.
+  // The list comes in pages (at most 100 channels each): ask until `more` is false. A chat
+  // met before the list was asked and not in it was deleted as a request (requests.js).
   async refreshChannels() {
+    const generation = ++this.listGeneration;
     const summaries = [];
     try {
       let after = '0';
@@ -447,7 +461,13 @@ export class ChatClient extends EventTarget {
       for (const member of summary.members) this.names.set(member.user, member.name);
       this.receipts.onSummary(summary);
       this.mutes.onSummary(summary);
+      this.requests.onSummary(summary, channel);
     }
+    const listed = new Set(summaries.map((summary) => summary.channel));
+    for (const channel of [...this.channels.values()]) {
+      if (!listed.has(channel.id) && channel.born < generation) this.requests.forget(channel.id);
+    }
+    this.requests.release();
     this.channelsListed = true;
     this.previews.load();
     this.changed();
@@ -458,9 +478,15 @@ export class ChatClient extends EventTarget {
     this.contactsTimer = setTimeout(() => this.refreshContacts(), 50);
   }
 
-  async refreshContacts() {
+  // Contacts decide which chats are requests (an add accepts one, a remove or a block makes
+  // one): a change (made here, or on another device) asks for the chat list again, unless
+  // the caller does (`channelsToo` false).
+  async refreshContacts(channelsToo = true) {
     try {
       const list = await this.request('listContacts');
+      const states = (contacts) => contacts.map((c) => `${c.user}:${c.state}`).join(',');
+      const changed = this.contactsListed && states(list.contacts) !== states(this.contacts);
+      if (changed && channelsToo) this.refreshChannelsSoon();
       this.contacts = list.contacts;
       this.contactsListed = true;
       for (const contact of list.contacts) this.names.set(contact.user, contact.name);
@@ -537,9 +563,10 @@ export class ChatClient extends EventTarget {
     await this.request(frame, fields);
     await this.refreshChannels();
   }
+  // A remove or a block makes the 1:1 chat with `user` a request again (requests.js).
   async changeContact(user, action) {
     await this.request('changeContact', { action, user });
-    await this.refreshContacts();
+    await Promise.all([this.refreshContacts(false), this.refreshChannels()]);
   }
 
   // Ends this device's session on the WebSocket (drops its push token, and takes the user

@@ -117,6 +117,13 @@ export class Edits {
     this.client.outbox.forget(channel.id, seq);
   }
 
+  // Messages up to `seq` (a BigInt) of `channelId` were cleared for us (a deleted message
+  // request, requests.js): the edits remembered for them go too.
+  dropUpTo(channelId, seq) {
+    const changes = this.changes.get(channelId);
+    for (const target of [...(changes?.keys() ?? [])]) if (big(target) <= seq) changes.delete(target);
+  }
+
   // ---- What is shown -------------------------------------------------------------------
   // The messages drawn in `channel`, in seq order: everything but the edits and deletes.
   shown(channel) {

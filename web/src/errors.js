@@ -34,3 +34,16 @@ const REPLY_ERROR_TEXT = {
 export function describeSendError(code, fallback, reply) {
   return (reply && REPLY_ERROR_TEXT[code]) || describeError(code, fallback);
 }
+
+// What a refused answer to a message request says (requests.js): `bad_request` there means
+// the chat is no longer a request (answered on another device meanwhile).
+const REQUEST_ERROR_TEXT = {
+  bad_request: 'That chat is not a message request any more.',
+  not_a_member: 'You are no longer a member of that group.',
+  unknown_channel: 'That chat is not there any more.',
+  too_many_contacts: 'You have too many contacts (at most 5,000) to accept this request. Remove one first.',
+};
+
+export function describeRequestError(code, fallback) {
+  return REQUEST_ERROR_TEXT[code] ?? describeError(code, fallback);
+}

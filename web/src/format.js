@@ -41,3 +41,9 @@ export function dayLabel(us, now = new Date()) {
   if (date.getFullYear() !== now.getFullYear()) options.year = 'numeric';
   return date.toLocaleDateString([], options);
 }
+
+// When a row of a list happened, short: the time for today, else the date ("3 Mar").
+export function listTime(us, now = new Date()) {
+  if (dayKey(us) === dayKey(Number(now) * 1000)) return clock(us);
+  return new Date(Number(us) / 1000).toLocaleDateString([], { day: 'numeric', month: 'short' });
+}

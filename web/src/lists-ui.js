@@ -1,12 +1,14 @@
 // The sidebar (docs/web.md, "What a person can do"): the chat list, newest first with a
-// preview of each chat's last message, the contacts with their presence, and the hint for a
-// new person who has neither. Also the lines about people the chat header shares with it:
-// presence, who is typing, why a group can no longer be written to.
+// preview of each chat's last message (message requests are left out: the list starts with
+// the entry that opens them, requests-ui.js), the contacts with their presence, and the hint
+// for a new person who has neither. Also the lines about people the chat header shares with
+// it: presence, who is typing, why a group can no longer be written to.
 
 import { $, h } from './dom.js';
 import { ago } from './format.js';
 import { mutedIcon } from './mute-ui.js';
 import { askConfirm } from './confirm-ui.js';
+import { requestsEntry } from './requests-ui.js';
 
 let ctx = null; // {client(), current(), openChat(target), openWith(user), toast(text)} from app.js
 
@@ -64,7 +66,7 @@ export function departureText(channel) {
 // ---- The chat list -------------------------------------------------------------------------------
 // When `channel` last had a message, in µs of node time: its newest message held (an event
 // counts, an edit or a delete does not), or a send of ours on its way; 0 if none is known.
-function lastActivity(channel) {
+export function lastActivity(channel) {
   let latest = 0;
   for (const message of channel.messages.values()) {
     if (message.kind !== 'edited' && message.kind !== 'deleted') latest = Math.max(latest, Number(message.serverTime));
@@ -76,11 +78,11 @@ function lastActivity(channel) {
 // Newest first by the time of the last message; `lastSeq` counts per chat and says nothing
 // across chats. Chats with nothing known yet (their preview is on its way) go last, newest
 // channel first.
-function byActivity(a, b) {
+export function byActivity(a, b) {
   return lastActivity(b) - lastActivity(a) || (BigInt(b.id) > BigInt(a.id) ? 1 : -1);
 }
 
-function preview(channel) {
+export function preview(channel) {
   const last = client().edits.last(channel); // an edit or a delete is not a message of its own
   if (!channel.active) return { text: departureText(channel) || 'You are no longer a member' };
   if (last?.deleted === true) return { text: 'message deleted', gone: true };
@@ -90,8 +92,10 @@ function preview(channel) {
 export function renderChats() {
   const c = client();
   const current = ctx.current();
-  const channels = [...c.channels.values()].filter((channel) => channel.kind !== 'unknown').sort(byActivity);
+  const known = [...c.channels.values()].filter((channel) => channel.kind !== 'unknown');
+  const channels = known.filter((channel) => channel.request !== true).sort(byActivity);
   $('chats').replaceChildren(
+    requestsEntry(),
     ...channels.map((channel) => {
       const unread = c.unread.get(channel.id) ?? 0;
       const muted = c.mutes.muted(channel.id); // still counted, in a grey badge
@@ -121,11 +125,13 @@ export function renderChats() {
     }),
   );
   // A new person with no chat and no contact is told how to start, once the node said so.
-  const newcomer = c.channelsListed && c.contactsListed && channels.length === 0 && c.contacts.length === 0;
+  const newcomer = c.channelsListed && c.contactsListed && known.length === 0 && c.contacts.length === 0;
   $('empty-hint').hidden = !newcomer;
   $('chat-empty').textContent = newcomer ? 'Add a contact to start chatting.' : 'Pick a chat or a contact to start.';
-  // Muted chats draw no attention: they are left out of the total and the tab's title.
-  const total = [...c.unread].reduce((sum, [id, count]) => (c.mutes.muted(id) ? sum : sum + count), 0);
+  // Muted chats and requests draw no attention: they are left out of the total and the
+  // tab's title. (A chat that became a request may keep what counted before.)
+  const quiet = (id) => c.mutes.muted(id) || c.requests.isRequest(id);
+  const total = [...c.unread].reduce((sum, [id, count]) => (quiet(id) ? sum : sum + count), 0);
   $('unread-total').hidden = total === 0;
   $('unread-total').textContent = String(total);
   document.title = total ? `(${total}) parley` : 'parley';
@@ -155,32 +161,40 @@ export function renderContacts() {
         },
         h('span', { class: `dot${online ? ' online' : ''}`, title: online ? 'online' : 'offline' }),
         h('span', { class: 'name' }, contact.name, h('small', { class: 'presence' }, detail)),
-        h(
-          'button',
-          {
-            type: 'button',
-            class: 'link',
-            title: blocked ? `Unblock ${contact.name}` : `Remove ${contact.name}`,
-            onclick: (event) => {
-              event.stopPropagation();
-              changeContact(contact, blocked ? 'unblock' : 'remove');
-            },
-          },
-          blocked ? 'Unblock' : 'Remove',
-        ),
+        ...(blocked ? ['unblock'] : ['block', 'remove']).map((action) => contactButton(contact, action)),
       );
     }),
   );
 }
 
-// Removing asks first; unblocking takes nothing away.
+const CONTACT_ACTIONS = {
+  block: { text: 'Block', testid: 'contact-block' },
+  remove: { text: 'Remove', testid: 'contact-remove' },
+  unblock: { text: 'Unblock', testid: 'contact-unblock' },
+};
+
+function contactButton(contact, action) {
+  const { text, testid } = CONTACT_ACTIONS[action];
+  const onclick = (event) => {
+    event.stopPropagation();
+    changeContact(contact, action);
+  };
+  return h('button', { type: 'button', class: 'link', title: `${text} ${contact.name}`, dataset: { testid }, onclick }, text);
+}
+
+// What removing and blocking do, asked first. Either makes your 1:1 chat with them a message
+// request again (the node's rule), so it moves to Requests. Unblocking takes nothing away.
+const CONTACT_QUESTIONS = {
+  remove: (name) => [`Remove ${name} from your contacts? You will no longer see each other online.`, 'Remove contact'],
+  block: (name) => [`Block ${name}? They can no longer write to you one to one or add you to groups.`, 'Block'],
+};
+
 async function changeContact(contact, action) {
-  if (action === 'remove') {
-    const sure = await askConfirm(
-      `Remove ${contact.name} from your contacts? You will no longer see each other online.`,
-      'Remove contact',
-    );
-    if (!sure) return;
+  const question = CONTACT_QUESTIONS[action];
+  if (question) {
+    const [text, button] = question(contact.name);
+    const moves = client().directChannelWith(contact.user) ? ' Your chat with them moves to Requests.' : '';
+    if (!(await askConfirm(text + moves, button))) return;
   }
   client()
     ?.changeContact(contact.user, action)

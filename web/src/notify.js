@@ -7,7 +7,8 @@
 //  - A notification is shown for a message that adds to an unread count (ChatClient's
 //    `unread-message`: a text from someone else, not on screen) while the page is hidden,
 //    and not for a muted chat unless the message mentions you. A visible page shows the
-//    message itself.
+//    message itself. A message request (requests.js) never notifies, mention or not: it
+//    never counts either, and is checked here again because a notification cannot be undone.
 //  - One notification per chat (its `tag`): a newer one replaces the older.
 //  - Clicking it brings this tab to the front and opens the chat.
 
@@ -62,6 +63,7 @@ async function toggle() {
 export function onUnreadMessage(message) {
   const client = ctx.client();
   if (!client || !wanted() || !allowed() || document.visibilityState !== 'hidden') return;
+  if (client.requests.isRequest(message.channel)) return;
   const mentioned = (message.mentions ?? []).includes(client.me);
   if (client.mutes.muted(message.channel) && !mentioned) return;
   const channel = client.channels.get(message.channel);

@@ -119,7 +119,8 @@ export class Outbox {
     const channel = client.ensureChannel(ack.channel);
     if (!channel.messages.has(ack.seq)) this.acked.set(item.clientMsgId, item);
     if (channel.kind === 'unknown') client.refreshChannelsSoon();
-    client.dispatchEvent(new CustomEvent('sent', { detail: { peer: item.peer, channel: ack.channel } }));
+    const detail = { peer: item.peer, channel: ack.channel, duplicate: ack.duplicate === true };
+    client.dispatchEvent(new CustomEvent('sent', { detail }));
     client.changed();
   }
 
@@ -145,6 +146,12 @@ export class Outbox {
   // Message `seq` of `channelId` was deleted for everyone: its text goes from here too.
   forget(channelId, seq) {
     for (const [id, item] of this.acked) if (item.channel === channelId && item.seq === seq) this.acked.delete(id);
+  }
+
+  // Messages up to `seq` (a BigInt) of `channelId` were cleared for us (a deleted message
+  // request, requests.js): our acked ones there go too.
+  dropUpTo(channelId, seq) {
+    for (const [id, item] of this.acked) if (item.channel === channelId && BigInt(item.seq) <= seq) this.acked.delete(id);
   }
 
   // Sends still on their way to `channel` (or to `peer` before the 1:1 channel exists).
