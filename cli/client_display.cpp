@@ -38,15 +38,20 @@ void TerminalClient::request_names() {
   name_requests_.insert(request(client::ListChannels{}));
 }
 
-void TerminalClient::show_held_events() {
+void TerminalClient::show_held_events(bool listed) {
   // Whatever is still unknown after a lookup will stay so: do not ask for it again.
   for (const auto& event : held_) {
     const auto note_nameless = [&](const engine::Message& message) {
       if (!names_.contains(message.sender)) nameless_users_.insert(message.sender);
       for (const auto user : message.users)
         if (!names_.contains(user)) nameless_users_.insert(user);
-      if (!channel_labels_.contains(message.channel) && !direct_peers_.contains(message.channel))
+      if (!channel_labels_.contains(message.channel) && !direct_peers_.contains(message.channel)) {
         nameless_channels_.insert(message.channel);
+        if (listed) {
+          engine::Seq& upto = cleared_[message.channel];
+          upto = std::max(upto, message.target != 0 ? message.target : message.seq);
+        }
+      }
     };
     if (const auto* deliver = std::get_if<server::Deliver>(&event)) {
       for (const auto& entry : deliver->entries)
@@ -179,6 +184,7 @@ void TerminalClient::show_typing(const server::Typing& typing) {
 }
 
 void TerminalClient::show_message(const engine::Message& message) {
+  if (cleared(message)) return;
   // A message ends its sender's typing; an edit or delete does not (rule 20).
   if (message.kind != engine::MessageKind::edited && message.kind != engine::MessageKind::deleted) {
     typing_seen_.erase({message.channel, message.sender});

@@ -148,7 +148,7 @@ void TerminalClient::on_channel_list(const server::ChannelList& list) {
     return;
   }
   collect_requests(list, std::nullopt);
-  if (name_requests_.erase(list.request) && name_requests_.empty()) show_held_events();
+  if (name_requests_.erase(list.request) && name_requests_.empty()) show_held_events(true);
   if (const auto direct = direct_lookups_.find(list.request); direct != direct_lookups_.end()) {
     const engine::UserId peer = direct->second;
     direct_lookups_.erase(direct);
@@ -187,7 +187,7 @@ void TerminalClient::learn_channel_labels(const server::ChannelList& list) {
 void TerminalClient::on_contact_list(const server::ContactList& contacts) {
   for (const auto& contact : contacts.contacts)
     names_[contact.user] = contact.name;
-  if (name_requests_.erase(contacts.request) && name_requests_.empty()) show_held_events();
+  if (name_requests_.erase(contacts.request) && name_requests_.empty()) show_held_events(true);
   if (!who_contact_lists_.erase(contacts.request)) return;
   // Presence flows between friends (mutual contacts) only: ask for theirs, and say why
   // the others have none.

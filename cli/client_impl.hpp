@@ -158,6 +158,9 @@ class TerminalClient {
   void note_requests(const server::Event& event);
   // " [request]" for someone else's message in a chat that is a message request for you.
   std::string request_mark(const engine::Message& message) const;
+  // The message (or the one an edit or delete changes) lies in a request you deleted: a new
+  // device is still delivered it, and shows nothing of it.
+  bool cleared(const engine::Message& message) const;
   // Edits and deletes (client_edits.cpp).
   engine::Seq edit_target(const std::string& verb, const std::string& rest,
                           std::string& after) const;
@@ -188,7 +191,9 @@ class TerminalClient {
   void present(const server::Event& event);
   bool mentions_unknown(const server::Event& event) const;
   void request_names();
-  void show_held_events();
+  // `listed`: the lookup was answered (not timed out), so a channel it did not name is one
+  // the node no longer lists for you: a message request you deleted.
+  void show_held_events(bool listed = false);
   void show(const server::Event& event);
   void show_message(const engine::Message& message);
   void show_who_presence(const server::PresenceList& list);
@@ -275,6 +280,9 @@ class TerminalClient {
   // being gathered page by page (the labels so far).
   std::set<engine::ChannelId> request_channels_;
   std::map<engine::RequestId, std::vector<std::string>> request_lists_;
+  // Deleted requests: clearedSeq from listChannels and requestAnswered, or, for a channel the
+  // node no longer lists at all, the newest seq held when the lookup said so.
+  std::map<engine::ChannelId, engine::Seq> cleared_;
 };
 
 }  // namespace parley::cli::detail

@@ -70,6 +70,7 @@ void TerminalClient::show_request_answered(const server::RequestAnswered& answer
 void TerminalClient::note_requests(const server::Event& event) {
   if (const auto* list = std::get_if<server::ChannelList>(&event)) {
     for (const auto& summary : list->channels) {
+      if (summary.cleared_seq != 0) cleared_[summary.channel] = summary.cleared_seq;
       if (summary.request) {
         request_channels_.insert(summary.channel);
       } else {
@@ -79,10 +80,18 @@ void TerminalClient::note_requests(const server::Event& event) {
   } else if (const auto* answered = std::get_if<server::RequestAnswered>(&event)) {
     if (answered->answer == client::RequestAnswer::accept) {
       request_channels_.erase(answered->channel);
+    } else if (answered->cleared_seq != 0) {
+      cleared_[answered->channel] = answered->cleared_seq;
     }
   } else if (const auto* ack = std::get_if<server::SendAck>(&event)) {
     request_channels_.erase(ack->channel);  // a message of your own accepts it
   }
+}
+
+bool TerminalClient::cleared(const engine::Message& message) const {
+  const auto found = cleared_.find(message.channel);
+  const engine::Seq seq = message.target != 0 ? message.target : message.seq;
+  return found != cleared_.end() && seq <= found->second;
 }
 
 std::string TerminalClient::request_mark(const engine::Message& message) const {

@@ -58,10 +58,11 @@ void accept(Context& context, const client::AnswerRequest& answer, const Channel
 void remove(Context& context, const client::AnswerRequest& answer, ChannelRecord& channel,
             const MemberRecord& member) {
   if (!member.request) {
-    return context.fail(
-        answer.request,
-        {ErrorCode::bad_request, "channel " + std::to_string(channel.id) +
-                                     " is not a message request; leave a group with leaveGroup"});
+    const std::string hint =
+        channel.kind == ChannelKind::group ? "; leave a group with leaveGroup" : "";
+    return context.fail(answer.request,
+                        {ErrorCode::bad_request, "channel " + std::to_string(channel.id) +
+                                                     " is not a message request" + hint});
   }
   server::RequestAnswered answered{answer.request, channel.id, answer.answer, 0};
   if (channel.kind == ChannelKind::direct) {

@@ -161,6 +161,14 @@ grep -q '^{"failure":{"request":"[0-9]*","code":"blocked",' "$dir/carol2.out" ||
 printf '/to dave\n/decline\n/requests\n' | script --name bob --password 'bob password' >"$dir/bob_decline.out"
 grep -q '^{"requestAnswered":{"request":"[0-9]*","channel":"[0-9]*","answer":"delete","clearedSeq":"1"}}$' \
   "$dir/bob_decline.out" || fail "/decline got no requestAnswered clearing #1"
+# A new device is still delivered dave's cleared message: it shows nothing of it.
+printf '/requests\n' | client --name bob --password 'bob password' >"$dir/bob_cleared.txt" ||
+  fail "bob's new device failed"
+grep -q '^\* 1 message request: chat with carol\|^\* no message requests$\|message request' \
+  "$dir/bob_cleared.txt" || fail "bob's new device did not answer /requests"
+if grep -q 'buy followers now' "$dir/bob_cleared.txt"; then
+  fail "a new device showed a message of a request bob had deleted"
+fi
 
 # Every stdout line in script mode is one JSON object.
 if grep -v '^{.*}$' "$dir"/*.out; then fail "a non-JSON line on stdout in script mode"; fi

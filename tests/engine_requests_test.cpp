@@ -26,9 +26,9 @@ server::Event answer(Harness& h, ConnectionId c, ChannelId channel, client::Requ
 // him pushes at once), and three people who may write to him.
 struct Away {
   EngineConfig config = [] {
-    EngineConfig c;
-    c.push_when = EngineConfig::PushWhen::disconnected;
-    return c;
+    EngineConfig disconnected;
+    disconnected.push_when = EngineConfig::PushWhen::disconnected;
+    return disconnected;
   }();
   Harness h{config};
   UserId alice = h.user("alice");

@@ -253,6 +253,8 @@ test('Delete drops the request and its messages, on a lagging device too; a late
   assert.ok(BigInt(answered.requestAnswered.clearedSeq) >= 3n, JSON.stringify(answered));
   await entry(bob.page).waitFor({ state: 'detached' }); // no request left: no entry
   assert.equal(await bob.page.locator('#chats').isVisible(), true, 'the empty Requests view closed');
+  const list = await bob.page.locator('#chats').innerText();
+  assert.doesNotMatch(list, /null|undefined/, `the chat list with no requests: ${list}`);
 
   await send(tom.page, 'tom 4: sorry, wrong bob?');
   await openRequest(bob.page, 'tom');

@@ -95,7 +95,8 @@ export function renderChats() {
   const known = [...c.channels.values()].filter((channel) => channel.kind !== 'unknown');
   const channels = known.filter((channel) => channel.request !== true).sort(byActivity);
   $('chats').replaceChildren(
-    requestsEntry(),
+    // No requests: no entry (replaceChildren would print a null as the text "null").
+    ...[requestsEntry()].filter((entry) => entry !== null),
     ...channels.map((channel) => {
       const unread = c.unread.get(channel.id) ?? 0;
       const muted = c.mutes.muted(channel.id); // still counted, in a grey badge
