@@ -169,14 +169,29 @@ export async function noToast(...people) {
 
 export const contact = (page, name) => page.locator(`[data-testid=contact][data-name="${name}"]`);
 
+// Clicks `target` until the chat view shows. The lists are redrawn whenever the node tells
+// the page something (a contact list, a channel list): a click that lands on a row in the
+// instant it is replaced does nothing, as it would for a person, who clicks again.
+// `title`: what the open chat's header then shows (another chat may be open already).
+async function clickUntilChatOpen(page, target, title) {
+  const opened = page.locator('#chat-view:not([hidden]) #chat-title', { hasText: title });
+  for (let attempt = 0; attempt < 5; attempt++) {
+    await target().click();
+    if (await opened.waitFor({ timeout: 5000 }).then(() => true, () => false)) return;
+  }
+  await opened.waitFor();
+}
+
 export async function openContact(page, name) {
-  await contact(page, name).locator('.name').click();
-  await page.waitForSelector('#chat-view:not([hidden])');
+  await clickUntilChatOpen(page, () => contact(page, name).locator('.name'), name);
 }
 
 export async function openChat(page, title) {
-  await page.locator('[data-testid=chat-item]', { hasText: title }).first().click();
-  await page.waitForSelector('#chat-view:not([hidden])');
+  await clickUntilChatOpen(
+    page,
+    () => page.locator('[data-testid=chat-item]', { hasText: title }).first(),
+    title,
+  );
 }
 
 export async function send(page, text) {
