@@ -211,6 +211,10 @@ void leave_group(Context& context, ChannelRecord& channel, server::Event answer)
 // offline gets the pushes they were owed (push_pending).
 void announce(State& state, const PresenceChange& change, TimeUs now, Effects& out);
 void send_to_user(State& state, UserId user, const server::Event& event, Effects& out);
+// Sends `event` (request 0: a change made here) to the context user's live connections but
+// the one the request came on, which gets the answer: how settings, mutes and request
+// answers reach the user's other devices.
+void send_to_other_devices(Context& context, const server::Event& event);
 server::PresenceEntry presence_of(const State& state, UserId user);
 
 // ---- push.cpp: intents now, intents owed until the user is away, restored presence ------------

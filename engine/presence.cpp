@@ -200,6 +200,14 @@ void send_to_user(State& state, UserId user, const server::Event& event, Effects
     out.push_back(SendEvent{id, event});
 }
 
+void send_to_other_devices(Context& context, const server::Event& event) {
+  const auto found = context.state.connections_by_user.find(context.user());
+  if (found == context.state.connections_by_user.end()) return;
+  for (ConnectionId id : found->second) {
+    if (id != context.connection_id) context.out.push_back(SendEvent{id, event});
+  }
+}
+
 server::PresenceEntry presence_of(const State& state, UserId user) {
   if (state.presence.online(user)) return {user, true, *state.presence.last_active(user)};
   return {user, false, state.records.last_active(user).value_or(0)};

@@ -202,14 +202,7 @@ void handle(Context& context, const client::Settings& settings) {
   if (settings.read_receipts && *settings.read_receipts != current.read_receipts) {
     current.read_receipts = *settings.read_receipts;
     context.records.put_settings(context.user(), current);
-    const auto found = context.state.connections_by_user.find(context.user());
-    if (found != context.state.connections_by_user.end()) {
-      for (ConnectionId id : found->second) {
-        if (id != context.connection_id) {
-          context.out.push_back(SendEvent{id, server::Settings{0, current.read_receipts}});
-        }
-      }
-    }
+    send_to_other_devices(context, server::Settings{0, current.read_receipts});
   }
   context.reply(server::Settings{settings.request, current.read_receipts});
 }

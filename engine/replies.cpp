@@ -189,13 +189,7 @@ void handle(Context& context, const client::MuteChannel& mute) {
   context.reply(mute_state(mute.request, mute.channel, *member, context.now));
   if (!changed) return;
   // The user's other devices show the bell the same way (request 0, as for settings).
-  const auto others = context.state.connections_by_user.find(context.user());
-  if (others == context.state.connections_by_user.end()) return;
-  for (ConnectionId id : others->second) {
-    if (id != context.connection_id) {
-      context.out.push_back(SendEvent{id, mute_state(0, mute.channel, *member, context.now)});
-    }
-  }
+  send_to_other_devices(context, mute_state(0, mute.channel, *member, context.now));
 }
 
 }  // namespace parley::engine::detail

@@ -7,16 +7,10 @@
 namespace parley::engine::detail {
 namespace {
 
-// The user's other live devices move or drop the chat as this one did.
-void tell_other_devices(Context& context, const server::RequestAnswered& answered) {
-  const auto found = context.state.connections_by_user.find(context.user());
-  if (found == context.state.connections_by_user.end()) return;
-  for (ConnectionId id : found->second) {
-    if (id == context.connection_id) continue;
-    server::RequestAnswered copy = answered;
-    copy.request = 0;
-    context.out.push_back(SendEvent{id, std::move(copy)});
-  }
+// The user's other live devices move or drop the chat as this one did (request 0).
+void tell_other_devices(Context& context, server::RequestAnswered answered) {
+  answered.request = 0;
+  send_to_other_devices(context, answered);
 }
 
 // Clears a 1:1 request for the member: their window starts after the newest message (history
@@ -85,21 +79,26 @@ bool starts_as_request(const Records& records, UserId user, UserId actor) {
   return user != actor && !is_contact(records, user, actor);
 }
 
-void set_direct_request(Records& records, UserId user, UserId peer, bool request) {
-  const auto channel = records.direct_channel(user, peer);
-  if (!channel) return;
-  auto member = records.member(*channel, user);
-  PARLEY_ASSERT(member.has_value());
-  if (member->request == request) return;
+namespace {
+
+// Writes the member's request flag if it changes (a member who never was one: nothing).
+void set_request(Records& records, ChannelId channel, UserId user, bool request) {
+  auto member = records.member(channel, user);
+  if (!member || member->request == request) return;
   member->request = request;
-  records.put_member(*channel, user, *member);
+  records.put_member(channel, user, *member);
+}
+
+}  // namespace
+
+void set_direct_request(Records& records, UserId user, UserId peer, bool request) {
+  if (const auto channel = records.direct_channel(user, peer)) {
+    set_request(records, *channel, user, request);
+  }
 }
 
 void accept_by_sending(Records& records, ChannelId channel, UserId user) {
-  auto member = records.member(channel, user);
-  if (!member || !member->request) return;
-  member->request = false;
-  records.put_member(channel, user, *member);
+  set_request(records, channel, user, false);
 }
 
 bool deleted_request(const ChannelRecord& channel, const MemberRecord& member) {
