@@ -138,6 +138,8 @@ void TerminalClient::show(const server::Event& event) {
     show_mute(*mute);
   } else if (const auto* answered = std::get_if<server::RequestAnswered>(&event)) {
     show_request_answered(*answered);
+  } else if (const auto* results = std::get_if<server::SearchResults>(&event)) {
+    show_search_results(*results);
   }
 }
 

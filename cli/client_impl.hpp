@@ -161,6 +161,10 @@ class TerminalClient {
   // The message (or the one an edit or delete changes) lies in a request you deleted: a new
   // device is still delivered it, and shows nothing of it.
   bool cleared(const engine::Message& message) const;
+  // Search (client_search.cpp).
+  void search(const std::string& words);
+  void search_more();
+  void show_search_results(const server::SearchResults& results);
   // Edits and deletes (client_edits.cpp).
   engine::Seq edit_target(const std::string& verb, const std::string& rest,
                           std::string& after) const;
@@ -251,6 +255,12 @@ class TerminalClient {
   // name are held while one listContacts + listChannels pair fetches the names.
   std::map<engine::UserId, std::string> names_;
   std::map<engine::ChannelId, std::string> channel_labels_;
+  // The last /search: its words, the hits shown so far, whether more follow, and the id
+  // of the request whose answer is shown (an older one's is not).
+  std::string search_query_;
+  std::uint32_t search_offset_ = 0;
+  bool search_more_ = false;
+  engine::RequestId search_request_ = 0;
   std::set<engine::ChannelId> direct_channels_;
   std::map<engine::ChannelId, engine::UserId> direct_peers_;
   std::set<engine::RequestId> name_requests_;

@@ -124,6 +124,12 @@ void TerminalClient::command(const std::string& line) {
     if (!args.empty()) return client_error("usage: " + verb + " (answers the open chat)");
     answer_request(verb == "/accept" ? client::RequestAnswer::accept
                                      : client::RequestAnswer::delete_);
+  } else if (verb == "/search") {
+    std::string rest = line.substr(verb.size());
+    rest.erase(0, rest.find_first_not_of(" \t"));
+    search(rest);
+  } else if (verb == "/more") {
+    search_more();
   } else if (verb == "/block" || verb == "/unblock") {
     if (args.size() != 1) return client_error("usage: " + verb + " USER");
     block(args[0], verb == "/unblock");
@@ -131,7 +137,7 @@ void TerminalClient::command(const std::string& line) {
     client_error("unknown command '" + verb +
                  "' (try /to, /group, /create, /add, /history, /who, /unread, /typing, /read, "
                  "/receipts, /readreceipts, /edit, /delete, /reply, /mute, /requests, /accept, "
-                 "/decline, /block, /unblock, /quit)");
+                 "/decline, /block, /unblock, /search, /more, /quit)");
   }
 }
 

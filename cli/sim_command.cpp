@@ -204,6 +204,11 @@ void print_summary(const Scenario& s, const RunResult& r, double wall_seconds) {
                 " edited and deleted entries received\n",
                 m.edits_sent, m.deletes_sent, m.revisions);
   }
+  if (m.searches > 0) {
+    std::printf("  search: %" PRIu64 " searches answered, %" PRIu64
+                " hits (each checked as a read)\n",
+                m.searches, m.search_hits);
+  }
   if (m.history_pages > 0) {
     std::printf("  history: %" PRIu64 " pages, %" PRIu64 " messages read\n", m.history_pages,
                 m.history_reads);

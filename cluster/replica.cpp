@@ -88,7 +88,10 @@ std::size_t Replica::catch_up(std::size_t max) {
       for (const Input& input : batch.inputs)
         core_.run(input);
       write_applied_index(entry.index, batch.now);
-      core_.commit();  // a follower's effects go nowhere: the leader's node released them
+      // A follower's effects reach no client (the leader's node released them): only its
+      // derived state, if the host keeps any.
+      engine::Effects effects = core_.commit();
+      if (follower_sink_) follower_sink_(std::move(effects));
     } catch (...) {
       discard_batch(batch.now);
       throw;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -61,6 +62,12 @@ class Replica {
   // does not decode, SnapshotNeeded when the next entry was trimmed, and LogUnavailable
   // when the log cannot be read.
   std::size_t catch_up(std::size_t max);
+  // Where a follower's effects go once each entry commits: nowhere by default (the leader's
+  // node released them to clients), but a node keeps its derived state from them, its
+  // search index (docs/search.md), so it holds every entry's texts when it takes over.
+  void on_follower_effects(std::function<void(engine::Effects&&)> sink) {
+    follower_sink_ = std::move(sink);
+  }
 
   // Leader, holding `token`: what happened to a batch.
   struct Released {
@@ -125,6 +132,7 @@ class Replica {
   std::size_t batch_bytes_ = 0;              // of batch_inputs_[0, counted_)
   std::size_t counted_ = 0;
   std::size_t last_entry_bytes_ = 0;
+  std::function<void(engine::Effects&&)> follower_sink_;
 };
 
 }  // namespace parley::cluster

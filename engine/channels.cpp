@@ -124,4 +124,13 @@ std::vector<MessageRecord> Engine::messages(ChannelId id, Seq first, Seq last) c
   return state_->records.messages(id, first, last);
 }
 
+Engine::MessagePage Engine::messages_after(MessageId after, std::size_t limit) const {
+  MessagePage page;
+  page.messages = state_->records.messages_after(after, limit);
+  if (!page.messages.empty()) {
+    page.last = {page.messages.back().channel, page.messages.back().seq};
+  }
+  return page;
+}
+
 }  // namespace parley::engine

@@ -11,6 +11,7 @@
 //   channels.cpp  ListChannels; channel lookups shared by send and groups; 1:1 channels
 //   contacts.cpp  ChangeContact, ListContacts; blocks
 //   requests.cpp  AnswerRequest; which chats are message requests (rule 22)
+//   search.cpp    Search: checked and scoped here, answered by the host's index
 //   presence.cpp  Heartbeat, QueryPresence, Tick; announcing changes (and PresenceTracker)
 //   push.cpp      RegisterPushToken, UnregisterPushToken, PushResult; intents, owed pushes
 //   unread.cpp    QueryUnread; unread counts and the delivered position
@@ -134,6 +135,11 @@ void handle(Context& context, const client::EditMessage& edit);                /
 void handle(Context& context, const client::DeleteMessage& remove);            // edits.cpp
 void handle(Context& context, const client::MuteChannel& mute);                // replies.cpp
 void handle(Context& context, const client::AnswerRequest& answer);            // requests.cpp
+void handle(Context& context, const client::Search& search);                   // search.cpp
+// The search index's share of the input (IndexText, UnindexText effects): a text message
+// stored or edited (`message` holds its latest text), or deleted for everyone.
+void index_text(Context& context, const MessageRecord& message);    // search.cpp
+void unindex_text(Context& context, const MessageRecord& message);  // search.cpp
 
 // ---- Inputs other than requests ---------------------------------------------------------------
 Effects on_connected(State& state, const Connected& input, TimeUs now);  // sync.cpp

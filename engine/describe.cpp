@@ -105,6 +105,16 @@ struct EventText {
            (e.answer == client::RequestAnswer::accept ? " accept" : " delete") +
            (e.cleared_seq != 0 ? " cleared=" + n(e.cleared_seq) : "");
   }
+  std::string operator()(const server::SearchResults& e) const {
+    std::string text = "search-results req=" + n(e.request) + (e.more ? " more" : "");
+    for (const auto& hit : e.hits) {
+      text += " [" + n(hit.channel) + "/" + n(hit.seq) + " from=" + n(hit.sender) + " ";
+      for (const auto& part : hit.snippet)
+        text += part.match ? "*" + part.text + "*" : part.text;
+      text += "]";
+    }
+    return text;
+  }
   std::string operator()(const server::ChannelMute& e) const {
     return "mute req=" + n(e.request) + " channel=" + n(e.channel) +
            (e.forever ? " forever" : " until=" + n(static_cast<std::uint64_t>(e.muted_until)));
@@ -184,6 +194,21 @@ std::string describe(const Effect& effect) {
     }
     return "account user=" + n(result->user) + " device=" + n(result->device) +
            " signed_out=" + n(result->signed_out);
+  }
+  if (const auto* text = std::get_if<IndexText>(&effect)) {
+    return "index " + n(text->channel) + "/" + n(text->seq) + " from=" + n(text->sender) + " \"" +
+           text->text + "\"";
+  }
+  if (const auto* gone = std::get_if<UnindexText>(&effect)) {
+    return "unindex " + n(gone->channel) + "/" + n(gone->seq);
+  }
+  if (const auto* asked = std::get_if<SearchRequested>(&effect)) {
+    std::string text = "search conn " + n(asked->connection) + " req=" + n(asked->request) + " \"" +
+                       asked->query + "\" offset=" + n(asked->offset) +
+                       " limit=" + n(asked->limit) + " windows=";
+    for (const SearchWindow& window : asked->windows)
+      text += " " + n(window.channel) + ":" + n(window.from) + "-" + n(window.to);
+    return text;
   }
   const auto& close = std::get<CloseConnection>(effect);
   return "conn " + n(close.connection) + " closed: " + std::string(to_string(close.reason));

@@ -93,6 +93,7 @@ void handle(Context& context, const client::EditMessage& edit) {
   original.mentions = entry.mentions;
   original.edited_seq = entry.seq;
   records.put_message(original);
+  index_text(context, original);
   context.reply(server::Ok{edit.request});
   append(context, target->channel, std::move(entry), records.active_members(edit.channel));
 }
@@ -126,6 +127,7 @@ void handle(Context& context, const client::DeleteMessage& remove) {
   original.reply_to = 0;  // a tombstone quotes nothing
   original.deleted = true;
   records.put_message(original);
+  unindex_text(context, original);
   MessageRecord entry = new_message(context, target->channel, MessageKind::deleted);
   entry.target = original.seq;
   context.reply(server::Ok{remove.request});

@@ -68,7 +68,9 @@ Effects on_stateless(State& state, const Stateless& input, TimeUs now) {
   const bool needs_connection = std::holds_alternative<client::Ack>(request) ||
                                 std::holds_alternative<client::Logout>(request) ||
                                 std::holds_alternative<client::Heartbeat>(request) ||
-                                std::holds_alternative<client::Typing>(request);
+                                std::holds_alternative<client::Typing>(request) ||
+                                // Answered by the host's index, on the connection that asked.
+                                std::holds_alternative<client::Search>(request);
   if (needs_connection) {
     out.push_back(SendEvent{0, server::Failure{request_id(request), ErrorCode::bad_request,
                                                "this request needs a WebSocket connection"}});

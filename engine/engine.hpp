@@ -200,11 +200,47 @@ struct AccountResult {
   DeviceId device = 0;           // IssueToken: the token's device; ChangePassword: the one kept
   std::uint32_t signed_out = 0;  // SignOut, ChangePassword: devices signed out
 };
+// ---- Search (docs/search.md): the index is the host's, derived from what commits store ---
+// A text message was stored, or edited: `text` is its latest text. Hosts with a search
+// index put it there (replacing an older text of the same message) after the commit; the
+// others drop it. Same-log replicas emit the same ones, so each can keep its own index.
+struct IndexText {
+  ChannelId channel = 0;
+  Seq seq = 0;
+  UserId sender = 0;
+  TimeUs server_time = 0;  // the message's, not the edit's
+  std::string text;
+};
+// A text message was deleted for everyone: its text must leave the index.
+struct UnindexText {
+  ChannelId channel = 0;
+  Seq seq = 0;
+};
+// Seqs [from, to] of a channel a user may read (a membership window, rule 8).
+struct SearchWindow {
+  ChannelId channel = 0;
+  Seq from = 1;
+  Seq to = 0;  // inclusive
+  friend bool operator==(const SearchWindow&, const SearchWindow&) = default;
+};
+// A search the engine checked and scoped (client::Search): the host runs `query` on its
+// index within `windows` (every window of every channel the asker is or was in, ascending
+// channel) and answers `connection` with server::SearchResults{request}. Released after
+// the commit like every effect, so the index already holds every text that commit and
+// earlier ones stored, edited or deleted, when the host applies effects in order.
+struct SearchRequested {
+  ConnectionId connection = 0;
+  RequestId request = 0;
+  std::string query;
+  std::uint32_t offset = 0;
+  std::uint32_t limit = 20;
+  std::vector<SearchWindow> windows;
+};
 // PresenceChange (engine/presence.hpp): a user's presence changed (whether or not any friend
 // is connected to hear it). Informs metrics and the simulator's checker; the host owes nobody
 // a delivery for it.
 using Effect = std::variant<SendEvent, CloseConnection, PushNotification, PresenceChange,
-                            PushDropped, AccountResult>;
+                            PushDropped, AccountResult, IndexText, UnindexText, SearchRequested>;
 // In order: the host sends them in this order, and only after the batch commits.
 using Effects = std::vector<Effect>;
 
@@ -286,6 +322,15 @@ class Engine {
   // The channel's messages with seq in [first, last], ascending (1 to last_seq: all of them).
   // Reads every one: for an end-of-run check, not for serving clients (History pages).
   std::vector<MessageRecord> messages(ChannelId id, Seq first, Seq last) const;
+  // Up to `limit` stored messages after `after` in (channel, seq) order, every channel, and
+  // the id of the last one visited ({0, 0}: none left): what a host rebuilding its search
+  // index from the store reads, page by page (docs/search.md). Messages as stored: an
+  // edited text holds its latest text, a deleted one is marked deleted and holds none.
+  struct MessagePage {
+    std::vector<MessageRecord> messages;
+    MessageId last{0, 0};
+  };
+  MessagePage messages_after(MessageId after, std::size_t limit) const;
 
   // ---- What the engine holds in memory ----------------------------------------------------
   const EngineConfig& config() const;

@@ -183,11 +183,23 @@ struct AnswerRequest {
   ChannelId channel = 0;
   RequestAnswer answer = RequestAnswer::accept;
 };
+// Full-text search over every text message the user may read (docs/search.md): `query` is
+// 1 to limits::kMaxSearchQueryBytes bytes of UTF-8 (its words must all occur, the last as a
+// prefix); the page skips `offset` hits (at most limits::kMaxSearchOffset) and holds up to
+// `limit` (1 to limits::kMaxSearchPage). Answered by SearchResults, or a Failure:
+// invalid_utf8, invalid_limit, bad_request (an empty or too long query, offset too deep, or
+// a search made outside a WebSocket connection).
+struct Search {
+  RequestId request = 0;
+  std::string query;
+  std::uint32_t offset = 0;
+  std::uint32_t limit = 20;
+};
 using Request =
     std::variant<Send, Ack, History, CreateGroup, AddMember, RemoveMember, LeaveGroup, Logout,
                  Heartbeat, ChangeContact, ListContacts, QueryPresence, RegisterPushToken,
                  UnregisterPushToken, QueryUnread, ListChannels, Typing, MarkRead, QueryReceipts,
-                 Settings, EditMessage, DeleteMessage, MuteChannel, AnswerRequest>;
+                 Settings, EditMessage, DeleteMessage, MuteChannel, AnswerRequest, Search>;
 }  // namespace client
 
 // The request id a reply to `request` carries (0 for an Ack, which has no reply).
@@ -354,9 +366,30 @@ struct RequestAnswered {
   client::RequestAnswer answer = client::RequestAnswer::accept;
   Seq cleared_seq = 0;
 };
-using Event = std::variant<Welcome, Deliver, SendAck, GroupCreated, HistoryPage, Ok, Failure,
-                           Presence, PresenceList, ContactList, UnreadCounts, ChannelList, Typing,
-                           Receipt, Receipts, Settings, ChannelMute, RequestAnswered>;
+// A piece of a search hit's snippet: `match` marks a word the query found (to highlight).
+struct SnippetPart {
+  std::string text;
+  bool match = false;
+  friend bool operator==(const SnippetPart&, const SnippetPart&) = default;
+};
+struct SearchHit {
+  ChannelId channel = 0;
+  Seq seq = 0;
+  UserId sender = 0;
+  TimeUs server_time = 0;
+  std::vector<SnippetPart> snippet;  // up to ~16 words of the message's latest text, in order
+};
+// Answers client::Search. Made by the host from its search index (docs/search.md), within
+// the windows the engine computed: never a message the asker may not read.
+struct SearchResults {
+  RequestId request = 0;
+  std::vector<SearchHit> hits;  // best first: BM25 rank, then newest
+  bool more = false;            // more hits follow: ask again with offset + hits.size()
+};
+using Event =
+    std::variant<Welcome, Deliver, SendAck, GroupCreated, HistoryPage, Ok, Failure, Presence,
+                 PresenceList, ContactList, UnreadCounts, ChannelList, Typing, Receipt, Receipts,
+                 Settings, ChannelMute, RequestAnswered, SearchResults>;
 }  // namespace server
 
 }  // namespace parley::engine

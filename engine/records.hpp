@@ -82,6 +82,8 @@ class Records {
   void put_message(const MessageRecord& message);
   // Messages with seq in [first, last], ascending.
   std::vector<MessageRecord> messages(ChannelId channel, Seq first, Seq last) const;
+  // Up to `limit` messages after `after` in (channel, seq) order, across channels.
+  std::vector<MessageRecord> messages_after(MessageId after, std::size_t limit) const;
   // Messages with seq in [first, last], read from `last` down and ending once their texts
   // reach `max_bytes` (at least one message); returned ascending.
   std::vector<MessageRecord> messages_back(ChannelId channel, Seq first, Seq last,

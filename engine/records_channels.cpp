@@ -141,6 +141,18 @@ std::vector<MessageRecord> Records::messages(ChannelId channel, Seq first, Seq l
   return found;
 }
 
+std::vector<MessageRecord> Records::messages_after(MessageId after, std::size_t limit) const {
+  std::vector<MessageRecord> found;
+  if (limit == 0) return found;
+  const std::string from = encode_pair_key(after.channel, after.seq);
+  store_.scan(Table::messages, from, "", false, [&](std::string_view key, std::string_view value) {
+    if (key == from) return true;  // `after` itself
+    found.push_back(decode_message(value));
+    return found.size() < limit;
+  });
+  return found;
+}
+
 std::vector<MessageRecord> Records::messages_back(ChannelId channel, Seq first, Seq last,
                                                   std::size_t max_bytes) const {
   std::vector<MessageRecord> found;

@@ -109,7 +109,10 @@ void append(Context& context, ChannelRecord& channel, MessageRecord message,
   const MessageId id{channel.id, message.seq};
   records.put_message(message);
   const bool is_text = message.kind == MessageKind::text;
-  if (is_text) note_sent(state, channel.id, message.sender, message.seq);
+  if (is_text) {
+    note_sent(state, channel.id, message.sender, message.seq);
+    index_text(context, message);
+  }
   std::vector<InboxSeq> inbox_seqs;
   std::vector<bool> wants;  // pushes `to[i]` (rules 21 and 22), from the one member read
   inbox_seqs.reserve(to.size());

@@ -79,6 +79,8 @@ constexpr std::string_view name_of(ErrorCode code) {
       return "too_late";
     case ErrorCode::message_deleted:
       return "message_deleted";
+    case ErrorCode::search_unavailable:
+      return "search_unavailable";
   }
   return {};
 }

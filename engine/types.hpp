@@ -57,6 +57,12 @@ inline constexpr std::size_t kMaxMentionNames = 2 * kMaxGroupMembers;
 // bad_request message says "366 days".)
 inline constexpr std::int64_t kMaxMuteUs = 366LL * 24 * 3'600'000'000;
 inline constexpr std::size_t kMaxPushTokenBytes = 4'096;
+// Search (docs/search.md): a query is at most 256 bytes (the index uses its first 16
+// words); a page holds at most 50 hits, and paging stops 1,000 hits deep: ranked search is
+// for finding, not for exporting, and a deep OFFSET costs the index every skipped hit.
+inline constexpr std::size_t kMaxSearchQueryBytes = 256;
+inline constexpr std::uint32_t kMaxSearchPage = 50;
+inline constexpr std::uint32_t kMaxSearchOffset = 1'000;
 // Typing indicators (docs/engine.md, rule 18): a client repeats typing = true every
 // kTypingRefreshUs while its user types; the engine forwards a refresh of a shown indicator
 // at most once per (channel, user) per kTypingMinGapUs (less than the refresh, so a refresh
@@ -111,11 +117,13 @@ enum class ErrorCode : std::uint16_t {
   not_your_message,  // an edit of another's message, or their delete by a non-admin
   too_late,          // the edit or delete window of the message has closed
   message_deleted,   // an edit of a message deleted for everyone
+  // Search (docs/search.md), raised by the host that runs the index.
+  search_unavailable,  // the node's search index failed this query; retry later
 };
 
 // The highest code: codes run from bad_request (1) to it without gaps. engine/types.cpp
 // checks it against to_string's switch, so a new code must move it (see covers_exactly).
-inline constexpr ErrorCode kLastErrorCode = ErrorCode::message_deleted;
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::search_unavailable;
 
 std::string_view to_string(ErrorCode code);
 // The code named by `text` (as to_string spells it), if any.

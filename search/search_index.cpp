@@ -38,6 +38,7 @@ CREATE TRIGGER IF NOT EXISTS docs_updated AFTER UPDATE ON docs BEGIN
   INSERT INTO fts(fts, rowid, text, chan) VALUES ('delete', old.id, old.text, old.chan);
   INSERT INTO fts(rowid, text, chan) VALUES (new.id, new.text, new.chan);
 END;
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TEMP TABLE windows(channel INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL);
 )sql";
 
@@ -199,6 +200,9 @@ struct SearchIndex::Impl {
     clear_windows = std::make_unique<Statement>(db, "DELETE FROM temp.windows");
     add_window = std::make_unique<Statement>(db, "INSERT INTO temp.windows VALUES (?1, ?2, ?3)");
     search = std::make_unique<Statement>(db, kSearch);
+    get_mark = std::make_unique<Statement>(db, "SELECT value FROM meta WHERE key = 'mark'");
+    put_mark = std::make_unique<Statement>(
+        db, "INSERT INTO meta VALUES ('mark', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1");
   }
   ~Impl() {
     put_doc.reset();
@@ -208,6 +212,8 @@ struct SearchIndex::Impl {
     clear_windows.reset();
     add_window.reset();
     search.reset();
+    get_mark.reset();
+    put_mark.reset();
     sqlite3_close(db);
   }
   void exec(const char* sql) const {
@@ -220,7 +226,8 @@ struct SearchIndex::Impl {
   }
 
   sqlite3* db = nullptr;
-  std::unique_ptr<Statement> put_doc, erase_doc, upto, count, clear_windows, add_window, search;
+  std::unique_ptr<Statement> put_doc, erase_doc, upto, count, clear_windows, add_window, search,
+      get_mark, put_mark;
 };
 
 SearchIndex::SearchIndex(const std::string& path) : impl_(std::make_unique<Impl>(path)) {}
@@ -252,6 +259,17 @@ Seq SearchIndex::indexed_upto(ChannelId channel) const {
   const Seq seq = upto.step() ? static_cast<Seq>(upto.integer(0)) : 0;
   upto.reset();
   return seq;
+}
+
+std::string SearchIndex::mark() const {
+  Statement& get = *impl_->get_mark;
+  std::string value = get.step() ? std::string(get.text(0)) : std::string();
+  get.reset();
+  return value;
+}
+
+void SearchIndex::set_mark(std::string_view value) {
+  impl_->put_mark->bind(1, value).run();
 }
 
 std::size_t SearchIndex::size() const {

@@ -100,6 +100,12 @@ class SearchIndex {
   // The highest seq of `channel` indexed, 0 when none: what a rebuild resumes after.
   Seq indexed_upto(ChannelId channel) const;
   std::size_t size() const;
+  // A word the host keeps beside the documents (its own transaction unless inside one):
+  // the node writes "open" before it feeds the index and "closed" after a clean stop, so
+  // an index it finds "open" missed what a crash cut off and is rebuilt (docs/search.md).
+  // "" in a new index.
+  std::string mark() const;
+  void set_mark(std::string_view value);
 
   // The page of hits; an empty page for a query with no word or no window.
   Page search(const Query& query) const;

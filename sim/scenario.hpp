@@ -245,6 +245,10 @@ struct Scenario {
   double history_walks_per_user_per_minute = 0;
   std::uint32_t history_page_size = 20;
   std::uint32_t history_walk_pages = 5;
+  // Apps that search (docs/search.md): each user searches this often on an online device,
+  // for a word of the simulated texts, and the checker holds every hit to invariants 3 and
+  // 11 like a history page's messages.
+  double searches_per_user_per_minute = 0;
 
   // [[user]]
   std::vector<UserSettings> user_settings;

@@ -62,7 +62,7 @@ constexpr std::array<std::string_view, 9> kNodeKeys = {
 constexpr std::array<std::string_view, 3> kSocialKeys = {"contacts", "contacts_per_user", "group"};
 constexpr std::array<std::string_view, 4> kContactModes = {"none", "all", "ring", "random"};
 constexpr std::array<std::string_view, 3> kGroupKeys = {"name", "creator", "members"};
-constexpr std::array<std::string_view, 19> kTrafficKeys = {"messages_per_user_per_minute",
+constexpr std::array<std::string_view, 20> kTrafficKeys = {"messages_per_user_per_minute",
                                                            "group_percent",
                                                            "text_min",
                                                            "text_max",
@@ -80,7 +80,8 @@ constexpr std::array<std::string_view, 19> kTrafficKeys = {"messages_per_user_pe
                                                            "mention_percent",
                                                            "mute_percent",
                                                            "stranger_percent",
-                                                           "accept_percent"};
+                                                           "accept_percent",
+                                                           "searches_per_user_per_minute"};
 constexpr std::array<std::string_view, 7> kRandomFaultKeys = {
     "disconnects_per_minute", "partitions_per_minute", "partition_max_s",
     "crashes_per_minute",     "crash_max_s",           "clock_skew_max_ms",

@@ -140,6 +140,7 @@ void read_traffic(const Section& traffic, Scenario& s) {
   traffic.read("history_page_size", s.history_page_size, 1,
                static_cast<std::int64_t>(engine::limits::kMaxHistoryPage));
   traffic.read("history_walk_pages", s.history_walk_pages, 1, 1000);
+  traffic.read_number("searches_per_user_per_minute", s.searches_per_user_per_minute, 0);
 }
 
 }  // namespace parley::sim::reader

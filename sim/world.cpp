@@ -204,6 +204,7 @@ void World::provision() {
       }
     });
     core.commit();
+    open_index(*node);
   }
   for (const GroupSpec& group : scenario_.groups) {
     const auto members = group_members(group);
@@ -246,6 +247,10 @@ void World::schedule_start() {
   }
   for (UserId u = 1; u <= scenario_.users; ++u) {
     if (users_[u].rate > 0) schedule_traffic(u);
+  }
+  if (scenario_.searches_per_user_per_minute > 0) {
+    for (UserId u = 1; u <= scenario_.users; ++u)
+      schedule_search(u);
   }
   if (scenario_.history_walks_per_user_per_minute > 0) {
     for (UserId u = 1; u <= scenario_.users; ++u)

@@ -40,6 +40,11 @@ enum class PlantedBug {
   request_pushed,         // a node pushes each message of a stranger's 1:1 chat to its
                           // recipient's devices as well (a message request that pushes)
   request_counted,        // a node counts a stranger's 1:1 chat unread in queryUnread
+  search_unscoped,        // a node searches the whole of each channel the asker is or was
+                          // in, not only their membership windows
+  search_keeps_deleted,   // a node never takes a text deleted for everyone out of its index
+  follower_index_unfed,   // a cluster follower's index learns nothing from the entries it
+                          // applies (only a leader's releases and a restart's fill feed it)
 };
 
 struct SimOptions {
@@ -65,6 +70,8 @@ struct Metrics {
   std::uint64_t largest_deliver = 0;  // most entries in one Deliver frame
   std::uint64_t history_pages = 0;    // history pages received by devices
   std::uint64_t history_reads = 0;    // messages in them
+  std::uint64_t searches = 0;         // search results received by devices
+  std::uint64_t search_hits = 0;      // hits in them
   std::uint64_t presence_events = 0;  // Presence events received by devices
   std::uint64_t typing_sent = 0;      // typing starts and stops the apps sent
   std::uint64_t typing_events = 0;    // Typing events received by devices

@@ -156,6 +156,8 @@ void World::on_event(std::size_t d, server::Event event) {
           ++metrics_.receipt_events;
         } else if constexpr (std::is_same_v<T, server::HistoryPage>) {
           on_history_page(d, e, take_request(device, e.request));
+        } else if constexpr (std::is_same_v<T, server::SearchResults>) {
+          on_search_results(d, e, take_request(device, e.request));
         } else if constexpr (std::is_same_v<T, server::UnreadCounts>) {
           if (take_request(device, e.request) == "unread") {
             device.unread_asked = false;

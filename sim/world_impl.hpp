@@ -32,6 +32,7 @@
 #include "engine/clock.hpp"
 #include "engine/engine.hpp"
 #include "host/core.hpp"
+#include "search/search_index.hpp"
 #include "sim/checker.hpp"
 #include "sim/event_queue.hpp"
 #include "sim/history.hpp"
@@ -184,7 +185,11 @@ struct Node {
   std::unique_ptr<Store> disk;                 // the node's store (memory or LMDB) ...
   std::unique_ptr<storage::FaultStore> store;  // ... behind the faults that fail or stall commits
   std::unique_ptr<host::Core> own_core;        // a single node's engine ...
-  host::Core* core = nullptr;  // ... or its replica's: the engine and the durability rule
+  // The node's search index: in memory, gone with the process, filled from the store at
+  // each start (the node's rule for an index it did not close).
+  std::unique_ptr<search::SearchIndex> search_index;
+  bool replica_sink_set = false;  // the replica's follower effects feed search_index
+  host::Core* core = nullptr;     // ... or its replica's: the engine and the durability rule
   bool up = true;
   std::uint64_t generation = 0;  // bumped by a crash: stale events for it are dropped
   std::deque<Input> pending;
@@ -392,6 +397,14 @@ class World {
   void schedule_history_walk(UserId user);
   void start_history_walk(UserId user);
   void on_history_page(std::size_t d, const server::HistoryPage& page, const std::string& purpose);
+
+  // ---- search (world_search.cpp): each node's index, apps that search --------------------
+  // A new process's index: in memory, filled from the node's store (docs/search.md).
+  void open_index(Node& node);
+  void release_search(Node& node, Effect& effect);
+  void schedule_search(UserId user);
+  void on_search_results(std::size_t d, const server::SearchResults& results,
+                         const std::string& purpose);
 
   // ---- scripted: [[send]], bursts, scoped expectations (world_script.cpp) -------------------
   void schedule_bursts();

@@ -233,6 +233,18 @@ void World::release(Node& node, Effects effects) {
           // The simulator submits no account inputs; a host that does reads the
           // result from the span Core::run returned, so nothing is left to do here.
           [&](AccountResult&&) {},
+          [&](IndexText&& text) {
+            Effect effect{std::move(text)};
+            release_search(node, effect);
+          },
+          [&](UnindexText&& text) {
+            Effect effect{text};
+            release_search(node, effect);
+          },
+          [&](SearchRequested&& search) {
+            Effect effect{std::move(search)};
+            release_search(node, effect);
+          },
       });
 }
 
@@ -247,7 +259,8 @@ void World::crash(std::uint32_t index, TimeUs restart_after, const char* why) {
   const bool batch_open = node.committing;
   node.up = false;
   ++node.generation;
-  node.core->abort();  // the open batch is lost
+  node.core->abort();         // the open batch is lost
+  node.search_index.reset();  // in the process's memory: filled from the store at its restart
   node.pending.clear();
   node.batch_records.clear();
   node.committing = false;
@@ -304,6 +317,7 @@ void World::restart(std::uint32_t index) {
     return;
   }
   node.up = true;
+  open_index(node);
   if (clustered()) {
     // A new process: a follower with a new elector; the delivery worker runs on the leader.
     node.elector = std::make_unique<cluster::Elector>(*node.etcd, "node-" + std::to_string(index),

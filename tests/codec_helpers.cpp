@@ -113,6 +113,9 @@ bool same(const client::Request& a, const client::Request& b) {
                  x.forever == y.forever;
         } else if constexpr (std::is_same_v<T, client::AnswerRequest>) {
           return x.request == y.request && x.channel == y.channel && x.answer == y.answer;
+        } else if constexpr (std::is_same_v<T, client::Search>) {
+          return x.request == y.request && x.query == y.query && x.offset == y.offset &&
+                 x.limit == y.limit;
         } else {
           static_assert(std::is_same_v<T, client::Logout> ||
                         std::is_same_v<T, client::ListContacts> ||
@@ -181,6 +184,17 @@ bool same(const server::Event& a, const server::Event& b) {
         } else if constexpr (std::is_same_v<T, server::RequestAnswered>) {
           return x.request == y.request && x.channel == y.channel && x.answer == y.answer &&
                  x.cleared_seq == y.cleared_seq;
+        } else if constexpr (std::is_same_v<T, server::SearchResults>) {
+          if (x.request != y.request || x.more != y.more || x.hits.size() != y.hits.size())
+            return false;
+          for (std::size_t i = 0; i < x.hits.size(); ++i) {
+            const auto& p = x.hits[i];
+            const auto& q = y.hits[i];
+            if (p.channel != q.channel || p.seq != q.seq || p.sender != q.sender ||
+                p.server_time != q.server_time || p.snippet != q.snippet)
+              return false;
+          }
+          return true;
         } else {
           static_assert(std::is_same_v<T, server::UnreadCounts>);
           return x.request == y.request && x.total == y.total && x.channels == y.channels &&
@@ -357,6 +371,9 @@ std::vector<ClientFrame> all_client_frames() {
       client::MuteChannel{0, 0, 0, false},
       client::AnswerRequest{45, 5, client::RequestAnswer::accept},
       client::AnswerRequest{kMaxU64, kMaxU64, client::RequestAnswer::delete_},
+      client::Search{46, "lunch tom", 0, 20},
+      client::Search{kMaxU64, kTrickyText, 4'294'967'295u, 4'294'967'295u},
+      client::Search{0, "", 0, 0},
   };
 }
 
@@ -429,6 +446,12 @@ std::vector<server::Event> all_server_events() {
       server::ChannelMute{27, 5, kMaxI64, false},
       server::RequestAnswered{28, 5, client::RequestAnswer::accept, 0},
       server::RequestAnswered{0, kMaxU64, client::RequestAnswer::delete_, kMaxU64},
+      server::SearchResults{30, {}, false},
+      server::SearchResults{
+          kMaxU64,
+          {{9, 12, 2, 1'732'790'120'000'000, {{"shall we ", false}, {"lunch", true}}},
+           {kMaxU64, kMaxU64, kMaxU64, kMinI64, {{kTrickyText, true}, {"", false}}}},
+          true},
       server::ChannelList{29,
                           {{11,
                             engine::ChannelKind::direct,

@@ -167,6 +167,28 @@ TEST(CodecJson, MessageRequestFrames) {
       Encoding::json)));
 }
 
+// Search frames exactly as docs/protocol.md's example shows them; the limit defaults to 20
+// (the schema's default, as the engine's) when a client leaves it out.
+TEST(CodecJson, SearchFrames) {
+  EXPECT_EQ(encode_client_frame(client::Search{28, "satur", 0, 20}, Encoding::json),
+            R"({"search":{"request":"28","query":"satur","offset":0,"limit":20}})");
+  EXPECT_EQ(
+      encode_server_event(
+          server::SearchResults{
+              28,
+              {{9, 3, 3, 1732790100000000, {{"", false}, {"Saturday", true}, {" at 10?", false}}}},
+              false},
+          Encoding::json),
+      R"({"searchResults":{"request":"28","hits":[{"channel":"9","seq":"3","sender":"3",)"
+      R"("serverTime":"1732790100000000","snippet":[{"text":"","match":false},)"
+      R"({"text":"Saturday","match":true},{"text":" at 10?","match":false}]}],"more":false}})");
+  EXPECT_TRUE(same(
+      request_of(decode_client_ok(R"({"search":{"request":"5","query":"lunch"}})", Encoding::json)),
+      client::Search{5, "lunch", 0, 20}));
+  EXPECT_TRUE(std::holds_alternative<DecodeError>(decode_client_frame(
+      R"({"search":{"request":"5","query":"x","limit":"many"}})", Encoding::json)));
+}
+
 // Reply and mute frames exactly as docs/protocol.md's examples show them; a quote is
 // written only for a reply.
 TEST(CodecJson, ReplyAndMuteFrames) {

@@ -14,6 +14,7 @@
 #include "engine/records.hpp"  // read(): white-box access to the tables
 #include "host/core.hpp"
 #include "host/release.hpp"
+#include "search/feed.hpp"
 #include "storage/lmdb_store.hpp"
 #include "storage/memory_store.hpp"
 #include "storage/pipelined_store.hpp"
@@ -132,6 +133,14 @@ class Harness {
             [&](PushDropped&& dropped) { dropped_.push_back(dropped); },
             // Read by account() from the effects themselves.
             [&](AccountResult&&) {},
+            // The index a host keeps (docs/search.md), in memory: searches are answered on
+            // the asking connection as the node's worker answers them.
+            [&](IndexText&& text) { search::apply(index_, text); },
+            [&](UnindexText&& text) { search::apply(index_, text); },
+            [&](SearchRequested&& asked) {
+              searches_.push_back(asked);
+              received_[asked.connection].push_back(search::answer(index_, asked));
+            },
         });
   }
 
@@ -287,9 +296,14 @@ class Harness {
   std::vector<PushIntent> pushes_;
   std::vector<PresenceChange> changes_;
   std::vector<PushDropped> dropped_;
+  search::SearchIndex index_{":memory:"};
+  std::vector<SearchRequested> searches_;
 
  public:
   const std::vector<PresenceChange>& presence_changes() const { return changes_; }
+  // Every search the engine scoped, with its windows, oldest first.
+  const std::vector<SearchRequested>& searches() const { return searches_; }
+  const search::SearchIndex& index() const { return index_; }
   const std::vector<PushDropped>& dropped_pushes() const { return dropped_; }
 };
 

@@ -9,6 +9,7 @@
 #include "cluster/etcd_log.hpp"
 #include "cluster/replica.hpp"
 #include "host/memory_log.hpp"
+#include "search/feed.hpp"
 #include "storage/lmdb_store.hpp"
 #include "storage/memory_store.hpp"
 #include "tests/etcd_cluster.hpp"
@@ -342,6 +343,48 @@ TEST_P(ReplicaTest, AReplicaBehindATrimStartsFromAPeersSnapshot) {
   EXPECT_EQ(c.replica->catch_up(1000), 1u);
   EXPECT_EQ(state_digest(*c.store), state_digest(*a.store));
   EXPECT_TRUE(c.has_user("after-snapshot"));
+}
+
+// A follower releases nothing, but keeps its search index from the entries it applies
+// (Replica::on_follower_effects, docs/search.md): when it takes over, its index holds what
+// the leader's does, a delete included.
+TEST_P(ReplicaTest, AFollowersSearchIndexLearnsFromTheEntriesItApplies) {
+  parley::search::SearchIndex leaders(":memory:");
+  parley::search::SearchIndex followers(":memory:");
+  b.replica->on_follower_effects([&](Effects&& effects) {
+    for (const Effect& effect : effects) {
+      if (const auto* text = std::get_if<IndexText>(&effect))
+        parley::search::apply(followers, *text);
+      if (const auto* gone = std::get_if<UnindexText>(&effect))
+        parley::search::apply(followers, *gone);
+    }
+  });
+  const auto leads = a.log.campaign("a", 30);
+  ASSERT_TRUE(leads.has_value());
+  const auto feed_leader = [&](const Effects& effects) {
+    for (const Effect& effect : effects) {
+      if (const auto* text = std::get_if<IndexText>(&effect)) parley::search::apply(leaders, *text);
+      if (const auto* gone = std::get_if<UnindexText>(&effect))
+        parley::search::apply(leaders, *gone);
+    }
+  };
+  chat(a, leads->token);  // 10 texts in the 1:1 channel 1, alice's "hi bob N" first
+  // The leader's own index, from a fill (what its node does at start): the same rule.
+  parley::search::fill_from_store(leaders, [&](MessageId after) {
+    return a.replica->core().read(
+        [&](const Engine& engine) { return engine.messages_after(after, 100); });
+  });
+  ASSERT_EQ(leaders.size(), 10u);
+  // Alice (connection 1) deletes "hi bob 0" for everyone.
+  feed_leader(a.lead(leads->token, {Received{1, client::DeleteMessage{60, 1, 1}}}, 50'000'000));
+  EXPECT_EQ(leaders.size(), 9u);
+  while (b.replica->catch_up(100) > 0) {
+  }
+  EXPECT_EQ(followers.size(), 9u);
+  const parley::search::Query query{"hi", {{1, 1, 100}}, 0, 50};
+  EXPECT_EQ(followers.search(query).hits.size(), leaders.search(query).hits.size());
+  EXPECT_TRUE(followers.search({"bob 0", {{1, 1, 100}}, 0, 50}).hits.empty())
+      << "the follower's index dropped the deleted text";
 }
 
 INSTANTIATE_TEST_SUITE_P(Logs, ReplicaTest, ::testing::Values("etcd", "memory"),

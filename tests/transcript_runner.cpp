@@ -14,6 +14,7 @@
 #include "engine/describe.hpp"
 #include "engine/engine.hpp"
 #include "host/core.hpp"
+#include "search/feed.hpp"
 #include "tests/transcript_file.hpp"
 
 namespace parley::testing::transcript {
@@ -176,6 +177,11 @@ class Interpreter {
       mute(args, out);
     } else if (name == "request") {
       answer_request(args, out);
+    } else if (name == "search") {
+      client::Search search{request_id(args), std::string(args.required(1, "query")), 0, 20};
+      search.offset = static_cast<std::uint32_t>(parse_number(args.key("offset").value_or("0")));
+      search.limit = static_cast<std::uint32_t>(parse_number(args.key("limit").value_or("20")));
+      submit(args, search, out);
     } else if (name == "contact") {
       const RequestId request = request_id(args);
       const std::string action = args.required(1, "action (add, remove, block, unblock)");
@@ -556,6 +562,16 @@ class Interpreter {
       } else if (const auto* close = std::get_if<CloseConnection>(&effect)) {
         line = connection_name(close->connection) +
                " closed: " + std::string(to_string(close->reason));
+      } else if (const auto* text = std::get_if<IndexText>(&effect)) {
+        search::apply(index_, *text);  // the host's index, not a line: `search` shows it
+        continue;
+      } else if (const auto* gone = std::get_if<UnindexText>(&effect)) {
+        search::apply(index_, *gone);
+        continue;
+      } else if (const auto* asked = std::get_if<SearchRequested>(&effect)) {
+        // Answered as the node's search worker answers it, from the index.
+        line = connection_name(asked->connection) + " <- " +
+               describe(server::Event{search::answer(index_, *asked)});
       } else {
         line = describe(effect);
       }
@@ -565,6 +581,7 @@ class Interpreter {
   }
 
   RecordingStore store_;
+  search::SearchIndex index_{":memory:"};  // what a host keeps (docs/search.md)
   EngineConfig config_;
   std::unique_ptr<host::Core> core_;
   TimeUs now_ = kStart;

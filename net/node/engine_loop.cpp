@@ -9,6 +9,7 @@
 #include "host/release.hpp"
 #include "net/node/cluster_member.hpp"
 #include "net/node/push_worker.hpp"
+#include "net/node/search_worker.hpp"
 #include "net/node/ws_session.hpp"
 
 namespace parley::net {
@@ -244,6 +245,23 @@ void EngineLoop::release_durable() {
   }
 }
 
+// A search the engine scoped goes to the index's worker, which answers the session itself.
+void EngineLoop::ask_index(SearchRequested&& search) {
+  const auto session = sessions.find(search.connection);
+  if (session == sessions.end()) return;  // the asker left
+  const RequestId request = search.request;
+  if (shared_.search == nullptr) {
+    session->second->deliver(
+        server::Failure{request, ErrorCode::search_unavailable, "this node keeps no search index"});
+    return;
+  }
+  if (!shared_.search->search(std::move(search), session->second)) {
+    shared_.metrics.count_error("overloaded");
+    session->second->deliver(server::Failure{request, ErrorCode::overloaded,
+                                             "too many searches wait for the index; retry later"});
+  }
+}
+
 // Every effect of a committed batch, through host::release: a new kind of effect does not
 // compile here until the node says what to do with it.
 void EngineLoop::release(Effects effects) {
@@ -292,6 +310,13 @@ void EngineLoop::release(Effects effects) {
                     // Nothing to do: the task that submitted the account input read its
                     // result from the span Core::run returned, and answers after the commit.
                     [](AccountResult&&) {},
+                    [this](IndexText&& text) {
+                      if (shared_.search != nullptr) shared_.search->index(std::move(text));
+                    },
+                    [this](UnindexText&& text) {
+                      if (shared_.search != nullptr) shared_.search->unindex(text);
+                    },
+                    [this](SearchRequested&& search) { ask_index(std::move(search)); },
                 });
 }
 

@@ -94,6 +94,15 @@ class EngineLoop {
   // store transaction, leader or follower (GET /v1/cluster's digest).
   void post_read(std::function<void(const engine::Engine&, engine::Store&)> read);
 
+  // Before run() starts or after it returned, never while it runs: `read(const Engine&,
+  // Store&)` in a read-only store transaction on the calling thread (the search index's
+  // fill at start, its applied index at stop).
+  template <typename F>
+  decltype(auto) read_idle(F&& read) {
+    return core_.read(
+        [&](const engine::Engine& engine) -> decltype(auto) { return read(engine, store_); });
+  }
+
   // Engine thread only.
   std::unordered_map<engine::ConnectionId, std::shared_ptr<WsSession>> sessions;
 
@@ -112,6 +121,7 @@ class EngineLoop {
   // Releases every sealed batch whose commit is durable: effects, then HTTP answers.
   void release_durable();
   void release(engine::Effects effects);
+  void ask_index(engine::SearchRequested&& search);
   // Blocks until the committer reports (or 200 ms pass).
   void wait_for_durable();
   void run_reads();

@@ -68,6 +68,9 @@ std::string Metrics::render() const {
           receipt_events.load());
   counter(out, "parley_push_intents_total", "Push intents written to the outbox",
           push_intents.load());
+  counter(out, "parley_searches_total", "Searches answered from the search index", searches.load());
+  counter(out, "parley_search_index_changes_total",
+          "Texts put into or taken out of the search index", search_index_changes.load());
   counter(out, "parley_http_requests_total", "HTTP requests served", http_requests.load());
   counter(out, "parley_lmdb_commits_total",
           "LMDB write transactions (one fsync each); sealed batches share them",

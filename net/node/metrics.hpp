@@ -22,6 +22,8 @@ class Metrics {
   std::atomic<std::uint64_t> typing_events{0};    // Typing frames to devices
   std::atomic<std::uint64_t> receipt_events{0};   // Receipt frames to devices
   std::atomic<std::uint64_t> push_intents{0};
+  std::atomic<std::uint64_t> searches{0};              // searches answered from the index
+  std::atomic<std::uint64_t> search_index_changes{0};  // texts put in or taken out of it
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> committed_inputs{0};
   std::atomic<std::uint64_t> commit_micros_total{0};

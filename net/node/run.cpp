@@ -27,6 +27,7 @@
 #include "net/node/listener.hpp"
 #include "net/node/push_worker.hpp"
 #include "net/node/routes.hpp"
+#include "net/node/search_worker.hpp"
 #include "net/node/shared.hpp"
 #include "net/node/snapshot.hpp"
 #include "net/node/ws_session.hpp"
@@ -368,6 +369,16 @@ int run_node(const NodeConfig& config) {
              ")");
   }
   shared.loop = loop.get();
+  std::unique_ptr<SearchWorker> search;
+  if (loop) {
+    try {
+      search = open_search_index(config.data, *loop, cluster.get(), shared.metrics);
+    } catch (const std::exception& error) {
+      log_line(std::string("cannot start: search index: ") + error.what());
+      return 78;
+    }
+    shared.search = search.get();
+  }
   listener->run();
   std::thread engine_thread;
   if (loop) engine_thread = std::thread([&loop] { loop->run(); });
@@ -426,6 +437,7 @@ int run_node(const NodeConfig& config) {
   for (auto& thread : io_threads)
     thread.join();
   if (engine_thread.joinable()) engine_thread.join();
+  if (search) close_search_index(*search, *loop);
   snapshots.reset();  // waits for a copy under way while `io`, where it answers, still exists
   if (pipeline) pipeline->set_on_durable(nullptr);  // the loop released every sealed batch
   if (cluster) {

@@ -21,6 +21,7 @@ class ClusterMember;
 class EngineLoop;
 class SnapshotServer;
 class PushWorker;
+class SearchWorker;
 
 // Microseconds on the monotonic clock (login throttling), and on the wall clock.
 std::int64_t steady_now_us();
@@ -56,7 +57,8 @@ struct Shared {
   AddressLimiter limiter;
   std::size_t max_connections = SIZE_MAX;  // node-wide, from the descriptor limit
   EngineLoop* loop = nullptr;
-  PushWorker* pushes = nullptr;  // null without --push-gateway
+  PushWorker* pushes = nullptr;    // null without --push-gateway
+  SearchWorker* search = nullptr;  // null on a gateway (no store, no engine)
   // A cluster node's membership (null on a single node), and whether it serves clients
   // now: always on a single node; on a cluster node only while it leads, after its
   // takeover (net/node/engine_loop.cpp). Off, client calls are refused with not_leader.

@@ -146,6 +146,13 @@ void fill_client_frame(wire::ClientFrame::Builder out, const ClientFrame& frame)
             a.setChannel(r.channel);
             a.setAnswer(to_wire(r.answer));
           },
+          [&](const client::Search& r) {
+            auto q = out.initSearch();
+            q.setRequest(r.request);
+            q.setQuery(wire_text(r.query));
+            q.setOffset(r.offset);
+            q.setLimit(r.limit);
+          },
       },
       std::get<engine::client::Request>(frame));
 }
@@ -286,6 +293,12 @@ ClientFrame read_client_frame(wire::ClientFrame::Reader in, engine::RequestId& r
       request = a.getRequest();
       return client::Request{
           client::AnswerRequest{request, a.getChannel(), from_wire(a.getAnswer())}};
+    }
+    case wire::ClientFrame::SEARCH: {
+      const auto q = in.getSearch();
+      request = q.getRequest();
+      return client::Request{
+          client::Search{request, text_of(q.getQuery()), q.getOffset(), q.getLimit()}};
     }
   }
   throw BadFrame("unknown client frame type " + std::to_string(static_cast<unsigned>(in.which())) +

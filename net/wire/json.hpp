@@ -40,11 +40,13 @@ inline constexpr auto kRequestNames = std::to_array<std::string_view>(
      // Muting (docs/protocol.md#muting).
      "muteChannel",
      // Message requests (docs/protocol.md#message-requests).
-     "answerRequest"});
+     "answerRequest",
+     // Search (docs/protocol.md#search).
+     "search"});
 inline constexpr auto kEventNames = std::to_array<std::string_view>(
     {"welcome", "deliver", "sendAck", "groupCreated", "historyPage", "ok", "failure", "presence",
      "presenceList", "contactList", "unreadCounts", "channelList", "typing", "receipt", "receipts",
-     "settings", "channelMute", "requestAnswered"});
+     "settings", "channelMute", "requestAnswered", "searchResults"});
 static_assert(kRequestNames.size() == std::variant_size_v<engine::client::Request>);
 static_assert(kEventNames.size() == std::variant_size_v<engine::server::Event>);
 

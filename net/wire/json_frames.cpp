@@ -85,6 +85,20 @@ void read(Reader& r, Value& v, server::ChannelMember& m) {
   });
 }
 
+void read(Reader& r, Value& v, server::SnippetPart& p) {
+  r.object(v, [&](std::string_view key, Value& x) {
+    return read_field(r, key, x, field("text", p.text), field("match", p.match));
+  });
+}
+
+void read(Reader& r, Value& v, server::SearchHit& h) {
+  r.object(v, [&](std::string_view key, Value& x) {
+    return read_field(r, key, x, field("channel", h.channel), field("seq", h.seq),
+                      field("sender", h.sender), field("serverTime", h.server_time),
+                      field("snippet", h.snippet));
+  });
+}
+
 void read(Reader& r, Value& v, server::ChannelSummary& s) {
   s.active = false;  // the schema's default, where the engine's is true
   r.object(v, [&](std::string_view key, Value& x) {
@@ -259,6 +273,13 @@ void read(Reader& r, Value& v, client::MuteChannel& m) {
   });
 }
 
+void read(Reader& r, Value& v, client::Search& s) {
+  r.object(v, [&](std::string_view key, Value& x) {
+    return read_field(r, key, x, field("request", s.request), field("query", s.query),
+                      field("offset", s.offset), field("limit", s.limit));
+  });
+}
+
 void read(Reader& r, Value& v, client::AnswerRequest& a) {
   r.object(v, [&](std::string_view key, Value& x) {
     return read_field(r, key, x, field("request", a.request), field("channel", a.channel),
@@ -361,6 +382,13 @@ void read(Reader& r, Value& v, server::ChannelMute& e) {
   r.object(v, [&](std::string_view key, Value& x) {
     return read_field(r, key, x, field("request", e.request), field("channel", e.channel),
                       field("mutedUntil", e.muted_until), field("forever", e.forever));
+  });
+}
+
+void read(Reader& r, Value& v, server::SearchResults& e) {
+  r.object(v, [&](std::string_view key, Value& x) {
+    return read_field(r, key, x, field("request", e.request), field("hits", e.hits),
+                      field("more", e.more));
   });
 }
 

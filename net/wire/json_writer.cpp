@@ -232,6 +232,23 @@ void put(Writer& w, const server::ChannelMember& m) {
   });
 }
 
+void put(Writer& w, const server::SnippetPart& p) {
+  w.object([&] {
+    w.field("text", p.text);
+    w.field("match", p.match);
+  });
+}
+
+void put(Writer& w, const server::SearchHit& h) {
+  w.object([&] {
+    w.field("channel", h.channel);
+    w.field("seq", h.seq);
+    w.field("sender", h.sender);
+    w.field("serverTime", h.server_time);
+    w.field("snippet", h.snippet);
+  });
+}
+
 void put(Writer& w, const server::ChannelSummary& s) {
   w.object([&] {
     w.field("channel", s.channel);
@@ -429,6 +446,15 @@ void put(Writer& w, const client::AnswerRequest& r) {
   });
 }
 
+void put(Writer& w, const client::Search& r) {
+  w.object([&] {
+    w.field("request", r.request);
+    w.field("query", r.query);
+    w.field("offset", r.offset);
+    w.field("limit", r.limit);
+  });
+}
+
 void put(Writer& w, const client::MuteChannel& r) {
   w.object([&] {
     w.field("request", r.request);
@@ -547,6 +573,14 @@ void put(Writer& w, const server::ChannelMute& e) {
   });
 }
 
+void put(Writer& w, const server::SearchResults& e) {
+  w.object([&] {
+    w.field("request", e.request);
+    w.field("hits", e.hits);
+    w.field("more", e.more);
+  });
+}
+
 void put(Writer& w, const server::RequestAnswered& e) {
   w.object([&] {
     w.field("request", e.request);
@@ -601,6 +635,12 @@ std::size_t capacity_of(const server::Event& event) {
   } else if (const auto* page = std::get_if<server::HistoryPage>(&event)) {
     for (const auto& message : page->messages)
       bytes += text_bytes(message);
+  } else if (const auto* results = std::get_if<server::SearchResults>(&event)) {
+    for (const auto& hit : results->hits) {
+      bytes += 160;
+      for (const auto& part : hit.snippet)
+        bytes += 32 + part.text.size();
+    }
   }
   return bytes;
 }

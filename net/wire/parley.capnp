@@ -214,6 +214,15 @@ struct AnswerRequest {
   answer @2 :RequestAnswer;
 }
 
+struct Search {
+  # Full-text search over every text message you may read (docs/protocol.md "Search").
+  # Answered by SearchResults.
+  request @0 :UInt64;
+  query @1 :Text;                # 1 to 256 bytes: every word must occur, the last as a prefix
+  offset @2 :UInt32;             # hits to skip (at most 1,000): the page starts after them
+  limit @3 :UInt32 = 20;         # hits per page, 1 to 50
+}
+
 struct SettingsRequest {
   # Answered by Settings, after changing the settings that are set. Each setting is a union
   # whose first member, Void, leaves it unchanged: what an all-zero struct and a JSON object
@@ -255,6 +264,7 @@ struct ClientFrame {
     deleteMessage @23 :DeleteMessage;
     muteChannel @24 :MuteChannel;
     answerRequest @25 :AnswerRequest;
+    search @26 :Search;
   }
 }
 
@@ -421,6 +431,25 @@ struct RequestAnswered {
   clearedSeq @3 :UInt64;         # a 1:1 delete: the newest seq cleared for you; else 0
 }
 
+struct SnippetPart {
+  text @0 :Text;
+  match @1 :Bool;                # a word the query found: highlight it
+}
+
+struct SearchHit {
+  channel @0 :UInt64;
+  seq @1 :UInt64;
+  sender @2 :UInt64;
+  serverTime @3 :Int64;          # node time (µs) the message was stored
+  snippet @4 :List(SnippetPart); # up to ~16 words of its latest text, in order
+}
+
+struct SearchResults {
+  request @0 :UInt64;
+  hits @1 :List(SearchHit);      # best first: BM25 rank, then newest
+  more @2 :Bool;                 # more hits follow: ask again with offset + the hits received
+}
+
 struct ServerFrame {
   union {
     unset @0 :Void;              # never sent
@@ -442,5 +471,6 @@ struct ServerFrame {
     settings @16 :Settings;
     channelMute @17 :ChannelMute;
     requestAnswered @18 :RequestAnswered;
+    searchResults @19 :SearchResults;
   }
 }

@@ -95,6 +95,25 @@ void fill_server_frame(wire::ServerFrame::Builder out, const engine::server::Eve
                    m.setMutedUntil(e.muted_until);
                    m.setForever(e.forever);
                  },
+                 [&](const server::SearchResults& e) {
+                   auto r = out.initSearchResults();
+                   r.setRequest(e.request);
+                   r.setMore(e.more);
+                   auto hits = r.initHits(static_cast<unsigned>(e.hits.size()));
+                   for (unsigned i = 0; i < e.hits.size(); ++i) {
+                     const server::SearchHit& hit = e.hits[i];
+                     auto h = hits[i];
+                     h.setChannel(hit.channel);
+                     h.setSeq(hit.seq);
+                     h.setSender(hit.sender);
+                     h.setServerTime(hit.server_time);
+                     auto parts = h.initSnippet(static_cast<unsigned>(hit.snippet.size()));
+                     for (unsigned p = 0; p < hit.snippet.size(); ++p) {
+                       parts[p].setText(wire_text(hit.snippet[p].text));
+                       parts[p].setMatch(hit.snippet[p].match);
+                     }
+                   }
+                 },
                  [&](const server::RequestAnswered& e) {
                    auto a = out.initRequestAnswered();
                    a.setRequest(e.request);
@@ -230,6 +249,21 @@ engine::server::Event read_server_frame(wire::ServerFrame::Reader in, engine::Re
       const auto m = in.getChannelMute();
       request = m.getRequest();
       return server::ChannelMute{request, m.getChannel(), m.getMutedUntil(), m.getForever()};
+    }
+    case wire::ServerFrame::SEARCH_RESULTS: {
+      const auto r = in.getSearchResults();
+      request = r.getRequest();
+      server::SearchResults results{request, {}, r.getMore()};
+      results.hits.reserve(r.getHits().size());
+      for (const auto hit : r.getHits()) {
+        server::SearchHit out{
+            hit.getChannel(), hit.getSeq(), hit.getSender(), hit.getServerTime(), {}};
+        out.snippet.reserve(hit.getSnippet().size());
+        for (const auto part : hit.getSnippet())
+          out.snippet.push_back({text_of(part.getText()), part.getMatch()});
+        results.hits.push_back(std::move(out));
+      }
+      return results;
     }
     case wire::ServerFrame::REQUEST_ANSWERED: {
       const auto a = in.getRequestAnswered();

@@ -16,6 +16,7 @@ import { onUnreadMessage, renderNotifications, wireNotifications } from './notif
 import { closeReaders, renderReaders, renderSettings, wireReceipts } from './receipts-ui.js';
 import { cancelReply, leaveReply, startReply, syncReplying, takeReply, wireReplies } from './replies-ui.js';
 import { renderRequestBanner, renderRequests, wireRequests } from './requests-ui.js';
+import { renderSearch, resetSearch, wireSearch } from './search-ui.js';
 import { claimConnection, forgetSession, savedSession, saveSession, watchTabs } from './tabs.js';
 
 let client = null;
@@ -121,6 +122,7 @@ async function startApp(session) {
   $('me').textContent = `Signed in as ${session.name}`;
   leaveChat();
   leaveReply();
+  resetSearch();
   current = null;
   $('app').classList.remove('show-chat');
   render();
@@ -217,6 +219,7 @@ function render() {
   renderNotifications();
   renderChats();
   renderRequests();
+  renderSearch(); // while the box holds a query, its results stand in for the chat list
   renderContacts();
   renderChat();
 }
@@ -396,6 +399,7 @@ function wire() {
   wireReplies(context);
   wireMute(context);
   wireRequests({ client: () => client, current: () => current, openChat, toast });
+  wireSearch({ client: () => client, current: () => current, openChat, render, toast });
   wireMentions({ client: () => client, channel: () => (client && current?.channel ? client.channels.get(current.channel) : null) });
   $('contact-form').addEventListener('submit', addContact);
   $('new-group').addEventListener('click', showGroupForm);

@@ -15,8 +15,9 @@
 //
 // The outbox (outbox.js), typing indicators (typing.js), receipts with the unread counts
 // they drive (receipts.js), edits and deletes with the quotes of replies (edits.js,
-// replies.js), mutes (mutes.js), message requests (requests.js) and the chat list's previews
-// (previews.js) have modules of their own; this file routes their frames to them.
+// replies.js), mutes (mutes.js), message requests (requests.js), the chat list's previews
+// (previews.js) and search (search.js) have modules of their own; this file routes their
+// frames to them.
 //
 // Ids stay strings (they are 64-bit); comparisons go through BigInt.
 
@@ -27,6 +28,7 @@ import { Outbox } from './outbox.js';
 import { Previews } from './previews.js';
 import { Receipts } from './receipts.js';
 import { Requests } from './requests.js';
+import { Search } from './search.js';
 import { Typing } from './typing.js';
 
 const HISTORY_PAGE = 30;
@@ -71,6 +73,7 @@ export class ChatClient extends EventTarget {
     this.outbox = new Outbox(this); // sends not acked yet (loaded from IndexedDB at start)
     this.previews = new Previews(this); // the newest message of chats not opened yet
     this.requests = new Requests(this); // chats from people who are not contacts, kept apart
+    this.search = new Search(this); // the messages found for the search box, page by page
     this.addEventListener('sent', (event) => this.requests.onSent(event.detail.channel, event.detail.duplicate));
     this.listGeneration = 0; // counts refreshChannels calls: a list drops only chats it could have named
     this.channelsListed = false; // listChannels answered once (the page's empty-state hint waits for it)
@@ -243,12 +246,16 @@ export class ChatClient extends EventTarget {
 
   // A request that expects an answer; resolves with the answer's payload.
   request(name, fields = {}) {
-    return new Promise((resolve, reject) => {
-      if (!this.welcomed) return reject(new Error('disconnected'));
-      const id = String(this.nextRequest++);
-      this.pending.set(id, { resolve, reject });
-      this.transmit({ [name]: { request: id, ...fields } });
-    });
+    return this.ask(name, fields).answer;
+  }
+
+  // The same, with the request's id: {id (null when not connected), answer (a promise)}.
+  ask(name, fields = {}) {
+    if (!this.welcomed) return { id: null, answer: Promise.reject(new Error('disconnected')) };
+    const id = String(this.nextRequest++);
+    const answer = new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    this.transmit({ [name]: { request: id, ...fields } });
+    return { id, answer };
   }
 
   failPending(why) {
@@ -532,23 +539,29 @@ export class ChatClient extends EventTarget {
     this.changed();
   }
 
-  // Fetches the page before the oldest message held (the newest page the first time).
-  async loadOlder(channelId) {
+  // Fetches the `limit` messages before the oldest one held (the newest page the first
+  // time). Resolves when that page (or the one already on its way) is in.
+  loadOlder(channelId, limit = HISTORY_PAGE) {
     const channel = this.ensureChannel(channelId);
-    if (channel.loading || (channel.loaded && !channel.hasMore)) return;
+    if (channel.loading) return channel.loading;
+    if (channel.loaded && !channel.hasMore) return Promise.resolve();
     const held = this.sortedMessages(channel);
     const beforeSeq = channel.loaded && held.length > 0 ? held[0].seq : '0';
-    channel.loading = true;
+    channel.loading = this.fetchHistory(channel, beforeSeq, limit).finally(() => {
+      channel.loading = false;
+      this.changed();
+    });
+    return channel.loading;
+  }
+
+  async fetchHistory(channel, beforeSeq, limit) {
     try {
-      const page = await this.request('history', { channel: channelId, beforeSeq, limit: HISTORY_PAGE });
+      const page = await this.request('history', { channel: channel.id, beforeSeq, limit });
       for (const message of page.messages) this.edits.merge(channel, message);
       channel.hasMore = page.hasMore;
       channel.loaded = true;
     } catch (error) {
       if (error.code) this.notify(error.message);
-    } finally {
-      channel.loading = false;
-      this.changed();
     }
   }
 

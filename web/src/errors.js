@@ -47,3 +47,18 @@ const REQUEST_ERROR_TEXT = {
 export function describeRequestError(code, fallback) {
   return REQUEST_ERROR_TEXT[code] ?? describeError(code, fallback);
 }
+
+// Why a search failed, to follow "Search failed: " (search.js): the `failure` codes of a
+// `search`, and `disconnected` for one lost with its connection.
+const SEARCH_ERROR_TEXT = {
+  overloaded: 'the server is busy',
+  search_unavailable: 'search is not available right now',
+  bad_request: 'that search cannot be made',
+  invalid_limit: 'that search cannot be made',
+  invalid_utf8: 'the search holds characters that are not allowed',
+  disconnected: 'not connected',
+};
+
+export function describeSearchError(code) {
+  return SEARCH_ERROR_TEXT[code] ?? `something went wrong (${code})`;
+}

@@ -47,3 +47,8 @@ export function listTime(us, now = new Date()) {
   if (dayKey(us) === dayKey(Number(now) * 1000)) return clock(us);
   return new Date(Number(us) / 1000).toLocaleDateString([], { day: 'numeric', month: 'short' });
 }
+
+// The date and time of node time `us` in full, in the browser's locale (a tooltip).
+export function fullTime(us) {
+  return new Date(Number(us) / 1000).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+}

@@ -126,6 +126,12 @@ async function showOriginal(channelId, seq) {
     if (client().viewing === channelId) ctx.toast('The message it replies to is not loaded.');
     return;
   }
+  flashMessage(channelId, seq);
+}
+
+// Scrolls the open chat to its message `seq` (held) and highlights it for `ms`: for a quote
+// clicked, and for a search result opened (search-ui.js).
+export function flashMessage(channelId, seq, ms = FLASH_MS) {
   clearTimeout(flashTimer);
   flashing = { channel: channelId, seq };
   ctx.render();
@@ -133,5 +139,5 @@ async function showOriginal(channelId, seq) {
   flashTimer = setTimeout(() => {
     flashing = null;
     ctx.render();
-  }, FLASH_MS);
+  }, ms);
 }
