@@ -2,6 +2,8 @@
 // messages you may read that hold every word (the last one as a prefix), /more shows the
 // next ten. A hit prints as "#SEQ in CHAT, SENDER, TIME: ...snippet..." with the matched
 // words in [brackets].
+#include <algorithm>
+
 #include "cli/client_impl.hpp"
 
 namespace parley::cli::detail {
@@ -36,6 +38,8 @@ void TerminalClient::show_search_results(const server::SearchResults& results) {
     std::string snippet;
     for (const auto& part : hit.snippet)
       snippet += part.match ? "[" + part.text + "]" : part.text;
+    // One line per hit: a message's own line breaks print as spaces.
+    std::replace(snippet.begin(), snippet.end(), '\n', ' ');
     say("  #" + std::to_string(hit.seq) + " in " + channel_label(hit.channel) + ", " +
         name_of(hit.sender) + ", " + local_time(hit.server_time) + ": " + snippet);
   }

@@ -22,7 +22,10 @@ engine::server::SearchResults answer(const SearchIndex& index,
   for (const engine::SearchWindow& window : search.windows)
     query.windows.push_back(Window{window.channel, window.from, window.to});
   Page page = index.search(query);
-  engine::server::SearchResults results{search.request, {}, page.more};
+  // Paging ends at the deepest offset a search may ask for (limits::kMaxSearchOffset): past
+  // it `more` would promise a page the engine refuses.
+  const bool deeper = search.offset + page.hits.size() <= engine::limits::kMaxSearchOffset;
+  engine::server::SearchResults results{search.request, {}, page.more && deeper};
   results.hits.reserve(page.hits.size());
   for (Hit& hit : page.hits) {
     engine::server::SearchHit out{hit.channel, hit.seq, hit.sender, hit.time, {}};

@@ -40,6 +40,7 @@ CREATE TRIGGER IF NOT EXISTS docs_updated AFTER UPDATE ON docs BEGIN
 END;
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TEMP TABLE windows(channel INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL);
+CREATE INDEX temp.windows_by_channel ON windows(channel, lo);
 )sql";
 
 // The snippet's highlight marks: control characters a stored text never holds unescaped in
@@ -57,7 +58,7 @@ CROSS JOIN docs AS d ON d.id = fts.rowid
 WHERE fts MATCH ?1
   AND EXISTS (SELECT 1 FROM temp.windows AS w
               WHERE w.channel = d.channel AND d.seq BETWEEN w.lo AND w.hi)
-ORDER BY bm25(fts, 1.0, 0.0), d.time DESC, d.channel, d.seq
+ORDER BY bm25(fts, 1.0, 0.0), d.time DESC, d.seq DESC, d.channel
 LIMIT ?2 OFFSET ?3
 )sql";
 

@@ -65,7 +65,7 @@ struct Hit {
 };
 
 struct Page {
-  std::vector<Hit> hits;  // best first: BM25 rank, then newest
+  std::vector<Hit> hits;  // best first: BM25 rank, then newest (time, then seq)
   bool more = false;      // more hits follow: ask again with offset + hits.size()
 };
 

@@ -4,6 +4,8 @@
 // matched words.
 #include "search/search_index.hpp"
 
+#include "search/feed.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -128,6 +130,38 @@ TEST(SearchIndexFile, ItSurvivesReopening) {
   EXPECT_EQ(reopened.indexed_upto(5), 3u);
   EXPECT_EQ(reopened.search(Query{"disk", {{5, 1, kOpen}}, 0, 20}).hits.size(), 1u);
   std::remove(path.c_str());
+}
+
+// Equally ranked hits stored at one time (one group commit) come newest first by seq.
+TEST(SearchIndexOrder, TiesGoNewestFirst) {
+  SearchIndex index(":memory:");
+  for (Seq seq = 1; seq <= 5; ++seq)
+    index.put({9, seq, 1, 100, "same words"});
+  const Page page = index.search(Query{"same words", {{9, 1, 5}}, 0, 20});
+  std::vector<Seq> order;
+  for (const Hit& hit : page.hits)
+    order.push_back(hit.seq);
+  EXPECT_EQ(order, (std::vector<Seq>{5, 4, 3, 2, 1}));
+}
+
+// Paging ends at the deepest offset the engine allows: `more` never promises a page it
+// would refuse (offset + hits past limits::kMaxSearchOffset).
+TEST(SearchFeed, MoreStopsAtTheDeepestOffset) {
+  SearchIndex index(":memory:");
+  index.begin();
+  for (Seq seq = 1; seq <= 1100; ++seq)
+    index.put({3, seq, 1, static_cast<TimeUs>(seq), "pizza"});
+  index.commit();
+  const auto ask = [&](std::uint32_t offset) {
+    return answer(index, engine::SearchRequested{1, 7, "pizza", offset, 20, {{3, 1, 1100}}});
+  };
+  const auto last_full = ask(980);  // hits 981-1000: the next page starts at 1000, allowed
+  EXPECT_EQ(last_full.hits.size(), 20u);
+  EXPECT_TRUE(last_full.more);
+  const auto deepest = ask(1000);  // hits 1001-1020: a next page would start past 1000
+  EXPECT_EQ(deepest.hits.size(), 20u);
+  EXPECT_FALSE(deepest.more);
+  EXPECT_EQ(deepest.request, 7u);
 }
 
 }  // namespace
