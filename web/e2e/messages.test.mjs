@@ -143,7 +143,19 @@ test('right-to-left text runs right to left: messages, chat list, composer', asy
   const arabic = 'مرحبا، هل نتسلق يوم السبت؟';
   await send(alice.page, arabic);
   await waitForMessages(bob.page, [arabic]);
-  const direction = (locator) => locator.evaluate((element) => getComputedStyle(element).direction);
+  // The element's computed direction. The chat list is redrawn as messages arrive, and an
+  // element the page has just replaced is detached, where getComputedStyle says '': ask the
+  // locator again (it finds the new element) until the answer is a direction.
+  const direction = async (locator) => {
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      const found = await locator.evaluate((element) =>
+        element.isConnected ? getComputedStyle(element).direction : '',
+      );
+      if (found !== '') return found;
+      await sleep(100);
+    }
+    return '';
+  };
   assert.equal(await direction(bob.page.locator('[data-testid=message] .text', { hasText: arabic })), 'rtl');
   assert.equal(await direction(bob.page.locator('[data-testid=message] .text', { hasText: 'Tickets booked' })), 'ltr');
   assert.equal(await direction(alice.page.locator('[data-testid=chat-preview]', { hasText: arabic })), 'rtl');
