@@ -135,7 +135,10 @@ export function flashMessage(channelId, seq, ms = FLASH_MS) {
   clearTimeout(flashTimer);
   flashing = { channel: channelId, seq };
   ctx.render();
-  document.querySelector(`#message-list li[data-seq="${seq}"]`)?.scrollIntoView({ block: 'center', behavior: 'smooth' });
+  // At once, not smoothly: a smooth scroll is cut short when the list is redrawn meanwhile
+  // (a message arriving, the highlight's own render), and the message then stays out of
+  // sight (CI's slow ASan run showed it). The highlight shows where the eye should go.
+  document.querySelector(`#message-list li[data-seq="${seq}"]`)?.scrollIntoView({ block: 'center' });
   flashTimer = setTimeout(() => {
     flashing = null;
     ctx.render();
