@@ -1,6 +1,7 @@
 #include "search/feed.hpp"
 
 #include <utility>
+#include <variant>
 
 namespace parley::search {
 
@@ -12,29 +13,30 @@ void apply(SearchIndex& index, const engine::UnindexText& text) {
   index.erase(text.channel, text.seq);
 }
 
+bool apply(SearchIndex& index, const engine::Effect& effect) {
+  if (const auto* text = std::get_if<engine::IndexText>(&effect)) {
+    apply(index, *text);
+  } else if (const auto* gone = std::get_if<engine::UnindexText>(&effect)) {
+    apply(index, *gone);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool changes_index(const engine::Effect& effect) {
+  return std::holds_alternative<engine::IndexText>(effect) ||
+         std::holds_alternative<engine::UnindexText>(effect);
+}
+
 engine::server::SearchResults answer(const SearchIndex& index,
                                      const engine::SearchRequested& search) {
-  Query query;
-  query.text = search.query;
-  query.offset = search.offset;
-  query.limit = search.limit;
-  query.windows.reserve(search.windows.size());
-  for (const engine::SearchWindow& window : search.windows)
-    query.windows.push_back(Window{window.channel, window.from, window.to});
+  const Query query{search.query, search.windows, search.offset, search.limit};
   Page page = index.search(query);
   // Paging ends at the deepest offset a search may ask for (limits::kMaxSearchOffset): past
   // it `more` would promise a page the engine refuses.
   const bool deeper = search.offset + page.hits.size() <= engine::limits::kMaxSearchOffset;
-  engine::server::SearchResults results{search.request, {}, page.more && deeper};
-  results.hits.reserve(page.hits.size());
-  for (Hit& hit : page.hits) {
-    engine::server::SearchHit out{hit.channel, hit.seq, hit.sender, hit.time, {}};
-    out.snippet.reserve(hit.snippet.size());
-    for (Part& part : hit.snippet)
-      out.snippet.push_back({std::move(part.text), part.match});
-    results.hits.push_back(std::move(out));
-  }
-  return results;
+  return engine::server::SearchResults{search.request, std::move(page.hits), page.more && deeper};
 }
 
 std::size_t fill_from_store(SearchIndex& index, const PageReader& next_page) {

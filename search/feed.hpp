@@ -15,6 +15,12 @@ namespace parley::search {
 // batch committed (then a later SearchRequested sees them).
 void apply(SearchIndex& index, const engine::IndexText& text);
 void apply(SearchIndex& index, const engine::UnindexText& text);
+// The same for any effect: applies IndexText and UnindexText, ignores the rest. Returns
+// whether `effect` was one of the two.
+bool apply(SearchIndex& index, const engine::Effect& effect);
+// Whether `effect` changes an index (IndexText, UnindexText): what a host that does not
+// hold the index itself (a queue to its worker) passes on.
+bool changes_index(const engine::Effect& effect);
 
 // The answer to a search the engine scoped: hits only inside its windows.
 engine::server::SearchResults answer(const SearchIndex& index,

@@ -19,12 +19,14 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/engine.hpp"
+
 namespace parley::search {
 
-using ChannelId = std::uint64_t;
-using Seq = std::uint64_t;
-using UserId = std::uint64_t;
-using TimeUs = std::int64_t;
+using engine::ChannelId;
+using engine::Seq;
+using engine::TimeUs;
+using engine::UserId;
 
 // A text message as the index keeps it: its latest text (after edits).
 struct Document {
@@ -35,12 +37,9 @@ struct Document {
   std::string text;
 };
 
-// Seqs [from, to] of a channel the asker may read (a membership window, engine rule 8).
-struct Window {
-  ChannelId channel = 0;
-  Seq from = 1;
-  Seq to = 0;  // inclusive
-};
+// Seqs [from, to] of a channel the asker may read (a membership window, engine rule 8):
+// the engine computes them (engine::SearchRequested) and the index takes them as they are.
+using Window = engine::SearchWindow;
 
 struct Query {
   std::string text;             // what the person typed (see to_match_expression)
@@ -49,20 +48,10 @@ struct Query {
   std::size_t limit = 20;       // hits per page
 };
 
-// A piece of a snippet: text, and whether it is a term the query matched (to highlight).
-struct Part {
-  std::string text;
-  bool match = false;
-  friend bool operator==(const Part&, const Part&) = default;
-};
-
-struct Hit {
-  ChannelId channel = 0;
-  Seq seq = 0;
-  UserId sender = 0;
-  TimeUs time = 0;
-  std::vector<Part> snippet;  // up to ~16 words around the best match, in order
-};
+// A hit as the protocol sends it (server::SearchHit): where, who, when, and a snippet of up
+// to ~16 words around the best match, in parts marked `match` where a query term matched.
+using Part = engine::server::SnippetPart;
+using Hit = engine::server::SearchHit;
 
 struct Page {
   std::vector<Hit> hits;  // best first: BM25 rank, then newest (time, then seq)

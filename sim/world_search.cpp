@@ -23,10 +23,7 @@ void World::open_index(Node& node) {
     // A follower applies the log without releasing anything: only its index learns.
     node.replica->on_follower_effects([this, &node](Effects&& effects) {
       for (Effect& effect : effects) {
-        if (std::holds_alternative<IndexText>(effect) ||
-            std::holds_alternative<UnindexText>(effect)) {
-          release_search(node, effect);
-        }
+        if (search::changes_index(effect)) release_search(node, effect);
       }
     });
   }

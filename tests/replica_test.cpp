@@ -352,21 +352,14 @@ TEST_P(ReplicaTest, AFollowersSearchIndexLearnsFromTheEntriesItApplies) {
   parley::search::SearchIndex leaders(":memory:");
   parley::search::SearchIndex followers(":memory:");
   b.replica->on_follower_effects([&](Effects&& effects) {
-    for (const Effect& effect : effects) {
-      if (const auto* text = std::get_if<IndexText>(&effect))
-        parley::search::apply(followers, *text);
-      if (const auto* gone = std::get_if<UnindexText>(&effect))
-        parley::search::apply(followers, *gone);
-    }
+    for (const Effect& effect : effects)
+      parley::search::apply(followers, effect);
   });
   const auto leads = a.log.campaign("a", 30);
   ASSERT_TRUE(leads.has_value());
   const auto feed_leader = [&](const Effects& effects) {
-    for (const Effect& effect : effects) {
-      if (const auto* text = std::get_if<IndexText>(&effect)) parley::search::apply(leaders, *text);
-      if (const auto* gone = std::get_if<UnindexText>(&effect))
-        parley::search::apply(leaders, *gone);
-    }
+    for (const Effect& effect : effects)
+      parley::search::apply(leaders, effect);
   };
   chat(a, leads->token);  // 10 texts in the 1:1 channel 1, alice's "hi bob N" first
   // The leader's own index, from a fill (what its node does at start): the same rule.

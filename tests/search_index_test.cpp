@@ -116,7 +116,7 @@ TEST_F(SearchIndexTest, SnippetsMarkTheMatchedWords) {
   ASSERT_EQ(page.hits.size(), 1u);
   EXPECT_EQ(joined(page.hits[0]), "the café on [Main] [street] closed");
   EXPECT_EQ(page.hits[0].sender, 7u);
-  EXPECT_EQ(page.hits[0].time, 300);
+  EXPECT_EQ(page.hits[0].server_time, 300);
 }
 
 TEST(SearchIndexFile, ItSurvivesReopening) {

@@ -562,12 +562,8 @@ class Interpreter {
       } else if (const auto* close = std::get_if<CloseConnection>(&effect)) {
         line = connection_name(close->connection) +
                " closed: " + std::string(to_string(close->reason));
-      } else if (const auto* text = std::get_if<IndexText>(&effect)) {
-        search::apply(index_, *text);  // the host's index, not a line: `search` shows it
-        continue;
-      } else if (const auto* gone = std::get_if<UnindexText>(&effect)) {
-        search::apply(index_, *gone);
-        continue;
+      } else if (search::apply(index_, effect)) {
+        continue;  // the host's index, not a line: `search` shows it
       } else if (const auto* asked = std::get_if<SearchRequested>(&effect)) {
         // Answered as the node's search worker answers it, from the index.
         line = connection_name(asked->connection) + " <- " +

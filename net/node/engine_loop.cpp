@@ -246,6 +246,10 @@ void EngineLoop::release_durable() {
 }
 
 // A search the engine scoped goes to the index's worker, which answers the session itself.
+void EngineLoop::to_index(Effect&& change) {
+  if (shared_.search != nullptr) shared_.search->change(std::move(change));
+}
+
 void EngineLoop::ask_index(SearchRequested&& search) {
   const auto session = sessions.find(search.connection);
   if (session == sessions.end()) return;  // the asker left
@@ -310,12 +314,8 @@ void EngineLoop::release(Effects effects) {
                     // Nothing to do: the task that submitted the account input read its
                     // result from the span Core::run returned, and answers after the commit.
                     [](AccountResult&&) {},
-                    [this](IndexText&& text) {
-                      if (shared_.search != nullptr) shared_.search->index(std::move(text));
-                    },
-                    [this](UnindexText&& text) {
-                      if (shared_.search != nullptr) shared_.search->unindex(text);
-                    },
+                    [this](IndexText&& text) { to_index(std::move(text)); },
+                    [this](UnindexText&& text) { to_index(text); },
                     [this](SearchRequested&& search) { ask_index(std::move(search)); },
                 });
 }

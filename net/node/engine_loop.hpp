@@ -121,6 +121,8 @@ class EngineLoop {
   // Releases every sealed batch whose commit is durable: effects, then HTTP answers.
   void release_durable();
   void release(engine::Effects effects);
+  // The search worker's share of released effects: index changes, then searches.
+  void to_index(engine::Effect&& change);
   void ask_index(engine::SearchRequested&& search);
   // Blocks until the committer reports (or 200 ms pass).
   void wait_for_durable();

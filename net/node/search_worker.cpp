@@ -84,12 +84,12 @@ void SearchWorker::push(Job job) {
   wake_.notify_one();
 }
 
-void SearchWorker::index(engine::IndexText text) {
-  push(std::move(text));
-}
-
-void SearchWorker::unindex(engine::UnindexText text) {
-  push(text);
+void SearchWorker::change(engine::Effect&& effect) {
+  if (auto* text = std::get_if<engine::IndexText>(&effect)) {
+    push(std::move(*text));
+  } else if (const auto* gone = std::get_if<engine::UnindexText>(&effect)) {
+    push(*gone);
+  }
 }
 
 bool SearchWorker::search(engine::SearchRequested request, std::weak_ptr<WsSession> session) {
@@ -197,13 +197,8 @@ std::unique_ptr<SearchWorker> open_search_index(const std::string& data, EngineL
   }
   if (cluster != nullptr) {
     cluster->replica().on_follower_effects([worker = search.get()](engine::Effects&& effects) {
-      for (engine::Effect& effect : effects) {
-        if (auto* text = std::get_if<engine::IndexText>(&effect)) {
-          worker->index(std::move(*text));
-        } else if (const auto* gone = std::get_if<engine::UnindexText>(&effect)) {
-          worker->unindex(*gone);
-        }
-      }
+      for (engine::Effect& effect : effects)
+        worker->change(std::move(effect));
     });
   }
   search->start();

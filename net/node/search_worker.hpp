@@ -45,9 +45,10 @@ class SearchWorker {
   // Applies what is queued, answers what was asked, closes the index as of `applied`.
   void stop(std::uint64_t applied);
 
-  // From the engine thread, in release order.
-  void index(engine::IndexText text);
-  void unindex(engine::UnindexText text);
+  // From the engine thread (a leader's released effects, a follower's applied entries), in
+  // release order: queues an effect that changes the index (search::changes_index) and
+  // ignores any other.
+  void change(engine::Effect&& effect);
   // False when kMaxQueuedSearches wait already: the caller answers `overloaded`.
   bool search(engine::SearchRequested request, std::weak_ptr<WsSession> session);
 

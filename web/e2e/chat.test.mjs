@@ -6,6 +6,7 @@ import {
   addContact,
   confirmAsk,
   contact,
+  goOffline,
   launchBrowser,
   logIn,
   newPerson,
@@ -150,8 +151,7 @@ test('messages sent while the network is cut all arrive exactly once on reconnec
     });
   });
 
-  await bob.context.setOffline(true);
-  await bob.page.locator('[data-testid=status][data-state=offline]').waitFor();
+  await goOffline(bob, node);
   const whileAway = ['while you were away 1', 'while you were away 2', 'while you were away 3', 'while you were away 4'];
   for (const text of whileAway) await send(alice.page, text);
   await waitForMessages(alice.page, whileAway);
@@ -213,8 +213,7 @@ test('errors are shown where they happen and store nothing', async () => {
 
   // Not a member: carol writes to the group while offline, and is removed meanwhile.
   await openChat(carol.page, 'Climbing');
-  await carol.context.setOffline(true);
-  await carol.page.locator('[data-testid=status][data-state=offline]').waitFor();
+  await goOffline(carol, node);
   await send(carol.page, 'am I still here?');
   await openChat(alice.page, 'Climbing');
   await alice.page.click('#members-toggle');
@@ -231,7 +230,7 @@ test('errors are shown where they happen and store nothing', async () => {
 });
 
 test('the layout works on a phone-sized screen', async () => {
-  const phone = await newPerson(browser, node, { width: 390, height: 780 });
+  const phone = await newPerson(browser, node, { viewport: { width: 390, height: 780 } });
   await logIn(phone.page, 'carol');
   await screenshot(phone.page, 'phone-chats');
   assert.equal(await phone.page.locator('#chat').isVisible(), false, 'one pane at a time');

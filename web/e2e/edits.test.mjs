@@ -14,6 +14,7 @@ import {
   chatItem,
   createGroup,
   delivered,
+  goOffline,
   logIn,
   newPerson,
   noToast,
@@ -202,8 +203,7 @@ test('a device that was away, a reload and a new device all show the edited text
   const second = await seqOf(alice.page, 'Bring the rope');
   // bob is offline while alice edits twice: his page catches up on reconnect (a replay, not
   // live), where the first edit comes superseded (no text, editedSeq pointing at the second).
-  await bob.context.setOffline(true);
-  await bob.page.locator('[data-testid=status][data-state=offline]').waitFor();
+  await goOffline(bob, node);
   await editMessage(alice.page, second, 'Bring the rope and quickdraws');
   assert.ok((await answerTo(alice, 'editMessage', second)).ok);
   await waitForBubble(alice.page, second, { text: 'Bring the rope and quickdraws', edited: true });

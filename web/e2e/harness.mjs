@@ -95,14 +95,54 @@ export async function launchBrowser() {
 }
 
 // A new browser context (its own storage: a separate person) with one page.
-export async function newPerson(browser, node, viewport = { width: 1100, height: 760 }) {
+// A person: a browser context (its own storage, like another browser) with one page open on
+// the node. `prepare(context)` runs before the page opens: permissions, init scripts, routes.
+export async function newPerson(browser, node, { viewport = { width: 1100, height: 760 }, prepare } = {}) {
   const context = await browser.newContext({ viewport });
+  trackSockets(context);
+  if (prepare) await prepare(context);
   const page = await context.newPage();
   page.on('pageerror', (error) => {
     throw new Error(`page error: ${error.message}`);
   });
   await page.goto(node.url);
   return { context, page };
+}
+
+// The newest WebSocket of each page of a context, for goOffline. A page holds one connection
+// at a time; an older one may never report its close (it was cut while the page was offline).
+const newestSockets = new WeakMap(); // context -> Map(page -> WebSocket)
+function trackSockets(context) {
+  const newest = new Map();
+  context.on('page', (page) => {
+    page.on('websocket', (ws) => newest.set(page, ws));
+    page.on('close', () => newest.delete(page));
+  });
+  newestSockets.set(context, newest);
+}
+const liveSockets = (context) => [...newestSockets.get(context).values()].filter((ws) => !ws.isClosed()).length;
+
+// The node's open WebSocket connections, from GET /metrics (docs/operations.md).
+async function openConnections(node) {
+  const text = await (await fetch(new URL('/metrics', node.url))).text();
+  return Number(/^parley_connections (\d+)$/m.exec(text)[1]);
+}
+
+// Takes a person's browser off the network and waits until the page says so and the node has
+// closed the person's connections. The page drops its socket at once, but until the node
+// reads the close (or misses the heartbeats) it still writes to it, and what it writes may
+// arrive live: a slow node (CI's ASan run) delivered an edit made after the page showed
+// "offline" that way. A step meant to happen while the person is away waits for this.
+export async function goOffline(person, node) {
+  const theirs = liveSockets(person.context);
+  const before = await openConnections(node);
+  await person.context.setOffline(true);
+  await person.page.locator('[data-testid=status][data-state=offline]').waitFor();
+  const deadline = Date.now() + 10_000;
+  while ((await openConnections(node)) > before - theirs) {
+    if (Date.now() > deadline) throw new Error(`the node kept ${theirs} connection(s) of this person open (${before} open before)`);
+    await sleep(25);
+  }
 }
 
 // Fills the log-in form in `mode` ('signup' or 'login') and waits for the chat to connect.

@@ -13,6 +13,7 @@ import {
   confirmAsk,
   contact,
   createGroup,
+  goOffline,
   logIn,
   newPerson,
   openChannel,
@@ -159,8 +160,7 @@ test('removing a member asks first, and the member is told who removed them', as
 
 test('while a page is offline, no friend shows online', async () => {
   await contact(alice.page, 'bob').and(alice.page.locator('[data-online=true]')).waitFor();
-  await alice.context.setOffline(true);
-  await alice.page.locator('[data-testid=status][data-state=offline]').waitFor();
+  await goOffline(alice, node);
   await contact(alice.page, 'bob').and(alice.page.locator('[data-online=false]')).waitFor();
   assert.equal(await alice.page.locator('.dot.online').count(), 0, 'no green dot anywhere');
   assert.equal(await contact(alice.page, 'bob').locator('.presence').textContent(), 'not known while you are offline');

@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createGroup,
   launchBrowser,
+  newPerson,
   openChannel,
   openContact,
   recordFrames,
@@ -63,15 +64,13 @@ function observeNotifications() {
   window.Notification = Observed;
 }
 
-async function person(name, grant) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
-  if (grant) await context.grantPermissions(['notifications'], { origin: node.url });
-  await context.addInitScript(observeNotifications);
-  const page = await context.newPage();
-  page.on('pageerror', (error) => {
-    throw new Error(`page error: ${error.message}`);
+async function person(name, grant = false) {
+  const { context, page } = await newPerson(browser, node, {
+    prepare: async (context) => {
+      if (grant) await context.grantPermissions(['notifications'], { origin: node.url });
+      await context.addInitScript(observeNotifications);
+    },
   });
-  await page.goto(node.url);
   return { name, context, page, frames: recordFrames(page) };
 }
 

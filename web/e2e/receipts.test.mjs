@@ -12,6 +12,7 @@ import {
   badge,
   chatItem,
   createGroup,
+  goOffline,
   logIn,
   newPerson,
   openChannel,
@@ -89,8 +90,7 @@ test('1:1: ✓ when stored, ✓✓ when on bob’s device, read once bob has the
   await bob.page.click('#settings-toggle');
 
   // bob is offline: alice's message is stored (✓) but cannot reach him.
-  await bob.context.setOffline(true);
-  await bob.page.locator('[data-testid=status][data-state=offline]').waitFor();
+  await goOffline(bob, node);
   await openContact(alice.page, 'bob');
   await send(alice.page, 'Dinner at 8?');
   await waitForMessages(alice.page, ['Dinner at 8?']);
@@ -131,8 +131,7 @@ test('1:1: ✓ when stored, ✓✓ when on bob’s device, read once bob has the
   await setHidden(bob.page, true);
   await send(alice.page, "I'll book a table");
   await waitForReceipt(alice.page, "I'll book a table", 'delivered');
-  await bob.context.setOffline(true);
-  await bob.page.locator('[data-testid=status][data-state=offline]').waitFor();
+  await goOffline(bob, node);
   await send(alice.page, "At Luigi's");
   await waitForMessages(alice.page, ['Dinner at 8?', "I'll book a table", "At Luigi's"]);
   await waitForReceipt(alice.page, "At Luigi's", 'sent');

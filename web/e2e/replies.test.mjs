@@ -14,6 +14,7 @@ import {
   chatItem,
   createGroup,
   delivered,
+  goOffline,
   logIn,
   newPerson,
   noToast,
@@ -285,8 +286,7 @@ test('a reply to a message deleted meanwhile is refused with the reason, and the
 
   // bob is offline while he replies: the reply waits in his outbox, and alice deletes the
   // message meanwhile. Back online, the outbox sends it and the node refuses it.
-  await bob.context.setOffline(true);
-  await bob.page.locator('[data-testid=status][data-state=offline]').waitFor();
+  await goOffline(bob, node);
   await reply(bob.page, original, 'Chips and dates');
   await bob.page.locator('[data-testid=pending]', { hasText: 'Chips and dates' }).waitFor();
   assert.equal(

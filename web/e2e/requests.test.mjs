@@ -22,8 +22,10 @@ import {
   contact,
   createGroup,
   delivered,
+  goOffline,
   launchBrowser,
   logIn,
+  newPerson,
   openChannel,
   openContact,
   recordFrames,
@@ -71,14 +73,12 @@ function observeNotifications() {
 }
 
 async function person(name, grant = false) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
-  if (grant) await context.grantPermissions(['notifications'], { origin: node.url });
-  await context.addInitScript(observeNotifications);
-  const page = await context.newPage();
-  page.on('pageerror', (error) => {
-    throw new Error(`page error: ${error.message}`);
+  const { context, page } = await newPerson(browser, node, {
+    prepare: async (context) => {
+      if (grant) await context.grantPermissions(['notifications'], { origin: node.url });
+      await context.addInitScript(observeNotifications);
+    },
   });
-  await page.goto(node.url);
   return { name, context, page, frames: recordFrames(page) };
 }
 
@@ -235,8 +235,7 @@ test('Accept moves the chat to the chat list, on both devices, and what follows 
 });
 
 test('Delete drops the request and its messages, on a lagging device too; a later message comes back without them', async () => {
-  await bob2.context.setOffline(true);
-  await bob2.page.locator('[data-testid=status][data-state=offline]').waitFor();
+  await goOffline(bob2, node);
   await send(tom.page, 'tom 2: it is blue');
   await send(tom.page, 'tom 3: call me on 555-0199');
   await openRequest(bob.page, 'tom');

@@ -15,6 +15,7 @@ import {
   confirmAsk,
   createGroup,
   logIn,
+  newPerson,
   openChannel,
   openContact,
   openMenu,
@@ -267,34 +268,31 @@ test('an answer to an older query is ignored, and a refused search says so and c
   const rules = {}; // query -> 'hold' | 'fail'
   const queries = [];
   const held = [];
-  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
-  await context.routeWebSocket(/\/v1\/ws/, (ws) => {
-    const server = ws.connectToServer();
-    const asked = new Map(); // request id -> query
-    ws.onMessage((message) => {
-      const search = JSON.parse(String(message)).search;
-      if (search) {
-        queries.push(search.query);
-        if (rules[search.query] === 'fail') {
-          const failure = { request: search.request, code: 'search_unavailable', message: 'the index failed' };
-          ws.send(JSON.stringify({ failure }));
-          return;
-        }
-        asked.set(search.request, search.query);
-      }
-      server.send(message);
-    });
-    server.onMessage((message) => {
-      const answer = JSON.parse(String(message)).searchResults;
-      if (answer && rules[asked.get(answer.request)] === 'hold') held.push(() => ws.send(message));
-      else ws.send(message);
-    });
+  const { context, page } = await newPerson(browser, node, {
+    prepare: (context) =>
+      context.routeWebSocket(/\/v1\/ws/, (ws) => {
+        const server = ws.connectToServer();
+        const asked = new Map(); // request id -> query
+        ws.onMessage((message) => {
+          const search = JSON.parse(String(message)).search;
+          if (search) {
+            queries.push(search.query);
+            if (rules[search.query] === 'fail') {
+              const failure = { request: search.request, code: 'search_unavailable', message: 'the index failed' };
+              ws.send(JSON.stringify({ failure }));
+              return;
+            }
+            asked.set(search.request, search.query);
+          }
+          server.send(message);
+        });
+        server.onMessage((message) => {
+          const answer = JSON.parse(String(message)).searchResults;
+          if (answer && rules[asked.get(answer.request)] === 'hold') held.push(() => ws.send(message));
+          else ws.send(message);
+        });
+      }),
   });
-  const page = await context.newPage();
-  page.on('pageerror', (error) => {
-    throw new Error(`page error: ${error.message}`);
-  });
-  await page.goto(node.url);
   await logIn(page, 'alice');
 
   rules.pebble = 'hold';

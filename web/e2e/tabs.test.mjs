@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   confirmAsk,
+  goOffline,
   logIn,
   openContact,
   recordFrames,
@@ -96,8 +97,7 @@ test('logging out in one tab logs out the others', async () => {
 
 test('a message written while the node cannot be reached is sent once when parley opens again', async () => {
   await openContact(alice.page, 'bob');
-  await alice.context.setOffline(true);
-  await alice.page.locator('[data-testid=status][data-state=offline]').waitFor();
+  await goOffline(alice, node);
   await send(alice.page, 'written offline');
   await alice.page.locator('[data-testid=pending]', { hasText: 'written offline' }).waitFor();
   assert.ok((await storedText(alice.page)).includes('written offline'), 'the outbox is on disk');
