@@ -112,8 +112,8 @@ void pump(State& state, ConnectionId id, Connection& connection, Effects& out) {
   };
   while (connection.sent_upto - connection.acked < config.delivery_window && bytes_allow()) {
     const std::size_t room = config.delivery_window - (connection.sent_upto - connection.acked);
-    const auto entries = state.records.inbox_after(
-        connection.user, connection.sent_upto, std::min<std::size_t>(room, config.delivery_batch));
+    const std::size_t asked = std::min<std::size_t>(room, config.delivery_batch);
+    const auto entries = state.records.inbox_after(connection.user, connection.sent_upto, asked);
     if (entries.empty()) break;
     server::Deliver deliver;
     deliver.entries.reserve(entries.size());
@@ -132,7 +132,11 @@ void pump(State& state, ConnectionId id, Connection& connection, Effects& out) {
     }
     connection.sent_upto = deliver.entries.back().inbox_seq;
     note_session(state, id);
+    // Fewer entries than asked, all sent: the inbox is empty past them (a scan to learn it
+    // again cost a tree walk per delivery, issue 16).
+    const bool drained = entries.size() < asked && deliver.entries.size() == entries.size();
     out.push_back(SendEvent{id, std::move(deliver)});
+    if (drained) break;
   }
   check_in_flight(state, connection);
 }

@@ -68,21 +68,24 @@ void MemoryStore::erase(Table table, std::string_view key) {
   map.erase(found);
 }
 
+// One tree walk per scan: a forward scan stops at the first key at or past `to` as it goes
+// (scans are mostly short, limited inbox and list pages), a reverse one at the first key
+// before `from`. Finding both ends first cost a second walk of these shared-prefix keys.
 void MemoryStore::scan(Table table, std::string_view from, std::string_view to, bool reverse,
                        const Visitor& visit) const {
   if (!in_transaction_) throw StoreError("read outside a transaction");
+  if (!to.empty() && to <= from) return;  // an empty range
   const Map& map = tables_[index(table)];
-  const auto first = map.lower_bound(from);
-  const auto last = to.empty() ? map.end() : map.lower_bound(to);
-  if (first == map.end() || (last != map.end() && !(first->first < last->first))) return;
   if (!reverse) {
-    for (auto it = first; it != last; ++it) {
+    for (auto it = map.lower_bound(from); it != map.end(); ++it) {
+      if (!to.empty() && !(it->first < to)) return;
       if (!visit(it->first, it->second)) return;
     }
     return;
   }
-  for (auto it = last; it != first;) {
+  for (auto it = to.empty() ? map.end() : map.lower_bound(to); it != map.begin();) {
     --it;
+    if (it->first < from) return;
     if (!visit(it->first, it->second)) return;
   }
 }

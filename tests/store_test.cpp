@@ -85,6 +85,34 @@ TEST(Store, ScansInKeyOrderWithinBounds) {
   EXPECT_EQ(keys(store, "bb", "", true), (std::vector<std::string>{"e", "d", "c"}));
   EXPECT_TRUE(keys(store, "d", "b", false).empty());
   EXPECT_TRUE(keys(store, "f", "", false).empty());
+  // Bounds between keys and outside them, both directions.
+  EXPECT_EQ(keys(store, "aa", "cc", false), (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(keys(store, "aa", "cc", true), (std::vector<std::string>{"c", "b"}));
+  EXPECT_EQ(keys(store, "", "a", true), std::vector<std::string>{});
+  EXPECT_EQ(keys(store, "", "b", true), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(keys(store, "e", "", true), (std::vector<std::string>{"e"}));
+  EXPECT_TRUE(keys(store, "c", "c", true).empty());
+  EXPECT_TRUE(keys(store, "d", "b", true).empty());
+  store.commit();
+}
+
+// A visitor that returns false ends the scan at once, in either direction.
+TEST(Store, ScansStopWhenTheVisitorSaysSo) {
+  auto holder = make_test_store();
+  Store& store = *holder;
+  store.begin();
+  for (const char* key : {"a", "b", "c", "d"})
+    store.put(Table::messages, key, "");
+  const auto first_two = [&](bool reverse) {
+    std::vector<std::string> found;
+    store.scan(Table::messages, "", "", reverse, [&](std::string_view key, std::string_view) {
+      found.emplace_back(key);
+      return found.size() < 2;
+    });
+    return found;
+  };
+  EXPECT_EQ(first_two(false), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(first_two(true), (std::vector<std::string>{"d", "c"}));
   store.commit();
 }
 

@@ -59,14 +59,17 @@ async function startEtcd() {
   };
 }
 
-// Polls GET /v1/discover on `node` until it names a gateway (a leader exists).
-async function waitForLeader(node) {
+// Polls GET /v1/discover on `node` until it names a gateway (a leader exists) and lists
+// `gateways` of them: each node registers in etcd's directory on its own schedule, so the
+// first answer with a leader may name only the node that registered first (CI saw 1 of 2).
+async function waitForDiscovery(node, gateways) {
+  let answer = null;
   for (let i = 0; i < 300; i++) {
-    const answer = await fetch(`${node.url}/v1/discover`).then((r) => (r.ok ? r.json() : null), () => null);
-    if (answer?.websocket) return answer;
+    answer = await fetch(`${node.url}/v1/discover`).then((r) => (r.ok ? r.json() : null), () => null);
+    if (answer?.websocket && answer.gateways?.length >= gateways) return answer;
     await sleep(100);
   }
-  throw new Error(`no leader: ${node.log()}`);
+  throw new Error(`discovery never named ${gateways} gateways with a leader (last: ${JSON.stringify(answer)}): ${node.log()}`);
 }
 
 let etcd;
@@ -88,7 +91,7 @@ after(async () => {
 
 test("a person whose page's node dies keeps chatting through the other node", async () => {
   const [first, second] = nodes;
-  const found = await waitForLeader(first);
+  const found = await waitForDiscovery(first, 2);
   assert.equal(found.gateways.length, 2, 'discovery names both nodes');
   const alice = await newPerson(browser, first);
   const bob = await newPerson(browser, second);
