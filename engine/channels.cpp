@@ -98,14 +98,25 @@ void handle(Context& context, const client::ListChannels& list) {
                                        "a channel page holds 1 to " +
                                            std::to_string(limits::kMaxChannelPage) + " channels"});
   }
+  // Chats the list leaves out (deleted requests, rule 22) are skipped until the page is full
+  // and one more listed chat is known to follow: `more` promises a non-empty next page. (A
+  // page cut before skipping them could come back empty with more = true, and a client
+  // asking again from the same `after` would never get past them.)
   server::ChannelList page{list.request, {}, false};
-  auto ids = context.records.channels_of(context.user(), list.after, list.limit + std::size_t{1});
-  if (ids.size() > list.limit) {
-    page.more = true;
-    ids.pop_back();
-  }
-  for (ChannelId id : ids) {
-    if (auto summary = summarize_channel(context, id)) page.channels.push_back(std::move(*summary));
+  for (ChannelId after = list.after;;) {
+    const auto ids =
+        context.records.channels_of(context.user(), after, list.limit + std::size_t{1});
+    for (ChannelId id : ids) {
+      auto summary = summarize_channel(context, id);
+      if (!summary) continue;
+      if (page.channels.size() == list.limit) {
+        page.more = true;
+        return context.reply(std::move(page));
+      }
+      page.channels.push_back(std::move(*summary));
+    }
+    if (ids.size() <= list.limit) break;  // the user's last chat was read
+    after = ids.back();
   }
   context.reply(std::move(page));
 }

@@ -43,16 +43,19 @@ CREATE TEMP TABLE windows(channel INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTE
 CREATE INDEX temp.windows_by_channel ON windows(channel, lo);
 )sql";
 
-// The snippet's highlight marks: control characters a stored text never holds unescaped in
-// a way that matters here (a text holding them is only cut at them a little differently).
-constexpr char kOpen = '\x02';
-constexpr char kClose = '\x03';
+// Text before the first match kept in a snippet, '…' included.
+constexpr std::size_t kLeadBytes = 96;
+
+// The snippet's highlight marks: bytes that valid UTF-8, and so no stored text, ever holds
+// (a control character as a mark was ambiguous: a text may hold one).
+constexpr char kOpen = '\xFF';
+constexpr char kClose = '\xFE';
 
 // The page's messages, best first. CROSS JOIN: the FTS match drives and docs is looked up
 // by rowid. The snippet comes from the same cursor: a second MATCH per hit would decode a
 // common word's whole doclist again for each (five times slower at 1M messages).
 constexpr const char* kSearch = R"sql(
-SELECT d.channel, d.seq, d.sender, d.time, snippet(fts, 0, char(2), char(3), '…', 16)
+SELECT d.channel, d.seq, d.sender, d.time, snippet(fts, 0, CAST(x'FF' AS TEXT), CAST(x'FE' AS TEXT), '…', 16)
 FROM fts
 CROSS JOIN docs AS d ON d.id = fts.rowid
 WHERE fts MATCH ?1
@@ -67,28 +70,60 @@ std::int64_t as_int(std::uint64_t value) {
   return static_cast<std::int64_t>(std::min<std::uint64_t>(value, INT64_MAX));
 }
 
-bool word_byte(unsigned char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+// The longest prefix of `text` of at most `bytes` bytes that ends on a code point.
+std::string_view utf8_head(std::string_view text, std::size_t bytes) {
+  if (text.size() <= bytes) return text;
+  while (bytes > 0 && (static_cast<unsigned char>(text[bytes]) & 0xC0) == 0x80)
+    --bytes;
+  return text.substr(0, bytes);
 }
 
-// Splits a snippet at the highlight marks.
+// The longest suffix of `text` of at most `bytes` bytes that starts on a code point.
+std::string_view utf8_tail(std::string_view text, std::size_t bytes) {
+  if (text.size() <= bytes) return text;
+  std::size_t start = text.size() - bytes;
+  while (start < text.size() && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80)
+    ++start;
+  return text.substr(start);
+}
+
+// Splits a snippet at the highlight marks, within kMaxSnippetBytes: FTS5 cuts a snippet at
+// 16 tokens, but a token or the text between two can be as long as the message (a long run
+// of CJK, symbols or spaces), so the text before the first match keeps only its end and the
+// parts stop, cut on a code point with '…', where the bound is reached.
 std::vector<Part> parts_of(std::string_view marked) {
+  constexpr std::string_view kEllipsis = "…";
   std::vector<Part> parts;
+  std::size_t room = kMaxSnippetBytes - kEllipsis.size();  // the closing '…' always fits
+  bool cut = false;
   bool match = false;
-  std::string current;
-  const auto flush = [&] {
-    if (!current.empty()) parts.push_back(Part{std::move(current), match});
-    current.clear();
-  };
-  for (char c : marked) {
-    if (c == kOpen || c == kClose) {
-      flush();
-      match = c == kOpen;
-    } else {
-      current += c;
+  std::string_view rest = marked;
+  const auto add = [&](std::string_view text) {
+    if (text.empty() || cut) return;
+    if (parts.empty() && !match && text.size() > kLeadBytes) {  // a long way to the first match
+      std::string kept(kEllipsis);
+      kept += utf8_tail(text, kLeadBytes - kEllipsis.size());
+      room -= kept.size();
+      parts.push_back(Part{std::move(kept), false});
+      return;
     }
+    if (text.size() <= room) {
+      parts.push_back(Part{std::string(text), match});
+      room -= text.size();
+      return;
+    }
+    const std::string_view head = utf8_head(text, room);
+    if (!head.empty()) parts.push_back(Part{std::string(head), match});
+    parts.push_back(Part{std::string(kEllipsis), false});
+    cut = true;
+  };
+  while (!rest.empty()) {
+    const std::size_t mark = rest.find_first_of(std::string_view("\xFF\xFE", 2));
+    add(rest.substr(0, mark));
+    if (mark == std::string_view::npos) break;
+    match = rest[mark] == kOpen;
+    rest.remove_prefix(mark + 1);
   }
-  flush();
   return parts;
 }
 
@@ -110,23 +145,16 @@ std::string channel_terms(const std::vector<Window>& windows) {
 
 }  // namespace
 
-std::optional<std::string> to_match_expression(std::string_view typed) {
-  std::vector<std::string_view> words;
-  std::size_t i = 0;
-  while (i < typed.size() && words.size() < kMaxTerms) {
-    while (i < typed.size() && !word_byte(static_cast<unsigned char>(typed[i])))
-      ++i;
-    const std::size_t start = i;
-    while (i < typed.size() && word_byte(static_cast<unsigned char>(typed[i])))
-      ++i;
-    if (i > start) words.push_back(typed.substr(start, i - start));
-  }
+std::optional<std::string> to_match_expression(const std::vector<std::string>& words) {
   if (words.empty()) return std::nullopt;
   std::string expression;
-  for (std::size_t w = 0; w < words.size(); ++w) {
+  for (std::size_t w = 0; w < words.size() && w < kMaxTerms; ++w) {
     if (w != 0) expression += ' ';
     expression += '"';
-    expression += words[w];  // holds no '"': only word bytes
+    for (char c : words[w]) {
+      expression += c;
+      if (c == '"') expression += '"';  // FTS5's escape inside a string
+    }
     expression += '"';
   }
   expression += '*';  // the last word as typed so far
@@ -204,6 +232,7 @@ struct SearchIndex::Impl {
     get_mark = std::make_unique<Statement>(db, "SELECT value FROM meta WHERE key = 'mark'");
     put_mark = std::make_unique<Statement>(
         db, "INSERT INTO meta VALUES ('mark', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1");
+    open_tokenizer();
   }
   ~Impl() {
     put_doc.reset();
@@ -215,6 +244,7 @@ struct SearchIndex::Impl {
     search.reset();
     get_mark.reset();
     put_mark.reset();
+    if (tokenizer != nullptr) methods.xDelete(tokenizer);
     sqlite3_close(db);
   }
   void exec(const char* sql) const {
@@ -226,7 +256,27 @@ struct SearchIndex::Impl {
     }
   }
 
+  // The fts table's tokenizer, found through the FTS5 API of this connection
+  // (https://www.sqlite.org/fts5.html#custom_tokenizers), for a query's words.
+  void open_tokenizer() {
+    fts5_api* api = nullptr;
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &stmt, nullptr) == SQLITE_OK) {
+      sqlite3_bind_pointer(stmt, 1, static_cast<void*>(&api), "fts5_api_ptr", nullptr);
+      sqlite3_step(stmt);
+    }
+    sqlite3_finalize(stmt);
+    void* context = nullptr;
+    const char* args[] = {"remove_diacritics", "2"};
+    if (api == nullptr || api->xFindTokenizer(api, "unicode61", &context, &methods) != SQLITE_OK ||
+        methods.xCreate(context, args, 2, &tokenizer) != SQLITE_OK) {
+      throw SearchError("search index: SQLite's FTS5 unicode61 tokenizer is missing");
+    }
+  }
+
   sqlite3* db = nullptr;
+  fts5_tokenizer methods{};
+  Fts5Tokenizer* tokenizer = nullptr;
   std::unique_ptr<Statement> put_doc, erase_doc, upto, count, clear_windows, add_window, search,
       get_mark, put_mark;
 };
@@ -280,9 +330,22 @@ std::size_t SearchIndex::size() const {
   return rows;
 }
 
+std::vector<std::string> SearchIndex::words_of(std::string_view typed) const {
+  std::vector<std::string> words;
+  const auto take = [](void* sink, int, const char* token, int bytes, int, int) {
+    auto& taken = *static_cast<std::vector<std::string>*>(sink);
+    if (taken.size() == kMaxTerms) return SQLITE_DONE;  // stops the tokenizer
+    taken.emplace_back(token, static_cast<std::size_t>(bytes));
+    return SQLITE_OK;
+  };
+  impl_->methods.xTokenize(impl_->tokenizer, &words, FTS5_TOKENIZE_QUERY, typed.data(),
+                           static_cast<int>(typed.size()), take);
+  return words;
+}
+
 Page SearchIndex::search(const Query& query) const {
   Page page;
-  const auto words = to_match_expression(query.text);
+  const auto words = to_match_expression(words_of(query.text));
   if (!words || query.windows.empty() || query.limit == 0) return page;
   const std::string expression =
       "text : (" + *words + ") AND chan : (" + channel_terms(query.windows) + ")";

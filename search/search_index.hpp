@@ -42,7 +42,7 @@ struct Document {
 using Window = engine::SearchWindow;
 
 struct Query {
-  std::string text;             // what the person typed (see to_match_expression)
+  std::string text;             // what the person typed (see words_of)
   std::vector<Window> windows;  // only messages inside one of these are found
   std::size_t offset = 0;       // hits to skip: the page starts after them
   std::size_t limit = 20;       // hits per page
@@ -63,12 +63,17 @@ class SearchError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The FTS5 MATCH expression for what a person typed: every word (letters and digits, as
-// the unicode61 tokenizer splits them) must occur, the last one as a prefix ("caf" finds
-// "café"); every word is quoted, so no input is read as FTS5 syntax. At most kMaxTerms
-// words count; nothing when the text holds no word.
+// The FTS5 MATCH expression for a query's words (SearchIndex::words_of): every word must
+// occur, the last one as a prefix ("caf" finds "café"); every word is quoted, so no input is
+// read as FTS5 syntax. At most kMaxTerms words count; nothing when there is no word.
 inline constexpr std::size_t kMaxTerms = 16;
-std::optional<std::string> to_match_expression(std::string_view typed);
+std::optional<std::string> to_match_expression(const std::vector<std::string>& words);
+
+// A hit's snippet holds at most this many bytes of text (its parts together, '…' marks
+// included): the text before the first match keeps only its last ~96 bytes, and the parts
+// are cut on a code point with '…' where the bound is reached. FTS5 cuts a snippet at 16
+// tokens, but one token can be a whole 99,999-code-point message.
+inline constexpr std::size_t kMaxSnippetBytes = 512;
 
 class SearchIndex {
  public:
@@ -96,6 +101,10 @@ class SearchIndex {
   std::string mark() const;
   void set_mark(std::string_view value);
 
+  // The first kMaxTerms words of `typed` as the index's own tokenizer (unicode61,
+  // remove_diacritics 2) splits and folds them: letters and digits of any script, split at
+  // any other character, lower-cased, accents dropped ("Café—Ünter" gives "cafe", "unter").
+  std::vector<std::string> words_of(std::string_view typed) const;
   // The page of hits; an empty page for a query with no word or no window.
   Page search(const Query& query) const;
 

@@ -152,6 +152,39 @@ TEST(Requests, ADeletedRequestsMessagesAreOutOfReachEvenThroughAQuote) {
   EXPECT_EQ(hers.messages.size(), 2u);
 }
 
+// Deleted requests are left out of channelList without ending a page early: three strangers'
+// deleted chats before a contact's, asked one at a time, still give the contact's chat, and
+// a page says more only when a listed chat follows.
+TEST(Requests, DeletedRequestsNeverLeaveAChannelPageEmpty) {
+  Away w;
+  Harness& h = w.h;
+  const ConnectionId b = h.connect(w.laptop);
+  for (const char* name : {"dan", "erin", "fay"}) {
+    const ConnectionId stranger = h.connect(h.device(h.user(name)));
+    const auto sent = ack_of(h.send_to(stranger, w.bob, "buy now"));
+    answer(h, b, sent.channel, client::RequestAnswer::delete_);
+  }
+  h.befriend(w.alice, w.bob);
+  const ChannelId friends = ack_of(h.send_to(w.a, w.bob, "lunch?")).channel;
+  const auto page = [&](ChannelId after) {
+    return std::get<server::ChannelList>(h.group_op(b, client::ListChannels{0, after, 1}));
+  };
+  const auto first = page(0);
+  ASSERT_EQ(first.channels.size(), 1u) << "the contact's chat, past the three deleted ones";
+  EXPECT_EQ(first.channels[0].channel, friends);
+  EXPECT_FALSE(first.more) << "nothing listed follows";
+  // A fourth deleted request after it, then another contact's chat.
+  const ConnectionId gus = h.connect(h.device(h.user("gus")));
+  answer(h, b, ack_of(h.send_to(gus, w.bob, "win big")).channel, client::RequestAnswer::delete_);
+  h.befriend(w.carol, w.bob);
+  const ChannelId carols = ack_of(h.send_to(w.c, w.bob, "hi bob")).channel;
+  EXPECT_TRUE(page(0).more) << "carol's chat follows, past gus's deleted one";
+  const auto second = page(friends);
+  ASSERT_EQ(second.channels.size(), 1u);
+  EXPECT_EQ(second.channels[0].channel, carols);
+  EXPECT_FALSE(second.more);
+}
+
 TEST(Requests, ReplyingAcceptsAndIsTheOnlyWayASendChangesIt) {
   Away w;
   Harness& h = w.h;

@@ -4,6 +4,7 @@
 // matched words.
 #include "search/search_index.hpp"
 
+#include "engine/utf8.hpp"
 #include "search/feed.hpp"
 
 #include <gtest/gtest.h>
@@ -81,7 +82,7 @@ TEST_F(SearchIndexTest, HostileInputIsNeverReadAsQuerySyntax) {
   EXPECT_EQ(find("cafe OR nothing").hits.size(), 0u) << "OR is a word, not an operator";
   EXPECT_EQ(find("NEAR(cafe eight)").hits.size(), 0u);
   EXPECT_EQ(find("text:cafe").hits.size(), 0u);
-  EXPECT_FALSE(to_match_expression("  ,.;!? ").has_value()) << "no word, no query";
+  EXPECT_TRUE(index.words_of("  ,.;!? ").empty()) << "no word, no query";
   EXPECT_TRUE(find("  ,.;!? ").hits.empty());
 }
 
@@ -89,7 +90,7 @@ TEST_F(SearchIndexTest, AtMostSixteenWordsCount) {
   std::string typed = "cafe";
   for (int i = 0; i < 100; ++i)
     typed += " w" + std::to_string(i);
-  const auto expression = to_match_expression(typed);
+  const auto expression = to_match_expression(index.words_of(typed));
   ASSERT_TRUE(expression.has_value());
   EXPECT_EQ(std::count(expression->begin(), expression->end(), '"'), 2 * 16);
 }
@@ -117,6 +118,56 @@ TEST_F(SearchIndexTest, SnippetsMarkTheMatchedWords) {
   EXPECT_EQ(joined(page.hits[0]), "the café on [Main] [street] closed");
   EXPECT_EQ(page.hits[0].sender, 7u);
   EXPECT_EQ(page.hits[0].server_time, 300);
+}
+
+// Words split wherever the tokenizer splits them, any script's punctuation, symbols and
+// spaces included: an em dash, an ideographic space or a trailing emoji is no part of a word
+// (each made the query one phrase, or dropped the last word's prefix).
+TEST_F(SearchIndexTest, WordsSplitAtAnyScriptsSeparators) {
+  index.put({2, 3, 7, 500, "ランチ in 東京 with tomas"});
+  EXPECT_EQ(index.words_of("Tomas—LUNCH, 東京　ランチ 👍"),
+            (std::vector<std::string>{"tomas", "lunch", "東京", "ランチ"}));
+  EXPECT_EQ(find("東京　ランチ").hits.size(), 1u) << "in any order, not as one phrase";
+  EXPECT_EQ(find("tomas—ランチ").hits.size(), 1u);
+  EXPECT_EQ(find("caf 👍").hits.size(), 3u) << "the last word is still a prefix";
+  EXPECT_EQ(find("«café»").hits.size(), 3u);
+}
+
+// A snippet stays within kMaxSnippetBytes however long the message's tokens and the text
+// between them, cut on code points; its parts joined are the message's own text.
+TEST_F(SearchIndexTest, SnippetsAreBoundedAndCutOnCodePoints) {
+  const std::string long_word = "pizza" + std::string(60'000, 'a');
+  const std::string long_lead = std::string(30'000, '.') + " é " + std::string(20'000, '-');
+  index.put({2, 4, 7, 600, long_word});
+  index.put({2, 5, 7, 700, long_lead + "pizza" + std::string(20'000, '!')});
+  const Page page = find("pizza");
+  ASSERT_EQ(page.hits.size(), 2u);
+  for (const Hit& hit : page.hits) {
+    std::size_t bytes = 0;
+    bool matched = false;
+    for (const Part& part : hit.snippet) {
+      bytes += part.text.size();
+      matched |= part.match && part.text.starts_with("pizza");
+      EXPECT_TRUE(engine::utf8_code_points(part.text).has_value()) << "seq " << hit.seq;
+    }
+    EXPECT_LE(bytes, kMaxSnippetBytes) << "seq " << hit.seq;
+    EXPECT_TRUE(matched) << "seq " << hit.seq << ": " << joined(hit);
+  }
+}
+
+// The highlight marks are bytes no UTF-8 text holds: a text with control characters (the
+// old marks) keeps them, and only the matched word is marked.
+TEST_F(SearchIndexTest, ControlCharactersInATextAreNotHighlightMarks) {
+  index.put({2, 6, 7, 800,
+             "a\x02"
+             "b falafel \x03"
+             "c"});
+  const Page page = find("falafel");
+  ASSERT_EQ(page.hits.size(), 1u);
+  EXPECT_EQ(joined(page.hits[0]),
+            "a\x02"
+            "b [falafel] \x03"
+            "c");
 }
 
 TEST(SearchIndexFile, ItSurvivesReopening) {
