@@ -65,4 +65,25 @@ std::string_view utf8_prefix(std::string_view text, std::size_t max_code_points)
   return text.substr(0, std::min(i, text.size()));
 }
 
+namespace {
+bool continuation(char byte) {
+  return (static_cast<std::uint8_t>(byte) & 0xC0) == 0x80;
+}
+}  // namespace
+
+std::string_view utf8_prefix_bytes(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  while (max_bytes > 0 && continuation(text[max_bytes]))
+    --max_bytes;
+  return text.substr(0, max_bytes);
+}
+
+std::string_view utf8_suffix_bytes(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  std::size_t start = text.size() - max_bytes;
+  while (start < text.size() && continuation(text[start]))
+    ++start;
+  return text.substr(start);
+}
+
 }  // namespace parley::engine

@@ -4,6 +4,8 @@
 // tables" section describes (https://www.sqlite.org/fts5.html#external_content_tables).
 #include "search/search_index.hpp"
 
+#include "engine/utf8.hpp"
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -70,23 +72,6 @@ std::int64_t as_int(std::uint64_t value) {
   return static_cast<std::int64_t>(std::min<std::uint64_t>(value, INT64_MAX));
 }
 
-// The longest prefix of `text` of at most `bytes` bytes that ends on a code point.
-std::string_view utf8_head(std::string_view text, std::size_t bytes) {
-  if (text.size() <= bytes) return text;
-  while (bytes > 0 && (static_cast<unsigned char>(text[bytes]) & 0xC0) == 0x80)
-    --bytes;
-  return text.substr(0, bytes);
-}
-
-// The longest suffix of `text` of at most `bytes` bytes that starts on a code point.
-std::string_view utf8_tail(std::string_view text, std::size_t bytes) {
-  if (text.size() <= bytes) return text;
-  std::size_t start = text.size() - bytes;
-  while (start < text.size() && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80)
-    ++start;
-  return text.substr(start);
-}
-
 // Splits a snippet at the highlight marks, within kMaxSnippetBytes: FTS5 cuts a snippet at
 // 16 tokens, but a token or the text between two can be as long as the message (a long run
 // of CJK, symbols or spaces), so the text before the first match keeps only its end and the
@@ -102,7 +87,7 @@ std::vector<Part> parts_of(std::string_view marked) {
     if (text.empty() || cut) return;
     if (parts.empty() && !match && text.size() > kLeadBytes) {  // a long way to the first match
       std::string kept(kEllipsis);
-      kept += utf8_tail(text, kLeadBytes - kEllipsis.size());
+      kept += engine::utf8_suffix_bytes(text, kLeadBytes - kEllipsis.size());
       room -= kept.size();
       parts.push_back(Part{std::move(kept), false});
       return;
@@ -112,7 +97,7 @@ std::vector<Part> parts_of(std::string_view marked) {
       room -= text.size();
       return;
     }
-    const std::string_view head = utf8_head(text, room);
+    const std::string_view head = engine::utf8_prefix_bytes(text, room);
     if (!head.empty()) parts.push_back(Part{std::string(head), match});
     parts.push_back(Part{std::string(kEllipsis), false});
     cut = true;
@@ -148,7 +133,7 @@ std::string channel_terms(const std::vector<Window>& windows) {
 std::optional<std::string> to_match_expression(const std::vector<std::string>& words) {
   if (words.empty()) return std::nullopt;
   std::string expression;
-  for (std::size_t w = 0; w < words.size() && w < kMaxTerms; ++w) {
+  for (std::size_t w = 0; w < words.size(); ++w) {
     if (w != 0) expression += ' ';
     expression += '"';
     for (char c : words[w]) {

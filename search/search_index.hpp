@@ -63,9 +63,9 @@ class SearchError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The FTS5 MATCH expression for a query's words (SearchIndex::words_of): every word must
-// occur, the last one as a prefix ("caf" finds "café"); every word is quoted, so no input is
-// read as FTS5 syntax. At most kMaxTerms words count; nothing when there is no word.
+// The FTS5 MATCH expression for a query's words (SearchIndex::words_of, which keeps the
+// first kMaxTerms): every word must occur, the last one as a prefix ("caf" finds "café");
+// every word is quoted, so no input is read as FTS5 syntax. Nothing when there is no word.
 inline constexpr std::size_t kMaxTerms = 16;
 std::optional<std::string> to_match_expression(const std::vector<std::string>& words);
 

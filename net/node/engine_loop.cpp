@@ -245,11 +245,11 @@ void EngineLoop::release_durable() {
   }
 }
 
-// A search the engine scoped goes to the index's worker, which answers the session itself.
 void EngineLoop::to_index(Effect&& change) {
   if (shared_.search != nullptr) shared_.search->change(std::move(change));
 }
 
+// A search the engine scoped goes to the index's worker, which answers the session itself.
 void EngineLoop::ask_index(SearchRequested&& search) {
   const auto session = sessions.find(search.connection);
   if (session == sessions.end()) return;  // the asker left

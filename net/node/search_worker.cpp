@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "cluster/replica.hpp"
-#include "engine/overloaded.hpp"
 #include "net/node/cluster_member.hpp"
 #include "net/node/engine_loop.hpp"
 #include "net/node/shared.hpp"
@@ -85,11 +84,7 @@ void SearchWorker::push(Job job) {
 }
 
 void SearchWorker::change(engine::Effect&& effect) {
-  if (auto* text = std::get_if<engine::IndexText>(&effect)) {
-    push(std::move(*text));
-  } else if (const auto* gone = std::get_if<engine::UnindexText>(&effect)) {
-    push(*gone);
-  }
+  if (search::changes_index(effect)) push(std::move(effect));
 }
 
 bool SearchWorker::search(engine::SearchRequested request, std::weak_ptr<WsSession> session) {
@@ -134,12 +129,7 @@ void SearchWorker::apply_changes(std::deque<Job>& jobs) {
     index_->begin();
     std::uint64_t applied = 0;
     while (!jobs.empty() && !std::holds_alternative<Asked>(jobs.front())) {
-      std::visit(engine::Overloaded{
-                     [&](const engine::IndexText& text) { search::apply(*index_, text); },
-                     [&](const engine::UnindexText& text) { search::apply(*index_, text); },
-                     [](const Asked&) {},
-                 },
-                 jobs.front());
+      search::apply(*index_, std::get<engine::Effect>(jobs.front()));
       jobs.pop_front();
       ++applied;
     }

@@ -61,7 +61,7 @@ class SearchWorker {
     engine::SearchRequested request;
     std::weak_ptr<WsSession> session;
   };
-  using Job = std::variant<engine::IndexText, engine::UnindexText, Asked>;
+  using Job = std::variant<engine::Effect, Asked>;  // an index change (search::changes_index)
 
   void run();
   void push(Job job);

@@ -94,7 +94,6 @@ export async function launchBrowser() {
   });
 }
 
-// A new browser context (its own storage: a separate person) with one page.
 // A person: a browser context (its own storage, like another browser) with one page open on
 // the node. `prepare(context)` runs before the page opens: permissions, init scripts, routes.
 export async function newPerson(browser, node, { viewport = { width: 1100, height: 760 }, prepare } = {}) {
@@ -143,6 +142,50 @@ export async function goOffline(person, node) {
     if (Date.now() > deadline) throw new Error(`the node kept ${theirs} connection(s) of this person open (${before} open before)`);
     await sleep(25);
   }
+}
+
+// Runs in every page before its scripts: window.shown lists the notifications made,
+// window.asked counts the permission prompts, window.focused the calls to window.focus().
+function observeNotifications() {
+  const Real = window.Notification;
+  window.shown = [];
+  window.asked = 0;
+  window.focused = 0;
+  const focus = window.focus.bind(window);
+  window.focus = () => {
+    window.focused += 1;
+    focus();
+  };
+  class Observed extends EventTarget {
+    constructor(title, options = {}) {
+      super();
+      Object.assign(this, { title, body: options.body, tag: options.tag, closed: false, onclick: null });
+      window.shown.push(this);
+    }
+    close() {
+      this.closed = true;
+    }
+    static get permission() {
+      return Real.permission;
+    }
+    static requestPermission() {
+      window.asked += 1;
+      return Real.requestPermission();
+    }
+  }
+  window.Notification = Observed;
+}
+
+// A person (newPerson) whose page records its notifications (observeNotifications), with
+// notification permission granted when `grant`, and the frames it receives (recordFrames).
+export async function notifiedPerson(browser, node, name, grant = false) {
+  const { context, page } = await newPerson(browser, node, {
+    prepare: async (context) => {
+      if (grant) await context.grantPermissions(['notifications'], { origin: node.url });
+      await context.addInitScript(observeNotifications);
+    },
+  });
+  return { name, context, page, frames: recordFrames(page) };
 }
 
 // Fills the log-in form in `mode` ('signup' or 'login') and waits for the chat to connect.

@@ -13,10 +13,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createGroup,
   launchBrowser,
-  newPerson,
+  notifiedPerson,
   openChannel,
   openContact,
-  recordFrames,
   send,
   sentFrames,
   signUpAsFriends,
@@ -32,47 +31,7 @@ let bob;
 let carol;
 let group;
 
-// Runs in every page before its scripts: window.shown lists the notifications made,
-// window.asked counts the permission prompts, window.focused the calls to window.focus().
-function observeNotifications() {
-  const Real = window.Notification;
-  window.shown = [];
-  window.asked = 0;
-  window.focused = 0;
-  const focus = window.focus.bind(window);
-  window.focus = () => {
-    window.focused += 1;
-    focus();
-  };
-  class Observed extends EventTarget {
-    constructor(title, options = {}) {
-      super();
-      Object.assign(this, { title, body: options.body, tag: options.tag, closed: false, onclick: null });
-      window.shown.push(this);
-    }
-    close() {
-      this.closed = true;
-    }
-    static get permission() {
-      return Real.permission;
-    }
-    static requestPermission() {
-      window.asked += 1;
-      return Real.requestPermission();
-    }
-  }
-  window.Notification = Observed;
-}
 
-async function person(name, grant = false) {
-  const { context, page } = await newPerson(browser, node, {
-    prepare: async (context) => {
-      if (grant) await context.grantPermissions(['notifications'], { origin: node.url });
-      await context.addInitScript(observeNotifications);
-    },
-  });
-  return { name, context, page, frames: recordFrames(page) };
-}
 
 async function setHidden(page, hidden) {
   await page.evaluate((hide) => {
@@ -90,9 +49,9 @@ const shown = (page) => page.evaluate(() => window.shown.map(({ title, body, tag
 before(async () => {
   node = await startNode();
   browser = await launchBrowser();
-  bob = await person('bob', true);
-  alice = await person('alice', false);
-  carol = await person('carol', false);
+  bob = await notifiedPerson(browser, node, 'bob', true);
+  alice = await notifiedPerson(browser, node, 'alice', false);
+  carol = await notifiedPerson(browser, node, 'carol', false);
   await signUpAsFriends([bob, alice, carol]);
 });
 

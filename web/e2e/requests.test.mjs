@@ -25,10 +25,9 @@ import {
   goOffline,
   launchBrowser,
   logIn,
-  newPerson,
+  notifiedPerson,
   openChannel,
   openContact,
-  recordFrames,
   screenshot,
   send,
   sentFrames,
@@ -52,35 +51,7 @@ let sam;
 let tom;
 let dave;
 
-// Runs in every page before its scripts: window.shown lists the notifications made.
-function observeNotifications() {
-  window.shown = [];
-  const Real = window.Notification;
-  window.Notification = class extends EventTarget {
-    constructor(title, options = {}) {
-      super();
-      Object.assign(this, { title, body: options.body, onclick: null });
-      window.shown.push(this);
-    }
-    close() {}
-    static get permission() {
-      return Real.permission;
-    }
-    static requestPermission() {
-      return Real.requestPermission();
-    }
-  };
-}
 
-async function person(name, grant = false) {
-  const { context, page } = await newPerson(browser, node, {
-    prepare: async (context) => {
-      if (grant) await context.grantPermissions(['notifications'], { origin: node.url });
-      await context.addInitScript(observeNotifications);
-    },
-  });
-  return { name, context, page, frames: recordFrames(page) };
-}
 
 async function setHidden(page, hidden) {
   await page.evaluate((hide) => {
@@ -124,15 +95,15 @@ const deliveredTo = (someone, text) => delivered(someone).some((message) => mess
 before(async () => {
   node = await startNode();
   browser = await launchBrowser();
-  bob = await person('bob', true);
-  alice = await person('alice');
-  carol = await person('carol');
+  bob = await notifiedPerson(browser, node, 'bob', true);
+  alice = await notifiedPerson(browser, node, 'alice');
+  carol = await notifiedPerson(browser, node, 'carol');
   await signUpAsFriends([bob, alice, carol]);
-  bob2 = await person('bob');
+  bob2 = await notifiedPerson(browser, node, 'bob');
   await logIn(bob2.page, 'bob');
-  sam = await person('sam');
-  tom = await person('tom');
-  dave = await person('dave');
+  sam = await notifiedPerson(browser, node, 'sam');
+  tom = await notifiedPerson(browser, node, 'tom');
+  dave = await notifiedPerson(browser, node, 'dave');
   for (const stranger of [sam, tom, dave]) await signUp(stranger.page, stranger.name);
 });
 
