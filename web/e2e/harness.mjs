@@ -255,9 +255,8 @@ export const contact = (page, name) => page.locator(`[data-testid=contact][data-
 // Clicks `target` until the chat view shows. The lists are redrawn whenever the node tells
 // the page something (a contact list, a channel list): a click that lands on a row in the
 // instant it is replaced does nothing, as it would for a person, who clicks again.
-// `title`: what the open chat's header then shows (another chat may be open already).
-async function clickUntilChatOpen(page, target, title) {
-  const opened = page.locator('#chat-view:not([hidden]) #chat-title', { hasText: title });
+// `opened`: what shows once that chat is open (another chat may be open already).
+async function clickUntilOpen(page, target, opened) {
   for (let attempt = 0; attempt < 5; attempt++) {
     await target().click();
     if (await opened.waitFor({ timeout: 5000 }).then(() => true, () => false)) return;
@@ -265,16 +264,14 @@ async function clickUntilChatOpen(page, target, title) {
   await opened.waitFor();
 }
 
+const titled = (page, title) => page.locator('#chat-view:not([hidden]) #chat-title', { hasText: title });
+
 export async function openContact(page, name) {
-  await clickUntilChatOpen(page, () => contact(page, name).locator('.name'), name);
+  await clickUntilOpen(page, () => contact(page, name).locator('.name'), titled(page, name));
 }
 
 export async function openChat(page, title) {
-  await clickUntilChatOpen(
-    page,
-    () => page.locator('[data-testid=chat-item]', { hasText: title }).first(),
-    title,
-  );
+  await clickUntilOpen(page, () => page.locator('[data-testid=chat-item]', { hasText: title }).first(), titled(page, title));
 }
 
 export async function send(page, text) {
@@ -334,8 +331,10 @@ export async function waitUntil(what, predicate, timeout = 10_000) {
 export const chatItem = (page, channel) => page.locator(`[data-testid=chat-item][data-channel="${channel}"]`);
 export const badge = (page, channel) => chatItem(page, channel).locator('[data-testid=unread]');
 
+// Opens the chat of a channel id from the list; done when its row is the selected one (the
+// chat view may already show another chat, so its being visible proves nothing).
 export async function openChannel(page, channel) {
-  await chatItem(page, channel).click();
+  await clickUntilOpen(page, () => chatItem(page, channel), chatItem(page, channel).and(page.locator('.selected')));
   await page.waitForSelector('#chat-view:not([hidden])');
 }
 

@@ -27,6 +27,7 @@ import {
   logIn,
   notifiedPerson,
   openChannel,
+  openChat,
   openContact,
   screenshot,
   send,
@@ -302,7 +303,7 @@ test('a group a stranger added you to: accepted it stays, deleted you leave it',
   swallow = false;
   assert.equal(await contact(bob.page, 'dave').count(), 0, 'accepting a group adds no contact');
   await send(bob.page, 'count me in');
-  await dave.page.locator('[data-testid=chat-item]', { hasText: 'Night climb' }).click();
+  await openChat(dave.page, 'Night climb');
   await waitForMessages(dave.page, ['Who is in for Friday?', 'count me in']);
 
   await openRequest(bob.page, 'Boulder club');
@@ -312,7 +313,7 @@ test('a group a stranger added you to: accepted it stays, deleted you leave it',
   await confirmAsk(bob.page);
   await bob.page.locator('#chat-view').waitFor({ state: 'hidden' });
   await entry(bob.page).waitFor({ state: 'detached' });
-  await dave.page.locator('[data-testid=chat-item]', { hasText: 'Boulder club' }).click();
+  await openChat(dave.page, 'Boulder club');
   await dave.page.locator('.event', { hasText: 'bob left' }).waitFor();
   await send(dave.page, 'anyone?');
   await sleep(500);
@@ -324,7 +325,7 @@ test('a group a stranger added you to: accepted it stays, deleted you leave it',
 
   // Accepted, the group counts: dave writes while bob is elsewhere.
   await send(dave.page, 'great, 7 pm at the car park');
-  await dave.page.locator('[data-testid=chat-item]', { hasText: 'Night climb' }).click();
+  await openChat(dave.page, 'Night climb');
   await send(dave.page, 'bring a headlamp');
   await badge(bob.page, night).filter({ hasText: /^1$/ }).waitFor();
   await openChannel(bob.page, night);
