@@ -71,6 +71,9 @@ void add_serve_command(CLI::App& app) {
        "Most inputs per group commit");
   flag(serve, a, "batch-wait-us", &net::NodeConfig::batch, &host::BatchPolicy::max_wait_us,
        "Longest wait for a batch to fill (0: commit what queued during the last commit)");
+  flag(serve, a, "commit-interval-us", &net::NodeConfig::batch,
+       &host::BatchPolicy::commit_interval_us,
+       "Least time between two commits under load (an input after a quiet spell commits at once)");
   flag(serve, a, "queue-max", &net::NodeConfig::queue_max,
        "Engine queue bound; past it requests get `overloaded`");
   flag(serve, a, "queue-delay-max-ms", &net::NodeConfig::queue_delay_max_ms,

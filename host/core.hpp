@@ -44,8 +44,13 @@ using engine::TimeUs;
 // simulator's [world] batch_max/batch_wait use it). Larger batches amortise one fsync over
 // more inputs; the wait bounds the latency an input pays for that.
 struct BatchPolicy {
-  std::size_t max_inputs = 256;         // inputs per transaction
-  TimeUs max_wait_us = 1'000;           // longest an input waits for its batch to fill
+  std::size_t max_inputs = 256;  // inputs per transaction
+  TimeUs max_wait_us = 1'000;    // longest an input waits for its batch to fill
+  // Least time between two commits' starts while work keeps arriving: an fsync costs the
+  // node a fixed ~250 µs of CPU whatever it carries (bench/CHANGES.md, "Fewer commits under
+  // load"), so under load commits carry more each. An input arriving after a quiet spell
+  // (the last commit started longer ago than this) is committed at once: no added latency.
+  TimeUs commit_interval_us = 0;
   TimeUs tick_interval_us = 1'000'000;  // the engine needs a Tick at least this often
 };
 

@@ -512,5 +512,39 @@ TEST(NodeConfig, UnusableDataDirectoryFailsClearly) {
   std::filesystem::remove_all(dir);
 }
 
+// docs/operations.md, "Group commit": under load a commit waits until commit_interval_us
+// after the last one started, so it carries more; after a quiet spell it starts at once.
+// (Each setup step below waits out the interval too: it follows the one before.)
+TEST(NodeBatching, CommitIntervalHoldsCommitsUnderLoadButNotAfterAQuietSpell) {
+  using std::chrono::milliseconds;
+  NodeProcess node({"--commit-interval-us", "1500000"});
+  sign_up(node, "alice");
+  sign_up(node, "bob");
+  const Account alice = log_in(node, "alice");
+  const Account bob = log_in(node, "bob");
+  Device a(node, alice);
+  std::this_thread::sleep_for(milliseconds(1700));  // quiet: no input since
+
+  const auto quiet_started = std::chrono::steady_clock::now();
+  a.send_message(0, bob.user, "m1", "after a quiet spell");
+  EXPECT_LT(std::chrono::steady_clock::now() - quiet_started, milliseconds(1000))
+      << "an input after a quiet spell must not wait for the commit interval";
+
+  const engine::RequestId second = a.next_request();
+  a.send(engine::client::Send{second, 0, bob.user, "m2", "within the interval"});
+  const auto deadline = std::chrono::steady_clock::now() + milliseconds(600);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto event = a.client().receive(50);
+    if (!event) continue;
+    const auto* ack = std::get_if<engine::server::SendAck>(&*event);
+    EXPECT_FALSE(ack != nullptr && ack->request == second)
+        << "a send within the interval was committed before the interval ended";
+    a.others.push_back(*event);
+  }
+  const auto answer = a.reply(second, 10000);
+  EXPECT_TRUE(std::holds_alternative<engine::server::SendAck>(answer))
+      << "the held send is committed and acked once the interval ends";
+}
+
 }  // namespace
 }  // namespace parley::testing

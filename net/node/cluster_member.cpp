@@ -1,5 +1,6 @@
 #include "net/node/cluster_member.hpp"
 
+#include <pthread.h>
 #include <random>
 
 #include <algorithm>
@@ -80,7 +81,10 @@ ClusterMember::~ClusterMember() {
 }
 
 void ClusterMember::start() {
-  thread_ = std::thread([this] { elect(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "parley-elect");
+    elect();
+  });
 }
 
 void ClusterMember::stop() {

@@ -56,6 +56,7 @@ std::map<std::string, Setter> setters(NodeConfig& c) {
   whole("io_threads", c.io_threads);
   whole("batch_max", c.batch.max_inputs);
   whole("batch_wait_us", c.batch.max_wait_us);
+  whole("commit_interval_us", c.batch.commit_interval_us);
   whole("queue_max", c.queue_max);
   whole("queue_delay_max_ms", c.queue_delay_max_ms);
   whole("initial_map_mib", c.initial_map_mib);

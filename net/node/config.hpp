@@ -22,7 +22,10 @@ struct NodeConfig {
 
   // Group commit and queues. batch.max_wait_us 0: batch whatever queued up during the last
   // commit; the engine ticks once a second.
-  host::BatchPolicy batch{.max_inputs = 256, .max_wait_us = 0, .tick_interval_us = 1'000'000};
+  host::BatchPolicy batch{.max_inputs = 256,
+                          .max_wait_us = 0,
+                          .commit_interval_us = 2'000,
+                          .tick_interval_us = 1'000'000};
   std::size_t queue_max = 65'536;  // engine inputs waiting; past it requests get `overloaded`
   // A request is refused (`overloaded`) when the oldest queued input has waited this long:
   // better refused now than acked seconds late.

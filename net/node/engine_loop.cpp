@@ -126,9 +126,10 @@ void EngineLoop::run() {
     const TimeUs now = clock();
     const bool tick = cadence_.due(now);
     if (!tasks.empty() || tick) run_tasks(tasks, tick, now);
-    // The open batch waits while a commit is in flight, gathering what arrives meanwhile.
-    if (core_.in_batch() &&
-        (sealed_.empty() || forming_.inputs >= policy_.max_inputs || stop_now)) {
+    // The open batch waits while a commit is in flight, gathering what arrives meanwhile,
+    // and under load until the commit interval since the last seal has passed.
+    if (core_.in_batch() && (forming_.inputs >= policy_.max_inputs || stop_now ||
+                             (sealed_.empty() && commit_interval_left().count() <= 0))) {
       seal_batch();
     }
     run_reads();
@@ -160,9 +161,15 @@ std::vector<Task> EngineLoop::next_batch(bool& stop_now) {
   const std::size_t room = sealed_.size() >= kMaxSealedBatches || open >= policy_.max_inputs
                                ? 0
                                : policy_.max_inputs - open;
-  // Wakes at least every 200 ms even when idle, so ticks keep their cadence, and whenever a
-  // commit becomes durable, so its effects leave at once.
-  wake_.wait_for(lock, idle_wait_, [&] {
+  // Wakes at least every 200 ms even when idle, so ticks keep their cadence, whenever a
+  // commit becomes durable, so its effects leave at once, and when the open batch's
+  // commit interval ends with no commit in flight, so it seals then.
+  auto wait = idle_wait_;
+  if (core_.in_batch() && sealed_.empty()) {
+    wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
+                              commit_interval_left() + std::chrono::microseconds(999)));
+  }
+  wake_.wait_for(lock, wait, [&] {
     return stopping_ || durable_signal_ || !reads_.empty() || (room > 0 && !queue_.empty());
   });
   durable_signal_ = false;
@@ -187,6 +194,12 @@ void EngineLoop::wait_for_durable() {
   std::unique_lock lock(mutex_);
   wake_.wait_for(lock, std::chrono::milliseconds(200), [&] { return durable_signal_; });
   durable_signal_ = false;
+}
+
+std::chrono::microseconds EngineLoop::commit_interval_left() const {
+  const auto since = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - last_seal_);
+  return std::chrono::microseconds(policy_.commit_interval_us) - since;
 }
 
 TimeUs EngineLoop::clock() {
@@ -219,6 +232,8 @@ void EngineLoop::seal_batch() {
     stop_on(error);
   }
   forming_.sealed_at = std::chrono::steady_clock::now();
+  // A tick alone is not load: it does not hold back the input that follows it.
+  if (forming_.inputs > 0) last_seal_ = forming_.sealed_at;
   sealed_.push_back(std::exchange(forming_, Sealed{}));
   release_durable();  // a store without a pipeline is durable already
 }

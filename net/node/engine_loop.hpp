@@ -117,6 +117,9 @@ class EngineLoop {
   void run_tasks(std::vector<Task>& tasks, bool tick, engine::TimeUs now);
   // Seals the open batch: its commit starts while the next batch forms.
   void seal_batch();
+  // How long until the open batch may seal with no commit in flight (<= 0: now):
+  // policy_.commit_interval_us after the last seal of a batch with inputs.
+  std::chrono::microseconds commit_interval_left() const;
   std::size_t pause_threshold() const;
   // Releases every sealed batch whose commit is durable: effects, then HTTP answers.
   void release_durable();
@@ -172,7 +175,8 @@ class EngineLoop {
   };
   std::deque<Queued> queue_;
   std::vector<std::function<void()>> paused_;  // sessions waiting to read again
-  Sealed forming_;             // engine thread: the open batch, when core_.in_batch()
+  Sealed forming_;  // engine thread: the open batch, when core_.in_batch()
+  std::chrono::steady_clock::time_point last_seal_;  // engine thread
   std::deque<Sealed> sealed_;  // engine thread: sealed, waiting for their commit
   bool durable_signal_ = false;
   bool stopping_ = false;

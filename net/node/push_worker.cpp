@@ -1,5 +1,6 @@
 #include "net/node/push_worker.hpp"
 
+#include <pthread.h>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <boost/json.hpp>
@@ -78,7 +79,10 @@ PushWorker::~PushWorker() {
 }
 
 void PushWorker::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "parley-push");
+    run();
+  });
 }
 
 void PushWorker::stop() {

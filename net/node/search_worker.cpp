@@ -1,5 +1,6 @@
 #include "net/node/search_worker.hpp"
 
+#include <pthread.h>
 #include <chrono>
 #include <filesystem>
 #include <utility>
@@ -62,7 +63,10 @@ std::size_t SearchWorker::fill(const search::PageReader& next_page) {
 }
 
 void SearchWorker::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "parley-search");
+    run();
+  });
 }
 
 void SearchWorker::stop(std::uint64_t applied) {
@@ -76,11 +80,13 @@ void SearchWorker::stop(std::uint64_t applied) {
 }
 
 void SearchWorker::push(Job job) {
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     jobs_.push_back(std::move(job));
+    wake = idle_ || jobs_.size() >= kMaxGatheredChanges;
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void SearchWorker::change(engine::Effect&& effect) {
@@ -104,7 +110,13 @@ void SearchWorker::run() {
     bool stop_now = false;
     {
       std::unique_lock lock(mutex_);
+      idle_ = true;
       wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      idle_ = false;
+      // Changes gather (one transaction for many); a search, a full queue or stop ends it.
+      wake_.wait_for(lock, kGatherChanges, [&] {
+        return stopping_ || queued_searches_ > 0 || jobs_.size() >= kMaxGatheredChanges;
+      });
       jobs.swap(jobs_);
       stop_now = stopping_;
     }

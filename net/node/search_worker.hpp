@@ -11,6 +11,7 @@
 // and filled from the store before the node listens.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -55,6 +56,14 @@ class SearchWorker {
   // Searches waiting at most: a burst of searches must not hold the index changes behind
   // it for long, nor grow the queue without bound.
   static constexpr std::size_t kMaxQueuedSearches = 64;
+  // How long the worker lets index changes gather before it applies them, unless a search
+  // waits: FTS5 writes a segment per transaction, so one transaction per released batch
+  // (a few messages) cost about twice the CPU per message of one per few hundred
+  // (bench/CHANGES.md, "The search index in fewer transactions"). A search never waits
+  // for it: it wakes the worker, which applies what gathered and then answers.
+  static constexpr std::chrono::milliseconds kGatherChanges{25};
+  // ...or until this many changes wait.
+  static constexpr std::size_t kMaxGatheredChanges = 4096;
 
  private:
   struct Asked {
@@ -76,6 +85,7 @@ class SearchWorker {
   std::condition_variable wake_;
   std::deque<Job> jobs_;
   std::size_t queued_searches_ = 0;
+  bool idle_ = false;  // waiting for the first job: a change wakes it; else only a search
   bool stopping_ = false;
   std::thread thread_;
 };
