@@ -46,10 +46,10 @@ using engine::TimeUs;
 struct BatchPolicy {
   std::size_t max_inputs = 256;  // inputs per transaction
   TimeUs max_wait_us = 1'000;    // longest an input waits for its batch to fill
-  // Least time between two commits' starts while work keeps arriving: an fsync costs the
-  // node a fixed ~250 µs of CPU whatever it carries (bench/CHANGES.md, "Fewer commits under
-  // load"), so under load commits carry more each. An input arriving after a quiet spell
-  // (the last commit started longer ago than this) is committed at once: no added latency.
+  // Least time between two commits' starts while work keeps arriving: each commit costs
+  // the node its fsyncs and page writes, and larger commits share pages (bench/CHANGES.md,
+  // "Fewer commits under load"). An input after a quiet spell (the last commit with inputs
+  // started longer ago than this) is committed at once: no added latency.
   TimeUs commit_interval_us = 0;
   TimeUs tick_interval_us = 1'000'000;  // the engine needs a Tick at least this often
 };

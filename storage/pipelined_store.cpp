@@ -1,6 +1,6 @@
 #include "storage/pipelined_store.hpp"
+#include "storage/named_thread.hpp"
 
-#include <pthread.h>
 #include <chrono>
 #include <stdexcept>
 #include <utility>
@@ -20,13 +20,15 @@ std::size_t index(Table table) {
 }  // namespace
 
 PipelinedStore::PipelinedStore(LmdbStore& durable)
-    : durable_(durable), reader_(durable), thread_([this] { committer(); }) {}
+    : durable_(durable),
+      reader_(durable),
+      thread_(named_thread("parley-commit", [this] { committer(); })) {}
 
 PipelinedStore::PipelinedStore(std::unique_ptr<LmdbStore> durable)
     : owned_(std::move(durable)),
       durable_(*owned_),
       reader_(*owned_),
-      thread_([this] { committer(); }) {}
+      thread_(named_thread("parley-commit", [this] { committer(); })) {}
 
 PipelinedStore::~PipelinedStore() {
   {
@@ -199,7 +201,6 @@ void PipelinedStore::scan(Table table, std::string_view from, std::string_view t
 // The committer thread: everything sealed since the last commit goes into one LMDB
 // transaction, in seal order, with one fsync.
 void PipelinedStore::committer() {
-  ::pthread_setname_np(::pthread_self(), "parley-commit");  // top -H, perf, gdb
   std::unique_lock lock(mutex_);
   while (true) {
     work_.wait(lock, [&] { return stopping_ || !to_commit_.empty(); });

@@ -1,6 +1,5 @@
 #include "net/node/cluster_member.hpp"
 
-#include <pthread.h>
 #include <random>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 
 #include "net/node/metrics.hpp"
 #include "net/node/shared.hpp"
+#include "storage/named_thread.hpp"
 
 namespace parley::net {
 
@@ -81,10 +81,7 @@ ClusterMember::~ClusterMember() {
 }
 
 void ClusterMember::start() {
-  thread_ = std::thread([this] {
-    ::pthread_setname_np(::pthread_self(), "parley-elect");
-    elect();
-  });
+  thread_ = storage::named_thread("parley-elect", [this] { elect(); });
 }
 
 void ClusterMember::stop() {

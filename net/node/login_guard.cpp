@@ -1,6 +1,6 @@
 #include "net/node/login_guard.hpp"
+#include "storage/named_thread.hpp"
 
-#include <pthread.h>
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -120,10 +120,7 @@ struct HashingQueue::Impl {
 
 HashingQueue::HashingQueue(std::size_t max_waiting) : impl_(std::make_unique<Impl>()) {
   impl_->max_waiting = max_waiting;
-  impl_->worker = std::thread([impl = impl_.get()] {
-    ::pthread_setname_np(::pthread_self(), "parley-hash");
-    impl->run();
-  });
+  impl_->worker = storage::named_thread("parley-hash", [impl = impl_.get()] { impl->run(); });
 }
 
 HashingQueue::~HashingQueue() {

@@ -1,6 +1,6 @@
 #include "net/node/push_worker.hpp"
+#include "storage/named_thread.hpp"
 
-#include <pthread.h>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <boost/json.hpp>
@@ -79,10 +79,7 @@ PushWorker::~PushWorker() {
 }
 
 void PushWorker::start() {
-  thread_ = std::thread([this] {
-    ::pthread_setname_np(::pthread_self(), "parley-push");
-    run();
-  });
+  thread_ = storage::named_thread("parley-push", [this] { run(); });
 }
 
 void PushWorker::stop() {

@@ -2,7 +2,6 @@
 // InProcessNode (the same engine loop and routes without sockets).
 #include "net/node/node.hpp"
 
-#include <pthread.h>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 
@@ -33,6 +32,7 @@
 #include "net/node/snapshot.hpp"
 #include "net/node/ws_session.hpp"
 #include "storage/lmdb_store.hpp"
+#include "storage/named_thread.hpp"
 #include "storage/pipelined_store.hpp"
 
 namespace parley::net {
@@ -211,10 +211,7 @@ InProcessNode::InProcessNode(const NodeConfig& config) : impl_(std::make_unique<
       });
   impl_->shared.loop = impl_->loop.get();
   impl_->shared.discover_url = "ws://in-process/v1/ws";
-  impl_->engine_thread = std::thread([this] {
-    ::pthread_setname_np(::pthread_self(), "parley-engine");
-    impl_->loop->run();
-  });
+  impl_->engine_thread = storage::named_thread("parley-engine", [this] { impl_->loop->run(); });
 }
 
 InProcessNode::~InProcessNode() {
@@ -385,12 +382,7 @@ int run_node(const NodeConfig& config) {
   }
   listener->run();
   std::thread engine_thread;
-  if (loop) {
-    engine_thread = std::thread([&loop] {
-      ::pthread_setname_np(::pthread_self(), "parley-engine");
-      loop->run();
-    });
-  }
+  if (loop) engine_thread = storage::named_thread("parley-engine", [&loop] { loop->run(); });
   std::unique_ptr<PushWorker> pushes;
   if (!config.push.url.empty() && gateway) {
     log_line("push: not on a gateway (it runs no engine); the leading replica delivers pushes");
@@ -440,10 +432,7 @@ int run_node(const NodeConfig& config) {
 
   std::vector<std::thread> io_threads;
   for (unsigned i = 1; i < std::max(1u, config.io_threads); ++i) {
-    io_threads.emplace_back([&io] {
-      ::pthread_setname_np(::pthread_self(), "parley-io");
-      io.run();
-    });
+    io_threads.push_back(storage::named_thread("parley-io", [&io] { io.run(); }));
   }
   io.run();
   for (auto& thread : io_threads)

@@ -1,6 +1,5 @@
 #include "net/node/search_worker.hpp"
 
-#include <pthread.h>
 #include <chrono>
 #include <filesystem>
 #include <utility>
@@ -10,6 +9,7 @@
 #include "net/node/engine_loop.hpp"
 #include "net/node/shared.hpp"
 #include "net/node/ws_session.hpp"
+#include "storage/named_thread.hpp"
 
 namespace parley::net {
 
@@ -63,10 +63,7 @@ std::size_t SearchWorker::fill(const search::PageReader& next_page) {
 }
 
 void SearchWorker::start() {
-  thread_ = std::thread([this] {
-    ::pthread_setname_np(::pthread_self(), "parley-search");
-    run();
-  });
+  thread_ = storage::named_thread("parley-search", [this] { run(); });
 }
 
 void SearchWorker::stop(std::uint64_t applied) {
