@@ -255,26 +255,27 @@ export async function noToast(...people) {
 
 export const contact = (page, name) => page.locator(`[data-testid=contact][data-name="${name}"]`);
 
-// Clicks `target` until the chat view shows. The lists are redrawn whenever the node tells
-// the page something (a contact list, a channel list): a click that lands on a row in the
-// instant it is replaced does nothing, as it would for a person, who clicks again.
-// `opened`: what shows once that chat is open (another chat may be open already).
-async function clickUntilOpen(page, target, opened) {
+// Clicks `target()` until `done` reaches `state` (a Playwright locator state). The page
+// redraws its lists and messages whenever the node tells it something (a channel list, a
+// receipt): a click that lands on an element in the instant it is replaced does nothing, as
+// it would for a person, who clicks again. A click that finds no target (the last one
+// worked meanwhile) is not an error: `done` decides.
+export async function clickUntil(target, done, state = 'visible') {
   for (let attempt = 0; attempt < 5; attempt++) {
-    await target().click();
-    if (await opened.waitFor({ timeout: 5000 }).then(() => true, () => false)) return;
+    await target().click({ timeout: 5000 }).catch(() => {});
+    if (await done.waitFor({ state, timeout: 5000 }).then(() => true, () => false)) return;
   }
-  await opened.waitFor();
+  await done.waitFor({ state });
 }
 
 const titled = (page, title) => page.locator('#chat-view:not([hidden]) #chat-title', { hasText: title });
 
 export async function openContact(page, name) {
-  await clickUntilOpen(page, () => contact(page, name).locator('.name'), titled(page, name));
+  await clickUntil(() => contact(page, name).locator('.name'), titled(page, name));
 }
 
 export async function openChat(page, title) {
-  await clickUntilOpen(page, () => page.locator('[data-testid=chat-item]', { hasText: title }).first(), titled(page, title));
+  await clickUntil(() => page.locator('[data-testid=chat-item]', { hasText: title }).first(), titled(page, title));
 }
 
 export async function send(page, text) {
@@ -337,7 +338,7 @@ export const badge = (page, channel) => chatItem(page, channel).locator('[data-t
 // Opens the chat of a channel id from the list; done when its row is the selected one (the
 // chat view may already show another chat, so its being visible proves nothing).
 export async function openChannel(page, channel) {
-  await clickUntilOpen(page, () => chatItem(page, channel), chatItem(page, channel).and(page.locator('.selected')));
+  await clickUntil(() => chatItem(page, channel), chatItem(page, channel).and(page.locator('.selected')));
   await page.waitForSelector('#chat-view:not([hidden])');
 }
 
