@@ -59,7 +59,7 @@ class SearchWorker {
   // How long the worker lets index changes gather before it applies them, unless a search
   // waits: FTS5 writes a segment per transaction, so one transaction per released batch
   // (a few messages) cost about twice the CPU per message of one per few hundred
-  // (bench/CHANGES.md, "The search index in fewer transactions"). A search never waits
+  // (bench/CHANGES.md, "Fewer commits under load"). A search never waits
   // for it: it wakes the worker, which applies what gathered and then answers.
   static constexpr std::chrono::milliseconds kGatherChanges{25};
   // ...or until this many changes wait.
