@@ -88,6 +88,8 @@ void add_serve_command(CLI::App& app) {
        "Bytes queued to one connection before it is closed as too slow");
   flag(serve, a, "handshake-timeout-ms", &net::NodeConfig::handshake_timeout_ms,
        "Drop connections that do not finish their HTTP request or WebSocket handshake in time");
+  flag(serve, a, "ping-after-ms", &net::NodeConfig::ping_after_ms,
+       "Ping a WebSocket silent this long; drop it if still silent as long again");
   flag(serve, a, "rate-limit-per-second", &net::NodeConfig::rate_limit_per_second,
        "Frames per second per connection");
   flag(serve, a, "rate-limit-burst", &net::NodeConfig::rate_limit_burst,

@@ -433,6 +433,27 @@ TEST(NodeLimits, SilentHandshakeIsDropped) {
       << ec.message();
 }
 
+TEST(NodeLimits, APeerThatAnswersNoPingIsDroppedAndOneThatDoesStays) {
+  NodeProcess node({"--ping-after-ms", "200"});
+  sign_up(node, "alice");
+  sign_up(node, "bob");
+  const Account bob = log_in(node, "bob");
+  Device answering(node, log_in(node, "alice"));
+  // After its welcome, bob's connection never reads again, so it answers no ping: like a
+  // phone that lost its network without closing.
+  Device vanished(node, bob);
+  // Alice sends nothing for 3 s (15 pings' worth) but reads: Beast answers each ping.
+  const auto metrics = [&node] { return node.http().request("GET", "/metrics").body; };
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < until)
+    answering.client().receive(100);
+  const std::string after = metrics();
+  EXPECT_NE(after.find("parley_ping_timeouts_total 1\n"), std::string::npos) << after;
+  EXPECT_NE(after.find("parley_connections 1\n"), std::string::npos) << after;
+  // The answering connection still works.
+  EXPECT_NE(answering.send_message(0, bob.user, "still-here", "still here").channel, 0u);
+}
+
 TEST(NodeLimits, SlowConsumerIsClosedAndResyncsFromItsCursor) {
   NodeProcess node({"--outbound-bytes-max", "8388608"});
   sign_up(node, "alice");

@@ -64,6 +64,7 @@ std::map<std::string, Setter> setters(NodeConfig& c) {
   whole("outbound_frames_max", c.outbound_frames_max);
   whole("outbound_bytes_max", c.outbound_bytes_max);
   whole("handshake_timeout_ms", c.handshake_timeout_ms);
+  whole("ping_after_ms", c.ping_after_ms);
   number("rate_limit_per_second", c.rate_limit_per_second);
   number("rate_limit_burst", c.rate_limit_burst);
   whole("max_http_body_bytes", c.max_http_body_bytes);

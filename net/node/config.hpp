@@ -38,6 +38,10 @@ struct NodeConfig {
   std::size_t outbound_frames_max = 4'096;       // per connection; past it: closed as too slow
   std::size_t outbound_bytes_max = 16ull << 20;  // per connection
   std::int64_t handshake_timeout_ms = 10'000;
+  // A WebSocket silent this long is pinged, and dropped if still silent this long after the
+  // ping: how soon the node lets go of a peer that vanished without closing (a phone out of
+  // coverage). Beast's server default, 150 s; at least 100.
+  std::int64_t ping_after_ms = 150'000;
   double rate_limit_per_second = 200;  // frames per second per connection
   double rate_limit_burst = 400;
   std::size_t max_http_body_bytes = 64 << 10;

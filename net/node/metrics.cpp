@@ -98,6 +98,9 @@ std::string Metrics::render() const {
           forced_closes.load());
   counter(out, "parley_slow_consumer_closes_total",
           "Connections closed because their outbound queue was full", slow_consumer_closes.load());
+  counter(out, "parley_ping_timeouts_total",
+          "WebSockets dropped: silent for ping_after_ms, then as long again after a ping",
+          ping_timeouts.load());
   counter(out, "parley_rate_limited_total", "Frames refused by the per-connection rate limit",
           rate_limited.load());
   counter(out, "parley_queue_rejections_total",

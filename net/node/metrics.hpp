@@ -35,6 +35,7 @@ class Metrics {
   std::atomic<std::uint64_t> lmdb_sync_micros{0};
   std::atomic<std::uint64_t> http_requests{0};
   std::atomic<std::uint64_t> slow_consumer_closes{0};
+  std::atomic<std::uint64_t> ping_timeouts{0};  // closed: silent, and a ping went unanswered
   std::atomic<std::uint64_t> rate_limited{0};
   std::atomic<std::uint64_t> queue_rejections{0};
   std::atomic<std::uint64_t> reads_paused{0};  // a WebSocket stopped reading: the queue was long

@@ -297,6 +297,9 @@ int run_node(const NodeConfig& config) {
   try {
     endpoint = parse_listen(config.listen);
     if (clustered) check_peer_address(config, endpoint);
+    // Shorter, and the session's timer would spin on pings a busy peer cannot answer in time.
+    if (config.ping_after_ms < 100)
+      throw std::invalid_argument("--ping-after-ms must be at least 100");
     storage::LmdbOptions options;
     options.initial_map_bytes = config.initial_map_mib << 20;
     options.max_map_bytes = std::max(config.max_map_mib, config.initial_map_mib) << 20;

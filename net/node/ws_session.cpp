@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
+#include <limits>
 #include <utility>
 #include <variant>
 
@@ -28,8 +30,6 @@ constexpr int kCloseGraceMs = 2'000;
 
 // Beast's server defaults, which the node used before it did this itself: a ping after 150 s
 // without a byte from the peer, and the connection dropped when 150 s more pass without one.
-constexpr std::chrono::milliseconds kPingAfter{150'000};
-
 using Clock = std::chrono::steady_clock;
 
 // An idle connection keeps two operations pending: the readability wait and the timer. By
@@ -54,11 +54,13 @@ auto exact_size(Handler handler) {
 
 // How long ago the peer last sent data on `socket`, from the kernel (TCP_INFO): it counts
 // every byte, also those Beast reads in the middle of a message.
+// A broken socket counts as silent for as long as the kernel can say (49 days).
 std::chrono::milliseconds silence(tcp::socket& socket) {
   tcp_info info{};
   socklen_t size = sizeof info;
   if (::getsockopt(socket.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &size) != 0) {
-    return 2 * kPingAfter;  // a broken socket counts as silent
+    return std::chrono::milliseconds(
+        std::numeric_limits<decltype(info.tcpi_last_data_recv)>::max());
   }
   return std::chrono::milliseconds(info.tcpi_last_data_recv);
 }
@@ -173,7 +175,7 @@ void WsSession::on_accept(beast::error_code ec) {
   registered_ = shared_.serving && shared_.loop->post([self](Txn&) {
     self->shared_.loop->sessions[self->id_] = self;
   });
-  wait_until(Clock::now() + kPingAfter);
+  wait_until(Clock::now() + ping_after());
   if (!registered_) {
     close(websocket::close_code::try_again_later, "the node is overloaded; retry later");
   }
@@ -260,18 +262,31 @@ void WsSession::on_timer(beast::error_code ec) {
     if (timer_.expiry() <= now) tear_down();
     return;
   }
-  const auto heard = now - silence(socket_);  // when the peer last sent a byte
-  if (pinged_at_ != Clock::time_point{} && heard > pinged_at_) pinged_at_ = {};
-  if (pinged_at_ == Clock::time_point{}) {
-    if (now - heard < kPingAfter) return wait_until(heard + kPingAfter);
-    pinged_at_ = now;
-    wait_until(now + kPingAfter);
-    ping_due_ = true;
-    if (!writing_) write_next();
-    return;
+  const auto ping_after = this->ping_after();
+  const auto silent = silence(socket_);
+  if (pinged_at_ != Clock::time_point{}) {
+    // The kernel counts silence in jiffies (4 ms here), too coarse to say whether a pong
+    // came just after the ping. It does not need to be fine: unanswered, the peer has been
+    // silent for at least ping_after more than the time since the ping.
+    const auto since_ping = now - pinged_at_;
+    if (silent < since_ping + ping_after / 2) {
+      pinged_at_ = {};
+    } else if (since_ping < ping_after) {
+      return wait_until(pinged_at_ + ping_after);
+    } else {
+      ++shared_.metrics.ping_timeouts;
+      return time_out();
+    }
   }
-  if (now - pinged_at_ < kPingAfter) return wait_until(pinged_at_ + kPingAfter);
-  time_out();
+  if (silent < ping_after) return wait_until(now - silent + ping_after);
+  pinged_at_ = now;
+  wait_until(now + ping_after);
+  ping_due_ = true;
+  if (!writing_) write_next();
+}
+
+std::chrono::milliseconds WsSession::ping_after() const {
+  return std::chrono::milliseconds(shared_.config.ping_after_ms);
 }
 
 void WsSession::time_out() {

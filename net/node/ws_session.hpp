@@ -9,8 +9,9 @@
 // fresh, already open stream over the same socket is made when bytes arrive or a frame
 // must go out (attach()). The stream is let go only at a message boundary with nothing
 // buffered in it and no operation pending (detach_if_idle()). Heartbeat pings and the idle
-// timeout are the session's own (on_timer()), with Beast's server defaults: a ping after
-// 150 s without a byte from the peer, the connection dropped 150 s after an unanswered one.
+// timeout are the session's own (on_timer()): a ping after `ping_after_ms` without a byte
+// from the peer, the connection dropped `ping_after_ms` after an unanswered one (the default,
+// 150 s, is Beast's server default).
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
@@ -67,6 +68,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void on_timer(boost::beast::error_code ec);
   void wait_until(std::chrono::steady_clock::time_point at);
   void time_out();
+  std::chrono::milliseconds ping_after() const;
   bool take_rate_token();
   void handle_frame(const std::string& bytes, Encoding encoding);
   // Posts `handle(txn)` to the engine loop, or answers `overloaded` and returns false.

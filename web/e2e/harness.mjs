@@ -14,6 +14,10 @@ import { chromium } from 'playwright-core';
 
 export const HEARTBEAT_MS = 400;
 export const PRESENCE_TIMEOUT_MS = 2000;
+// The node drops a connection that sent nothing for this long and then nothing for as long
+// again after a ping (docs/operations.md, --ping-after-ms): a page taken offline may leave
+// its socket open on the node's side (goOffline).
+export const PING_AFTER_MS = 1000;
 
 const env = (name) => {
   const value = process.env[name];
@@ -37,6 +41,7 @@ export async function startNode(extra = []) {
       '--web-root', env('PARLEY_WEB_ROOT'),
       '--heartbeat-interval-ms', String(HEARTBEAT_MS),
       '--presence-timeout-ms', String(PRESENCE_TIMEOUT_MS),
+      '--ping-after-ms', String(PING_AFTER_MS),
       // Cheap password hashing: these tests sign up many users.
       '--argon2-opslimit', '1',
       '--argon2-memlimit-kib', '8192',
@@ -137,9 +142,12 @@ export async function goOffline(person, node) {
   const before = await openConnections(node);
   await person.context.setOffline(true);
   await person.page.locator('[data-testid=status][data-state=offline]').waitFor();
-  // A socket the test routes through Playwright (routeWebSocket) stays open on the node's
-  // side until the node misses its heartbeats and closes it; under CI's load that once
-  // took longer than 10 s.
+  // Chromium may keep the TCP connection open after the page has closed its socket (its
+  // close frame cannot get out while offline, and net::WebSocketChannel waits minutes for
+  // the closing handshake); then
+  // the node drops it once its ping goes unanswered, about 2 × PING_AFTER_MS after the
+  // page went quiet. CI's first run of e2e.receipts waited 30 s for such a connection
+  // with the node pinging only after 150 s.
   const deadline = Date.now() + 30_000;
   while ((await openConnections(node)) > before - theirs) {
     if (Date.now() > deadline) throw new Error(`the node kept ${theirs} connection(s) of this person open (${before} open before)`);
