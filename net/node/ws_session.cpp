@@ -265,9 +265,10 @@ void WsSession::on_timer(beast::error_code ec) {
   const auto ping_after = this->ping_after();
   const auto silent = silence(socket_);
   if (pinged_at_ != Clock::time_point{}) {
-    // The kernel counts silence in jiffies (4 ms here), too coarse to say whether a pong
-    // came just after the ping. It does not need to be fine: unanswered, the peer has been
-    // silent for at least ping_after more than the time since the ping.
+    // Answered or not, without comparing the time of the last byte with the ping's: the
+    // kernel counts silence in jiffies (1 to 10 ms, by its HZ), and a pong comes within
+    // one. Unanswered, the peer has been silent for at least ping_after more than the time
+    // since the ping; answered, for at most that time.
     const auto since_ping = now - pinged_at_;
     if (silent < since_ping + ping_after / 2) {
       pinged_at_ = {};
