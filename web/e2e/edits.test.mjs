@@ -12,6 +12,7 @@ import {
   badge,
   bubble,
   chatItem,
+  chooseAction,
   createGroup,
   delivered,
   goOffline,
@@ -81,9 +82,7 @@ async function waitForBubble(page, seq, { text, edited = false, deleted = false 
 
 // Edit → the text in the composer under the edit bar; `text` replaces it (not saved yet).
 async function startEdit(page, seq, text) {
-  await openMenu(page, seq);
-  await bubble(page, seq).locator('[data-testid=edit-message]').click();
-  await page.locator('[data-testid=edit-bar]:not([hidden])').waitFor();
+  await chooseAction(page, seq, 'edit-message');
   await page.fill('#composer-text', text);
 }
 
@@ -95,9 +94,7 @@ async function editMessage(page, seq, text) {
 
 // Delete for everyone → the in-page dialog → confirm.
 async function deleteMessage(page, seq, shot = null) {
-  await openMenu(page, seq);
-  await bubble(page, seq).locator('[data-testid=delete-message]').click();
-  await page.locator('[data-testid=confirm-dialog][open]').waitFor();
+  await chooseAction(page, seq, 'delete-message');
   if (shot) await screenshot(page, shot);
   await page.click('[data-testid=confirm-delete]');
   await page.locator('[data-testid=confirm-dialog]:not([open])').waitFor({ state: 'attached' });
@@ -162,9 +159,7 @@ test('alice edits her message: bob and her other device show the new text, marke
 
   // Edit puts the text in the composer under the edit bar; typing there sends no typing frame.
   const typingBefore = sentFrames(alice, 'typing').length;
-  await openMenu(alice.page, first);
-  await bubble(alice.page, first).locator('[data-testid=edit-message]').click();
-  await alice.page.locator('[data-testid=edit-bar]:not([hidden])').waitFor();
+  await chooseAction(alice.page, first, 'edit-message');
   assert.equal(await alice.page.inputValue('#composer-text'), 'Meet at 10?');
   assert.match(await alice.page.locator('[data-testid=edit-bar]').textContent(), /Editing message — Esc to cancel/);
   await alice.page.press('#composer-text', 'ArrowLeft');
@@ -174,6 +169,8 @@ test('alice edits her message: bob and her other device show the new text, marke
   await alice.page.press('#composer-text', 'Enter');
   await alice.page.locator('[data-testid=edit-bar]').waitFor({ state: 'hidden' });
   assert.equal(await alice.page.inputValue('#composer-text'), '', 'the composer is back to what it held');
+  // The page's frames reach the test a little after the page shows the edit sent.
+  await waitUntil('the edit to go out', () => sentFrames(alice, 'editMessage').length > 0);
   assert.equal(sentFrames(alice, 'typing').length, typingBefore, 'no typing frame for an edit');
   assert.deepEqual(sentFrames(alice, 'editMessage').map(({ channel, seq, text }) => ({ channel, seq, text })), [
     { channel: direct, seq: first, text: 'Meet at 10:30?' },
@@ -309,9 +306,7 @@ test('in a group, the admin deletes anyone’s message; the others only their ow
   assert.equal(await badge(carol.page, group).textContent(), '1');
 
   // alice deletes bob's message: the dialog says she does so as the admin.
-  await openMenu(alice.page, seq);
-  await bubble(alice.page, seq).locator('[data-testid=delete-message]').click();
-  await alice.page.locator('[data-testid=confirm-dialog][open]').waitFor();
+  await chooseAction(alice.page, seq, 'delete-message');
   assert.match(await alice.page.locator('#confirm-text').textContent(), /admin/);
   await alice.page.click('[data-testid=confirm-delete]');
   assert.ok((await answerTo(alice, 'deleteMessage', seq)).ok, 'the node took the admin’s delete');

@@ -382,6 +382,25 @@ export async function openMenu(page, seq) {
   await bubble(page, seq).locator('[data-testid=actions-menu]').waitFor();
 }
 
+// Chooses `action` (edit-message, reply-message, delete-message) in message `seq`'s ⋯
+// menu, again until `done` shows: the list redraws as receipts and presence come in, and a
+// redraw between opening the menu and the click closes the menu (as in clickUntil).
+const OUTCOME = {
+  'edit-message': '[data-testid=edit-bar]:not([hidden])',
+  'reply-message': '[data-testid=reply-bar]:not([hidden])',
+  'delete-message': '[data-testid=confirm-dialog][open]',
+};
+export async function chooseAction(page, seq, action) {
+  const done = page.locator(OUTCOME[action]);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (attempt > 0 && (await done.isVisible())) return; // the last click took, late
+    await openMenu(page, seq).catch(() => {});
+    await bubble(page, seq).locator(`[data-testid=${action}]`).click({ timeout: 5000 }).catch(() => {});
+    if (await done.waitFor({ timeout: 5000 }).then(() => true, () => false)) return;
+  }
+  await done.waitFor();
+}
+
 // The actions a page offers on message `seq`: [] when there is no ⋯ button, else the
 // menu's items ('reply', 'edit', 'delete'); the menu is closed again.
 export async function actionsOn(page, seq) {

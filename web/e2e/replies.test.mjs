@@ -12,6 +12,7 @@ import {
   actionsOn,
   bubble,
   chatItem,
+  chooseAction,
   clickUntil,
   createGroup,
   delivered,
@@ -21,7 +22,6 @@ import {
   noToast,
   openChannel,
   openContact,
-  openMenu,
   recordFrames,
   screenshot,
   send,
@@ -75,9 +75,7 @@ async function waitForQuote(page, seq, expected, timeout = 10_000) {
 
 // Reply in the ⋯ menu of message `seq`: the reply bar opens.
 async function startReply(page, seq) {
-  await openMenu(page, seq);
-  await bubble(page, seq).locator('[data-testid=reply-message]').click();
-  await page.locator('[data-testid=reply-bar]:not([hidden])').waitFor();
+  await chooseAction(page, seq, 'reply-message');
 }
 
 async function reply(page, seq, text) {
@@ -165,7 +163,11 @@ test('bob replies to alice: the quote shows on both sides, on her other device a
   await waitForMessages(alice.page, ['Hi!']);
   const from = bob.frames.received.length;
   await reply(bob.page, original, 'Saturday works, 9am?');
-  const sends = sentFrames(bob, 'send');
+  // The page's frames reach the test a little after the page shows them sent.
+  const sends = await waitUntil('the reply to go out', () => {
+    const all = sentFrames(bob, 'send');
+    return all.at(-1)?.text === 'Saturday works, 9am?' && all;
+  });
   assert.equal(sends.at(-2).replyTo ?? '0', '0', 'a plain message carries no replyTo');
   assert.equal(sends.at(-1).replyTo, original);
   assert.equal(sends.at(-1).text, 'Saturday works, 9am?');
@@ -226,9 +228,7 @@ test('an edit or a delete of the original changes the quotes already shown', asy
   // Editing and replying exclude each other: Edit ends a reply, Reply ends an edit.
   await alice.page.fill('#composer-text', 'a draft');
   await startReply(alice.page, replySeq);
-  await openMenu(alice.page, original);
-  await bubble(alice.page, original).locator('[data-testid=edit-message]').click();
-  await alice.page.locator('[data-testid=edit-bar]:not([hidden])').waitFor();
+  await chooseAction(alice.page, original, 'edit-message');
   assert.equal(await replyBarHidden(alice.page), true, 'Edit ended the reply');
   await startReply(alice.page, replySeq);
   assert.equal(await alice.page.locator('[data-testid=edit-bar]').isHidden(), true, 'Reply ended the edit');
@@ -237,8 +237,7 @@ test('an edit or a delete of the original changes the quotes already shown', asy
   await alice.page.fill('#composer-text', '');
 
   // alice edits the original: every quote of it follows, with no history asked again.
-  await openMenu(alice.page, original);
-  await bubble(alice.page, original).locator('[data-testid=edit-message]').click();
+  await chooseAction(alice.page, original, 'edit-message');
   await alice.page.fill('#composer-text', 'Climb at Smith Rock on Sunday?');
   await alice.page.press('#composer-text', 'Enter');
   await alice.page.locator('[data-testid=edit-bar]').waitFor({ state: 'hidden' });
@@ -252,8 +251,7 @@ test('an edit or a delete of the original changes the quotes already shown', asy
   assert.equal(sentFrames(bob, 'history').length, historyBefore, 'the quote changed without asking history');
 
   // alice deletes it: the quotes say "deleted", in italics, and the text is gone.
-  await openMenu(alice.page, original);
-  await bubble(alice.page, original).locator('[data-testid=delete-message]').click();
+  await chooseAction(alice.page, original, 'delete-message');
   await alice.page.click('[data-testid=confirm-delete]');
   for (const person of [alice, alice2, bob]) {
     const shown = await waitForQuote(person.page, replySeq, { state: 'deleted', text: 'deleted' });
@@ -295,8 +293,7 @@ test('a reply to a message deleted meanwhile is refused with the reason, and the
     'Bring snacks?',
     'a reply waiting in the outbox shows its quote',
   );
-  await openMenu(alice.page, original);
-  await alice.page.locator('[data-testid=delete-message]').click();
+  await chooseAction(alice.page, original, 'delete-message');
   await alice.page.click('[data-testid=confirm-delete]');
   await bubble(alice.page, original).and(alice.page.locator('[data-deleted=true]')).waitFor();
   const from = bob.frames.received.length;
@@ -355,8 +352,7 @@ test('in a group, @names are highlighted and a message that mentions you is mark
   });
 
   // An edit's mentions replace the original's: now carol is named, and bob is not.
-  await openMenu(alice.page, seq);
-  await bubble(alice.page, seq).locator('[data-testid=edit-message]').click();
+  await chooseAction(alice.page, seq, 'edit-message');
   await alice.page.fill('#composer-text', 'Who has the rope? @carol');
   await alice.page.press('#composer-text', 'Enter');
   await waitForMessages(carol.page, ['Who has the rope? @carol', 'bob and @zed, see you at 9']);

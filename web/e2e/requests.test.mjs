@@ -183,6 +183,7 @@ test('Accept moves the chat to the chat list, on both devices, and what follows 
   const channel = await requestItem(bob.page, 'sam').getAttribute('data-channel');
   await bob.page.click('[data-testid=request-accept]');
   await chatItem(bob.page, channel).waitFor();
+  await waitUntil('the answer to go out', () => sentFrames(bob, 'answerRequest').length > 0);
   assert.deepEqual(sentFrames(bob, 'answerRequest'), [{ request: sentFrames(bob, 'answerRequest')[0].request, channel, answer: 'accept' }]);
   assert.equal(await bob.page.locator('[data-testid=request-banner]').isHidden(), true);
   assert.equal(await requestItem(bob.page, 'sam').count(), 0);
@@ -246,11 +247,15 @@ test('Delete drops the request and its messages, on a lagging device too; a late
 
 test('Block refuses the stranger’s next message, and their page shows the refusal', async () => {
   const tomId = await userId(tom.page);
+  const [blocks, answers] = [sentFrames(bob, 'changeContact').length, sentFrames(bob, 'answerRequest').length];
   await bob.page.click('[data-testid=request-block]');
   await bob.page.locator('[data-testid=ask-dialog][open]').waitFor();
   assert.match(await bob.page.locator('#ask-text').textContent(), /^Block tom and delete this request\?/);
   await confirmAsk(bob.page);
   await bob.page.locator('#chat-view').waitFor({ state: 'hidden' });
+  await waitUntil('the block and the answer to go out', () =>
+    sentFrames(bob, 'changeContact').length > blocks && sentFrames(bob, 'answerRequest').length > answers,
+  );
   assert.deepEqual(sentFrames(bob, 'changeContact').at(-1), { request: sentFrames(bob, 'changeContact').at(-1).request, action: 'block', user: tomId });
   assert.equal(sentFrames(bob, 'answerRequest').at(-1).answer, 'delete');
   await contact(bob.page, 'tom').locator('[data-testid=contact-unblock]').waitFor();

@@ -12,13 +12,13 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   bubble,
+  chooseAction,
   confirmAsk,
   createGroup,
   logIn,
   newPerson,
   openChannel,
   openContact,
-  openMenu,
   screenshot,
   send,
   sentFrames,
@@ -228,8 +228,7 @@ test('a message deleted for everyone drops out of the results on screen and is n
   assert.equal(await hits(alice.page).count(), 1);
   const asked = sentFrames(alice, 'search').length;
 
-  await openMenu(bob.page, seq);
-  await bubble(bob.page, seq).locator('[data-testid=delete-message]').click();
+  await chooseAction(bob.page, seq, 'delete-message');
   await bob.page.click('[data-testid=confirm-delete]');
   await bubble(bob.page, seq).and(bob.page.locator('[data-deleted=true]')).waitFor();
 
