@@ -28,8 +28,6 @@ namespace {
 // How long a closing WebSocket may take to send its close frame and hear the answer.
 constexpr int kCloseGraceMs = 2'000;
 
-// Beast's server defaults, which the node used before it did this itself: a ping after 150 s
-// without a byte from the peer, and the connection dropped when 150 s more pass without one.
 using Clock = std::chrono::steady_clock;
 
 // An idle connection keeps two operations pending: the readability wait and the timer. By
@@ -53,8 +51,8 @@ auto exact_size(Handler handler) {
 }
 
 // How long ago the peer last sent data on `socket`, from the kernel (TCP_INFO): it counts
-// every byte, also those Beast reads in the middle of a message.
-// A broken socket counts as silent for as long as the kernel can say (49 days).
+// every byte, also those Beast reads in the middle of a message. A broken socket counts as
+// silent for as long as the kernel can say (2^32 ms, 49 days).
 std::chrono::milliseconds silence(tcp::socket& socket) {
   tcp_info info{};
   socklen_t size = sizeof info;
