@@ -20,13 +20,6 @@ int post(NodeProcess& node, const std::string& path, const std::string& body,
   return node.http().request("POST", path, body, token).status;
 }
 
-std::uint64_t metric(NodeProcess& node, const std::string& name) {
-  const std::string text = node.http().request("GET", "/metrics").body;
-  const auto at = text.find("\n" + name + " ");
-  if (at == std::string::npos) return 0;
-  return std::stoull(text.substr(at + name.size() + 2));
-}
-
 // Waits (up to 10 s) for a condition the node reaches by itself; false if it never does.
 template <typename F>
 bool eventually(F condition) {

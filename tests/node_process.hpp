@@ -125,6 +125,14 @@ class NodeProcess {
   std::uint16_t port_ = 0;
 };
 
+// The value of a counter or gauge on the node's /metrics; 0 when it is not there.
+inline std::uint64_t metric(NodeProcess& node, const std::string& name) {
+  const std::string text = node.http().request("GET", "/metrics").body;
+  const auto at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return 0;
+  return std::stoull(text.substr(at + name.size() + 2));
+}
+
 inline boost::json::object parse(const std::string& text) {
   return boost::json::parse(text).as_object();
 }

@@ -144,10 +144,9 @@ export async function goOffline(person, node) {
   await person.page.locator('[data-testid=status][data-state=offline]').waitFor();
   // Chromium may keep the TCP connection open after the page has closed its socket (its
   // close frame cannot get out while offline, and net::WebSocketChannel waits minutes for
-  // the closing handshake); then
-  // the node drops it once its ping goes unanswered, about 2 × PING_AFTER_MS after the
-  // page went quiet. CI's first run of e2e.receipts waited 30 s for such a connection
-  // with the node pinging only after 150 s.
+  // the closing handshake); then the node drops it once its ping goes unanswered, about
+  // 2 × PING_AFTER_MS after the page went quiet. CI's first run of e2e.receipts waited 30 s
+  // for such a connection with the node pinging only after 150 s.
   const deadline = Date.now() + 30_000;
   while ((await openConnections(node)) > before - theirs) {
     if (Date.now() > deadline) throw new Error(`the node kept ${theirs} connection(s) of this person open (${before} open before)`);
@@ -263,18 +262,22 @@ export async function noToast(...people) {
 
 export const contact = (page, name) => page.locator(`[data-testid=contact][data-name="${name}"]`);
 
-// Clicks `target()` until `done` reaches `state` (a Playwright locator state). The page
-// redraws its lists and messages whenever the node tells it something (a channel list, a
-// receipt): a click that lands on an element in the instant it is replaced does nothing, as
-// it would for a person, who clicks again. A click that finds no target (the last one
-// worked meanwhile) is not an error: `done` decides.
-export async function clickUntil(target, done, state = 'visible') {
+// Does `act()` until `done` reaches `state` (a Playwright locator state). The page redraws
+// its lists and messages whenever the node tells it something (a channel list, a receipt):
+// a click that lands on an element in the instant it is replaced does nothing, as it would
+// for a person, who clicks again. An act that fails (its target is gone because the last
+// one worked meanwhile) is not an error: `done` decides.
+async function actUntil(act, done, state = 'visible') {
   for (let attempt = 0; attempt < 5; attempt++) {
-    await target().click({ timeout: 5000 }).catch(() => {});
+    await act().catch(() => {});
     if (await done.waitFor({ state, timeout: 5000 }).then(() => true, () => false)) return;
   }
   await done.waitFor({ state });
 }
+
+// Clicks `target()` until `done` reaches `state` (see actUntil).
+export const clickUntil = (target, done, state = 'visible') =>
+  actUntil(() => target().click({ timeout: 5000 }), done, state);
 
 const titled = (page, title) => page.locator('#chat-view:not([hidden]) #chat-title', { hasText: title });
 
@@ -384,21 +387,17 @@ export async function openMenu(page, seq) {
 
 // Chooses `action` (edit-message, reply-message, delete-message) in message `seq`'s ⋯
 // menu, again until `done` shows: the list redraws as receipts and presence come in, and a
-// redraw between opening the menu and the click closes the menu (as in clickUntil).
+// redraw between opening the menu and the click closes the menu (see actUntil).
 const OUTCOME = {
   'edit-message': '[data-testid=edit-bar]:not([hidden])',
   'reply-message': '[data-testid=reply-bar]:not([hidden])',
   'delete-message': '[data-testid=confirm-dialog][open]',
 };
 export async function chooseAction(page, seq, action) {
-  const done = page.locator(OUTCOME[action]);
-  for (let attempt = 0; attempt < 5; attempt++) {
-    if (attempt > 0 && (await done.isVisible())) return; // the last click took, late
-    await openMenu(page, seq).catch(() => {});
-    await bubble(page, seq).locator(`[data-testid=${action}]`).click({ timeout: 5000 }).catch(() => {});
-    if (await done.waitFor({ timeout: 5000 }).then(() => true, () => false)) return;
-  }
-  await done.waitFor();
+  await actUntil(async () => {
+    await openMenu(page, seq);
+    await bubble(page, seq).locator(`[data-testid=${action}]`).click({ timeout: 5000 });
+  }, page.locator(OUTCOME[action]));
 }
 
 // The actions a page offers on message `seq`: [] when there is no ⋯ button, else the
