@@ -149,6 +149,11 @@ class RelaySession {
         answered != nullptr && answered->request == 0) {
       return UpstreamAction::pass;
     }
+    // And one commit's receipts for a chat, coalesced (request 0; host/coalesce.hpp).
+    if (const auto* receipts = std::get_if<server::Receipts>(&event);
+        receipts != nullptr && receipts->request == 0) {
+      return UpstreamAction::pass;
+    }
     std::visit(
         [&](const auto& typed) {
           if constexpr (requires { typed.request; }) {

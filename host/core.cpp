@@ -1,5 +1,7 @@
 #include "host/core.hpp"
 
+#include "host/coalesce.hpp"
+
 #include <iterator>
 #include <stdexcept>
 
@@ -80,6 +82,7 @@ Effects Core::commit() {
   }
   in_batch_ = false;
   ++batches_;
+  coalesce_receipts(batch_effects_);
   return std::exchange(batch_effects_, {});
 }
 
@@ -94,6 +97,7 @@ std::uint64_t Core::seal() {
   }
   in_batch_ = false;
   ++batches_;
+  coalesce_receipts(batch_effects_);
   sealed_.push_back(DurableBatch{ticket, std::exchange(batch_effects_, {})});
   return ticket;
 }

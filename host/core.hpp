@@ -18,6 +18,8 @@
 //   for (auto& batch : core.take_durable()) host::release(std::move(batch.effects), sink);
 //
 // Effects still leave only after their batch is durable, and in batch order.
+// Either way a batch's receipts are coalesced first: at most one receipt frame per connection
+// and channel (host/coalesce.hpp).
 // The commit step is where a replicated host appends the batch to its log before applying
 // it (issue 17): the shells call the same begin/run/commit/release and see no difference.
 // If anything in a batch throws, the host calls abort() and then restart() (the simulator)

@@ -76,7 +76,7 @@ struct Metrics {
   std::uint64_t typing_sent = 0;      // typing starts and stops the apps sent
   std::uint64_t typing_events = 0;    // Typing events received by devices
   std::uint64_t marks_sent = 0;       // MarkRead requests the apps sent (read_percent)
-  std::uint64_t receipt_events = 0;   // Receipt events received by devices
+  std::uint64_t receipt_events = 0;   // receipts received by devices, one per member entry
   std::uint64_t edits_sent = 0;       // EditMessage requests the apps sent (edit_percent)
   std::uint64_t deletes_sent = 0;     // DeleteMessage requests the apps sent (delete_percent)
   std::uint64_t revisions = 0;        // `edited` and `deleted` entries received by devices

@@ -224,6 +224,7 @@ void World::commit_replicated(Node& node) {
   if (refused.empty() && released != nullptr) {
     ++metrics_.commits;
     if (released->index == index) log_it();
+    record_receipts(node, released->effects, node.core->batch_time());
     keep_records();
     release(node, std::move(released->effects));
     flush_soon(node);

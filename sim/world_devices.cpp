@@ -154,6 +154,12 @@ void World::on_event(std::size_t d, server::Event event) {
           ++metrics_.typing_events;
         } else if constexpr (std::is_same_v<T, server::Receipt>) {
           ++metrics_.receipt_events;
+        } else if constexpr (std::is_same_v<T, server::Receipts>) {
+          if (e.request == 0) {  // a batch's receipts, coalesced: one event per member
+            metrics_.receipt_events += e.entries.size();
+          } else {
+            take_request(device, e.request);
+          }
         } else if constexpr (std::is_same_v<T, server::HistoryPage>) {
           on_history_page(d, e, take_request(device, e.request));
         } else if constexpr (std::is_same_v<T, server::SearchResults>) {

@@ -289,6 +289,7 @@ class World {
   void send_typing(std::size_t d, ChannelId channel, bool typing);
   void typing_record(Node& node, ConnectionId connection, const server::Typing& typing,
                      TimeUs local);
+  void record_receipts(Node& node, const Effects& released, TimeUs local);
   void receipt_record(Node& node, ConnectionId connection, const server::Receipt& receipt,
                       TimeUs local);
   void bind(Node& node, ConnectionId connection, DeviceId device, TimeUs local);

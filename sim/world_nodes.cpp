@@ -14,6 +14,10 @@ namespace {
 void claim_read_at_delivery(server::Event& event) {
   if (auto* receipt = std::get_if<server::Receipt>(&event)) {
     receipt->entry.read_seq = receipt->entry.delivered_seq;
+  } else if (auto* receipts = std::get_if<server::Receipts>(&event);
+             receipts && !receipts->request) {
+    for (server::ReceiptEntry& entry : receipts->entries)
+      entry.read_seq = entry.delivered_seq;
   }
 }
 
@@ -161,6 +165,7 @@ void World::commit(Node& node) {
     return;
   }
   ++metrics_.commits;
+  record_receipts(node, effects, node.core->batch_time());
   for (Record& r : node.batch_records) {
     r.at = now_;
     history_.push_back(std::move(r));

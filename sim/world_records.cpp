@@ -92,9 +92,8 @@ void World::record_effect(Node& node, const Effect& effect, TimeUs local) {
     if (const auto* typing = std::get_if<server::Typing>(&send->event)) {
       return typing_record(node, send->connection, *typing, local);
     }
-    if (const auto* receipt = std::get_if<server::Receipt>(&send->event)) {
-      return receipt_record(node, send->connection, *receipt, local);
-    }
+    // Receipts are recorded as the batch releases them, coalesced (record_receipts).
+    if (std::holds_alternative<server::Receipt>(send->event)) return;
     if (const auto* mute = std::get_if<server::ChannelMute>(&send->event)) {
       return mute_record(node, send->connection, *mute, local);
     }
@@ -132,6 +131,23 @@ void World::typing_record(Node& node, ConnectionId connection, const server::Typ
   node.batch_records.push_back(r);
   if (options_.planted_bug == PlantedBug::typing_sent_twice) {
     node.batch_records.push_back(r);  // PLANTED BUG: the same fanout again
+  }
+}
+
+// The receipt frames a committed batch releases, as host::Core coalesced them (one per
+// connection and channel: a server::Receipt, or a server::Receipts with request 0), one
+// record per member entry, so the checker sees what the clients are sent.
+void World::record_receipts(Node& node, const Effects& released, TimeUs local) {
+  for (const Effect& effect : released) {
+    const auto* send = std::get_if<SendEvent>(&effect);
+    if (send == nullptr) continue;
+    if (const auto* receipt = std::get_if<server::Receipt>(&send->event)) {
+      receipt_record(node, send->connection, *receipt, local);
+    } else if (const auto* receipts = std::get_if<server::Receipts>(&send->event);
+               receipts != nullptr && receipts->request == 0) {
+      for (const server::ReceiptEntry& entry : receipts->entries)
+        receipt_record(node, send->connection, server::Receipt{receipts->channel, entry}, local);
+    }
   }
 }
 

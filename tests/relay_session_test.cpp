@@ -134,9 +134,9 @@ TEST(RelaySession, TypingIsForwardedOnlyWhileAttachedAndNotResuming) {
 }
 
 // markRead, queryReceipts and settings each have an answer (ok, receipts, settings): they
-// are in flight until it comes, like any request. A receipt, and settings with request 0
-// (changed on another device), answer nothing: they pass and leave every request in flight,
-// even one the client numbered 0.
+// are in flight until it comes, like any request. A receipt, receipts with request 0 (one
+// commit's, coalesced) and settings with request 0 (changed on another device), answer nothing:
+// they pass and leave every request in flight, even one the client numbered 0.
 TEST(RelaySession, ReceiptRequestsWaitForTheirAnswersAndReceiptEventsAnswerNothing) {
   Session session = welcomed(0);
   EXPECT_EQ(session.on_request(client::MarkRead{51, 5, 3}, "read"), Client::forward);
@@ -147,6 +147,8 @@ TEST(RelaySession, ReceiptRequestsWaitForTheirAnswersAndReceiptEventsAnswerNothi
   EXPECT_EQ(session.on_request(send(0, "s0"), "frame-s0"), Client::forward);
   server::Event receipt = server::Receipt{5, {3, 4, 4}};
   EXPECT_EQ(session.on_event(receipt), Upstream::pass);
+  server::Event coalesced = server::Receipts{0, 5, {{3, 4, 4}, {4, 4, 0}}};
+  EXPECT_EQ(session.on_event(coalesced), Upstream::pass);
   server::Event elsewhere = server::Settings{0, false};
   EXPECT_EQ(session.on_event(elsewhere), Upstream::pass);
   server::Event read = server::Ok{51};
@@ -155,7 +157,8 @@ TEST(RelaySession, ReceiptRequestsWaitForTheirAnswersAndReceiptEventsAnswerNothi
   EXPECT_EQ(session.on_event(receipts), Upstream::pass);
   server::Event settings = server::Settings{53, false};
   EXPECT_EQ(session.on_event(settings), Upstream::pass);
-  EXPECT_EQ(session.unacked_sends(), 1u) << "settings with request 0 did not ack send 0";
+  EXPECT_EQ(session.unacked_sends(), 1u)
+      << "neither coalesced receipts nor settings with request 0 acked send 0";
   EXPECT_EQ(session.detach(), (std::vector<RequestId>{0, 54}));
   EXPECT_EQ(session.on_request(client::MarkRead{55, 5, 4}, "read"), Client::refuse);
   EXPECT_EQ(session.attach().sends, (std::vector<std::string>{"frame-s0"}));

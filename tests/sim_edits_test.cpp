@@ -38,19 +38,28 @@ every_s = 7
                         "edits.toml");
 }
 
+bool tombstone_in_a_history_page(const RunResult& run) {
+  return std::any_of(run.history.begin(), run.history.end(), [](const Record& r) {
+    return r.kind == RecordKind::read && r.detail == "text" && r.flag;
+  });
+}
+
 TEST(Edits, InvariantElevenHoldsAndDevicesGetEveryEditAndDelete) {
-  const RunResult clean = run_simulation(edits_scenario(), 1, {});
-  EXPECT_TRUE(clean.check.violations.empty()) << violations(clean);
+  // The first seed in which some history page showed a deleted message (the check of
+  // deleted text had work to do); the invariants hold in every seed tried.
+  RunResult clean;
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    clean = run_simulation(edits_scenario(), seed, {});
+    EXPECT_TRUE(clean.check.violations.empty()) << "seed " << seed << ": " << violations(clean);
+    if (tombstone_in_a_history_page(clean)) break;
+  }
   EXPECT_GT(clean.metrics.edits_sent, 0u);
   EXPECT_GT(clean.metrics.deletes_sent, 0u);
   EXPECT_EQ(count(clean, RecordKind::revised),
             clean.metrics.edits_sent + clean.metrics.deletes_sent);
   EXPECT_GT(count(clean, RecordKind::delivered, "edited"), 0u);
   EXPECT_GT(count(clean, RecordKind::delivered, "deleted"), 0u);
-  // Some tombstones came back in history pages: the check of deleted text had work to do.
-  EXPECT_TRUE(std::any_of(clean.history.begin(), clean.history.end(), [](const Record& r) {
-    return r.kind == RecordKind::read && r.detail == "text" && r.flag;
-  })) << "no history page showed a deleted message";
+  EXPECT_TRUE(tombstone_in_a_history_page(clean)) << "no history page showed a deleted message";
 }
 
 TEST(Edits, InvariantTwoCatchesAnEditDeliveredTwice) {
@@ -64,12 +73,18 @@ TEST(Edits, InvariantTwoCatchesAnEditDeliveredTwice) {
 TEST(Edits, InvariantElevenCatchesDeletedTextServedAgain) {
   SimOptions planted;
   planted.planted_bug = PlantedBug::deleted_text_served;
-  const RunResult served = run_simulation(edits_scenario(), 1, planted);
-  const auto& found = served.check.violations;
-  ASSERT_FALSE(found.empty());
-  const auto eleven =
-      std::find_if(found.begin(), found.end(), [](const auto& v) { return v.invariant == 11; });
-  ASSERT_NE(eleven, found.end()) << violations(served);
+  // In the first seeds where a device saw a deleted message again at all (a history page,
+  // a redelivery after a reconnect).
+  RunResult served;
+  std::vector<Violation>::const_iterator eleven;
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    served = run_simulation(edits_scenario(), seed, planted);
+    const auto& found = served.check.violations;
+    eleven =
+        std::find_if(found.begin(), found.end(), [](const auto& v) { return v.invariant == 11; });
+    if (eleven != found.end()) break;
+  }
+  ASSERT_NE(eleven, served.check.violations.end()) << violations(served);
   EXPECT_NE(eleven->message.find("with its text after it had received its delete"),
             std::string::npos)
       << eleven->message;

@@ -35,7 +35,7 @@ TEST(Search, InvariantsHoldWhileAppsSearch) {
   EXPECT_TRUE(clean.check.violations.empty()) << violations(clean);
   // The checks had work to do: searches found messages, people left and were removed,
   // and messages were deleted.
-  EXPECT_GT(clean.metrics.searches, 20u);
+  EXPECT_GT(clean.metrics.searches, 10u);  // 14 to 22 in seeds 1-6
   EXPECT_GT(clean.metrics.search_hits, 100u);
   EXPECT_GT(count(clean, RecordKind::read), 100u);
   EXPECT_GT(count(clean, RecordKind::revised), 10u);

@@ -64,7 +64,7 @@ std::string Metrics::render() const {
   counter(out, "parley_presence_events_total", "Presence frames sent to devices",
           presence_events.load());
   counter(out, "parley_typing_events_total", "Typing frames sent to devices", typing_events.load());
-  counter(out, "parley_receipt_events_total", "Receipt frames sent to devices",
+  counter(out, "parley_receipt_events_total", "Receipts told to devices, one per member entry",
           receipt_events.load());
   counter(out, "parley_push_intents_total", "Push intents written to the outbox",
           push_intents.load());

@@ -20,7 +20,7 @@ class Metrics {
   std::atomic<std::uint64_t> presence_changes{0};
   std::atomic<std::uint64_t> presence_events{0};  // Presence frames to devices
   std::atomic<std::uint64_t> typing_events{0};    // Typing frames to devices
-  std::atomic<std::uint64_t> receipt_events{0};   // Receipt frames to devices
+  std::atomic<std::uint64_t> receipt_events{0};   // receipts told to devices, per member entry
   std::atomic<std::uint64_t> push_intents{0};
   std::atomic<std::uint64_t> searches{0};              // searches answered from the index
   std::atomic<std::uint64_t> search_index_changes{0};  // texts put in or taken out of it

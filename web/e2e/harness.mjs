@@ -232,8 +232,9 @@ export async function signUpAsFriends(people) {
 
 // A node, a browser and one person per name, each recording their frames, signed up and
 // friends of the first (signUpAsFriends): what most tests start from.
-export async function startFriends(names) {
-  const node = await startNode();
+// extra: more `parley serve` flags, as for startNode.
+export async function startFriends(names, extra = []) {
+  const node = await startNode(extra);
   const browser = await launchBrowser();
   const people = {};
   for (const name of names) {

@@ -282,6 +282,9 @@ export class ChatClient extends EventTarget {
         return this.typing.onEvent(body);
       case 'receipt':
         return this.receipts.onReceipt(body);
+      case 'receipts':
+        if (body.request === '0') return this.receipts.onReceipts(body); // a batch's, coalesced
+        break;
       case 'settings':
         if (body.request === '0') return this.receipts.applySettings(body);
         break;

@@ -188,6 +188,12 @@ export class Receipts {
     this.client.changed();
   }
 
+  // `receipts` with request "0": the receipts of one commit for one chat, coalesced by the
+  // node; only the members listed moved (docs/protocol.md, "Receipts").
+  onReceipts(event) {
+    for (const entry of event.entries) this.onReceipt({ channel: event.channel, ...entry });
+  }
+
   // Where our message `seq` in `channelId` is for `user`: 'read' (seen; never while our
   // setting is off), 'delivered' (on one of their devices) or 'sent' (stored by the node).
   memberState(channelId, user, seq) {
