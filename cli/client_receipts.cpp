@@ -73,7 +73,7 @@ void TerminalClient::show_receipt(const server::Receipt& receipt) {
 // node (docs/protocol.md, "Receipts"): a line per member who moved, as for `receipt`.
 void TerminalClient::show_receipts(const server::Receipts& receipts) {
   if (receipts.request == 0) {
-    for (const auto& entry : receipts.entries)
+    for (const auto& entry : receipts.entries)  // engine::server::for_each_receipt's rule
       show_receipt(server::Receipt{receipts.channel, entry});
     return;
   }

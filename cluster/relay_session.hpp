@@ -132,28 +132,7 @@ class RelaySession {
       delivered_ = deliver->entries.back().inbox_seq;
       return UpstreamAction::pass;
     }
-    // Settings with request 0 tell of a change made on another device of the user: an event
-    // like a receipt, typing or presence (none of which names a request), not the answer to a
-    // request of this client's that happens to have id 0.
-    if (const auto* settings = std::get_if<server::Settings>(&event);
-        settings != nullptr && settings->request == 0) {
-      return UpstreamAction::pass;
-    }
-    // A mute made on another device likewise (request 0).
-    if (const auto* mute = std::get_if<server::ChannelMute>(&event);
-        mute != nullptr && mute->request == 0) {
-      return UpstreamAction::pass;
-    }
-    // And a message request answered on another device (request 0).
-    if (const auto* answered = std::get_if<server::RequestAnswered>(&event);
-        answered != nullptr && answered->request == 0) {
-      return UpstreamAction::pass;
-    }
-    // And one commit's receipts for a chat, coalesced (request 0; host/coalesce.hpp).
-    if (const auto* receipts = std::get_if<server::Receipts>(&event);
-        receipts != nullptr && receipts->request == 0) {
-      return UpstreamAction::pass;
-    }
+    if (unsolicited(event)) return UpstreamAction::pass;
     std::visit(
         [&](const auto& typed) {
           if constexpr (requires { typed.request; }) {
@@ -191,6 +170,21 @@ class RelaySession {
   engine::InboxSeq client_acked() const { return client_acked_; }
 
  private:
+  // Events that carry a request id of 0 but answer no request: a change made on another
+  // device of the user (settings, a mute, a message request answered), the presence
+  // snapshot after every welcome, one commit's receipts coalesced (host/coalesce.hpp). Like
+  // a receipt, typing or presence (which name no request), they must not settle a request
+  // this client happened to number 0.
+  static bool unsolicited(const engine::server::Event& event) {
+    namespace server = engine::server;
+    if (const auto* e = std::get_if<server::Settings>(&event)) return e->request == 0;
+    if (const auto* e = std::get_if<server::ChannelMute>(&event)) return e->request == 0;
+    if (const auto* e = std::get_if<server::RequestAnswered>(&event)) return e->request == 0;
+    if (const auto* e = std::get_if<server::PresenceList>(&event)) return e->request == 0;
+    if (const auto* e = std::get_if<server::Receipts>(&event)) return e->request == 0;
+    return false;
+  }
+
   bool attached_ = false;
   bool welcomed_ = false;
   bool resuming_ = false;  // re-attached, the new leader's welcome not yet seen

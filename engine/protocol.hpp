@@ -338,7 +338,9 @@ struct Receipt {
   ChannelId channel = 0;
   ReceiptEntry entry;
 };
-// Answers QueryReceipts: the active members in ascending user id.
+// Answers QueryReceipts: the active members in ascending user id. With request 0 it answers
+// nothing: one commit's receipts to a connection for one channel, coalesced by the host
+// (host/coalesce.hpp): only the members who moved, each once, in ascending user id.
 struct Receipts {
   RequestId request = 0;
   ChannelId channel = 0;
@@ -390,6 +392,19 @@ using Event =
     std::variant<Welcome, Deliver, SendAck, GroupCreated, HistoryPage, Ok, Failure, Presence,
                  PresenceList, ContactList, UnreadCounts, ChannelList, Typing, Receipt, Receipts,
                  Settings, ChannelMute, RequestAnswered, SearchResults>;
+
+// The receipts `event` tells, one call per member: a Receipt's entry, or each entry of a
+// coalesced Receipts (request 0); nothing for any other event, an answer to QueryReceipts
+// included. `Ev` is Event or const Event; `tell(ChannelId, ReceiptEntry&)`.
+template <typename Ev, typename F>
+void for_each_receipt(Ev& event, F&& tell) {
+  if (auto* one = std::get_if<Receipt>(&event)) {
+    tell(one->channel, one->entry);
+  } else if (auto* many = std::get_if<Receipts>(&event); many != nullptr && many->request == 0) {
+    for (auto& entry : many->entries)
+      tell(many->channel, entry);
+  }
+}
 }  // namespace server
 
 }  // namespace parley::engine

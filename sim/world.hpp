@@ -29,8 +29,8 @@ enum class PlantedBug {
   relay_skips_replay,     // a gateway re-attaches without resending the unacked sends
   presence_sent_twice,    // a node sends each presence event twice (a re-announcement)
   typing_sent_twice,      // a node fans each typing event out twice (a repeat inside 3 s)
-  read_receipt_early,     // a node sends each Receipt with read_seq = delivered_seq (a read
-                          // claimed at delivery)
+  read_receipt_early,     // a node sends each receipt (a Receipt, or an entry of a coalesced
+                          // Receipts) with read_seq = delivered_seq (a read claimed at delivery)
   revision_sent_twice,    // a node sends each Deliver holding an edited or deleted entry twice
   deleted_text_served,    // a node gives deleted messages their text back in what it sends,
                           // quotes of them included

@@ -155,7 +155,7 @@ void World::on_event(std::size_t d, server::Event event) {
         } else if constexpr (std::is_same_v<T, server::Receipt>) {
           ++metrics_.receipt_events;
         } else if constexpr (std::is_same_v<T, server::Receipts>) {
-          if (e.request == 0) {  // a batch's receipts, coalesced: one event per member
+          if (e.request == 0) {  // a commit's receipts, coalesced: one event per member
             metrics_.receipt_events += e.entries.size();
           } else {
             take_request(device, e.request);

@@ -196,6 +196,9 @@ struct Node {
   bool flush_scheduled = false;
   bool committing = false;  // a batch is open in the core, its commit under way
   History batch_records;    // what the open batch's inputs and effects showed the checker
+  // The open batch's receipt recipients (connection -> device) as bound when the engine told
+  // them: a later input of the batch may unbind one that the release still writes to.
+  std::map<ConnectionId, DeviceId> receipt_devices;
   // After a failed commit the node stops; its supervisor restarts it this much later
   // (the `commit_failure` fault's duration_s).
   TimeUs restart_after_failure = 0;

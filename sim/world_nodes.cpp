@@ -12,13 +12,8 @@ namespace {
 
 // PlantedBug::read_receipt_early: a receipt event says the member read what was delivered.
 void claim_read_at_delivery(server::Event& event) {
-  if (auto* receipt = std::get_if<server::Receipt>(&event)) {
-    receipt->entry.read_seq = receipt->entry.delivered_seq;
-  } else if (auto* receipts = std::get_if<server::Receipts>(&event);
-             receipts && !receipts->request) {
-    for (server::ReceiptEntry& entry : receipts->entries)
-      entry.read_seq = entry.delivered_seq;
-  }
+  server::for_each_receipt(
+      event, [](ChannelId, server::ReceiptEntry& entry) { entry.read_seq = entry.delivered_seq; });
 }
 
 // PlantedBug::revision_sent_twice: the event is a Deliver holding an edited or deleted entry.
@@ -130,6 +125,8 @@ void World::flush(Node& node) {
       if (early && std::holds_alternative<SendEvent>(effect)) {
         // PLANTED BUG: out before the log append; the release skips it (moved from).
         SendEvent& send = std::get<SendEvent>(effect);
+        if (const auto* receipt = std::get_if<server::Receipt>(&send.event))
+          receipt_record(node, send.connection, *receipt, local);
         to_client(send.connection, std::move(send.event));
         send.connection = 0;
       }

@@ -92,8 +92,14 @@ void World::record_effect(Node& node, const Effect& effect, TimeUs local) {
     if (const auto* typing = std::get_if<server::Typing>(&send->event)) {
       return typing_record(node, send->connection, *typing, local);
     }
-    // Receipts are recorded as the batch releases them, coalesced (record_receipts).
-    if (std::holds_alternative<server::Receipt>(send->event)) return;
+    // Receipts are recorded as the batch releases them, coalesced (record_receipts), to
+    // the device bound now.
+    if (std::holds_alternative<server::Receipt>(send->event)) {
+      const auto device = node.bound->device.find(send->connection);
+      if (device != node.bound->device.end())
+        node.receipt_devices.emplace(send->connection, device->second);
+      return;
+    }
     if (const auto* mute = std::get_if<server::ChannelMute>(&send->event)) {
       return mute_record(node, send->connection, *mute, local);
     }
@@ -141,22 +147,20 @@ void World::record_receipts(Node& node, const Effects& released, TimeUs local) {
   for (const Effect& effect : released) {
     const auto* send = std::get_if<SendEvent>(&effect);
     if (send == nullptr) continue;
-    if (const auto* receipt = std::get_if<server::Receipt>(&send->event)) {
-      receipt_record(node, send->connection, *receipt, local);
-    } else if (const auto* receipts = std::get_if<server::Receipts>(&send->event);
-               receipts != nullptr && receipts->request == 0) {
-      for (const server::ReceiptEntry& entry : receipts->entries)
-        receipt_record(node, send->connection, server::Receipt{receipts->channel, entry}, local);
-    }
+    server::for_each_receipt(
+        send->event, [&](ChannelId channel, const server::ReceiptEntry& entry) {
+          receipt_record(node, send->connection, server::Receipt{channel, entry}, local);
+        });
   }
+  node.receipt_devices.clear();
 }
 
 // A receipt event the engine sent a connection (invariant 10): the recipient as user/device,
 // the member whose positions moved as peer, delivered_seq as seq and read_seq as inbox_seq.
 void World::receipt_record(Node& node, ConnectionId connection, const server::Receipt& receipt,
                            TimeUs local) {
-  const auto device = node.bound->device.find(connection);
-  if (device == node.bound->device.end()) return;
+  const auto device = node.receipt_devices.find(connection);
+  if (device == node.receipt_devices.end()) return;  // not bound when told
   Record r = node_record(node, RecordKind::receipt, local);
   r.user = devices_[device->second - 1].user;
   r.device = device->second;

@@ -81,6 +81,31 @@ TEST(CoalesceReceipts, SeveralBecomeOneReceiptsAtTheLastOnesPlaceWithEachMembers
                                                       "5 receipts 0 9 [2:4/0 3:5/0]", "not sent"}));
 }
 
+TEST(CoalesceReceipts, OneMembersMovesBecomeOneReceiptWithTheNewest) {
+  Effects effects{receipt(5, 9, {3, 4, 0}), deliver(5), receipt(5, 9, {3, 4, 4})};
+  coalesce_receipts(effects);
+  EXPECT_EQ(shape(effects), (std::vector<std::string>{"5 other", "5 receipt 9 3:4/4"}));
+}
+
+// bob's read (5) was told, then bob turned read receipts off, then alice's query answer says
+// his read is 0, then dave acked: the read must not land after the answer and override it.
+TEST(CoalesceReceipts, AnAnswerToQueryReceiptsEndsTheSpanThatMerges) {
+  Effects effects{receipt(5, 9, {2, 5, 5}),
+                  receipt(5, 9, {3, 5, 0}),
+                  SendEvent{5, Receipts{77, 9, {{2, 5, 0}, {3, 5, 0}, {4, 4, 0}}}},
+                  receipt(5, 9, {4, 5, 0}),
+                  receipt(5, 9, {6, 5, 0}),
+                  SendEvent{6, Receipts{78, 9, {}}},  // another connection's answer
+                  receipt(5, 9, {7, 5, 0})};
+  coalesce_receipts(effects);
+  EXPECT_EQ(shape(effects), (std::vector<std::string>{
+                                "5 receipts 0 9 [2:5/5 3:5/0]",
+                                "5 receipts 77 9 [2:5/0 3:5/0 4:4/0]",
+                                "6 receipts 78 9 []",
+                                "5 receipts 0 9 [4:5/0 6:5/0 7:5/0]",
+                            }));
+}
+
 TEST(CoalesceReceipts, LeavesHttpCallersAndAnswersToQueriesAlone) {
   Effects effects{receipt(0, 9, {3, 4, 4}), receipt(0, 9, {2, 4, 4}),
                   SendEvent{5, Receipts{77, 9, {{2, 1, 1}}}}, receipt(5, 9, {2, 2, 2})};

@@ -135,8 +135,9 @@ TEST(RelaySession, TypingIsForwardedOnlyWhileAttachedAndNotResuming) {
 
 // markRead, queryReceipts and settings each have an answer (ok, receipts, settings): they
 // are in flight until it comes, like any request. A receipt, receipts with request 0 (one
-// commit's, coalesced) and settings with request 0 (changed on another device), answer nothing:
-// they pass and leave every request in flight, even one the client numbered 0.
+// commit's, coalesced), the presence snapshot after a welcome and settings with request 0
+// (changed on another device) answer nothing: they pass and leave every request in flight,
+// even one the client numbered 0.
 TEST(RelaySession, ReceiptRequestsWaitForTheirAnswersAndReceiptEventsAnswerNothing) {
   Session session = welcomed(0);
   EXPECT_EQ(session.on_request(client::MarkRead{51, 5, 3}, "read"), Client::forward);
@@ -149,6 +150,8 @@ TEST(RelaySession, ReceiptRequestsWaitForTheirAnswersAndReceiptEventsAnswerNothi
   EXPECT_EQ(session.on_event(receipt), Upstream::pass);
   server::Event coalesced = server::Receipts{0, 5, {{3, 4, 4}, {4, 4, 0}}};
   EXPECT_EQ(session.on_event(coalesced), Upstream::pass);
+  server::Event snapshot = server::PresenceList{0, {}};  // after every welcome
+  EXPECT_EQ(session.on_event(snapshot), Upstream::pass);
   server::Event elsewhere = server::Settings{0, false};
   EXPECT_EQ(session.on_event(elsewhere), Upstream::pass);
   server::Event read = server::Ok{51};
@@ -158,7 +161,7 @@ TEST(RelaySession, ReceiptRequestsWaitForTheirAnswersAndReceiptEventsAnswerNothi
   server::Event settings = server::Settings{53, false};
   EXPECT_EQ(session.on_event(settings), Upstream::pass);
   EXPECT_EQ(session.unacked_sends(), 1u)
-      << "neither coalesced receipts nor settings with request 0 acked send 0";
+      << "no event with request 0 (receipts, a presence snapshot, settings) acked send 0";
   EXPECT_EQ(session.detach(), (std::vector<RequestId>{0, 54}));
   EXPECT_EQ(session.on_request(client::MarkRead{55, 5, 4}, "read"), Client::refuse);
   EXPECT_EQ(session.attach().sends, (std::vector<std::string>{"frame-s0"}));

@@ -297,11 +297,11 @@ void EngineLoop::release(Effects effects) {
                         ++shared_.metrics.presence_events;
                       } else if (std::holds_alternative<server::Typing>(send.event)) {
                         ++shared_.metrics.typing_events;
-                      } else if (std::holds_alternative<server::Receipt>(send.event)) {
-                        ++shared_.metrics.receipt_events;
-                      } else if (const auto* receipts = std::get_if<server::Receipts>(&send.event);
-                                 receipts != nullptr && receipts->request == 0) {
-                        shared_.metrics.receipt_events += receipts->entries.size();
+                      } else if (std::holds_alternative<server::Receipt>(send.event) ||
+                                 std::holds_alternative<server::Receipts>(send.event)) {
+                        server::for_each_receipt(send.event, [&](auto, const auto&) {
+                          ++shared_.metrics.receipt_events;
+                        });
                       } else if (const auto* ack = std::get_if<server::SendAck>(&send.event)) {
                         if (!ack->duplicate) ++shared_.metrics.messages_sent;
                       } else if (const auto* failure = std::get_if<server::Failure>(&send.event)) {

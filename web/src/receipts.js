@@ -3,8 +3,9 @@
 //
 //  - Positions: per chat, each member's {delivered, read} (BigInt seqs), from `receipts`
 //    answers (asked when a chat is opened, and after every welcome for the open chat) and
-//    `receipt` events (the node sends one when a move passes our newest message there).
-//  - Our own read position per chat is the highest of channelList's `readSeq`, a `receipt`
+//    `receipt` events (the node sends one when a move passes our newest message there; a
+//    `receipts` with request "0" carries several members' moves of one commit).
+//  - Our own read position per chat is the highest of channelList's `readSeq`, a receipt
 //    about ourselves (another of our devices read) and the `markRead`s sent from here.
 //  - `markRead` goes out when the open chat is on screen (the page visible) and shows a
 //    message from someone else past our read position, with the newest seq shown: once per
@@ -179,19 +180,25 @@ export class Receipts {
 
   // `receipt`: a member's positions moved; with our own user id, another device read.
   onReceipt(event) {
-    let members = this.positions.get(event.channel);
-    if (!members) this.positions.set(event.channel, (members = new Map()));
-    const before = members.get(event.user) ?? NOWHERE;
-    // The read position is "0" when it is not shared (any more): take it as it comes.
-    members.set(event.user, { delivered: max(before.delivered, big(event.deliveredSeq)), read: big(event.readSeq) });
-    if (event.user === this.client.me) this.readUpTo(event.channel, big(event.readSeq));
+    this.apply(event.channel, event);
     this.client.changed();
   }
 
   // `receipts` with request "0": the receipts of one commit for one chat, coalesced by the
-  // node; only the members listed moved (docs/protocol.md, "Receipts").
+  // node; only the members listed moved (docs/protocol.md, "Receipts"). One redraw for all.
   onReceipts(event) {
-    for (const entry of event.entries) this.onReceipt({ channel: event.channel, ...entry });
+    for (const entry of event.entries) this.apply(event.channel, entry);
+    this.client.changed();
+  }
+
+  // One member's positions in `channel` (a ReceiptEntry's fields).
+  apply(channel, entry) {
+    let members = this.positions.get(channel);
+    if (!members) this.positions.set(channel, (members = new Map()));
+    const before = members.get(entry.user) ?? NOWHERE;
+    // The read position is "0" when it is not shared (any more): take it as it comes.
+    members.set(entry.user, { delivered: max(before.delivered, big(entry.deliveredSeq)), read: big(entry.readSeq) });
+    if (entry.user === this.client.me) this.readUpTo(channel, big(entry.readSeq));
   }
 
   // Where our message `seq` in `channelId` is for `user`: 'read' (seen; never while our
