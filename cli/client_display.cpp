@@ -128,10 +128,15 @@ void TerminalClient::show(const server::Event& event) {
     show_unread(*unread);
   } else if (const auto* typing = std::get_if<server::Typing>(&event)) {
     show_typing(*typing);
-  } else if (const auto* receipt = std::get_if<server::Receipt>(&event)) {
-    show_receipt(*receipt);
-  } else if (const auto* receipts = std::get_if<server::Receipts>(&event)) {
-    show_receipts(*receipts);
+  } else if (const auto* answer = std::get_if<server::Receipts>(&event);
+             answer != nullptr && answer->request != 0) {
+    show_receipts(*answer);
+  } else if (std::holds_alternative<server::Receipt>(event) ||
+             std::holds_alternative<server::Receipts>(event)) {
+    // A receipt, or one commit's coalesced (request 0): a line per member who moved.
+    server::for_each_receipt(event, [&](engine::ChannelId channel, const auto& entry) {
+      show_receipt(server::Receipt{channel, entry});
+    });
   } else if (const auto* settings = std::get_if<server::Settings>(&event)) {
     show_settings(*settings);
   } else if (const auto* mute = std::get_if<server::ChannelMute>(&event)) {

@@ -68,15 +68,9 @@ void TerminalClient::show_receipt(const server::Receipt& receipt) {
   }
 }
 
-// One line per other member, then how far your last message here got: "read by 2 of 3".
-// With request 0 it is no answer but one commit's receipts for one chat, coalesced by the
-// node (docs/protocol.md, "Receipts"): a line per member who moved, as for `receipt`.
+// The answer to /receipts: one line per other member, then how far your last message here
+// got: "read by 2 of 3".
 void TerminalClient::show_receipts(const server::Receipts& receipts) {
-  if (receipts.request == 0) {
-    for (const auto& entry : receipts.entries)  // engine::server::for_each_receipt's rule
-      show_receipt(server::Receipt{receipts.channel, entry});
-    return;
-  }
   if (!receipt_queries_.erase(receipts.request)) return;
   std::size_t others = 0;
   std::size_t delivered = 0;

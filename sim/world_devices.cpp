@@ -122,6 +122,9 @@ void World::schedule_heartbeat(std::size_t d) {
 
 void World::on_event(std::size_t d, server::Event event) {
   Device& device = devices_[d];
+  server::for_each_receipt(event, [&](ChannelId, const server::ReceiptEntry&) {
+    ++metrics_.receipt_events;  // a receipt, or an entry of one commit's coalesced
+  });
   std::visit(
       [&](auto& e) {
         using T = std::decay_t<decltype(e)>;
@@ -152,14 +155,6 @@ void World::on_event(std::size_t d, server::Event event) {
           known->second = e.entry.online;
         } else if constexpr (std::is_same_v<T, server::Typing>) {
           ++metrics_.typing_events;
-        } else if constexpr (std::is_same_v<T, server::Receipt>) {
-          ++metrics_.receipt_events;
-        } else if constexpr (std::is_same_v<T, server::Receipts>) {
-          if (e.request == 0) {  // a commit's receipts, coalesced: one event per member
-            metrics_.receipt_events += e.entries.size();
-          } else {
-            take_request(device, e.request);
-          }
         } else if constexpr (std::is_same_v<T, server::HistoryPage>) {
           on_history_page(d, e, take_request(device, e.request));
         } else if constexpr (std::is_same_v<T, server::SearchResults>) {
